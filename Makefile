@@ -1,0 +1,36 @@
+# Parlor: `make run` serves on the embedded defaults, `make test` runs every test.
+GO       ?= go
+BIN      := bin
+PLUGINS  := $(filter-out internal,$(notdir $(wildcard plugins/*)))
+GOFILES  := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null)
+
+.PHONY: all build run test vet fmt-check clean proto
+
+all: build
+
+build: $(BIN)/parlor $(BIN)/parlorctl $(addprefix $(BIN)/plugins/parlor-plugin-,$(PLUGINS))
+
+$(BIN)/parlor $(BIN)/parlorctl: $(GOFILES) go.mod go.sum config/parlor.yaml $(wildcard core/web/static/*)
+	$(GO) build -o $@ ./cmd/$(notdir $@)
+
+$(BIN)/plugins/parlor-plugin-%: $(GOFILES) go.mod go.sum
+	$(GO) build -o $@ ./plugins/$*
+
+run: build
+	./$(BIN)/parlor
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+test: build vet fmt-check
+	$(GO) test -count=1 -timeout 20m ./...
+
+proto:
+	$(GO) generate ./sdk/proto
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,100 @@
+// Package auth is the login pipeline: the name rule, the ordered chain of
+// authenticators and the seed's guest rule.
+package auth
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/parlorchat/parlor/core/chat"
+	"github.com/parlorchat/parlor/sdk"
+)
+
+// Authenticator is one link of the chain; core/pluginhost provides them for
+// plugins.
+type Authenticator interface {
+	Name() string
+	Authenticate(ctx context.Context, req sdk.AuthRequest) (sdk.AuthResult, error)
+}
+
+// Identity is who a login established.
+type Identity struct {
+	Name    string
+	Display string
+	Email   string
+	Avatar  string
+	Admin   bool
+	Guest   bool
+	// By names the authenticator that decided; empty for guests nobody knew.
+	By string
+}
+
+// Pipeline logs users in.
+type Pipeline struct {
+	group  string
+	chain  []Authenticator
+	guests bool
+	log    hclog.Logger
+}
+
+// New builds a pipeline for a group; chain is asked in order.
+func New(group string, chain []Authenticator, guests bool, log hclog.Logger) *Pipeline {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	return &Pipeline{group: group, chain: chain, guests: guests, log: log}
+}
+
+// Login decides whether username may log in with password (empty: guest),
+// following docs/protocol.md "Login rule". Refusals are *chat.Error values.
+func (p *Pipeline) Login(ctx context.Context, username, password, remoteIP string) (Identity, error) {
+	if !chat.ValidName(username) {
+		return Identity{}, chat.Errorf(chat.CodeNameUnusable, "%q is not a valid name: use 1 to 32 letters, digits, spaces, '_', '-' or '.'.", username)
+	}
+	guest := password == ""
+	req := sdk.AuthRequest{Group: p.group, Username: username, Password: password, RemoteIP: remoteIP}
+	for _, a := range p.chain {
+		start := time.Now()
+		res, err := a.Authenticate(ctx, req)
+		if err != nil {
+			p.log.Warn("authenticator failed", "authenticator", a.Name(), "user", username, "error", err, "elapsed", time.Since(start))
+			return Identity{}, chat.Errorf(chat.CodeLoginError, "Login is not possible right now; please try again later.")
+		}
+		p.log.Debug("authenticator answered", "authenticator", a.Name(), "user", username, "code", int(res.Code), "guest", guest)
+		if res.Code == sdk.NoSuchUser {
+			continue
+		}
+		return p.decide(username, guest, a.Name(), res)
+	}
+	if !guest {
+		return Identity{}, chat.Errorf(chat.CodeNoSuchUser, "There is no user %q.", username)
+	}
+	if !p.guests {
+		return Identity{}, chat.Errorf(chat.CodeGuestsNotAllowed, "Guests may not log in here; log in with your password.")
+	}
+	return Identity{Name: username, Display: username, Guest: true}, nil
+}
+
+func (p *Pipeline) decide(username string, guest bool, by string, res sdk.AuthResult) (Identity, error) {
+	switch res.Code {
+	case sdk.OK, sdk.Admin, sdk.WrongPassword:
+		if guest {
+			return Identity{}, chat.Errorf(chat.CodeNameTaken, "The name %q belongs to a registered user; log in with its password or choose another name.", username)
+		}
+		if res.Code == sdk.WrongPassword {
+			return Identity{}, chat.Errorf(chat.CodeWrongPassword, "Wrong password for %q.", username)
+		}
+		id := Identity{Name: username, Display: res.DisplayName, Email: res.Email, Avatar: res.Avatar, Admin: res.Code == sdk.Admin, By: by}
+		if id.Display == "" {
+			id.Display = username
+		}
+		return id, nil
+	case sdk.NameUnusable:
+		return Identity{}, chat.Errorf(chat.CodeNameUnusable, "The name %q can't be used.", username)
+	default: // sdk.LoginError and anything unknown
+		p.log.Warn("authenticator reported a login error", "authenticator", by, "user", username, "code", int(res.Code), "message", res.Message)
+		return Identity{}, chat.Errorf(chat.CodeLoginError, "Login is not possible right now; please try again later.")
+	}
+}

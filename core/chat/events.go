@@ -1,0 +1,81 @@
+package chat
+
+import "time"
+
+// The events below are the server-to-client half of docs/protocol.md. Their
+// JSON form is the WebSocket protocol; other transports encode the same
+// values their own way.
+
+// RoomView is a room as clients see it: no password, with its head count.
+type RoomView struct {
+	ID     int64  `json:"id"`
+	Name   string `json:"name"`
+	Desc   string `json:"desc"`
+	Owner  string `json:"owner"`
+	Count  int    `json:"count"`
+	Max    int    `json:"max"`
+	Locked bool   `json:"locked"`
+	Open   bool   `json:"open"`
+	Guests bool   `json:"guests"`
+	ST     int    `json:"st"`
+	Audio  bool   `json:"audio"`
+	Video  bool   `json:"video"`
+	WB     bool   `json:"wb"`
+}
+
+// MessageEvent carries a public message.
+type MessageEvent struct {
+	Type string `json:"type"` // "message"
+	Message
+}
+
+// PrivateEvent carries a private message; it goes to the recipient and back
+// to the sender.
+type PrivateEvent struct {
+	Type  string    `json:"type"` // "private"
+	From  string    `json:"from"`
+	To    string    `json:"to"`
+	Text  string    `json:"text"`
+	Style Style     `json:"style"`
+	Time  time.Time `json:"ts"`
+}
+
+// PresenceEvent tells a room's members that someone came or went.
+type PresenceEvent struct {
+	Type  string `json:"type"` // "presence"
+	Room  int64  `json:"room"`
+	User  string `json:"user"`
+	Event string `json:"event"` // "join" or "leave"
+	Count int    `json:"count"`
+}
+
+// RoomsEvent is the room list.
+type RoomsEvent struct {
+	Type  string     `json:"type"` // "rooms"
+	ID    string     `json:"id,omitempty"`
+	Rooms []RoomView `json:"rooms"`
+}
+
+// NoticeEvent is a server notice, such as a broadcast.
+type NoticeEvent struct {
+	Type string `json:"type"` // "notice"
+	Text string `json:"text"`
+}
+
+// JoinedEvent answers a successful join.
+type JoinedEvent struct {
+	Type    string    `json:"type"` // "joined"
+	ID      string    `json:"id,omitempty"`
+	Room    RoomView  `json:"room"`
+	Users   []string  `json:"users"`
+	History []Message `json:"history"`
+	Welcome string    `json:"welcome,omitempty"`
+}
+
+// ErrorEvent reports a refused request.
+type ErrorEvent struct {
+	Type    string `json:"type"` // "error"
+	ID      string `json:"id,omitempty"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}

@@ -1,0 +1,62 @@
+// Package chat holds the chat domain: groups, rooms, members, messages and
+// the fan-out hub. It performs no I/O: transports deliver frames to members
+// through the Conn interface and persistence is wired in by core/server.
+package chat
+
+import "time"
+
+// DefaultGroup is the name of the group every server has.
+const DefaultGroup = "default"
+
+// Origin tells where a room's definition comes from.
+type Origin string
+
+const (
+	// OriginConfig marks a room defined in the configuration file; it is
+	// reset to its configured values at start-up.
+	OriginConfig Origin = "config"
+	// OriginAPI marks a room created or edited at run time (server API,
+	// plugins); the store is its record.
+	OriginAPI Origin = "api"
+)
+
+// RoomInfo is a room's definition, with the properties of the seed's
+// add_room command.
+type RoomInfo struct {
+	ID             int64  `json:"id"`
+	Group          string `json:"group"`
+	Name           string `json:"name"`
+	Owner          string `json:"owner"`
+	Desc           string `json:"desc"`
+	Max            int    `json:"max"`            // capacity; 0 means unlimited
+	Speaker        string `json:"speaker"`        // user allowed to speak when the room is moderated
+	Member         bool   `json:"member"`         // guests may enter
+	Password       string `json:"-"`              // entry password; empty means none
+	PassAllMessage bool   `json:"passallmessage"` // moderated chat mode
+	Open           bool   `json:"en"`             // room is open
+	ST             int    `json:"st"`             // 0 text list too, 2 avatar client only
+	Welcome        string `json:"wm"`             // welcome message shown on enter
+	Audio          bool   `json:"audio"`
+	Video          bool   `json:"video"`
+	Whiteboard     bool   `json:"wb"`
+	Origin         Origin `json:"-"`
+}
+
+// Style is the text style of a message.
+type Style struct {
+	Bold      bool   `json:"b,omitempty"`
+	Italic    bool   `json:"i,omitempty"`
+	Underline bool   `json:"u,omitempty"`
+	Color     string `json:"color,omitempty"` // "#rrggbb"
+}
+
+// Message is a public message said in a room.
+type Message struct {
+	ID     int64     `json:"id"`
+	Group  string    `json:"-"`
+	RoomID int64     `json:"room"`
+	From   string    `json:"from"`
+	Text   string    `json:"text"`
+	Style  Style     `json:"style"`
+	Time   time.Time `json:"ts"`
+}

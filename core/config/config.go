@@ -1,0 +1,267 @@
+// Package config loads Parlor's configuration with koanf: embedded
+// defaults, then the YAML file, then PARLOR_* environment variables, then
+// command-line flags. The result is typed and validated; a bad value stops
+// start-up with a message naming the key.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/rawbytes"
+	"github.com/knadh/koanf/v2"
+
+	defaults "github.com/parlorchat/parlor/config"
+)
+
+// EnvPrefix is the prefix of environment overrides: PARLOR_HTTP__ADDR sets
+// http.addr (a double underscore separates levels).
+const EnvPrefix = "PARLOR_"
+
+// Config is the whole server configuration.
+type Config struct {
+	DataDir string  `koanf:"data_dir"`
+	Log     Log     `koanf:"log"`
+	HTTP    HTTP    `koanf:"http"`
+	Chat    Chat    `koanf:"chat"`
+	Auth    Auth    `koanf:"auth"`
+	Plugins Plugins `koanf:"plugins"`
+	Rooms   []Room  `koanf:"rooms"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level string `koanf:"level"` // trace, debug, info, warn, error
+	JSON  bool   `koanf:"json"`
+}
+
+// HTTP configures the web listener (web client, WebSocket, metrics).
+type HTTP struct {
+	Addr          string        `koanf:"addr"`
+	MaxFrameBytes int64         `koanf:"max_frame_bytes"`
+	SendQueue     int           `koanf:"send_queue"`
+	LoginTimeout  time.Duration `koanf:"login_timeout"`
+	WriteTimeout  time.Duration `koanf:"write_timeout"`
+	PingInterval  time.Duration `koanf:"ping_interval"`
+}
+
+// Chat configures the chat domain.
+type Chat struct {
+	Group           string `koanf:"group"`
+	History         int    `koanf:"history"`
+	MaxMessageChars int    `koanf:"max_message_chars"`
+	Guests          bool   `koanf:"guests"`
+}
+
+// Auth configures the login pipeline.
+type Auth struct {
+	// Chain lists the authenticator plugins asked, in order.
+	Chain []string `koanf:"chain"`
+}
+
+// Plugins configures the plugin host and the plugins it runs.
+type Plugins struct {
+	Dir            string                `koanf:"dir"`
+	CallTimeout    time.Duration         `koanf:"call_timeout"`
+	HealthInterval time.Duration         `koanf:"health_interval"`
+	MaxBackoff     time.Duration         `koanf:"max_backoff"`
+	Load           map[string]PluginSpec `koanf:"load"`
+}
+
+// PluginSpec is one plugin to run.
+type PluginSpec struct {
+	// Path is the binary; empty means <plugins.dir>/parlor-plugin-<name>.
+	Path string `koanf:"path"`
+	// Disabled keeps a configured plugin from starting.
+	Disabled bool `koanf:"disabled"`
+	// Config is handed to the plugin's Configure as JSON.
+	Config map[string]any `koanf:"config"`
+}
+
+// Room is a room defined in the configuration file, with the seed's
+// add_room properties.
+type Room struct {
+	ID             int64  `koanf:"id"`
+	Name           string `koanf:"name"`
+	Owner          string `koanf:"owner"`
+	Desc           string `koanf:"desc"`
+	Max            int    `koanf:"max"`
+	Speaker        string `koanf:"speaker"`
+	Member         bool   `koanf:"member"`
+	Password       string `koanf:"pwd"`
+	PassAllMessage bool   `koanf:"passallmessage"`
+	Open           bool   `koanf:"en"`
+	ST             int    `koanf:"st"`
+	Welcome        string `koanf:"wm"`
+	Audio          bool   `koanf:"audio"`
+	Video          bool   `koanf:"video"`
+	Whiteboard     bool   `koanf:"wb"`
+}
+
+// Default returns the embedded defaults (config/parlor.yaml's values).
+func Default() *Config {
+	c, err := Load("", nil, nil)
+	if err != nil {
+		// The embedded defaults are tested; failing here is a build defect.
+		panic(fmt.Sprintf("embedded defaults: %v", err))
+	}
+	return c
+}
+
+// Load builds the configuration: defaults, then the YAML file at path (if
+// path is not empty), then environment variables from environ (PARLOR_*),
+// then overrides (flat koanf keys such as "http.addr", usually from flags).
+func Load(path string, environ []string, overrides map[string]any) (*Config, error) {
+	k := koanf.New(".")
+	if err := k.Load(rawbytes.Provider(defaults.Defaults), yaml.Parser()); err != nil {
+		return nil, fmt.Errorf("load defaults: %w", err)
+	}
+	if path != "" {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("config file: %w", err)
+		}
+		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return nil, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	if len(environ) > 0 {
+		envp := env.Provider(".", env.Opt{
+			Prefix:        EnvPrefix,
+			TransformFunc: envKey,
+			EnvironFunc:   func() []string { return environ },
+		})
+		if err := k.Load(envp, nil); err != nil {
+			return nil, fmt.Errorf("environment: %w", err)
+		}
+	}
+	for key, v := range overrides {
+		if err := k.Set(key, v); err != nil {
+			return nil, fmt.Errorf("flag %s: %w", key, err)
+		}
+	}
+	var c Config
+	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf", FlatPaths: false}); err != nil {
+		return nil, explainDecode(err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// envKey maps PARLOR_HTTP__MAX_FRAME_BYTES to http.max_frame_bytes. A value
+// holding commas becomes a list (PARLOR_AUTH__CHAIN=authurl,users).
+func envKey(k, v string) (string, any) {
+	key := strings.ToLower(strings.TrimPrefix(k, EnvPrefix))
+	key = strings.ReplaceAll(key, "__", ".")
+	if key == "auth.chain" {
+		if v == "" {
+			return key, []string{}
+		}
+		parts := strings.Split(v, ",")
+		for i := range parts {
+			parts[i] = strings.TrimSpace(parts[i])
+		}
+		return key, parts
+	}
+	return key, v
+}
+
+var decodeLine = regexp.MustCompile(`(?m)^'([A-Za-z0-9_.\[\]]+)' (.*)$`)
+
+// explainDecode turns mapstructure's report into one line per bad key:
+// "config key http.send_queue: cannot parse value as 'int': ...".
+func explainDecode(err error) error {
+	lines := decodeLine.FindAllStringSubmatch(err.Error(), -1)
+	if len(lines) == 0 {
+		return fmt.Errorf("config: %w", err)
+	}
+	errs := make([]error, 0, len(lines))
+	for _, m := range lines {
+		errs = append(errs, fmt.Errorf("config key %s: %s", strings.ToLower(m[1]), m[2]))
+	}
+	return errors.Join(errs...)
+}
+
+// Validate checks every value, naming the key at fault.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("config key %s: %s", key, fmt.Sprintf(format, a...)))
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must not be empty")
+	}
+	switch c.Log.Level {
+	case "trace", "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not one of trace, debug, info, warn, error", c.Log.Level)
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
+		bad("http.addr", "%q is not host:port (%v)", c.HTTP.Addr, err)
+	}
+	if c.HTTP.MaxFrameBytes < 512 {
+		bad("http.max_frame_bytes", "%d is below the minimum of 512", c.HTTP.MaxFrameBytes)
+	}
+	if c.HTTP.SendQueue < 1 {
+		bad("http.send_queue", "must be at least 1")
+	}
+	positive := map[string]time.Duration{
+		"http.login_timeout":      c.HTTP.LoginTimeout,
+		"http.write_timeout":      c.HTTP.WriteTimeout,
+		"http.ping_interval":      c.HTTP.PingInterval,
+		"plugins.call_timeout":    c.Plugins.CallTimeout,
+		"plugins.health_interval": c.Plugins.HealthInterval,
+		"plugins.max_backoff":     c.Plugins.MaxBackoff,
+	}
+	for _, key := range []string{"http.login_timeout", "http.write_timeout", "http.ping_interval", "plugins.call_timeout", "plugins.health_interval", "plugins.max_backoff"} {
+		if positive[key] <= 0 {
+			bad(key, "must be a positive duration such as 5s")
+		}
+	}
+	if c.Chat.Group == "" {
+		bad("chat.group", "must not be empty")
+	}
+	if c.Chat.History < 0 || c.Chat.History > 1000 {
+		bad("chat.history", "%d is outside 0..1000", c.Chat.History)
+	}
+	if c.Chat.MaxMessageChars < 1 {
+		bad("chat.max_message_chars", "must be at least 1")
+	}
+	for i, name := range c.Auth.Chain {
+		spec, ok := c.Plugins.Load[name]
+		if !ok {
+			bad(fmt.Sprintf("auth.chain[%d]", i), "plugin %q is not configured under plugins.load", name)
+		} else if spec.Disabled {
+			bad(fmt.Sprintf("auth.chain[%d]", i), "plugin %q is disabled", name)
+		}
+	}
+	seen := map[int64]bool{}
+	for i, r := range c.Rooms {
+		key := fmt.Sprintf("rooms[%d]", i)
+		if r.ID <= 0 {
+			bad(key+".id", "must be a positive number")
+		} else if seen[r.ID] {
+			bad(key+".id", "room id %d is used twice", r.ID)
+		}
+		seen[r.ID] = true
+		if strings.TrimSpace(r.Name) == "" {
+			bad(key+".name", "must not be empty")
+		}
+		if r.Max < 0 {
+			bad(key+".max", "must not be negative")
+		}
+		if r.ST != 0 && r.ST != 2 {
+			bad(key+".st", "%d is not 0 or 2", r.ST)
+		}
+	}
+	return errors.Join(errs...)
+}

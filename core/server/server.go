@@ -1,0 +1,240 @@
+// Package server wires Parlor together from a Config: store, chat group,
+// plugins, login pipeline, transports and the HTTP mux; it runs them and
+// shuts them down.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/parlorchat/parlor/core/auth"
+	"github.com/parlorchat/parlor/core/chat"
+	"github.com/parlorchat/parlor/core/config"
+	"github.com/parlorchat/parlor/core/pluginhost"
+	"github.com/parlorchat/parlor/core/store"
+	"github.com/parlorchat/parlor/core/transport/websocket"
+	"github.com/parlorchat/parlor/core/web"
+)
+
+// Version is the server version reported to clients.
+const Version = "0.1.0"
+
+// Server is a running Parlor.
+type Server struct {
+	cfg *config.Config
+	log hclog.Logger
+
+	store   store.Store
+	plugins *pluginhost.Host
+	group   *chat.Group
+	history *historyWriter
+	ws      *websocket.Handler
+	http    *http.Server
+	ln      net.Listener
+	served  chan struct{}
+
+	stopOnce sync.Once
+}
+
+// New prepares a server; nothing is opened until Start.
+func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
+	if cfg == nil {
+		return nil, errors.New("new server: no configuration")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	return &Server{cfg: cfg, log: log}, nil
+}
+
+// Start opens the store, loads rooms and history, launches the plugins and
+// begins serving HTTP in the background.
+func (s *Server) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			s.closeAll(context.Background())
+		}
+	}()
+	cfg := s.cfg
+	st, err := store.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "parlor.db"))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	s.store = st
+	s.history = newHistoryWriter(st, s.log.Named("history"))
+	s.group = chat.NewGroup(chat.Options{
+		Name: cfg.Chat.Group, History: cfg.Chat.History, MaxMessageChars: cfg.Chat.MaxMessageChars,
+		Guests: cfg.Chat.Guests, OnMessage: s.history.Add,
+	})
+	if err := s.loadRooms(ctx); err != nil {
+		return err
+	}
+
+	chain, err := s.startPlugins(ctx)
+	if err != nil {
+		return err
+	}
+	pipeline := auth.New(cfg.Chat.Group, chain, cfg.Chat.Guests, s.log.Named("auth"))
+	s.ws = websocket.New(s.group, pipeline, websocket.Options{
+		MaxFrameBytes: cfg.HTTP.MaxFrameBytes, SendQueue: cfg.HTTP.SendQueue,
+		LoginTimeout: cfg.HTTP.LoginTimeout, WriteTimeout: cfg.HTTP.WriteTimeout,
+		PingInterval: cfg.HTTP.PingInterval, Version: Version, Logger: s.log.Named("ws"),
+	})
+
+	mux := web.Mux(web.Routes{WebSocket: s.ws, Health: s.health, Metrics: s.metrics()})
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (config key http.addr): %w", cfg.HTTP.Addr, err)
+	}
+	s.ln = ln
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})}
+	s.served = make(chan struct{})
+	go func() {
+		defer close(s.served)
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server stopped", "error", err)
+		}
+	}()
+	conns, _, rooms := s.group.Counts()
+	s.log.Info("parlor is serving", "http", "http://"+ln.Addr().String(), "rooms", rooms, "connections", conns, "data_dir", cfg.DataDir)
+	return nil
+}
+
+// HTTPAddr is the address the HTTP listener is bound to.
+func (s *Server) HTTPAddr() string { return s.ln.Addr().String() }
+
+// Group returns the chat group the server hosts.
+func (s *Server) Group() *chat.Group { return s.group }
+
+// Plugins returns the plugin host.
+func (s *Server) Plugins() *pluginhost.Host { return s.plugins }
+
+// Run starts the server and blocks until ctx is done, then shuts down.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return s.Shutdown(sctx)
+}
+
+// Shutdown stops accepting connections, closes the open ones, kills the
+// plugins and flushes history to the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.stopOnce.Do(func() {
+		s.log.Info("shutting down")
+		err = s.closeAll(ctx)
+	})
+	return err
+}
+
+func (s *Server) closeAll(ctx context.Context) error {
+	var errs []error
+	if s.http != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+		<-s.served
+	}
+	if s.group != nil {
+		s.group.CloseAll("server shutting down")
+	}
+	if s.ws != nil {
+		if err := s.ws.Wait(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close connections: %w", err))
+		}
+	}
+	if s.plugins != nil {
+		s.plugins.Stop()
+	}
+	if s.history != nil {
+		s.history.Close()
+	}
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Server) startPlugins(ctx context.Context) ([]auth.Authenticator, error) {
+	pc := s.cfg.Plugins
+	var specs []pluginhost.Spec
+	for name, p := range pc.Load {
+		if p.Disabled {
+			continue
+		}
+		specs = append(specs, pluginhost.Spec{Name: name, Path: p.Path, Config: p.Config})
+	}
+	s.plugins = pluginhost.New(pluginhost.Options{
+		Dir: pc.Dir, CallTimeout: pc.CallTimeout, HealthInterval: pc.HealthInterval,
+		MaxBackoff: pc.MaxBackoff, Logger: s.log.Named("plugin"),
+	}, specs)
+	if err := s.plugins.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start plugins: %w", err)
+	}
+	chain := make([]auth.Authenticator, 0, len(s.cfg.Auth.Chain))
+	for _, name := range s.cfg.Auth.Chain {
+		a, ok := s.plugins.Authenticator(name)
+		if !ok {
+			return nil, fmt.Errorf("config key auth.chain: plugin %q is not an authenticator", name)
+		}
+		chain = append(chain, a)
+	}
+	return chain, nil
+}
+
+// health answers /healthz: ok while every plugin runs.
+func (s *Server) health() (bool, any) {
+	conns, users, rooms := s.group.Counts()
+	plugins := s.plugins.Status()
+	ok := true
+	for _, p := range plugins {
+		ok = ok && p.Running
+	}
+	status := "ok"
+	if !ok {
+		status = "degraded"
+	}
+	return ok, map[string]any{
+		"status": status, "version": Version, "connections": conns, "users": users, "rooms": rooms,
+		"plugins": plugins,
+	}
+}
+
+// metrics builds the Prometheus registry for /metrics; the gauges read the
+// live counts, so nothing on the message path updates them.
+func (s *Server) metrics() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	g := s.group
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "parlor", Name: name, Help: help}, f)
+	}
+	reg.MustRegister(
+		gauge("connections", "Open client connections.", func() float64 { c, _, _ := g.Counts(); return float64(c) }),
+		gauge("users_logged_in", "Logged-in users.", func() float64 { _, u, _ := g.Counts(); return float64(u) }),
+		gauge("rooms", "Rooms.", func() float64 { _, _, r := g.Counts(); return float64(r) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "parlor", Name: "messages_total", Help: "Public messages said since start."},
+			func() float64 { return float64(g.MessagesSaid()) }),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return reg
+}
