@@ -281,7 +281,10 @@ func (c *conn) handle(req request) error {
 	g := c.h.group
 	switch req.Type {
 	case "ping":
-		c.reply(map[string]string{"type": "pong", "id": req.ID})
+		c.reply(struct {
+			Type string `json:"type"`
+			ID   string `json:"id,omitempty"`
+		}{"pong", req.ID})
 		return nil
 	case "login":
 		return c.doLogin(req)

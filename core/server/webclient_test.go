@@ -1,0 +1,457 @@
+package server_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/parlorchat/parlor/core/config"
+	"github.com/parlorchat/parlor/core/server"
+	"github.com/parlorchat/parlor/internal/testenv"
+)
+
+// The web client tests drive the embedded client (core/web/static) in
+// headless Chromium against a real server. Set PARLOR_SCREENSHOT_DIR to keep
+// a screenshot of every tab at the end of a test.
+
+const (
+	webLobbyID         = 1
+	webLobbyWelcome    = "Welcome to the Lobby"
+	browserStepTimeout = 30 * time.Second
+	browserPollTimeout = 20 * time.Second
+)
+
+// webConfig is a test configuration with the given rooms (a guest-friendly
+// Lobby when none are given).
+func webConfig(t *testing.T, rooms ...config.Room) *config.Config {
+	t.Helper()
+	cfg := config.Default()
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	if len(rooms) == 0 {
+		rooms = []config.Room{webLobby()}
+	}
+	cfg.Rooms = rooms
+	return cfg
+}
+
+func webLobby() config.Room {
+	return config.Room{ID: webLobbyID, Name: "Lobby", Member: true, Open: true, Max: 50, Welcome: webLobbyWelcome}
+}
+
+// runWebServer starts a server; it is shut down when the test ends.
+func runWebServer(t *testing.T, cfg *config.Config) *server.Server {
+	t.Helper()
+	srv, err := server.New(cfg, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatalf("new server: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), browserStepTimeout)
+	defer cancel()
+	if err := srv.Start(ctx); err != nil {
+		t.Fatalf("start server: %v", err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return srv
+}
+
+// startWebServer runs a server with the rooms (see webConfig) and returns
+// its base URL.
+func startWebServer(t *testing.T, rooms ...config.Room) string {
+	t.Helper()
+	return "http://" + runWebServer(t, webConfig(t, rooms...)).HTTPAddr()
+}
+
+// startBrowser launches headless Chromium and returns a context bound to it.
+// Each tab the test opens gets its own browser context (no shared storage).
+func startBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := testenv.Chromium(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	// The first run starts the browser; its context must carry no deadline,
+	// or the browser ends with it.
+	if err := chromedp.Do(browserCtx); err != nil {
+		testenv.Missing(t, "Chromium at "+path, err)
+	}
+	return browserCtx
+}
+
+// browserTab is one user's page in its own browser context.
+type browserTab struct {
+	t    *testing.T
+	name string
+	base string
+	ctx  context.Context
+}
+
+func openBrowserTab(t *testing.T, browserCtx context.Context, base, name string) *browserTab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("%s: open tab: %v", name, err)
+	}
+	b := &browserTab{t: t, name: name, base: base, ctx: ctx}
+	// Runs before cancel (cleanups run last-in first-out).
+	t.Cleanup(b.finish)
+	return b
+}
+
+// do runs steps with a time limit and fails the test on error.
+func (b *browserTab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, browserStepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.t.Fatalf("%s: %s: %v\n%s", b.name, what, err, b.dump())
+	}
+}
+
+// dump describes the page for a failure message.
+func (b *browserTab) dump() string {
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+		const t = id => { const e = document.getElementById(id); return e ? e.textContent.trim() : "(none)"; };
+		const lines = [...document.querySelectorAll("#messages .msg")].map(e => "  [" + e.dataset.kind + "] " + e.textContent.trim());
+		return "status: " + t("status") + "\nlogin error: " + t("login-error") + "\nroom error: " + t("room-error") +
+			"\nusers: " + [...document.querySelectorAll("#users [data-user]")].map(e => e.dataset.user).join(", ") +
+			"\nmessages:\n" + lines.join("\n");
+	})()`))
+	if err != nil {
+		return "(page state unavailable: " + err.Error() + ")"
+	}
+	return "page of " + b.name + ":\n" + s
+}
+
+func (b *browserTab) finish() {
+	dir := os.Getenv("PARLOR_SCREENSHOT_DIR")
+	if dir == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 gives PNG
+	if err != nil {
+		b.t.Logf("%s: screenshot: %v", b.name, err)
+		return
+	}
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(b.t.Name()) + "-" + b.name + ".png"
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		b.t.Logf("%s: screenshot: %v", b.name, err)
+	}
+}
+
+// pollJS polls a JavaScript function of args until it returns true.
+func pollJS(fn string, args ...any) chromedp.Action[chromedp.Void] {
+	return chromedp.PollFunction[chromedp.Void](fn,
+		chromedp.WithPollingArgs(args...),
+		chromedp.WithPollingTimeout(browserPollTimeout),
+		chromedp.WithPollingMutation())
+}
+
+// jsHasLine is true when #messages holds a line of the kind from the sender
+// with the text.
+const jsHasLine = `(kind, from, text) => [...document.querySelectorAll("#messages .msg")].some(li =>
+	li.dataset.kind === kind && li.dataset.from === from &&
+	li.querySelector(".msg-from") !== null && li.querySelector(".msg-from").textContent.includes(from) &&
+	li.querySelector(".msg-text") !== null && li.querySelector(".msg-text").textContent === text)`
+
+// submitLogin opens the client and submits the login form.
+func (b *browserTab) submitLogin(name, password string) {
+	b.t.Helper()
+	steps := []chromedp.Action[chromedp.Void]{
+		chromedp.Navigate(b.base + "/"),
+		chromedp.WaitVisible(chromedp.ID("login-user")),
+		chromedp.SendKeys(chromedp.ID("login-user"), name),
+	}
+	if password != "" {
+		steps = append(steps, chromedp.SendKeys(chromedp.ID("login-password"), password))
+	}
+	steps = append(steps, chromedp.Click(chromedp.ID("login-submit")))
+	b.do("submit the login form", steps...)
+}
+
+// login signs in as a guest.
+func (b *browserTab) login() {
+	b.t.Helper()
+	b.submitLogin(b.name, "")
+	b.do("log in",
+		chromedp.WaitVisible(chromedp.CSS("#rooms [data-room-id]")),
+		pollJS(`(name) => document.getElementById("status").textContent.includes(name)`, b.name),
+	)
+}
+
+// joinLobby enters the Lobby and checks the welcome message.
+func (b *browserTab) joinLobby() {
+	b.t.Helper()
+	b.do("join the Lobby", chromedp.Click(chromedp.CSS(`#rooms [data-room-id="1"] button`)))
+	b.waitRoom("Lobby", webLobbyWelcome)
+}
+
+// waitRoom waits until the client shows the room with its welcome message
+// and lets the user type.
+func (b *browserTab) waitRoom(name, welcome string) {
+	b.t.Helper()
+	b.do("enter "+name,
+		pollJS(`(name) => document.getElementById("room-title").textContent === name`, name),
+		pollJS(`(text) => [...document.querySelectorAll("#messages .msg")].some(li => li.textContent.includes(text))`, welcome),
+		chromedp.WaitVisible(chromedp.CSS("#messages .msg-welcome")),
+		pollJS(`() => !document.getElementById("compose-text").disabled`),
+	)
+}
+
+// evalJS evaluates a JavaScript expression in the page.
+func evalJS[T any](b *browserTab, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, browserStepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("%s: evaluate %s: %v\n%s", b.name, expr, err, b.dump())
+	}
+	return v
+}
+
+// say types text in the compose box and sends it.
+func (b *browserTab) say(text string) {
+	b.t.Helper()
+	b.do("send "+text,
+		chromedp.SendKeys(chromedp.ID("compose-text"), text),
+		chromedp.Click(chromedp.ID("compose-send")),
+		pollJS(`() => document.getElementById("compose-text").value === ""`),
+	)
+}
+
+func (b *browserTab) waitUser(name string) {
+	b.t.Helper()
+	b.do("see "+name+" in the user list",
+		pollJS(`(name) => [...document.querySelectorAll("#users [data-user]")].some(e => e.dataset.user === name)`, name),
+	)
+}
+
+func TestWebClientChat(t *testing.T) {
+	base := startWebServer(t)
+	browser := startBrowser(t)
+	alice := openBrowserTab(t, browser, base, "alice")
+	bob := openBrowserTab(t, browser, base, "bob")
+
+	alice.login()
+	bob.login()
+	alice.joinLobby()
+	bob.joinLobby()
+
+	alice.say("hello from alice")
+	bob.do("see alice's message",
+		pollJS(jsHasLine, "message", "alice", "hello from alice"),
+		chromedp.WaitVisible(chromedp.CSS(`#messages .msg[data-from="alice"]`)),
+	)
+	bob.waitUser("alice")
+	bob.waitUser("bob")
+	alice.waitUser("bob")
+	// The sender sees its own message come back from the server.
+	alice.do("see own message", pollJS(jsHasLine, "message", "alice", "hello from alice"))
+
+	// Bold, underline and a color travel with the message and are applied.
+	alice.do("choose a style",
+		chromedp.Click(chromedp.ID("style-b")),
+		chromedp.Click(chromedp.ID("style-u")),
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			const c = document.getElementById("style-color");
+			c.value = "#cc0000";
+			c.dispatchEvent(new Event("input", {bubbles: true}));
+		})()`),
+	)
+	alice.say("styled text")
+	bob.do("see the styled message", pollJS(jsHasLine, "message", "alice", "styled text"))
+	style := evalJS[map[string]string](bob, `(() => {
+		const li = [...document.querySelectorAll("#messages .msg")].find(li => li.textContent.includes("styled text"));
+		const cs = getComputedStyle(li.querySelector(".msg-text"));
+		return {weight: cs.fontWeight, style: cs.fontStyle, deco: cs.textDecorationLine, color: cs.color};
+	})()`)
+	if style["weight"] != "700" || style["style"] != "normal" || !strings.Contains(style["deco"], "underline") || style["color"] != "rgb(204, 0, 0)" {
+		t.Errorf("styled message rendered with %v, want bold, not italic, underlined, rgb(204, 0, 0)", style)
+	}
+
+	// Markup in a message is shown as text, never parsed.
+	markup := `<img src=x onerror="document.title='pwned'"><b>bold?</b>`
+	alice.say(markup)
+	bob.do("see the markup as text", pollJS(jsHasLine, "message", "alice", markup))
+	if n := evalJS[int](bob, `document.querySelectorAll("#messages .msg-text img, #messages .msg-text b").length`); n != 0 {
+		t.Errorf("message markup became %d elements", n)
+	}
+}
+
+func TestWebClientPrivateMessage(t *testing.T) {
+	base := startWebServer(t)
+	browser := startBrowser(t)
+	alice := openBrowserTab(t, browser, base, "alice")
+	bob := openBrowserTab(t, browser, base, "bob")
+	carol := openBrowserTab(t, browser, base, "carol")
+
+	for _, b := range []*browserTab{alice, bob, carol} {
+		b.login()
+		b.joinLobby()
+	}
+	bob.waitUser("alice")
+	bob.waitUser("carol")
+
+	// bob picks alice in the user list as the private message target.
+	bob.do("choose alice",
+		chromedp.Click(chromedp.CSS(`#users [data-user="alice"] button`)),
+		chromedp.WaitVisible(chromedp.ID("pm-to")),
+		pollJS(`() => document.getElementById("pm-to").textContent === "alice"`),
+	)
+	bob.say("psst from bob")
+	alice.do("receive the private message", pollJS(jsHasLine, "private", "bob", "psst from bob"))
+	bob.do("see the echo", pollJS(`(text) => [...document.querySelectorAll("#messages .msg-private")].some(li =>
+		li.dataset.from === "bob" && li.dataset.to === "alice" && li.querySelector(".msg-text").textContent === text)`, "psst from bob"))
+
+	// Back to the room: the server handles bob's requests in order, so once
+	// carol has the public message she would have had the private one.
+	bob.do("talk to the room",
+		chromedp.Click(chromedp.ID("pm-clear")),
+		pollJS(`() => document.getElementById("pm-bar").hidden`),
+	)
+	bob.say("public from bob")
+	carol.do("see the public message", pollJS(jsHasLine, "message", "bob", "public from bob"))
+	leaked, err := chromedp.Run(carol.ctx, chromedp.Evaluate[bool](`document.getElementById("messages").textContent.includes("psst from bob")`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leaked {
+		t.Fatalf("carol sees bob's private message to alice\n%s", carol.dump())
+	}
+	// alice got it as a private message, not as a room message.
+	public, err := chromedp.Run(alice.ctx, chromedp.Evaluate[bool](`[...document.querySelectorAll('#messages .msg[data-kind="message"]')].some(li => li.textContent.includes("psst from bob"))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if public {
+		t.Fatalf("alice sees the private message as a room message\n%s", alice.dump())
+	}
+}
+
+func TestWebClientErrors(t *testing.T) {
+	const secretWelcome = "Psst, welcome"
+	base := startWebServer(t,
+		webLobby(),
+		config.Room{ID: 2, Name: "Secret", Member: true, Open: true, Password: "sesame", Welcome: secretWelcome},
+		config.Room{ID: 3, Name: "Closed", Member: true, Open: false},
+		config.Room{ID: 4, Name: "Staff", Member: false, Open: true},
+	)
+	browser := startBrowser(t)
+	dave := openBrowserTab(t, browser, base, "dave")
+
+	// The server refuses an invalid name; the client shows its message.
+	dave.submitLogin("bad!name", "")
+	dave.do("see the login error",
+		chromedp.WaitVisible(chromedp.ID("login-error")),
+		pollJS(`() => document.getElementById("login-error").textContent.trim() !== ""`),
+	)
+	if !evalJS[bool](dave, `document.getElementById("chat-view").hidden`) {
+		t.Fatal("the chat is shown after a refused login")
+	}
+
+	dave.login()
+	dave.do("see the room flags",
+		chromedp.WaitVisible(chromedp.CSS(`#rooms [data-room-id="2"][data-locked="true"] .icon-lock`)),
+		chromedp.WaitVisible(chromedp.CSS(`#rooms [data-room-id="3"][data-open="false"] .badge-closed`)),
+		chromedp.WaitVisible(chromedp.CSS(`#rooms [data-room-id="4"][data-guests="false"] .badge-members`)),
+	)
+
+	// A locked room asks for its password; a wrong one is refused visibly.
+	dave.do("try a wrong room password",
+		chromedp.Click(chromedp.CSS(`#rooms [data-room-id="2"] button`)),
+		chromedp.WaitVisible(chromedp.ID("room-password")),
+		chromedp.SendKeys(chromedp.ID("room-password"), "wrong"),
+		chromedp.Click(chromedp.ID("room-password-submit")),
+		chromedp.WaitVisible(chromedp.ID("room-password-error")),
+		pollJS(`() => document.getElementById("room-password-error").textContent.trim() !== ""`),
+	)
+	dave.do("give the right room password",
+		chromedp.SendKeys(chromedp.ID("room-password"), "sesame"),
+		chromedp.Click(chromedp.ID("room-password-submit")),
+	)
+	dave.waitRoom("Secret", secretWelcome)
+	if evalJS[bool](dave, `document.getElementById("room-password-dialog").open`) {
+		t.Error("the password dialog stays open after joining")
+	}
+
+	// Closed and members-only rooms are refused with the server's message;
+	// the user stays where they were.
+	for _, id := range []string{"3", "4"} {
+		dave.do("try room "+id,
+			chromedp.Evaluate[chromedp.Void](`document.getElementById("room-error").hidden = true`),
+			chromedp.Click(chromedp.CSS(`#rooms [data-room-id="`+id+`"] button`)),
+			chromedp.WaitVisible(chromedp.ID("room-error")),
+			pollJS(`() => document.getElementById("room-error").textContent.trim() !== ""`),
+		)
+	}
+	if title := evalJS[string](dave, `document.getElementById("room-title").textContent`); title != "Secret" {
+		t.Errorf("room title %q after refused joins, want Secret", title)
+	}
+}
+
+func TestWebClientReconnect(t *testing.T) {
+	cfg := webConfig(t)
+	srv := runWebServer(t, cfg)
+	addr := srv.HTTPAddr()
+	browser := startBrowser(t)
+	erin := openBrowserTab(t, browser, "http://"+addr, "erin")
+	erin.login()
+	erin.joinLobby()
+
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	erin.do("see the connection lost",
+		chromedp.WaitVisible(chromedp.ID("conn-lost")),
+		chromedp.WaitVisible(chromedp.ID("reconnect")),
+		pollJS(`() => document.getElementById("compose-text").disabled`),
+	)
+
+	// A new server on the same address; the reconnect button signs in
+	// again and returns to the room.
+	cfg2 := *cfg
+	cfg2.HTTP.Addr = addr
+	runWebServer(t, &cfg2)
+	erin.do("reconnect", chromedp.Click(chromedp.ID("reconnect")))
+	erin.waitRoom("Lobby", webLobbyWelcome)
+	erin.do("see the connection back",
+		pollJS(`() => document.getElementById("conn-lost").hidden`),
+		pollJS(`() => document.getElementById("status").textContent.includes("erin")`),
+	)
+	erin.say("back again")
+	erin.do("see own message", pollJS(jsHasLine, "message", "erin", "back again"))
+}

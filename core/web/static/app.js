@@ -1,0 +1,980 @@
+// Parlor web client. Speaks the JSON-over-WebSocket protocol of
+// docs/protocol.md at /ws. Plain script, no dependencies, no build step.
+// User-supplied text is only ever placed with textContent.
+(function () {
+  "use strict";
+
+  var COLOR_RE = /^#[0-9a-fA-F]{6}$/;
+  var PING_EVERY_MS = 30000;
+  var RETRY_MIN_MS = 1000;
+  var RETRY_MAX_MS = 30000;
+  var MAX_LINES = 1000;
+
+  function $(id) { return document.getElementById(id); }
+
+  var el = {
+    status: $("status"),
+    me: $("me"),
+    meName: $("me-name"),
+    meGuest: $("me-guest"),
+    meAdmin: $("me-admin"),
+    toggles: $("panel-toggles"),
+    toggleRooms: $("toggle-rooms"),
+    toggleUsers: $("toggle-users"),
+    connLost: $("conn-lost"),
+    connLostText: $("conn-lost-text"),
+    reconnect: $("reconnect"),
+    loginView: $("login-view"),
+    loginForm: $("login-form"),
+    loginHint: $("login-hint"),
+    loginUser: $("login-user"),
+    loginPassword: $("login-password"),
+    loginPasswordOptional: $("login-password-optional"),
+    loginError: $("login-error"),
+    loginSubmit: $("login-submit"),
+    chatView: $("chat-view"),
+    roomsPanel: $("rooms-panel"),
+    rooms: $("rooms"),
+    roomsEmpty: $("rooms-empty"),
+    roomTitle: $("room-title"),
+    roomDesc: $("room-desc"),
+    roomCount: $("room-count"),
+    leave: $("leave-room"),
+    roomError: $("room-error"),
+    messages: $("messages"),
+    compose: $("compose"),
+    pmBar: $("pm-bar"),
+    pmTo: $("pm-to"),
+    pmClear: $("pm-clear"),
+    styleB: $("style-b"),
+    styleI: $("style-i"),
+    styleU: $("style-u"),
+    styleColor: $("style-color"),
+    styleColorClear: $("style-color-clear"),
+    text: $("compose-text"),
+    send: $("compose-send"),
+    usersPanel: $("users-panel"),
+    users: $("users"),
+    usersCount: $("users-count"),
+    pwDialog: $("room-password-dialog"),
+    pwForm: $("room-password-form"),
+    pwText: $("room-password-text"),
+    pwInput: $("room-password"),
+    pwError: $("room-password-error"),
+    pwCancel: $("room-password-cancel")
+  };
+
+  var state = {
+    ws: null,
+    connected: false,     // socket open
+    hello: null,          // the server's hello
+    me: null,             // login_ok.user
+    creds: null,          // {user, password} of the current session, for reconnects
+    wantOnline: false,    // the user is signed in and expects to stay connected
+    onOpen: [],           // callbacks run once the socket opens
+    nextId: 1,
+    pending: {},          // request id -> {type, ...context}
+    rooms: [],            // ROOM objects from the last rooms event
+    room: null,           // the ROOM the user is in
+    roomPassword: "",     // password used for the current room (for rejoins)
+    rejoin: null,         // {id, password} to join again after a reconnect
+    users: [],            // names in the current room
+    pm: "",               // private message target
+    style: { b: false, i: false, u: false, color: "" },
+    pingTimer: 0,
+    retryTimer: 0,
+    retryTick: 0,
+    retryDelay: RETRY_MIN_MS,
+    retryAt: 0,
+    pwRoom: null          // room awaiting a password in the dialog
+  };
+
+  // ---- connection -------------------------------------------------------
+
+  function wsURL() {
+    var proto = location.protocol === "https:" ? "wss:" : "ws:";
+    return proto + "//" + location.host + "/ws";
+  }
+
+  function setStatus(text, st) {
+    el.status.textContent = text;
+    el.status.setAttribute("data-state", st);
+  }
+
+  function connect() {
+    if (state.ws && (state.ws.readyState === WebSocket.OPEN || state.ws.readyState === WebSocket.CONNECTING)) {
+      return;
+    }
+    stopRetry();
+    setStatus("Connecting\u2026", "connecting");
+    var ws;
+    try {
+      ws = new WebSocket(wsURL());
+    } catch (e) {
+      connectionLost("Could not connect: " + e.message);
+      return;
+    }
+    state.ws = ws;
+    ws.onopen = function () {
+      if (state.ws !== ws) { return; }
+      state.connected = true;
+      state.retryDelay = RETRY_MIN_MS;
+      el.connLost.hidden = true;
+      setStatus("Connected", "open");
+      state.pingTimer = setInterval(function () { send({ type: "ping" }); }, PING_EVERY_MS);
+      var cbs = state.onOpen;
+      state.onOpen = [];
+      cbs.forEach(function (f) { f(); });
+    };
+    ws.onmessage = function (ev) {
+      if (state.ws !== ws) { return; }
+      receive(ev.data);
+    };
+    ws.onclose = function (ev) {
+      if (state.ws !== ws) { return; }
+      closed(ev);
+    };
+    // onerror is always followed by onclose, which does the work.
+    ws.onerror = function () {};
+  }
+
+  function closed(ev) {
+    var wasConnected = state.connected;
+    state.ws = null;
+    state.connected = false;
+    clearInterval(state.pingTimer);
+    state.pending = {};
+    var online = state.wantOnline;
+    state.me = null;
+    if (online) {
+      // reconnect() queues a fresh login for the next socket.
+      state.onOpen = [];
+    }
+    if (state.room) {
+      state.rejoin = { id: state.room.id, password: state.roomPassword };
+    }
+    var why = ev && ev.reason ? " (" + ev.reason + ")" : "";
+    if (online) {
+      connectionLost((wasConnected ? "Connection lost" : "Could not reach the server") + why + ".");
+    } else {
+      setStatus("Not connected", "closed");
+      el.loginSubmit.disabled = false;
+      if (state.onOpen.length) {
+        // A login was waiting for the socket that never opened.
+        state.onOpen = [];
+        showLoginError("Could not reach the server" + why + ". Please try again.");
+      }
+    }
+  }
+
+  function connectionLost(text) {
+    el.connLostText.textContent = text;
+    el.connLost.hidden = false;
+    el.chatView.classList.add("offline");
+    updateCompose();
+    scheduleRetry();
+  }
+
+  function scheduleRetry() {
+    stopRetry();
+    var delay = state.retryDelay;
+    state.retryDelay = Math.min(state.retryDelay * 2, RETRY_MAX_MS);
+    state.retryAt = Date.now() + delay;
+    state.retryTimer = setTimeout(reconnect, delay);
+    var tick = function () {
+      var s = Math.max(0, Math.ceil((state.retryAt - Date.now()) / 1000));
+      setStatus("Disconnected \u2014 retrying in " + s + " s", "closed");
+    };
+    tick();
+    state.retryTick = setInterval(tick, 1000);
+  }
+
+  function stopRetry() {
+    clearTimeout(state.retryTimer);
+    clearInterval(state.retryTick);
+    state.retryTimer = 0;
+    state.retryTick = 0;
+  }
+
+  // reconnect opens a new socket and signs in again with the session's
+  // name and password, then returns to the room the user was in.
+  function reconnect() {
+    stopRetry();
+    if (state.ws) {
+      // A socket is open or opening already; its login is queued.
+      return;
+    }
+    if (!state.creds) {
+      connect();
+      return;
+    }
+    whenOpen(function () { sendLogin(state.creds.user, state.creds.password, true); });
+  }
+
+  function whenOpen(f) {
+    if (state.connected) {
+      f();
+      return;
+    }
+    state.onOpen.push(f);
+    connect();
+  }
+
+  function send(obj) {
+    if (!state.connected) { return false; }
+    state.ws.send(JSON.stringify(obj));
+    return true;
+  }
+
+  // request sends obj with a fresh id and remembers ctx for its answer.
+  function request(obj, ctx) {
+    var id = String(state.nextId++);
+    obj.id = id;
+    ctx = ctx || {};
+    ctx.type = obj.type;
+    state.pending[id] = ctx;
+    if (!send(obj)) {
+      delete state.pending[id];
+      return null;
+    }
+    return id;
+  }
+
+  function takePending(ev) {
+    if (ev.id === undefined || ev.id === null) { return null; }
+    var key = String(ev.id);
+    var ctx = state.pending[key];
+    if (ctx) { delete state.pending[key]; }
+    return ctx || null;
+  }
+
+  function receive(data) {
+    var parsed;
+    try {
+      parsed = JSON.parse(data);
+    } catch (e) {
+      return;
+    }
+    var list = Array.isArray(parsed) ? parsed : [parsed];
+    for (var i = 0; i < list.length; i++) {
+      var ev = list[i];
+      if (!ev || typeof ev !== "object") { continue; }
+      try {
+        handle(ev);
+      } catch (e) {
+        if (window.console) { console.error("parlor: handling " + ev.type + ":", e); }
+      }
+    }
+  }
+
+  var handlers = {
+    hello: onHello,
+    login_ok: onLoginOK,
+    rooms: onRooms,
+    joined: onJoined,
+    left: onLeft,
+    message: onMessage,
+    "private": onPrivate,
+    presence: onPresence,
+    users: onUsers,
+    notice: onNotice,
+    error: onError,
+    pong: function () {}
+  };
+
+  function handle(ev) {
+    var h = handlers[ev.type];
+    var ctx = ev.type === "error" ? null : takePending(ev);
+    if (h) { h(ev, ctx); }
+  }
+
+  // ---- server events ----------------------------------------------------
+
+  function onHello(ev) {
+    state.hello = ev;
+    if (ev.guests === false) {
+      el.loginHint.textContent = "This server does not admit guests: sign in with your name and password.";
+      el.loginPasswordOptional.hidden = true;
+      el.loginPassword.required = true;
+    } else {
+      el.loginHint.textContent = "Choose a name. Leave the password empty to enter as a guest.";
+      el.loginPasswordOptional.hidden = false;
+      el.loginPassword.required = false;
+    }
+  }
+
+  function onLoginOK(ev) {
+    state.me = ev.user || {};
+    state.wantOnline = true;
+    el.loginSubmit.disabled = false;
+    el.loginError.hidden = true;
+    el.loginPassword.value = "";
+    el.connLost.hidden = true;
+    el.chatView.classList.remove("offline");
+    var name = state.me.name || "";
+    el.meName.textContent = state.me.display && state.me.display !== name ? state.me.display + " (" + name + ")" : name;
+    el.meGuest.hidden = !state.me.guest;
+    el.meAdmin.hidden = !state.me.admin;
+    el.me.hidden = false;
+    el.toggles.hidden = false;
+    el.loginView.hidden = true;
+    el.chatView.hidden = false;
+    setStatus("Signed in as " + name, "online");
+    var again = state.rejoin;
+    state.rejoin = null;
+    if (again) {
+      addLine("info", "Reconnected.");
+      joinRoom(again.id, again.password, true);
+    } else {
+      el.text.focus();
+    }
+    renderUsers();
+    updateCompose();
+  }
+
+  function onRooms(ev) {
+    state.rooms = Array.isArray(ev.rooms) ? ev.rooms : [];
+    if (state.room) {
+      var r = findRoom(state.room.id);
+      if (r) {
+        state.room = r;
+        renderRoomHead();
+      }
+    }
+    renderRooms();
+  }
+
+  function onJoined(ev, ctx) {
+    var r = ev.room || {};
+    state.room = r;
+    state.roomPassword = ctx && ctx.password ? ctx.password : "";
+    state.users = Array.isArray(ev.users) ? ev.users.slice() : [];
+    sortUsers();
+    upsertRoom(r);
+    hideRoomError();
+    closePasswordDialog();
+    clearMessages();
+    var history = Array.isArray(ev.history) ? ev.history : [];
+    if (history.length) {
+      addLine("divider", "Earlier messages");
+      history.forEach(function (m) { addMessage(m, true); });
+    }
+    addLine("info", "You are in " + (r.name || "room " + r.id) + ".");
+    if (ev.welcome) { addLine("welcome", ev.welcome); }
+    renderRoomHead();
+    renderRooms();
+    renderUsers();
+    updateCompose();
+    closePanels();
+    if (!ctx || !ctx.silent) { el.text.focus(); }
+  }
+
+  function onLeft(ev) {
+    if (!state.room || ev.room !== state.room.id) { return; }
+    var name = state.room.name;
+    state.room = null;
+    state.roomPassword = "";
+    state.users = [];
+    addLine("info", "You left " + name + ".");
+    renderRoomHead();
+    renderRooms();
+    renderUsers();
+    updateCompose();
+  }
+
+  function onMessage(ev) {
+    if (!state.room || ev.room !== state.room.id) { return; }
+    addMessage(ev, false);
+  }
+
+  function onPrivate(ev) {
+    var mine = state.me && ev.from === state.me.name;
+    var li = messageLine("private", ev);
+    li.classList.add(mine ? "msg-pm-out" : "msg-pm-in");
+    li.setAttribute("data-to", ev.to || "");
+    var who = li.querySelector(".msg-from");
+    who.textContent = mine ? "to " + ev.to : ev.from;
+    var tag = document.createElement("span");
+    tag.className = "msg-tag";
+    tag.textContent = mine ? "private, sent" : "private";
+    who.parentNode.insertBefore(tag, who);
+    // Selecting the other party's name answers privately.
+    var other = mine ? ev.to : ev.from;
+    who.setAttribute("role", "button");
+    who.setAttribute("tabindex", "0");
+    who.setAttribute("title", "Reply privately to " + other);
+    who.addEventListener("click", function () { setPM(other); });
+    who.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); setPM(other); }
+    });
+    appendLine(li);
+  }
+
+  function onPresence(ev) {
+    if (typeof ev.count === "number") {
+      var r = findRoom(ev.room);
+      if (r) { r.count = ev.count; }
+    }
+    if (state.room && ev.room === state.room.id) {
+      if (typeof ev.count === "number") { state.room.count = ev.count; }
+      var i = state.users.indexOf(ev.user);
+      if (ev.event === "join" && i < 0) {
+        state.users.push(ev.user);
+        sortUsers();
+      } else if (ev.event === "leave" && i >= 0) {
+        state.users.splice(i, 1);
+      }
+      if (!state.me || ev.user !== state.me.name) {
+        addLine("presence", ev.user + (ev.event === "join" ? " joined." : " left."));
+      }
+      renderRoomHead();
+      renderUsers();
+    }
+    renderRooms();
+  }
+
+  function onUsers(ev) {
+    if (!state.room || ev.room !== state.room.id) { return; }
+    state.users = Array.isArray(ev.users) ? ev.users.slice() : [];
+    sortUsers();
+    renderUsers();
+  }
+
+  function onNotice(ev) {
+    addLine("notice", ev.text || "");
+  }
+
+  function onError(ev) {
+    var ctx = takePending(ev);
+    var text = ev.message || ev.code || "Something went wrong.";
+    if (ctx && ctx.type === "login") {
+      el.loginSubmit.disabled = false;
+      if (ctx.reconnect) {
+        // The old session may not be gone yet; let the user decide.
+        state.wantOnline = false;
+        state.rejoin = null;
+        showLogin();
+        el.loginUser.value = state.creds ? state.creds.user : "";
+      }
+      showLoginError(text);
+      return;
+    }
+    if (ctx && ctx.type === "join") {
+      if (ev.code === "room_password") {
+        var r = findRoom(ctx.room) || { id: ctx.room, name: "room " + ctx.room };
+        openPasswordDialog(r, text);
+        return;
+      }
+      showRoomError(text);
+      return;
+    }
+    if (ctx && (ctx.type === "say" || ctx.type === "pm")) {
+      addLine("error", text);
+      if (ctx.text && !el.text.value) { el.text.value = ctx.text; }
+      if (ev.code === "no_such_user_online" && ctx.type === "pm" && state.pm === ctx.to) {
+        setPM("");
+      }
+      return;
+    }
+    if (ev.code === "not_logged_in" && !state.me) {
+      showLogin();
+      showLoginError(text);
+      return;
+    }
+    addLine("error", text);
+  }
+
+  // ---- requests ---------------------------------------------------------
+
+  function sendLogin(user, password, isReconnect) {
+    state.creds = { user: user, password: password };
+    var msg = { type: "login", user: user };
+    if (password) { msg.password = password; }
+    if (!request(msg, { reconnect: !!isReconnect })) {
+      el.loginSubmit.disabled = false;
+      showLoginError("Not connected to the server. Please try again.");
+    }
+  }
+
+  function joinRoom(id, password, silent) {
+    hideRoomError();
+    var msg = { type: "join", room: id };
+    if (password) { msg.password = password; }
+    if (!request(msg, { room: id, password: password || "", silent: !!silent })) {
+      showRoomError("Not connected to the server.");
+    }
+  }
+
+  function chooseRoom(r) {
+    if (state.room && state.room.id === r.id) {
+      closePanels();
+      return;
+    }
+    if (r.locked) {
+      openPasswordDialog(r, "");
+      return;
+    }
+    joinRoom(r.id, "");
+  }
+
+  function sendText() {
+    var text = el.text.value;
+    if (!text.trim()) { return; }
+    var style = {};
+    if (state.style.b) { style.b = true; }
+    if (state.style.i) { style.i = true; }
+    if (state.style.u) { style.u = true; }
+    if (COLOR_RE.test(state.style.color)) { style.color = state.style.color; }
+    var id;
+    if (state.pm) {
+      id = request({ type: "pm", to: state.pm, text: text, style: style }, { to: state.pm, text: text });
+    } else if (state.room) {
+      id = request({ type: "say", text: text, style: style }, { text: text });
+    } else {
+      return;
+    }
+    if (id) {
+      el.text.value = "";
+    }
+    el.text.focus();
+  }
+
+  // ---- rendering --------------------------------------------------------
+
+  function findRoom(id) {
+    for (var i = 0; i < state.rooms.length; i++) {
+      if (state.rooms[i].id === id) { return state.rooms[i]; }
+    }
+    return null;
+  }
+
+  function upsertRoom(r) {
+    for (var i = 0; i < state.rooms.length; i++) {
+      if (state.rooms[i].id === r.id) {
+        state.rooms[i] = r;
+        return;
+      }
+    }
+    state.rooms.push(r);
+  }
+
+  function svgIcon(kind) {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 16 16");
+    svg.setAttribute("width", "14");
+    svg.setAttribute("height", "14");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    svg.setAttribute("class", "icon icon-" + kind);
+    var p = document.createElementNS(ns, "path");
+    if (kind === "lock") {
+      p.setAttribute("d", "M4 7V5a4 4 0 1 1 8 0v2h.5A1.5 1.5 0 0 1 14 8.5v5a1.5 1.5 0 0 1-1.5 1.5h-9A1.5 1.5 0 0 1 2 13.5v-5A1.5 1.5 0 0 1 3.5 7H4zm2 0h4V5a2 2 0 1 0-4 0v2z");
+    } else {
+      p.setAttribute("d", "M8 1.5a6.5 6.5 0 1 0 0 13 6.5 6.5 0 0 0 0-13zM3.8 4.9l7.3 7.3A5 5 0 0 1 3.8 4.9zm8.4 6.2L4.9 3.8a5 5 0 0 1 7.3 7.3z");
+    }
+    p.setAttribute("fill", "currentColor");
+    svg.appendChild(p);
+    return svg;
+  }
+
+  function badge(text, cls) {
+    var b = document.createElement("span");
+    b.className = "badge " + (cls || "");
+    b.textContent = text;
+    return b;
+  }
+
+  function renderRooms() {
+    var rooms = state.rooms.slice().sort(function (a, b) { return a.id - b.id; });
+    var frag = document.createDocumentFragment();
+    var guest = state.me && state.me.guest;
+    rooms.forEach(function (r) {
+      var li = document.createElement("li");
+      li.className = "room";
+      li.setAttribute("data-room-id", String(r.id));
+      li.setAttribute("data-locked", r.locked ? "true" : "false");
+      li.setAttribute("data-open", r.open === false ? "false" : "true");
+      li.setAttribute("data-guests", r.guests === false ? "false" : "true");
+      var current = state.room && state.room.id === r.id;
+      if (current) { li.classList.add("current"); }
+      if (r.open === false) { li.classList.add("closed"); }
+      if (guest && r.guests === false) { li.classList.add("unavailable"); }
+
+      var btn = document.createElement("button");
+      btn.type = "button";
+      btn.className = "room-button";
+      if (current) { btn.setAttribute("aria-current", "true"); }
+
+      var name = document.createElement("span");
+      name.className = "room-name";
+      name.textContent = r.name;
+      btn.appendChild(name);
+      if (r.locked) {
+        var lock = svgIcon("lock");
+        btn.appendChild(lock);
+        var lt = document.createElement("span");
+        lt.className = "sr-only";
+        lt.textContent = " (password)";
+        btn.appendChild(lt);
+      }
+      var count = document.createElement("span");
+      count.className = "room-count-badge";
+      count.textContent = r.max ? r.count + "/" + r.max : String(r.count || 0);
+      count.setAttribute("aria-label", r.max ? r.count + " of " + r.max + " people" : (r.count || 0) + " people");
+      btn.appendChild(count);
+
+      var extras = document.createElement("span");
+      extras.className = "room-flags";
+      if (r.open === false) { extras.appendChild(badge("closed", "badge-closed")); }
+      if (r.guests === false) { extras.appendChild(badge("members only", "badge-members")); }
+      if (r.max && r.count >= r.max) { extras.appendChild(badge("full", "badge-full")); }
+      if (extras.childNodes.length) { btn.appendChild(extras); }
+
+      if (r.desc) {
+        var d = document.createElement("span");
+        d.className = "room-desc-line";
+        d.textContent = r.desc;
+        btn.appendChild(d);
+      }
+      btn.title = r.locked ? "Join " + r.name + " (password needed)" : "Join " + r.name;
+      btn.addEventListener("click", function () { chooseRoom(r); });
+      li.appendChild(btn);
+      frag.appendChild(li);
+    });
+    el.rooms.textContent = "";
+    el.rooms.appendChild(frag);
+    el.roomsEmpty.hidden = rooms.length > 0;
+  }
+
+  function renderRoomHead() {
+    var r = state.room;
+    if (!r) {
+      el.roomTitle.textContent = "No room";
+      el.roomDesc.textContent = "Pick a room from the list to start chatting.";
+      el.roomCount.hidden = true;
+      el.leave.hidden = true;
+      return;
+    }
+    el.roomTitle.textContent = r.name;
+    el.roomDesc.textContent = r.desc || "";
+    el.roomCount.textContent = r.max ? r.count + "/" + r.max : String(r.count || 0);
+    el.roomCount.setAttribute("title", r.max ? r.count + " of " + r.max + " people" : (r.count || 0) + " people");
+    el.roomCount.hidden = false;
+    el.leave.hidden = false;
+  }
+
+  function sortUsers() {
+    state.users.sort(function (a, b) {
+      var x = a.toLowerCase(), y = b.toLowerCase();
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
+  }
+
+  function renderUsers() {
+    var frag = document.createDocumentFragment();
+    var myName = state.me ? state.me.name : "";
+    state.users.forEach(function (u) {
+      var li = document.createElement("li");
+      li.className = "user";
+      li.setAttribute("data-user", u);
+      var btn = document.createElement("button");
+      btn.type = "button";
+      btn.className = "user-button";
+      btn.textContent = u;
+      if (u === myName) {
+        li.classList.add("self");
+        btn.disabled = true;
+        btn.appendChild(badge("you", "badge-self"));
+      } else {
+        btn.title = "Send a private message to " + u;
+        if (state.pm === u) {
+          li.classList.add("pm-target");
+          btn.setAttribute("aria-pressed", "true");
+        } else {
+          btn.setAttribute("aria-pressed", "false");
+        }
+        btn.addEventListener("click", function () { setPM(state.pm === u ? "" : u); });
+      }
+      li.appendChild(btn);
+      frag.appendChild(li);
+    });
+    el.users.textContent = "";
+    el.users.appendChild(frag);
+    el.usersCount.textContent = state.room ? "(" + state.users.length + ")" : "";
+  }
+
+  function setPM(name) {
+    if (state.me && name === state.me.name) { name = ""; }
+    state.pm = name || "";
+    el.pmTo.textContent = state.pm;
+    el.pmTo.setAttribute("data-user", state.pm);
+    el.pmBar.hidden = !state.pm;
+    el.compose.classList.toggle("compose-pm", !!state.pm);
+    renderUsers();
+    updateCompose();
+    if (state.pm) { closePanels(); }
+    el.text.focus();
+  }
+
+  function updateCompose() {
+    var online = state.connected && !!state.me;
+    var can = online && (!!state.room || !!state.pm);
+    el.text.disabled = !can;
+    el.send.disabled = !can;
+    if (!online) {
+      el.text.placeholder = "Not connected";
+    } else if (state.pm) {
+      el.text.placeholder = "Private message to " + state.pm;
+    } else if (state.room) {
+      el.text.placeholder = "Message " + state.room.name;
+    } else {
+      el.text.placeholder = "Join a room to chat";
+    }
+    applyStyle(el.text, state.style);
+  }
+
+  function applyStyle(node, st) {
+    st = st || {};
+    node.style.fontWeight = st.b ? "bold" : "";
+    node.style.fontStyle = st.i ? "italic" : "";
+    node.style.textDecoration = st.u ? "underline" : "";
+    node.style.color = st.color && COLOR_RE.test(st.color) ? st.color : "";
+  }
+
+  function formatTime(ts) {
+    var d = ts ? new Date(ts) : new Date();
+    if (isNaN(d.getTime())) { d = new Date(); }
+    return d;
+  }
+
+  function messageLine(kind, m) {
+    var li = document.createElement("li");
+    li.className = "msg msg-" + kind;
+    li.setAttribute("data-kind", kind);
+    li.setAttribute("data-from", m.from || "");
+    if (m.id !== undefined && kind === "message") { li.setAttribute("data-id", String(m.id)); }
+
+    var d = formatTime(m.ts);
+    var time = document.createElement("time");
+    time.className = "msg-time";
+    time.dateTime = d.toISOString();
+    time.textContent = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    time.title = d.toLocaleString();
+    li.appendChild(time);
+
+    var from = document.createElement("span");
+    from.className = "msg-from";
+    from.textContent = m.from || "";
+    li.appendChild(from);
+
+    var text = document.createElement("span");
+    text.className = "msg-text";
+    text.textContent = m.text || "";
+    applyStyle(text, m.style);
+    li.appendChild(text);
+    return li;
+  }
+
+  function addMessage(m, fromHistory) {
+    var li = messageLine("message", m);
+    if (fromHistory) { li.classList.add("msg-history"); }
+    if (state.me && m.from === state.me.name) { li.classList.add("msg-own"); }
+    appendLine(li);
+  }
+
+  function addLine(kind, text) {
+    var li = document.createElement("li");
+    li.className = "msg msg-" + kind;
+    li.setAttribute("data-kind", kind);
+    var span = document.createElement("span");
+    span.className = "msg-text";
+    span.textContent = text;
+    if (kind === "notice" || kind === "error") {
+      var label = document.createElement("span");
+      label.className = "msg-tag";
+      label.textContent = kind === "notice" ? "Notice" : "Error";
+      li.appendChild(label);
+    }
+    li.appendChild(span);
+    appendLine(li);
+  }
+
+  function appendLine(li) {
+    var box = el.messages;
+    var atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+    box.appendChild(li);
+    while (box.childNodes.length > MAX_LINES) { box.removeChild(box.firstChild); }
+    if (atBottom || li.classList.contains("msg-own") || li.classList.contains("msg-pm-out")) {
+      box.scrollTop = box.scrollHeight;
+    }
+  }
+
+  function clearMessages() {
+    el.messages.textContent = "";
+  }
+
+  function showLoginError(text) {
+    el.loginError.textContent = text;
+    el.loginError.hidden = false;
+  }
+
+  function showRoomError(text) {
+    el.roomError.textContent = text;
+    el.roomError.hidden = false;
+  }
+
+  function hideRoomError() {
+    el.roomError.hidden = true;
+    el.roomError.textContent = "";
+  }
+
+  function showLogin() {
+    el.chatView.hidden = true;
+    el.me.hidden = true;
+    el.toggles.hidden = true;
+    el.loginView.hidden = false;
+    el.connLost.hidden = true;
+    stopRetry();
+    el.loginUser.focus();
+  }
+
+  // ---- room password dialog ----------------------------------------------
+
+  function openPasswordDialog(r, errorText) {
+    state.pwRoom = r;
+    el.pwText.textContent = "\u201c" + r.name + "\u201d needs a password.";
+    el.pwInput.value = "";
+    if (errorText) {
+      el.pwError.textContent = errorText;
+      el.pwError.hidden = false;
+    } else {
+      el.pwError.hidden = true;
+    }
+    if (typeof el.pwDialog.showModal === "function") {
+      if (!el.pwDialog.open) { el.pwDialog.showModal(); }
+    } else {
+      el.pwDialog.setAttribute("open", "");
+    }
+    el.pwInput.focus();
+  }
+
+  function closePasswordDialog() {
+    state.pwRoom = null;
+    if (el.pwDialog.open) {
+      if (typeof el.pwDialog.close === "function") { el.pwDialog.close(); } else { el.pwDialog.removeAttribute("open"); }
+    }
+  }
+
+  // ---- panels (narrow screens) ------------------------------------------
+
+  function togglePanel(panel, button, other, otherButton) {
+    var open = !panel.classList.contains("open");
+    panel.classList.toggle("open", open);
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    other.classList.remove("open");
+    otherButton.setAttribute("aria-expanded", "false");
+  }
+
+  function closePanels() {
+    el.roomsPanel.classList.remove("open");
+    el.usersPanel.classList.remove("open");
+    el.toggleRooms.setAttribute("aria-expanded", "false");
+    el.toggleUsers.setAttribute("aria-expanded", "false");
+  }
+
+  // ---- wiring -----------------------------------------------------------
+
+  function toggleStyle(key, button) {
+    state.style[key] = !state.style[key];
+    button.setAttribute("aria-pressed", state.style[key] ? "true" : "false");
+    applyStyle(el.text, state.style);
+    el.text.focus();
+  }
+
+  el.loginForm.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var user = el.loginUser.value.trim();
+    var password = el.loginPassword.value;
+    if (!user) {
+      showLoginError("Please enter a user name.");
+      el.loginUser.focus();
+      return;
+    }
+    if (state.me) { return; }
+    el.loginError.hidden = true;
+    el.loginSubmit.disabled = true;
+    state.rejoin = null;
+    whenOpen(function () { sendLogin(user, password, false); });
+  });
+
+  el.compose.addEventListener("submit", function (e) {
+    e.preventDefault();
+    sendText();
+  });
+
+  el.text.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && state.pm) {
+      e.preventDefault();
+      setPM("");
+    }
+  });
+
+  el.styleB.addEventListener("click", function () { toggleStyle("b", el.styleB); });
+  el.styleI.addEventListener("click", function () { toggleStyle("i", el.styleI); });
+  el.styleU.addEventListener("click", function () { toggleStyle("u", el.styleU); });
+  function setColor(c) {
+    state.style.color = COLOR_RE.test(c) ? c : "";
+    el.styleColorClear.hidden = !state.style.color;
+    el.styleColor.parentNode.classList.toggle("tool-color-set", !!state.style.color);
+    el.styleColor.parentNode.title = state.style.color ? "Text color " + state.style.color : "Text color (default)";
+    applyStyle(el.text, state.style);
+  }
+  el.styleColor.addEventListener("input", function () { setColor(el.styleColor.value); });
+  el.styleColor.addEventListener("change", function () { setColor(el.styleColor.value); });
+  el.styleColorClear.addEventListener("click", function () {
+    setColor("");
+    el.text.focus();
+  });
+
+  el.pmClear.addEventListener("click", function () { setPM(""); });
+
+  el.leave.addEventListener("click", function () {
+    if (state.room) { request({ type: "leave" }); }
+  });
+
+  el.reconnect.addEventListener("click", function () {
+    state.retryDelay = RETRY_MIN_MS;
+    reconnect();
+  });
+
+  el.toggleRooms.addEventListener("click", function () {
+    togglePanel(el.roomsPanel, el.toggleRooms, el.usersPanel, el.toggleUsers);
+  });
+  el.toggleUsers.addEventListener("click", function () {
+    togglePanel(el.usersPanel, el.toggleUsers, el.roomsPanel, el.toggleRooms);
+  });
+
+  el.pwForm.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var r = state.pwRoom;
+    if (!r) { closePasswordDialog(); return; }
+    var pw = el.pwInput.value;
+    if (!pw) {
+      el.pwError.textContent = "Please enter the room password.";
+      el.pwError.hidden = false;
+      el.pwInput.focus();
+      return;
+    }
+    el.pwError.hidden = true;
+    joinRoom(r.id, pw);
+  });
+  el.pwCancel.addEventListener("click", closePasswordDialog);
+  el.pwDialog.addEventListener("close", function () { state.pwRoom = null; });
+
+  window.addEventListener("online", function () {
+    if (state.wantOnline && !state.connected) { reconnect(); }
+  });
+
+  connect();
+})();
