@@ -1,0 +1,483 @@
+package pluginhost
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/parlorchat/parlor/sdk"
+)
+
+// binDir holds the test plugins, built once by TestMain.
+var binDir string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "pluginhost-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "temp dir:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "go tool not found; cannot build the test plugins:", err)
+		return 1
+	}
+	cmd := exec.Command(gobin, "build", "-o", dir+string(filepath.Separator),
+		"./testdata/parlor-plugin-ok", "./testdata/parlor-plugin-hang", "./testdata/parlor-plugin-crash")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build test plugins: %v\n%s", err, out)
+		return 1
+	}
+	binDir = dir
+	return m.Run()
+}
+
+// syncBuffer is a log sink safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// start builds a host over binDir with fast timings unless opts says
+// otherwise, starts it and stops it when the test ends.
+func start(t *testing.T, opts Options, specs ...Spec) (*Host, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	if opts.Dir == "" {
+		opts.Dir = binDir
+	}
+	if opts.CallTimeout == 0 {
+		opts.CallTimeout = 2 * time.Second
+	}
+	if opts.HealthInterval == 0 {
+		opts.HealthInterval = time.Hour // tests that want the loop say so
+	}
+	if opts.MaxBackoff == 0 {
+		opts.MaxBackoff = time.Second
+	}
+	opts.Logger = hclog.New(&hclog.LoggerOptions{Name: "pluginhost", Level: hclog.Debug, Output: logs})
+	h := New(opts, specs)
+	t.Cleanup(h.Stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.Start(ctx); err != nil {
+		t.Fatalf("start: %v\nlogs:\n%s", err, logs)
+	}
+	return h, logs
+}
+
+func handle(t *testing.T, h *Host, name string) *Authenticator {
+	t.Helper()
+	a, ok := h.Authenticator(name)
+	if !ok {
+		t.Fatalf("no authenticator %q", name)
+	}
+	return a
+}
+
+func login(a *Authenticator, user, password string) (sdk.AuthResult, error, time.Duration) {
+	start := time.Now()
+	res, err := a.Authenticate(context.Background(), sdk.AuthRequest{Group: "g", Username: user, Password: password, RemoteIP: "192.0.2.7"})
+	return res, err, time.Since(start)
+}
+
+func pidOf(t *testing.T, h *Host, name string) int {
+	t.Helper()
+	for _, st := range h.Status() {
+		if st.Name == name {
+			if !st.Running || st.PID == 0 {
+				t.Fatalf("plugin %s not running: %+v", name, st)
+			}
+			return st.PID
+		}
+	}
+	t.Fatalf("plugin %s not in status", name)
+	return 0
+}
+
+func statusOf(h *Host, name string) PluginStatus {
+	for _, st := range h.Status() {
+		if st.Name == name {
+			return st
+		}
+	}
+	return PluginStatus{}
+}
+
+// gone waits up to d for the process pid to disappear.
+func gone(pid int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestAuthenticate(t *testing.T) {
+	h, logs := start(t, Options{}, Spec{Name: "ok", Config: map[string]any{"greeting": "Hi "}})
+	a := handle(t, h, "ok")
+	if a.Name() != "ok" {
+		t.Errorf("Name() = %q", a.Name())
+	}
+	cases := []struct {
+		user, pass string
+		code       sdk.Code
+	}{
+		{"alice", "pw", sdk.OK},
+		{"admin", "pw", sdk.Admin},
+		{"alice", "nope", sdk.WrongPassword},
+		{"guest", "", sdk.NoSuchUser},
+	}
+	for _, c := range cases {
+		res, err, _ := login(a, c.user, c.pass)
+		if err != nil || res.Code != c.code {
+			t.Errorf("%s/%q: got %v, %v; want %v", c.user, c.pass, res.Code, err, c.code)
+		}
+	}
+	if res, _, _ := login(a, "alice", "pw"); res.DisplayName != "Hi alice" {
+		t.Errorf("display name %q: the config did not reach the plugin", res.DisplayName)
+	}
+	res, err, _ := login(a, "badcode", "pw")
+	if res.Code != sdk.LoginError || !errors.Is(err, sdk.ErrInvalidCode) || !strings.Contains(err.Error(), `plugin "ok"`) {
+		t.Errorf("invalid code: got %v, %v", res.Code, err)
+	}
+	if _, ok := h.Authenticator("missing"); ok {
+		t.Error("Authenticator(missing) reported ok")
+	}
+	if got := h.Names(); len(got) != 1 || got[0] != "ok" {
+		t.Errorf("Names() = %v", got)
+	}
+	pidOf(t, h, "ok")
+
+	// Plugin log lines reach the host log tagged with the plugin name.
+	deadline := time.Now().Add(2 * time.Second)
+	for !(strings.Contains(logs.String(), "configured") && strings.Contains(logs.String(), "stdout line from the ok plugin")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("plugin output missing from the host log:\n%s", logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "configured") || strings.Contains(line, "stdout line") {
+			if !strings.Contains(line, "pluginhost.ok") {
+				t.Errorf("plugin line not tagged with the plugin name: %s", line)
+			}
+		}
+	}
+}
+
+// (a) kill -9 the plugin: the very next call restarts it and succeeds.
+func TestKilledPluginRestartsOnNextCall(t *testing.T) {
+	h, logs := start(t, Options{}, Spec{Name: "ok"})
+	a := handle(t, h, "ok")
+	if res, err, _ := login(a, "alice", "pw"); err != nil || res.Code != sdk.OK {
+		t.Fatalf("before kill: %v, %v", res.Code, err)
+	}
+	old := pidOf(t, h, "ok")
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	res, err, d := login(a, "alice", "pw")
+	if err != nil || res.Code != sdk.OK {
+		t.Fatalf("after kill -9: got %v, %v\nlogs:\n%s", res.Code, err, logs)
+	}
+	t.Logf("first call after kill -9 took %s", d)
+	st := statusOf(h, "ok")
+	if !st.Running || st.PID == old || st.Restarts != 1 {
+		t.Fatalf("status after restart: %+v (old pid %d)", st, old)
+	}
+	if !gone(old, 2*time.Second) {
+		t.Fatalf("old process %d still exists", old)
+	}
+}
+
+// The health loop notices a dead plugin without any call.
+func TestHealthLoopRestarts(t *testing.T) {
+	h, _ := start(t, Options{HealthInterval: 50 * time.Millisecond}, Spec{Name: "ok"})
+	old := pidOf(t, h, "ok")
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st := statusOf(h, "ok")
+		if st.Running && st.PID != old {
+			if st.Restarts != 1 {
+				t.Fatalf("restarts = %d, want 1", st.Restarts)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("plugin not restarted by the health loop: %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if res, err, _ := login(handle(t, h, "ok"), "alice", "pw"); err != nil || res.Code != sdk.OK {
+		t.Fatalf("after restart: %v, %v", res.Code, err)
+	}
+}
+
+// (b) A hanging call ends with LoginError at CallTimeout while other calls,
+// to the same plugin and to another one, are answered at once.
+func TestHangingCallTimesOut(t *testing.T) {
+	const timeout = 500 * time.Millisecond
+	h, _ := start(t, Options{CallTimeout: timeout}, Spec{Name: "ok"}, Spec{Name: "hang"})
+	hang, ok := handle(t, h, "hang"), handle(t, h, "ok")
+
+	type result struct {
+		res sdk.AuthResult
+		err error
+		d   time.Duration
+	}
+	hung := make(chan result, 1)
+	go func() {
+		res, err, d := login(hang, "hang", "pw")
+		hung <- result{res, err, d}
+	}()
+	time.Sleep(50 * time.Millisecond) // let the hanging call reach the plugin
+
+	var wg sync.WaitGroup
+	for _, c := range []struct {
+		a    *Authenticator
+		user string
+	}{{ok, "alice"}, {hang, "alice"}, {ok, "bob"}, {hang, "bob"}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err, d := login(c.a, c.user, "pw")
+			if err != nil || res.Code != sdk.OK {
+				t.Errorf("%s/%s during a hanging call: %v, %v", c.a.Name(), c.user, res.Code, err)
+			}
+			if d > 200*time.Millisecond {
+				t.Errorf("%s/%s took %s during a hanging call", c.a.Name(), c.user, d)
+			}
+		}()
+	}
+	wg.Wait()
+
+	r := <-hung
+	if r.res.Code != sdk.LoginError || r.err == nil {
+		t.Fatalf("hanging call: got %v, %v", r.res.Code, r.err)
+	}
+	if want := `plugin "hang": authenticate timed out after 500ms`; !strings.Contains(r.err.Error(), want) {
+		t.Errorf("error %q lacks %q", r.err, want)
+	}
+	if r.d < timeout || r.d > timeout+500*time.Millisecond {
+		t.Errorf("hanging call returned after %s, want about %s", r.d, timeout)
+	}
+	// A caller's own shorter deadline is reported as such.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := hang.Authenticate(ctx, sdk.AuthRequest{Username: "hang"})
+	if err == nil || strings.Contains(err.Error(), "500ms") || !strings.Contains(err.Error(), "timed out after") {
+		t.Errorf("short caller deadline: %v", err)
+	}
+}
+
+// A plugin that exits during a call costs that call a LoginError; the next
+// one works. A panic is survived inside the plugin.
+func TestCrashingPlugin(t *testing.T) {
+	h, logs := start(t, Options{}, Spec{Name: "crash"})
+	a := handle(t, h, "crash")
+	pid := pidOf(t, h, "crash")
+
+	res, err, _ := login(a, "panic", "pw")
+	if res.Code != sdk.LoginError || err == nil || !strings.Contains(err.Error(), "panicked") {
+		t.Fatalf("panic: got %v, %v", res.Code, err)
+	}
+	if got := pidOf(t, h, "crash"); got != pid {
+		t.Fatalf("a panic restarted the plugin (%d -> %d)", pid, got)
+	}
+
+	res, err, _ = login(a, "crash", "pw")
+	if res.Code != sdk.LoginError || err == nil || !strings.Contains(err.Error(), `plugin "crash"`) {
+		t.Fatalf("crash: got %v, %v", res.Code, err)
+	}
+	res, err, _ = login(a, "alice", "pw")
+	if err != nil || res.Code != sdk.OK {
+		t.Fatalf("after crash: got %v, %v\nlogs:\n%s", res.Code, err, logs)
+	}
+	if st := statusOf(h, "crash"); !st.Running || st.PID == pid || st.Restarts == 0 {
+		t.Fatalf("status after crash: %+v", st)
+	}
+}
+
+// (c) Stop leaves no plugin process behind, even one stuck in a call.
+func TestStopKillsEverything(t *testing.T) {
+	h, _ := start(t, Options{}, Spec{Name: "ok"}, Spec{Name: "hang"})
+	pids := []int{pidOf(t, h, "ok"), pidOf(t, h, "hang")}
+	go func() { _, _, _ = login(handle(t, h, "hang"), "hang", "pw") }()
+	time.Sleep(50 * time.Millisecond)
+
+	start := time.Now()
+	h.Stop()
+	t.Logf("Stop took %s", time.Since(start))
+	for _, pid := range pids {
+		if !gone(pid, 100*time.Millisecond) {
+			t.Errorf("process %d still exists after Stop", pid)
+		}
+	}
+	for _, st := range h.Status() {
+		if st.Running {
+			t.Errorf("status after Stop: %+v", st)
+		}
+	}
+	res, err, _ := login(handle(t, h, "ok"), "alice", "pw")
+	if res.Code != sdk.LoginError || err == nil || !strings.Contains(err.Error(), "stopped") {
+		t.Errorf("call after Stop: %v, %v", res.Code, err)
+	}
+	h.Stop() // idempotent
+}
+
+// (d) A missing binary fails Start with an error naming plugin and path,
+// and the plugins that did start are stopped again.
+func TestMissingBinary(t *testing.T) {
+	dir := t.TempDir()
+	h := New(Options{Dir: dir, Logger: hclog.NewNullLogger()}, []Spec{
+		{Name: "ghost"},
+		{Name: "ok", Path: filepath.Join(binDir, "parlor-plugin-ok")},
+	})
+	defer h.Stop()
+	err := h.Start(context.Background())
+	want := filepath.Join(dir, "parlor-plugin-ghost")
+	if err == nil || !strings.Contains(err.Error(), `plugin "ghost"`) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Start: got %v; want an error naming %q and %s", err, "ghost", want)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("error does not wrap os.ErrNotExist: %v", err)
+	}
+	for _, st := range h.Status() {
+		if st.Running {
+			t.Errorf("%s still running after a failed Start", st.Name)
+		}
+	}
+}
+
+func TestStartErrors(t *testing.T) {
+	ok := filepath.Join(binDir, "parlor-plugin-ok")
+	cases := map[string]struct {
+		specs []Spec
+		want  string
+	}{
+		"configure refused": {[]Spec{{Name: "ok", Config: map[string]any{"greeting": "refuse"}}}, `greeting "refuse" is refused`},
+		"duplicate":         {[]Spec{{Name: "ok"}, {Name: "ok"}}, `plugin "ok" is listed twice`},
+		"no name":           {[]Spec{{Path: ok}}, "without a name"},
+		"not a plugin":      {[]Spec{{Name: "true", Path: "/bin/true"}}, `plugin "true": launch /bin/true`},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			h := New(Options{Dir: binDir, Logger: hclog.NewNullLogger()}, c.specs)
+			defer h.Stop()
+			err := h.Start(context.Background())
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Start: got %v, want %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestNextBackoff(t *testing.T) {
+	d := time.Duration(0)
+	var got []time.Duration
+	for range 6 {
+		d = nextBackoff(d, time.Second)
+		got = append(got, d)
+	}
+	want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, time.Second, time.Second}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("backoff %v, want %v", got, want)
+	}
+}
+
+// A restart that fails is reported, backs off and is retried.
+func TestRestartFailureBacksOff(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(binDir, "parlor-plugin-ok"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "custom-ok")
+	if err := os.WriteFile(path, src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := start(t, Options{}, Spec{Name: "ok", Path: path})
+	a := handle(t, h, "ok")
+
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pidOf(t, h, "ok"), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	res, err, _ := login(a, "alice", "pw")
+	failedAt := time.Now()
+	if res.Code != sdk.LoginError || err == nil || !strings.Contains(err.Error(), path+" not found") {
+		t.Fatalf("restart without a binary: got %v, %v", res.Code, err)
+	}
+	if st := statusOf(h, "ok"); st.Running || !strings.Contains(st.LastError, "not found") {
+		t.Fatalf("status: %+v", st)
+	}
+
+	if err := os.WriteFile(path, src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	res, err, _ = login(a, "alice", "pw")
+	if err != nil || res.Code != sdk.OK {
+		t.Fatalf("after the binary came back: got %v, %v", res.Code, err)
+	}
+	if d := time.Since(failedAt); d < minBackoff/2 {
+		t.Errorf("restarted %s after a failed restart, want at least %s", d, minBackoff)
+	}
+}
+
+// BenchmarkAuthenticate measures one call through the host to a plugin
+// process.
+func BenchmarkAuthenticate(b *testing.B) {
+	h := New(Options{Dir: binDir, Logger: hclog.NewNullLogger()}, []Spec{{Name: "ok"}})
+	if err := h.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer h.Stop()
+	a, _ := h.Authenticator("ok")
+	req := sdk.AuthRequest{Username: "alice", Password: "pw"}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if res, err := a.Authenticate(context.Background(), req); err != nil || res.Code != sdk.OK {
+				b.Fatalf("got %v, %v", res.Code, err)
+			}
+		}
+	})
+}

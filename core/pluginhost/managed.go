@@ -1,0 +1,423 @@
+package pluginhost
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/parlorchat/parlor/sdk"
+)
+
+// killGrace is how long a graceful shutdown of a plugin may take before
+// its process is killed outright.
+const killGrace = 3 * time.Second
+
+// errStopped is returned for calls after Stop.
+var errStopped = errors.New("plugin host stopped")
+
+// instance is one running plugin process.
+type instance struct {
+	cmd     *exec.Cmd
+	client  *plugin.Client
+	rpc     plugin.ClientProtocol
+	auth    sdk.Authenticator
+	pid     int
+	started time.Time
+}
+
+// alive reports whether the process has not exited (as far as go-plugin
+// has noticed).
+func (i *instance) alive() bool { return !i.client.Exited() }
+
+// flight is one restart in progress; everybody who needs the plugin while
+// it runs waits for the same result.
+type flight struct {
+	done chan struct{}
+	at   time.Time // when the launch begins (after the backoff delay)
+	inst *instance
+	err  error
+}
+
+// managed is one configured plugin and its current process.
+type managed struct {
+	host    *Host
+	name    string
+	path    string
+	config  map[string]any
+	log     hclog.Logger
+	timeout time.Duration
+
+	mu        sync.Mutex // guards the fields below
+	raw       []byte     // config as JSON, set by start
+	inst      *instance  // nil while down
+	flight    *flight
+	stopped   bool
+	restarts  int
+	backoff   time.Duration
+	notBefore time.Time // no restart before this
+	lastErr   error
+}
+
+func newManaged(h *Host, name, path string, config map[string]any) *managed {
+	return &managed{
+		host:    h,
+		name:    name,
+		path:    path,
+		config:  config,
+		log:     h.log.Named(name),
+		timeout: h.opts.CallTimeout,
+	}
+}
+
+// start launches the plugin for the first time.
+func (m *managed) start(ctx context.Context) error {
+	raw, err := json.Marshal(m.config)
+	if err != nil {
+		return fmt.Errorf("plugin %q: encode config: %w", m.name, err)
+	}
+	if m.config == nil {
+		raw = nil
+	}
+	m.mu.Lock()
+	m.raw = raw
+	m.mu.Unlock()
+
+	inst, err := m.launch(ctx)
+	if err != nil {
+		m.mu.Lock()
+		m.lastErr = err
+		m.mu.Unlock()
+		return fmt.Errorf("plugin %q: %w", m.name, err)
+	}
+	m.mu.Lock()
+	stopped := m.stopped
+	if !stopped {
+		m.inst = inst
+	}
+	m.mu.Unlock()
+	if stopped {
+		m.kill(inst, true)
+		return fmt.Errorf("plugin %q: %w", m.name, errStopped)
+	}
+	m.log.Info("plugin started", "path", m.path, "pid", inst.pid)
+	return nil
+}
+
+// launch starts a process, dispenses the authenticator and configures it.
+func (m *managed) launch(ctx context.Context) (*instance, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("launch %s: %w", m.path, err)
+	}
+	fi, err := os.Stat(m.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("binary %s not found (check plugins.dir or the plugin's path): %w", m.path, fs.ErrNotExist)
+	case err != nil:
+		return nil, fmt.Errorf("binary %s: %w", m.path, err)
+	case fi.IsDir():
+		return nil, fmt.Errorf("binary %s is a directory", m.path)
+	}
+
+	startTimeout := DefaultStartTimeout
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < startTimeout {
+		startTimeout = time.Until(dl)
+	}
+	out := m.log.StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true})
+	cmd := exec.Command(m.path)
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake(),
+		Plugins:          sdk.PluginSet(sdk.ServeOpts{}),
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		Managed:          false,
+		StartTimeout:     startTimeout,
+		Logger:           m.log,
+		SyncStdout:       out,
+		SyncStderr:       out,
+	})
+	rpc, err := client.Client()
+	if err != nil {
+		client.Kill()
+		return nil, fmt.Errorf("launch %s: %w", m.path, err)
+	}
+	raw, err := rpc.Dispense(sdk.AuthenticatorPluginName)
+	if err != nil {
+		client.Kill()
+		return nil, fmt.Errorf("%s: dispense %s: %w", m.path, sdk.AuthenticatorPluginName, err)
+	}
+	auth, ok := raw.(sdk.Authenticator)
+	if !ok {
+		client.Kill()
+		return nil, fmt.Errorf("%s: dispensed %T, not an authenticator", m.path, raw)
+	}
+	inst := &instance{cmd: cmd, client: client, rpc: rpc, auth: auth, started: time.Now()}
+	if rc := client.ReattachConfig(); rc != nil {
+		inst.pid = rc.Pid
+	}
+
+	m.mu.Lock()
+	cfg := sdk.Config{Raw: m.raw}
+	m.mu.Unlock()
+	cctx, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	if err := auth.Configure(cctx, cfg); err != nil {
+		m.kill(inst, true)
+		if cctx.Err() != nil {
+			return nil, fmt.Errorf("%s: configure timed out after %s: %w", m.path, m.timeout, err)
+		}
+		return nil, fmt.Errorf("%s: %w", m.path, err)
+	}
+	return inst, nil
+}
+
+// kill ends inst's process. hard kills it at once (it is dead or sick);
+// otherwise the plugin gets killGrace to shut down cleanly.
+func (m *managed) kill(inst *instance, hard bool) {
+	if hard && inst.alive() && inst.cmd.Process != nil {
+		_ = inst.cmd.Process.Kill()
+	}
+	done := make(chan struct{})
+	go func() {
+		inst.client.Kill()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(killGrace):
+		m.log.Warn("plugin did not shut down; killing it", "pid", inst.pid)
+		if inst.cmd.Process != nil {
+			_ = inst.cmd.Process.Kill()
+		}
+		<-done
+	}
+}
+
+// current returns the running instance, restarting the plugin first when
+// it is down.
+func (m *managed) current(ctx context.Context) (*instance, error) {
+	m.mu.Lock()
+	inst, stopped := m.inst, m.stopped
+	m.mu.Unlock()
+	if stopped {
+		return nil, errStopped
+	}
+	if inst != nil && inst.alive() {
+		return inst, nil
+	}
+	return m.ensure(ctx, inst)
+}
+
+// ensure returns a running instance other than stale, restarting the
+// plugin if needed. Concurrent callers share one restart; the restart
+// honours the backoff, and a caller whose ctx ends before the restart can
+// begin gets an error at once (the restart goes on without it).
+func (m *managed) ensure(ctx context.Context, stale *instance) (*instance, error) {
+	m.mu.Lock()
+	if m.stopped {
+		m.mu.Unlock()
+		return nil, errStopped
+	}
+	if cur := m.inst; cur != nil && cur != stale && cur.alive() {
+		m.mu.Unlock()
+		return cur, nil
+	}
+	f := m.flight
+	if f == nil {
+		f = &flight{done: make(chan struct{}), at: m.notBefore}
+		m.flight = f
+		old := m.inst
+		m.inst = nil
+		m.host.wg.Add(1) // before Stop waits: Stop marks m stopped under m.mu first
+		go m.restart(f, old)
+	}
+	m.mu.Unlock()
+
+	if wait := time.Until(f.at); wait > 0 {
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return nil, fmt.Errorf("plugin down; next restart in %s", wait.Round(time.Millisecond))
+		}
+	}
+	select {
+	case <-f.done:
+		return f.inst, f.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("plugin restarting: %w", ctx.Err())
+	}
+}
+
+// restart replaces old (which may be nil) by a new process after the
+// backoff delay, then publishes the result on f.
+func (m *managed) restart(f *flight, old *instance) {
+	defer m.host.wg.Done()
+	hostCtx := m.host.ctx
+	if old != nil {
+		m.kill(old, true)
+	}
+	var (
+		inst *instance
+		err  error
+	)
+	if wait := time.Until(f.at); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-hostCtx.Done():
+			t.Stop()
+			err = errStopped
+		}
+	}
+	if err == nil {
+		ctx, cancel := context.WithTimeout(hostCtx, DefaultStartTimeout)
+		inst, err = m.launch(ctx)
+		cancel()
+	}
+
+	m.mu.Lock()
+	if err == nil && m.stopped {
+		m.mu.Unlock()
+		m.kill(inst, true)
+		inst, err = nil, errStopped
+		m.mu.Lock()
+	}
+	m.flight = nil
+	m.backoff = nextBackoff(m.backoff, m.host.opts.MaxBackoff)
+	m.notBefore = time.Now().Add(m.backoff)
+	switch {
+	case errors.Is(err, errStopped):
+	case err != nil:
+		m.lastErr = err
+		m.log.Error("plugin restart failed", "error", err, "next_attempt_in", m.backoff)
+	default:
+		m.inst = inst
+		m.restarts++
+		m.log.Info("plugin restarted", "pid", inst.pid, "restarts", m.restarts)
+	}
+	f.inst, f.err = inst, err
+	m.mu.Unlock()
+	close(f.done)
+}
+
+// nextBackoff doubles d, starting at minBackoff and capped at maxD.
+func nextBackoff(d, maxD time.Duration) time.Duration {
+	if d < minBackoff {
+		return minBackoff
+	}
+	return min(2*d, maxD)
+}
+
+// healthLoop checks the plugin every HealthInterval until ctx ends.
+func (m *managed) healthLoop(ctx context.Context) {
+	t := time.NewTicker(m.host.opts.HealthInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		m.check(ctx)
+	}
+}
+
+// check restarts the plugin when it is down, has exited or does not answer
+// a ping, and forgives past crashes once it has been healthy for
+// MaxBackoff.
+func (m *managed) check(ctx context.Context) {
+	m.mu.Lock()
+	inst, busy, stopped := m.inst, m.flight != nil, m.stopped
+	m.mu.Unlock()
+	if busy || stopped {
+		return
+	}
+	switch {
+	case inst == nil:
+	case !inst.alive():
+		m.log.Warn("plugin process exited; restarting", "pid", inst.pid)
+	default:
+		err := m.ping(ctx, inst)
+		if err == nil {
+			if time.Since(inst.started) >= m.host.opts.MaxBackoff {
+				m.mu.Lock()
+				m.backoff, m.notBefore = 0, time.Time{}
+				m.mu.Unlock()
+			}
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		m.log.Warn("plugin failed its health check; restarting", "pid", inst.pid, "error", err)
+	}
+	if _, err := m.ensure(ctx, inst); err != nil && ctx.Err() == nil {
+		m.log.Debug("plugin still down", "error", err)
+	}
+}
+
+// ping asks the plugin's gRPC health service, bounded by the call timeout.
+func (m *managed) ping(ctx context.Context, inst *instance) error {
+	res := make(chan error, 1)
+	go func() { res <- inst.rpc.Ping() }()
+	t := time.NewTimer(m.timeout)
+	defer t.Stop()
+	select {
+	case err := <-res:
+		if err != nil {
+			return fmt.Errorf("ping: %w", err)
+		}
+		return nil
+	case <-t.C:
+		return fmt.Errorf("ping timed out after %s", m.timeout)
+	case <-ctx.Done():
+		return fmt.Errorf("ping: %w", ctx.Err())
+	}
+}
+
+// markStopped refuses further calls and restarts.
+func (m *managed) markStopped() {
+	m.mu.Lock()
+	m.stopped = true
+	m.mu.Unlock()
+}
+
+// shutdown kills the current process, if any.
+func (m *managed) shutdown() {
+	m.mu.Lock()
+	inst := m.inst
+	m.inst = nil
+	m.mu.Unlock()
+	if inst != nil {
+		m.kill(inst, false)
+		m.log.Info("plugin stopped", "pid", inst.pid)
+	}
+}
+
+func (m *managed) status() PluginStatus {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := PluginStatus{Name: m.name, Restarts: m.restarts}
+	if m.inst != nil && m.inst.alive() {
+		st.Running = true
+		st.PID = m.inst.pid
+	}
+	if m.lastErr != nil {
+		st.LastError = m.lastErr.Error()
+	}
+	return st
+}
+
+// lostConnection reports whether err means the plugin process is gone
+// rather than that it answered with an error.
+func lostConnection(inst *instance, err error) bool {
+	return status.Code(err) == codes.Unavailable || !inst.alive()
+}
