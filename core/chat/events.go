@@ -60,6 +60,7 @@ type RoomsEvent struct {
 type NoticeEvent struct {
 	Type string `json:"type"` // "notice"
 	Text string `json:"text"`
+	From string `json:"from,omitempty"` // who sent it, for a broadcast that names a sender
 }
 
 // JoinedEvent answers a successful join.

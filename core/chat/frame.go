@@ -42,6 +42,10 @@ func (f *Frame) JSON() []byte {
 	return f.json
 }
 
+// ReasonSlowConsumer is the close reason given to a connection whose queue
+// overflowed; transports close it without flushing what is queued.
+const ReasonSlowConsumer = "slow consumer"
+
 // Conn is a client connection as the hub sees it. Transports implement it.
 type Conn interface {
 	// Send queues a frame without blocking. It returns false when the

@@ -75,6 +75,10 @@ type Options struct {
 	// OnMessage, if set, is called (synchronously, under no lock) with each
 	// public message; core/server uses it to store history.
 	OnMessage func(Message)
+	// OnChange, if set, is called (synchronously, under no lock) after the
+	// connections, the online users, the rooms or their members changed;
+	// it must not block (core/status only schedules a rewrite).
+	OnChange func()
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
 }
@@ -131,6 +135,7 @@ func (g *Group) Connect(c Conn) {
 	g.mu.Lock()
 	g.conns[c] = struct{}{}
 	g.mu.Unlock()
+	g.changed()
 }
 
 // Disconnect forgets a connection and logs its member out, if any.
@@ -141,6 +146,7 @@ func (g *Group) Disconnect(c Conn, m *Member) {
 	g.mu.Lock()
 	delete(g.conns, c)
 	g.mu.Unlock()
+	g.changed()
 }
 
 var nameRE = regexp.MustCompile(`^[\p{L}\p{N}_.\- ]{1,32}$`)
@@ -154,8 +160,13 @@ func ValidName(name string) bool {
 
 // Login adds a member whose identity the auth pipeline has established. It
 // fails when the name is online already.
-func (g *Group) Login(m *Member) error {
+func (g *Group) Login(m *Member) (err error) {
 	key := strings.ToLower(m.Name)
+	defer func() {
+		if err == nil {
+			g.changed() // after the unlock below
+		}
+	}()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.stopped {
@@ -188,6 +199,7 @@ func (g *Group) Logout(m *Member) {
 	if r != nil {
 		g.pushRooms()
 	}
+	g.changed()
 }
 
 // Online returns the member logged in under name, if any.
@@ -257,6 +269,7 @@ func (g *Group) PutRoom(info RoomInfo, history []Message) {
 	}
 	g.mu.Unlock()
 	g.pushRooms()
+	g.changed()
 }
 
 // RemoveRoom deletes a room; its members are moved out of it and told.
@@ -281,6 +294,7 @@ func (g *Group) RemoveRoom(id int64) error {
 	g.mu.Unlock()
 	g.drop(slow)
 	g.pushRooms()
+	g.changed()
 	return nil
 }
 
@@ -324,6 +338,7 @@ func (g *Group) Join(m *Member, roomID int64, password string) (JoinedEvent, err
 	g.mu.Unlock()
 	g.drop(slow)
 	g.pushRooms()
+	g.changed()
 	return ev, nil
 }
 
@@ -367,6 +382,7 @@ func (g *Group) Leave(m *Member) int64 {
 	g.mu.Unlock()
 	g.drop(slow)
 	g.pushRooms()
+	g.changed()
 	return r.info.ID
 }
 
@@ -472,7 +488,7 @@ func (g *Group) Broadcast(text string) int {
 	}
 	g.mu.RUnlock()
 	for _, c := range slow {
-		c.Close("slow consumer")
+		c.Close(ReasonSlowConsumer)
 	}
 	return n
 }
@@ -502,7 +518,7 @@ func (g *Group) pushRoomsNow() {
 // transport's close path calls Disconnect, which logs them out.
 func (g *Group) drop(slow []*Member) {
 	for _, m := range slow {
-		m.Conn.Close("slow consumer")
+		m.Conn.Close(ReasonSlowConsumer)
 	}
 }
 

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -35,6 +37,47 @@ type Config struct {
 	Auth    Auth    `koanf:"auth"`
 	Plugins Plugins `koanf:"plugins"`
 	Rooms   []Room  `koanf:"rooms"`
+	// ServerAPI configures the server API (docs/server-api.md).
+	ServerAPI ServerAPI `koanf:"server_api"`
+	// Status configures the status files under <data_dir>/<group>/.
+	Status Status `koanf:"status"`
+}
+
+// ServerAPI configures the server API: XML commands over TCP and their
+// JSON twin under /api/v1 on the HTTP listener.
+type ServerAPI struct {
+	// Addr is the TCP listener of XML commands; empty turns it off.
+	Addr string `koanf:"addr"`
+	// HTTP serves the JSON twin under /api/v1 on http.addr.
+	HTTP bool `koanf:"http"`
+	// ReadTimeout bounds how long a client may take to send its command.
+	ReadTimeout time.Duration `koanf:"read_timeout"`
+	// MaxFrameBytes is the largest command accepted.
+	MaxFrameBytes int `koanf:"max_frame_bytes"`
+	// MaxConns bounds the TCP connections served at once.
+	MaxConns int `koanf:"max_conns"`
+	// Groups holds each group's password and allowed addresses, by group
+	// name. A group without a password refuses every command.
+	Groups map[string]APIGroup `koanf:"groups"`
+}
+
+// APIGroup is one group's server API access.
+type APIGroup struct {
+	// Password is the api_pwd commands must carry; empty disables the API
+	// for the group.
+	Password string `koanf:"api_pwd"`
+	// AllowFrom lists the client addresses allowed: IPs, CIDRs or "*".
+	AllowFrom []string `koanf:"allow_from"`
+}
+
+// MinAPIPasswordLen is the shortest api_pwd accepted.
+const MinAPIPasswordLen = 8
+
+// Status configures the status files (online.txt, room_<id>.txt).
+type Status struct {
+	Enabled bool `koanf:"enabled"`
+	// MinInterval is the shortest time between two rewrites.
+	MinInterval time.Duration `koanf:"min_interval"`
 }
 
 // Log configures logging.
@@ -162,7 +205,7 @@ func Load(path string, environ []string, overrides map[string]any) (*Config, err
 func envKey(k, v string) (string, any) {
 	key := strings.ToLower(strings.TrimPrefix(k, EnvPrefix))
 	key = strings.ReplaceAll(key, "__", ".")
-	if key == "auth.chain" {
+	if key == "auth.chain" || (strings.HasPrefix(key, "server_api.groups.") && strings.HasSuffix(key, ".allow_from")) {
 		if v == "" {
 			return key, []string{}
 		}
@@ -263,5 +306,68 @@ func (c *Config) Validate() error {
 			bad(key+".st", "%d is not 0 or 2", r.ST)
 		}
 	}
+	c.validateServerAPI(bad)
 	return errors.Join(errs...)
+}
+
+// validateServerAPI checks the server_api and status sections, reporting
+// each bad value through bad with the key at fault.
+func (c *Config) validateServerAPI(bad func(key, format string, a ...any)) {
+	a := c.ServerAPI
+	if a.Addr != "" {
+		if _, _, err := net.SplitHostPort(a.Addr); err != nil {
+			bad("server_api.addr", "%q is not host:port (%v); leave it empty to turn the TCP listener off", a.Addr, err)
+		}
+	}
+	if a.ReadTimeout <= 0 {
+		bad("server_api.read_timeout", "must be a positive duration such as 10s")
+	}
+	if a.MaxFrameBytes < 512 || a.MaxFrameBytes > 16<<20 {
+		bad("server_api.max_frame_bytes", "%d is outside 512..16777216", a.MaxFrameBytes)
+	}
+	if a.MaxConns < 1 {
+		bad("server_api.max_conns", "must be at least 1")
+	}
+	names := make([]string, 0, len(a.Groups))
+	for name := range a.Groups {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		g := a.Groups[name]
+		key := "server_api.groups." + name
+		if strings.TrimSpace(name) == "" {
+			bad("server_api.groups", "a group name must not be empty")
+		}
+		if g.Password != "" && len(g.Password) < MinAPIPasswordLen {
+			bad(key+".api_pwd", "is shorter than %d characters", MinAPIPasswordLen)
+		}
+		for i, entry := range g.AllowFrom {
+			if err := CheckAllowFrom(entry); err != nil {
+				bad(fmt.Sprintf("%s.allow_from[%d]", key, i), "%v", err)
+			}
+		}
+	}
+	if c.Status.Enabled && c.Status.MinInterval < 10*time.Millisecond {
+		bad("status.min_interval", "must be at least 10ms")
+	}
+}
+
+// CheckAllowFrom reports whether entry is an allowed-address entry: "*",
+// an IP address or a CIDR prefix.
+func CheckAllowFrom(entry string) error {
+	entry = strings.TrimSpace(entry)
+	switch {
+	case entry == "*":
+		return nil
+	case strings.Contains(entry, "/"):
+		if _, err := netip.ParsePrefix(entry); err != nil {
+			return fmt.Errorf("%q is not a CIDR prefix such as 10.0.0.0/8", entry)
+		}
+	default:
+		if _, err := netip.ParseAddr(entry); err != nil {
+			return fmt.Errorf("%q is not an IP address, a CIDR prefix or \"*\"", entry)
+		}
+	}
+	return nil
 }

@@ -42,6 +42,7 @@ type Server struct {
 	http    *http.Server
 	ln      net.Listener
 	served  chan struct{}
+	api     apiParts // server API and status files (serverapi.go)
 
 	stopOnce sync.Once
 }
@@ -77,7 +78,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.history = newHistoryWriter(st, s.log.Named("history"))
 	s.group = chat.NewGroup(chat.Options{
 		Name: cfg.Chat.Group, History: cfg.Chat.History, MaxMessageChars: cfg.Chat.MaxMessageChars,
-		Guests: cfg.Chat.Guests, OnMessage: s.history.Add,
+		Guests: cfg.Chat.Guests, OnMessage: s.history.Add, OnChange: s.notifyStatus,
 	})
 	if err := s.loadRooms(ctx); err != nil {
 		return err
@@ -94,7 +95,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		PingInterval: cfg.HTTP.PingInterval, Version: Version, Logger: s.log.Named("ws"),
 	})
 
-	mux := web.Mux(web.Routes{WebSocket: s.ws, Health: s.health, Metrics: s.metrics()})
+	if err := s.startServerAPI(ctx); err != nil {
+		return err
+	}
+	mux := web.Mux(web.Routes{WebSocket: s.ws, Health: s.health, Metrics: s.metrics(), Extra: s.apiRoutes()})
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (config key http.addr): %w", cfg.HTTP.Addr, err)
@@ -152,6 +156,7 @@ func (s *Server) closeAll(ctx context.Context) error {
 		}
 		<-s.served
 	}
+	errs = append(errs, s.stopServerAPI(ctx))
 	if s.group != nil {
 		s.group.CloseAll("server shutting down")
 	}
@@ -160,6 +165,7 @@ func (s *Server) closeAll(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("close connections: %w", err))
 		}
 	}
+	s.closeStatus()
 	if s.plugins != nil {
 		s.plugins.Stop()
 	}

@@ -146,7 +146,8 @@ func (c *conn) Send(f *chat.Frame) bool {
 	}
 }
 
-// Close ends the connection; the writer sends the close frame.
+// Close ends the connection; the writer sends what is queued (unless the
+// connection is a slow consumer) and then the close frame.
 func (c *conn) Close(reason string) {
 	c.closeWith(websocket.StatusPolicyViolation, reason)
 }
@@ -170,6 +171,9 @@ func (c *conn) writeLoop() {
 			c.closeOnce.Do(func() { c.status, c.reason = websocket.StatusNormalClosure, "" })
 			if c.status != websocket.StatusNormalClosure {
 				c.h.log.Debug("closing connection", "remote", c.ip, "reason", c.reason)
+			}
+			if c.reason != chat.ReasonSlowConsumer {
+				c.flush(batch)
 			}
 			_ = c.ws.Close(c.status, c.reason)
 			return
@@ -199,10 +203,36 @@ func (c *conn) writeLoop() {
 	}
 }
 
+// flush writes what is still queued when the connection closes (a notice
+// telling the user why, for example), bounded by the write timeout. A slow
+// consumer is closed without it.
+func (c *conn) flush(batch []*chat.Frame) {
+	batch = batch[:0]
+queued:
+	for len(batch) < cap(batch) {
+		select {
+		case f := <-c.out:
+			batch = append(batch, f)
+		default:
+			break queued
+		}
+	}
+	if len(batch) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.h.opts.WriteTimeout)
+	defer cancel()
+	_ = c.writeCtx(ctx, batch)
+}
+
 // write sends one frame as is, or several as one JSON array.
 func (c *conn) write(batch []*chat.Frame) error {
 	ctx, cancel := context.WithTimeout(c.ctx, c.h.opts.WriteTimeout)
 	defer cancel()
+	return c.writeCtx(ctx, batch)
+}
+
+func (c *conn) writeCtx(ctx context.Context, batch []*chat.Frame) error {
 	if len(batch) == 1 {
 		return c.ws.Write(ctx, websocket.MessageText, batch[0].JSON())
 	}
@@ -273,7 +303,7 @@ func (c *conn) readLoop() {
 
 func (c *conn) reply(ev any) {
 	if !c.Send(chat.NewFrame(ev)) {
-		c.Close("slow consumer")
+		c.Close(chat.ReasonSlowConsumer)
 	}
 }
 

@@ -441,7 +441,7 @@
   }
 
   function onNotice(ev) {
-    addLine("notice", ev.text || "");
+    addLine("notice", ev.from ? ev.from + ": " + (ev.text || "") : ev.text || "");
   }
 
   function onError(ev) {

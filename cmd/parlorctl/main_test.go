@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/parlorchat/parlor/core/config"
+	"github.com/parlorchat/parlor/core/server"
+	"github.com/parlorchat/parlor/core/serverapi"
+)
+
+const pwd = "3874-3459-9999-2199"
+
+func startServer(t *testing.T) *server.Server {
+	t.Helper()
+	cfg := config.Default()
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.ServerAPI.Addr = "127.0.0.1:0"
+	cfg.ServerAPI.Groups = map[string]config.APIGroup{"default": {Password: pwd, AllowFrom: []string{"127.0.0.1"}}}
+	srv, err := server.New(cfg, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return srv
+}
+
+func ctl(env map[string]string, args ...string) (string, error) {
+	var out bytes.Buffer
+	err := run(context.Background(), args, func(k string) string { return env[k] }, &out)
+	return out.String(), err
+}
+
+func TestCommands(t *testing.T) {
+	srv := startServer(t)
+	api := srv.APIAddr()
+	env := map[string]string{PasswordEnv: pwd}
+
+	out, err := ctl(env, "--addr", api, "add_room", "name=test room", "max=200", "member=false", "time=day2,00:00:00,10:00:00")
+	if err != nil {
+		t.Fatalf("add_room: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "<Result code=\"0\" type=\"add_room\"") || !strings.Contains(out, "\n  <Room id=\"3\" name=\"test room\"") {
+		t.Fatalf("add_room printed:\n%s", out)
+	}
+	if info, ok := srv.Group().RoomInfo(3); !ok || info.Max != 200 || info.Member {
+		t.Fatalf("room 3 %+v", info)
+	}
+
+	// --password wins over the environment.
+	_, err = ctl(env, "--addr", api, "--password", "wrong-password", "get_online")
+	var re resultError
+	if !errors.As(err, &re) || re.code != serverapi.CodeDenied {
+		t.Fatalf("wrong password: %v", err)
+	}
+
+	out, err = ctl(nil, "--addr", api, "--raw", `<Command group="default" api_pwd="`+pwd+`" type="get_room_users" room_id="1"/>`, "--plain")
+	if err != nil || !strings.HasPrefix(out, `<?xml version="1.0" encoding="UTF-8"?>`) || !strings.Contains(out, `<Users room="1" count="0"/>`) {
+		t.Fatalf("raw: %v\n%s", err, out)
+	}
+	out, err = ctl(env, "--addr", api, "del_room", "room_id=42")
+	if !errors.As(err, &re) || re.code != serverapi.CodeNotFound || !strings.Contains(out, `code="7"`) {
+		t.Fatalf("del_room 42: %v\n%s", err, out)
+	}
+	if _, err := ctl(env, "--addr", api, "--raw", "<Command"); !errors.As(err, &re) || re.code != serverapi.CodeMalformed {
+		t.Fatalf("raw malformed: %v", err)
+	}
+
+	// health is still there.
+	out, err = ctl(nil, "--url", "http://"+srv.HTTPAddr(), "health")
+	if err != nil || !strings.Contains(out, `"status":"ok"`) {
+		t.Fatalf("health: %v %s", err, out)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	var ue usageError
+	for _, args := range [][]string{
+		{},
+		{"--bogus"},
+		{"get_online"}, // no password
+		{"--password", "x", "add_room", "name"},
+		{"--password", "x", "add_room", "=v"},
+		{"--password", "x", "add_room", "name=a", "name=b"},
+		{"--password", "x", "add_room", "time=day1"},
+		{"--password", "x", "add_room", "api_pwd=y"},
+		{"--raw", "<Command/>", "extra"},
+	} {
+		if _, err := ctl(nil, args...); !errors.As(err, &ue) {
+			t.Errorf("%q: %v, want a usage error", args, err)
+		}
+	}
+	if _, err := ctl(map[string]string{PasswordEnv: "x"}, "--addr", "127.0.0.1:1", "get_online"); err == nil || errors.As(err, &ue) {
+		t.Fatalf("unreachable server: %v", err)
+	}
+}

@@ -1,0 +1,129 @@
+package chat
+
+import (
+	"sort"
+	"time"
+)
+
+// StopCloseDelay is how long Stop waits between telling connections that
+// the group stops and closing them, so the notice is written first.
+const StopCloseDelay = 250 * time.Millisecond
+
+// Snapshot is a consistent view of a group's occupancy at one moment.
+type Snapshot struct {
+	Conns int         // connections, logged in or not
+	Users int         // logged-in users
+	Rooms []RoomUsers // every room, ordered by id
+}
+
+// RoomUsers is a room and the login names of its members in join order.
+type RoomUsers struct {
+	ID    int64
+	Name  string
+	Users []string
+}
+
+// Snapshot returns the connections, users and rooms with their members,
+// all read under one lock.
+func (g *Group) Snapshot() Snapshot {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	s := Snapshot{Conns: len(g.conns), Users: len(g.users), Rooms: make([]RoomUsers, 0, len(g.rooms))}
+	for _, r := range g.rooms {
+		s.Rooms = append(s.Rooms, RoomUsers{ID: r.info.ID, Name: r.info.Name, Users: r.names()})
+	}
+	sort.Slice(s.Rooms, func(i, j int) bool { return s.Rooms[i].ID < s.Rooms[j].ID })
+	return s
+}
+
+// Stop closes the group: from now on logins are refused (group_stopped)
+// and every connection is sent a notice with text and closed shortly
+// after (StopCloseDelay). It returns how many connections it closes.
+func (g *Group) Stop(text string) int {
+	g.mu.Lock()
+	g.stopped = true
+	conns := make([]Conn, 0, len(g.conns))
+	for c := range g.conns {
+		conns = append(conns, c)
+	}
+	g.mu.Unlock()
+	f := NewFrame(NoticeEvent{Type: "notice", Text: text})
+	for _, c := range conns {
+		c.Send(f)
+	}
+	if len(conns) > 0 {
+		time.AfterFunc(StopCloseDelay, func() {
+			for _, c := range conns {
+				c.Close("group stopped")
+			}
+		})
+	}
+	return len(conns)
+}
+
+// Start opens a stopped group to logins again. It reports whether the
+// group was stopped.
+func (g *Group) Start() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	was := g.stopped
+	g.stopped = false
+	return was
+}
+
+// Stopped reports whether the group refuses logins (see Stop).
+func (g *Group) Stopped() bool {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.stopped
+}
+
+// BroadcastFrom sends a notice naming its sender to every connection of
+// the group, logged in or not, and returns how many it reached.
+func (g *Group) BroadcastFrom(from, text string) int {
+	return g.broadcastFrame(NewFrame(NoticeEvent{Type: "notice", Text: text, From: from}))
+}
+
+func (g *Group) broadcastFrame(f *Frame) int {
+	g.mu.RLock()
+	n := 0
+	var slow []Conn
+	for c := range g.conns {
+		if c.Send(f) {
+			n++
+		} else {
+			slow = append(slow, c)
+		}
+	}
+	g.mu.RUnlock()
+	for _, c := range slow {
+		c.Close(ReasonSlowConsumer)
+	}
+	return n
+}
+
+// PrivateFrom delivers a private message from a sender that is not a
+// member of the group (the server API) to the user logged in as to. The
+// text is checked like a user's message and the style cleaned.
+func (g *Group) PrivateFrom(from, to, text string, style Style) error {
+	text, err := g.CleanText(text)
+	if err != nil {
+		return err
+	}
+	dest, ok := g.Online(to)
+	if !ok {
+		return Errorf(CodeNotOnline, "%s is not online.", to)
+	}
+	f := NewFrame(PrivateEvent{Type: "private", From: from, To: dest.Name, Text: text, Style: CleanStyle(style), Time: g.opts.Now().UTC()})
+	if !dest.Conn.Send(f) {
+		g.drop([]*Member{dest})
+	}
+	return nil
+}
+
+// changed calls the OnChange hook, if any. Callers hold no lock.
+func (g *Group) changed() {
+	if g.opts.OnChange != nil {
+		g.opts.OnChange()
+	}
+}

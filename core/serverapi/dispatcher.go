@@ -1,0 +1,196 @@
+package serverapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/parlorchat/parlor/core/chat"
+	"github.com/parlorchat/parlor/core/config"
+	"github.com/parlorchat/parlor/core/store"
+)
+
+// GroupAccess is a group the dispatcher serves, with its credentials.
+type GroupAccess struct {
+	Chat *chat.Group
+	// Password is the group's api_pwd; empty disables the API for it.
+	Password string
+	// AllowFrom lists the addresses commands may come from: IPs, CIDR
+	// prefixes or "*".
+	AllowFrom []string
+}
+
+// Options configures a Dispatcher.
+type Options struct {
+	Store  store.Store
+	Groups []GroupAccess
+	// DefaultGroup is used by commands that name no group; the first of
+	// Groups when empty.
+	DefaultGroup string
+	// MaxFrameBytes bounds an HTTP request body (DefaultMaxFrameBytes when
+	// zero); the TCP listener has its own setting.
+	MaxFrameBytes int
+	Logger        hclog.Logger
+}
+
+// Dispatcher checks and runs server API commands for both transports.
+type Dispatcher struct {
+	store        store.Store
+	groups       map[string]*target
+	defaultGroup string
+	maxBody      int
+	log          hclog.Logger
+
+	roomMu sync.Mutex // serialises room changes (store, then group)
+}
+
+type target struct {
+	chat     *chat.Group
+	pwdHash  [sha256.Size]byte
+	disabled bool
+	anyAddr  bool
+	allow    []netip.Prefix
+}
+
+// New builds a dispatcher. It fails without a store and on an
+// allowed-address entry that is not an IP, a CIDR prefix or "*".
+func New(opts Options) (*Dispatcher, error) {
+	if opts.Store == nil {
+		return nil, errors.New("server api: no store")
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.MaxFrameBytes <= 0 {
+		opts.MaxFrameBytes = DefaultMaxFrameBytes
+	}
+	d := &Dispatcher{store: opts.Store, groups: map[string]*target{}, defaultGroup: opts.DefaultGroup,
+		maxBody: opts.MaxFrameBytes, log: opts.Logger}
+	for _, g := range opts.Groups {
+		if g.Chat == nil {
+			return nil, errors.New("server api: a group without a chat group")
+		}
+		t := &target{chat: g.Chat, pwdHash: sha256.Sum256([]byte(g.Password)), disabled: g.Password == ""}
+		for _, entry := range g.AllowFrom {
+			if err := config.CheckAllowFrom(entry); err != nil {
+				return nil, fmt.Errorf("server api: group %s: allow_from: %w", g.Chat.Name(), err)
+			}
+			entry = strings.TrimSpace(entry)
+			switch {
+			case entry == "*":
+				t.anyAddr = true
+			case strings.Contains(entry, "/"):
+				p, _ := netip.ParsePrefix(entry) // checked above
+				t.allow = append(t.allow, p.Masked())
+			default:
+				a, _ := netip.ParseAddr(entry)
+				a = a.Unmap()
+				t.allow = append(t.allow, netip.PrefixFrom(a, a.BitLen()))
+			}
+		}
+		d.groups[g.Chat.Name()] = t
+		if d.defaultGroup == "" {
+			d.defaultGroup = g.Chat.Name()
+		}
+	}
+	return d, nil
+}
+
+func (t *target) allowed(a netip.Addr) bool {
+	if t.anyAddr {
+		return true
+	}
+	a = a.Unmap()
+	if !a.IsValid() {
+		return false
+	}
+	for _, p := range t.allow {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// Do checks a command's group, address and password, then runs it. It
+// never panics on bad input; every refusal is a reply with a code and a
+// sentence, and refusals of access are logged.
+func (d *Dispatcher) Do(ctx context.Context, cmd Command) Reply {
+	r := d.do(ctx, cmd)
+	if r.Type == "" {
+		r.Type = cmd.Type
+	}
+	return r
+}
+
+func (d *Dispatcher) do(ctx context.Context, cmd Command) Reply {
+	group := cmd.Group
+	if group == "" {
+		group = d.defaultGroup
+	}
+	t, ok := d.groups[group]
+	if !ok {
+		d.log.Warn("server API command refused", "reason", "no such group", "group", clip(group, 64), "type", clip(cmd.Type, 32), "remote", cmd.Remote)
+		return Fail(CodeNoSuchGroup, "There is no group %q on this server.", clip(group, 64))
+	}
+	if !t.allowed(cmd.Remote) {
+		d.log.Warn("server API command refused", "reason", "address not allowed", "group", group, "type", clip(cmd.Type, 32), "remote", cmd.Remote)
+		return Fail(CodeDenied, "Commands from %s are not allowed (server_api.groups.%s.allow_from).", addrText(cmd.Remote), group)
+	}
+	if t.disabled {
+		d.log.Warn("server API command refused", "reason", "no api_pwd configured", "group", group, "type", clip(cmd.Type, 32), "remote", cmd.Remote)
+		return Fail(CodeDisabled, "The server API of group %s is off: set server_api.groups.%s.api_pwd to enable it.", group, group)
+	}
+	given := sha256.Sum256([]byte(cmd.Password))
+	if subtle.ConstantTimeCompare(given[:], t.pwdHash[:]) != 1 {
+		d.log.Warn("server API command refused", "reason", "wrong api_pwd", "group", group, "type", clip(cmd.Type, 32), "remote", cmd.Remote)
+		return Fail(CodeDenied, "Wrong api_pwd for group %s.", group)
+	}
+	h, ok := handlers[cmd.Type]
+	if !ok {
+		return Fail(CodeUnknownType, "Unknown command type %q (known: %s).", clip(cmd.Type, 32), strings.Join(commandTypes(), ", "))
+	}
+	a := &attrs{m: cmd.Attrs}
+	if err := a.only(h.attrs); err != nil {
+		return failErr(CodeBadArgument, err)
+	}
+	if len(cmd.Times) > 0 && !h.times {
+		return Fail(CodeBadArgument, "roomOpen applies to add_room and edit_room only.")
+	}
+	r := h.run(ctx, d, t.chat, a, cmd)
+	switch {
+	case r.Code == CodeOK && h.query:
+		d.log.Debug("server API query", "type", cmd.Type, "group", group, "remote", cmd.Remote)
+	case r.Code == CodeOK:
+		d.log.Info("server API command", "type", cmd.Type, "group", group, "remote", cmd.Remote, "result", r.Message)
+	default:
+		d.log.Debug("server API command failed", "type", cmd.Type, "group", group, "remote", cmd.Remote, "code", r.Code, "result", r.Message)
+	}
+	return r
+}
+
+func addrText(a netip.Addr) string {
+	if !a.IsValid() {
+		return "an unknown address"
+	}
+	return a.Unmap().String()
+}
+
+// chatReply turns an error of the chat domain into a reply.
+func chatReply(err error) Reply {
+	switch chat.CodeOf(err) {
+	case chat.CodeNoSuchRoom, chat.CodeNotOnline:
+		return failErr(CodeNotFound, err)
+	case chat.CodeTooLong, chat.CodeEmpty:
+		return failErr(CodeBadArgument, err)
+	default:
+		return failErr(CodeInternal, err)
+	}
+}

@@ -1,0 +1,381 @@
+package serverapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/parlorchat/parlor/core/config"
+	"github.com/parlorchat/parlor/core/server"
+	"github.com/parlorchat/parlor/core/serverapi"
+)
+
+const apiPwd = "3874-3459-9999-2199"
+
+// apiConfig is the embedded defaults on free ports and a fresh data dir,
+// with the server API on.
+func apiConfig(t *testing.T) *config.Config {
+	t.Helper()
+	cfg := config.Default()
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.ServerAPI.Addr = "127.0.0.1:0"
+	cfg.ServerAPI.Groups = map[string]config.APIGroup{"default": {Password: apiPwd, AllowFrom: []string{"127.0.0.1"}}}
+	cfg.Status.MinInterval = 20 * time.Millisecond
+	return cfg
+}
+
+func start(t *testing.T, cfg *config.Config, log hclog.Logger) *server.Server {
+	t.Helper()
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	srv, err := server.New(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(ctx); err != nil {
+				t.Errorf("shutdown: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return srv
+}
+
+// send sends one XML command and returns the reply's code, message and
+// document.
+func send(t *testing.T, addr, command string) (serverapi.Code, string, string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write([]byte(command + "\x00")); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read reply: %v", err)
+	}
+	code, msg, err := serverapi.ReplyCode(raw)
+	if err != nil {
+		t.Fatalf("reply %q: %v", raw, err)
+	}
+	return code, msg, string(raw)
+}
+
+func command(typ string, attrs ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `<?xml version="1.0" encoding="UTF-8"?><Command group="default" api_pwd="%s" type="%s"`, apiPwd, typ)
+	for i := 0; i+1 < len(attrs); i += 2 {
+		fmt.Fprintf(&b, ` %s="%s"`, attrs[i], attrs[i+1])
+	}
+	b.WriteString("/>")
+	return b.String()
+}
+
+func mustOK(t *testing.T, addr, cmd string) string {
+	t.Helper()
+	code, msg, raw := send(t, addr, cmd)
+	if code != serverapi.CodeOK {
+		t.Fatalf("%.80s: code %d %q", cmd, code, msg)
+	}
+	return raw
+}
+
+// wsClient is a minimal protocol client.
+type wsClient struct {
+	t      *testing.T
+	ws     *websocket.Conn
+	events chan map[string]any
+	closed chan error
+}
+
+func dial(t *testing.T, srv *server.Server) *wsClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws://"+srv.HTTPAddr()+"/ws", nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	c := &wsClient{t: t, ws: ws, events: make(chan map[string]any, 1024), closed: make(chan error, 1)}
+	go func() {
+		for {
+			_, data, err := ws.Read(context.Background())
+			if err != nil {
+				c.closed <- err
+				close(c.events)
+				return
+			}
+			var batch []map[string]any
+			if bytes.HasPrefix(data, []byte("[")) {
+				_ = json.Unmarshal(data, &batch)
+			} else {
+				var ev map[string]any
+				_ = json.Unmarshal(data, &ev)
+				batch = append(batch, ev)
+			}
+			for _, ev := range batch {
+				c.events <- ev
+			}
+		}
+	}()
+	t.Cleanup(func() { _ = ws.CloseNow() })
+	c.want("hello", nil)
+	return c
+}
+
+func (c *wsClient) send(v any) {
+	c.t.Helper()
+	b, _ := json.Marshal(v)
+	if err := c.ws.Write(context.Background(), websocket.MessageText, b); err != nil {
+		c.t.Fatalf("send: %v", err)
+	}
+}
+
+// want returns the next event of type typ for which ok (if given) holds.
+func (c *wsClient) want(typ string, ok func(map[string]any) bool) map[string]any {
+	c.t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case ev, open := <-c.events:
+			if !open {
+				c.t.Fatalf("connection closed while waiting for %s", typ)
+			}
+			if ev["type"] == typ && (ok == nil || ok(ev)) {
+				return ev
+			}
+		case <-timeout:
+			c.t.Fatalf("no matching %s event within 5s", typ)
+		}
+	}
+}
+
+func (c *wsClient) waitClosed() {
+	c.t.Helper()
+	select {
+	case <-c.closed:
+	case <-time.After(5 * time.Second):
+		c.t.Fatal("connection not closed")
+	}
+}
+
+func hasRoom(name string) func(map[string]any) bool {
+	return func(ev map[string]any) bool {
+		rooms, _ := ev["rooms"].([]any)
+		for _, r := range rooms {
+			if r.(map[string]any)["name"] == name {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// fileIs waits until path holds want.
+func fileIs(t *testing.T, path, want string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, err := os.ReadFile(path)
+		if err == nil && string(b) == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s = %q (%v), want %q", filepath.Base(path), b, err, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func fileGone(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still exists", path)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestServerAPIAgainstARunningServer(t *testing.T) {
+	cfg := apiConfig(t)
+	srv := start(t, cfg, nil)
+	api := srv.APIAddr()
+	if api == "" {
+		t.Fatal("the API listener does not run")
+	}
+	dir := filepath.Join(cfg.DataDir, "default")
+
+	alice := dial(t, srv)
+	alice.send(map[string]string{"type": "login", "user": "alice"})
+	alice.want("login_ok", nil)
+	alice.send(map[string]any{"type": "join", "room": 1})
+	alice.want("joined", nil)
+	anon := dial(t, srv) // connected, never logs in
+	fileIs(t, filepath.Join(dir, "online.txt"), "2|1|2")
+	fileIs(t, filepath.Join(dir, "room_1.txt"), "alice\n")
+	fileIs(t, filepath.Join(dir, "room_2.txt"), "")
+
+	// add_room appears live in the web client and in the status files.
+	raw := mustOK(t, api, command("add_room", "name", "test room", "owner", "aaa", "max", "200", "member", "false", "passallmessage", "true"))
+	alice.want("rooms", hasRoom("test room"))
+	var id int64
+	if _, err := fmt.Sscanf(raw[strings.Index(raw, "<Room id="):], `<Room id="%d"`, &id); err != nil || id < 3 {
+		t.Fatalf("room id in %s: %v", raw, err)
+	}
+	fileIs(t, filepath.Join(dir, "online.txt"), "2|1|3")
+	fileIs(t, filepath.Join(dir, fmt.Sprintf("room_%d.txt", id)), "")
+
+	mustOK(t, api, command("edit_room", "roomid", "1", "name", "Main hall"))
+	alice.want("rooms", hasRoom("Main hall"))
+
+	// broadcast reaches connections that have not logged in.
+	mustOK(t, api, command("broadcast", "userid", "test", "msg", "welcome to parlor"))
+	for _, c := range []*wsClient{alice, anon} {
+		if ev := c.want("notice", nil); ev["text"] != "welcome to parlor" || ev["from"] != "test" {
+			t.Fatalf("notice %v", ev)
+		}
+	}
+	mustOK(t, api, command("private_message", "dest_uid", "alice", "msg", "hello world", "emotion", "e2",
+		"owner_uid", "admin", "owner_nick", "admin", "b", "1", "i", "1", "u", "1", "color", "0xff00ff"))
+	pm := alice.want("private", nil)
+	if st := pm["style"].(map[string]any); pm["from"] != "admin" || pm["text"] != "hello world" || st["color"] != "#ff00ff" || st["b"] != true {
+		t.Fatalf("private %v", pm)
+	}
+
+	// Queries.
+	if _, msg, raw := send(t, api, command("get_room_users", "room_id", "1")); !strings.Contains(raw, `<User name="alice"/>`) {
+		t.Fatalf("get_room_users %s %s", msg, raw)
+	}
+	if _, _, raw := send(t, api, command("get_online")); !strings.Contains(raw, `<Online connections="2" users="1" rooms="3"/>`) {
+		t.Fatalf("get_online %s", raw)
+	}
+
+	// The JSON twin on the HTTP listener, same dispatcher.
+	req, _ := http.NewRequest("POST", "http://"+srv.HTTPAddr()+"/api/v1/", strings.NewReader(`{"type":"get_rooms"}`))
+	req.Header.Set(serverapi.APIKeyHeader, apiPwd)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Code  int              `json:"code"`
+		Rooms []map[string]any `json:"rooms"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || out.Code != 0 || len(out.Rooms) != 3 || out.Rooms[0]["name"] != "Main hall" {
+		t.Fatalf("HTTP get_rooms %d %+v", resp.StatusCode, out)
+	}
+
+	mustOK(t, api, command("del_room", "room_id", fmt.Sprint(id)))
+	alice.want("rooms", func(ev map[string]any) bool { return !hasRoom("test room")(ev) })
+	fileGone(t, filepath.Join(dir, fmt.Sprintf("room_%d.txt", id)))
+
+	// stop_group disconnects everyone and refuses logins until start_group.
+	if code, msg, _ := send(t, api, command("stop_group")); code != 0 || !strings.Contains(msg, "2 connections closed") {
+		t.Fatalf("stop_group %d %q", code, msg)
+	}
+	alice.want("notice", nil)
+	alice.waitClosed()
+	anon.waitClosed()
+	fileIs(t, filepath.Join(dir, "online.txt"), "0|0|2")
+	late := dial(t, srv)
+	late.send(map[string]string{"type": "login", "user": "bob"})
+	if ev := late.want("error", nil); ev["code"] != "group_stopped" {
+		t.Fatalf("login while stopped: %v", ev)
+	}
+	mustOK(t, api, command("start_group"))
+	late.send(map[string]string{"type": "login", "user": "bob"})
+	late.want("login_ok", nil)
+}
+
+func TestAPIRoomsSurviveRestart(t *testing.T) {
+	cfg := apiConfig(t)
+	srv := start(t, cfg, nil)
+	raw := mustOK(t, srv.APIAddr(), command("add_room", "name", "Made by API", "desc", "kept", "max", "7", "en", "0"))
+	if !strings.Contains(raw, `name="Made by API"`) {
+		t.Fatal(raw)
+	}
+	mustOK(t, srv.APIAddr(), command("edit_room", "roomid", "2", "desc", "edited at run time"))
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	srv2 := start(t, cfg, nil) // same data dir and config
+	_, _, raw = send(t, srv2.APIAddr(), command("get_rooms"))
+	for _, want := range []string{`name="Made by API" owner="" desc="kept" max="7"`, `en="0"`, `name="Help" owner="" desc="edited at run time"`, `name="Lobby"`} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("after restart get_rooms lacks %s:\n%s", want, raw)
+		}
+	}
+}
+
+func TestNoPasswordMeansNoAPI(t *testing.T) {
+	cfg := apiConfig(t)
+	cfg.ServerAPI.Groups = config.Default().ServerAPI.Groups // shipped: no api_pwd
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	log := hclog.New(&hclog.LoggerOptions{Output: writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	})})
+	srv := start(t, cfg, log)
+	if srv.APIAddr() != "" {
+		t.Fatalf("API listener runs without a password on %s", srv.APIAddr())
+	}
+	mu.Lock()
+	text := logs.String()
+	mu.Unlock()
+	if !strings.Contains(text, "server_api.groups.default.api_pwd") || !strings.Contains(text, "PARLOR_SERVER_API__GROUPS__DEFAULT__API_PWD") {
+		t.Fatalf("the log does not say how to enable the API:\n%s", text)
+	}
+	req, _ := http.NewRequest("POST", "http://"+srv.HTTPAddr()+"/api/v1/get_online", nil)
+	req.Header.Set(serverapi.APIKeyHeader, "")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 403 || !strings.Contains(string(body), `"status":"disabled"`) {
+		t.Fatalf("HTTP without a password: %d %s", resp.StatusCode, body)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
