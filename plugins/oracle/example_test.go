@@ -1,0 +1,21 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/parlorchat/parlor/plugins/internal/dbauth"
+	"github.com/parlorchat/parlor/plugins/internal/dbauth/dbauthtest"
+	"github.com/parlorchat/parlor/sdk/sdktest"
+)
+
+// TestExampleConfig loads config/oracle.yaml with the server's loader and
+// checks its plugin block as Configure would, without a server.
+func TestExampleConfig(t *testing.T) {
+	m := dbauthtest.ExampleConfig(t, "oracle", "")
+	impl := dbauth.New(hclog.NewNullLogger(), dbauth.Oracle)
+	if err := impl.Check(sdktest.Config(t, m)); err != nil {
+		t.Fatalf("config/oracle.yaml: %v", err)
+	}
+}
