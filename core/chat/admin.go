@@ -1,13 +1,6 @@
 package chat
 
-import (
-	"sort"
-	"time"
-)
-
-// StopCloseDelay is how long Stop waits between telling connections that
-// the group stops and closing them, so the notice is written first.
-const StopCloseDelay = 250 * time.Millisecond
+import "sort"
 
 // Snapshot is a consistent view of a group's occupancy at one moment.
 type Snapshot struct {
@@ -37,8 +30,9 @@ func (g *Group) Snapshot() Snapshot {
 }
 
 // Stop closes the group: from now on logins are refused (group_stopped)
-// and every connection is sent a notice with text and closed shortly
-// after (StopCloseDelay). It returns how many connections it closes.
+// and every connection is sent a notice with text and closed (transports
+// write what is queued before they close). It returns how many
+// connections it closes.
 func (g *Group) Stop(text string) int {
 	g.mu.Lock()
 	g.stopped = true
@@ -51,12 +45,8 @@ func (g *Group) Stop(text string) int {
 	for _, c := range conns {
 		c.Send(f)
 	}
-	if len(conns) > 0 {
-		time.AfterFunc(StopCloseDelay, func() {
-			for _, c := range conns {
-				c.Close("group stopped")
-			}
-		})
+	for _, c := range conns {
+		c.Close("group stopped")
 	}
 	return len(conns)
 }
@@ -106,19 +96,7 @@ func (g *Group) broadcastFrame(f *Frame) int {
 // member of the group (the server API) to the user logged in as to. The
 // text is checked like a user's message and the style cleaned.
 func (g *Group) PrivateFrom(from, to, text string, style Style) error {
-	text, err := g.CleanText(text)
-	if err != nil {
-		return err
-	}
-	dest, ok := g.Online(to)
-	if !ok {
-		return Errorf(CodeNotOnline, "%s is not online.", to)
-	}
-	f := NewFrame(PrivateEvent{Type: "private", From: from, To: dest.Name, Text: text, Style: CleanStyle(style), Time: g.opts.Now().UTC()})
-	if !dest.Conn.Send(f) {
-		g.drop([]*Member{dest})
-	}
-	return nil
+	return g.private(from, nil, to, text, style)
 }
 
 // changed calls the OnChange hook, if any. Callers hold no lock.

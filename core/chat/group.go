@@ -452,6 +452,12 @@ func (g *Group) remember(r *Room, msg Message) {
 // Private sends a private message from m to the user named to; the sender
 // gets the same event back.
 func (g *Group) Private(m *Member, to, text string, style Style) error {
+	return g.private(m.Name, m, to, text, style)
+}
+
+// private delivers a private message to the user logged in as to, and
+// echoes it to echo (the sending member) when that is someone else.
+func (g *Group) private(from string, echo *Member, to, text string, style Style) error {
 	text, err := g.CleanText(text)
 	if err != nil {
 		return err
@@ -460,13 +466,13 @@ func (g *Group) Private(m *Member, to, text string, style Style) error {
 	if !ok {
 		return Errorf(CodeNotOnline, "%s is not online.", to)
 	}
-	f := NewFrame(PrivateEvent{Type: "private", From: m.Name, To: dest.Name, Text: text, Style: CleanStyle(style), Time: g.opts.Now().UTC()})
+	f := NewFrame(PrivateEvent{Type: "private", From: from, To: dest.Name, Text: text, Style: CleanStyle(style), Time: g.opts.Now().UTC()})
 	var slow []*Member
 	if !dest.Conn.Send(f) {
 		slow = append(slow, dest)
 	}
-	if dest != m && !m.Conn.Send(f) {
-		slow = append(slow, m)
+	if echo != nil && echo != dest && !echo.Conn.Send(f) {
+		slow = append(slow, echo)
 	}
 	g.drop(slow)
 	return nil
@@ -475,22 +481,7 @@ func (g *Group) Private(m *Member, to, text string, style Style) error {
 // Broadcast sends a notice to every connection of the group, logged in or
 // not, and returns how many it reached.
 func (g *Group) Broadcast(text string) int {
-	f := NewFrame(NoticeEvent{Type: "notice", Text: text})
-	g.mu.RLock()
-	n := 0
-	var slow []Conn
-	for c := range g.conns {
-		if c.Send(f) {
-			n++
-		} else {
-			slow = append(slow, c)
-		}
-	}
-	g.mu.RUnlock()
-	for _, c := range slow {
-		c.Close(ReasonSlowConsumer)
-	}
-	return n
+	return g.BroadcastFrom("", text)
 }
 
 // pushRooms schedules one push of the room list to every logged-in member.

@@ -220,19 +220,15 @@ queued:
 	if len(batch) == 0 {
 		return
 	}
+	_ = c.write(batch)
+}
+
+// write sends one frame as is, or several as one JSON array. It is bounded
+// by the write timeout only, not by c.ctx: frames queued before a Close
+// still go out.
+func (c *conn) write(batch []*chat.Frame) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.h.opts.WriteTimeout)
 	defer cancel()
-	_ = c.writeCtx(ctx, batch)
-}
-
-// write sends one frame as is, or several as one JSON array.
-func (c *conn) write(batch []*chat.Frame) error {
-	ctx, cancel := context.WithTimeout(c.ctx, c.h.opts.WriteTimeout)
-	defer cancel()
-	return c.writeCtx(ctx, batch)
-}
-
-func (c *conn) writeCtx(ctx context.Context, batch []*chat.Frame) error {
 	if len(batch) == 1 {
 		return c.ws.Write(ctx, websocket.MessageText, batch[0].JSON())
 	}
