@@ -9,6 +9,9 @@ import (
 type Config struct {
 	// Raw is the JSON encoding of the plugin's `config` map.
 	Raw []byte
+	// Host is the Host API, given to modules (see Module); nil for a
+	// plugin that serves only an Authenticator.
+	Host Host
 }
 
 // Decode unmarshals the configuration into v (a pointer to a struct with

@@ -1,7 +1,9 @@
 // Package sdk is the only package a Parlor plugin imports. It defines the
-// Authenticator interface and its result codes, the plugin configuration
-// type, the handshake shared by host and plugins, and Serve, which runs a
-// plugin binary:
+// Authenticator interface and its result codes, the Module interface (HTTP
+// routes the host forwards to a plugin) and the Host API a module calls
+// back into (accounts, login sessions, a key-value store), the plugin
+// configuration type, the handshake shared by host and plugins, and Serve,
+// which runs a plugin binary:
 //
 //	func main() {
 //		sdk.Serve(sdk.ServeOpts{Authenticator: &myAuth{}})

@@ -50,8 +50,13 @@ func Handshake() plugin.HandshakeConfig {
 
 // ServeOpts is what a plugin serves.
 type ServeOpts struct {
-	// Authenticator is the plugin's authenticator; required.
+	// Authenticator is the plugin's authenticator, if it serves one.
 	Authenticator Authenticator
+	// Module is the plugin's module, if it serves one. A plugin serves an
+	// Authenticator, a Module or both; when it serves both, the host
+	// configures them with one call (Module.Configure, then
+	// Authenticator.Configure unless it is the same value).
+	Module Module
 	// Logger receives the plugin's own and go-plugin's log lines. When nil,
 	// NewLogger("plugin") is used. Lines written as JSON to the original
 	// stderr (as NewLogger does) reach the host log with their level and
@@ -73,11 +78,19 @@ func NewLogger(name string) hclog.Logger {
 
 // PluginSet returns the plugin set for opts. A plugin serves it (Serve does
 // this); the host passes PluginSet(ServeOpts{}) to go-plugin's client so it
-// can dispense AuthenticatorPluginName.
+// can dispense AuthenticatorPluginName and ModulePluginName. The module
+// entry is present only when opts.Module is set or opts.Authenticator is
+// nil (the host's empty set), so an authenticator-only plugin keeps
+// serving exactly the Authenticator service.
 func PluginSet(opts ServeOpts) plugin.PluginSet {
-	return plugin.PluginSet{
-		AuthenticatorPluginName: &AuthenticatorPlugin{Impl: opts.Authenticator, Logger: opts.Logger},
+	set := plugin.PluginSet{}
+	if opts.Authenticator != nil || opts.Module == nil {
+		set[AuthenticatorPluginName] = &AuthenticatorPlugin{Impl: opts.Authenticator, Logger: opts.Logger}
 	}
+	if opts.Module != nil || opts.Authenticator == nil {
+		set[ModulePluginName] = &ModulePlugin{Impl: opts.Module, Auth: opts.Authenticator, Logger: opts.Logger}
+	}
+	return set
 }
 
 // Serve runs the plugin until the host stops it. It is the last call of a
@@ -90,8 +103,8 @@ func Serve(opts ServeOpts) {
 	if opts.Logger == nil {
 		opts.Logger = NewLogger("plugin")
 	}
-	if opts.Authenticator == nil {
-		opts.Logger.Error("sdk.Serve: ServeOpts.Authenticator is nil; nothing to serve")
+	if opts.Authenticator == nil && opts.Module == nil {
+		opts.Logger.Error("sdk.Serve: ServeOpts has neither an Authenticator nor a Module; nothing to serve")
 		os.Exit(1)
 	}
 	plugin.Serve(&plugin.ServeConfig{

@@ -108,6 +108,12 @@ type Chat struct {
 type Auth struct {
 	// Chain lists the authenticator plugins asked, in order.
 	Chain []string `koanf:"chain"`
+	// SessionTTL is the lifetime of a login session (the chat's login
+	// cookie, issued for example by SSO), and the longest one allowed.
+	SessionTTL time.Duration `koanf:"session_ttl"`
+	// SecureCookie marks the login cookie Secure; turn it on when the chat
+	// is served over HTTPS.
+	SecureCookie bool `koanf:"secure_cookie"`
 }
 
 // Plugins configures the plugin host and the plugins it runs.
@@ -264,8 +270,9 @@ func (c *Config) Validate() error {
 		"plugins.call_timeout":    c.Plugins.CallTimeout,
 		"plugins.health_interval": c.Plugins.HealthInterval,
 		"plugins.max_backoff":     c.Plugins.MaxBackoff,
+		"auth.session_ttl":        c.Auth.SessionTTL,
 	}
-	for _, key := range []string{"http.login_timeout", "http.write_timeout", "http.ping_interval", "plugins.call_timeout", "plugins.health_interval", "plugins.max_backoff"} {
+	for _, key := range []string{"http.login_timeout", "http.write_timeout", "http.ping_interval", "plugins.call_timeout", "plugins.health_interval", "plugins.max_backoff", "auth.session_ttl"} {
 		if positive[key] <= 0 {
 			bad(key, "must be a positive duration such as 5s")
 		}

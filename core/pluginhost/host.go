@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/parlorchat/parlor/sdk"
 )
 
 // BinaryPrefix starts the file name of every plugin binary.
@@ -59,6 +61,9 @@ type Options struct {
 	// Logger receives the host's and the plugins' log lines; plugin lines
 	// go through Logger.Named(<plugin name>).
 	Logger hclog.Logger
+	// HostAPI returns the Host API served to the module of the plugin
+	// called name (see core/hostapi); nil offers none.
+	HostAPI func(name string) sdk.Host
 }
 
 // PluginStatus describes one plugin for /healthz.
@@ -217,11 +222,12 @@ func (h *Host) Names() []string {
 	return append([]string(nil), h.order...)
 }
 
-// Authenticator returns the handle of the plugin called name. The handle
-// stays valid across restarts of the plugin.
+// Authenticator returns the handle of the plugin called name; false when
+// there is none or, once started, it serves no authenticator (a module
+// only). The handle stays valid across restarts of the plugin.
 func (h *Host) Authenticator(name string) (*Authenticator, bool) {
 	m, ok := h.plugins[name]
-	if !ok {
+	if !ok || !m.servesAuth() {
 		return nil, false
 	}
 	return &Authenticator{m: m}, true

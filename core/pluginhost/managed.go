@@ -32,6 +32,7 @@ type instance struct {
 	client  *plugin.Client
 	rpc     plugin.ClientProtocol
 	auth    sdk.Authenticator
+	module  *sdk.ModuleClient // nil when the plugin serves no module
 	pid     int
 	started time.Time
 }
@@ -64,6 +65,7 @@ type managed struct {
 	flight    *flight
 	stopped   bool
 	restarts  int
+	kinds     kinds // what the plugin serves, learnt at launch
 	backoff   time.Duration
 	notBefore time.Time // no restart before this
 	lastErr   error
@@ -137,7 +139,7 @@ func (m *managed) launch(ctx context.Context) (*instance, error) {
 	cmd := exec.Command(m.path)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake(),
-		Plugins:          sdk.PluginSet(sdk.ServeOpts{}),
+		Plugins:          m.pluginSet(),
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Managed:          false,
@@ -171,7 +173,7 @@ func (m *managed) launch(ctx context.Context) (*instance, error) {
 	m.mu.Unlock()
 	cctx, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
-	if err := auth.Configure(cctx, cfg); err != nil {
+	if err := m.configure(cctx, inst, cfg); err != nil {
 		m.kill(inst, true)
 		if cctx.Err() != nil {
 			return nil, fmt.Errorf("%s: configure timed out after %s: %w", m.path, m.timeout, err)

@@ -42,7 +42,8 @@ type Server struct {
 	http    *http.Server
 	ln      net.Listener
 	served  chan struct{}
-	api     apiParts // server API and status files (serverapi.go)
+	api     apiParts     // server API and status files (serverapi.go)
+	acct    accountParts // accounts, sessions, Host API (accounts.go)
 
 	stopOnce sync.Once
 }
@@ -75,6 +76,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("open store: %w", err)
 	}
 	s.store = st
+	if err := s.startAccounts(ctx); err != nil {
+		return err
+	}
 	s.history = newHistoryWriter(st, s.log.Named("history"))
 	s.group = chat.NewGroup(chat.Options{
 		Name: cfg.Chat.Group, History: cfg.Chat.History, MaxMessageChars: cfg.Chat.MaxMessageChars,
@@ -88,17 +92,18 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	pipeline := auth.New(cfg.Chat.Group, chain, cfg.Chat.Guests, s.log.Named("auth"))
+	pipeline := auth.New(cfg.Chat.Group, s.withLocalAccounts(chain), cfg.Chat.Guests, s.log.Named("auth"))
 	s.ws = websocket.New(s.group, pipeline, websocket.Options{
 		MaxFrameBytes: cfg.HTTP.MaxFrameBytes, SendQueue: cfg.HTTP.SendQueue,
 		LoginTimeout: cfg.HTTP.LoginTimeout, WriteTimeout: cfg.HTTP.WriteTimeout,
 		PingInterval: cfg.HTTP.PingInterval, Version: Version, Logger: s.log.Named("ws"),
+		Sessions: s.acct.sessions,
 	})
 
 	if err := s.startServerAPI(ctx); err != nil {
 		return err
 	}
-	mux := web.Mux(web.Routes{WebSocket: s.ws, Health: s.health, Metrics: s.metrics(), Extra: s.apiRoutes()})
+	mux := web.Mux(web.Routes{WebSocket: s.ws, Health: s.health, Metrics: s.metrics(), Extra: s.moduleRoutes(s.apiRoutes())})
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (config key http.addr): %w", cfg.HTTP.Addr, err)
@@ -191,7 +196,7 @@ func (s *Server) startPlugins(ctx context.Context) ([]auth.Authenticator, error)
 	}
 	s.plugins = pluginhost.New(pluginhost.Options{
 		Dir: pc.Dir, CallTimeout: pc.CallTimeout, HealthInterval: pc.HealthInterval,
-		MaxBackoff: pc.MaxBackoff, Logger: s.log.Named("plugin"),
+		MaxBackoff: pc.MaxBackoff, Logger: s.log.Named("plugin"), HostAPI: s.hostAPIFor,
 	}, specs)
 	if err := s.plugins.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start plugins: %w", err)

@@ -71,6 +71,9 @@ var migrations = []string{
 		created_at INTEGER -- Unix nanoseconds (UTC); NULL for the zero time
 	);
 	CREATE INDEX messages_grp_room_id ON messages (grp, room_id, id);`,
+	// 2: accounts, login sessions and the plugins' key-value store
+	// (accounts.go).
+	migrationAccounts,
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path,

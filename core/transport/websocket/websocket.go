@@ -3,13 +3,17 @@
 package websocket
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -39,6 +43,9 @@ type Options struct {
 	PingInterval  time.Duration // keep-alive pings
 	Version       string        // server version for the hello frame
 	Logger        hclog.Logger
+	// Sessions logs connections in by session (session.go); nil turns
+	// session logins off.
+	Sessions SessionLogin
 }
 
 // Handler accepts WebSocket connections at /ws.
@@ -49,7 +56,8 @@ type Handler struct {
 	log   hclog.Logger
 	hello []byte
 
-	active sync.WaitGroup // connections being served
+	active   sync.WaitGroup // connections being served
+	sessions sessionConns   // connections logged in by session (session.go)
 }
 
 // Wait blocks until every connection has ended or ctx is done.
@@ -79,33 +87,92 @@ func New(group *chat.Group, login Login, opts Options) *Handler {
 	return &Handler{opts: opts, group: group, login: login, log: opts.Logger, hello: hello}
 }
 
-// ServeHTTP upgrades the request and serves the connection until it ends.
+// Buffer sizes of a connection. net/http's are 4 KiB each, held for the
+// life of the connection; clients send small frames and one write of a
+// larger batch bypasses the buffer, so 1 KiB each is enough.
+const (
+	readBufferSize  = 512
+	writeBufferSize = 512
+	// maxPooledBatch is the largest batch buffer kept for reuse.
+	maxPooledBatch = 64 << 10
+	// idleQueueCap is the largest send queue kept by an idle connection.
+	idleQueueCap = 16
+)
+
+// ServeHTTP upgrades the request and serves the connection in its own
+// goroutine until it ends; the request's goroutine and net/http's buffers
+// are released at once.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	hw := &hijackWriter{ResponseWriter: w}
+	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		h.log.Debug("websocket upgrade refused", "remote", r.RemoteAddr, "error", err)
 		return
 	}
 	h.active.Add(1)
-	defer h.active.Done()
 	ws.SetReadLimit(h.opts.MaxFrameBytes)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
-		h: h, ws: ws, ctx: ctx, cancel: cancel,
-		out: make(chan *chat.Frame, h.opts.SendQueue),
-		ip:  remoteIP(r),
+		h: h, ws: ws, nc: hw.conn, ctx: ctx, cancel: cancel,
+		ip:     remoteIP(r),
+		cookie: sessionCookie(r),
+		ended:  make(chan struct{}),
 	}
+	// Armed after the assignment so that keepAlive always sees c.ping.
+	c.ping = time.AfterFunc(time.Hour, c.keepAlive)
+	c.ping.Reset(h.opts.PingInterval)
 	h.group.Connect(c)
 	c.Send(chat.RawFrame(h.hello))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.writeLoop()
-	}()
+	go c.serve()
+}
+
+// serve reads requests until the connection ends, then waits for the
+// writer to close it and forgets it.
+func (c *conn) serve() {
+	defer c.h.active.Done()
 	c.readLoop()
-	cancel()
-	<-done
-	h.group.Disconnect(c, c.member)
+	if c.ctx.Err() == nil {
+		// The client closed or vanished: nothing more can be delivered.
+		c.broken.Store(true)
+	}
+	c.closeWith(websocket.StatusNormalClosure, "")
+	<-c.ended
+	c.h.sessions.remove(c)
+	c.h.group.Disconnect(c, c.member)
+}
+
+// hijackWriter gives coder/websocket the hijacked connection with smaller
+// buffers than net/http's and keeps the net.Conn for write deadlines.
+type hijackWriter struct {
+	http.ResponseWriter
+	conn net.Conn
+}
+
+// Hijack implements http.Hijacker.
+func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("hijack: the response writer is not an http.Hijacker")
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, fmt.Errorf("hijack: %w", err)
+	}
+	w.conn = nc
+	bw := bufio.NewWriterSize(nc, writeBufferSize)
+	n := brw.Reader.Buffered()
+	if n > readBufferSize {
+		return nc, bufio.NewReadWriter(brw.Reader, bw), nil
+	}
+	// Bytes the client sent after the handshake stay first in line.
+	pending, _ := brw.Reader.Peek(n)
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(pending)), nc), readBufferSize)
+	if n > 0 {
+		if _, err := br.Peek(n); err != nil {
+			return nil, nil, fmt.Errorf("hijack: keep buffered bytes: %w", err)
+		}
+	}
+	return nc, bufio.NewReadWriter(br, bw), nil
 }
 
 func remoteIP(r *http.Request) string {
@@ -117,33 +184,53 @@ func remoteIP(r *http.Request) string {
 }
 
 // conn is one client connection; it implements chat.Conn.
+//
+// An idle connection has one goroutine, its reader. Frames wait in a
+// bounded queue; a writer goroutine runs only while the queue is not
+// empty and sends what piled up as one message per write. Keep-alive
+// pings run from a timer.
 type conn struct {
 	h      *Handler
 	ws     *websocket.Conn
+	nc     net.Conn // the hijacked connection (write deadlines); nil if unknown
 	ctx    context.Context
 	cancel context.CancelFunc
-	out    chan *chat.Frame
 	ip     string
+	cookie string // session token from the login cookie at upgrade
+	ping   *time.Timer
+	ended  chan struct{} // closed once the WebSocket is closed
+	broken atomic.Bool   // the peer is gone or a write failed: close without a handshake
+
+	mu      sync.Mutex
+	queue   []*chat.Frame // frames waiting for the writer, at most opts.SendQueue
+	writing bool          // a writer goroutine is running
+	closing bool          // closeWith was called; the writer closes the connection
+	status  websocket.StatusCode
+	reason  string
 
 	closeOnce sync.Once
-	status    websocket.StatusCode
-	reason    string
 
-	member *chat.Member // owned by the read loop
+	member  *chat.Member // owned by the read loop
+	session string       // hash of the session token logged in with, if any
+	token   string       // the session token logged in with, if any
 }
 
 // Send queues f without blocking; false means the queue is full (the hub
 // then closes the connection) or the connection is closing.
 func (c *conn) Send(f *chat.Frame) bool {
-	if c.ctx.Err() != nil {
+	c.mu.Lock()
+	if c.closing || len(c.queue) >= c.h.opts.SendQueue {
+		c.mu.Unlock()
 		return false
 	}
-	select {
-	case c.out <- f:
-		return true
-	default:
-		return false
+	c.queue = append(c.queue, f)
+	start := !c.writing
+	c.writing = true
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
 	}
+	return true
 }
 
 // Close ends the connection; the writer sends what is queued (unless the
@@ -154,102 +241,139 @@ func (c *conn) Close(reason string) {
 
 func (c *conn) closeWith(status websocket.StatusCode, reason string) {
 	c.closeOnce.Do(func() {
+		c.mu.Lock()
 		c.status, c.reason = status, reason
+		c.closing = true
+		start := !c.writing
+		c.writing = true
+		c.mu.Unlock()
 		c.cancel()
+		if start {
+			go c.writeLoop()
+		}
 	})
 }
 
-// writeLoop sends queued frames, several per write when they pile up, and
-// keeps the connection alive with pings.
+// writeLoop sends the queued frames, up to maxBatch per write, and ends
+// when the queue is empty; on a closing connection it then closes the
+// WebSocket.
 func (c *conn) writeLoop() {
-	ping := time.NewTicker(c.h.opts.PingInterval)
-	defer ping.Stop()
-	batch := make([]*chat.Frame, 0, maxBatch)
+	var batch [maxBatch]*chat.Frame
 	for {
-		select {
-		case <-c.ctx.Done():
-			c.closeOnce.Do(func() { c.status, c.reason = websocket.StatusNormalClosure, "" })
-			if c.status != websocket.StatusNormalClosure {
-				c.h.log.Debug("closing connection", "remote", c.ip, "reason", c.reason)
-			}
-			if c.reason != chat.ReasonSlowConsumer {
-				c.flush(batch)
-			}
-			_ = c.ws.Close(c.status, c.reason)
-			return
-		case f := <-c.out:
-			batch = append(batch[:0], f)
-		drain:
-			for len(batch) < maxBatch {
-				select {
-				case g := <-c.out:
-					batch = append(batch, g)
-				default:
-					break drain
+		c.mu.Lock()
+		n := copy(batch[:], c.queue)
+		if n == 0 {
+			closing := c.closing
+			if !closing {
+				c.writing = false
+				if cap(c.queue) > idleQueueCap {
+					c.queue = nil
 				}
 			}
-			if err := c.write(batch); err != nil {
+			c.mu.Unlock()
+			if closing {
+				c.finish()
+			}
+			return
+		}
+		rest := copy(c.queue, c.queue[n:])
+		clear(c.queue[rest:])
+		c.queue = c.queue[:rest]
+		// A closing connection still gets what was queued before (a
+		// notice telling the user why, for example), unless it is a
+		// slow consumer or can't be written to.
+		drop := c.closing && c.reason == chat.ReasonSlowConsumer
+		c.mu.Unlock()
+		if !drop && !c.broken.Load() {
+			if err := c.write(batch[:n]); err != nil {
+				c.broken.Store(true)
 				c.closeWith(websocket.StatusGoingAway, "write failed")
 			}
-			clear(batch)
-		case <-ping.C:
-			ctx, cancel := context.WithTimeout(c.ctx, c.h.opts.WriteTimeout)
-			err := c.ws.Ping(ctx)
-			cancel()
-			if err != nil && c.ctx.Err() == nil {
-				c.closeWith(websocket.StatusGoingAway, "ping timeout")
-			}
 		}
+		clear(batch[:n])
 	}
 }
 
-// flush writes what is still queued when the connection closes (a notice
-// telling the user why, for example), bounded by the write timeout. A slow
-// consumer is closed without it.
-func (c *conn) flush(batch []*chat.Frame) {
-	batch = batch[:0]
-queued:
-	for len(batch) < cap(batch) {
-		select {
-		case f := <-c.out:
-			batch = append(batch, f)
-		default:
-			break queued
-		}
-	}
-	if len(batch) == 0 {
+// finish closes the WebSocket: with the close handshake, or at once when
+// the connection is broken.
+func (c *conn) finish() {
+	defer close(c.ended)
+	c.ping.Stop()
+	if c.broken.Load() {
+		_ = c.ws.CloseNow()
 		return
 	}
-	_ = c.write(batch)
+	if c.status != websocket.StatusNormalClosure {
+		c.h.log.Debug("closing connection", "remote", c.ip, "reason", c.reason)
+	}
+	if c.nc != nil {
+		_ = c.nc.SetWriteDeadline(time.Time{}) // the handshake has its own timeouts
+	}
+	_ = c.ws.Close(c.status, c.reason)
 }
 
-// write sends one frame as is, or several as one JSON array. It is bounded
-// by the write timeout only, not by c.ctx: frames queued before a Close
-// still go out.
+// keepAlive pings the client (from the ping timer) and re-arms the timer.
+func (c *conn) keepAlive() {
+	ctx, cancel := context.WithTimeout(c.ctx, c.h.opts.WriteTimeout)
+	err := c.ws.Ping(ctx)
+	cancel()
+	if err != nil {
+		if c.ctx.Err() == nil {
+			c.broken.Store(true)
+			c.closeWith(websocket.StatusGoingAway, "ping timeout")
+		}
+		return
+	}
+	c.ping.Reset(c.h.opts.PingInterval)
+}
+
+// batchBuffers holds buffers for writing batches as one message.
+var batchBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// write sends one frame as is, or several as one JSON array, in one
+// WebSocket message. It is bounded by the write timeout only, not by
+// c.ctx: frames queued before a Close still go out.
 func (c *conn) write(batch []*chat.Frame) error {
-	ctx, cancel := context.WithTimeout(context.Background(), c.h.opts.WriteTimeout)
-	defer cancel()
+	ctx := context.Background()
+	if c.nc != nil {
+		// A deadline on the connection costs no allocation per write,
+		// unlike a context with a timeout.
+		if err := c.nc.SetWriteDeadline(time.Now().Add(c.h.opts.WriteTimeout)); err != nil {
+			return fmt.Errorf("set write deadline: %w", err)
+		}
+	} else {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.h.opts.WriteTimeout)
+		defer cancel()
+	}
 	if len(batch) == 1 {
 		return c.ws.Write(ctx, websocket.MessageText, batch[0].JSON())
 	}
-	w, err := c.ws.Writer(ctx, websocket.MessageText)
-	if err != nil {
-		return err
-	}
-	sep := []byte{'['}
-	for _, f := range batch {
-		if _, err := w.Write(sep); err != nil {
-			return err
+	bp := batchBuffers.Get().(*[]byte)
+	b := append((*bp)[:0], '[')
+	for i, f := range batch {
+		if i > 0 {
+			b = append(b, ',')
 		}
-		if _, err := w.Write(f.JSON()); err != nil {
-			return err
-		}
-		sep[0] = ','
+		b = append(b, f.JSON()...)
 	}
-	if _, err := w.Write([]byte{']'}); err != nil {
-		return err
+	b = append(b, ']')
+	err := c.ws.Write(ctx, websocket.MessageText, b)
+	if cap(b) <= maxPooledBatch {
+		*bp = b[:0]
+		batchBuffers.Put(bp)
 	}
-	return w.Close()
+	return err
+}
+
+// onOwnStack runs f on a short-lived goroutine and waits for it. Logins
+// go deep (SQLite, plugins over gRPC); a goroutine's stack keeps its
+// largest size until a garbage collection shrinks it, so the growth is
+// kept off the connection's long-lived reader.
+func onOwnStack(f func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	return <-done
 }
 
 // request is any client-to-server frame.
@@ -262,6 +386,8 @@ type request struct {
 	Text     string     `json:"text"`
 	To       string     `json:"to"`
 	Style    chat.Style `json:"style"`
+	Session  bool       `json:"session"` // login with the session cookie
+	Token    string     `json:"token"`   // login with a session token
 }
 
 func (c *conn) readLoop() {
@@ -313,7 +439,14 @@ func (c *conn) handle(req request) error {
 		}{"pong", req.ID})
 		return nil
 	case "login":
-		return c.doLogin(req)
+		return onOwnStack(func() error {
+			if req.Session || req.Token != "" {
+				return c.doSessionLogin(req)
+			}
+			return c.doLogin(req)
+		})
+	case "logout":
+		return c.doLogout(req)
 	case "rooms", "join", "leave", "say", "pm", "users":
 	default:
 		return chat.Errorf(chat.CodeBadRequest, "Unknown request type %q.", req.Type)

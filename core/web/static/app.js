@@ -61,7 +61,11 @@
     pwText: $("room-password-text"),
     pwInput: $("room-password"),
     pwError: $("room-password-error"),
-    pwCancel: $("room-password-cancel")
+    pwCancel: $("room-password-cancel"),
+    logout: $("logout"),
+    ssoLinks: $("sso-links"),
+    ssoLogin: $("sso-login"),
+    ssoRegister: $("sso-register")
   };
 
   var state = {
@@ -86,7 +90,11 @@
     retryTick: 0,
     retryDelay: RETRY_MIN_MS,
     retryAt: 0,
-    pwRoom: null          // room awaiting a password in the dialog
+    pwRoom: null,         // room awaiting a password in the dialog
+    sso: null,            // the SSO plugin's settings (login, logout, register URLs)
+    sessionTried: false,  // a login with the session cookie was tried
+    loggingOut: false,    // the user asked to log out
+    linkError: ""         // why a login link (?access_token=...) failed
   };
 
   // ---- connection -------------------------------------------------------
@@ -139,6 +147,15 @@
   }
 
   function closed(ev) {
+    if (ev && ev.reason === "logged out" && state.me) {
+      state.ws = null;
+      state.connected = false;
+      clearInterval(state.pingTimer);
+      state.pending = {};
+      onLoggedOut(ev);
+      setStatus("Not connected", "closed");
+      return;
+    }
     var wasConnected = state.connected;
     state.ws = null;
     state.connected = false;
@@ -206,6 +223,10 @@
     }
     if (!state.creds) {
       connect();
+      return;
+    }
+    if (state.creds.session) {
+      whenOpen(function () { sendSessionLogin(true); });
       return;
     }
     whenOpen(function () { sendLogin(state.creds.user, state.creds.password, true); });
@@ -279,6 +300,7 @@
     users: onUsers,
     notice: onNotice,
     error: onError,
+    logged_out: onLoggedOut,
     pong: function () {}
   };
 
@@ -301,9 +323,17 @@
       el.loginPasswordOptional.hidden = false;
       el.loginPassword.required = false;
     }
+    // A browser the website logged in (SSO) carries the login cookie:
+    // try it once before asking for a name.
+    if (!state.me && !state.creds && !state.sessionTried) {
+      state.sessionTried = true;
+      sendSessionLogin(false);
+    }
   }
 
-  function onLoginOK(ev) {
+  function onLoginOK(ev, ctx) {
+    if (ctx && ctx.session) { state.creds = { session: true }; }
+    state.linkError = "";
     state.me = ev.user || {};
     state.wantOnline = true;
     el.loginSubmit.disabled = false;
@@ -447,6 +477,15 @@
   function onError(ev) {
     var ctx = takePending(ev);
     var text = ev.message || ev.code || "Something went wrong.";
+    if (ctx && ctx.type === "login" && ctx.session && !ctx.reconnect) {
+      // No (valid) login session: the visitor signs in with the form.
+      if (state.linkError) {
+        showLoginError(state.linkError);
+      } else if (ev.code !== "no_session") {
+        showLoginError(text);
+      }
+      return;
+    }
     if (ctx && ctx.type === "login") {
       el.loginSubmit.disabled = false;
       if (ctx.reconnect) {
@@ -454,7 +493,7 @@
         state.wantOnline = false;
         state.rejoin = null;
         showLogin();
-        el.loginUser.value = state.creds ? state.creds.user : "";
+        el.loginUser.value = (state.creds && state.creds.user) || "";
       }
       showLoginError(text);
       return;
@@ -494,6 +533,97 @@
       el.loginSubmit.disabled = false;
       showLoginError("Not connected to the server. Please try again.");
     }
+  }
+
+  // sendSessionLogin logs in with the chat's login cookie (set by the
+  // website's SSO login), if the browser has one.
+  function sendSessionLogin(isReconnect) {
+    request({ type: "login", session: true }, { session: true, reconnect: !!isReconnect });
+  }
+
+  // ---- SSO and logout -----------------------------------------------------
+
+  function safeURL(u) {
+    return typeof u === "string" && /^https?:\/\//i.test(u) ? u : "";
+  }
+
+  // loadSSO reads the SSO plugin's settings and shows the website's login
+  // and registration links. Without the plugin the request fails quietly.
+  function loadSSO() {
+    if (!window.fetch) { return; }
+    fetch("/sso/settings", { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+      if (!r.ok) { return null; }
+      return r.json();
+    }).then(function (j) {
+      if (!j || typeof j !== "object") { return; }
+      state.sso = { login: safeURL(j.login_url), logout: safeURL(j.logout_url), register: safeURL(j.register_url) };
+      if (state.sso.login) {
+        el.ssoLogin.href = state.sso.login;
+        el.ssoLogin.hidden = false;
+      }
+      if (state.sso.register) {
+        el.ssoRegister.href = state.sso.register;
+        el.ssoRegister.hidden = false;
+      }
+      el.ssoLinks.hidden = !(state.sso.login || state.sso.register);
+    }).catch(function () {});
+  }
+
+  // useLoginLink exchanges the access token of a login link
+  // (CHAT/?access_token=...&rememberMe=...) for the login cookie, removes
+  // it from the address bar, then calls done.
+  function useLoginLink(done) {
+    var q;
+    try { q = new URLSearchParams(location.search); } catch (e) { done(); return; }
+    var token = q.get("access_token");
+    if (!token || !window.fetch) { done(); return; }
+    var remember = q.get("rememberMe") === "1" ? "1" : "0";
+    q.delete("access_token");
+    q.delete("rememberMe");
+    var rest = q.toString();
+    history.replaceState(null, "", location.pathname + (rest ? "?" + rest : "") + location.hash);
+    fetch("/sso/token/login?access_token=" + encodeURIComponent(token) + "&rememberMe=" + remember,
+      { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+      if ((r.headers.get("Content-Type") || "").indexOf("image/gif") === 0) { return ""; }
+      return r.json().then(function (j) {
+        return (j && j.message) || "The login link did not work.";
+      });
+    }).catch(function () {
+      return "The login link did not work.";
+    }).then(function (err) {
+      state.linkError = err || "";
+      done();
+    });
+  }
+
+  function logout() {
+    if (!state.me) { return; }
+    state.loggingOut = true;
+    if (!request({ type: "logout" })) { onLoggedOut({}); }
+  }
+
+  // onLoggedOut ends the login: after the user's own logout the browser
+  // goes to the website's logout page when one is configured.
+  function onLoggedOut(ev) {
+    var own = state.loggingOut;
+    state.loggingOut = false;
+    state.wantOnline = false;
+    state.creds = null;
+    state.rejoin = null;
+    state.me = null;
+    state.room = null;
+    state.roomPassword = "";
+    state.users = [];
+    state.pm = "";
+    clearMessages();
+    renderRoomHead();
+    renderUsers();
+    if (own && state.sso && state.sso.logout) {
+      location.href = state.sso.logout;
+      return;
+    }
+    showLogin();
+    showLoginError(own ? "You have logged out." : "Your login session has ended; please log in again.");
   }
 
   function joinRoom(id, password, silent) {
@@ -976,5 +1106,8 @@
     if (state.wantOnline && !state.connected) { reconnect(); }
   });
 
-  connect();
+  el.logout.addEventListener("click", logout);
+
+  loadSSO();
+  useLoginLink(connect);
 })();

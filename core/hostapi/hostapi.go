@@ -1,0 +1,352 @@
+// Package hostapi is the Host API that plugins call back into: the chat's
+// accounts, login sessions and a key-value store private to each plugin,
+// kept in core/store so that they survive restarts. core/pluginhost
+// serves it to each module plugin over the go-plugin broker (sdk.Host is
+// the interface both sides share).
+package hostapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/parlorchat/parlor/core/auth"
+	"github.com/parlorchat/parlor/core/chat"
+	"github.com/parlorchat/parlor/core/store"
+	"github.com/parlorchat/parlor/sdk"
+)
+
+// Limits on what a plugin may store.
+const (
+	MaxKeyBytes    = 256
+	MaxValueBytes  = 64 << 10
+	MaxEmailBytes  = 254
+	MaxAvatarBytes = 2048
+)
+
+// purgeEvery is how often expired sessions and KV entries are removed
+// (lazily, by the next call that writes).
+const purgeEvery = 10 * time.Minute
+
+// Options configure the API.
+type Options struct {
+	// OnRevoke is called with the token hashes of sessions that ended
+	// (revoked, or their account deleted), so that the connections logged
+	// in with them can be closed. May be nil.
+	OnRevoke func(tokenHashes [][]byte)
+	// Now returns the current time; time.Now when nil.
+	Now    func() time.Time
+	Logger hclog.Logger
+}
+
+// API implements the Host API over a store; For gives each plugin its view.
+type API struct {
+	st       store.Accounts
+	sessions *auth.Sessions
+	opts     Options
+	log      hclog.Logger
+
+	mu         sync.Mutex // guards lastPurge
+	lastPurge  time.Time
+	purgeAfter time.Duration
+}
+
+// New makes the API over st; sessions issues the login sessions.
+func New(st store.Accounts, sessions *auth.Sessions, opts Options) *API {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	return &API{st: st, sessions: sessions, opts: opts, log: opts.Logger, purgeAfter: purgeEvery}
+}
+
+// For returns the Host API as plugin sees it: its own KV namespace and the
+// sessions it issued.
+func (a *API) For(plugin string) sdk.Host {
+	return &host{api: a, plugin: plugin}
+}
+
+// Purge removes expired sessions and KV entries now.
+func (a *API) Purge(ctx context.Context) error {
+	a.mu.Lock()
+	a.lastPurge = a.opts.Now()
+	a.mu.Unlock()
+	if err := a.st.PurgeExpired(ctx, a.opts.Now()); err != nil {
+		return fmt.Errorf("host api: %w", err)
+	}
+	return nil
+}
+
+// maybePurge purges when the last purge is older than purgeEvery.
+func (a *API) maybePurge(ctx context.Context) {
+	a.mu.Lock()
+	due := a.opts.Now().Sub(a.lastPurge) >= a.purgeAfter
+	a.mu.Unlock()
+	if due {
+		if err := a.Purge(ctx); err != nil {
+			a.log.Warn("purge of expired entries failed", "error", err)
+		}
+	}
+}
+
+func (a *API) revoked(hashes [][]byte) {
+	if len(hashes) > 0 && a.opts.OnRevoke != nil {
+		a.opts.OnRevoke(hashes)
+	}
+}
+
+// host is one plugin's view of the API.
+type host struct {
+	api    *API
+	plugin string
+}
+
+func (h *host) Users() sdk.Users       { return users{h} }
+func (h *host) Sessions() sdk.Sessions { return sessions{h} }
+func (h *host) KV() sdk.KV             { return kv{h} }
+
+// storeErr maps store errors to the SDK's sentinels, keeping the message.
+func storeErr(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%v: %w", err, sdk.ErrNotFound)
+	case errors.Is(err, store.ErrExists):
+		return fmt.Errorf("%v: %w", err, sdk.ErrExists)
+	}
+	return err
+}
+
+func invalid(format string, a ...any) error {
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, a...), sdk.ErrInvalid)
+}
+
+func toUser(a store.Account) sdk.User {
+	return sdk.User{ID: a.ID, Name: a.Name, Email: a.Email, Avatar: a.Avatar, HasPassword: a.PasswordHash != "", Created: a.Created}
+}
+
+// checkEmail accepts an empty e-mail (none) or a bare address.
+func checkEmail(email string) error {
+	if email == "" {
+		return nil
+	}
+	if len(email) > MaxEmailBytes {
+		return invalid("the e-mail is longer than %d bytes", MaxEmailBytes)
+	}
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Address != email || addr.Name != "" {
+		return invalid("%q is not an e-mail address", email)
+	}
+	return nil
+}
+
+func checkName(name string) error {
+	if !chat.ValidName(name) {
+		return invalid("%q is not a valid name: use 1 to 32 letters, digits, spaces, '_', '-' or '.'", name)
+	}
+	return nil
+}
+
+func checkAvatar(avatar string) error {
+	if len(avatar) > MaxAvatarBytes || !utf8.ValidString(avatar) || strings.ContainsAny(avatar, "\r\n") {
+		return invalid("the avatar URL is not acceptable")
+	}
+	return nil
+}
+
+func hashPassword(password string) (string, error) {
+	if password == "" {
+		return "", nil
+	}
+	if len(password) > auth.MaxPasswordBytes {
+		return "", invalid("the password is longer than %d bytes", auth.MaxPasswordBytes)
+	}
+	h, err := auth.HashPassword(password)
+	if err != nil {
+		return "", fmt.Errorf("set password: %w", err)
+	}
+	return h, nil
+}
+
+type users struct{ h *host }
+
+func (u users) ByID(ctx context.Context, id int64) (sdk.User, error) {
+	a, err := u.h.api.st.AccountByID(ctx, id)
+	if err != nil {
+		return sdk.User{}, storeErr(err)
+	}
+	return toUser(a), nil
+}
+
+func (u users) ByName(ctx context.Context, name string) (sdk.User, error) {
+	a, err := u.h.api.st.AccountByName(ctx, name)
+	if err != nil {
+		return sdk.User{}, storeErr(err)
+	}
+	return toUser(a), nil
+}
+
+func (u users) ByEmail(ctx context.Context, email string) (sdk.User, error) {
+	a, err := u.h.api.st.AccountByEmail(ctx, email)
+	if err != nil {
+		return sdk.User{}, storeErr(err)
+	}
+	return toUser(a), nil
+}
+
+func (u users) Create(ctx context.Context, nu sdk.NewUser) (sdk.User, error) {
+	if err := errors.Join(checkName(nu.Name), checkEmail(nu.Email), checkAvatar(nu.Avatar)); err != nil {
+		return sdk.User{}, err
+	}
+	hash, err := hashPassword(nu.Password)
+	if err != nil {
+		return sdk.User{}, err
+	}
+	a, err := u.h.api.st.CreateAccount(ctx, store.Account{Name: nu.Name, Email: nu.Email, PasswordHash: hash, Avatar: nu.Avatar, Created: u.h.api.opts.Now()})
+	if err != nil {
+		return sdk.User{}, storeErr(err)
+	}
+	u.h.api.log.Info("account created", "plugin", u.h.plugin, "user", a.Name, "id", a.ID, "password", a.PasswordHash != "")
+	return toUser(a), nil
+}
+
+func (u users) Edit(ctx context.Context, id int64, e sdk.UserEdit) (sdk.User, error) {
+	a, err := u.h.api.st.AccountByID(ctx, id)
+	if err != nil {
+		return sdk.User{}, storeErr(err)
+	}
+	if e.Name != nil {
+		if err := checkName(*e.Name); err != nil {
+			return sdk.User{}, err
+		}
+		a.Name = *e.Name
+	}
+	if e.Email != nil {
+		if err := checkEmail(*e.Email); err != nil {
+			return sdk.User{}, err
+		}
+		a.Email = *e.Email
+	}
+	if e.Avatar != nil {
+		if err := checkAvatar(*e.Avatar); err != nil {
+			return sdk.User{}, err
+		}
+		a.Avatar = *e.Avatar
+	}
+	if err := u.h.api.st.UpdateAccount(ctx, a); err != nil {
+		return sdk.User{}, storeErr(err)
+	}
+	return toUser(a), nil
+}
+
+func (u users) Delete(ctx context.Context, id int64) error {
+	hashes, err := u.h.api.st.DeleteAccount(ctx, id)
+	if err != nil {
+		return storeErr(err)
+	}
+	u.h.api.log.Info("account deleted", "plugin", u.h.plugin, "id", id, "sessions", len(hashes))
+	u.h.api.revoked(hashes)
+	return nil
+}
+
+func (u users) SetPassword(ctx context.Context, id int64, password string) error {
+	a, err := u.h.api.st.AccountByID(ctx, id)
+	if err != nil {
+		return storeErr(err)
+	}
+	if a.PasswordHash, err = hashPassword(password); err != nil {
+		return err
+	}
+	if err := u.h.api.st.UpdateAccount(ctx, a); err != nil {
+		return storeErr(err)
+	}
+	return nil
+}
+
+type sessions struct{ h *host }
+
+func (s sessions) Issue(ctx context.Context, userID int64, ttl time.Duration, persistent bool) (sdk.Session, error) {
+	if ttl < 0 {
+		return sdk.Session{}, invalid("negative session lifetime %s", ttl)
+	}
+	if _, err := s.h.api.st.AccountByID(ctx, userID); err != nil {
+		return sdk.Session{}, storeErr(err)
+	}
+	s.h.api.maybePurge(ctx)
+	is, err := s.h.api.sessions.Issue(ctx, userID, s.h.plugin, ttl, persistent)
+	if err != nil {
+		return sdk.Session{}, err
+	}
+	return sdk.Session{Token: is.Token, Expires: is.Expires, SetCookie: is.SetCookie}, nil
+}
+
+func (s sessions) Revoke(ctx context.Context, token string) (int, string, error) {
+	ok, h, err := s.h.api.sessions.Revoke(ctx, token)
+	if err != nil {
+		return 0, "", err
+	}
+	clear := s.h.api.sessions.ClearCookie()
+	if !ok {
+		return 0, clear, nil
+	}
+	s.h.api.revoked([][]byte{h})
+	return 1, clear, nil
+}
+
+func (s sessions) RevokeUser(ctx context.Context, userID int64) (int, string, error) {
+	hashes, err := s.h.api.st.DeleteUserSessions(ctx, userID, s.h.plugin)
+	if err != nil {
+		return 0, "", err
+	}
+	s.h.api.revoked(hashes)
+	return len(hashes), s.h.api.sessions.ClearCookie(), nil
+}
+
+type kv struct{ h *host }
+
+func checkKey(key string) error {
+	if key == "" || len(key) > MaxKeyBytes {
+		return invalid("a key must be 1 to %d bytes", MaxKeyBytes)
+	}
+	return nil
+}
+
+func (k kv) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	if err := checkKey(key); err != nil {
+		return nil, false, err
+	}
+	return k.h.api.st.KVGet(ctx, k.h.plugin, key, k.h.api.opts.Now())
+}
+
+func (k kv) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if len(value) > MaxValueBytes {
+		return invalid("a value must be at most %d bytes", MaxValueBytes)
+	}
+	if ttl < 0 {
+		return invalid("negative lifetime %s", ttl)
+	}
+	var expires time.Time
+	if ttl > 0 {
+		expires = k.h.api.opts.Now().Add(ttl)
+	}
+	k.h.api.maybePurge(ctx)
+	return k.h.api.st.KVSet(ctx, k.h.plugin, key, value, expires)
+}
+
+func (k kv) Delete(ctx context.Context, key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	return k.h.api.st.KVDelete(ctx, k.h.plugin, key)
+}

@@ -1,0 +1,74 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/parlorchat/parlor/core/auth"
+	"github.com/parlorchat/parlor/core/hostapi"
+	"github.com/parlorchat/parlor/core/store"
+	"github.com/parlorchat/parlor/sdk"
+)
+
+// accountParts are the chat's own accounts: login sessions, the Host API
+// served to module plugins and the local accounts authenticator.
+type accountParts struct {
+	store    store.Accounts
+	sessions *auth.Sessions
+	host     *hostapi.API
+}
+
+// startAccounts builds the session manager and the Host API over the
+// store and purges expired sessions and KV entries.
+func (s *Server) startAccounts(ctx context.Context) error {
+	st, ok := s.store.(store.Accounts)
+	if !ok {
+		return fmt.Errorf("store %T keeps no accounts", s.store)
+	}
+	s.acct.store = st
+	s.acct.sessions = auth.NewSessions(st, auth.SessionOptions{TTL: s.cfg.Auth.SessionTTL, SecureCookie: s.cfg.Auth.SecureCookie})
+	s.acct.host = hostapi.New(st, s.acct.sessions, hostapi.Options{
+		OnRevoke: s.endSessions,
+		Logger:   s.log.Named("hostapi"),
+	})
+	if err := s.acct.host.Purge(ctx); err != nil {
+		return fmt.Errorf("start accounts: %w", err)
+	}
+	return nil
+}
+
+// hostAPIFor is the Host API served to the plugin called name.
+func (s *Server) hostAPIFor(name string) sdk.Host { return s.acct.host.For(name) }
+
+// endSessions closes the connections of ended sessions.
+func (s *Server) endSessions(hashes [][]byte) {
+	if s.ws != nil {
+		s.ws.EndSessions(hashes)
+	}
+}
+
+// withLocalAccounts appends the local accounts authenticator to the chain.
+func (s *Server) withLocalAccounts(chain []auth.Authenticator) []auth.Authenticator {
+	return append(chain, auth.NewLocal(s.acct.store))
+}
+
+// moduleRoutes forwards /<name>/ to every plugin serving a module (the
+// SSO plugin, named sso, gets /sso/), merged into extra.
+func (s *Server) moduleRoutes(extra map[string]http.Handler) map[string]http.Handler {
+	mods := s.plugins.Modules()
+	if len(mods) == 0 {
+		return extra
+	}
+	out := make(map[string]http.Handler, len(extra)+len(mods))
+	for k, v := range extra {
+		out[k] = v
+	}
+	for _, mod := range mods {
+		h := mod.HTTPHandler(auth.SessionCookie)
+		out["GET /"+mod.Name()+"/"] = h
+		out["POST /"+mod.Name()+"/"] = h
+		s.log.Info("plugin serves HTTP", "plugin", mod.Name(), "prefix", "/"+mod.Name()+"/")
+	}
+	return out
+}

@@ -1,0 +1,300 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/parlorchat/parlor/core/config"
+	"github.com/parlorchat/parlor/core/server"
+	"github.com/parlorchat/parlor/internal/testenv"
+)
+
+const testAPIKey = "test-api-key-0123456789"
+
+// ssoConfig runs the built SSO plugin with the given token lifetime (empty:
+// the default) in a server keeping its data in dataDir.
+func ssoConfig(t *testing.T, dataDir, tokenTTL string) *config.Config {
+	t.Helper()
+	bin := testenv.GoBuild(t, "./plugins/sso", "parlor-plugin-sso")
+	cfg := config.Default()
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.DataDir = dataDir
+	cfg.ServerAPI.Addr = ""
+	cfg.Plugins.CallTimeout = 5 * time.Second
+	pc := map[string]any{
+		"api_key":      testAPIKey,
+		"login_url":    "http://127.0.0.1:1/login",
+		"logout_url":   "http://127.0.0.1:1/logout",
+		"register_url": "http://127.0.0.1:1/register",
+	}
+	if tokenTTL != "" {
+		pc["token_ttl"] = tokenTTL
+	}
+	cfg.Plugins.Load = map[string]config.PluginSpec{"sso": {Path: bin, Config: pc}}
+	return cfg
+}
+
+// startServer runs a server; stop ends it (also called when the test ends).
+func startServer(t *testing.T, cfg *config.Config) (base string, stop func()) {
+	t.Helper()
+	srv, err := server.New(cfg, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return "http://" + srv.HTTPAddr(), stop
+}
+
+// answer is an endpoint's reply.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+	res    Response
+}
+
+// get calls path with params and returns the
+// reply; a JSON reply must have exactly the spec's three fields.
+func get(t *testing.T, base, path string, params url.Values) answer {
+	t.Helper()
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(base + path + "?" + params.Encode())
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := answer{status: resp.StatusCode, header: resp.Header, body: body}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		var m map[string]any
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Fatalf("GET %s: bad JSON %q: %v", path, body, err)
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		if path != "/sso/settings" {
+			if strings.Join(keys, ",") != "access_token,message,success" {
+				t.Fatalf("GET %s: JSON keys %v, want access_token, message, success: %s", path, keys, body)
+			}
+			if _, ok := m["success"].(bool); !ok {
+				t.Fatalf("GET %s: success is not a boolean: %s", path, body)
+			}
+			if err := json.Unmarshal(body, &a.res); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return a
+}
+
+// with returns url.Values of key/value pairs plus the API key.
+func with(kv ...string) url.Values {
+	v := url.Values{"apikey": {testAPIKey}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Set(kv[i], kv[i+1])
+	}
+	return v
+}
+
+// ok requires a successful JSON answer.
+func (a answer) ok(t *testing.T, what string) Response {
+	t.Helper()
+	if a.status != 200 || !a.res.Success || a.res.Message == "" {
+		t.Fatalf("%s: status %d, %s", what, a.status, a.body)
+	}
+	return a.res
+}
+
+// refused requires a JSON refusal whose message contains part.
+func (a answer) refused(t *testing.T, what, part string) {
+	t.Helper()
+	if !strings.HasPrefix(a.header.Get("Content-Type"), "application/json") || a.res.Success || a.res.AccessToken != "" {
+		t.Fatalf("%s: want a JSON refusal, got status %d %s: %s", what, a.status, a.header.Get("Content-Type"), a.body)
+	}
+	if !strings.Contains(strings.ToLower(a.res.Message), strings.ToLower(part)) {
+		t.Fatalf("%s: message %q does not mention %q", what, a.res.Message, part)
+	}
+	if len(a.header.Values("Set-Cookie")) != 0 {
+		t.Fatalf("%s: a refusal sets a cookie: %v", what, a.header.Values("Set-Cookie"))
+	}
+}
+
+// sessionCookie is the chat login cookie an answer sets.
+func (a answer) sessionCookie(t *testing.T) *http.Cookie {
+	t.Helper()
+	for _, line := range a.header.Values("Set-Cookie") {
+		c, err := http.ParseSetCookie(line)
+		if err != nil {
+			t.Fatalf("bad Set-Cookie %q: %v", line, err)
+		}
+		if c.Name == "parlor_session" {
+			return c
+		}
+	}
+	t.Fatalf("no parlor_session cookie in %v", a.header.Values("Set-Cookie"))
+	return nil
+}
+
+// wsClient is a minimal protocol client.
+type wsClient struct {
+	t       *testing.T
+	ws      *websocket.Conn
+	pending []map[string]any
+}
+
+// dialWS opens /ws with the cookie header (may be empty) and reads hello.
+func dialWS(t *testing.T, base, cookie string) *wsClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	h := http.Header{}
+	if cookie != "" {
+		h.Set("Cookie", cookie)
+	}
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws", &websocket.DialOptions{HTTPHeader: h})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { _ = ws.CloseNow() })
+	c := &wsClient{t: t, ws: ws}
+	c.want("hello")
+	return c
+}
+
+func (c *wsClient) send(v any) {
+	c.t.Helper()
+	b, _ := json.Marshal(v)
+	if err := c.ws.Write(context.Background(), websocket.MessageText, b); err != nil {
+		c.t.Fatalf("send: %v", err)
+	}
+}
+
+// next returns the next event (batches are split); nil when the
+// connection closed.
+func (c *wsClient) next(ctx context.Context, pending *[]map[string]any) (map[string]any, error) {
+	if len(*pending) > 0 {
+		ev := (*pending)[0]
+		*pending = (*pending)[1:]
+		return ev, nil
+	}
+	_, data, err := c.ws.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > 0 && data[0] == '[' {
+		var batch []map[string]any
+		if err := json.Unmarshal(data, &batch); err != nil {
+			return nil, err
+		}
+		*pending = batch[1:]
+		return batch[0], nil
+	}
+	var ev map[string]any
+	err = json.Unmarshal(data, &ev)
+	return ev, err
+}
+
+// nextEvent returns the next event; it fails the test on a read error.
+func (c *wsClient) nextEvent() map[string]any {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ev, err := c.next(ctx, &c.pending)
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	return ev
+}
+
+// want returns the next event of type typ (an error event fails unless
+// typ is "error").
+func (c *wsClient) want(typ string) map[string]any {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		ev, err := c.next(ctx, &c.pending)
+		if err != nil {
+			c.t.Fatalf("waiting for %s: %v", typ, err)
+		}
+		if ev["type"] == typ {
+			return ev
+		}
+		if ev["type"] == "error" {
+			c.t.Fatalf("waiting for %s: got %v", typ, ev)
+		}
+	}
+}
+
+// closed waits for the server to close the connection and returns the
+// close reason.
+func (c *wsClient) closed() string {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		_, err := c.next(ctx, &c.pending)
+		if err != nil {
+			var ce websocket.CloseError
+			if errors.As(err, &ce) {
+				return ce.Reason
+			}
+			c.t.Fatalf("waiting for close: %v", err)
+		}
+	}
+}
+
+// sessionLogin logs in with the cookie (token empty) or a token.
+func (c *wsClient) sessionLogin(token string) map[string]any {
+	c.t.Helper()
+	if token == "" {
+		c.send(map[string]any{"type": "login", "session": true})
+	} else {
+		c.send(map[string]any{"type": "login", "token": token})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		ev, err := c.next(ctx, &c.pending)
+		if err != nil {
+			c.t.Fatalf("session login: %v", err)
+		}
+		if ev["type"] == "login_ok" || ev["type"] == "error" {
+			return ev
+		}
+	}
+}

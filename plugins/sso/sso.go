@@ -1,0 +1,594 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/mail"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/parlorchat/parlor/sdk"
+)
+
+// Defaults and limits.
+const (
+	// DefaultTokenTTL is how long an access token stays valid.
+	DefaultTokenTTL = time.Hour
+	// MinAPIKeyLen is the shortest API key accepted.
+	MinAPIKeyLen = 16
+	// tokenBytes is the random size of an access token (192 bits).
+	tokenBytes = 24
+	// maxPasswordBytes is the longest password the chat can check.
+	maxPasswordBytes = 72
+	// maxEmails bounds the e-mails one delete request may name.
+	maxEmails = 1000
+)
+
+// Pixel is the 43-byte transparent 1x1 GIF the login and logout endpoints
+// answer, so that an IMG tag on the website loads them quietly.
+var Pixel = []byte{
+	0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+	0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+}
+
+// Config is the plugin's `config` block.
+type Config struct {
+	// APIKey is the operator's secret; every API call but the browser's
+	// login and logout must carry it. Required, 16 characters or more.
+	APIKey string `json:"api_key"`
+	// TokenTTL is how long an access token is valid ("1h" by default).
+	TokenTTL string `json:"token_ttl"`
+	// SessionTTL is how long a chat login made with a token lasts; empty
+	// takes the server's auth.session_ttl.
+	SessionTTL string `json:"session_ttl"`
+	// LoginURL is the website's login page: the chat's "Log in" link.
+	LoginURL string `json:"login_url"`
+	// LogoutURL is where the chat sends users after they log out.
+	LogoutURL string `json:"logout_url"`
+	// RegisterURL is the website's registration page: the chat's
+	// "Create account" link.
+	RegisterURL string `json:"register_url"`
+}
+
+// settings is a validated configuration.
+type settings struct {
+	keySum     [32]byte
+	tokenTTL   time.Duration
+	sessionTTL time.Duration
+	public     publicSettings
+}
+
+// publicSettings are the settings the web client reads at /sso/settings.
+type publicSettings struct {
+	LoginURL    string `json:"login_url"`
+	LogoutURL   string `json:"logout_url"`
+	RegisterURL string `json:"register_url"`
+}
+
+func (c Config) validate() (settings, error) {
+	var errs []error
+	s := settings{tokenTTL: DefaultTokenTTL}
+	if len(c.APIKey) < MinAPIKeyLen {
+		errs = append(errs, fmt.Errorf("api_key must be at least %d characters", MinAPIKeyLen))
+	}
+	s.keySum = sha256.Sum256([]byte(c.APIKey))
+	if c.TokenTTL != "" {
+		d, err := time.ParseDuration(c.TokenTTL)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("token_ttl %q is not a positive duration such as 1h", c.TokenTTL))
+		}
+		s.tokenTTL = d
+	}
+	if c.SessionTTL != "" {
+		d, err := time.ParseDuration(c.SessionTTL)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("session_ttl %q is not a positive duration such as 720h", c.SessionTTL))
+		}
+		s.sessionTTL = d
+	}
+	for _, u := range []struct{ key, v string }{{"login_url", c.LoginURL}, {"logout_url", c.LogoutURL}, {"register_url", c.RegisterURL}} {
+		if u.v == "" {
+			continue
+		}
+		p, err := url.Parse(u.v)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			errs = append(errs, fmt.Errorf("%s %q is not an absolute http:// or https:// URL", u.key, u.v))
+		}
+	}
+	s.public = publicSettings{LoginURL: c.LoginURL, LogoutURL: c.LogoutURL, RegisterURL: c.RegisterURL}
+	if err := errors.Join(errs...); err != nil {
+		return settings{}, fmt.Errorf("sso config: %w", err)
+	}
+	return s, nil
+}
+
+// SSO is the plugin's module.
+type SSO struct {
+	log hclog.Logger
+
+	mu   sync.RWMutex // guards host, set
+	host sdk.Host
+	set  settings
+}
+
+// New makes the module; Configure completes it.
+func New(log hclog.Logger) *SSO {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	return &SSO{log: log}
+}
+
+// Configure validates the configuration and keeps the Host API.
+func (s *SSO) Configure(_ context.Context, cfg sdk.Config) error {
+	var c Config
+	if err := cfg.Decode(&c); err != nil {
+		return err
+	}
+	set, err := c.validate()
+	if err != nil {
+		return err
+	}
+	if cfg.Host == nil {
+		return errors.New("sso: the host offers no Host API")
+	}
+	s.mu.Lock()
+	s.host, s.set = cfg.Host, set
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *SSO) state() (sdk.Host, settings) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.host, s.set
+}
+
+// Response is the JSON answer of every API endpoint.
+type Response struct {
+	Success     bool   `json:"success"`
+	Message     string `json:"message"`
+	AccessToken string `json:"access_token"`
+}
+
+// apiError is a refusal the caller sees as the message.
+type apiError struct{ msg string }
+
+func (e *apiError) Error() string { return e.msg }
+
+func refuse(format string, a ...any) error { return &apiError{msg: fmt.Sprintf(format, a...)} }
+
+// ServeHTTP routes a request under /sso/.
+func (s *SSO) ServeHTTP(ctx context.Context, req sdk.HTTPRequest) (sdk.HTTPResponse, error) {
+	host, set := s.state()
+	if host == nil {
+		return sdk.HTTPResponse{}, errors.New("sso: not configured")
+	}
+	if req.Method != "GET" && req.Method != "POST" && req.Method != "HEAD" {
+		return jsonAnswer(405, Response{Message: "Use GET or POST."}), nil
+	}
+	params, err := parseParams(req)
+	if err != nil {
+		return jsonAnswer(200, Response{Message: "The request parameters are malformed."}), nil
+	}
+	h := handler{s: s, host: host, set: set, p: params, ip: req.RemoteIP}
+	var res Response
+	switch strings.TrimSuffix(req.Path, "/") {
+	case "/sso/settings":
+		b, _ := json.Marshal(set.public)
+		return sdk.HTTPResponse{Status: 200, Header: jsonHeader(), Body: b}, nil
+	case "/sso/token/login":
+		return h.login(ctx)
+	case "/sso/token/logout":
+		return h.logout(ctx)
+	case "/sso/token/generate":
+		res, err = h.generate(ctx)
+	case "/sso/user/register":
+		res, err = h.register(ctx)
+	case "/sso/user/delete":
+		res, err = h.delete(ctx)
+	case "/sso/user/edit":
+		res, err = h.edit(ctx)
+	default:
+		return jsonAnswer(404, Response{Message: "Unknown SSO endpoint " + req.Path + "."}), nil
+	}
+	if err != nil {
+		return h.failure(req.Path, err)
+	}
+	res.Success = true
+	return jsonAnswer(200, res), nil
+}
+
+// parseParams merges the query and, for a form POST, the body.
+func parseParams(req sdk.HTTPRequest) (url.Values, error) {
+	v, err := url.ParseQuery(req.RawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("parse query: %w", err)
+	}
+	if req.Method == "POST" && len(req.Body) > 0 {
+		ct := ""
+		if cts := req.Header["Content-Type"]; len(cts) > 0 {
+			ct = cts[0]
+		}
+		if mt, _, _ := mime.ParseMediaType(ct); mt == "application/x-www-form-urlencoded" {
+			body, err := url.ParseQuery(string(req.Body))
+			if err != nil {
+				return nil, fmt.Errorf("parse form: %w", err)
+			}
+			for k, vs := range body {
+				v[k] = append(v[k], vs...)
+			}
+		}
+	}
+	return v, nil
+}
+
+func jsonHeader() map[string][]string {
+	return map[string][]string{
+		"Content-Type":  {"application/json; charset=utf-8"},
+		"Cache-Control": {"no-store"},
+	}
+}
+
+// jsonAnswer encodes res; API answers use status 200 whether or not they
+// succeed (success says which), so that simple clients can read them.
+func jsonAnswer(status int, res Response) sdk.HTTPResponse {
+	b, _ := json.Marshal(res)
+	return sdk.HTTPResponse{Status: status, Header: jsonHeader(), Body: b}
+}
+
+// pixel answers the 1x1 GIF with the cookie header.
+func pixel(setCookie string) sdk.HTTPResponse {
+	h := map[string][]string{
+		"Content-Type":  {"image/gif"},
+		"Cache-Control": {"no-store, private"},
+	}
+	if setCookie != "" {
+		h["Set-Cookie"] = []string{setCookie}
+	}
+	return sdk.HTTPResponse{Status: 200, Header: h, Body: Pixel}
+}
+
+// handler serves one request.
+type handler struct {
+	s    *SSO
+	host sdk.Host
+	set  settings
+	p    url.Values
+	ip   string
+}
+
+// failure answers err as a JSON refusal; unexpected errors are logged and
+// answered with a generic message.
+func (h handler) failure(path string, err error) (sdk.HTTPResponse, error) {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		h.s.log.Info("sso request refused", "path", path, "remote", h.ip, "reason", ae.msg)
+		return jsonAnswer(200, Response{Message: ae.msg}), nil
+	}
+	h.s.log.Error("sso request failed", "path", path, "remote", h.ip, "error", err)
+	return jsonAnswer(200, Response{Message: "The chat could not complete the request; please try again later."}), nil
+}
+
+// checkKey requires the API key, compared in constant time.
+func (h handler) checkKey() error {
+	key, ok := h.p["apikey"]
+	if !ok || key[0] == "" {
+		return refuse("The apikey parameter is required.")
+	}
+	sum := sha256.Sum256([]byte(key[0]))
+	if subtle.ConstantTimeCompare(sum[:], h.set.keySum[:]) != 1 {
+		return refuse("The apikey is wrong.")
+	}
+	return nil
+}
+
+func (h handler) get(name string) string { return strings.TrimSpace(h.p.Get(name)) }
+
+// checkEmail accepts a bare address such as alice@example.com.
+func checkEmail(param, email string) error {
+	if email == "" {
+		return refuse("The %s parameter is required.", param)
+	}
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Address != email || addr.Name != "" || len(email) > 254 {
+		return refuse("%q is not a valid e-mail address.", email)
+	}
+	return nil
+}
+
+// hostRefusal turns Host API refusals into API messages.
+func hostRefusal(err error, what string) error {
+	switch {
+	case errors.Is(err, sdk.ErrExists):
+		if strings.Contains(sdk.Reason(err), "e-mail") {
+			return refuse("The e-mail address of %s belongs to another account.", what)
+		}
+		return refuse("The username of %s is taken by another account.", what)
+	case errors.Is(err, sdk.ErrInvalid):
+		return refuse("The chat refused %s: %s.", what, sdk.Reason(err))
+	}
+	return err
+}
+
+// tokenRecord is what an access token stands for, kept in the KV store
+// under the token's hash.
+type tokenRecord struct {
+	UserID int64 `json:"user_id"`
+}
+
+func tokenKey(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return "token:" + hex.EncodeToString(sum[:])
+}
+
+// newToken stores a fresh access token for the user.
+func (h handler) newToken(ctx context.Context, userID int64) (string, error) {
+	b := make([]byte, tokenBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random token: %w", err)
+	}
+	token := base64.RawURLEncoding.EncodeToString(b)
+	rec, _ := json.Marshal(tokenRecord{UserID: userID})
+	if err := h.host.KV().Set(ctx, tokenKey(token), rec, h.set.tokenTTL); err != nil {
+		return "", fmt.Errorf("store access token: %w", err)
+	}
+	return token, nil
+}
+
+// tokenUser returns the account of a valid access token.
+func (h handler) tokenUser(ctx context.Context) (string, sdk.User, error) {
+	token := h.get("access_token")
+	if token == "" {
+		return "", sdk.User{}, refuse("The access_token parameter is required.")
+	}
+	raw, found, err := h.host.KV().Get(ctx, tokenKey(token))
+	if err != nil {
+		return "", sdk.User{}, fmt.Errorf("look up access token: %w", err)
+	}
+	if !found {
+		return "", sdk.User{}, refuse("The access token is unknown or has expired; generate a new one.")
+	}
+	var rec tokenRecord
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return "", sdk.User{}, fmt.Errorf("decode access token record: %w", err)
+	}
+	u, err := h.host.Users().ByID(ctx, rec.UserID)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return "", sdk.User{}, refuse("The user of this access token no longer exists.")
+	}
+	if err != nil {
+		return "", sdk.User{}, fmt.Errorf("look up the token's user: %w", err)
+	}
+	return token, u, nil
+}
+
+// generate: GET /sso/token/generate?apikey&username&email[&avatarUrl&password]
+func (h handler) generate(ctx context.Context) (Response, error) {
+	if err := h.checkKey(); err != nil {
+		return Response{}, err
+	}
+	name, email := h.get("username"), h.get("email")
+	if name == "" {
+		return Response{}, refuse("The username parameter is required.")
+	}
+	if err := checkEmail("email", email); err != nil {
+		return Response{}, err
+	}
+	u, err := h.host.Users().ByEmail(ctx, email)
+	msg := "Access token generated."
+	switch {
+	case errors.Is(err, sdk.ErrNotFound):
+		if u, err = h.create(ctx, name, email); err != nil {
+			return Response{}, err
+		}
+		msg = "User created; access token generated."
+	case err != nil:
+		return Response{}, fmt.Errorf("look up %q: %w", email, err)
+	}
+	token, err := h.newToken(ctx, u.ID)
+	if err != nil {
+		return Response{}, err
+	}
+	h.s.log.Info("access token generated", "user", u.Name, "id", u.ID, "remote", h.ip)
+	return Response{Message: msg, AccessToken: token}, nil
+}
+
+// create makes the account of name and email with the optional password
+// and avatarUrl parameters.
+func (h handler) create(ctx context.Context, name, email string) (sdk.User, error) {
+	pw := h.p.Get("password")
+	if len(pw) > maxPasswordBytes {
+		return sdk.User{}, refuse("The password is longer than %d bytes.", maxPasswordBytes)
+	}
+	u, err := h.host.Users().Create(ctx, sdk.NewUser{Name: name, Email: email, Password: pw, Avatar: h.get("avatarUrl")})
+	if err != nil {
+		return sdk.User{}, hostRefusal(err, fmt.Sprintf("the user %q", name))
+	}
+	h.s.log.Info("user created", "user", u.Name, "id", u.ID, "password", u.HasPassword, "remote", h.ip)
+	return u, nil
+}
+
+// register: GET /sso/user/register?apikey&username&email[&password&avatarUrl]
+func (h handler) register(ctx context.Context) (Response, error) {
+	if err := h.checkKey(); err != nil {
+		return Response{}, err
+	}
+	name, email := h.get("username"), h.get("email")
+	if name == "" {
+		return Response{}, refuse("The username parameter is required.")
+	}
+	if err := checkEmail("email", email); err != nil {
+		return Response{}, err
+	}
+	switch _, err := h.host.Users().ByEmail(ctx, email); {
+	case err == nil:
+		return Response{}, refuse("A user with the e-mail address %s is registered already.", email)
+	case !errors.Is(err, sdk.ErrNotFound):
+		return Response{}, fmt.Errorf("look up %q: %w", email, err)
+	}
+	u, err := h.create(ctx, name, email)
+	if err != nil {
+		return Response{}, err
+	}
+	token, err := h.newToken(ctx, u.ID)
+	if err != nil {
+		return Response{}, err
+	}
+	return Response{Message: "User registered.", AccessToken: token}, nil
+}
+
+// delete: GET /sso/user/delete?apikey&emails=a@x,b@y
+func (h handler) delete(ctx context.Context) (Response, error) {
+	if err := h.checkKey(); err != nil {
+		return Response{}, err
+	}
+	var emails []string
+	for _, e := range strings.Split(h.get("emails"), ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			emails = append(emails, e)
+		}
+	}
+	if len(emails) == 0 {
+		return Response{}, refuse("The emails parameter is required: one e-mail address or several separated by commas.")
+	}
+	if len(emails) > maxEmails {
+		return Response{}, refuse("At most %d e-mail addresses may be deleted at once.", maxEmails)
+	}
+	for _, e := range emails {
+		if err := checkEmail("emails", e); err != nil {
+			return Response{}, err
+		}
+	}
+	// Check every address first, so that a bad one changes nothing.
+	ids := make([]int64, 0, len(emails))
+	seen := map[int64]bool{}
+	var unknown []string
+	for _, e := range emails {
+		u, err := h.host.Users().ByEmail(ctx, e)
+		switch {
+		case errors.Is(err, sdk.ErrNotFound):
+			unknown = append(unknown, e)
+		case err != nil:
+			return Response{}, fmt.Errorf("look up %q: %w", e, err)
+		case !seen[u.ID]:
+			seen[u.ID] = true
+			ids = append(ids, u.ID)
+		}
+	}
+	if len(unknown) > 0 {
+		return Response{}, refuse("No user has the e-mail address %s; nothing was deleted.", strings.Join(unknown, ", "))
+	}
+	for _, id := range ids {
+		if err := h.host.Users().Delete(ctx, id); err != nil && !errors.Is(err, sdk.ErrNotFound) {
+			return Response{}, fmt.Errorf("delete user %d: %w", id, err)
+		}
+	}
+	h.s.log.Info("users deleted", "count", len(ids), "remote", h.ip)
+	return Response{Message: "Deleted " + strconv.Itoa(len(ids)) + " user(s)."}, nil
+}
+
+// edit: GET /sso/user/edit?apikey&user=EMAIL[&username&email&password&avatarUrl]
+func (h handler) edit(ctx context.Context) (Response, error) {
+	if err := h.checkKey(); err != nil {
+		return Response{}, err
+	}
+	current := h.get("user")
+	if err := checkEmail("user", current); err != nil {
+		return Response{}, err
+	}
+	var e sdk.UserEdit
+	if v := h.get("username"); v != "" {
+		e.Name = &v
+	}
+	if v := h.get("email"); v != "" {
+		if err := checkEmail("email", v); err != nil {
+			return Response{}, err
+		}
+		e.Email = &v
+	}
+	if vs, ok := h.p["avatarUrl"]; ok {
+		v := strings.TrimSpace(vs[0])
+		e.Avatar = &v
+	}
+	pw := h.p.Get("password")
+	if len(pw) > maxPasswordBytes {
+		return Response{}, refuse("The password is longer than %d bytes.", maxPasswordBytes)
+	}
+	u, err := h.host.Users().ByEmail(ctx, current)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return Response{}, refuse("No user has the e-mail address %s.", current)
+	}
+	if err != nil {
+		return Response{}, fmt.Errorf("look up %q: %w", current, err)
+	}
+	if e.Name != nil || e.Email != nil || e.Avatar != nil {
+		if u, err = h.host.Users().Edit(ctx, u.ID, e); err != nil {
+			return Response{}, hostRefusal(err, fmt.Sprintf("the changes to %s", current))
+		}
+	}
+	if pw != "" {
+		if err := h.host.Users().SetPassword(ctx, u.ID, pw); err != nil {
+			return Response{}, hostRefusal(err, "the password")
+		}
+	}
+	h.s.log.Info("user edited", "user", u.Name, "id", u.ID, "remote", h.ip)
+	return Response{Message: "User updated."}, nil
+}
+
+// login: GET /sso/token/login?access_token&rememberMe - sets the chat's
+// login cookie and answers the 1x1 GIF.
+func (h handler) login(ctx context.Context) (sdk.HTTPResponse, error) {
+	path := "/sso/token/login"
+	persistent := false
+	switch h.get("rememberMe") {
+	case "", "0":
+	case "1":
+		persistent = true
+	default:
+		return h.failure(path, refuse("rememberMe must be 0 or 1."))
+	}
+	_, u, err := h.tokenUser(ctx)
+	if err != nil {
+		return h.failure(path, err)
+	}
+	sess, err := h.host.Sessions().Issue(ctx, u.ID, h.set.sessionTTL, persistent)
+	if err != nil {
+		return h.failure(path, fmt.Errorf("issue session: %w", err))
+	}
+	h.s.log.Info("browser logged in", "user", u.Name, "id", u.ID, "persistent", persistent, "remote", h.ip)
+	return pixel(sess.SetCookie), nil
+}
+
+// logout: GET /sso/token/logout?access_token - ends the user's chat
+// sessions made through SSO, clears the cookie and answers the GIF.
+func (h handler) logout(ctx context.Context) (sdk.HTTPResponse, error) {
+	path := "/sso/token/logout"
+	token, u, err := h.tokenUser(ctx)
+	if err != nil {
+		return h.failure(path, err)
+	}
+	n, clear, err := h.host.Sessions().RevokeUser(ctx, u.ID)
+	if err != nil {
+		return h.failure(path, fmt.Errorf("revoke sessions: %w", err))
+	}
+	if err := h.host.KV().Delete(ctx, tokenKey(token)); err != nil {
+		return h.failure(path, fmt.Errorf("delete access token: %w", err))
+	}
+	h.s.log.Info("browser logged out", "user", u.Name, "id", u.ID, "sessions", n, "remote", h.ip)
+	return pixel(clear), nil
+}
