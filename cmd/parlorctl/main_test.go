@@ -6,37 +6,22 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/parlorchat/parlor/core/config"
 	"github.com/parlorchat/parlor/core/server"
 	"github.com/parlorchat/parlor/core/serverapi"
+	"github.com/parlorchat/parlor/internal/servertest"
 )
 
 const pwd = "3874-3459-9999-2199"
 
+// startServer runs a server with the server API on a free port.
 func startServer(t *testing.T) *server.Server {
 	t.Helper()
-	cfg := config.Default()
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
+	cfg := servertest.Config(t)
 	cfg.ServerAPI.Addr = "127.0.0.1:0"
 	cfg.ServerAPI.Groups = map[string]config.APIGroup{"default": {Password: pwd, AllowFrom: []string{"127.0.0.1"}}}
-	srv, err := server.New(cfg, hclog.NewNullLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return srv
+	return servertest.Start(t, cfg)
 }
 
 func ctl(env map[string]string, args ...string) (string, error) {

@@ -1,7 +1,6 @@
 package pluginhost
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/parlorchat/parlor/internal/testenv"
 	"github.com/parlorchat/parlor/sdk"
 )
 
@@ -48,29 +48,11 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // start builds a host over binDir with fast timings unless opts says
 // otherwise, starts it and stops it when the test ends.
-func start(t *testing.T, opts Options, specs ...Spec) (*Host, *syncBuffer) {
+func start(t *testing.T, opts Options, specs ...Spec) (*Host, *testenv.LogBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	if opts.Dir == "" {
 		opts.Dir = binDir
 	}
@@ -103,10 +85,10 @@ func handle(t *testing.T, h *Host, name string) *Authenticator {
 	return a
 }
 
-func login(a *Authenticator, user, password string) (sdk.AuthResult, error, time.Duration) {
+func login(a *Authenticator, user, password string) (sdk.AuthResult, time.Duration, error) {
 	start := time.Now()
 	res, err := a.Authenticate(context.Background(), sdk.AuthRequest{Group: "g", Username: user, Password: password, RemoteIP: "192.0.2.7"})
-	return res, err, time.Since(start)
+	return res, time.Since(start), err
 }
 
 func pidOf(t *testing.T, h *Host, name string) int {
@@ -162,7 +144,7 @@ func TestAuthenticate(t *testing.T) {
 		{"guest", "", sdk.NoSuchUser},
 	}
 	for _, c := range cases {
-		res, err, _ := login(a, c.user, c.pass)
+		res, _, err := login(a, c.user, c.pass)
 		if err != nil || res.Code != c.code {
 			t.Errorf("%s/%q: got %v, %v; want %v", c.user, c.pass, res.Code, err, c.code)
 		}
@@ -170,7 +152,7 @@ func TestAuthenticate(t *testing.T) {
 	if res, _, _ := login(a, "alice", "pw"); res.DisplayName != "Hi alice" {
 		t.Errorf("display name %q: the config did not reach the plugin", res.DisplayName)
 	}
-	res, err, _ := login(a, "badcode", "pw")
+	res, _, err := login(a, "badcode", "pw")
 	if res.Code != sdk.LoginError || !errors.Is(err, sdk.ErrInvalidCode) || !strings.Contains(err.Error(), `plugin "ok"`) {
 		t.Errorf("invalid code: got %v, %v", res.Code, err)
 	}
@@ -203,14 +185,14 @@ func TestAuthenticate(t *testing.T) {
 func TestKilledPluginRestartsOnNextCall(t *testing.T) {
 	h, logs := start(t, Options{}, Spec{Name: "ok"})
 	a := handle(t, h, "ok")
-	if res, err, _ := login(a, "alice", "pw"); err != nil || res.Code != sdk.OK {
+	if res, _, err := login(a, "alice", "pw"); err != nil || res.Code != sdk.OK {
 		t.Fatalf("before kill: %v, %v", res.Code, err)
 	}
 	old := pidOf(t, h, "ok")
 	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	res, err, d := login(a, "alice", "pw")
+	res, d, err := login(a, "alice", "pw")
 	if err != nil || res.Code != sdk.OK {
 		t.Fatalf("after kill -9: got %v, %v\nlogs:\n%s", res.Code, err, logs)
 	}
@@ -245,7 +227,7 @@ func TestHealthLoopRestarts(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if res, err, _ := login(handle(t, h, "ok"), "alice", "pw"); err != nil || res.Code != sdk.OK {
+	if res, _, err := login(handle(t, h, "ok"), "alice", "pw"); err != nil || res.Code != sdk.OK {
 		t.Fatalf("after restart: %v, %v", res.Code, err)
 	}
 }
@@ -264,7 +246,7 @@ func TestHangingCallTimesOut(t *testing.T) {
 	}
 	hung := make(chan result, 1)
 	go func() {
-		res, err, d := login(hang, "hang", "pw")
+		res, d, err := login(hang, "hang", "pw")
 		hung <- result{res, err, d}
 	}()
 	time.Sleep(50 * time.Millisecond) // let the hanging call reach the plugin
@@ -277,7 +259,7 @@ func TestHangingCallTimesOut(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err, d := login(c.a, c.user, "pw")
+			res, d, err := login(c.a, c.user, "pw")
 			if err != nil || res.Code != sdk.OK {
 				t.Errorf("%s/%s during a hanging call: %v, %v", c.a.Name(), c.user, res.Code, err)
 			}
@@ -314,7 +296,7 @@ func TestCrashingPlugin(t *testing.T) {
 	a := handle(t, h, "crash")
 	pid := pidOf(t, h, "crash")
 
-	res, err, _ := login(a, "panic", "pw")
+	res, _, err := login(a, "panic", "pw")
 	if res.Code != sdk.LoginError || err == nil || !strings.Contains(err.Error(), "panicked") {
 		t.Fatalf("panic: got %v, %v", res.Code, err)
 	}
@@ -322,11 +304,11 @@ func TestCrashingPlugin(t *testing.T) {
 		t.Fatalf("a panic restarted the plugin (%d -> %d)", pid, got)
 	}
 
-	res, err, _ = login(a, "crash", "pw")
+	res, _, err = login(a, "crash", "pw")
 	if res.Code != sdk.LoginError || err == nil || !strings.Contains(err.Error(), `plugin "crash"`) {
 		t.Fatalf("crash: got %v, %v", res.Code, err)
 	}
-	res, err, _ = login(a, "alice", "pw")
+	res, _, err = login(a, "alice", "pw")
 	if err != nil || res.Code != sdk.OK {
 		t.Fatalf("after crash: got %v, %v\nlogs:\n%s", res.Code, err, logs)
 	}
@@ -355,7 +337,7 @@ func TestStopKillsEverything(t *testing.T) {
 			t.Errorf("status after Stop: %+v", st)
 		}
 	}
-	res, err, _ := login(handle(t, h, "ok"), "alice", "pw")
+	res, _, err := login(handle(t, h, "ok"), "alice", "pw")
 	if res.Code != sdk.LoginError || err == nil || !strings.Contains(err.Error(), "stopped") {
 		t.Errorf("call after Stop: %v, %v", res.Code, err)
 	}
@@ -441,7 +423,7 @@ func TestRestartFailureBacksOff(t *testing.T) {
 	if err := syscall.Kill(pidOf(t, h, "ok"), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	res, err, _ := login(a, "alice", "pw")
+	res, _, err := login(a, "alice", "pw")
 	failedAt := time.Now()
 	if res.Code != sdk.LoginError || err == nil || !strings.Contains(err.Error(), path+" not found") {
 		t.Fatalf("restart without a binary: got %v, %v", res.Code, err)
@@ -453,7 +435,7 @@ func TestRestartFailureBacksOff(t *testing.T) {
 	if err := os.WriteFile(path, src, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	res, err, _ = login(a, "alice", "pw")
+	res, _, err = login(a, "alice", "pw")
 	if err != nil || res.Code != sdk.OK {
 		t.Fatalf("after the binary came back: got %v, %v", res.Code, err)
 	}

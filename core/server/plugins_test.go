@@ -10,6 +10,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/parlorchat/parlor/core/config"
+	"github.com/parlorchat/parlor/internal/servertest"
 	"github.com/parlorchat/parlor/internal/testenv"
 )
 
@@ -36,32 +37,32 @@ func usersPluginConfig(t *testing.T) *config.Config {
 }
 
 func TestLoginThroughPlugin(t *testing.T) {
-	srv := startServer(t, usersPluginConfig(t))
+	srv := servertest.Start(t, usersPluginConfig(t))
 
-	c := dial(t, srv)
-	u := c.login("alice", "alice-pw")["user"].(map[string]any)
+	c := servertest.Dial(t, srv)
+	u := c.Login("alice", "alice-pw")["user"].(map[string]any)
 	if u["guest"] != false || u["admin"] != false {
 		t.Fatalf("alice = %v", u)
 	}
-	r := dial(t, srv)
-	if u := r.login("root", "root-pw")["user"].(map[string]any); u["admin"] != true {
+	r := servertest.Dial(t, srv)
+	if u := r.Login("root", "root-pw")["user"].(map[string]any); u["admin"] != true {
 		t.Fatalf("root = %v", u)
 	}
 	// An administrator enters a room with a password without it.
-	r.join(2, "")
+	r.Join(2, "")
 
-	bad := dial(t, srv)
-	bad.send(map[string]string{"type": "login", "user": "alice", "password": "nope"})
-	bad.wantError("wrong_password")
-	bad.send(map[string]string{"type": "login", "user": "root"}) // guest with a member's name
-	bad.wantError("name_taken")
-	bad.send(map[string]string{"type": "login", "user": "stranger", "password": "x"})
-	bad.wantError("no_such_user")
-	bad.login("visitor", "") // unknown name, no password: a guest
+	bad := servertest.Dial(t, srv)
+	bad.Send(map[string]string{"type": "login", "user": "alice", "password": "nope"})
+	bad.WantError("wrong_password")
+	bad.Send(map[string]string{"type": "login", "user": "root"}) // guest with a member's name
+	bad.WantError("name_taken")
+	bad.Send(map[string]string{"type": "login", "user": "stranger", "password": "x"})
+	bad.WantError("no_such_user")
+	bad.Login("visitor", "") // unknown name, no password: a guest
 }
 
 func TestPluginKilledMidRunNextLoginWorks(t *testing.T) {
-	srv := startServer(t, usersPluginConfig(t))
+	srv := servertest.Start(t, usersPluginConfig(t))
 	st := srv.Plugins().Status()
 	if len(st) != 1 || !st[0].Running || st[0].PID == 0 {
 		t.Fatalf("plugin status = %+v", st)
@@ -69,8 +70,8 @@ func TestPluginKilledMidRunNextLoginWorks(t *testing.T) {
 	if err := syscall.Kill(st[0].PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	c := dial(t, srv)
-	c.login("alice", "alice-pw")
+	c := servertest.Dial(t, srv)
+	c.Login("alice", "alice-pw")
 	if st := srv.Plugins().Status(); st[0].PID == 0 || st[0].Restarts < 1 {
 		t.Fatalf("after kill -9: %+v", st)
 	}

@@ -9,10 +9,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/parlorchat/parlor/core/config"
-	"github.com/parlorchat/parlor/core/server"
+	"github.com/parlorchat/parlor/internal/servertest"
 	"github.com/parlorchat/parlor/internal/testenv"
 )
 
@@ -27,13 +26,11 @@ const (
 	browserPollTimeout = 20 * time.Second
 )
 
-// webConfig is a test configuration with the given rooms (a guest-friendly
+// webConfig is servertest.Config with the given rooms (a guest-friendly
 // Lobby when none are given).
 func webConfig(t *testing.T, rooms ...config.Room) *config.Config {
 	t.Helper()
-	cfg := config.Default()
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
+	cfg := servertest.Config(t)
 	if len(rooms) == 0 {
 		rooms = []config.Room{webLobby()}
 	}
@@ -45,63 +42,11 @@ func webLobby() config.Room {
 	return config.Room{ID: webLobbyID, Name: "Lobby", Member: true, Open: true, Max: 50, Welcome: webLobbyWelcome}
 }
 
-// runWebServer starts a server; it is shut down when the test ends.
-func runWebServer(t *testing.T, cfg *config.Config) *server.Server {
-	t.Helper()
-	srv, err := server.New(cfg, hclog.NewNullLogger())
-	if err != nil {
-		t.Fatalf("new server: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), browserStepTimeout)
-	defer cancel()
-	if err := srv.Start(ctx); err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return srv
-}
-
 // startWebServer runs a server with the rooms (see webConfig) and returns
 // its base URL.
 func startWebServer(t *testing.T, rooms ...config.Room) string {
 	t.Helper()
-	return "http://" + runWebServer(t, webConfig(t, rooms...)).HTTPAddr()
-}
-
-// startBrowser launches headless Chromium and returns a context bound to it.
-// Each tab the test opens gets its own browser context (no shared storage).
-func startBrowser(t *testing.T) context.Context {
-	t.Helper()
-	path := testenv.Chromium(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 800),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelBrowser)
-	// The first run starts the browser; its context must carry no deadline,
-	// or the browser ends with it.
-	if err := chromedp.Do(browserCtx); err != nil {
-		testenv.Missing(t, "Chromium at "+path, err)
-	}
-	return browserCtx
+	return servertest.URL(servertest.Start(t, webConfig(t, rooms...)))
 }
 
 // browserTab is one user's page in its own browser context.
@@ -260,7 +205,7 @@ func (b *browserTab) waitUser(name string) {
 
 func TestWebClientChat(t *testing.T) {
 	base := startWebServer(t)
-	browser := startBrowser(t)
+	browser := testenv.Browser(t)
 	alice := openBrowserTab(t, browser, base, "alice")
 	bob := openBrowserTab(t, browser, base, "bob")
 
@@ -312,7 +257,7 @@ func TestWebClientChat(t *testing.T) {
 
 func TestWebClientPrivateMessage(t *testing.T) {
 	base := startWebServer(t)
-	browser := startBrowser(t)
+	browser := testenv.Browser(t)
 	alice := openBrowserTab(t, browser, base, "alice")
 	bob := openBrowserTab(t, browser, base, "bob")
 	carol := openBrowserTab(t, browser, base, "carol")
@@ -368,7 +313,7 @@ func TestWebClientErrors(t *testing.T) {
 		config.Room{ID: 3, Name: "Closed", Member: true, Open: false},
 		config.Room{ID: 4, Name: "Staff", Member: false, Open: true},
 	)
-	browser := startBrowser(t)
+	browser := testenv.Browser(t)
 	dave := openBrowserTab(t, browser, base, "dave")
 
 	// The server refuses an invalid name; the client shows its message.
@@ -423,9 +368,9 @@ func TestWebClientErrors(t *testing.T) {
 
 func TestWebClientReconnect(t *testing.T) {
 	cfg := webConfig(t)
-	srv := runWebServer(t, cfg)
+	srv := servertest.Start(t, cfg)
 	addr := srv.HTTPAddr()
-	browser := startBrowser(t)
+	browser := testenv.Browser(t)
 	erin := openBrowserTab(t, browser, "http://"+addr, "erin")
 	erin.login()
 	erin.joinLobby()
@@ -445,7 +390,7 @@ func TestWebClientReconnect(t *testing.T) {
 	// again and returns to the room.
 	cfg2 := *cfg
 	cfg2.HTTP.Addr = addr
-	runWebServer(t, &cfg2)
+	servertest.Start(t, &cfg2)
 	erin.do("reconnect", chromedp.Click(chromedp.ID("reconnect")))
 	erin.waitRoom("Lobby", webLobbyWelcome)
 	erin.do("see the connection back",

@@ -15,29 +15,12 @@ import (
 
 	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/core/store"
+	"github.com/parlorchat/parlor/internal/testenv"
 )
 
 const testPwd = "3874-3459-9999-2199"
 
 var localhost = netip.MustParseAddr("127.0.0.1")
-
-// syncBuffer is a log destination tests can read while the code writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // fakeConn is a chat connection that records what it is sent.
 type fakeConn struct {
@@ -87,7 +70,7 @@ type fixture struct {
 	d     *Dispatcher
 	g     *chat.Group
 	st    store.Store
-	log   *syncBuffer
+	log   *testenv.LogBuffer
 	other *chat.Group
 }
 
@@ -108,7 +91,7 @@ func newFixture(t *testing.T, allow ...string) *fixture {
 	if len(allow) == 0 {
 		allow = []string{"127.0.0.1", "::1"}
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	d, err := New(Options{Store: st, Logger: hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug}),
 		Groups: []GroupAccess{
 			{Chat: g, Password: testPwd, AllowFrom: allow},

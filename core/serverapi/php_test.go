@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parlorchat/parlor/internal/servertest"
 	"github.com/parlorchat/parlor/internal/testenv"
 )
 
@@ -23,7 +24,7 @@ func TestSeedPHPClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := start(t, apiConfig(t), nil)
+	srv := servertest.Start(t, apiConfig(t))
 	_, port, _ := strings.Cut(srv.APIAddr(), ":")
 
 	runPHP := func(password string, args ...string) (string, int) {

@@ -1,7 +1,6 @@
 package serverapi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,57 +11,27 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/parlorchat/parlor/core/config"
-	"github.com/parlorchat/parlor/core/server"
 	"github.com/parlorchat/parlor/core/serverapi"
+	"github.com/parlorchat/parlor/internal/servertest"
+	"github.com/parlorchat/parlor/internal/testenv"
 )
 
 const apiPwd = "3874-3459-9999-2199"
 
-// apiConfig is the embedded defaults on free ports and a fresh data dir,
-// with the server API on.
+// apiConfig is servertest.Config with the server API on a free port.
 func apiConfig(t *testing.T) *config.Config {
 	t.Helper()
-	cfg := config.Default()
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
+	cfg := servertest.Config(t)
 	cfg.ServerAPI.Addr = "127.0.0.1:0"
 	cfg.ServerAPI.Groups = map[string]config.APIGroup{"default": {Password: apiPwd, AllowFrom: []string{"127.0.0.1"}}}
 	cfg.Status.MinInterval = 20 * time.Millisecond
 	return cfg
-}
-
-func start(t *testing.T, cfg *config.Config, log hclog.Logger) *server.Server {
-	t.Helper()
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
-	srv, err := server.New(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(ctx); err != nil {
-				t.Errorf("shutdown: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return srv
 }
 
 // send sends one XML command and returns the reply's code, message and
@@ -106,85 +75,6 @@ func mustOK(t *testing.T, addr, cmd string) string {
 		t.Fatalf("%.80s: code %d %q", cmd, code, msg)
 	}
 	return raw
-}
-
-// wsClient is a minimal protocol client.
-type wsClient struct {
-	t      *testing.T
-	ws     *websocket.Conn
-	events chan map[string]any
-	closed chan error
-}
-
-func dial(t *testing.T, srv *server.Server) *wsClient {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws://"+srv.HTTPAddr()+"/ws", nil)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	c := &wsClient{t: t, ws: ws, events: make(chan map[string]any, 1024), closed: make(chan error, 1)}
-	go func() {
-		for {
-			_, data, err := ws.Read(context.Background())
-			if err != nil {
-				c.closed <- err
-				close(c.events)
-				return
-			}
-			var batch []map[string]any
-			if bytes.HasPrefix(data, []byte("[")) {
-				_ = json.Unmarshal(data, &batch)
-			} else {
-				var ev map[string]any
-				_ = json.Unmarshal(data, &ev)
-				batch = append(batch, ev)
-			}
-			for _, ev := range batch {
-				c.events <- ev
-			}
-		}
-	}()
-	t.Cleanup(func() { _ = ws.CloseNow() })
-	c.want("hello", nil)
-	return c
-}
-
-func (c *wsClient) send(v any) {
-	c.t.Helper()
-	b, _ := json.Marshal(v)
-	if err := c.ws.Write(context.Background(), websocket.MessageText, b); err != nil {
-		c.t.Fatalf("send: %v", err)
-	}
-}
-
-// want returns the next event of type typ for which ok (if given) holds.
-func (c *wsClient) want(typ string, ok func(map[string]any) bool) map[string]any {
-	c.t.Helper()
-	timeout := time.After(5 * time.Second)
-	for {
-		select {
-		case ev, open := <-c.events:
-			if !open {
-				c.t.Fatalf("connection closed while waiting for %s", typ)
-			}
-			if ev["type"] == typ && (ok == nil || ok(ev)) {
-				return ev
-			}
-		case <-timeout:
-			c.t.Fatalf("no matching %s event within 5s", typ)
-		}
-	}
-}
-
-func (c *wsClient) waitClosed() {
-	c.t.Helper()
-	select {
-	case <-c.closed:
-	case <-time.After(5 * time.Second):
-		c.t.Fatal("connection not closed")
-	}
 }
 
 func hasRoom(name string) func(map[string]any) bool {
@@ -231,26 +121,26 @@ func fileGone(t *testing.T, path string) {
 
 func TestServerAPIAgainstARunningServer(t *testing.T) {
 	cfg := apiConfig(t)
-	srv := start(t, cfg, nil)
+	srv := servertest.Start(t, cfg)
 	api := srv.APIAddr()
 	if api == "" {
 		t.Fatal("the API listener does not run")
 	}
 	dir := filepath.Join(cfg.DataDir, "default")
 
-	alice := dial(t, srv)
-	alice.send(map[string]string{"type": "login", "user": "alice"})
-	alice.want("login_ok", nil)
-	alice.send(map[string]any{"type": "join", "room": 1})
-	alice.want("joined", nil)
-	anon := dial(t, srv) // connected, never logs in
+	alice := servertest.Dial(t, srv)
+	alice.Send(map[string]string{"type": "login", "user": "alice"})
+	alice.Want("login_ok")
+	alice.Send(map[string]any{"type": "join", "room": 1})
+	alice.Want("joined")
+	anon := servertest.Dial(t, srv) // connected, never logs in
 	fileIs(t, filepath.Join(dir, "online.txt"), "2|1|2")
 	fileIs(t, filepath.Join(dir, "room_1.txt"), "alice\n")
 	fileIs(t, filepath.Join(dir, "room_2.txt"), "")
 
 	// add_room appears live in the web client and in the status files.
 	raw := mustOK(t, api, command("add_room", "name", "test room", "owner", "aaa", "max", "200", "member", "false", "passallmessage", "true"))
-	alice.want("rooms", hasRoom("test room"))
+	alice.WantMatch("rooms", hasRoom("test room"))
 	var id int64
 	if _, err := fmt.Sscanf(raw[strings.Index(raw, "<Room id="):], `<Room id="%d"`, &id); err != nil || id < 3 {
 		t.Fatalf("room id in %s: %v", raw, err)
@@ -259,18 +149,18 @@ func TestServerAPIAgainstARunningServer(t *testing.T) {
 	fileIs(t, filepath.Join(dir, fmt.Sprintf("room_%d.txt", id)), "")
 
 	mustOK(t, api, command("edit_room", "roomid", "1", "name", "Main hall"))
-	alice.want("rooms", hasRoom("Main hall"))
+	alice.WantMatch("rooms", hasRoom("Main hall"))
 
 	// broadcast reaches connections that have not logged in.
 	mustOK(t, api, command("broadcast", "userid", "test", "msg", "welcome to parlor"))
-	for _, c := range []*wsClient{alice, anon} {
-		if ev := c.want("notice", nil); ev["text"] != "welcome to parlor" || ev["from"] != "test" {
+	for _, c := range []*servertest.Client{alice, anon} {
+		if ev := c.Want("notice"); ev["text"] != "welcome to parlor" || ev["from"] != "test" {
 			t.Fatalf("notice %v", ev)
 		}
 	}
 	mustOK(t, api, command("private_message", "dest_uid", "alice", "msg", "hello world", "emotion", "e2",
 		"owner_uid", "admin", "owner_nick", "admin", "b", "1", "i", "1", "u", "1", "color", "0xff00ff"))
-	pm := alice.want("private", nil)
+	pm := alice.Want("private")
 	if st := pm["style"].(map[string]any); pm["from"] != "admin" || pm["text"] != "hello world" || st["color"] != "#ff00ff" || st["b"] != true {
 		t.Fatalf("private %v", pm)
 	}
@@ -301,30 +191,30 @@ func TestServerAPIAgainstARunningServer(t *testing.T) {
 	}
 
 	mustOK(t, api, command("del_room", "room_id", fmt.Sprint(id)))
-	alice.want("rooms", func(ev map[string]any) bool { return !hasRoom("test room")(ev) })
+	alice.WantMatch("rooms", func(ev map[string]any) bool { return !hasRoom("test room")(ev) })
 	fileGone(t, filepath.Join(dir, fmt.Sprintf("room_%d.txt", id)))
 
 	// stop_group disconnects everyone and refuses logins until start_group.
 	if code, msg, _ := send(t, api, command("stop_group")); code != 0 || !strings.Contains(msg, "2 connections closed") {
 		t.Fatalf("stop_group %d %q", code, msg)
 	}
-	alice.want("notice", nil)
-	alice.waitClosed()
-	anon.waitClosed()
+	alice.Want("notice")
+	alice.WaitClosed()
+	anon.WaitClosed()
 	fileIs(t, filepath.Join(dir, "online.txt"), "0|0|2")
-	late := dial(t, srv)
-	late.send(map[string]string{"type": "login", "user": "bob"})
-	if ev := late.want("error", nil); ev["code"] != "group_stopped" {
+	late := servertest.Dial(t, srv)
+	late.Send(map[string]string{"type": "login", "user": "bob"})
+	if ev := late.Want("error"); ev["code"] != "group_stopped" {
 		t.Fatalf("login while stopped: %v", ev)
 	}
 	mustOK(t, api, command("start_group"))
-	late.send(map[string]string{"type": "login", "user": "bob"})
-	late.want("login_ok", nil)
+	late.Send(map[string]string{"type": "login", "user": "bob"})
+	late.Want("login_ok")
 }
 
 func TestAPIRoomsSurviveRestart(t *testing.T) {
 	cfg := apiConfig(t)
-	srv := start(t, cfg, nil)
+	srv := servertest.Start(t, cfg)
 	raw := mustOK(t, srv.APIAddr(), command("add_room", "name", "Made by API", "desc", "kept", "max", "7", "en", "0"))
 	if !strings.Contains(raw, `name="Made by API"`) {
 		t.Fatal(raw)
@@ -334,7 +224,7 @@ func TestAPIRoomsSurviveRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	srv2 := start(t, cfg, nil) // same data dir and config
+	srv2 := servertest.Start(t, cfg) // same data dir and config
 	_, _, raw = send(t, srv2.APIAddr(), command("get_rooms"))
 	for _, want := range []string{`name="Made by API" owner="" desc="kept" max="7"`, `en="0"`, `name="Help" owner="" desc="edited at run time"`, `name="Lobby"`} {
 		if !strings.Contains(raw, want) {
@@ -346,20 +236,13 @@ func TestAPIRoomsSurviveRestart(t *testing.T) {
 func TestNoPasswordMeansNoAPI(t *testing.T) {
 	cfg := apiConfig(t)
 	cfg.ServerAPI.Groups = config.Default().ServerAPI.Groups // shipped: no api_pwd
-	var logs bytes.Buffer
-	var mu sync.Mutex
-	log := hclog.New(&hclog.LoggerOptions{Output: writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return logs.Write(p)
-	})})
-	srv := start(t, cfg, log)
+	var logs testenv.LogBuffer
+	log := hclog.New(&hclog.LoggerOptions{Output: &logs})
+	srv := servertest.Start(t, cfg, servertest.WithLogger(log))
 	if srv.APIAddr() != "" {
 		t.Fatalf("API listener runs without a password on %s", srv.APIAddr())
 	}
-	mu.Lock()
 	text := logs.String()
-	mu.Unlock()
 	if !strings.Contains(text, "server_api.groups.default.api_pwd") || !strings.Contains(text, "PARLOR_SERVER_API__GROUPS__DEFAULT__API_PWD") {
 		t.Fatalf("the log does not say how to enable the API:\n%s", text)
 	}
@@ -375,7 +258,3 @@ func TestNoPasswordMeansNoAPI(t *testing.T) {
 		t.Fatalf("HTTP without a password: %d %s", resp.StatusCode, body)
 	}
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

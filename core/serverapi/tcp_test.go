@@ -148,10 +148,21 @@ func TestTCPBoundsConnections(t *testing.T) {
 	}
 	defer hold.Close()
 	_, _ = hold.Write([]byte("<Com")) // occupies the only slot
-	time.Sleep(100 * time.Millisecond)
-	code, msg := replyOf(t, exchange(t, addr, []byte(`<Command api_pwd="`+testPwd+`" type="get_online"/>`+"\x00")))
-	if code != CodeBusy || !strings.Contains(msg, "Too many") {
-		t.Fatalf("reply %d %q", code, msg)
+	// Until the server has accepted hold, another client may still get
+	// the slot; once it has, the next one is refused.
+	busyBy := time.Now().Add(3 * time.Second)
+	for {
+		code, msg := replyOf(t, exchange(t, addr, []byte(`<Command api_pwd="`+testPwd+`" type="get_online"/>`+"\x00")))
+		if code == CodeBusy {
+			if !strings.Contains(msg, "Too many") {
+				t.Fatalf("busy reply %q does not say why", msg)
+			}
+			break
+		}
+		if code != CodeOK || time.Now().After(busyBy) {
+			t.Fatalf("reply %d %q while the only slot is held", code, msg)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	_, _ = hold.Write([]byte(`mand api_pwd="` + testPwd + `" type="get_online"/>` + "\x00"))
 	_ = hold.SetReadDeadline(time.Now().Add(5 * time.Second))

@@ -4,22 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/parlorchat/parlor/core/config"
-	"github.com/parlorchat/parlor/core/server"
+	"github.com/parlorchat/parlor/internal/servertest"
 	"github.com/parlorchat/parlor/internal/testenv"
 )
 
@@ -29,73 +24,14 @@ const (
 	pollTimeout = 20 * time.Second
 )
 
-// freeAddr returns a local address nobody listens on right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
-}
-
-// syncBuffer collects process output safely.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // serveSite runs the example site with php -S and returns its base URL.
 func serveSite(t *testing.T, chatURL string) string {
 	t.Helper()
-	php := testenv.Binary(t, "php")
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
-	cmd := exec.Command(php, "-S", addr, "-t", dir)
-	cmd.Env = append(os.Environ(), "PARLOR_CHAT_URL="+chatURL, "PARLOR_SSO_API_KEY="+apiKey)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.WaitDelay = 2 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start php -S: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("php -S output:\n%s", out.String())
-		}
-	})
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			_ = c.Close()
-			return "http://" + addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("php -S did not listen on %s: %v\n%s", addr, err, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return testenv.PHPServer(t, dir, []string{"PARLOR_CHAT_URL=" + chatURL, "PARLOR_SSO_API_KEY=" + apiKey})
 }
 
 // startChat runs a chat with the SSO plugin on addr whose login, logout and
@@ -103,9 +39,8 @@ func serveSite(t *testing.T, chatURL string) string {
 func startChat(t *testing.T, addr, site string) string {
 	t.Helper()
 	bin := testenv.GoBuild(t, "./plugins/sso", "parlor-plugin-sso")
-	cfg := config.Default()
+	cfg := servertest.Config(t)
 	cfg.HTTP.Addr = addr
-	cfg.DataDir = t.TempDir()
 	cfg.ServerAPI.Addr = ""
 	cfg.Status.Enabled = false
 	cfg.Plugins.CallTimeout = 5 * time.Second
@@ -115,49 +50,7 @@ func startChat(t *testing.T, addr, site string) string {
 		"logout_url":   site + "/?action=logout",
 		"register_url": site + "/?action=register",
 	}}}
-	srv, err := server.New(cfg, hclog.NewNullLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
-	defer cancel()
-	if err := srv.Start(ctx); err != nil {
-		t.Fatalf("start chat: %v", err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return "http://" + srv.HTTPAddr()
-}
-
-func startBrowser(t *testing.T) context.Context {
-	t.Helper()
-	path := testenv.Chromium(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 800),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelBrowser)
-	if err := chromedp.Do(browserCtx); err != nil {
-		testenv.Missing(t, "Chromium at "+path, err)
-	}
-	return browserCtx
+	return servertest.URL(servertest.Start(t, cfg))
 }
 
 // tab is one page; tabs made by newTab(parent) share parent's cookies.
@@ -270,10 +163,10 @@ func generate(t *testing.T, chat, name, email string) string {
 }
 
 func TestSiteLogsIntoChat(t *testing.T) {
-	chatAddr := freeAddr(t)
+	chatAddr := testenv.FreeAddr(t)
 	site := serveSite(t, "http://"+chatAddr)
 	chat := startChat(t, chatAddr, site)
-	browser := startBrowser(t)
+	browser := testenv.Browser(t)
 
 	// alice logs in on the site; its page loads the chat's IMG tag, so the
 	// chat opens already logged in as alice.
@@ -337,10 +230,10 @@ func TestSiteLogsIntoChat(t *testing.T) {
 }
 
 func TestLoginLinkWithoutImage(t *testing.T) {
-	chatAddr := freeAddr(t)
+	chatAddr := testenv.FreeAddr(t)
 	site := serveSite(t, "http://"+chatAddr)
 	chat := startChat(t, chatAddr, site)
-	browser := startBrowser(t)
+	browser := testenv.Browser(t)
 
 	// A browser that never loaded the IMG tag follows the link carrying
 	// the token and is logged in; the token leaves the address bar.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/parlorchat/parlor/internal/testenv"
 	"github.com/parlorchat/parlor/sdk"
 	"github.com/parlorchat/parlor/sdk/sdktest"
 )
@@ -132,12 +133,7 @@ func TestAuthURL(t *testing.T) {
 }
 
 func TestUnreachable(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
+	addr := testenv.FreeAddr(t)
 	a := sdktest.Authenticator(t, New(nil), config("http://"+addr+"/auth.php", "GET"))
 	res := login(t, a, "alice", secret)
 	if res.Code != sdk.LoginError || !strings.Contains(res.Message, "unreachable") || strings.Contains(res.Message, "auth.php") {

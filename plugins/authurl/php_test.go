@@ -1,16 +1,11 @@
 package main
 
 import (
-	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -26,7 +21,7 @@ const phpDB = "parlor_authurl_test"
 // page's URL.
 func phpPage(t *testing.T) string {
 	t.Helper()
-	php := testenv.Binary(t, "php")
+	testenv.Binary(t, "php") // before any database work
 	db, _ := testenv.MySQL(t, phpDB)
 	dir, err := filepath.Abs(filepath.Join("..", "..", "examples", "authurl-php"))
 	if err != nil {
@@ -61,78 +56,14 @@ func phpPage(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := servePHP(t, php, dir,
-		"PARLOR_AUTH_DB_HOST="+host,
-		"PARLOR_AUTH_DB_PORT="+port,
-		"PARLOR_AUTH_DB_NAME="+phpDB,
+	base := testenv.PHPServer(t, dir, []string{
+		"PARLOR_AUTH_DB_HOST=" + host,
+		"PARLOR_AUTH_DB_PORT=" + port,
+		"PARLOR_AUTH_DB_NAME=" + phpDB,
 		"PARLOR_AUTH_DB_USER=root",
 		"PARLOR_AUTH_DB_PASSWORD=",
-	)
-	return fmt.Sprintf("http://%s/auth.php", addr)
-}
-
-// servePHP runs `php -S` on a free local port for dir with env added to
-// the environment, stops it when the test ends and returns its address.
-func servePHP(t *testing.T, php, dir string, env ...string) string {
-	t.Helper()
-	addr := freeAddr(t)
-	cmd := exec.Command(php, "-S", addr, "-t", dir)
-	cmd.Env = append(os.Environ(), env...)
-	// Own process group, so that stopping it also stops any workers.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out syncBuilder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.WaitDelay = 2 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start php -S: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("php -S output:\n%s", out.String())
-		}
 	})
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			_ = c.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("php -S did not listen on %s: %v\n%s", addr, err, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// syncBuilder collects process output safely.
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuilder) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuilder) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return base + "/auth.php"
 }
 
 func stripComments(sql string) string {
@@ -182,13 +113,12 @@ func TestPHPAuthPage(t *testing.T) {
 // TestPHPDatabaseDown: the page answers 3 when it cannot reach the
 // database.
 func TestPHPDatabaseDown(t *testing.T) {
-	php := testenv.Binary(t, "php")
 	dir, err := filepath.Abs(filepath.Join("..", "..", "examples", "authurl-php"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := servePHP(t, php, dir, "PARLOR_AUTH_DB_HOST=127.0.0.1", "PARLOR_AUTH_DB_PORT="+strings.TrimPrefix(freeAddr(t), "127.0.0.1:"))
-	a := sdktest.Authenticator(t, New(nil), map[string]any{"url": "http://" + addr + "/auth.php", "timeout": "5s"})
+	base := testenv.PHPServer(t, dir, []string{"PARLOR_AUTH_DB_HOST=127.0.0.1", "PARLOR_AUTH_DB_PORT=" + strings.TrimPrefix(testenv.FreeAddr(t), "127.0.0.1:")})
+	a := sdktest.Authenticator(t, New(nil), map[string]any{"url": base + "/auth.php", "timeout": "5s"})
 	if res := login(t, a, "alice", "wonderland"); res.Code != sdk.LoginError {
 		t.Fatalf("got %v (%q), want LoginError", res.Code, res.Message)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -13,10 +12,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/parlorchat/parlor/core/config"
-	"github.com/parlorchat/parlor/core/server"
+	"github.com/parlorchat/parlor/internal/servertest"
 	"github.com/parlorchat/parlor/internal/testenv"
 )
 
@@ -27,8 +25,7 @@ const testAPIKey = "test-api-key-0123456789"
 func ssoConfig(t *testing.T, dataDir, tokenTTL string) *config.Config {
 	t.Helper()
 	bin := testenv.GoBuild(t, "./plugins/sso", "parlor-plugin-sso")
-	cfg := config.Default()
-	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg := servertest.Config(t)
 	cfg.DataDir = dataDir
 	cfg.ServerAPI.Addr = ""
 	cfg.Plugins.CallTimeout = 5 * time.Second
@@ -45,32 +42,11 @@ func ssoConfig(t *testing.T, dataDir, tokenTTL string) *config.Config {
 	return cfg
 }
 
-// startServer runs a server; stop ends it (also called when the test ends).
+// startServer runs a server; stop ends it (also done when the test ends).
 func startServer(t *testing.T, cfg *config.Config) (base string, stop func()) {
 	t.Helper()
-	srv, err := server.New(cfg, hclog.NewNullLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	}
-	t.Cleanup(stop)
-	return "http://" + srv.HTTPAddr(), stop
+	srv := servertest.Start(t, cfg)
+	return servertest.URL(srv), func() { servertest.Stop(t, srv) }
 }
 
 // answer is an endpoint's reply.
@@ -169,88 +145,41 @@ func (a answer) sessionCookie(t *testing.T) *http.Cookie {
 	return nil
 }
 
-// wsClient is a minimal protocol client.
+// wsClient is a protocol client whose want fails on an error event.
 type wsClient struct {
-	t       *testing.T
-	ws      *websocket.Conn
-	pending []map[string]any
+	t  *testing.T
+	c  *servertest.Client
+	ws *websocket.Conn
 }
 
 // dialWS opens /ws with the cookie header (may be empty) and reads hello.
 func dialWS(t *testing.T, base, cookie string) *wsClient {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	h := http.Header{}
 	if cookie != "" {
 		h.Set("Cookie", cookie)
 	}
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws", &websocket.DialOptions{HTTPHeader: h})
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(func() { _ = ws.CloseNow() })
-	c := &wsClient{t: t, ws: ws}
-	c.want("hello")
-	return c
+	c := servertest.DialURL(t, base, h)
+	return &wsClient{t: t, c: c, ws: c.Conn()}
 }
 
 func (c *wsClient) send(v any) {
 	c.t.Helper()
-	b, _ := json.Marshal(v)
-	if err := c.ws.Write(context.Background(), websocket.MessageText, b); err != nil {
-		c.t.Fatalf("send: %v", err)
-	}
-}
-
-// next returns the next event (batches are split); nil when the
-// connection closed.
-func (c *wsClient) next(ctx context.Context, pending *[]map[string]any) (map[string]any, error) {
-	if len(*pending) > 0 {
-		ev := (*pending)[0]
-		*pending = (*pending)[1:]
-		return ev, nil
-	}
-	_, data, err := c.ws.Read(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > 0 && data[0] == '[' {
-		var batch []map[string]any
-		if err := json.Unmarshal(data, &batch); err != nil {
-			return nil, err
-		}
-		*pending = batch[1:]
-		return batch[0], nil
-	}
-	var ev map[string]any
-	err = json.Unmarshal(data, &ev)
-	return ev, err
+	c.c.Send(v)
 }
 
 // nextEvent returns the next event; it fails the test on a read error.
 func (c *wsClient) nextEvent() map[string]any {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ev, err := c.next(ctx, &c.pending)
-	if err != nil {
-		c.t.Fatalf("read: %v", err)
-	}
-	return ev
+	return c.c.Next()
 }
 
 // want returns the next event of type typ (an error event fails unless
 // typ is "error").
 func (c *wsClient) want(typ string) map[string]any {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	for {
-		ev, err := c.next(ctx, &c.pending)
-		if err != nil {
-			c.t.Fatalf("waiting for %s: %v", typ, err)
-		}
+		ev := c.c.Next()
 		if ev["type"] == typ {
 			return ev
 		}
@@ -264,18 +193,12 @@ func (c *wsClient) want(typ string) map[string]any {
 // close reason.
 func (c *wsClient) closed() string {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for {
-		_, err := c.next(ctx, &c.pending)
-		if err != nil {
-			var ce websocket.CloseError
-			if errors.As(err, &ce) {
-				return ce.Reason
-			}
-			c.t.Fatalf("waiting for close: %v", err)
-		}
+	err := c.c.WaitClosed()
+	var ce websocket.CloseError
+	if !errors.As(err, &ce) {
+		c.t.Fatalf("waiting for close: %v", err)
 	}
+	return ce.Reason
 }
 
 // sessionLogin logs in with the cookie (token empty) or a token.
@@ -286,13 +209,8 @@ func (c *wsClient) sessionLogin(token string) map[string]any {
 	} else {
 		c.send(map[string]any{"type": "login", "token": token})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	for {
-		ev, err := c.next(ctx, &c.pending)
-		if err != nil {
-			c.t.Fatalf("session login: %v", err)
-		}
+		ev := c.c.Next()
 		if ev["type"] == "login_ok" || ev["type"] == "error" {
 			return ev
 		}

@@ -1,34 +1,20 @@
 package main
 
 import (
-	"context"
 	"net/url"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
-	"github.com/parlorchat/parlor/core/server"
+	"github.com/parlorchat/parlor/internal/servertest"
 )
 
 func TestPluginKilledNextRequestWorks(t *testing.T) {
 	cfg := ssoConfig(t, t.TempDir(), "")
 	cfg.Plugins.HealthInterval = time.Hour // only the request restarts it
-	srv, err := server.New(cfg, hclog.NewNullLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	base := "http://" + srv.HTTPAddr()
+	srv := servertest.Start(t, cfg)
+	base := servertest.URL(srv)
 	tok := get(t, base, "/sso/token/generate", with("username", "heidi", "email", "heidi@example.com")).ok(t, "generate").AccessToken
 
 	st := srv.Plugins().Status()
@@ -52,15 +38,8 @@ func TestPluginKilledNextRequestWorks(t *testing.T) {
 func TestSSOIsNotAnAuthenticator(t *testing.T) {
 	cfg := ssoConfig(t, t.TempDir(), "")
 	cfg.Auth.Chain = []string{"sso"}
-	srv, err := server.New(cfg, hclog.NewNullLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = srv.Start(context.Background())
+	_, err := servertest.TryStart(t, cfg)
 	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
 		t.Fatal("a module-only plugin was accepted in auth.chain")
 	}
 	if !strings.Contains(err.Error(), "not an authenticator") {
@@ -80,14 +59,7 @@ func TestBadConfigStopsStart(t *testing.T) {
 			spec := cfg.Plugins.Load["sso"]
 			spec.Config = pc
 			cfg.Plugins.Load["sso"] = spec
-			srv, err := server.New(cfg, hclog.NewNullLogger())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := srv.Start(context.Background()); err == nil {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				_ = srv.Shutdown(ctx)
+			if _, err := servertest.TryStart(t, cfg); err == nil {
 				t.Fatal("started with a bad SSO config")
 			} else if !strings.Contains(err.Error(), "sso") {
 				t.Fatalf("error does not name the plugin: %v", err)

@@ -1,10 +1,8 @@
 package dbauthtest
 
 import (
-	"bytes"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,25 +13,8 @@ import (
 	"github.com/parlorchat/parlor/sdk"
 )
 
-// LogBuffer collects log output safely from several goroutines.
-type LogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write appends p.
-func (b *LogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns everything written so far.
-func (b *LogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// LogBuffer is testenv's buffer, named here for the callers of Binary.
+type LogBuffer = testenv.LogBuffer
 
 // Binary builds the plugin command pkg (an import path such as
 // github.com/parlorchat/parlor/plugins/mysql) as parlor-plugin-<name> and

@@ -1,0 +1,220 @@
+package servertest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/parlorchat/parlor/core/server"
+)
+
+// Timeout is how long a Client waits for a connection, an event or the
+// close of the connection before it fails the test.
+const Timeout = 5 * time.Second
+
+// Client is a chat protocol client over /ws. It reads in the background,
+// splitting batches (JSON arrays) into single events, so a test waits for
+// the events it cares about and skips the others. Its methods fail the
+// test and must be called from the test's goroutine.
+type Client struct {
+	t      testing.TB
+	conn   *websocket.Conn
+	events chan map[string]any
+	closed chan error
+	stop   chan struct{}
+	err    error // why reading ended; set before events is closed
+}
+
+// Dial connects to srv's /ws and waits for the hello event, which must
+// announce protocol 1. The connection is closed when the test ends.
+func Dial(t testing.TB, srv *server.Server) *Client {
+	t.Helper()
+	return DialURL(t, URL(srv), nil)
+}
+
+// DialURL is Dial for a server known by its base URL ("http://host:port"),
+// sending header (may be nil), e.g. a Cookie, with the handshake.
+func DialURL(t testing.TB, base string, header http.Header) *Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws", &websocket.DialOptions{HTTPHeader: header})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	ws.SetReadLimit(1 << 20)
+	c := &Client{
+		t: t, conn: ws,
+		events: make(chan map[string]any, 1024),
+		closed: make(chan error, 1),
+		stop:   make(chan struct{}),
+	}
+	go c.read()
+	t.Cleanup(func() {
+		close(c.stop)
+		_ = ws.CloseNow()
+	})
+	if ev := c.Want("hello"); ev["protocol"] != 1.0 {
+		t.Fatalf("hello = %v", ev)
+	}
+	return c
+}
+
+// read delivers events until the connection ends or a frame is not JSON,
+// then reports why on closed and closes events.
+func (c *Client) read() {
+	var err error
+	defer func() {
+		c.err = err
+		c.closed <- err
+		close(c.events)
+	}()
+	for {
+		var data []byte
+		_, data, err = c.conn.Read(context.Background())
+		if err != nil {
+			return
+		}
+		var batch []map[string]any
+		if len(data) > 0 && data[0] == '[' {
+			if uerr := json.Unmarshal(data, &batch); uerr != nil {
+				err = fmt.Errorf("bad batch %q: %w", data, uerr)
+				return
+			}
+		} else {
+			var ev map[string]any
+			if uerr := json.Unmarshal(data, &ev); uerr != nil {
+				err = fmt.Errorf("bad frame %q: %w", data, uerr)
+				return
+			}
+			batch = append(batch, ev)
+		}
+		for _, ev := range batch {
+			select {
+			case c.events <- ev:
+			case <-c.stop:
+				return
+			}
+		}
+	}
+}
+
+// Conn is the underlying connection, for tests that write raw frames.
+func (c *Client) Conn() *websocket.Conn { return c.conn }
+
+// Send writes v as one JSON text frame.
+func (c *Client) Send(v any) {
+	c.t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		c.t.Fatalf("send: %v", err)
+	}
+	if err := c.conn.Write(context.Background(), websocket.MessageText, b); err != nil {
+		c.t.Fatalf("send: %v", err)
+	}
+}
+
+// Next returns the next event, whatever its type.
+func (c *Client) Next() map[string]any {
+	c.t.Helper()
+	select {
+	case ev, open := <-c.events:
+		if !open {
+			c.t.Fatalf("connection closed while waiting for an event: %v", c.err)
+		}
+		return ev
+	case <-time.After(Timeout):
+		c.t.Fatalf("no event within %v", Timeout)
+	}
+	return nil
+}
+
+// Want returns the next event of type typ, skipping others.
+func (c *Client) Want(typ string) map[string]any {
+	c.t.Helper()
+	return c.want(typ, nil)
+}
+
+// WantMatch returns the next event of type typ for which ok holds,
+// skipping others.
+func (c *Client) WantMatch(typ string, ok func(map[string]any) bool) map[string]any {
+	c.t.Helper()
+	return c.want(typ, ok)
+}
+
+func (c *Client) want(typ string, ok func(map[string]any) bool) map[string]any {
+	c.t.Helper()
+	what := typ
+	if ok != nil {
+		what = "matching " + typ
+	}
+	timeout := time.After(Timeout)
+	for {
+		select {
+		case ev, open := <-c.events:
+			if !open {
+				c.t.Fatalf("connection closed while waiting for %s: %v", what, c.err)
+			}
+			if ev["type"] == typ && (ok == nil || ok(ev)) {
+				return ev
+			}
+		case <-timeout:
+			c.t.Fatalf("no %s event within %v", what, Timeout)
+		}
+	}
+}
+
+// WantError returns the message of the next error event, which must carry
+// code and a message.
+func (c *Client) WantError(code string) string {
+	c.t.Helper()
+	ev := c.Want("error")
+	if ev["code"] != code {
+		c.t.Fatalf("error %v, want code %s", ev, code)
+	}
+	msg, _ := ev["message"].(string)
+	if msg == "" {
+		c.t.Fatalf("error %s without a message", code)
+	}
+	return msg
+}
+
+// Login logs in with name and password (empty: as a guest) and returns
+// the login_ok event.
+func (c *Client) Login(name, password string) map[string]any {
+	c.t.Helper()
+	c.Send(map[string]string{"type": "login", "user": name, "password": password})
+	return c.Want("login_ok")
+}
+
+// Join enters room with password (may be empty) and returns the joined
+// event.
+func (c *Client) Join(room int, password string) map[string]any {
+	c.t.Helper()
+	c.Send(map[string]any{"type": "join", "room": room, "password": password})
+	return c.Want("joined")
+}
+
+// Closed delivers, once, why the connection ended (for a close by the
+// server, a websocket.CloseError, or a malformed frame). Events received
+// before stay available to Next and Want.
+func (c *Client) Closed() <-chan error { return c.closed }
+
+// WaitClosed waits up to Timeout for the connection to end and returns
+// why; see Closed.
+func (c *Client) WaitClosed() error {
+	c.t.Helper()
+	select {
+	case err := <-c.closed:
+		return err
+	case <-time.After(Timeout):
+		c.t.Fatalf("connection not closed within %v", Timeout)
+	}
+	return nil
+}

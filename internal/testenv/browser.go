@@ -1,0 +1,41 @@
+package testenv
+
+import (
+	"context"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Browser launches headless Chromium (see Chromium) with a fresh profile
+// and returns a context bound to it; the browser ends when the test does.
+// Tabs are opened with chromedp.NewContext on the returned context. The test
+// is skipped, or fails when PARLOR_REQUIRE_SERVICES=1, if Chromium cannot
+// be started.
+func Browser(t testing.TB) context.Context {
+	t.Helper()
+	path := Chromium(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	// The first run starts the browser; its context must carry no deadline,
+	// or the browser ends with it.
+	if err := chromedp.Do(browserCtx); err != nil {
+		Missing(t, "Chromium at "+path, err)
+	}
+	return browserCtx
+}
