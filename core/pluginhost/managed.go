@@ -142,6 +142,7 @@ func (m *managed) launch(ctx context.Context) (*instance, error) {
 		Plugins:          m.pluginSet(),
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		GRPCDialOptions:  sdk.GRPCDialOptions(),
 		Managed:          false,
 		StartTimeout:     startTimeout,
 		Logger:           m.log,

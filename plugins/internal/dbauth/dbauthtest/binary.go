@@ -36,6 +36,7 @@ func Binary(t testing.TB, pkg, name string) (sdk.Authenticator, *LogBuffer) {
 		Plugins:          sdk.PluginSet(sdk.ServeOpts{}),
 		Cmd:              exec.Command(bin),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		GRPCDialOptions:  sdk.GRPCDialOptions(),
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Name:   name,
 			Output: logs,
