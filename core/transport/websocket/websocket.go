@@ -88,8 +88,8 @@ func New(group *chat.Group, login Login, opts Options) *Handler {
 }
 
 // Buffer sizes of a connection. net/http's are 4 KiB each, held for the
-// life of the connection; clients send small frames and one write of a
-// larger batch bypasses the buffer, so 1 KiB each is enough.
+// life of the connection; clients send small frames and most of a larger
+// write bypasses the buffer, so 512 bytes each are enough.
 const (
 	readBufferSize  = 512
 	writeBufferSize = 512
@@ -205,8 +205,11 @@ type conn struct {
 	queue   []*chat.Frame // frames waiting for the writer, at most opts.SendQueue
 	writing bool          // a writer goroutine is running
 	closing bool          // closeWith was called; the writer closes the connection
-	status  websocket.StatusCode
-	reason  string
+	// deadline is the write deadline set on nc; only the (single) running
+	// writer uses it.
+	deadline time.Time
+	status   websocket.StatusCode
+	reason   string
 
 	closeOnce sync.Once
 
@@ -337,9 +340,14 @@ func (c *conn) write(batch []*chat.Frame) error {
 	ctx := context.Background()
 	if c.nc != nil {
 		// A deadline on the connection costs no allocation per write,
-		// unlike a context with a timeout.
-		if err := c.nc.SetWriteDeadline(time.Now().Add(c.h.opts.WriteTimeout)); err != nil {
-			return fmt.Errorf("set write deadline: %w", err)
+		// unlike a context with a timeout. It is moved only once it has
+		// drifted by a tenth of the timeout, so a write gets between 0.9
+		// and 1 times WriteTimeout.
+		if want := time.Now().Add(c.h.opts.WriteTimeout); want.Sub(c.deadline) > c.h.opts.WriteTimeout/10 {
+			if err := c.nc.SetWriteDeadline(want); err != nil {
+				return fmt.Errorf("set write deadline: %w", err)
+			}
+			c.deadline = want
 		}
 	} else {
 		var cancel context.CancelFunc
@@ -366,14 +374,18 @@ func (c *conn) write(batch []*chat.Frame) error {
 	return err
 }
 
-// onOwnStack runs f on a short-lived goroutine and waits for it. Logins
-// go deep (SQLite, plugins over gRPC); a goroutine's stack keeps its
-// largest size until a garbage collection shrinks it, so the growth is
-// kept off the connection's long-lived reader.
-func onOwnStack(f func() error) error {
-	done := make(chan error, 1)
-	go func() { done <- f() }()
-	return <-done
+// onOwnStack runs f on a short-lived goroutine and waits for it. A
+// goroutine's stack keeps its largest size until a garbage collection
+// shrinks it; requests go deep (JSON decoding, logins through SQLite or
+// plugins over gRPC), so their growth is kept off the connection's
+// long-lived reader, which then needs only a small stack.
+func onOwnStack(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	<-done
 }
 
 // request is any client-to-server frame.
@@ -405,21 +417,26 @@ func (c *conn) readLoop() {
 			}
 			return
 		}
-		if typ != websocket.MessageText {
-			c.reply(chat.ErrorEvent{Type: "error", Code: chat.CodeBadRequest, Message: "Frames must be JSON text."})
-			continue
-		}
-		var req request
-		if err := json.Unmarshal(data, &req); err != nil {
-			c.reply(chat.ErrorEvent{Type: "error", Code: chat.CodeBadRequest, Message: "The frame is not valid JSON: " + err.Error()})
-			continue
-		}
-		if err := c.handle(req); err != nil {
-			c.reply(chat.ErrorEvent{Type: "error", ID: req.ID, Code: chat.CodeOf(err), Message: err.Error()})
-		}
+		onOwnStack(func() { c.process(typ, data) })
 		if c.member != nil {
 			loginTimer.Stop()
 		}
+	}
+}
+
+// process decodes and answers one request.
+func (c *conn) process(typ websocket.MessageType, data []byte) {
+	if typ != websocket.MessageText {
+		c.reply(chat.ErrorEvent{Type: "error", Code: chat.CodeBadRequest, Message: "Frames must be JSON text."})
+		return
+	}
+	var req request
+	if err := json.Unmarshal(data, &req); err != nil {
+		c.reply(chat.ErrorEvent{Type: "error", Code: chat.CodeBadRequest, Message: "The frame is not valid JSON: " + err.Error()})
+		return
+	}
+	if err := c.handle(req); err != nil {
+		c.reply(chat.ErrorEvent{Type: "error", ID: req.ID, Code: chat.CodeOf(err), Message: err.Error()})
 	}
 }
 
@@ -439,12 +456,10 @@ func (c *conn) handle(req request) error {
 		}{"pong", req.ID})
 		return nil
 	case "login":
-		return onOwnStack(func() error {
-			if req.Session || req.Token != "" {
-				return c.doSessionLogin(req)
-			}
-			return c.doLogin(req)
-		})
+		if req.Session || req.Token != "" {
+			return c.doSessionLogin(req)
+		}
+		return c.doLogin(req)
 	case "logout":
 		return c.doLogout(req)
 	case "rooms", "join", "leave", "say", "pm", "users":

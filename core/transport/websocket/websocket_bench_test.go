@@ -1,0 +1,117 @@
+package websocket
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/parlorchat/parlor/core/chat"
+)
+
+// benchConn returns a server-side conn whose client discards what it
+// reads.
+func benchConn(b *testing.B) *conn {
+	b.Helper()
+	got := make(chan *conn, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hw := &hijackWriter{ResponseWriter: w}
+		ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		h := &Handler{opts: Options{WriteTimeout: 10 * time.Second, SendQueue: 256}, log: hclog.NewNullLogger()}
+		ctx, cancel := context.WithCancel(context.Background())
+		got <- &conn{
+			h: h, ws: ws, nc: hw.conn, ctx: ctx, cancel: cancel, ended: make(chan struct{}),
+			ping: time.AfterFunc(time.Hour, func() {}),
+		}
+	}))
+	b.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	client.SetReadLimit(-1)
+	go func() {
+		for {
+			_, r, err := client.Reader(context.Background())
+			if err != nil {
+				return
+			}
+			if _, err := io.Copy(io.Discard, r); err != nil {
+				return
+			}
+		}
+	}()
+	c := <-got
+	b.Cleanup(func() {
+		c.ping.Stop()
+		_ = c.ws.CloseNow()
+		_ = client.CloseNow()
+	})
+	return c
+}
+
+func benchFrames(n int) []*chat.Frame {
+	frames := make([]*chat.Frame, n)
+	for i := range frames {
+		frames[i] = chat.NewFrame(chat.MessageEvent{Type: "message", Message: chat.Message{
+			ID: int64(i), RoomID: 1, From: "alice", Text: "hello everyone, this is a chat message",
+			Time: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
+		}})
+		frames[i].JSON()
+	}
+	return frames
+}
+
+// BenchmarkWriteSingle writes 16 frames as 16 messages.
+func BenchmarkWriteSingle(b *testing.B) {
+	c := benchConn(b)
+	frames := benchFrames(16)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, f := range frames {
+			if err := c.write([]*chat.Frame{f}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/16, "ns/frame")
+}
+
+// BenchmarkWriteBatch writes the same 16 frames as one JSON array message,
+// as the writer does when frames pile up.
+func BenchmarkWriteBatch(b *testing.B) {
+	c := benchConn(b)
+	frames := benchFrames(16)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.write(frames); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/16, "ns/frame")
+}
+
+// BenchmarkSend is the hub's side of a delivery: queue a frame (and start
+// the writer when it is not running) while the writer drains the queue.
+func BenchmarkSend(b *testing.B) {
+	c := benchConn(b)
+	f := benchFrames(1)[0]
+	b.ReportAllocs()
+	for b.Loop() {
+		for !c.Send(f) {
+			time.Sleep(time.Microsecond)
+		}
+	}
+}
