@@ -34,3 +34,15 @@ proto:
 
 clean:
 	rm -rf $(BIN)
+
+# bench: the standard load scenario (about a minute on 2 cores:
+# 5000 idle clients, a room of 1000 with 1 and 4 publishers, 100 msg/s
+# latency, guest and authurl logins) and the Go micro-benchmarks of the
+# message path; the figures are added to BENCHMARKS.md.
+.PHONY: bench
+bench: build $(BIN)/parlor-bench
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./core/chat/ ./core/transport/websocket/ > $(BIN)/gobench.txt && cat $(BIN)/gobench.txt
+	./$(BIN)/parlor-bench --spawn $(BIN)/parlor --gobench $(BIN)/gobench.txt --markdown BENCHMARKS.md
+
+$(BIN)/parlor-bench: $(GOFILES) go.mod go.sum
+	$(GO) build -o $@ ./cmd/parlor-bench

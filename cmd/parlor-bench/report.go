@@ -1,0 +1,494 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is the outcome of a run (the --json output).
+type Report struct {
+	Machine           Machine         `json:"machine"`
+	Command           string          `json:"command"`
+	Target            string          `json:"target"`
+	Started           string          `json:"started"`
+	LoadBefore        string          `json:"load_before"` // /proc/loadavg at the start
+	LoadAfter         string          `json:"load_after"`  // and at the end
+	Idle              *IdleResult     `json:"idle,omitempty"`
+	Fanout            []FanoutResult  `json:"fanout,omitempty"`
+	Latency           *LatencyResult  `json:"latency,omitempty"`
+	Logins            *LoginsResult   `json:"logins,omitempty"`
+	GoBench           []GoBenchResult `json:"go_bench,omitempty"`
+	MessagesLost      int64           `json:"messages_lost"`
+	Disconnects       int64           `json:"disconnects"`
+	DisconnectReasons map[string]int  `json:"disconnect_reasons,omitempty"`
+	OutOfOrder        int64           `json:"out_of_order"`
+	Figures           []Figure        `json:"figures"`
+	Errors            []string        `json:"errors,omitempty"`
+}
+
+// Machine describes where the run happened; tool and server share it.
+type Machine struct {
+	CPU       string  `json:"cpu"`
+	Cores     int     `json:"cores"`
+	MemoryGiB float64 `json:"memory_gib"`
+	Go        string  `json:"go"`
+	OS        string  `json:"os"`
+}
+
+func (m Machine) String() string {
+	return fmt.Sprintf("%s, %d cores, %.0f GiB, %s %s", m.CPU, m.Cores, m.MemoryGiB, m.Go, m.OS)
+}
+
+// IdleResult is the idle-connection memory figure.
+type IdleResult struct {
+	Clients           int     `json:"clients"`
+	RSSBefore         int64   `json:"rss_before_bytes"`
+	RSSAfter          int64   `json:"rss_after_bytes"`
+	Measured          bool    `json:"measured"`
+	KiBPerConn        float64 `json:"kib_per_conn"`
+	GoroutinesPerConn float64 `json:"goroutines_per_conn"`
+	HeapKiBPerConn    float64 `json:"heap_inuse_kib_per_conn"`
+	StackKiBPerConn   float64 `json:"stack_inuse_kib_per_conn"`
+	ConnectSeconds    float64 `json:"connect_seconds"`
+	Disconnects       int64   `json:"disconnects"`
+}
+
+// FanoutResult is one fan-out run.
+type FanoutResult struct {
+	RoomSize          int     `json:"room_size"`
+	Publishers        int     `json:"publishers"`
+	Seconds           float64 `json:"seconds"`
+	Sent              int64   `json:"sent"`
+	Expected          int64   `json:"expected"`
+	Delivered         int64   `json:"delivered"`
+	Lost              int64   `json:"lost"`
+	PerSecond         float64 `json:"deliveries_per_second"`
+	MessagesPerSecond float64 `json:"messages_per_second"`
+	Disconnects       int64   `json:"disconnects"`
+	Error             string  `json:"error,omitempty"`
+}
+
+// LatencyResult is the paced latency run; times in milliseconds.
+type LatencyResult struct {
+	RoomSize    int     `json:"room_size"`
+	Rate        float64 `json:"rate"`
+	Sent        int64   `json:"sent"`
+	Samples     int64   `json:"samples"`
+	Lost        int64   `json:"lost"`
+	Disconnects int64   `json:"disconnects"`
+	P50         float64 `json:"p50_ms"`
+	P99         float64 `json:"p99_ms"`
+	P999        float64 `json:"p999_ms"`
+	Max         float64 `json:"max_ms"`
+	Error       string  `json:"error,omitempty"`
+}
+
+// LoginsResult compares guest logins without plugins with logins through
+// the authurl plugin; times in milliseconds.
+type LoginsResult struct {
+	Guest        LoginServer  `json:"guest"`
+	AuthURL      *LoginServer `json:"authurl,omitempty"`
+	AddedP50     float64      `json:"added_p50_ms"`
+	AddedP99     float64      `json:"added_p99_ms"`
+	PageRequests int64        `json:"auth_page_requests"` // asked by the plugin
+	// Page is the Auth URL page asked directly from the tool: the HTTP
+	// round trip every authurl login contains.
+	Page PageResult `json:"auth_page"`
+	Note string     `json:"note,omitempty"`
+}
+
+// PageResult is a series of sequential requests to the Auth URL page;
+// times in milliseconds.
+type PageResult struct {
+	Requests int     `json:"requests"`
+	P50      float64 `json:"p50_ms"`
+	P99      float64 `json:"p99_ms"`
+}
+
+// LoginServer holds the two passes against one server.
+type LoginServer struct {
+	Sequential LoginPass `json:"sequential"`
+	Concurrent LoginPass `json:"concurrent"`
+}
+
+// LoginPass is one series of logins: the time from sending login to
+// receiving login_ok.
+type LoginPass struct {
+	Logins      int     `json:"logins"`
+	Concurrency int     `json:"concurrency"`
+	Failures    int     `json:"failures"`
+	PerSecond   float64 `json:"logins_per_second"`
+	P50         float64 `json:"p50_ms"`
+	P99         float64 `json:"p99_ms"`
+	Max         float64 `json:"max_ms"`
+	Error       string  `json:"error,omitempty"`
+}
+
+// GoBenchResult is one line of `go test -bench` output.
+type GoBenchResult struct {
+	Name        string  `json:"name"`
+	NsPerOp     float64 `json:"ns_per_op"`
+	BytesPerOp  int64   `json:"bytes_per_op"`
+	AllocsPerOp int64   `json:"allocs_per_op"`
+	Extra       string  `json:"extra,omitempty"`
+}
+
+// Figure is one row of the summary: a value and, where the project set
+// one, its target.
+type Figure struct {
+	Name   string `json:"name"`
+	Value  string `json:"value"`
+	Target string `json:"target,omitempty"`
+	Met    string `json:"met,omitempty"` // "yes", "no" or empty when there is no target
+}
+
+func met(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "no"
+}
+
+// Targets of the project (figures, not test assertions).
+const (
+	targetIdleKiB     = 24.0
+	targetIdleClients = 5000
+	targetDeliveries  = 300000.0
+	targetFanoutRoom  = 1000
+	targetLatencyP99  = 20.0
+	targetLatencyRate = 100.0
+	targetLoginAdded  = 0.5
+)
+
+func figures(rep *Report) []Figure {
+	var out []Figure
+	if i := rep.Idle; i != nil {
+		f := Figure{Name: fmt.Sprintf("idle memory per connection (%d logged-in clients)", i.Clients)}
+		if i.Measured {
+			f.Value = fmt.Sprintf("%.1f KiB (RSS %.0f -> %.0f MiB; Go heap %.1f + stacks %.1f KiB, %.2f goroutines per conn)",
+				i.KiBPerConn, mib(i.RSSBefore), mib(i.RSSAfter), i.HeapKiBPerConn, i.StackKiBPerConn, i.GoroutinesPerConn)
+		} else {
+			f.Value = fmt.Sprintf("n/a (no server RSS; %.2f goroutines/conn)", i.GoroutinesPerConn)
+		}
+		if i.Disconnects > 0 {
+			f.Value += fmt.Sprintf("; %d connections dropped", i.Disconnects)
+		}
+		if i.Clients == targetIdleClients {
+			f.Target = fmt.Sprintf("<= %.0f KiB", targetIdleKiB)
+			f.Met = met(i.Measured && i.KiBPerConn <= targetIdleKiB)
+		}
+		out = append(out, f)
+	}
+	for _, r := range rep.Fanout {
+		f := Figure{
+			Name:  fmt.Sprintf("fan-out deliveries/s, room of %d, %d publisher(s)", r.RoomSize, r.Publishers),
+			Value: fmt.Sprintf("%s/s (%.0f msg/s; lost %d, dropped %d)", thousands(r.PerSecond), r.MessagesPerSecond, r.Lost, r.Disconnects),
+		}
+		if r.RoomSize == targetFanoutRoom {
+			f.Target = fmt.Sprintf(">= %s/s", thousands(targetDeliveries))
+			f.Met = met(r.PerSecond >= targetDeliveries && r.Lost == 0)
+		}
+		out = append(out, f)
+	}
+	if l := rep.Latency; l != nil {
+		f := Figure{
+			Name:  fmt.Sprintf("publish-to-receive latency, %.0f msg/s into a room of %d", l.Rate, l.RoomSize),
+			Value: fmt.Sprintf("p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d samples, lost %d)", l.P50, l.P99, l.Max, l.Samples, l.Lost),
+		}
+		if l.RoomSize == targetFanoutRoom && l.Rate == targetLatencyRate {
+			f.Target = fmt.Sprintf("p99 <= %.0f ms", targetLatencyP99)
+			f.Met = met(l.P99 <= targetLatencyP99 && l.Lost == 0)
+		}
+		out = append(out, f)
+	}
+	if lg := rep.Logins; lg != nil {
+		out = append(out, loginFigures("guest", " (no plugin)", lg.Guest)...)
+		if a := lg.AuthURL; a != nil {
+			out = append(out, loginFigures("authurl", "", *a)...)
+			out = append(out, Figure{
+				Name:  "Auth URL page round trip alone (Go client in the tool, keep-alive, sequential)",
+				Value: fmt.Sprintf("p50 %.3f ms, p99 %.3f ms", lg.Page.P50, lg.Page.P99),
+			}, Figure{
+				Name:   "latency the authurl plugin adds to a login (p99 authurl - p99 guest)",
+				Value:  fmt.Sprintf("p99 +%.3f ms (p50 +%.3f ms)", lg.AddedP99, lg.AddedP50),
+				Target: fmt.Sprintf("<= %.1f ms", targetLoginAdded),
+				Met:    met(lg.AddedP99 <= targetLoginAdded),
+			})
+		}
+	}
+	if len(rep.Fanout) > 0 || rep.Latency != nil || rep.Idle != nil {
+		out = append(out, Figure{
+			Name: "messages lost / connections dropped", Value: fmt.Sprintf("%d / %d", rep.MessagesLost, rep.Disconnects),
+			Target: "0 / 0", Met: met(rep.MessagesLost == 0 && rep.Disconnects == 0),
+		})
+	}
+	if rep.LoadBefore != "" {
+		out = append(out, Figure{
+			Name:  "machine load during the run (1, 5, 15 min averages, start -> end)",
+			Value: rep.LoadBefore + " -> " + rep.LoadAfter,
+		})
+	}
+	for _, b := range rep.GoBench {
+		v := fmt.Sprintf("%s ns/op, %d B/op, %d allocs/op", thousands(b.NsPerOp), b.BytesPerOp, b.AllocsPerOp)
+		if b.Extra != "" {
+			v += ", " + b.Extra
+		}
+		out = append(out, Figure{Name: "go test -bench " + b.Name, Value: v})
+	}
+	return out
+}
+
+// loadAverage returns the first three fields of /proc/loadavg.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// thousands formats a rate with thousands separators.
+func thousands(v float64) string {
+	s := fmt.Sprintf("%.0f", v)
+	if v < 10 && v != float64(int64(v)) {
+		return fmt.Sprintf("%.2f", v)
+	}
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+func printTable(w io.Writer, rep *Report) {
+	fmt.Fprintf(w, "Parlor benchmark: %s\nserver: %s\n\n", rep.Machine, rep.Target)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FIGURE\tVALUE\tTARGET\tMET")
+	for _, f := range rep.Figures {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Name, f.Value, dash(f.Target), dash(f.Met))
+	}
+	_ = tw.Flush()
+	if len(rep.DisconnectReasons) > 0 {
+		fmt.Fprintln(w, "\nconnections ended by the server:")
+		for r, n := range rep.DisconnectReasons {
+			fmt.Fprintf(w, "  %6d  %s\n", n, r)
+		}
+	}
+	for _, e := range rep.Errors {
+		fmt.Fprintln(w, "error:", e)
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+var benchLine = regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(.*)$`)
+
+// readGoBench parses `go test -bench -benchmem` output.
+func readGoBench(path string) ([]GoBenchResult, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read go bench output: %w", err)
+	}
+	defer f.Close()
+	var out []GoBenchResult
+	pkg := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if p, ok := strings.CutPrefix(line, "pkg: "); ok {
+			pkg = strings.TrimPrefix(strings.TrimSpace(p), "github.com/parlorchat/parlor/")
+			continue
+		}
+		m := benchLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		r := GoBenchResult{Name: m[1]}
+		if pkg != "" {
+			r.Name = pkg + " " + m[1]
+		}
+		fmt.Sscanf(m[2], "%g", &r.NsPerOp)
+		fields := strings.Fields(m[3])
+		var extra []string
+		for i := 0; i+1 < len(fields); i += 2 {
+			switch fields[i+1] {
+			case "B/op":
+				fmt.Sscanf(fields[i], "%d", &r.BytesPerOp)
+			case "allocs/op":
+				fmt.Sscanf(fields[i], "%d", &r.AllocsPerOp)
+			default:
+				extra = append(extra, fields[i]+" "+fields[i+1])
+			}
+		}
+		r.Extra = strings.Join(extra, ", ")
+		out = append(out, r)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read go bench output: %w", err)
+	}
+	return out, nil
+}
+
+// progress draws one status line on stderr: in place on a terminal, a
+// line every few seconds otherwise.
+type progress struct {
+	w       io.Writer
+	enabled bool
+	tty     bool
+
+	mu      sync.Mutex
+	label   string
+	total   int64
+	cur     func() int64
+	extra   func() string
+	start   time.Time
+	dur     time.Duration
+	began   time.Time
+	lastLen int
+
+	quit chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+func newProgress(w io.Writer, enabled bool) *progress {
+	p := &progress{w: w, enabled: enabled, quit: make(chan struct{}), done: make(chan struct{})}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	if !enabled {
+		close(p.done)
+		return p
+	}
+	go p.loop()
+	return p
+}
+
+// set starts a new step: total items counted by cur, or a timed step
+// (see clock); extra adds live numbers.
+func (p *progress) set(label string, total int64, cur func() int64, extra func() string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.enabled && !p.tty && p.label != "" && p.label != label {
+		fmt.Fprintln(p.w, p.lineLocked())
+	}
+	p.label, p.total, p.cur, p.extra = label, total, cur, extra
+	p.dur = 0
+	p.began = time.Now()
+}
+
+// clock makes the current step a timed one of length dur from start.
+func (p *progress) clock(start time.Time, dur time.Duration) {
+	p.mu.Lock()
+	p.start, p.dur = start, dur
+	p.mu.Unlock()
+}
+
+func (p *progress) loop() {
+	defer close(p.done)
+	interval := 200 * time.Millisecond
+	if !p.tty {
+		interval = 5 * time.Second
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.quit:
+			p.mu.Lock()
+			if p.tty && p.lastLen > 0 {
+				fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", p.lastLen))
+			}
+			p.mu.Unlock()
+			return
+		case <-tick.C:
+			p.mu.Lock()
+			if p.label != "" {
+				line := p.lineLocked()
+				if p.tty {
+					pad := ""
+					if n := p.lastLen - len(line); n > 0 {
+						pad = strings.Repeat(" ", n)
+					}
+					fmt.Fprintf(p.w, "\r%s%s", line, pad)
+					p.lastLen = len(line)
+				} else {
+					fmt.Fprintln(p.w, line)
+				}
+			}
+			p.mu.Unlock()
+		}
+	}
+}
+
+func (p *progress) lineLocked() string {
+	frac := -1.0
+	count := ""
+	switch {
+	case p.dur > 0:
+		frac = float64(time.Since(p.start)) / float64(p.dur)
+	case p.total > 0 && p.cur != nil:
+		c := p.cur()
+		frac = float64(c) / float64(p.total)
+		count = fmt.Sprintf(" %d/%d", c, p.total)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-26s", p.label)
+	if frac >= 0 {
+		frac = min(frac, 1)
+		const width = 24
+		n := int(frac * width)
+		fmt.Fprintf(&b, " [%s%s] %3.0f%%", strings.Repeat("#", n), strings.Repeat(".", width-n), frac*100)
+	}
+	b.WriteString(count)
+	fmt.Fprintf(&b, " %5.1fs", time.Since(p.began).Seconds())
+	if p.extra != nil {
+		b.WriteString("  " + p.extra())
+	}
+	return b.String()
+}
+
+func (p *progress) stop() {
+	p.once.Do(func() { close(p.quit) })
+	<-p.done
+}
+
+// loginFigures are the two figures of one login server: the sequential
+// round trip and the concurrent rate.
+func loginFigures(kind, detail string, s LoginServer) []Figure {
+	return []Figure{{
+		Name:  kind + " login round trip" + detail + ", sequential",
+		Value: fmt.Sprintf("p50 %.3f ms, p99 %.3f ms", s.Sequential.P50, s.Sequential.P99),
+	}, {
+		Name:  fmt.Sprintf("%s logins/s (%d concurrent)", kind, s.Concurrent.Concurrency),
+		Value: fmt.Sprintf("%s/s (p99 %.2f ms)", thousands(s.Concurrent.PerSecond), s.Concurrent.P99),
+	}}
+}

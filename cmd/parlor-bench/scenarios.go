@@ -1,0 +1,580 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// connectMany opens n clients (at most conc dialling at once), logs each
+// in and, when room returns a room id above 0, joins it. Clients whose
+// index is below pubs are publishers.
+func connectMany(ctx context.Context, t *target, st *stats, prog *progress, label, prefix string, n, conc, pubs int, password string, room func(i int) int64) ([]*client, error) {
+	clients := make([]*client, n)
+	var (
+		done     atomic.Int64
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	sem := make(chan struct{}, conc)
+	prog.set(label, int64(n), done.Load, nil)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for i := range n {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, err := openClient(ctx, t, st, i, fmt.Sprintf("%s%d", prefix, i), i < pubs, password, room(i))
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+				cancel()
+				return
+			}
+			clients[i] = c
+			done.Add(1)
+		}()
+	}
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = fmt.Errorf("connect clients: %w", ctx.Err())
+	}
+	if firstErr != nil {
+		closeAll(clients)
+		return nil, fmt.Errorf("connect %d clients (%d done): %w", n, done.Load(), firstErr)
+	}
+	return clients, nil
+}
+
+func openClient(ctx context.Context, t *target, st *stats, i int, name string, publisher bool, password string, room int64) (*client, error) {
+	pub := -1
+	if publisher {
+		pub = i
+	}
+	c, err := dial(ctx, t.wsURL, st, i, name, pub)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.login(ctx, password); err != nil {
+		c.close()
+		return nil, err
+	}
+	if room > 0 {
+		if err := c.join(ctx, room); err != nil {
+			c.close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func closeAll(clients []*client) {
+	for _, c := range clients {
+		if c != nil {
+			c.close()
+		}
+	}
+}
+
+// idleScenario measures the server's memory per idle logged-in connection.
+func idleScenario(ctx context.Context, o *options, t *target, st *stats, prog *progress, roomOf func(int) int64) (*IdleResult, error) {
+	res := &IdleResult{Clients: o.clients}
+	settle(ctx, 2*time.Second)
+	rss0, err := t.rss()
+	if err != nil {
+		return nil, err
+	}
+	m0 := runtimeMetrics(ctx, t.base)
+	d0 := st.disconnect.Load()
+	defer func() { res.Disconnects = st.disconnect.Load() - d0 }()
+	start := time.Now()
+	clients, err := connectMany(ctx, t, st, prog, "idle: connect", o.prefix+"i", o.clients, o.dialConcurrency, 0, "", roomOf)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll(clients)
+	res.ConnectSeconds = time.Since(start).Seconds()
+	prog.set("idle: settle", 0, nil, nil)
+	// Let the room list pushes, status file writes and the garbage of
+	// the login burst settle, then take the median of three readings.
+	settle(ctx, 5*time.Second)
+	var readings []int64
+	for k := range 3 {
+		if k > 0 {
+			settle(ctx, time.Second)
+		}
+		r, err := t.rss()
+		if err != nil {
+			return nil, err
+		}
+		readings = append(readings, r)
+	}
+	rss1 := median3(readings)
+	if o.memprofile != "" {
+		if err := writeHeapProfile(o.memprofile); err != nil {
+			return nil, err
+		}
+	}
+	m1 := runtimeMetrics(ctx, t.base)
+	res.RSSBefore, res.RSSAfter = rss0, rss1
+	if rss0 > 0 {
+		res.KiBPerConn = float64(rss1-rss0) / 1024 / float64(o.clients)
+		res.Measured = true
+	}
+	n := float64(o.clients)
+	res.GoroutinesPerConn = (m1.goroutines - m0.goroutines) / n
+	res.HeapKiBPerConn = (m1.heapInuse - m0.heapInuse) / 1024 / n
+	res.StackKiBPerConn = (m1.stackInuse - m0.stackInuse) / 1024 / n
+	return res, nil
+}
+
+type runtimeFigures struct{ goroutines, heapInuse, stackInuse float64 }
+
+// runtimeMetrics reads the server's Go runtime gauges from /metrics; zero
+// values when they are not available.
+func runtimeMetrics(ctx context.Context, base string) runtimeFigures {
+	var f runtimeFigures
+	f.goroutines, _ = metric(ctx, base, "go_goroutines")
+	f.heapInuse, _ = metric(ctx, base, "go_memstats_heap_inuse_bytes")
+	f.stackInuse, _ = metric(ctx, base, "go_memstats_stack_inuse_bytes")
+	return f
+}
+
+func median3(v []int64) int64 {
+	a, b, c := v[0], v[1], v[2]
+	if a > b {
+		a, b = b, a
+	}
+	if b > c {
+		b = c
+	}
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// quiesce waits until the server has finished the work of the previous
+// phase (history written to the store after a fan-out, for example): its
+// CPU use over half a second is below 5% of a core, or 20 s have passed.
+// Without a process to watch it waits 3 s.
+func quiesce(ctx context.Context, t *target) {
+	if t.pid == 0 {
+		settle(ctx, 3*time.Second)
+		return
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	prev, err := cpuTicks(t.pid)
+	for err == nil && time.Now().Before(deadline) && ctx.Err() == nil {
+		settle(ctx, 500*time.Millisecond)
+		cur, cerr := cpuTicks(t.pid)
+		if cerr != nil {
+			return
+		}
+		// Clock ticks are 1/100 s: 5% of a core over 0.5 s is 2.5 ticks.
+		if cur-prev <= 2 {
+			return
+		}
+		prev = cur
+	}
+}
+
+// cpuTicks is the user plus system time of a process in clock ticks.
+func cpuTicks(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read process times: %w", err)
+	}
+	// The command name may hold spaces; the fields after it do not.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	return utime + stime, nil
+}
+
+func settle(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// room is a set of clients joined to one room, publishers first.
+type room struct {
+	clients []*client
+	st      *stats
+}
+
+// snapshot returns each client's received count.
+func (r *room) snapshot() []int64 {
+	out := make([]int64, len(r.clients))
+	for i, c := range r.clients {
+		out[i] = c.received.Load()
+	}
+	return out
+}
+
+// phaseCounts is what a phase delivered per live client.
+type phaseCounts struct {
+	delivered, minimum int64
+	live               int
+}
+
+func (r *room) counts(base []int64) phaseCounts {
+	pc := phaseCounts{minimum: -1}
+	for i, c := range r.clients {
+		select {
+		case <-c.done:
+			pc.delivered += c.received.Load() - base[i]
+			continue
+		default:
+		}
+		n := c.received.Load() - base[i]
+		pc.delivered += n
+		pc.live++
+		if pc.minimum < 0 || n < pc.minimum {
+			pc.minimum = n
+		}
+	}
+	if pc.minimum < 0 {
+		pc.minimum = 0
+	}
+	return pc
+}
+
+// drain waits until every live client has all sent messages or timeout.
+func (r *room) drain(ctx context.Context, base []int64, sent int64, timeout time.Duration) time.Time {
+	deadline := time.Now().Add(timeout)
+	for {
+		pc := r.counts(base)
+		if pc.live == 0 || pc.minimum >= sent || time.Now().After(deadline) || ctx.Err() != nil {
+			return time.Now()
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// fanout publishes as fast as the slowest receiver allows for dur. Each
+// publisher keeps at most window of its own messages unechoed, and no
+// publisher runs more than guard messages ahead of the slowest receiver,
+// so the figure is sustainable throughput rather than a queue overflow.
+func (r *room) fanout(ctx context.Context, o *options, prog *progress, pubs int, dur time.Duration) FanoutResult {
+	st := r.st
+	phase := st.phase.Add(1)
+	base := r.snapshot()
+	d0 := st.disconnect.Load()
+	var sent, minRecv atomic.Int64
+	stop := make(chan struct{})
+	// Track the slowest live receiver.
+	var trackWG sync.WaitGroup
+	trackWG.Add(1)
+	go func() {
+		defer trackWG.Done()
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				minRecv.Store(r.counts(base).minimum)
+			}
+		}
+	}()
+	label := fmt.Sprintf("fan-out %d pub", pubs)
+	prog.set(label, int64(dur/time.Millisecond), nil, func() string {
+		pc := r.counts(base)
+		return fmt.Sprintf("sent %d delivered %d lost conns %d", sent.Load(), pc.delivered, st.disconnect.Load()-d0)
+	})
+	start := time.Now()
+	end := start.Add(dur)
+	prog.clock(start, dur)
+	var wg sync.WaitGroup
+	var sendErr atomic.Value
+	for p := 0; p < pubs && p < len(r.clients); p++ {
+		c := r.clients[p]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 0, 96)
+			timer := time.NewTimer(time.Hour)
+			defer timer.Stop()
+			seq := c.echoed.Load()
+			for time.Now().Before(end) && ctx.Err() == nil {
+				next := seq + 1
+				for next-c.echoed.Load() > o.window || sent.Load()-minRecv.Load() > o.guard {
+					timer.Reset(time.Millisecond)
+					select {
+					case <-c.wake:
+					case <-timer.C:
+					case <-ctx.Done():
+						return
+					case <-c.done:
+						return
+					}
+					if !time.Now().Before(end) {
+						return
+					}
+				}
+				var err error
+				if buf, err = c.say(ctx, phase, next, buf); err != nil {
+					sendErr.Store(err)
+					return
+				}
+				seq = next
+				sent.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	finished := r.drain(ctx, base, sent.Load(), 10*time.Second)
+	close(stop)
+	trackWG.Wait()
+	pc := r.counts(base)
+	res := FanoutResult{
+		RoomSize: len(r.clients), Publishers: pubs, Seconds: finished.Sub(start).Seconds(),
+		Sent: sent.Load(), Delivered: pc.delivered, Expected: sent.Load() * int64(len(r.clients)),
+		Disconnects: st.disconnect.Load() - d0,
+	}
+	res.Lost = res.Expected - res.Delivered
+	if res.Seconds > 0 {
+		res.PerSecond = float64(res.Delivered) / res.Seconds
+		res.MessagesPerSecond = float64(res.Sent) / res.Seconds
+	}
+	if err, ok := sendErr.Load().(error); ok {
+		res.Error = err.Error()
+	}
+	return res
+}
+
+// latency publishes rate messages a second from one publisher for dur and
+// records publish-to-receive time at every receiver.
+func (r *room) latency(ctx context.Context, prog *progress, rate float64, dur time.Duration) LatencyResult {
+	st := r.st
+	phase := st.phase.Add(1)
+	base := r.snapshot()
+	d0 := st.disconnect.Load()
+	st.hist.reset()
+	st.latency.Store(true)
+	var sent int64
+	prog.set(fmt.Sprintf("latency %.0f msg/s", rate), 0, nil, func() string {
+		return fmt.Sprintf("sent %d p99 %s", atomic.LoadInt64(&sent), st.hist.quantile(0.99))
+	})
+	start := time.Now()
+	prog.clock(start, dur)
+	interval := time.Duration(float64(time.Second) / rate)
+	tick := time.NewTicker(interval)
+	c := r.clients[0]
+	seq := c.echoed.Load()
+	buf := make([]byte, 0, 96)
+	res := LatencyResult{RoomSize: len(r.clients), Rate: rate}
+loop:
+	for time.Since(start) < dur {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-tick.C:
+		}
+		var err error
+		if buf, err = c.say(ctx, phase, seq+1, buf); err != nil {
+			res.Error = err.Error()
+			break
+		}
+		seq++
+		atomic.AddInt64(&sent, 1)
+	}
+	tick.Stop()
+	r.drain(ctx, base, sent, 10*time.Second)
+	st.latency.Store(false)
+	pc := r.counts(base)
+	res.Sent = sent
+	res.Samples = st.hist.total.Load()
+	res.Lost = sent*int64(len(r.clients)) - pc.delivered
+	res.Disconnects = st.disconnect.Load() - d0
+	res.P50 = ms(st.hist.quantile(0.50))
+	res.P99 = ms(st.hist.quantile(0.99))
+	res.P999 = ms(st.hist.quantile(0.999))
+	res.Max = ms(time.Duration(st.hist.max.Load()))
+	return res
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// loginPass logs n clients in (conc at a time) and measures the time from
+// sending login to receiving login_ok; each connection is closed after.
+func loginPass(ctx context.Context, t *target, st *stats, prog *progress, label, prefix, password string, n, conc int) (LoginPass, error) {
+	res := LoginPass{Logins: n, Concurrency: conc}
+	var (
+		mu       sync.Mutex
+		lat      = make(sample, 0, n)
+		done     atomic.Int64
+		failures atomic.Int64
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	prog.set(label, int64(n), done.Load, nil)
+	jobs := make(chan int)
+	start := time.Now()
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				d, err := loginOnce(ctx, t, st, fmt.Sprintf("%s%d", prefix, i), password)
+				done.Add(1)
+				mu.Lock()
+				if err != nil {
+					failures.Add(1)
+					if firstErr == nil {
+						firstErr = err
+					}
+				} else {
+					lat = append(lat, d)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range n {
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	elapsed := time.Since(start)
+	res.Failures = int(failures.Load())
+	res.PerSecond = float64(len(lat)) / elapsed.Seconds()
+	res.P50, res.P99, res.Max = ms(lat.quantile(0.5)), ms(lat.quantile(0.99)), ms(lat.quantile(1))
+	if firstErr != nil {
+		res.Error = firstErr.Error()
+	}
+	if len(lat) == 0 {
+		return res, fmt.Errorf("%s: no login succeeded: %w", label, firstErr)
+	}
+	return res, nil
+}
+
+func loginOnce(ctx context.Context, t *target, st *stats, name, password string) (time.Duration, error) {
+	c, err := dial(ctx, t.wsURL, st, 0, name, -1)
+	if err != nil {
+		return 0, err
+	}
+	defer c.close()
+	start := time.Now()
+	if err := c.login(ctx, password); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// authPage is a tiny Auth URL page answering 0 (ok) to every request.
+type authPage struct {
+	srv      *http.Server
+	ln       net.Listener
+	requests atomic.Int64
+}
+
+func startAuthPage() (*authPage, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("auth page listen: %w", err)
+	}
+	p := &authPage{ln: ln}
+	p.srv = &http.Server{
+		ReadHeaderTimeout: 5 * time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			p.requests.Add(1)
+			w.Header().Set("Content-Type", "text/plain")
+			_, _ = w.Write([]byte("0"))
+		}),
+	}
+	go func() {
+		if err := p.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			_ = err // the page ends with the run
+		}
+	}()
+	return p, nil
+}
+
+// roundTrips asks the page n times in a row from a Go HTTP client with
+// keep-alive, as the authurl plugin does, and returns the round trips in
+// milliseconds: the floor under any login that has to ask the page.
+func (p *authPage) roundTrips(ctx context.Context, n int) (PageResult, error) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}, Timeout: 5 * time.Second}
+	defer client.CloseIdleConnections()
+	lat := make(sample, 0, n)
+	for i := range n + n/10 { // the first tenth warms up and is not kept
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url()+"?username=probe&password=x", nil)
+		if err != nil {
+			return PageResult{}, fmt.Errorf("auth page request: %w", err)
+		}
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			return PageResult{}, fmt.Errorf("auth page: %w", err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if i >= n/10 {
+			lat = append(lat, time.Since(start))
+		}
+	}
+	return PageResult{Requests: len(lat), P50: ms(lat.quantile(0.5)), P99: ms(lat.quantile(0.99))}, nil
+}
+
+func (p *authPage) url() string { return "http://" + p.ln.Addr().String() + "/auth" }
+
+func (p *authPage) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = p.srv.Shutdown(ctx)
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return nil
+}
