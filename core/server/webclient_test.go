@@ -117,10 +117,7 @@ func (b *browserTab) finish() {
 
 // pollJS polls a JavaScript function of args until it returns true.
 func pollJS(fn string, args ...any) chromedp.Action[chromedp.Void] {
-	return chromedp.PollFunction[chromedp.Void](fn,
-		chromedp.WithPollingArgs(args...),
-		chromedp.WithPollingTimeout(browserPollTimeout),
-		chromedp.WithPollingMutation())
+	return testenv.Poll(browserPollTimeout, fn, args...)
 }
 
 // jsHasLine is true when #messages holds a line of the kind from the sender

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/parlorchat/parlor/core/config"
 	"github.com/parlorchat/parlor/internal/servertest"
@@ -50,7 +51,14 @@ func startChat(t *testing.T, addr, site string) string {
 		"logout_url":   site + "/?action=logout",
 		"register_url": site + "/?action=register",
 	}}}
-	return servertest.URL(servertest.Start(t, cfg))
+	var logs testenv.LogBuffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("chat log:\n%s", logs.String())
+		}
+	})
+	log := hclog.New(&hclog.LoggerOptions{Name: "chat", Output: &logs, Level: hclog.Debug})
+	return servertest.URL(servertest.Start(t, cfg, servertest.WithLogger(log)))
 }
 
 // tab is one page; tabs made by newTab(parent) share parent's cookies.
@@ -88,7 +96,10 @@ func (b *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 func (b *tab) dump() string {
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`))
+	// The text, and each image with its state: a broken pixel shows why
+	// a wait for it failed.
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText +
+		Array.from(document.images, (i) => "\nimage " + i.id + " " + i.src + " complete=" + i.complete + " size=" + i.naturalWidth + "x" + i.naturalHeight).join("")`))
 	if err != nil {
 		return "(page unavailable: " + err.Error() + ")"
 	}
@@ -107,10 +118,7 @@ func eval[T any](b *tab, expr string) T {
 }
 
 func poll(fn string, args ...any) chromedp.Action[chromedp.Void] {
-	return chromedp.PollFunction[chromedp.Void](fn,
-		chromedp.WithPollingArgs(args...),
-		chromedp.WithPollingTimeout(pollTimeout),
-		chromedp.WithPollingMutation())
+	return testenv.Poll(pollTimeout, fn, args...)
 }
 
 // jsImageLoaded is true once the image with the id loaded as a 1x1 picture.

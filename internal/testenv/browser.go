@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -38,4 +39,18 @@ func Browser(t testing.TB) context.Context {
 		Missing(t, "Chromium at "+path, err)
 	}
 	return browserCtx
+}
+
+// PollInterval is how often Poll evaluates its function.
+const PollInterval = 50 * time.Millisecond
+
+// Poll is a page action that evaluates the JavaScript function fn with args
+// every PollInterval until it returns true, failing after timeout. It polls
+// on a timer rather than on DOM mutations because some states a test waits
+// for change no DOM node: an image finishing its load, a navigation.
+func Poll(timeout time.Duration, fn string, args ...any) chromedp.Action[chromedp.Void] {
+	return chromedp.PollFunction[chromedp.Void](fn,
+		chromedp.WithPollingArgs(args...),
+		chromedp.WithPollingTimeout(timeout),
+		chromedp.WithPollingInterval(PollInterval))
 }
