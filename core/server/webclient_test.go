@@ -209,7 +209,18 @@ func TestWebClientChat(t *testing.T) {
 	alice.login()
 	bob.login()
 	alice.joinLobby()
+	// A list update keeps the buttons of its rooms and users, so a click
+	// that lands while a count changes is not lost: mark two of them.
+	const jsLobby = `document.querySelector('#rooms [data-room-id="1"] button')`
+	const jsSelf = `document.querySelector('#users [data-user="alice"] button')`
+	alice.do("mark the Lobby and own user buttons", chromedp.Evaluate[chromedp.Void](`window.marked = [`+jsLobby+`, `+jsSelf+`]`))
 	bob.joinLobby()
+	alice.waitUser("bob")
+	alice.do("see the Lobby count change",
+		pollJS(`() => document.querySelector('#rooms [data-room-id="1"] .room-count-badge').textContent.split("/")[0] === "2"`))
+	if !evalJS[bool](alice, `window.marked[0] === `+jsLobby+` && window.marked[1] === `+jsSelf) {
+		t.Errorf("the room and user lists replaced their buttons on an update\n%s", alice.dump())
+	}
 
 	alice.say("hello from alice")
 	bob.do("see alice's message",

@@ -715,14 +715,50 @@
     return b;
   }
 
+  // syncList makes the <li> children of list show items in order, one per
+  // key (held in the attribute keyAttr). An item already shown keeps its
+  // element and button, so updates (counts change all the time in a busy
+  // chat) never swap a button out from under a click. create makes the
+  // <li> of a new key; fill brings an <li> up to date with its item.
+  function syncList(list, items, keyAttr, keyOf, create, fill) {
+    var old = new Map();
+    Array.prototype.forEach.call(list.children, function (li) { old.set(li.getAttribute(keyAttr), li); });
+    items.forEach(function (item, i) {
+      var key = keyOf(item);
+      var li = old.get(key);
+      if (li) {
+        old.delete(key);
+      } else {
+        li = create(key);
+        li.setAttribute(keyAttr, key);
+      }
+      fill(li, item);
+      if (list.children[i] !== li) { list.insertBefore(li, list.children[i] || null); }
+    });
+    old.forEach(function (li) { list.removeChild(li); });
+  }
+
+  // listItem makes an <li> holding one button that calls onClick.
+  function listItem(buttonClass, onClick) {
+    var li = document.createElement("li");
+    var btn = document.createElement("button");
+    btn.type = "button";
+    btn.className = buttonClass;
+    btn.addEventListener("click", onClick);
+    li.appendChild(btn);
+    return li;
+  }
+
   function renderRooms() {
     var rooms = state.rooms.slice().sort(function (a, b) { return a.id - b.id; });
-    var frag = document.createDocumentFragment();
     var guest = state.me && state.me.guest;
-    rooms.forEach(function (r) {
-      var li = document.createElement("li");
+    syncList(el.rooms, rooms, "data-room-id", function (r) { return String(r.id); }, function (key) {
+      return listItem("room-button", function () {
+        var r = findRoom(Number(key));
+        if (r) { chooseRoom(r); }
+      });
+    }, function (li, r) {
       li.className = "room";
-      li.setAttribute("data-room-id", String(r.id));
       li.setAttribute("data-locked", r.locked ? "true" : "false");
       li.setAttribute("data-open", r.open === false ? "false" : "true");
       li.setAttribute("data-guests", r.guests === false ? "false" : "true");
@@ -731,10 +767,9 @@
       if (r.open === false) { li.classList.add("closed"); }
       if (guest && r.guests === false) { li.classList.add("unavailable"); }
 
-      var btn = document.createElement("button");
-      btn.type = "button";
-      btn.className = "room-button";
-      if (current) { btn.setAttribute("aria-current", "true"); }
+      var btn = li.firstChild;
+      btn.textContent = "";
+      if (current) { btn.setAttribute("aria-current", "true"); } else { btn.removeAttribute("aria-current"); }
 
       var name = document.createElement("span");
       name.className = "room-name";
@@ -768,12 +803,7 @@
         btn.appendChild(d);
       }
       btn.title = r.locked ? "Join " + r.name + " (password needed)" : "Join " + r.name;
-      btn.addEventListener("click", function () { chooseRoom(r); });
-      li.appendChild(btn);
-      frag.appendChild(li);
     });
-    el.rooms.textContent = "";
-    el.rooms.appendChild(frag);
     el.roomsEmpty.hidden = rooms.length > 0;
   }
 
@@ -802,35 +832,26 @@
   }
 
   function renderUsers() {
-    var frag = document.createDocumentFragment();
     var myName = state.me ? state.me.name : "";
-    state.users.forEach(function (u) {
-      var li = document.createElement("li");
-      li.className = "user";
-      li.setAttribute("data-user", u);
-      var btn = document.createElement("button");
-      btn.type = "button";
-      btn.className = "user-button";
+    syncList(el.users, state.users, "data-user", function (u) { return u; }, function (key) {
+      return listItem("user-button", function () { setPM(state.pm === key ? "" : key); });
+    }, function (li, u) {
+      var btn = li.firstChild;
       btn.textContent = u;
+      li.className = "user";
       if (u === myName) {
         li.classList.add("self");
         btn.disabled = true;
+        btn.removeAttribute("title");
+        btn.removeAttribute("aria-pressed");
         btn.appendChild(badge("you", "badge-self"));
-      } else {
-        btn.title = "Send a private message to " + u;
-        if (state.pm === u) {
-          li.classList.add("pm-target");
-          btn.setAttribute("aria-pressed", "true");
-        } else {
-          btn.setAttribute("aria-pressed", "false");
-        }
-        btn.addEventListener("click", function () { setPM(state.pm === u ? "" : u); });
+        return;
       }
-      li.appendChild(btn);
-      frag.appendChild(li);
+      btn.disabled = false;
+      btn.title = "Send a private message to " + u;
+      if (state.pm === u) { li.classList.add("pm-target"); }
+      btn.setAttribute("aria-pressed", state.pm === u ? "true" : "false");
     });
-    el.users.textContent = "";
-    el.users.appendChild(frag);
     el.usersCount.textContent = state.room ? "(" + state.users.length + ")" : "";
   }
 
