@@ -175,6 +175,24 @@ func TestLoginTimeout(t *testing.T) {
 	}
 }
 
+func TestIdleConnectionIsKept(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.HTTP.PingInterval = 200 * time.Millisecond
+	cfg.HTTP.WriteTimeout = 100 * time.Millisecond
+	srv := servertest.Start(t, cfg)
+	c := servertest.Dial(t, srv)
+	c.Login("idle", "")
+	// Idle for several ping intervals, well past the write timeout of the
+	// last frame written: the keep-alive pings must not end the connection.
+	select {
+	case err := <-c.Closed():
+		t.Fatalf("an idle connection that answers pings was closed: %v", err)
+	case <-time.After(1500 * time.Millisecond):
+	}
+	c.Send(map[string]any{"type": "ping", "id": "still-there"})
+	c.WantMatch("pong", func(ev map[string]any) bool { return ev["id"] == "still-there" })
+}
+
 func TestHistoryAndRoomsSurviveRestart(t *testing.T) {
 	cfg := testConfig(t)
 	srv := servertest.Start(t, cfg)

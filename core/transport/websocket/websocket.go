@@ -206,7 +206,7 @@ type conn struct {
 	writing bool          // a writer goroutine is running
 	closing bool          // closeWith was called; the writer closes the connection
 	// deadline is the write deadline set on nc; only the (single) running
-	// writer uses it.
+	// writer uses it, and it is lifted when the writer stops.
 	deadline time.Time
 	status   websocket.StatusCode
 	reason   string
@@ -268,6 +268,7 @@ func (c *conn) writeLoop() {
 		if n == 0 {
 			closing := c.closing
 			if !closing {
+				c.idleDeadline()
 				c.writing = false
 				if cap(c.queue) > idleQueueCap {
 					c.queue = nil
@@ -295,6 +296,19 @@ func (c *conn) writeLoop() {
 		}
 		clear(batch[:n])
 	}
+}
+
+// idleDeadline lifts the write deadline when the writer stops, so that it
+// cannot expire under a keep-alive ping sent while the connection idles
+// (pings are bounded by their own context). It runs under c.mu before
+// the writer is marked stopped, so it never lifts a later writer's
+// deadline.
+func (c *conn) idleDeadline() {
+	if c.nc == nil || c.deadline.IsZero() {
+		return
+	}
+	_ = c.nc.SetWriteDeadline(time.Time{})
+	c.deadline = time.Time{}
 }
 
 // finish closes the WebSocket: with the close handshake, or at once when
