@@ -3,6 +3,7 @@ package chat
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error is a refusal a user sees: a stable code (docs/protocol.md, "Error
@@ -10,6 +11,9 @@ import (
 type Error struct {
 	Code    string
 	Message string
+	// RetryAfter, when set, says how long the client must wait before the
+	// same request can pass (rate limits, lock-outs).
+	RetryAfter time.Duration
 }
 
 // Error returns the sentence.
@@ -18,6 +22,28 @@ func (e *Error) Error() string { return e.Message }
 // Errorf builds an *Error with a formatted message.
 func Errorf(code, format string, a ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, a...)}
+}
+
+// RateLimited is the refusal of a request over an abuse limit: what was
+// limited ("Too many messages") and when to retry.
+func RateLimited(what string, retry time.Duration) *Error {
+	retry = max(retry.Round(100*time.Millisecond), 100*time.Millisecond)
+	return &Error{Code: CodeRateLimited, Message: fmt.Sprintf("%s; try again in %s.", what, retry), RetryAfter: retry}
+}
+
+// RetryAfterOf returns how long the client must wait before retrying
+// err, or 0.
+func RetryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
+}
+
+// ErrorEventOf is the error frame answering request id with err.
+func ErrorEventOf(id string, err error) ErrorEvent {
+	return ErrorEvent{Type: "error", ID: id, Code: CodeOf(err), Message: err.Error(), RetryAfterMS: RetryAfterOf(err).Milliseconds()}
 }
 
 // CodeOf returns the code of err if it is (or wraps) an *Error, and
@@ -51,4 +77,5 @@ const (
 	CodeTooLong          = "too_long"
 	CodeEmpty            = "empty"
 	CodeGroupStopped     = "group_stopped"
+	CodeRateLimited      = "rate_limited"
 )

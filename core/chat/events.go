@@ -79,4 +79,7 @@ type ErrorEvent struct {
 	ID      string `json:"id,omitempty"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// RetryAfterMS, with code rate_limited, is how many milliseconds the
+	// client must wait before the same request can pass.
+	RetryAfterMS int64 `json:"retry_after_ms,omitempty"`
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -39,6 +40,9 @@ func connString(addr, name, password string) string {
 // the MySQL driver) and checks that the ODBC driver reaches it.
 func fixture(t *testing.T, name string) (*sql.DB, string) {
 	t.Helper()
+	if !driverBuilt {
+		testenv.Missing(t, "the ODBC driver (unixODBC headers, Debian: unixodbc-dev)", errors.New(noDriver))
+	}
 	db, _ := testenv.MySQL(t, name)
 	dbauthtest.CreateTable(t, db, dbauth.MySQL)
 	dsn := connString(testenv.MySQLAddr(), name, "")

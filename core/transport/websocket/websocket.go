@@ -450,7 +450,7 @@ func (c *conn) process(typ websocket.MessageType, data []byte) {
 		return
 	}
 	if err := c.handle(req); err != nil {
-		c.reply(chat.ErrorEvent{Type: "error", ID: req.ID, Code: chat.CodeOf(err), Message: err.Error()})
+		c.reply(chat.ErrorEventOf(req.ID, err))
 	}
 }
 
