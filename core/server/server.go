@@ -20,6 +20,7 @@ import (
 	"github.com/parlorchat/parlor/core/auth"
 	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/core/config"
+	"github.com/parlorchat/parlor/core/limit"
 	"github.com/parlorchat/parlor/core/pluginhost"
 	"github.com/parlorchat/parlor/core/store"
 	"github.com/parlorchat/parlor/core/transport/websocket"
@@ -42,7 +43,10 @@ type Server struct {
 	http    *http.Server
 	ln      net.Listener
 	served  chan struct{}
-	api     apiParts     // server API and status files (serverapi.go)
+	// refusals counts what the abuse limits refused (/metrics:
+	// parlor_rate_limited_total); every limit of the server shares it.
+	refusals *limit.Refusals
+	api      apiParts // server API and status files (serverapi.go)
 	acct    accountParts // accounts, sessions, Host API (accounts.go)
 
 	stopOnce sync.Once
@@ -59,7 +63,7 @@ func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &Server{cfg: cfg, log: log}, nil
+	return &Server{cfg: cfg, log: log, refusals: limit.NewRefusals()}, nil
 }
 
 // Start opens the store, loads rooms and history, launches the plugins and
@@ -244,6 +248,7 @@ func (s *Server) metrics() *prometheus.Registry {
 		gauge("rooms", "Rooms.", func() float64 { _, _, r := g.Counts(); return float64(r) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "parlor", Name: "messages_total", Help: "Public messages said since start."},
 			func() float64 { return float64(g.MessagesSaid()) }),
+		s.refusals.Collector(),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
