@@ -46,8 +46,8 @@ type Server struct {
 	// refusals counts what the abuse limits refused (/metrics:
 	// parlor_rate_limited_total); every limit of the server shares it.
 	refusals *limit.Refusals
-	api      apiParts // server API and status files (serverapi.go)
-	acct    accountParts // accounts, sessions, Host API (accounts.go)
+	api      apiParts     // server API and status files (serverapi.go)
+	acct     accountParts // accounts, sessions, Host API (accounts.go)
 
 	stopOnce sync.Once
 }
