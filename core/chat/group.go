@@ -90,7 +90,7 @@ type Group struct {
 
 	mu      sync.RWMutex
 	rooms   map[int64]*Room
-	users   map[string]*Member // by lower-case name
+	users   map[string]*Member // by NameKey
 	conns   map[Conn]struct{}  // every connection, logged in or not
 	stopped bool
 
@@ -149,6 +149,11 @@ func (g *Group) Disconnect(c Conn, m *Member) {
 	g.changed()
 }
 
+// NameKey is the canonical key of a user name: two names with the same
+// key are the same identity, in memory, in the store and in every
+// comparison.
+func NameKey(name string) string { return strings.ToLower(name) }
+
 var nameRE = regexp.MustCompile(`^[\p{L}\p{N}_.\- ]{1,32}$`)
 
 // ValidName reports whether name is an acceptable user name: 1 to 32
@@ -161,7 +166,7 @@ func ValidName(name string) bool {
 // Login adds a member whose identity the auth pipeline has established. It
 // fails when the name is online already.
 func (g *Group) Login(m *Member) (err error) {
-	key := strings.ToLower(m.Name)
+	key := NameKey(m.Name)
 	defer func() {
 		if err == nil {
 			g.changed() // after the unlock below
@@ -187,8 +192,8 @@ func (g *Group) Logout(m *Member) {
 		r.remove(m)
 		m.room = nil
 	}
-	if cur := g.users[strings.ToLower(m.Name)]; cur == m {
-		delete(g.users, strings.ToLower(m.Name))
+	if cur := g.users[NameKey(m.Name)]; cur == m {
+		delete(g.users, NameKey(m.Name))
 	}
 	var slow []*Member
 	if r != nil {
@@ -206,7 +211,7 @@ func (g *Group) Logout(m *Member) {
 func (g *Group) Online(name string) (*Member, bool) {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	m, ok := g.users[strings.ToLower(name)]
+	m, ok := g.users[NameKey(name)]
 	return m, ok
 }
 
