@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/core/config"
 	"github.com/parlorchat/parlor/core/server"
 	"github.com/parlorchat/parlor/core/serverapi"
@@ -91,5 +94,43 @@ func TestUsageErrors(t *testing.T) {
 	}
 	if _, err := ctl(map[string]string{PasswordEnv: "x"}, "--addr", "127.0.0.1:1", "get_online"); err == nil || errors.As(err, &ue) {
 		t.Fatalf("unreachable server: %v", err)
+	}
+}
+
+// TestConfigRoomsDefaultAsAddRoom: a room of a config file that gives only
+// id and name has the properties of a room add_room makes with only a name.
+func TestConfigRoomsDefaultAsAddRoom(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "parlor.yaml")
+	if err := os.WriteFile(file, []byte("rooms:\n  - id: 7\n    name: From the file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fromFile, err := config.Load(file, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := servertest.Config(t)
+	cfg.Rooms = fromFile.Rooms
+	cfg.ServerAPI.Addr = "127.0.0.1:0"
+	cfg.ServerAPI.Groups = map[string]config.APIGroup{"default": {Password: pwd, AllowFrom: []string{"127.0.0.1"}}}
+	srv := servertest.Start(t, cfg)
+	if out, err := ctl(map[string]string{PasswordEnv: pwd}, "--addr", srv.APIAddr(), "add_room", "name=From the API"); err != nil {
+		t.Fatalf("add_room: %v\n%s", err, out)
+	}
+	var configRoom, apiRoom chat.RoomInfo
+	for _, r := range srv.Group().Rooms() {
+		switch r.Name {
+		case "From the file":
+			configRoom, _ = srv.Group().RoomInfo(r.ID)
+		case "From the API":
+			apiRoom, _ = srv.Group().RoomInfo(r.ID)
+		}
+	}
+	if !configRoom.Open || !configRoom.Member {
+		t.Errorf("the config room is closed or members-only: %+v", configRoom)
+	}
+	// Compare all but what names the room and where it comes from.
+	apiRoom.ID, apiRoom.Name, apiRoom.Origin = configRoom.ID, configRoom.Name, configRoom.Origin
+	if configRoom != apiRoom {
+		t.Errorf("config room %+v\nadd_room room %+v", configRoom, apiRoom)
 	}
 }

@@ -218,6 +218,9 @@ func Load(path string, environ []string, overrides map[string]any) (*Config, err
 			return nil, fmt.Errorf("flag %s: %w", key, err)
 		}
 	}
+	if err := defaultRooms(k); err != nil {
+		return nil, err
+	}
 	var c Config
 	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf", FlatPaths: false}); err != nil {
 		return nil, errors.Join(append(errs, explainDecode(err))...)
