@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,21 +15,9 @@ import (
 // output and exit status.
 func parlor(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	bin := testenv.GoBuild(t, "./cmd/parlor", "parlor")
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = t.TempDir()
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + cmd.Dir}, env...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		code = exit.ExitCode()
-	case err != nil:
-		t.Fatalf("run parlor: %v", err)
-	}
-	return out.String(), errOut.String(), code
+	dir := t.TempDir()
+	env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)
+	return testenv.Run(t, testenv.GoBuild(t, "./cmd/parlor", "parlor"), dir, env, args...)
 }
 
 func TestHelp(t *testing.T) {

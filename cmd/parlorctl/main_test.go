@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -178,19 +177,8 @@ func TestFlagsAfterTheCommand(t *testing.T) {
 // exit status.
 func parlorctl(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(testenv.GoBuild(t, "./cmd/parlorctl", "parlorctl"), args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		code = exit.ExitCode()
-	case err != nil:
-		t.Fatalf("run parlorctl: %v", err)
-	}
-	return out.String(), errOut.String(), code
+	bin := testenv.GoBuild(t, "./cmd/parlorctl", "parlorctl")
+	return testenv.Run(t, bin, "", []string{"PATH=" + os.Getenv("PATH")}, args...)
 }
 
 func TestHelpAndVersion(t *testing.T) {

@@ -2,9 +2,10 @@ package config
 
 import (
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/parlorchat/parlor/internal/testenv"
 )
 
 func TestUnknownKeysAreRefusedWithASuggestion(t *testing.T) {
@@ -91,8 +92,7 @@ func TestUnknownOverride(t *testing.T) {
 // TestExampleFilesUseOnlySettings loads every example under config/, so an
 // example cannot teach a key that does not exist.
 func TestExampleFilesUseOnlySettings(t *testing.T) {
-	_, here, _, _ := runtime.Caller(0)
-	files, err := filepath.Glob(filepath.Join(filepath.Dir(here), "..", "..", "config", "*.yaml"))
+	files, err := filepath.Glob(filepath.Join(testenv.ModuleRoot(t), "config", "*.yaml"))
 	if err != nil || len(files) < 2 {
 		t.Fatalf("examples: %v %v", files, err)
 	}
