@@ -1,6 +1,7 @@
 // Package config loads Parlor's configuration with koanf: embedded
 // defaults, then the YAML file, then PARLOR_* environment variables, then
-// command-line flags. The result is typed and validated; a bad value stops
+// command-line flags. The result is typed and validated; a bad value, or a
+// key that is not a setting (the settings are Config's koanf tags), stops
 // start-up with a message naming the key.
 package config
 
@@ -25,7 +26,8 @@ import (
 )
 
 // EnvPrefix is the prefix of environment overrides: PARLOR_HTTP__ADDR sets
-// http.addr (a double underscore separates levels).
+// http.addr (a double underscore separates levels). A PARLOR_ variable that
+// is not a setting is refused, unless notConfigEnv lists it.
 const EnvPrefix = "PARLOR_"
 
 // Config is the whole server configuration.
