@@ -72,13 +72,14 @@ func TestOtherParlorEnvironmentIsNotConfig(t *testing.T) {
 		"PARLOR_TEST_POSTGRES_ADDR=127.0.0.1:5432", "PARLOR_TEST_MSSQL_DSN=sqlserver://x",
 		"PARLOR_CHROMIUM=/usr/bin/chromium", "PARLOR_PLUGIN=cookie", "PARLOR_AUTH_DB_HOST=db",
 		"PARLOR_HTTP__ADDR=127.0.0.1:9999", "PATH=/usr/bin", "NOT_PARLOR_HTTP__ADRR=x",
+		"PARLOR_PLUGINS__LOAD__SSO__CONFIG__API_KEY=k", // a plugin's own config is free
 	}
 	c, err := Load("", env, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.HTTP.Addr != "127.0.0.1:9999" {
-		t.Fatalf("http.addr = %q", c.HTTP.Addr)
+	if c.HTTP.Addr != "127.0.0.1:9999" || c.Plugins.Load["sso"].Config["api_key"] != "k" {
+		t.Fatalf("http.addr = %q, plugins.load.sso = %+v", c.HTTP.Addr, c.Plugins.Load["sso"])
 	}
 }
 
