@@ -1,8 +1,11 @@
 // Command parlorctl is the operator's command line for a running Parlor.
 //
-//	parlorctl [--url http://127.0.0.1:8080] health
-//	parlorctl [--addr 127.0.0.1:51127] [--group default] [--password P] TYPE [key=value ...]
-//	parlorctl [--addr 127.0.0.1:51127] --raw '<Command .../>'
+//	parlorctl health [--url http://127.0.0.1:8080]
+//	parlorctl TYPE [key=value ...] [--addr 127.0.0.1:51127] [--group default] [--password P]
+//	parlorctl --raw '<Command .../>' [--addr 127.0.0.1:51127]
+//	parlorctl --help | --version
+//
+// Flags may come before or after the command and its arguments.
 //
 // health prints the server's /healthz report and exits non-zero when the
 // server is unhealthy or unreachable.
@@ -15,9 +18,9 @@
 // an XML command as it is. The reply is printed indented (--plain prints it
 // as received).
 //
-// Exit status: 0 done, 1 the server could not be reached or answered
-// something unreadable, 2 bad usage, 3 the server answered with an error
-// code.
+// Exit status: 0 done (or --help, --version), 1 the server could not be
+// reached or answered something unreadable, 2 bad usage, 3 the server
+// answered with an error code.
 package main
 
 import (
@@ -35,6 +38,7 @@ import (
 	"time"
 
 	"github.com/parlorchat/parlor/core/serverapi"
+	"github.com/parlorchat/parlor/core/version"
 )
 
 // PasswordEnv is the environment variable holding the API password.
@@ -62,52 +66,128 @@ func (e resultError) Error() string {
 
 func main() {
 	err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout)
-	if err == nil {
-		return
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "parlorctl:", err)
 	}
-	fmt.Fprintln(os.Stderr, "parlorctl:", err)
+	os.Exit(exitCode(err))
+}
+
+// exitCode is the exit status for the outcome err of run.
+func exitCode(err error) int {
 	var ue usageError
 	var re resultError
 	switch {
+	case err == nil:
+		return 0
 	case errors.As(err, &ue):
-		os.Exit(2)
+		return 2
 	case errors.As(err, &re):
-		os.Exit(3)
+		return 3
 	default:
-		os.Exit(1)
+		return 1
 	}
 }
 
 const usage = `usage:
-  parlorctl [--url URL] health
-  parlorctl [--addr HOST:PORT] [--group G] [--password P] TYPE [key=value ...] [time=o,s,e ...]
-  parlorctl [--addr HOST:PORT] --raw '<Command .../>'`
+  parlorctl health [--url URL]
+  parlorctl TYPE [key=value ...] [time=o,s,e ...] [--addr HOST:PORT] [--group G] [--password P]
+  parlorctl --raw '<Command .../>' [--addr HOST:PORT]
+  parlorctl --help | --version
+Run parlorctl --help for the commands and flags.`
+
+const help = `Usage:
+  parlorctl health [--url URL]
+  parlorctl TYPE [key=value ...] [time=o,s,e ...] [--addr HOST:PORT] [--group G] [--password P]
+  parlorctl --raw '<Command .../>' [--addr HOST:PORT]
+  parlorctl --help | --version
+
+The operator's command line for a running Parlor. Flags may come before or
+after the command.
+
+Commands:
+  health           print the server's /healthz report (from --url); fail when unhealthy
+  add_room         add a room: name=... [max=... member=... en=... pwd=... ...]
+  edit_room        change a room: room_id=... and the properties to change
+  del_room         delete a room: room_id=...
+  broadcast        send a notice to everyone: msg=... userid=(the sender's name)
+  private_message  send a private message: dest_uid=... msg=...
+  start_group      open the group to logins
+  stop_group       close the group and disconnect everyone [msg=...]
+  get_online       print the numbers of connections, users and rooms
+  get_rooms        list the rooms
+  get_room_users   list a room's users: room_id=...
+The server API commands (all but health) go to --addr over TCP with the
+password of --password or $` + PasswordEnv + `; docs/server-api.md describes
+their attributes. time=o,s,e adds an opening time (day2,00:00:00,10:00:00).
+
+Exit status: 0 done, 1 server unreachable or reply unreadable, 2 bad usage,
+3 the server answered with an error code.
+
+Flags:
+`
+
+// parseAnywhere parses the flags of args wherever they are, before, between
+// or after the other arguments, and returns those others in order. After
+// "--" everything is an argument.
+func parseAnywhere(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		left := fs.Args()
+		if len(left) == 0 {
+			return rest, nil
+		}
+		if n := len(args) - len(left); n > 0 && args[n-1] == "--" {
+			return append(rest, left...), nil
+		}
+		rest = append(rest, left[0])
+		args = left[1:]
+	}
+}
 
 func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
 	fs := flag.NewFlagSet("parlorctl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	base := fs.String("url", "http://127.0.0.1:8080", "base URL of the server's HTTP listener (health)")
-	addr := fs.String("addr", "127.0.0.1:51127", "server API address (server_api.addr)")
-	group := fs.String("group", "default", "group the command applies to")
-	password := fs.String("password", "", "server API password (api_pwd); default $"+PasswordEnv)
-	raw := fs.String("raw", "", "send this XML command as it is")
+	base := fs.String("url", "http://127.0.0.1:8080", "base `URL` of the server's HTTP listener (health)")
+	addr := fs.String("addr", "127.0.0.1:51127", "server API address, `host:port` (server_api.addr)")
+	group := fs.String("group", "default", "`group` the command applies to")
+	password := fs.String("password", "", "server API `password` (api_pwd); default $"+PasswordEnv)
+	raw := fs.String("raw", "", "send this XML `command` as it is")
 	plain := fs.Bool("plain", false, "print the reply as received instead of indented")
 	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for an answer")
-	if err := fs.Parse(args); err != nil {
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	words, err := parseAnywhere(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(out, help)
+		fs.SetOutput(out)
+		fs.PrintDefaults()
+		fmt.Fprint(out, "  -h, -help\n    \tprint this help and exit\n")
+		return nil
+	}
+	if err != nil {
 		return usageError{fmt.Sprintf("%v\n%s", err, usage)}
+	}
+	if *showVersion {
+		_, err := fmt.Fprintln(out, "parlorctl", version.Number)
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	if *raw != "" {
-		if fs.NArg() > 0 {
+		if len(words) > 0 {
 			return usageError{"--raw takes no further arguments\n" + usage}
 		}
 		return exchange(ctx, *addr, []byte(*raw), *plain, out)
 	}
-	switch fs.Arg(0) {
-	case "":
+	if len(words) == 0 {
 		return usageError{usage}
-	case "health":
+	}
+	if words[0] == "health" {
+		if len(words) > 1 {
+			return usageError{"health takes no arguments\n" + usage}
+		}
 		return health(ctx, *base, out)
 	}
 	pwd := *password
@@ -117,7 +197,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	if pwd == "" {
 		return usageError{"no password: give --password or set " + PasswordEnv}
 	}
-	cmd, err := buildCommand(*group, pwd, fs.Arg(0), fs.Args()[1:])
+	cmd, err := buildCommand(*group, pwd, words[0], words[1:])
 	if err != nil {
 		return usageError{err.Error()}
 	}

@@ -4,13 +4,20 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/core/config"
 	"github.com/parlorchat/parlor/core/server"
 	"github.com/parlorchat/parlor/core/serverapi"
+	"github.com/parlorchat/parlor/core/version"
 	"github.com/parlorchat/parlor/internal/servertest"
+	"github.com/parlorchat/parlor/internal/testenv"
 )
 
 const pwd = "3874-3459-9999-2199"
@@ -91,5 +98,109 @@ func TestUsageErrors(t *testing.T) {
 	}
 	if _, err := ctl(map[string]string{PasswordEnv: "x"}, "--addr", "127.0.0.1:1", "get_online"); err == nil || errors.As(err, &ue) {
 		t.Fatalf("unreachable server: %v", err)
+	}
+}
+
+// TestConfigRoomsDefaultAsAddRoom: a room of a config file that gives only
+// id and name has the properties of a room add_room makes with only a name.
+func TestConfigRoomsDefaultAsAddRoom(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "parlor.yaml")
+	if err := os.WriteFile(file, []byte("rooms:\n  - id: 7\n    name: From the file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fromFile, err := config.Load(file, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := servertest.Config(t)
+	cfg.Rooms = fromFile.Rooms
+	cfg.ServerAPI.Addr = "127.0.0.1:0"
+	cfg.ServerAPI.Groups = map[string]config.APIGroup{"default": {Password: pwd, AllowFrom: []string{"127.0.0.1"}}}
+	srv := servertest.Start(t, cfg)
+	if out, err := ctl(map[string]string{PasswordEnv: pwd}, "--addr", srv.APIAddr(), "add_room", "name=From the API"); err != nil {
+		t.Fatalf("add_room: %v\n%s", err, out)
+	}
+	var configRoom, apiRoom chat.RoomInfo
+	for _, r := range srv.Group().Rooms() {
+		switch r.Name {
+		case "From the file":
+			configRoom, _ = srv.Group().RoomInfo(r.ID)
+		case "From the API":
+			apiRoom, _ = srv.Group().RoomInfo(r.ID)
+		}
+	}
+	if !configRoom.Open || !configRoom.Member {
+		t.Errorf("the config room is closed or members-only: %+v", configRoom)
+	}
+	// Compare all but what names the room and where it comes from.
+	apiRoom.ID, apiRoom.Name, apiRoom.Origin = configRoom.ID, configRoom.Name, configRoom.Origin
+	if configRoom != apiRoom {
+		t.Errorf("config room %+v\nadd_room room %+v", configRoom, apiRoom)
+	}
+}
+
+// TestFlagsAfterTheCommand: flags given after the command (or between its
+// arguments) are used, not ignored.
+func TestFlagsAfterTheCommand(t *testing.T) {
+	asked := make(chan string, 1)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked <- r.URL.Path
+		_, _ = w.Write([]byte(`{"status":"ok","from":"the --url given after health"}`))
+	}))
+	defer ts.Close()
+	out, err := ctl(nil, "health", "--url", ts.URL, "--timeout", "20s")
+	if err != nil || !strings.Contains(out, "the --url given after health") {
+		t.Fatalf("health --url %s: %v\n%s", ts.URL, err, out)
+	}
+	if path := <-asked; path != "/healthz" {
+		t.Fatalf("asked %s", path)
+	}
+
+	srv := startServer(t)
+	api := srv.APIAddr()
+	out, err = ctl(nil, "get_online", "--addr", api, "--password", pwd)
+	if err != nil || !strings.Contains(out, "<Online ") {
+		t.Fatalf("get_online --addr: %v\n%s", err, out)
+	}
+	out, err = ctl(nil, "add_room", "name=Late flags", "--addr", api, "max=9", "--password", pwd)
+	if err != nil || !strings.Contains(out, `name="Late flags"`) {
+		t.Fatalf("add_room with flags between its arguments: %v\n%s", err, out)
+	}
+	// After -- everything is an argument.
+	var ue usageError
+	if _, err := ctl(nil, "--addr", api, "--password", pwd, "add_room", "--", "--plain"); !errors.As(err, &ue) || !strings.Contains(err.Error(), `"--plain" is not key=value`) {
+		t.Fatalf("add_room -- --plain: %v", err)
+	}
+}
+
+// parlorctl runs the built binary with args and returns its output and
+// exit status.
+func parlorctl(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	bin := testenv.GoBuild(t, "./cmd/parlorctl", "parlorctl")
+	return testenv.Run(t, bin, "", []string{"PATH=" + os.Getenv("PATH")}, args...)
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"health", "--help"}} {
+		out, errOut, code := parlorctl(t, args...)
+		if code != 0 || errOut != "" {
+			t.Errorf("%q: exit %d, stderr %q", args, code, errOut)
+		}
+		for _, want := range []string{"Usage:", "health ", "add_room ", "get_room_users ", "-addr host:port", "-url URL", "-password password", "-raw command", "-timeout duration", "-version", "Flags may come before or\nafter the command"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%q: help lacks %q:\n%s", args, want, out)
+			}
+		}
+	}
+	out, errOut, code := parlorctl(t, "--version")
+	if code != 0 || errOut != "" || out != "parlorctl "+version.Number+"\n" {
+		t.Errorf("--version: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if _, errOut, code := parlorctl(t, "--bogus"); code != 2 || !strings.Contains(errOut, "-bogus") {
+		t.Errorf("--bogus: exit %d, stderr %q", code, errOut)
+	}
+	if _, errOut, code := parlorctl(t, "--addr", "127.0.0.1:1", "--password", "x", "get_online"); code != 1 || !strings.Contains(errOut, "127.0.0.1:1") {
+		t.Errorf("unreachable: exit %d, stderr %q", code, errOut)
 	}
 }

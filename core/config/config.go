@@ -1,6 +1,7 @@
 // Package config loads Parlor's configuration with koanf: embedded
 // defaults, then the YAML file, then PARLOR_* environment variables, then
-// command-line flags. The result is typed and validated; a bad value stops
+// command-line flags. The result is typed and validated; a bad value, or a
+// key that is not a setting (the settings are Config's koanf tags), stops
 // start-up with a message naming the key.
 package config
 
@@ -25,7 +26,8 @@ import (
 )
 
 // EnvPrefix is the prefix of environment overrides: PARLOR_HTTP__ADDR sets
-// http.addr (a double underscore separates levels).
+// http.addr (a double underscore separates levels). A PARLOR_ variable that
+// is not a setting is refused, unless notConfigEnv lists it.
 const EnvPrefix = "PARLOR_"
 
 // Config is the whole server configuration.
@@ -168,23 +170,44 @@ func Default() *Config {
 // Load builds the configuration: defaults, then the YAML file at path (if
 // path is not empty), then environment variables from environ (PARLOR_*),
 // then overrides (flat koanf keys such as "http.addr", usually from flags).
+// A key that is not a setting is refused, with the setting it is probably
+// meant to be; every unknown key and bad value is reported at once.
 func Load(path string, environ []string, overrides map[string]any) (*Config, error) {
 	k := koanf.New(".")
-	if err := k.Load(rawbytes.Provider(defaults.Defaults), yaml.Parser()); err != nil {
+	var errs []error
+	// layer loads one source on its own, refuses its unknown keys (saying
+	// where they were found) and merges it over the sources before it.
+	layer := func(p koanf.Provider, parser koanf.Parser, where string) error {
+		l := koanf.New(".")
+		if err := l.Load(p, parser); err != nil {
+			return err
+		}
+		for _, u := range unknownKeys(l.Raw()) {
+			errs = append(errs, u.describe(where))
+		}
+		return k.Merge(l)
+	}
+	if err := layer(rawbytes.Provider(defaults.Defaults), yaml.Parser(), "in the embedded defaults"); err != nil {
 		return nil, fmt.Errorf("load defaults: %w", err)
 	}
 	if path != "" {
 		if _, err := os.Stat(path); err != nil {
 			return nil, fmt.Errorf("config file: %w", err)
 		}
-		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+		if err := layer(file.Provider(path), yaml.Parser(), "in "+path); err != nil {
 			return nil, fmt.Errorf("config file %s: %w", path, err)
 		}
 	}
 	if len(environ) > 0 {
+		for _, kv := range environ {
+			name, v, _ := strings.Cut(kv, "=")
+			if key, val := configEnvKey(name, v); key != "" {
+				errs = append(errs, unknownAt(key, val, "from "+name)...)
+			}
+		}
 		envp := env.Provider(".", env.Opt{
 			Prefix:        EnvPrefix,
-			TransformFunc: envKey,
+			TransformFunc: configEnvKey,
 			EnvironFunc:   func() []string { return environ },
 		})
 		if err := k.Load(envp, nil); err != nil {
@@ -192,18 +215,48 @@ func Load(path string, environ []string, overrides map[string]any) (*Config, err
 		}
 	}
 	for key, v := range overrides {
+		errs = append(errs, unknownAt(key, v, "from the command line")...)
 		if err := k.Set(key, v); err != nil {
 			return nil, fmt.Errorf("flag %s: %w", key, err)
 		}
 	}
-	var c Config
-	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf", FlatPaths: false}); err != nil {
-		return nil, explainDecode(err)
-	}
-	if err := c.Validate(); err != nil {
+	if err := defaultRooms(k); err != nil {
 		return nil, err
 	}
+	var c Config
+	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf", FlatPaths: false}); err != nil {
+		return nil, errors.Join(append(errs, explainDecode(err))...)
+	}
+	if err := c.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 	return &c, nil
+}
+
+// unknownAt refuses the flat key (such as http.addr) set to v if it is not
+// a setting, saying where it came from.
+func unknownAt(key string, v any, where string) []error {
+	l := koanf.New(".")
+	if err := l.Set(key, v); err != nil {
+		return []error{fmt.Errorf("config key %s %s: %w", key, where, err)}
+	}
+	var errs []error
+	for _, u := range unknownKeys(l.Raw()) {
+		errs = append(errs, u.describe(where))
+	}
+	return errs
+}
+
+// configEnvKey is envKey for the variables that are config keys, and ""
+// for the others (other prefixes, and those notConfigEnv lists).
+func configEnvKey(name, v string) (string, any) {
+	if !strings.HasPrefix(name, EnvPrefix) || notConfigEnv(name) {
+		return "", nil
+	}
+	return envKey(name, v)
 }
 
 // envKey maps PARLOR_HTTP__MAX_FRAME_BYTES to http.max_frame_bytes. A value

@@ -16,6 +16,9 @@ func TestDefaultsRunAsIs(t *testing.T) {
 	if len(c.Rooms) == 0 || c.Rooms[0].Name != "Lobby" || !c.Rooms[0].Open || !c.Rooms[0].Member {
 		t.Fatalf("default rooms: %+v", c.Rooms)
 	}
+	if len(c.Rooms) < 2 || c.Rooms[1].Name != "Help" || !c.Rooms[1].Open || !c.Rooms[1].Member {
+		t.Fatalf("the Help room leaves en and member out and must be open to guests: %+v", c.Rooms)
+	}
 	if c.Plugins.CallTimeout != 3*time.Second {
 		t.Fatalf("plugins.call_timeout = %v", c.Plugins.CallTimeout)
 	}
@@ -114,5 +117,38 @@ func TestMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "nope.yaml") {
 		t.Fatalf("err = %v, want one naming the file", err)
+	}
+}
+
+// TestRoomDefaultsAsAddRoom: a room entry that leaves out en and member is
+// open and lets guests in, as a room made by add_room; one that sets them
+// keeps its values.
+func TestRoomDefaultsAsAddRoom(t *testing.T) {
+	p := writeFile(t, `
+rooms:
+  - id: 1
+    name: Plain
+  - id: 2
+    name: Closed
+    en: false
+    member: false
+  - {id: 3, name: Nulls, en: null, member: ~}
+`)
+	c, err := Load(p, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Room{
+		{ID: 1, Name: "Plain", Open: true, Member: true},
+		{ID: 2, Name: "Closed"},
+		{ID: 3, Name: "Nulls", Open: true, Member: true},
+	}
+	if len(c.Rooms) != len(want) {
+		t.Fatalf("rooms %+v", c.Rooms)
+	}
+	for i := range want {
+		if c.Rooms[i] != want[i] {
+			t.Errorf("room %d = %+v, want %+v", i, c.Rooms[i], want[i])
+		}
 	}
 }

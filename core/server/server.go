@@ -24,11 +24,12 @@ import (
 	"github.com/parlorchat/parlor/core/pluginhost"
 	"github.com/parlorchat/parlor/core/store"
 	"github.com/parlorchat/parlor/core/transport/websocket"
+	"github.com/parlorchat/parlor/core/version"
 	"github.com/parlorchat/parlor/core/web"
 )
 
-// Version is the server version reported to clients.
-const Version = "0.1.0"
+// Version is the server version reported to clients (core/version).
+const Version = version.Number
 
 // Server is a running Parlor.
 type Server struct {
