@@ -91,6 +91,7 @@ type Group struct {
 	mu      sync.RWMutex
 	rooms   map[int64]*Room
 	users   map[string]*Member // by NameKey
+	skels   map[string]int     // NameSkeleton of online users -> how many
 	conns   map[Conn]struct{}  // every connection, logged in or not
 	stopped bool
 
@@ -111,7 +112,7 @@ func NewGroup(opts Options) *Group {
 	if opts.Name == "" {
 		opts.Name = DefaultGroup
 	}
-	return &Group{opts: opts, rooms: map[int64]*Room{}, users: map[string]*Member{}, conns: map[Conn]struct{}{}}
+	return &Group{opts: opts, rooms: map[int64]*Room{}, users: map[string]*Member{}, skels: map[string]int{}, conns: map[Conn]struct{}{}}
 }
 
 // Name returns the group's name.
@@ -149,11 +150,6 @@ func (g *Group) Disconnect(c Conn, m *Member) {
 	g.changed()
 }
 
-// NameKey is the canonical key of a user name: two names with the same
-// key are the same identity, in memory, in the store and in every
-// comparison.
-func NameKey(name string) string { return strings.ToLower(name) }
-
 var nameRE = regexp.MustCompile(`^[\p{L}\p{N}_.\- ]{1,32}$`)
 
 // ValidName reports whether name is an acceptable user name: 1 to 32
@@ -164,9 +160,11 @@ func ValidName(name string) bool {
 }
 
 // Login adds a member whose identity the auth pipeline has established. It
-// fails when the name is online already.
+// fails when the name is online already (by NameKey) and, for a guest,
+// when the name looks like an online user's (by NameSkeleton).
 func (g *Group) Login(m *Member) (err error) {
 	key := NameKey(m.Name)
+	skel := NameSkeleton(m.Name)
 	defer func() {
 		if err == nil {
 			g.changed() // after the unlock below
@@ -180,7 +178,11 @@ func (g *Group) Login(m *Member) (err error) {
 	if _, ok := g.users[key]; ok {
 		return Errorf(CodeNameTaken, "The name %q is in use by someone online.", m.Name)
 	}
+	if m.Guest && g.skels[skel] > 0 {
+		return Errorf(CodeNameConfusable, "The name %q looks like the name of someone online; choose another name.", m.Name)
+	}
 	g.users[key] = m
+	g.skels[skel]++
 	return nil
 }
 
@@ -194,6 +196,10 @@ func (g *Group) Logout(m *Member) {
 	}
 	if cur := g.users[NameKey(m.Name)]; cur == m {
 		delete(g.users, NameKey(m.Name))
+		skel := NameSkeleton(m.Name)
+		if g.skels[skel]--; g.skels[skel] <= 0 {
+			delete(g.skels, skel)
+		}
 	}
 	var slow []*Member
 	if r != nil {
