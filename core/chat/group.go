@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Member is a logged-in user on one connection.
@@ -154,9 +156,10 @@ var nameRE = regexp.MustCompile(`^[\p{L}\p{N}_.\- ]{1,32}$`)
 
 // ValidName reports whether name is an acceptable user name: 1 to 32
 // letters, digits, spaces, '_', '-' or '.', not starting or ending with a
-// space.
+// space. Letters are counted composed (NFC), so a decomposed "E\u0301"
+// is the letter "É".
 func ValidName(name string) bool {
-	return nameRE.MatchString(name) && strings.TrimSpace(name) == name
+	return nameRE.MatchString(norm.NFC.String(name)) && strings.TrimSpace(name) == name
 }
 
 // Login adds a member whose identity the auth pipeline has established. It

@@ -52,8 +52,11 @@ func TestNameKeyRefusals(t *testing.T) {
 	}
 	wantCode(t, CheckName("x²"), CodeNameUnusable)
 	wantCode(t, CheckName("no!bang"), CodeNameUnusable)
-	if err := CheckName("Élise Dupont"); err != nil {
-		t.Errorf("CheckName: %v", err)
+	wantCode(t, CheckName("x\u0301"), CodeNameUnusable) // a mark that composes with nothing
+	for _, ok := range []string{"Élise Dupont", "E\u0301lise", "\u212Aate", "ＫＡＴＥ"} {
+		if err := CheckName(ok); err != nil {
+			t.Errorf("CheckName(%q): %v", ok, err)
+		}
 	}
 }
 
