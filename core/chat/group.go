@@ -15,7 +15,7 @@ import (
 
 // Member is a logged-in user on one connection.
 type Member struct {
-	Name    string // login name, unique in the group (case-insensitively)
+	Name    string // login name, unique in the group (by NameKey)
 	Display string // shown name; the login name when empty
 	Admin   bool
 	Guest   bool
