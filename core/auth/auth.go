@@ -19,6 +19,15 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, req sdk.AuthRequest) (sdk.AuthResult, error)
 }
 
+// Lookalikes is an authenticator that can tell whether a name looks like
+// one of its users' (chat.NameSkeleton). Before the pipeline admits a
+// guest it asks every authenticator of its chain that is one; Local is.
+type Lookalikes interface {
+	// Lookalike returns the name of a user whose name looks like name,
+	// and whether there is one.
+	Lookalike(ctx context.Context, name string) (owner string, found bool, err error)
+}
+
 // Identity is who a login established.
 type Identity struct {
 	Name    string
@@ -50,8 +59,8 @@ func New(group string, chain []Authenticator, guests bool, log hclog.Logger) *Pi
 // Login decides whether username may log in with password (empty: guest),
 // following docs/protocol.md "Login rule". Refusals are *chat.Error values.
 func (p *Pipeline) Login(ctx context.Context, username, password, remoteIP string) (Identity, error) {
-	if !chat.ValidName(username) {
-		return Identity{}, chat.Errorf(chat.CodeNameUnusable, "%q is not a valid name: use 1 to 32 letters, digits, spaces, '_', '-' or '.'.", username)
+	if err := chat.CheckName(username); err != nil {
+		return Identity{}, err
 	}
 	guest := password == ""
 	req := sdk.AuthRequest{Group: p.group, Username: username, Password: password, RemoteIP: remoteIP}
@@ -74,7 +83,34 @@ func (p *Pipeline) Login(ctx context.Context, username, password, remoteIP strin
 	if !p.guests {
 		return Identity{}, chat.Errorf(chat.CodeGuestsNotAllowed, "Guests may not log in here; log in with your password.")
 	}
+	if err := p.refuseLookalike(ctx, username); err != nil {
+		return Identity{}, err
+	}
 	return Identity{Name: username, Display: username, Guest: true}, nil
+}
+
+// refuseLookalike refuses a guest a name that mixes Latin, Greek and
+// Cyrillic letters or looks like the name of a user an authenticator of
+// the chain knows (docs/protocol.md, "Login rule").
+func (p *Pipeline) refuseLookalike(ctx context.Context, username string) error {
+	if chat.MixedScripts(username) {
+		return chat.Errorf(chat.CodeNameConfusable, "Guest names may not mix Latin, Greek and Cyrillic letters, as %q does; choose another name.", username)
+	}
+	for _, a := range p.chain {
+		l, ok := a.(Lookalikes)
+		if !ok {
+			continue
+		}
+		owner, found, err := l.Lookalike(ctx, username)
+		if err != nil {
+			p.log.Warn("look-alike check failed", "authenticator", a.Name(), "user", username, "error", err)
+			return chat.Errorf(chat.CodeLoginError, "Login is not possible right now; please try again later.")
+		}
+		if found {
+			return chat.Errorf(chat.CodeNameConfusable, "The name %q looks like the registered name %q; choose another name.", username, owner)
+		}
+	}
+	return nil
 }
 
 func (p *Pipeline) decide(username string, guest bool, by string, res sdk.AuthResult) (Identity, error) {

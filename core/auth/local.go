@@ -39,8 +39,9 @@ func HashPassword(password string) (string, error) {
 //     session (SSO) until a password is set;
 //   - 0 when the bcrypt hash matches, 1 when it does not.
 //
-// The server appends it to auth.chain; with no accounts it answers 4 to
-// everybody and changes nothing.
+// Names are looked up by their canonical key (chat.NameKey), so "élise"
+// finds the account "Élise". The server appends it to auth.chain; with no
+// accounts it answers 4 to everybody and changes nothing.
 type Local struct {
 	st store.Accounts
 }
@@ -71,4 +72,17 @@ func (l *Local) Authenticate(ctx context.Context, req sdk.AuthRequest) (sdk.Auth
 	}
 	// The stored spelling of the name wins over the one typed.
 	return sdk.AuthResult{Code: sdk.OK, DisplayName: a.Name, Email: a.Email, Avatar: a.Avatar}, nil
+}
+
+// Lookalike returns the name of the oldest account whose name looks like
+// name (the same chat.NameSkeleton), found through the store's index.
+func (l *Local) Lookalike(ctx context.Context, name string) (string, bool, error) {
+	a, err := l.st.AccountLookalike(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("local accounts: %w", err)
+	}
+	return a.Name, true, nil
 }

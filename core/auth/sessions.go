@@ -144,6 +144,12 @@ func (s *Sessions) Login(ctx context.Context, token, _ string) (Identity, error)
 		return Identity{}, chat.Errorf(CodeNoSession, "There is no valid login session; please log in.")
 	case err != nil:
 		return Identity{}, fmt.Errorf("session login: %w", err)
+	case a.NameKey == "":
+		// Accounts made before names were compared by key (store.KeyConflicts).
+		if _, err := chat.UsableNameKey(a.Name); err != nil {
+			return Identity{}, err
+		}
+		return Identity{}, chat.Errorf(chat.CodeNameTaken, "The account name %q is the same as an older account's; it can log in again once it is renamed.", a.Name)
 	}
 	return Identity{Name: a.Name, Display: a.Name, Email: a.Email, Avatar: a.Avatar, By: "session"}, nil
 }

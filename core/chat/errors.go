@@ -64,6 +64,7 @@ const (
 	CodeWrongPassword    = "wrong_password"
 	CodeNameUnusable     = "name_unusable"
 	CodeNameTaken        = "name_taken"
+	CodeNameConfusable   = "name_confusable"
 	CodeLoginError       = "login_error"
 	CodeNoSuchUser       = "no_such_user"
 	CodeGuestsNotAllowed = "guests_not_allowed"

@@ -9,11 +9,13 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Member is a logged-in user on one connection.
 type Member struct {
-	Name    string // login name, unique in the group (case-insensitively)
+	Name    string // login name, unique in the group (by NameKey)
 	Display string // shown name; the login name when empty
 	Admin   bool
 	Guest   bool
@@ -91,6 +93,7 @@ type Group struct {
 	mu      sync.RWMutex
 	rooms   map[int64]*Room
 	users   map[string]*Member // by NameKey
+	skels   map[string]int     // NameSkeleton of online users -> how many
 	conns   map[Conn]struct{}  // every connection, logged in or not
 	stopped bool
 
@@ -111,7 +114,7 @@ func NewGroup(opts Options) *Group {
 	if opts.Name == "" {
 		opts.Name = DefaultGroup
 	}
-	return &Group{opts: opts, rooms: map[int64]*Room{}, users: map[string]*Member{}, conns: map[Conn]struct{}{}}
+	return &Group{opts: opts, rooms: map[int64]*Room{}, users: map[string]*Member{}, skels: map[string]int{}, conns: map[Conn]struct{}{}}
 }
 
 // Name returns the group's name.
@@ -149,24 +152,22 @@ func (g *Group) Disconnect(c Conn, m *Member) {
 	g.changed()
 }
 
-// NameKey is the canonical key of a user name: two names with the same
-// key are the same identity, in memory, in the store and in every
-// comparison.
-func NameKey(name string) string { return strings.ToLower(name) }
-
 var nameRE = regexp.MustCompile(`^[\p{L}\p{N}_.\- ]{1,32}$`)
 
 // ValidName reports whether name is an acceptable user name: 1 to 32
 // letters, digits, spaces, '_', '-' or '.', not starting or ending with a
-// space.
+// space. Letters are counted composed (NFC), so a decomposed "E\u0301"
+// is the letter "É".
 func ValidName(name string) bool {
-	return nameRE.MatchString(name) && strings.TrimSpace(name) == name
+	return nameRE.MatchString(norm.NFC.String(name)) && strings.TrimSpace(name) == name
 }
 
 // Login adds a member whose identity the auth pipeline has established. It
-// fails when the name is online already.
+// fails when the name is online already (by NameKey) and, for a guest,
+// when the name looks like an online user's (by NameSkeleton).
 func (g *Group) Login(m *Member) (err error) {
 	key := NameKey(m.Name)
+	skel := NameSkeleton(m.Name)
 	defer func() {
 		if err == nil {
 			g.changed() // after the unlock below
@@ -180,7 +181,11 @@ func (g *Group) Login(m *Member) (err error) {
 	if _, ok := g.users[key]; ok {
 		return Errorf(CodeNameTaken, "The name %q is in use by someone online.", m.Name)
 	}
+	if m.Guest && g.skels[skel] > 0 {
+		return Errorf(CodeNameConfusable, "The name %q looks like the name of someone online; choose another name.", m.Name)
+	}
 	g.users[key] = m
+	g.skels[skel]++
 	return nil
 }
 
@@ -194,6 +199,10 @@ func (g *Group) Logout(m *Member) {
 	}
 	if cur := g.users[NameKey(m.Name)]; cur == m {
 		delete(g.users, NameKey(m.Name))
+		skel := NameSkeleton(m.Name)
+		if g.skels[skel]--; g.skels[skel] <= 0 {
+			delete(g.skels, skel)
+		}
 	}
 	var slow []*Member
 	if r != nil {

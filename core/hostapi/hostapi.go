@@ -121,6 +121,8 @@ func storeErr(err error) error {
 		return fmt.Errorf("%v: %w", err, sdk.ErrNotFound)
 	case errors.Is(err, store.ErrExists):
 		return fmt.Errorf("%v: %w", err, sdk.ErrExists)
+	case errors.Is(err, store.ErrInvalid):
+		return fmt.Errorf("%v: %w", err, sdk.ErrInvalid)
 	}
 	return err
 }
@@ -133,7 +135,8 @@ func toUser(a store.Account) sdk.User {
 	return sdk.User{ID: a.ID, Name: a.Name, Email: a.Email, Avatar: a.Avatar, HasPassword: a.PasswordHash != "", Created: a.Created}
 }
 
-// checkEmail accepts an empty e-mail (none) or a bare address.
+// checkEmail accepts an empty e-mail (none) or a bare address that has a
+// canonical key (chat.EmailKey).
 func checkEmail(email string) error {
 	if email == "" {
 		return nil
@@ -145,12 +148,16 @@ func checkEmail(email string) error {
 	if err != nil || addr.Address != email || addr.Name != "" {
 		return invalid("%q is not an e-mail address", email)
 	}
+	if _, err := chat.EmailKey(email); err != nil {
+		return invalid("%q has characters the chat cannot compare in e-mail addresses", email)
+	}
 	return nil
 }
 
+// checkName accepts a name a user can log in with (chat.CheckName).
 func checkName(name string) error {
-	if !chat.ValidName(name) {
-		return invalid("%q is not a valid name: use 1 to 32 letters, digits, spaces, '_', '-' or '.'", name)
+	if err := chat.CheckName(name); err != nil {
+		return invalid("%s", strings.TrimSuffix(err.Error(), "."))
 	}
 	return nil
 }

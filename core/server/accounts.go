@@ -35,6 +35,29 @@ func (s *Server) startAccounts(ctx context.Context) error {
 	if err := s.acct.host.Purge(ctx); err != nil {
 		return fmt.Errorf("start accounts: %w", err)
 	}
+	return s.logKeyConflicts(ctx)
+}
+
+// logKeyConflicts warns, at every start, of the accounts whose name or
+// e-mail has no key (docs/operations.md, "Names") until they are renamed.
+func (s *Server) logKeyConflicts(ctx context.Context) error {
+	conflicts, err := s.acct.store.KeyConflicts(ctx)
+	if err != nil {
+		return fmt.Errorf("start accounts: %w", err)
+	}
+	for _, c := range conflicts {
+		value := c.Account.Name
+		if c.Field == "e-mail" {
+			value = c.Account.Email
+		}
+		if c.HolderID != 0 {
+			s.log.Warn("account shares its "+c.Field+" with an older account; rename it to use it",
+				"id", c.Account.ID, c.Field, value, "older_account", c.HolderID)
+		} else {
+			s.log.Warn("account has a "+c.Field+" the chat cannot compare; rename it to use it",
+				"id", c.Account.ID, c.Field, value)
+		}
+	}
 	return nil
 }
 

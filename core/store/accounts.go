@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/parlorchat/parlor/core/chat"
 )
 
 // migrationAccounts creates the tables of accounts, login sessions and the
@@ -43,6 +45,10 @@ const migrationAccounts = `CREATE TABLE users (
 // ErrExists is returned (wrapped) when a unique name or e-mail is taken.
 var ErrExists = errors.New("already exists")
 
+// ErrInvalid is returned (wrapped) for a name or e-mail that has no
+// canonical key (chat.UsableNameKey, chat.EmailKey).
+var ErrInvalid = errors.New("invalid")
+
 // Account is one of the chat's own accounts.
 type Account struct {
 	ID    int64
@@ -53,6 +59,12 @@ type Account struct {
 	PasswordHash string
 	Avatar       string
 	Created      time.Time
+	// NameKey is the canonical key of Name (chat.NameKey), set by the
+	// store. It is empty for an account that has none: its name is the
+	// same as an older account's, or one the key profile refuses, since
+	// the accounts were made before names were compared by key. Such an
+	// account logs in again once renamed (docs/operations.md, "Names").
+	NameKey string
 }
 
 // SessionRecord is a stored login session.
@@ -69,14 +81,23 @@ type SessionRecord struct {
 // store. *SQLite implements it.
 type Accounts interface {
 	// AccountByID, AccountByName and AccountByEmail find an account
-	// (names and e-mails without regard to case); ErrNotFound if none.
+	// (names and e-mails by their canonical key: chat.NameKey,
+	// chat.EmailKey); ErrNotFound if none.
 	AccountByID(ctx context.Context, id int64) (Account, error)
 	AccountByName(ctx context.Context, name string) (Account, error)
 	AccountByEmail(ctx context.Context, email string) (Account, error)
-	// CreateAccount inserts a; ErrExists when the name or e-mail is taken.
+	// AccountLookalike finds the oldest account whose name looks like
+	// name (the same chat.NameSkeleton); ErrNotFound if none.
+	AccountLookalike(ctx context.Context, name string) (Account, error)
+	// KeyConflicts lists the accounts whose name or e-mail has no key
+	// (see Account.NameKey), oldest first.
+	KeyConflicts(ctx context.Context) ([]KeyConflict, error)
+	// CreateAccount inserts a; ErrExists when the name or e-mail key is
+	// taken, ErrInvalid when either has no key.
 	CreateAccount(ctx context.Context, a Account) (Account, error)
 	// UpdateAccount stores every field of a (by a.ID); ErrExists when the
-	// name or e-mail is taken, ErrNotFound when there is no such account.
+	// name or e-mail key is taken, ErrInvalid when a new name or e-mail
+	// has no key, ErrNotFound when there is no such account.
 	UpdateAccount(ctx context.Context, a Account) error
 	// DeleteAccount removes an account and returns the token hashes of
 	// the sessions that ended with it.
@@ -108,12 +129,12 @@ type Accounts interface {
 
 var _ Accounts = (*SQLite)(nil)
 
-const accountColumns = `id, name, COALESCE(email, ''), COALESCE(password_hash, ''), avatar, created`
+const accountColumns = `id, name, COALESCE(email, ''), COALESCE(password_hash, ''), avatar, created, COALESCE(name_key, '')`
 
 func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
 	var a Account
 	var created int64
-	if err := row.Scan(&a.ID, &a.Name, &a.Email, &a.PasswordHash, &a.Avatar, &created); err != nil {
+	if err := row.Scan(&a.ID, &a.Name, &a.Email, &a.PasswordHash, &a.Avatar, &created, &a.NameKey); err != nil {
 		return Account{}, err
 	}
 	a.Created = time.UnixMilli(created).UTC()
@@ -121,7 +142,7 @@ func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
 }
 
 func (s *SQLite) accountBy(ctx context.Context, what, where string, arg any) (Account, error) {
-	a, err := scanAccount(s.db.QueryRowContext(ctx, "SELECT "+accountColumns+" FROM users WHERE "+where, arg))
+	a, err := scanAccount(s.db.QueryRowContext(ctx, "SELECT "+accountColumns+" FROM users WHERE "+where+" ORDER BY id LIMIT 1", arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Account{}, fmt.Errorf("account %s: %w", what, ErrNotFound)
 	}
@@ -136,17 +157,33 @@ func (s *SQLite) AccountByID(ctx context.Context, id int64) (Account, error) {
 	return s.accountBy(ctx, fmt.Sprint(id), "id = ?", id)
 }
 
-// AccountByName finds an account by name, without regard to case.
+// AccountByName finds the account whose name has the canonical key of
+// name (chat.NameKey).
 func (s *SQLite) AccountByName(ctx context.Context, name string) (Account, error) {
-	return s.accountBy(ctx, fmt.Sprintf("%q", name), "name = ?", name)
+	key, err := chat.UsableNameKey(name)
+	if err != nil {
+		return Account{}, fmt.Errorf("account %q: the name has no key: %w", name, ErrNotFound)
+	}
+	return s.accountBy(ctx, fmt.Sprintf("%q", name), "name_key = ?", key)
 }
 
-// AccountByEmail finds an account by e-mail, without regard to case.
+// AccountByEmail finds the account whose e-mail has the canonical key of
+// email (chat.EmailKey).
 func (s *SQLite) AccountByEmail(ctx context.Context, email string) (Account, error) {
 	if email == "" {
 		return Account{}, fmt.Errorf("account with an empty e-mail: %w", ErrNotFound)
 	}
-	return s.accountBy(ctx, fmt.Sprintf("with e-mail %q", email), "email = ?", email)
+	key, err := chat.EmailKey(email)
+	if err != nil {
+		return Account{}, fmt.Errorf("account with e-mail %q: the address has no key: %w", email, ErrNotFound)
+	}
+	return s.accountBy(ctx, fmt.Sprintf("with e-mail %q", email), "email_key = ?", key)
+}
+
+// AccountLookalike finds the oldest account whose name has the
+// chat.NameSkeleton of name.
+func (s *SQLite) AccountLookalike(ctx context.Context, name string) (Account, error) {
+	return s.accountBy(ctx, fmt.Sprintf("looking like %q", name), "name_skeleton = ?", chat.NameSkeleton(name))
 }
 
 // nullable stores "" as NULL.
@@ -175,28 +212,67 @@ func (s *SQLite) CreateAccount(ctx context.Context, a Account) (Account, error) 
 		a.Created = time.Now()
 	}
 	a.Created = time.UnixMilli(a.Created.UnixMilli()).UTC()
-	res, err := s.db.ExecContext(ctx, `INSERT INTO users (name, email, password_hash, avatar, created) VALUES (?, ?, ?, ?, ?)`,
-		a.Name, nullable(a.Email), nullable(a.PasswordHash), a.Avatar, a.Created.UnixMilli())
+	nameKey, emailKey, err := accountKeys(a.Name, a.Email)
+	if err != nil {
+		return Account{}, fmt.Errorf("create account %q: %w", a.Name, err)
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO users (name, email, password_hash, avatar, created, name_key, email_key, name_skeleton)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.Name, nullable(a.Email), nullable(a.PasswordHash), a.Avatar, a.Created.UnixMilli(), nameKey, emailKey, chat.NameSkeleton(a.Name))
 	if err != nil {
 		return Account{}, fmt.Errorf("create account %q: %w", a.Name, uniqueErr(err))
 	}
 	if a.ID, err = res.LastInsertId(); err != nil {
 		return Account{}, fmt.Errorf("create account %q: read id: %w", a.Name, err)
 	}
+	a.NameKey = nameKey
 	return a, nil
 }
 
-// UpdateAccount stores the name, e-mail, password hash and avatar of a.
-func (s *SQLite) UpdateAccount(ctx context.Context, a Account) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET name = ?, email = ?, password_hash = ?, avatar = ? WHERE id = ?`,
-		a.Name, nullable(a.Email), nullable(a.PasswordHash), a.Avatar, a.ID)
+// UpdateAccount stores the name, e-mail, password hash and avatar of a,
+// with the keys of a new name or e-mail. An unchanged name or e-mail
+// keeps its key, or its lack of one (Account.NameKey): an account that
+// has none gets one only by a new name (or e-mail).
+func (s *SQLite) UpdateAccount(ctx context.Context, a Account) (err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
+		return fmt.Errorf("update account %d: begin: %w", a.ID, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	var oldName string
+	var oldEmail, nameKey, emailKey sql.NullString
+	err = tx.QueryRowContext(ctx, "SELECT name, email, name_key, email_key FROM users WHERE id = ?", a.ID).
+		Scan(&oldName, &oldEmail, &nameKey, &emailKey)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("update account %d: %w", a.ID, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("update account %d: %w", a.ID, err)
+	}
+	if a.Name != oldName {
+		k, err := chat.UsableNameKey(a.Name)
+		if err != nil {
+			return fmt.Errorf("update account %d: %v: %w", a.ID, err, ErrInvalid)
+		}
+		nameKey = sql.NullString{String: k, Valid: true}
+	}
+	if a.Email != oldEmail.String {
+		if emailKey, err = emailKeyOf(a.Email); err != nil {
+			return fmt.Errorf("update account %d: %w", a.ID, err)
+		}
+	}
+	if _, err = tx.ExecContext(ctx, `UPDATE users SET name = ?, email = ?, password_hash = ?, avatar = ?,
+		name_key = ?, email_key = ?, name_skeleton = ? WHERE id = ?`,
+		a.Name, nullable(a.Email), nullable(a.PasswordHash), a.Avatar,
+		nameKey, emailKey, chat.NameSkeleton(a.Name), a.ID); err != nil {
 		return fmt.Errorf("update account %d: %w", a.ID, uniqueErr(err))
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("update account %d: %w", a.ID, err)
-	} else if n == 0 {
-		return fmt.Errorf("update account %d: %w", a.ID, ErrNotFound)
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("update account %d: commit: %w", a.ID, err)
 	}
 	return nil
 }
@@ -286,14 +362,14 @@ func (s *SQLite) CreateSession(ctx context.Context, rec SessionRecord) error {
 // its account.
 func (s *SQLite) SessionAccount(ctx context.Context, tokenHash []byte, now time.Time) (SessionRecord, Account, error) {
 	row := s.db.QueryRowContext(ctx, `SELECT s.user_id, s.issuer, s.expires, s.persistent, s.created,
-		u.id, u.name, COALESCE(u.email, ''), COALESCE(u.password_hash, ''), u.avatar, u.created
+		u.id, u.name, COALESCE(u.email, ''), COALESCE(u.password_hash, ''), u.avatar, u.created, COALESCE(u.name_key, '')
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.token_hash = ? AND s.expires > ?`, tokenHash, now.UnixMilli())
 	rec := SessionRecord{TokenHash: tokenHash}
 	var a Account
 	var expires, created, ucreated int64
 	err := row.Scan(&rec.UserID, &rec.Issuer, &expires, &rec.Persistent, &created,
-		&a.ID, &a.Name, &a.Email, &a.PasswordHash, &a.Avatar, &ucreated)
+		&a.ID, &a.Name, &a.Email, &a.PasswordHash, &a.Avatar, &ucreated, &a.NameKey)
 	if errors.Is(err, sql.ErrNoRows) {
 		return SessionRecord{}, Account{}, fmt.Errorf("session: %w", ErrNotFound)
 	}

@@ -74,6 +74,16 @@ var migrations = []string{
 	// 2: accounts, login sessions and the plugins' key-value store
 	// (accounts.go).
 	migrationAccounts,
+	// 3: canonical keys and look-alike skeletons of account names and
+	// e-mails (names.go), filled by migrationSteps[3].
+	migrationAccountKeys,
+}
+
+// migrationSteps holds the Go code some migrations need after their SQL
+// (computing values SQL cannot), by the version the migration brings the
+// schema to. A step runs in the migration's transaction.
+var migrationSteps = map[int]func(context.Context, *sql.Tx) error{
+	3: fillAccountKeys,
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path,
@@ -160,6 +170,11 @@ func (s *SQLite) migrate(ctx context.Context) (err error) {
 	for v := version; v < len(migrations); v++ {
 		if _, err = tx.ExecContext(ctx, migrations[v]); err != nil {
 			return fmt.Errorf("migrate to version %d: %w", v+1, err)
+		}
+		if step := migrationSteps[v+1]; step != nil {
+			if err = step(ctx, tx); err != nil {
+				return fmt.Errorf("migrate to version %d: %w", v+1, err)
+			}
 		}
 		if _, err = tx.ExecContext(ctx, "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
 			v+1, time.Now().UnixNano()); err != nil {
