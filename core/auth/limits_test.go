@@ -9,28 +9,9 @@ import (
 
 	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/core/limit"
+	"github.com/parlorchat/parlor/internal/testenv"
 	"github.com/parlorchat/parlor/sdk"
 )
-
-// clock is a fake clock for the failure throttles.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Unix(1_700_000_000, 0)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // wantRateLimited requires a rate_limited refusal that says when to retry
 // and contains part.
@@ -46,7 +27,7 @@ func wantRateLimited(t *testing.T, err error, part string) {
 
 func TestFailedLoginsLockTheAccountForAWhile(t *testing.T) {
 	site := &table{name: "site", users: map[string]string{"alice": "right", "bob": "bobpw"}}
-	clk := newClock()
+	clk := testenv.NewClock()
 	refusals := limit.NewRefusals()
 	p := New("default", []Authenticator{site}, true, nil).WithLimits(Limits{
 		FailuresPerAccount: limit.Rate{Every: time.Minute, Burst: 3}, Refusals: refusals, Now: clk.Now,
@@ -96,7 +77,7 @@ func TestFailedLoginsLockTheAccountForAWhile(t *testing.T) {
 
 func TestFailedLoginsLockTheAddress(t *testing.T) {
 	site := &table{name: "site", users: map[string]string{"alice": "right", "bob": "bobpw"}}
-	clk := newClock()
+	clk := testenv.NewClock()
 	refusals := limit.NewRefusals()
 	p := New("default", []Authenticator{site}, true, nil).WithLimits(Limits{
 		FailuresPerAccount: limit.Rate{Every: time.Minute, Burst: 100},

@@ -9,36 +9,16 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/parlorchat/parlor/core/limit"
+	"github.com/parlorchat/parlor/internal/testenv"
 )
-
-// clock is a fake clock for the api_pwd throttle.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Unix(1_700_000_000, 0)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // throttled replaces f's dispatcher by one that throttles wrong api_pwd:
 // burst failures, then one more try a minute on clk.
-func throttled(t *testing.T, f *fixture, burst int, clk *clock, refusals *limit.Refusals, allow ...string) {
+func throttled(t *testing.T, f *fixture, burst int, clk *testenv.Clock, refusals *limit.Refusals, allow ...string) {
 	t.Helper()
 	if len(allow) == 0 {
 		allow = []string{"127.0.0.1", "::1"}
@@ -59,7 +39,7 @@ func onlineCmd(pwd, from string) Command {
 
 func TestWrongAPIPasswordsLockTheAddress(t *testing.T) {
 	f := newFixture(t)
-	clk, refusals := newClock(), limit.NewRefusals()
+	clk, refusals := testenv.NewClock(), limit.NewRefusals()
 	throttled(t, f, 3, clk, refusals)
 	ctx := context.Background()
 	for range 3 {
@@ -90,7 +70,7 @@ func TestWrongAPIPasswordsLockTheAddress(t *testing.T) {
 
 func TestWrongAPIPasswordsCountOnTCPAndHTTP(t *testing.T) {
 	f := newFixture(t)
-	clk := newClock()
+	clk := testenv.NewClock()
 	throttled(t, f, 3, clk, nil)
 	addr := startTCP(t, f, TCPOptions{})
 	web := httptest.NewServer(f.d.HTTPHandler())
