@@ -73,18 +73,18 @@ func (p *Pipeline) Login(ctx context.Context, username, password, remoteIP strin
 	}
 	at := p.guard.attempt(username, remoteIP)
 	if err := at.check(); err != nil {
-		p.log.Info("login throttled", "user", username, "remote", remoteIP, "reason", err)
+		p.log.Debug("login throttled", "user", username, "remote", remoteIP, "reason", err)
 		return Identity{}, err
 	}
 	release, err := at.acquire(ctx)
 	if err != nil {
-		p.log.Warn("login refused: no free password check", "user", username, "remote", remoteIP)
+		p.log.Debug("login refused: no free password check", "user", username, "remote", remoteIP)
 		return Identity{}, err
 	}
 	defer release()
 	// Failures that finished while this login waited may have locked it out.
 	if err := at.check(); err != nil {
-		p.log.Info("login throttled", "user", username, "remote", remoteIP, "reason", err)
+		p.log.Debug("login throttled", "user", username, "remote", remoteIP, "reason", err)
 		return Identity{}, err
 	}
 	id, err := p.ask(ctx, username, password, remoteIP)
