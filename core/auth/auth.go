@@ -1,5 +1,6 @@
 // Package auth is the login pipeline: the name rule, the ordered chain of
-// authenticators and the seed's guest rule.
+// authenticators and the seed's guest rule, with the limits on password
+// guessing and on concurrent password checks (Limits).
 package auth
 
 import (
@@ -46,22 +47,69 @@ type Pipeline struct {
 	chain  []Authenticator
 	guests bool
 	log    hclog.Logger
+	guard  *guard
 }
 
-// New builds a pipeline for a group; chain is asked in order.
+// New builds a pipeline for a group; chain is asked in order. It has the
+// zero Limits until WithLimits.
 func New(group string, chain []Authenticator, guests bool, log hclog.Logger) *Pipeline {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &Pipeline{group: group, chain: chain, guests: guests, log: log}
+	return &Pipeline{group: group, chain: chain, guests: guests, log: log, guard: newGuard(Limits{})}
+}
+
+// WithLimits sets the pipeline's limits and returns it; call it before the
+// pipeline is used.
+func (p *Pipeline) WithLimits(l Limits) *Pipeline {
+	p.guard = newGuard(l)
+	return p
 }
 
 // Login decides whether username may log in with password (empty: guest),
 // following docs/protocol.md "Login rule". Refusals are *chat.Error values.
+//
+// A login with a password is refused with chat.CodeRateLimited, before any
+// authenticator is asked, while its address or its name is locked out
+// after failed logins, and with chat.CodeLoginError when no password check
+// is free in time (see Limits). Guests are never throttled and never wait.
 func (p *Pipeline) Login(ctx context.Context, username, password, remoteIP string) (Identity, error) {
 	if err := chat.CheckName(username); err != nil {
 		return Identity{}, err
 	}
+	if password == "" {
+		return p.ask(ctx, username, password, remoteIP)
+	}
+	at := p.guard.attempt(username, remoteIP)
+	if err := at.check(); err != nil {
+		p.log.Debug("login throttled", "user", username, "remote", remoteIP, "reason", err)
+		return Identity{}, err
+	}
+	release, err := at.acquire(ctx)
+	if err != nil {
+		p.log.Debug("login refused: no free password check", "user", username, "remote", remoteIP)
+		return Identity{}, err
+	}
+	defer release()
+	// Failures that finished while this login waited may have locked it out.
+	if err := at.check(); err != nil {
+		p.log.Debug("login throttled", "user", username, "remote", remoteIP, "reason", err)
+		return Identity{}, err
+	}
+	id, err := p.ask(ctx, username, password, remoteIP)
+	switch {
+	case err == nil:
+		at.succeeded()
+	case chat.CodeOf(err) == chat.CodeWrongPassword:
+		at.wrongPassword()
+	case chat.CodeOf(err) == chat.CodeNoSuchUser:
+		at.unknownName()
+	}
+	return id, err
+}
+
+// ask runs the chain and the guest rule.
+func (p *Pipeline) ask(ctx context.Context, username, password, remoteIP string) (Identity, error) {
 	guest := password == ""
 	req := sdk.AuthRequest{Group: p.group, Username: username, Password: password, RemoteIP: remoteIP}
 	for _, a := range p.chain {

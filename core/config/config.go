@@ -23,6 +23,7 @@ import (
 	"github.com/knadh/koanf/v2"
 
 	defaults "github.com/parlorchat/parlor/config"
+	"github.com/parlorchat/parlor/core/limit"
 )
 
 // EnvPrefix is the prefix of environment overrides: PARLOR_HTTP__ADDR sets
@@ -58,6 +59,12 @@ type ServerAPI struct {
 	MaxFrameBytes int `koanf:"max_frame_bytes"`
 	// MaxConns bounds the TCP connections served at once.
 	MaxConns int `koanf:"max_conns"`
+	// MaxConnsPerAddr bounds the TCP connections of one address (an IPv6
+	// /64) served at once, so that one client cannot take every slot.
+	MaxConnsPerAddr int `koanf:"max_conns_per_addr"`
+	// FailedPasswordsPerAddr throttles wrong api_pwd from one address, on
+	// TCP and HTTP alike.
+	FailedPasswordsPerAddr limit.Rate `koanf:"failed_passwords_per_addr"`
 	// Groups holds each group's password and allowed addresses, by group
 	// name. A group without a password refuses every command.
 	Groups map[string]APIGroup `koanf:"groups"`
@@ -116,6 +123,23 @@ type Auth struct {
 	// SecureCookie marks the login cookie Secure; turn it on when the chat
 	// is served over HTTPS.
 	SecureCookie bool `koanf:"secure_cookie"`
+	// MaxPasswordChecks bounds the logins with a password checked at once;
+	// 0 means twice the number of CPUs. Guests never wait for it.
+	MaxPasswordChecks int `koanf:"max_password_checks"`
+	// PasswordCheckWait is how long a login waits for a free password
+	// check before it is refused as busy.
+	PasswordCheckWait time.Duration `koanf:"password_check_wait"`
+	// Limits throttle failed logins.
+	Limits AuthLimits `koanf:"limits"`
+}
+
+// AuthLimits throttle password guessing at login (docs/operations.md,
+// "Passwords").
+type AuthLimits struct {
+	// FailedLoginsPerAccount: wrong passwords for one name, from any address.
+	FailedLoginsPerAccount limit.Rate `koanf:"failed_logins_per_account"`
+	// FailedLoginsPerAddr: failed password logins from one address, for any name.
+	FailedLoginsPerAddr limit.Rate `koanf:"failed_logins_per_addr"`
 }
 
 // Plugins configures the plugin host and the plugins it runs.
@@ -367,7 +391,25 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateServerAPI(bad)
+	c.validateAuthLimits(bad)
 	return errors.Join(errs...)
+}
+
+// validateAuthLimits checks the limits of the login pipeline.
+func (c *Config) validateAuthLimits(bad func(key, format string, a ...any)) {
+	a := c.Auth
+	if a.MaxPasswordChecks < 0 || a.MaxPasswordChecks > 10000 {
+		bad("auth.max_password_checks", "%d is outside 0..10000 (0: twice the number of CPUs)", a.MaxPasswordChecks)
+	}
+	if a.PasswordCheckWait <= 0 {
+		bad("auth.password_check_wait", "must be a positive duration such as 2s")
+	}
+	if err := a.Limits.FailedLoginsPerAccount.Validate(); err != nil {
+		bad("auth.limits.failed_logins_per_account", "%v", err)
+	}
+	if err := a.Limits.FailedLoginsPerAddr.Validate(); err != nil {
+		bad("auth.limits.failed_logins_per_addr", "%v", err)
+	}
 }
 
 // validateServerAPI checks the server_api and status sections, reporting
@@ -387,6 +429,12 @@ func (c *Config) validateServerAPI(bad func(key, format string, a ...any)) {
 	}
 	if a.MaxConns < 1 {
 		bad("server_api.max_conns", "must be at least 1")
+	}
+	if a.MaxConnsPerAddr < 1 {
+		bad("server_api.max_conns_per_addr", "must be at least 1")
+	}
+	if err := a.FailedPasswordsPerAddr.Validate(); err != nil {
+		bad("server_api.failed_passwords_per_addr", "%v", err)
 	}
 	names := make([]string, 0, len(a.Groups))
 	for name := range a.Groups {

@@ -97,7 +97,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	pipeline := auth.New(cfg.Chat.Group, s.withLocalAccounts(chain), cfg.Chat.Guests, s.log.Named("auth"))
+	pipeline := auth.New(cfg.Chat.Group, s.withLocalAccounts(chain), cfg.Chat.Guests, s.log.Named("auth")).WithLimits(s.authLimits())
 	s.ws = websocket.New(s.group, pipeline, websocket.Options{
 		MaxFrameBytes: cfg.HTTP.MaxFrameBytes, SendQueue: cfg.HTTP.SendQueue,
 		LoginTimeout: cfg.HTTP.LoginTimeout, WriteTimeout: cfg.HTTP.WriteTimeout,

@@ -43,7 +43,8 @@ func (s *Server) startServerAPI(ctx context.Context) error {
 	access := cfg.ServerAPI.Groups[group]
 	d, err := serverapi.New(serverapi.Options{
 		Store: s.store, DefaultGroup: group, MaxFrameBytes: cfg.ServerAPI.MaxFrameBytes,
-		Groups: []serverapi.GroupAccess{{Chat: s.group, Password: access.Password, AllowFrom: access.AllowFrom}},
+		Groups:          []serverapi.GroupAccess{{Chat: s.group, Password: access.Password, AllowFrom: access.AllowFrom}},
+		FailedPasswords: cfg.ServerAPI.FailedPasswordsPerAddr, Refusals: s.refusals,
 		Logger: s.log.Named("serverapi"),
 	})
 	if err != nil {
@@ -68,6 +69,7 @@ func (s *Server) startServerAPI(ctx context.Context) error {
 	s.api.tcp = serverapi.NewTCPServer(d, serverapi.TCPOptions{
 		MaxFrameBytes: cfg.ServerAPI.MaxFrameBytes, ReadTimeout: cfg.ServerAPI.ReadTimeout,
 		WriteTimeout: cfg.HTTP.WriteTimeout, MaxConns: cfg.ServerAPI.MaxConns, Logger: s.log.Named("serverapi"),
+		MaxConnsPerAddr: cfg.ServerAPI.MaxConnsPerAddr, Refusals: s.refusals,
 	})
 	s.api.served = make(chan struct{})
 	go func() {

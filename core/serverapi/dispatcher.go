@@ -9,12 +9,21 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/core/config"
+	"github.com/parlorchat/parlor/core/limit"
 	"github.com/parlorchat/parlor/core/store"
+)
+
+// Names of the server API's limits in /metrics
+// (parlor_rate_limited_total{limit=...}).
+const (
+	LimitFailedPasswords = "server_api_failed_passwords_per_addr"
+	LimitConnsPerAddr    = "server_api_conns_per_addr"
 )
 
 // GroupAccess is a group the dispatcher serves, with its credentials.
@@ -37,7 +46,16 @@ type Options struct {
 	// MaxFrameBytes bounds an HTTP request body (DefaultMaxFrameBytes when
 	// zero); the TCP listener has its own setting.
 	MaxFrameBytes int
-	Logger        hclog.Logger
+	// FailedPasswords throttles wrong api_pwd per address (limit.IPKey),
+	// on every transport: after Burst of them the address gets
+	// CodeRateLimited, one more try every Every. A right api_pwd clears
+	// the address's failures. The zero Rate throttles nothing.
+	FailedPasswords limit.Rate
+	// Refusals counts refusals for /metrics; nil counts nothing.
+	Refusals *limit.Refusals
+	// Now is the clock of the throttle; time.Now when nil.
+	Now    func() time.Time
+	Logger hclog.Logger
 }
 
 // Dispatcher checks and runs server API commands for both transports.
@@ -47,6 +65,8 @@ type Dispatcher struct {
 	defaultGroup string
 	maxBody      int
 	log          hclog.Logger
+	failed       *limit.Keyed // wrong api_pwd by address
+	refusals     *limit.Refusals
 
 	roomMu sync.Mutex // serialises room changes (store, then group)
 }
@@ -72,7 +92,8 @@ func New(opts Options) (*Dispatcher, error) {
 		opts.MaxFrameBytes = DefaultMaxFrameBytes
 	}
 	d := &Dispatcher{store: opts.Store, groups: map[string]*target{}, defaultGroup: opts.DefaultGroup,
-		maxBody: opts.MaxFrameBytes, log: opts.Logger}
+		maxBody: opts.MaxFrameBytes, log: opts.Logger, refusals: opts.Refusals,
+		failed: limit.NewKeyed(opts.FailedPasswords, limit.Options{Name: LimitFailedPasswords, Refusals: opts.Refusals, Now: opts.Now})}
 	for _, g := range opts.Groups {
 		if g.Chat == nil {
 			return nil, errors.New("server api: a group without a chat group")
@@ -101,6 +122,17 @@ func New(opts Options) (*Dispatcher, error) {
 		}
 	}
 	return d, nil
+}
+
+// Admits reports whether a group with an api_pwd allows commands from a:
+// the TCP listener closes other connections before reading anything.
+func (d *Dispatcher) Admits(a netip.Addr) bool {
+	for _, t := range d.groups {
+		if !t.disabled && t.allowed(a) {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *target) allowed(a netip.Addr) bool {
@@ -148,11 +180,19 @@ func (d *Dispatcher) do(ctx context.Context, cmd Command) Reply {
 		d.log.Warn("server API command refused", "reason", "no api_pwd configured", "group", group, "type", clip(cmd.Type, 32), "remote", cmd.Remote)
 		return Fail(CodeDisabled, "The server API of group %s is off: set server_api.groups.%s.api_pwd to enable it.", group, group)
 	}
+	addrKey := limit.IPKey(addrText(cmd.Remote))
+	if retry, ok := d.failed.Check(addrKey); !ok {
+		d.log.Warn("server API command refused", "reason", "too many wrong api_pwd", "group", group, "type", clip(cmd.Type, 32), "remote", cmd.Remote, "retry", retry)
+		e := chat.RateLimited("Too many wrong api_pwd from "+addrText(cmd.Remote), retry)
+		return Reply{Code: CodeRateLimited, Message: e.Message, RetryAfter: e.RetryAfter}
+	}
 	given := sha256.Sum256([]byte(cmd.Password))
 	if subtle.ConstantTimeCompare(given[:], t.pwdHash[:]) != 1 {
+		d.failed.Fail(addrKey)
 		d.log.Warn("server API command refused", "reason", "wrong api_pwd", "group", group, "type", clip(cmd.Type, 32), "remote", cmd.Remote)
 		return Fail(CodeDenied, "Wrong api_pwd for group %s.", group)
 	}
+	d.failed.Reset(addrKey)
 	h, ok := handlers[cmd.Type]
 	if !ok {
 		return Fail(CodeUnknownType, "Unknown command type %q (known: %s).", clip(cmd.Type, 32), strings.Join(commandTypes(), ", "))

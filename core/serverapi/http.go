@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // APIKeyHeader carries the group's api_pwd on the JSON twin.
@@ -39,6 +41,9 @@ func (d *Dispatcher) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	if reply.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((reply.RetryAfter+time.Second-1)/time.Second), 10))
+	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(reply)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Code is the result code of a reply; docs/server-api.md lists them.
@@ -26,13 +27,14 @@ const (
 	CodeBusy        Code = 8  // too many API connections at once
 	CodeInternal    Code = 9  // the server failed (store error); see its log
 	CodeTimeout     Code = 10 // the command did not arrive (or finish) in time
+	CodeRateLimited Code = 11 // too many wrong api_pwd from the address; retry later
 )
 
 var codeNames = map[Code]string{
 	CodeOK: "ok", CodeMalformed: "malformed", CodeUnknownType: "unknown_type",
 	CodeBadArgument: "bad_argument", CodeDenied: "denied", CodeDisabled: "disabled",
 	CodeNoSuchGroup: "no_such_group", CodeNotFound: "not_found", CodeBusy: "busy",
-	CodeInternal: "internal", CodeTimeout: "timeout",
+	CodeInternal: "internal", CodeTimeout: "timeout", CodeRateLimited: "rate_limited",
 }
 
 // String returns the code's name, such as "bad_argument".
@@ -58,6 +60,8 @@ func (c Code) HTTPStatus() int {
 		return http.StatusServiceUnavailable
 	case CodeTimeout:
 		return http.StatusGatewayTimeout
+	case CodeRateLimited:
+		return http.StatusTooManyRequests
 	default:
 		return http.StatusInternalServerError
 	}
@@ -74,6 +78,9 @@ type Reply struct {
 	Rooms   []Room     // get_rooms (non-nil, possibly empty)
 	Users   *RoomUsers // get_room_users
 	Online  *Online    // get_online
+	// RetryAfter, with CodeRateLimited, is how long until the address may
+	// try again (retry_after_ms in XML and JSON, Retry-After over HTTP).
+	RetryAfter time.Duration
 }
 
 // Room is a room in a reply. The password is never sent; Locked tells
@@ -141,6 +148,9 @@ func (r Reply) XML() []byte {
 	attr(&b, "message", r.Message)
 	if r.Count != nil {
 		attr(&b, "count", strconv.Itoa(*r.Count))
+	}
+	if r.RetryAfter > 0 {
+		attr(&b, "retry_after_ms", strconv.FormatInt(r.RetryAfter.Milliseconds(), 10))
 	}
 	if r.Room == nil && r.Rooms == nil && r.Users == nil && r.Online == nil {
 		b.WriteString("/>\n")
@@ -218,13 +228,15 @@ type replyJSON struct {
 	Rooms   *[]Room    `json:"rooms,omitempty"`
 	Users   *RoomUsers `json:"users,omitempty"`
 	Online  *Online    `json:"online,omitempty"`
+	// RetryAfterMS is Reply.RetryAfter in milliseconds.
+	RetryAfterMS int64 `json:"retry_after_ms,omitempty"`
 }
 
 // MarshalJSON renders the reply as the JSON twin's answer:
 // {"code":0,"status":"ok","type":"add_room","message":"...","room":{...}}.
 func (r Reply) MarshalJSON() ([]byte, error) {
 	j := replyJSON{Code: r.Code, Status: r.Code.String(), Type: r.Type, Message: r.Message,
-		Count: r.Count, Room: r.Room, Users: r.Users, Online: r.Online}
+		Count: r.Count, Room: r.Room, Users: r.Users, Online: r.Online, RetryAfterMS: r.RetryAfter.Milliseconds()}
 	if r.Rooms != nil {
 		j.Rooms = &r.Rooms
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/parlorchat/parlor/core/limit"
 )
 
 // TCPOptions configures the XML command listener.
@@ -29,6 +31,12 @@ type TCPOptions struct {
 	// MaxConns bounds the connections served at once (64 when zero); a
 	// connection over the bound gets a busy reply.
 	MaxConns int
+	// MaxConnsPerAddr bounds the connections of one address (limit.IPKey:
+	// an IPv6 /64) served at once (8 when zero), so that one client cannot
+	// take every slot; a connection over it gets a busy reply.
+	MaxConnsPerAddr int
+	// Refusals counts the refusals for /metrics; nil counts nothing.
+	Refusals *limit.Refusals
 	Logger   hclog.Logger
 }
 
@@ -39,7 +47,9 @@ const lingerTime = time.Second
 
 // TCPServer serves XML commands: one per connection, terminated by a zero
 // byte, answered with one XML document followed by a zero byte, after
-// which the server closes the connection.
+// which the server closes the connection. A connection from an address
+// that no group allows (Dispatcher.Admits) is answered with a refusal and
+// closed before anything is read, so it never holds a slot.
 type TCPServer struct {
 	d    *Dispatcher
 	opts TCPOptions
@@ -53,6 +63,7 @@ type TCPServer struct {
 	mu     sync.Mutex
 	ln     net.Listener
 	conns  map[net.Conn]struct{}
+	byAddr map[string]int // connections served, by limit.IPKey
 	closed bool
 	wg     sync.WaitGroup
 }
@@ -74,13 +85,16 @@ func NewTCPServer(d *Dispatcher, opts TCPOptions) *TCPServer {
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = 64
 	}
+	if opts.MaxConnsPerAddr <= 0 {
+		opts.MaxConnsPerAddr = 8
+	}
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &TCPServer{d: d, opts: opts, log: opts.Logger, sem: make(chan struct{}, opts.MaxConns),
 		busy: make(chan struct{}, opts.MaxConns),
-		ctx:  ctx, cancel: cancel, conns: map[net.Conn]struct{}{}}
+		ctx:  ctx, cancel: cancel, conns: map[net.Conn]struct{}{}, byAddr: map[string]int{}}
 }
 
 // Serve accepts connections on ln until Close; it returns nil after Close
@@ -115,33 +129,79 @@ func (s *TCPServer) Serve(ln net.Listener) error {
 			continue
 		}
 		delay = 0
+		remote := remoteAddr(c)
+		if !s.d.Admits(remote) {
+			s.log.Warn("server API connection refused", "reason", "address not allowed", "remote", remote)
+			s.refuse(c, Fail(CodeDenied, "Commands from %s are not allowed (server_api.groups.<group>.allow_from).", addrText(remote)))
+			continue
+		}
+		key := limit.IPKey(addrText(remote))
+		if !s.takeAddr(key) {
+			s.opts.Refusals.Add(LimitConnsPerAddr)
+			s.log.Warn("server API connection refused: too many from one address", "remote", remote, "max_conns_per_addr", s.opts.MaxConnsPerAddr)
+			s.refuse(c, Fail(CodeBusy, "Too many server API connections from %s at once (%d); try again.", addrText(remote), s.opts.MaxConnsPerAddr))
+			continue
+		}
 		select {
 		case s.sem <- struct{}{}:
 		default:
-			s.refuseBusy(c)
+			s.releaseAddr(key)
+			s.log.Warn("server API connection refused: too many at once", "remote", remote, "max_conns", s.opts.MaxConns)
+			s.refuse(c, Fail(CodeBusy, "Too many server API connections at once (%d); try again.", s.opts.MaxConns))
 			continue
 		}
 		if !s.track(c, true) {
 			<-s.sem
+			s.releaseAddr(key)
 			_ = c.Close()
 			return nil
 		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer s.releaseAddr(key)
 			defer func() { <-s.sem }()
 			defer s.track(c, false)
-			s.handle(c)
+			s.handle(c, remote)
 		}()
 	}
 }
 
-// refuseBusy answers a connection over MaxConns with a busy reply. The
-// answer is sent by a goroutine of a second bounded pool, so that the
-// connection can linger (see lingerTime); when that pool is full too, the
-// connection is just closed.
-func (s *TCPServer) refuseBusy(c net.Conn) {
-	s.log.Warn("server API connection refused: too many at once", "remote", c.RemoteAddr(), "max_conns", s.opts.MaxConns)
+// remoteAddr is the peer address of c, invalid when it is not an IP.
+func remoteAddr(c net.Conn) netip.Addr {
+	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// takeAddr counts one more connection served for the address key, unless
+// it has MaxConnsPerAddr already.
+func (s *TCPServer) takeAddr(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byAddr[key] >= s.opts.MaxConnsPerAddr {
+		return false
+	}
+	s.byAddr[key]++
+	return true
+}
+
+// releaseAddr counts one connection of the address key less.
+func (s *TCPServer) releaseAddr(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byAddr[key]--; s.byAddr[key] <= 0 {
+		delete(s.byAddr, key)
+	}
+}
+
+// refuse answers a connection that is not served with reply, without
+// reading its command. The answer is sent by a goroutine of a second
+// bounded pool, so that the connection can linger (see lingerTime); when
+// that pool is full too, the connection is just closed.
+func (s *TCPServer) refuse(c net.Conn, reply Reply) {
 	select {
 	case s.busy <- struct{}{}:
 	default:
@@ -159,7 +219,7 @@ func (s *TCPServer) refuseBusy(c net.Conn) {
 		defer func() { <-s.busy }()
 		defer s.track(c, false)
 		defer c.Close()
-		s.answer(c, netip.Addr{}, Fail(CodeBusy, "Too many server API connections at once (%d); try again.", s.opts.MaxConns))
+		s.answer(c, netip.Addr{}, reply)
 	}()
 }
 
@@ -238,12 +298,8 @@ func readFrame(r *bufio.Reader, max int) ([]byte, error) {
 	}
 }
 
-func (s *TCPServer) handle(c net.Conn) {
+func (s *TCPServer) handle(c net.Conn, remote netip.Addr) {
 	defer c.Close()
-	var remote netip.Addr
-	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
-		remote = ap.Addr().Unmap()
-	}
 	_ = c.SetReadDeadline(time.Now().Add(s.opts.ReadTimeout))
 	frame, err := readFrame(bufio.NewReaderSize(c, 4096), s.opts.MaxFrameBytes)
 	var reply Reply

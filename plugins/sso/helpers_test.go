@@ -61,7 +61,12 @@ type answer struct {
 // reply; a JSON reply must have exactly the spec's three fields.
 func get(t *testing.T, base, path string, params url.Values) answer {
 	t.Helper()
-	client := &http.Client{Timeout: 10 * time.Second}
+	return getWith(t, &http.Client{Timeout: 10 * time.Second}, base, path, params)
+}
+
+// getWith is get through client.
+func getWith(t *testing.T, client *http.Client, base, path string, params url.Values) answer {
+	t.Helper()
 	resp, err := client.Get(base + path + "?" + params.Encode())
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)

@@ -62,6 +62,12 @@ type Config struct {
 	// RegisterURL is the website's registration page: the chat's
 	// "Create account" link.
 	RegisterURL string `json:"register_url"`
+	// APIKeyFailures is how many wrong apikeys one client address (an IPv6
+	// /64) may send before it is locked out (DefaultAPIKeyFailures when 0).
+	APIKeyFailures int `json:"apikey_failures"`
+	// APIKeyLockout is how long a locked-out address waits for each
+	// further try ("1m" by default; "0s" turns the throttle off).
+	APIKeyLockout string `json:"apikey_lockout"`
 }
 
 // settings is a validated configuration.
@@ -70,6 +76,9 @@ type settings struct {
 	tokenTTL   time.Duration
 	sessionTTL time.Duration
 	public     publicSettings
+	// keyFailures and keyLockout configure the apikey throttle.
+	keyFailures int
+	keyLockout  time.Duration
 }
 
 // publicSettings are the settings the web client reads at /sso/settings.
@@ -81,7 +90,7 @@ type publicSettings struct {
 
 func (c Config) validate() (settings, error) {
 	var errs []error
-	s := settings{tokenTTL: DefaultTokenTTL}
+	s := settings{tokenTTL: DefaultTokenTTL, keyFailures: DefaultAPIKeyFailures, keyLockout: DefaultAPIKeyLockout}
 	if len(c.APIKey) < MinAPIKeyLen {
 		errs = append(errs, fmt.Errorf("api_key must be at least %d characters", MinAPIKeyLen))
 	}
@@ -99,6 +108,19 @@ func (c Config) validate() (settings, error) {
 			errs = append(errs, fmt.Errorf("session_ttl %q is not a positive duration such as 720h", c.SessionTTL))
 		}
 		s.sessionTTL = d
+	}
+	switch {
+	case c.APIKeyFailures < 0:
+		errs = append(errs, fmt.Errorf("apikey_failures %d must not be negative", c.APIKeyFailures))
+	case c.APIKeyFailures > 0:
+		s.keyFailures = c.APIKeyFailures
+	}
+	if c.APIKeyLockout != "" {
+		d, err := time.ParseDuration(c.APIKeyLockout)
+		if err != nil || d < 0 {
+			errs = append(errs, fmt.Errorf("apikey_lockout %q is not a duration such as 1m (0s turns the throttle off)", c.APIKeyLockout))
+		}
+		s.keyLockout = d
 	}
 	for _, u := range []struct{ key, v string }{{"login_url", c.LoginURL}, {"logout_url", c.LogoutURL}, {"register_url", c.RegisterURL}} {
 		if u.v == "" {
@@ -120,9 +142,10 @@ func (c Config) validate() (settings, error) {
 type SSO struct {
 	log hclog.Logger
 
-	mu   sync.RWMutex // guards host, set
-	host sdk.Host
-	set  settings
+	mu    sync.RWMutex // guards host, set, fails
+	host  sdk.Host
+	set   settings
+	fails *throttle // wrong apikeys by client address
 }
 
 // New makes the module; Configure completes it.
@@ -148,14 +171,15 @@ func (s *SSO) Configure(_ context.Context, cfg sdk.Config) error {
 	}
 	s.mu.Lock()
 	s.host, s.set = cfg.Host, set
+	s.fails = newThrottle(set.keyLockout, set.keyFailures)
 	s.mu.Unlock()
 	return nil
 }
 
-func (s *SSO) state() (sdk.Host, settings) {
+func (s *SSO) state() (sdk.Host, settings, *throttle) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.host, s.set
+	return s.host, s.set, s.fails
 }
 
 // Response is the JSON answer of every API endpoint.
@@ -174,7 +198,7 @@ func refuse(format string, a ...any) error { return &apiError{msg: fmt.Sprintf(f
 
 // ServeHTTP routes a request under /sso/.
 func (s *SSO) ServeHTTP(ctx context.Context, req sdk.HTTPRequest) (sdk.HTTPResponse, error) {
-	host, set := s.state()
+	host, set, fails := s.state()
 	if host == nil {
 		return sdk.HTTPResponse{}, errors.New("sso: not configured")
 	}
@@ -185,7 +209,7 @@ func (s *SSO) ServeHTTP(ctx context.Context, req sdk.HTTPRequest) (sdk.HTTPRespo
 	if err != nil {
 		return jsonAnswer(200, Response{Message: "The request parameters are malformed."}), nil
 	}
-	h := handler{s: s, host: host, set: set, p: params, ip: req.RemoteIP}
+	h := handler{s: s, host: host, set: set, fails: fails, p: params, ip: req.RemoteIP}
 	var res Response
 	switch strings.TrimSuffix(req.Path, "/") {
 	case "/sso/settings":
@@ -265,11 +289,12 @@ func pixel(setCookie string) sdk.HTTPResponse {
 
 // handler serves one request.
 type handler struct {
-	s    *SSO
-	host sdk.Host
-	set  settings
-	p    url.Values
-	ip   string
+	s     *SSO
+	host  sdk.Host
+	set   settings
+	fails *throttle
+	p     url.Values
+	ip    string // the client's address, as the core saw it
 }
 
 // failure answers err as a JSON refusal; unexpected errors are logged and
@@ -284,16 +309,28 @@ func (h handler) failure(path string, err error) (sdk.HTTPResponse, error) {
 	return jsonAnswer(200, Response{Message: "The chat could not complete the request; please try again later."}), nil
 }
 
-// checkKey requires the API key, compared in constant time.
+// checkKey requires the API key, compared in constant time. An address
+// that has sent too many wrong keys is refused without a comparison until
+// its lock-out passes; the right key clears its failures.
 func (h handler) checkKey() error {
 	key, ok := h.p["apikey"]
 	if !ok || key[0] == "" {
 		return refuse("The apikey parameter is required.")
 	}
+	if retry, ok := h.fails.check(h.ip); !ok {
+		retry = max(retry.Round(time.Second), time.Second)
+		who := h.ip
+		if who == "" {
+			who = "your address"
+		}
+		return refuse("Too many wrong apikeys from %s; try again in %s.", who, retry)
+	}
 	sum := sha256.Sum256([]byte(key[0]))
 	if subtle.ConstantTimeCompare(sum[:], h.set.keySum[:]) != 1 {
+		h.fails.fail(h.ip)
 		return refuse("The apikey is wrong.")
 	}
+	h.fails.reset(h.ip)
 	return nil
 }
 
