@@ -114,6 +114,9 @@ type Auth struct {
 	// SecureCookie marks the login cookie Secure; turn it on when the chat
 	// is served over HTTPS.
 	SecureCookie bool `koanf:"secure_cookie"`
+	// ReconnectTTL is how long the reconnect token of a password login
+	// stays good after the client's connection ended.
+	ReconnectTTL time.Duration `koanf:"reconnect_ttl"`
 }
 
 // Plugins configures the plugin host and the plugins it runs.
@@ -276,6 +279,9 @@ func (c *Config) Validate() error {
 		if positive[key] <= 0 {
 			bad(key, "must be a positive duration such as 5s")
 		}
+	}
+	if c.Auth.ReconnectTTL <= 0 {
+		bad("auth.reconnect_ttl", "must be a positive duration such as 30m")
 	}
 	if c.Chat.Group == "" {
 		bad("chat.group", "must not be empty")
