@@ -34,6 +34,9 @@ type SessionOptions struct {
 	TTL time.Duration
 	// SecureCookie adds the Secure attribute to the cookie (HTTPS sites).
 	SecureCookie bool
+	// ReconnectTTL is how long a reconnect token (reconnect.go) stays
+	// good after its last connection ended.
+	ReconnectTTL time.Duration
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
 }
@@ -41,16 +44,21 @@ type SessionOptions struct {
 // Sessions issues, checks and revokes login sessions. A session is a
 // random token handed to a browser in the SessionCookie (or sent in a
 // `login` request); it logs the browser in as its account without a
-// password.
+// password. Reconnect tokens (reconnect.go) are sessions of the same kind
+// that a password login hands to its client, kept in memory.
 type Sessions struct {
-	st   store.Accounts
-	opts SessionOptions
+	st        store.Accounts
+	opts      SessionOptions
+	reconnect reconnects
 }
 
 // NewSessions makes the session manager over st.
 func NewSessions(st store.Accounts, opts SessionOptions) *Sessions {
 	if opts.TTL <= 0 {
 		opts.TTL = DefaultSessionTTL
+	}
+	if opts.ReconnectTTL <= 0 {
+		opts.ReconnectTTL = DefaultReconnectTTL
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -134,10 +142,13 @@ func (s *Sessions) Account(ctx context.Context, token string) (store.Account, er
 	return a, nil
 }
 
-// Login logs in with a session token: the identity of its account, or a
-// *chat.Error with CodeNoSession when the token is missing, unknown or
-// expired.
+// Login logs in with a session token: the identity of its account (or
+// the identity a reconnect token is bound to), or a *chat.Error with
+// CodeNoSession when the token is missing, unknown or expired.
 func (s *Sessions) Login(ctx context.Context, token, _ string) (Identity, error) {
+	if id, ok, err := s.reconnectLogin(ctx, token); ok {
+		return id, err
+	}
 	a, err := s.Account(ctx, token)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -158,6 +169,9 @@ func (s *Sessions) Login(ctx context.Context, token, _ string) (Identity, error)
 // was none.
 func (s *Sessions) Revoke(ctx context.Context, token string) (bool, []byte, error) {
 	h := HashToken(token)
+	if s.dropReconnect(string(h)) {
+		return true, h, nil
+	}
 	ok, err := s.st.DeleteSession(ctx, h)
 	if err != nil {
 		return false, nil, fmt.Errorf("revoke session: %w", err)

@@ -47,6 +47,9 @@ type PresenceEvent struct {
 	User  string `json:"user"`
 	Event string `json:"event"` // "join" or "leave"
 	Count int    `json:"count"`
+	// Offline marks a leave because the user left the chat (logged out or
+	// lost the connection), not just the room.
+	Offline bool `json:"offline,omitempty"`
 }
 
 // RoomsEvent is the room list.

@@ -206,7 +206,7 @@ func (g *Group) Logout(m *Member) {
 	}
 	var slow []*Member
 	if r != nil {
-		slow = r.send(NewFrame(PresenceEvent{Type: "presence", Room: r.info.ID, User: m.Name, Event: "leave", Count: len(r.members)}), nil)
+		slow = r.send(NewFrame(PresenceEvent{Type: "presence", Room: r.info.ID, User: m.Name, Event: "leave", Count: len(r.members), Offline: true}), nil)
 	}
 	g.mu.Unlock()
 	g.drop(slow)

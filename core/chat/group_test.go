@@ -287,14 +287,33 @@ func TestLogoutLeavesRoomAndFreesName(t *testing.T) {
 	if users, _ := g.Users(1); len(users) != 1 || users[0] != "b" {
 		t.Fatalf("users after logout = %v", users)
 	}
-	if p := bc.events("presence"); p[len(p)-1]["event"] != "leave" {
-		t.Fatalf("no leave presence: %v", p)
+	if p := bc.events("presence"); p[len(p)-1]["event"] != "leave" || p[len(p)-1]["offline"] != true {
+		t.Fatalf("no leave presence marked offline: %v", p)
 	}
 	if conns, users, _ := g.Counts(); conns != 1 || users != 1 {
 		t.Fatalf("counts %d %d", conns, users)
 	}
 	if err := g.Login(&Member{Name: "a", Conn: &fakeConn{}}); err != nil {
 		t.Fatalf("name not freed: %v", err)
+	}
+}
+
+func TestLeavingTheRoomIsNotGoingOffline(t *testing.T) {
+	g := newTestGroup(t)
+	a, _ := login(t, g, "a", true)
+	b, bc := login(t, g, "b", true)
+	_, _ = g.Join(a, 1, "")
+	_, _ = g.Join(b, 1, "")
+	if _, err := g.Join(a, 2, "s3cret"); err != nil { // a leaves room 1 for room 2
+		t.Fatal(err)
+	}
+	g.Leave(a)
+	_, _ = g.Join(a, 1, "")
+	g.Leave(a)
+	for _, p := range bc.events("presence") {
+		if p["event"] == "leave" && p["offline"] != nil {
+			t.Fatalf("a leave of the room is marked offline: %v", p)
+		}
 	}
 }
 

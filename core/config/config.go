@@ -129,6 +129,9 @@ type Auth struct {
 	// PasswordCheckWait is how long a login waits for a free password
 	// check before it is refused as busy.
 	PasswordCheckWait time.Duration `koanf:"password_check_wait"`
+	// ReconnectTTL is how long the reconnect token of a password login
+	// stays good after the client's connection ended.
+	ReconnectTTL time.Duration `koanf:"reconnect_ttl"`
 	// Limits throttle failed logins.
 	Limits AuthLimits `koanf:"limits"`
 }
@@ -353,6 +356,9 @@ func (c *Config) Validate() error {
 		if positive[key] <= 0 {
 			bad(key, "must be a positive duration such as 5s")
 		}
+	}
+	if c.Auth.ReconnectTTL <= 0 {
+		bad("auth.reconnect_ttl", "must be a positive duration such as 30m")
 	}
 	if c.Chat.Group == "" {
 		bad("chat.group", "must not be empty")

@@ -27,7 +27,9 @@ func (s *Server) startAccounts(ctx context.Context) error {
 		return fmt.Errorf("store %T keeps no accounts", s.store)
 	}
 	s.acct.store = st
-	s.acct.sessions = auth.NewSessions(st, auth.SessionOptions{TTL: s.cfg.Auth.SessionTTL, SecureCookie: s.cfg.Auth.SecureCookie})
+	s.acct.sessions = auth.NewSessions(st, auth.SessionOptions{
+		TTL: s.cfg.Auth.SessionTTL, SecureCookie: s.cfg.Auth.SecureCookie, ReconnectTTL: s.cfg.Auth.ReconnectTTL,
+	})
 	s.acct.host = hostapi.New(st, s.acct.sessions, hostapi.Options{
 		OnRevoke: s.endSessions,
 		Logger:   s.log.Named("hostapi"),
@@ -74,6 +76,16 @@ func (s *Server) endSessions(hashes [][]byte) {
 // withLocalAccounts appends the local accounts authenticator to the chain.
 func (s *Server) withLocalAccounts(chain []auth.Authenticator) []auth.Authenticator {
 	return append(chain, auth.NewLocal(s.acct.store))
+}
+
+// httpModules names the module plugins that moduleRoutes serves under
+// /<name>/, for the hello frame.
+func (s *Server) httpModules() []string {
+	var names []string
+	for _, mod := range s.plugins.Modules() {
+		names = append(names, mod.Name())
+	}
+	return names
 }
 
 // moduleRoutes forwards /<name>/ to every plugin serving a module (the

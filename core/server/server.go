@@ -102,7 +102,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		MaxFrameBytes: cfg.HTTP.MaxFrameBytes, SendQueue: cfg.HTTP.SendQueue,
 		LoginTimeout: cfg.HTTP.LoginTimeout, WriteTimeout: cfg.HTTP.WriteTimeout,
 		PingInterval: cfg.HTTP.PingInterval, Version: Version, Logger: s.log.Named("ws"),
-		Sessions: s.acct.sessions,
+		Sessions: s.acct.sessions, Modules: s.httpModules(),
 	})
 
 	if err := s.startServerAPI(ctx); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/parlorchat/parlor/core/config"
+	"github.com/parlorchat/parlor/core/server"
 	"github.com/parlorchat/parlor/internal/servertest"
 	"github.com/parlorchat/parlor/internal/testenv"
 )
@@ -97,7 +98,11 @@ func (b *browserTab) dump() string {
 	return "page of " + b.name + ":\n" + s
 }
 
-func (b *browserTab) finish() {
+func (b *browserTab) finish() { b.screenshot("") }
+
+// screenshot keeps a picture of the page in PARLOR_SCREENSHOT_DIR, if set,
+// named for the test, the tab and what (may be empty).
+func (b *browserTab) screenshot(what string) {
 	dir := os.Getenv("PARLOR_SCREENSHOT_DIR")
 	if dir == "" {
 		return
@@ -109,7 +114,11 @@ func (b *browserTab) finish() {
 		b.t.Logf("%s: screenshot: %v", b.name, err)
 		return
 	}
-	name := strings.NewReplacer("/", "_", " ", "_").Replace(b.t.Name()) + "-" + b.name + ".png"
+	name := b.t.Name() + "-" + b.name
+	if what != "" {
+		name += "-" + what
+	}
+	name = strings.NewReplacer("/", "_", " ", "_").Replace(name) + ".png"
 	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
 		b.t.Logf("%s: screenshot: %v", b.name, err)
 	}
@@ -400,11 +409,340 @@ func TestWebClientReconnect(t *testing.T) {
 	cfg2.HTTP.Addr = addr
 	servertest.Start(t, &cfg2)
 	erin.do("reconnect", chromedp.Click(chromedp.ID("reconnect")))
-	erin.waitRoom("Lobby", webLobbyWelcome)
-	erin.do("see the connection back",
-		pollJS(`() => document.getElementById("conn-lost").hidden`),
-		pollJS(`() => document.getElementById("status").textContent.includes("erin")`),
-	)
+	erin.waitBackInLobby()
 	erin.say("back again")
 	erin.do("see own message", pollJS(jsHasLine, "message", "erin", "back again"))
+}
+
+// jsHasText is true when #messages holds a line whose whole text is text.
+const jsHasText = `(text) => [...document.querySelectorAll("#messages .msg")].some(li => li.textContent === text)`
+
+// waitBackInLobby waits until the page has signed in again after a lost
+// connection and is back in the Lobby.
+func (b *browserTab) waitBackInLobby() {
+	b.t.Helper()
+	b.waitRoom("Lobby", webLobbyWelcome)
+	b.do("see the connection back",
+		pollJS(`() => document.getElementById("conn-lost").hidden`),
+		pollJS(`(name) => document.getElementById("status").textContent.includes(name)`, b.name),
+	)
+}
+
+// dropConnection closes the connection of the user online as name from
+// the server's side.
+func dropConnection(t *testing.T, srv *server.Server, name string) {
+	t.Helper()
+	m, ok := srv.Group().Online(name)
+	if !ok {
+		t.Fatalf("%s is not online", name)
+	}
+	m.Conn.Close("dropped by the test")
+}
+
+func TestWebClientPrivatePartnerLeaves(t *testing.T) {
+	base := startWebServer(t, webLobby(), config.Room{ID: 2, Name: "Garden", Member: true, Open: true, Welcome: "Welcome to the Garden"})
+	browser := testenv.Browser(t)
+	alice := openBrowserTab(t, browser, base, "alice")
+	bob := openBrowserTab(t, browser, base, "bob")
+	for _, b := range []*browserTab{alice, bob} {
+		b.login()
+		b.joinLobby()
+	}
+	alice.waitUser("bob")
+	alice.do("choose bob",
+		chromedp.Click(chromedp.CSS(`#users [data-user="bob"] button`)),
+		pollJS(`() => document.getElementById("compose-text").placeholder === "Private message to bob"`),
+	)
+
+	// Leaving the room is not leaving the chat: the private message stays.
+	bob.do("go to the Garden", chromedp.Click(chromedp.CSS(`#rooms [data-room-id="2"] button`)))
+	bob.waitRoom("Garden", "Welcome to the Garden")
+	alice.do("see bob leave the room", pollJS(jsHasText, "bob left."))
+	if !evalJS[bool](alice, `!document.getElementById("pm-bar").hidden && document.getElementById("pm-to").textContent === "bob"`) {
+		t.Fatalf("the private message to bob ended when bob changed rooms\n%s", alice.dump())
+	}
+	alice.say("still private")
+	bob.do("receive the private message", pollJS(jsHasLine, "private", "alice", "still private"))
+	bob.joinLobby()
+	alice.waitUser("bob")
+
+	// bob logs out: alice's compose bar goes back to the room and says why.
+	bob.do("log out", chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.ID("login-view")))
+	alice.do("see bob leave the chat",
+		pollJS(jsHasText, "bob left the chat; your messages go to the room again."),
+		pollJS(`() => document.getElementById("pm-bar").hidden`),
+		pollJS(`() => document.getElementById("compose-text").placeholder === "Message Lobby"`),
+	)
+	alice.say("to the room again")
+	alice.do("see the message in the room", pollJS(jsHasLine, "message", "alice", "to the room again"))
+	if n := evalJS[int](alice, `document.querySelectorAll("#messages .msg-error").length`); n != 0 {
+		t.Errorf("alice sees %d errors\n%s", n, alice.dump())
+	}
+}
+
+func TestWebClientNoErrorsOnDefaultSetup(t *testing.T) {
+	srv := servertest.Start(t, webConfig(t))
+	// The hello frame says which plugins serve HTTP: none here.
+	if m, ok := servertest.Dial(t, srv).Hello()["modules"].([]any); !ok || len(m) != 0 {
+		t.Fatalf("hello modules = %v, want []", servertest.Dial(t, srv).Hello()["modules"])
+	}
+	browser := testenv.Browser(t)
+	frank := openBrowserTab(t, browser, servertest.URL(srv), "frank")
+	watch := testenv.WatchPage(t, frank.ctx)
+	frank.login()
+	frank.joinLobby()
+	frank.say("all quiet")
+	frank.do("see own message", pollJS(jsHasLine, "message", "frank", "all quiet"))
+	// Once more from a fresh load of the page.
+	frank.do("reload", chromedp.Navigate(servertest.URL(srv)+"/"), chromedp.WaitVisible(chromedp.ID("login-user")))
+	frank.login()
+	if p := watch.Problems(); len(p) != 0 {
+		t.Errorf("the page reported problems on the default set-up:\n%s", strings.Join(p, "\n"))
+	}
+	for _, u := range watch.Requests() {
+		if strings.Contains(u, "/sso/") {
+			t.Errorf("the page asked for %s although the server has no sso module", u)
+		}
+	}
+}
+
+// passwordWebConfig is usersPluginConfig (alice:alice-pw through an
+// authenticator plugin, no local account) with the web client's Lobby.
+func passwordWebConfig(t *testing.T) *config.Config {
+	t.Helper()
+	cfg := usersPluginConfig(t)
+	cfg.Rooms = []config.Room{webLobby()}
+	return cfg
+}
+
+// loginWithPassword signs in with the form and waits for the room list.
+func (b *browserTab) loginWithPassword(name, password string) {
+	b.t.Helper()
+	b.submitLogin(name, password)
+	b.do("log in",
+		chromedp.WaitVisible(chromedp.CSS("#rooms [data-room-id]")),
+		pollJS(`(name) => document.getElementById("status").textContent.includes(name)`, name),
+	)
+}
+
+// framesWith returns the frames that contain s.
+func framesWith(frames []string, s string) []string {
+	var out []string
+	for _, f := range frames {
+		if strings.Contains(f, s) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func TestWebClientReconnectWithoutPassword(t *testing.T) {
+	const password = "alice-pw"
+	srv := servertest.Start(t, passwordWebConfig(t))
+	browser := testenv.Browser(t)
+	alice := openBrowserTab(t, browser, servertest.URL(srv), "alice")
+	watch := testenv.WatchPage(t, alice.ctx)
+	alice.loginWithPassword("alice", password)
+	alice.joinLobby()
+
+	// The server drops the connection; the client comes back by itself.
+	dropConnection(t, srv, "alice")
+	alice.do("see the connection lost", chromedp.WaitVisible(chromedp.ID("conn-lost")))
+	alice.waitBackInLobby()
+	alice.say("back without a password")
+	alice.do("see own message", pollJS(jsHasLine, "message", "alice", "back without a password"))
+
+	frames := watch.SentFrames()
+	if got := framesWith(frames, password); len(got) != 1 {
+		t.Errorf("%d frames carry the password, want only the first login:\n%s", len(got), strings.Join(got, "\n"))
+	}
+	// The page first tries the login cookie (it has none), then the form's
+	// password, then the reconnect token.
+	logins := framesWith(frames, `"type":"login"`)
+	if n := len(logins); n < 2 || !strings.Contains(logins[n-2], password) || !strings.Contains(logins[n-1], `"token":"`) {
+		t.Errorf("login frames = %q, want the password login and then one with the token", logins)
+	}
+}
+
+func TestWebClientReconnectTokenRefused(t *testing.T) {
+	const password = "alice-pw"
+	cfg := passwordWebConfig(t)
+	srv := servertest.Start(t, cfg)
+	addr := srv.HTTPAddr()
+	browser := testenv.Browser(t)
+	alice := openBrowserTab(t, browser, "http://"+addr, "alice")
+	watch := testenv.WatchPage(t, alice.ctx)
+	alice.loginWithPassword("alice", password)
+	alice.joinLobby()
+
+	// A restart forgets the reconnect tokens.
+	servertest.Stop(t, srv)
+	alice.do("see the connection lost", chromedp.WaitVisible(chromedp.ID("conn-lost")))
+	cfg2 := *cfg
+	cfg2.HTTP.Addr = addr
+	servertest.Start(t, &cfg2)
+	alice.do("reconnect", chromedp.Click(chromedp.ID("reconnect")))
+	alice.do("see the login form",
+		chromedp.WaitVisible(chromedp.ID("login-view")),
+		pollJS(`() => document.getElementById("chat-view").hidden`),
+		pollJS(`() => document.getElementById("login-error").textContent.includes("sign in again")`),
+		pollJS(`() => document.getElementById("login-user").value === "alice"`),
+		pollJS(`() => document.getElementById("conn-lost").hidden`),
+	)
+	alice.screenshot("signed-out")
+	if got := framesWith(watch.SentFrames(), password); len(got) != 1 {
+		t.Errorf("%d frames carry the password, want only the first login:\n%s", len(got), strings.Join(got, "\n"))
+	}
+
+	// Signing in again with the password works.
+	alice.do("sign in again",
+		chromedp.SendKeys(chromedp.ID("login-password"), password),
+		chromedp.Click(chromedp.ID("login-submit")),
+		pollJS(`() => document.getElementById("status").textContent.includes("alice")`),
+		chromedp.WaitVisible(chromedp.CSS("#rooms [data-room-id]")),
+	)
+}
+
+// jsRect returns the bounding box of the element that the CSS selector
+// picks.
+func jsRect(sel string) string {
+	return `(() => { const r = document.querySelector("` + sel + `").getBoundingClientRect(); return {x: r.x, y: r.y, w: r.width, h: r.height}; })()`
+}
+
+type rect struct{ X, Y, W, H float64 }
+
+func TestWebClientMobileLayout(t *testing.T) {
+	base := startWebServer(t, webLobby(), config.Room{ID: 2, Name: "Garden", Member: true, Open: true, Desc: "Flowers and sun"})
+	browser := testenv.Browser(t)
+	gina := openBrowserTab(t, browser, base, "gina_with_a_long_name")
+	gina.do("use a phone's screen", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait))
+	gina.submitLogin(gina.name, "")
+	gina.do("log in", pollJS(`(name) => document.getElementById("status").textContent.includes(name)`, gina.name))
+	gina.screenshot("390-no-room")
+	gina.do("join the Lobby from the drawer",
+		chromedp.Click(chromedp.ID("toggle-rooms")),
+		chromedp.Click(chromedp.CSS(`#rooms [data-room-id="1"] button`)),
+	)
+	gina.waitRoom("Lobby", webLobbyWelcome)
+	gina.say("hello from a phone")
+	gina.screenshot("390-chat")
+
+	gina.checkHeaderOneRow(390)
+	if w := evalJS[float64](gina, `document.documentElement.scrollWidth`); w > 390 {
+		t.Errorf("the page is %.0f px wide at 390 px, it scrolls sideways", w)
+	}
+
+	// The drawers open over a backdrop; tapping the backdrop (beside the
+	// drawer) closes them.
+	gina.checkDrawer("rooms", 375, "390-rooms-drawer")
+	if drawer := evalJS[rect](gina, jsRect("#rooms-panel")); drawer.X+drawer.W > 360 {
+		t.Errorf("the rooms drawer covers the screen up to x=%.0f", drawer.X+drawer.W)
+	}
+	gina.checkDrawer("users", 15, "390-people-drawer")
+
+	// A tablet: the rooms stay, the people are a drawer.
+	gina.do("use a tablet's screen", chromedp.EmulateViewport(768, 1024, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait))
+	gina.checkHeaderOneRow(768)
+	gina.do("see the rooms", chromedp.WaitVisible(chromedp.ID("rooms-panel")))
+	gina.checkDrawer("users", 400, "768-people-drawer")
+
+	// The same page on a desktop screen: three columns, no backdrop.
+	gina.do("use a desktop screen", chromedp.EmulateViewport(1280, 800))
+	gina.screenshot("1280-chat")
+	gina.checkHeaderOneRow(1280)
+	if !evalJS[bool](gina, `[...["rooms-panel", "users-panel"]].every(id => getComputedStyle(document.getElementById(id)).display !== "none") &&
+		getComputedStyle(document.getElementById("panel-backdrop")).display === "none"`) {
+		t.Errorf("the desktop layout hides a panel or shows the backdrop\n%s", gina.dump())
+	}
+}
+
+// checkHeaderOneRow fails the test unless the header is one row high.
+func (b *browserTab) checkHeaderOneRow(width int) {
+	b.t.Helper()
+	if h := evalJS[rect](b, jsRect("header.topbar")); h.H >= 64 {
+		b.t.Errorf("the header is %.0f px high at %d px wide, want one row (< 64 px)", h.H, width)
+	}
+}
+
+// checkDrawer opens the drawer of the panel (rooms or users) with its
+// toggle, keeps a screenshot, taps the backdrop at x and checks that the
+// drawer closed.
+func (b *browserTab) checkDrawer(panel string, x float64, shot string) {
+	b.t.Helper()
+	b.do("open the "+panel+" drawer",
+		chromedp.Click(chromedp.ID("toggle-"+panel)),
+		chromedp.WaitVisible(chromedp.ID(panel+"-panel")),
+		chromedp.WaitVisible(chromedp.ID("panel-backdrop")),
+	)
+	b.screenshot(shot)
+	b.do("tap the backdrop beside the "+panel+" drawer",
+		chromedp.TapXY(x, 600),
+		pollJS(`(id) => !document.getElementById(id).classList.contains("open")`, panel+"-panel"),
+		pollJS(`() => getComputedStyle(document.getElementById("panel-backdrop")).display === "none"`),
+		pollJS(`(id) => document.getElementById(id).getAttribute("aria-expanded") === "false"`, "toggle-"+panel),
+	)
+}
+
+func TestWebClientHidesAvatarOnlyRooms(t *testing.T) {
+	srv := servertest.Start(t, webConfig(t,
+		webLobby(),
+		config.Room{ID: 2, Name: "Avatar Park", Member: true, Open: true, ST: 2},
+		config.Room{ID: 3, Name: "Garden", Member: true, Open: true},
+	))
+	// The protocol lists the avatar room; other clients may want it.
+	c := servertest.Dial(t, srv)
+	c.Login("hank", "")
+	listed := false
+	for _, r := range c.Want("rooms")["rooms"].([]any) {
+		if r.(map[string]any)["st"] == 2.0 {
+			listed = true
+		}
+	}
+	if !listed {
+		t.Fatal("the rooms event does not list the st=2 room")
+	}
+
+	browser := testenv.Browser(t)
+	ivy := openBrowserTab(t, browser, servertest.URL(srv), "ivy")
+	ivy.login()
+	ivy.do("see the text rooms", chromedp.WaitVisible(chromedp.CSS(`#rooms [data-room-id="3"]`)))
+	if ids := evalJS[[]string](ivy, `[...document.querySelectorAll("#rooms [data-room-id]")].map(e => e.dataset.roomId)`); strings.Join(ids, ",") != "1,3" {
+		t.Errorf("the room list shows rooms %v, want 1,3 (not the avatar room 2)", ids)
+	}
+	if strings.Contains(evalJS[string](ivy, `document.getElementById("rooms").textContent`), "Avatar Park") {
+		t.Error("the room list shows the avatar room")
+	}
+}
+
+func TestWebClientReconnectWaitsForTheName(t *testing.T) {
+	// After a network failure the server may still hold the old
+	// connection for a while; the page keeps its token and tries again.
+	srv := servertest.Start(t, passwordWebConfig(t))
+	browser := testenv.Browser(t)
+	alice := openBrowserTab(t, browser, servertest.URL(srv), "alice")
+	alice.loginWithPassword("alice", "alice-pw")
+	alice.joinLobby()
+
+	dropConnection(t, srv, "alice")
+	// Someone holds the name when the page comes back (the page waits a
+	// second before it reconnects).
+	other := servertest.Dial(t, srv)
+	for {
+		other.Send(map[string]any{"type": "login", "user": "alice", "password": "alice-pw"})
+		if ev := other.Next(); ev["type"] == "login_ok" {
+			break
+		} else if ev["code"] != "name_taken" {
+			t.Fatalf("login: %v", ev)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	alice.do("see the page wait",
+		pollJS(`() => document.getElementById("conn-lost-text").textContent.includes("old connection")`),
+	)
+	alice.screenshot("waiting")
+	if evalJS[bool](alice, `!document.getElementById("login-view").hidden`) {
+		t.Fatalf("the page asks for the password while the name is taken\n%s", alice.dump())
+	}
+	_ = other.Conn().CloseNow()
+	alice.waitBackInLobby()
 }

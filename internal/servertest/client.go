@@ -29,6 +29,7 @@ type Client struct {
 	closed chan error
 	stop   chan struct{}
 	err    error // why reading ended; set before events is closed
+	hello  map[string]any
 }
 
 // Dial connects to srv's /ws and waits for the hello event, which must
@@ -60,11 +61,14 @@ func DialURL(t testing.TB, base string, header http.Header) *Client {
 		close(c.stop)
 		_ = ws.CloseNow()
 	})
-	if ev := c.Want("hello"); ev["protocol"] != 1.0 {
-		t.Fatalf("hello = %v", ev)
+	if c.hello = c.Want("hello"); c.hello["protocol"] != 1.0 {
+		t.Fatalf("hello = %v", c.hello)
 	}
 	return c
 }
+
+// Hello is the hello event the server sent first.
+func (c *Client) Hello() map[string]any { return c.hello }
 
 // read delivers events until the connection ends or a frame is not JSON,
 // then reports why on closed and closes events.

@@ -2,9 +2,16 @@ package testenv
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -53,4 +60,86 @@ func Poll(timeout time.Duration, fn string, args ...any) chromedp.Action[chromed
 		chromedp.WithPollingArgs(args...),
 		chromedp.WithPollingTimeout(timeout),
 		chromedp.WithPollingInterval(PollInterval))
+}
+
+// PageWatch records, for one tab, what the page reports as going wrong
+// (console errors, uncaught exceptions, error entries of the browser log,
+// HTTP responses with a status of 400 or more), the URLs it requested and
+// the text of the WebSocket frames it sent. See WatchPage.
+type PageWatch struct {
+	mu       sync.Mutex
+	problems []string
+	requests []string
+	sent     []string
+}
+
+// WatchPage starts recording the tab of ctx (a chromedp context that has
+// run once) until the test ends. Call it before the navigation it is to
+// see.
+func WatchPage(t testing.TB, ctx context.Context) *PageWatch {
+	t.Helper()
+	w := &PageWatch{}
+	lctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	if err := chromedp.Listen(lctx, w.record); err != nil {
+		t.Fatalf("watch the page: %v", err)
+	}
+	return w
+}
+
+// record runs on the tab's event loop: it must return fast.
+func (w *PageWatch) record(ev any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch ev := ev.(type) {
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+			var args []string
+			for _, a := range ev.Args {
+				if a.Description != "" {
+					args = append(args, a.Description)
+				} else {
+					args = append(args, string(a.Value))
+				}
+			}
+			w.problems = append(w.problems, "console."+string(ev.Type)+": "+strings.Join(args, " "))
+		}
+	case *runtime.EventExceptionThrown:
+		w.problems = append(w.problems, "uncaught exception: "+ev.ExceptionDetails.Text)
+	case *log.EventEntryAdded:
+		if ev.Entry.Level == log.EntryLevelError {
+			w.problems = append(w.problems, "browser log ("+string(ev.Entry.Source)+"): "+ev.Entry.Text+" "+ev.Entry.URL)
+		}
+	case *network.EventRequestWillBeSent:
+		w.requests = append(w.requests, ev.Request.URL)
+	case *network.EventResponseReceived:
+		if ev.Response.Status >= 400 {
+			w.problems = append(w.problems, fmt.Sprintf("HTTP %d for %s", ev.Response.Status, ev.Response.URL))
+		}
+	case *network.EventWebSocketFrameSent:
+		if ev.Response != nil && ev.Response.Opcode == 1 {
+			w.sent = append(w.sent, string(ev.Response.PayloadData))
+		}
+	}
+}
+
+// Problems returns what went wrong so far.
+func (w *PageWatch) Problems() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.problems)
+}
+
+// Requests returns the URLs the page requested so far.
+func (w *PageWatch) Requests() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.requests)
+}
+
+// SentFrames returns the text WebSocket frames the page sent so far.
+func (w *PageWatch) SentFrames() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.sent)
 }

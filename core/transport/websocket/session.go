@@ -19,6 +19,64 @@ type SessionLogin interface {
 	Login(ctx context.Context, token, remoteIP string) (auth.Identity, error)
 	// Revoke ends the session of token and returns the token's hash.
 	Revoke(ctx context.Context, token string) (bool, []byte, error)
+	// IssueReconnect starts a reconnect token bound to the identity of a
+	// password login, handed to the client in login_ok.
+	IssueReconnect(ctx context.Context, id auth.Identity) (string, error)
+	// Hold and Release count the connections logged in with a token: a
+	// reconnect token expires only once none is.
+	Hold(token string)
+	Release(token string)
+}
+
+// loginOK answers a successful login. Token is the reconnect token of a
+// password login: the client logs in with it after a dropped connection
+// instead of keeping the password.
+type loginOK struct {
+	Type  string    `json:"type"` // "login_ok"
+	ID    string    `json:"id,omitempty"`
+	User  loginUser `json:"user"`
+	Token string    `json:"token,omitempty"`
+}
+
+type loginUser struct {
+	Name    string `json:"name"`
+	Display string `json:"display"`
+	Admin   bool   `json:"admin"`
+	Guest   bool   `json:"guest"`
+}
+
+// loggedIn answers a successful login of the connection as id; token, if
+// any, is the session it logged in with (or was issued) and that logout
+// ends.
+func (c *conn) loggedIn(req request, id auth.Identity, token string, issued bool) {
+	if token != "" {
+		c.token = token
+		c.session = hex.EncodeToString(auth.HashToken(token))
+		c.h.sessions.add(c.session, c)
+		c.h.opts.Sessions.Hold(token)
+	}
+	ok := loginOK{Type: "login_ok", ID: req.ID, User: loginUser{Name: id.Name, Display: id.Display, Admin: id.Admin, Guest: id.Guest}}
+	if issued {
+		ok.Token = token
+	}
+	c.reply(ok)
+	c.reply(chat.RoomsEvent{Type: "rooms", Rooms: c.h.group.Rooms()})
+}
+
+// issueReconnect returns a reconnect token for the password login of id,
+// or "" for a guest or when the server has no sessions.
+func (c *conn) issueReconnect(id auth.Identity) string {
+	if id.Guest || c.h.opts.Sessions == nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.h.opts.WriteTimeout)
+	defer cancel()
+	token, err := c.h.opts.Sessions.IssueReconnect(ctx, id)
+	if err != nil {
+		c.h.log.Warn("no reconnect token for the login", "user", id.Name, "error", err)
+		return ""
+	}
+	return token
 }
 
 // sessionCookie returns the session token the browser sent in the login
@@ -56,6 +114,7 @@ func (s *sessionConns) remove(c *conn) {
 	if c.session == "" {
 		return
 	}
+	c.h.opts.Sessions.Release(c.token)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if set := s.conns[c.session]; set != nil {
@@ -126,14 +185,8 @@ func (c *conn) doSessionLogin(req request) error {
 		return err
 	}
 	c.member = m
-	c.token = token
-	c.session = hex.EncodeToString(auth.HashToken(token))
-	c.h.sessions.add(c.session, c)
 	c.h.log.Info("login", "user", id.Name, "remote", c.ip, "by", id.By)
-	c.reply(map[string]any{"type": "login_ok", "id": req.ID, "user": map[string]any{
-		"name": id.Name, "display": id.Display, "admin": id.Admin, "guest": id.Guest,
-	}})
-	c.reply(chat.RoomsEvent{Type: "rooms", Rooms: c.h.group.Rooms()})
+	c.loggedIn(req, id, token, false)
 	return nil
 }
 
@@ -158,4 +211,14 @@ func (c *conn) doLogout(req request) error {
 	c.h.log.Info("logout", "user", c.member.Name, "remote", c.ip)
 	c.closeWith(websocket.StatusNormalClosure, "logged out")
 	return nil
+}
+
+// helloEvent is the first frame of every connection.
+type helloEvent struct {
+	Type     string   `json:"type"` // "hello"
+	Server   string   `json:"server"`
+	Version  string   `json:"version"`
+	Protocol int      `json:"protocol"`
+	Guests   bool     `json:"guests"`
+	Modules  []string `json:"modules"`
 }

@@ -44,8 +44,12 @@ type Options struct {
 	Version       string        // server version for the hello frame
 	Logger        hclog.Logger
 	// Sessions logs connections in by session (session.go); nil turns
-	// session logins off.
+	// session logins and reconnect tokens off.
 	Sessions SessionLogin
+	// Modules names the module plugins that serve HTTP under /<name>/,
+	// listed in the hello frame so that a client asks only for what is
+	// there (the web client reads /sso/settings only when "sso" is).
+	Modules []string
 }
 
 // Handler accepts WebSocket connections at /ws.
@@ -80,9 +84,9 @@ func New(group *chat.Group, login Login, opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
-	hello, _ := json.Marshal(map[string]any{
-		"type": "hello", "server": "parlor", "version": opts.Version,
-		"protocol": ProtocolVersion, "guests": group.GuestsAllowed(),
+	hello, _ := json.Marshal(helloEvent{
+		Type: "hello", Server: "parlor", Version: opts.Version,
+		Protocol: ProtocolVersion, Guests: group.GuestsAllowed(), Modules: append([]string{}, opts.Modules...),
 	})
 	return &Handler{opts: opts, group: group, login: login, log: opts.Logger, hello: hello}
 }
@@ -529,9 +533,7 @@ func (c *conn) doLogin(req request) error {
 	}
 	c.member = m
 	c.h.log.Info("login", "user", id.Name, "remote", c.ip, "guest", id.Guest, "admin", id.Admin, "by", id.By)
-	c.reply(map[string]any{"type": "login_ok", "id": req.ID, "user": map[string]any{
-		"name": id.Name, "display": id.Display, "admin": id.Admin, "guest": id.Guest,
-	}})
-	c.reply(chat.RoomsEvent{Type: "rooms", Rooms: c.h.group.Rooms()})
+	token := c.issueReconnect(id)
+	c.loggedIn(req, id, token, token != "")
 	return nil
 }

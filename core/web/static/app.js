@@ -54,6 +54,7 @@
     text: $("compose-text"),
     send: $("compose-send"),
     usersPanel: $("users-panel"),
+    backdrop: $("panel-backdrop"),
     users: $("users"),
     usersCount: $("users-count"),
     pwDialog: $("room-password-dialog"),
@@ -73,7 +74,11 @@
     connected: false,     // socket open
     hello: null,          // the server's hello
     me: null,             // login_ok.user
-    creds: null,          // {user, password} of the current session, for reconnects
+    // How to sign in again after a dropped connection, without a password:
+    // {user, token} (the reconnect token of a password login), {session: true}
+    // (the login cookie), {user, guest: true} (a guest, by name) or {user}
+    // (nothing: the user signs in again).
+    login: null,
     wantOnline: false,    // the user is signed in and expects to stay connected
     onOpen: [],           // callbacks run once the socket opens
     nextId: 1,
@@ -92,6 +97,7 @@
     retryAt: 0,
     pwRoom: null,         // room awaiting a password in the dialog
     sso: null,            // the SSO plugin's settings (login, logout, register URLs)
+    ssoAsked: false,      // /sso/settings was requested
     sessionTried: false,  // a login with the session cookie was tried
     loggingOut: false,    // the user asked to log out
     linkError: ""         // why a login link (?access_token=...) failed
@@ -106,6 +112,7 @@
 
   function setStatus(text, st) {
     el.status.textContent = text;
+    el.status.title = text; // narrow screens show only the dot
     el.status.setAttribute("data-state", st);
   }
 
@@ -186,6 +193,7 @@
 
   function connectionLost(text) {
     el.connLostText.textContent = text;
+    el.reconnect.hidden = false;
     el.connLost.hidden = false;
     el.chatView.classList.add("offline");
     updateCompose();
@@ -213,23 +221,40 @@
     state.retryTick = 0;
   }
 
-  // reconnect opens a new socket and signs in again with the session's
-  // name and password, then returns to the room the user was in.
+  // reconnect opens a new socket and signs in again the way state.login
+  // says (never with a password), then returns to the room the user was in.
   function reconnect() {
     stopRetry();
     if (state.ws) {
       // A socket is open or opening already; its login is queued.
       return;
     }
-    if (!state.creds) {
+    var l = state.login;
+    if (!l) {
       connect();
       return;
     }
-    if (state.creds.session) {
+    if (l.session) {
       whenOpen(function () { sendSessionLogin(true); });
-      return;
+    } else if (l.token) {
+      whenOpen(function () { sendTokenLogin(l.token); });
+    } else if (l.guest) {
+      whenOpen(function () { sendLogin(l.user, "", true); });
+    } else {
+      signInAgain(l.user, "The connection was lost. Please sign in again.");
+      connect();
     }
-    whenOpen(function () { sendLogin(state.creds.user, state.creds.password, true); });
+  }
+
+  // signInAgain ends the login on this page and shows the login form with
+  // the name filled in and why.
+  function signInAgain(user, why) {
+    endLogin();
+    el.loginSubmit.disabled = false;
+    showLogin();
+    el.loginUser.value = user || "";
+    if (user) { el.loginPassword.focus(); }
+    showLoginError(why);
   }
 
   function whenOpen(f) {
@@ -323,18 +348,34 @@
       el.loginPasswordOptional.hidden = false;
       el.loginPassword.required = false;
     }
+    // The SSO plugin serves /sso/ only where the server lists it.
+    var modules = Array.isArray(ev.modules) ? ev.modules : [];
+    if (modules.indexOf("sso") >= 0 && !state.ssoAsked) {
+      state.ssoAsked = true;
+      loadSSO();
+    }
     // A browser the website logged in (SSO) carries the login cookie:
     // try it once before asking for a name.
-    if (!state.me && !state.creds && !state.sessionTried) {
+    if (!state.me && !state.login && !state.sessionTried) {
       state.sessionTried = true;
       sendSessionLogin(false);
     }
   }
 
   function onLoginOK(ev, ctx) {
-    if (ctx && ctx.session) { state.creds = { session: true }; }
     state.linkError = "";
     state.me = ev.user || {};
+    if (typeof ev.token === "string" && ev.token) {
+      state.login = { user: state.me.name, token: ev.token };
+    } else if (ctx && ctx.session) {
+      state.login = { session: true };
+    } else if (ctx && ctx.token) {
+      // Logged in again with the reconnect token: it stays the same.
+    } else if (state.me.guest) {
+      state.login = { user: state.me.name, guest: true };
+    } else {
+      state.login = { user: state.me.name };
+    }
     state.wantOnline = true;
     el.loginSubmit.disabled = false;
     el.loginError.hidden = true;
@@ -454,8 +495,12 @@
       } else if (ev.event === "leave" && i >= 0) {
         state.users.splice(i, 1);
       }
-      if (!state.me || ev.user !== state.me.name) {
-        addLine("presence", ev.user + (ev.event === "join" ? " joined." : " left."));
+      var gone = ev.event === "leave" && ev.offline === true;
+      if (gone && state.pm && sameName(ev.user, state.pm)) {
+        // The private message partner left the chat, not just the room.
+        endPM(ev.user + " left the chat");
+      } else if (!state.me || ev.user !== state.me.name) {
+        addLine("presence", ev.user + (ev.event === "join" ? " joined." : gone ? " left the chat." : " left."));
       }
       renderRoomHead();
       renderUsers();
@@ -489,11 +534,21 @@
     if (ctx && ctx.type === "login") {
       el.loginSubmit.disabled = false;
       if (ctx.reconnect) {
-        // The old session may not be gone yet; let the user decide.
-        state.wantOnline = false;
-        state.rejoin = null;
-        showLogin();
-        el.loginUser.value = (state.creds && state.creds.user) || "";
+        var user = ctx.user || (state.login && state.login.user) || "";
+        if (ctx.token && ev.code === "name_taken" && state.login && state.login.token) {
+          // The server has not seen the old connection go yet (it notices
+          // within its ping interval): the token stays good, try again.
+          retryTokenLogin();
+          return;
+        }
+        if (ctx.token && ev.code === "no_session") {
+          // The server no longer knows the reconnect token: it restarted,
+          // or the token expired while the connection was down.
+          text = "You were signed out while the connection was down (the server restarted or your login expired). Please sign in again.";
+        }
+        // Otherwise the old session may not be gone yet; let the user decide.
+        signInAgain(user, text);
+        return;
       }
       showLoginError(text);
       return;
@@ -511,7 +566,7 @@
       addLine("error", text);
       if (ctx.text && !el.text.value) { el.text.value = ctx.text; }
       if (ev.code === "no_such_user_online" && ctx.type === "pm" && state.pm === ctx.to) {
-        setPM("");
+        endPM(ctx.to + " is not in the chat any more");
       }
       return;
     }
@@ -525,14 +580,39 @@
 
   // ---- requests ---------------------------------------------------------
 
+  // sendLogin logs in with a name and password (none: a guest). The
+  // password is sent once and not kept: a reconnect uses the token that
+  // login_ok brings.
   function sendLogin(user, password, isReconnect) {
-    state.creds = { user: user, password: password };
     var msg = { type: "login", user: user };
     if (password) { msg.password = password; }
-    if (!request(msg, { reconnect: !!isReconnect })) {
+    if (!request(msg, { reconnect: !!isReconnect, user: user })) {
       el.loginSubmit.disabled = false;
       showLoginError("Not connected to the server. Please try again.");
     }
+  }
+
+  // sendTokenLogin logs in again with the reconnect token of a password
+  // login.
+  function sendTokenLogin(token) {
+    var user = state.login ? state.login.user : "";
+    request({ type: "login", token: token }, { token: true, reconnect: true, user: user });
+  }
+
+  // retryTokenLogin sends the token login again later, on the same socket,
+  // with the reconnect backoff.
+  function retryTokenLogin() {
+    stopRetry();
+    var delay = state.retryDelay;
+    state.retryDelay = Math.min(state.retryDelay * 2, RETRY_MAX_MS);
+    setStatus("Waiting for the old connection to end\u2026", "connecting");
+    el.connLostText.textContent = "Signing in again as soon as the server has closed the old connection\u2026";
+    el.reconnect.hidden = true;
+    el.connLost.hidden = false;
+    state.retryTimer = setTimeout(function () {
+      state.retryTimer = 0;
+      if (state.connected && !state.me && state.login && state.login.token) { sendTokenLogin(state.login.token); }
+    }, delay);
   }
 
   // sendSessionLogin logs in with the chat's login cookie (set by the
@@ -607,8 +687,20 @@
   function onLoggedOut(ev) {
     var own = state.loggingOut;
     state.loggingOut = false;
+    endLogin();
+    if (own && state.sso && state.sso.logout) {
+      location.href = state.sso.logout;
+      return;
+    }
+    showLogin();
+    showLoginError(own ? "You have logged out." : "Your login session has ended; please log in again.");
+  }
+
+  // endLogin forgets the login, its room and its messages.
+  function endLogin() {
+    stopRetry();
     state.wantOnline = false;
-    state.creds = null;
+    state.login = null;
     state.rejoin = null;
     state.me = null;
     state.room = null;
@@ -618,12 +710,6 @@
     clearMessages();
     renderRoomHead();
     renderUsers();
-    if (own && state.sso && state.sso.logout) {
-      location.href = state.sso.logout;
-      return;
-    }
-    showLogin();
-    showLoginError(own ? "You have logged out." : "Your login session has ended; please log in again.");
   }
 
   function joinRoom(id, password, silent) {
@@ -749,8 +835,14 @@
     return li;
   }
 
+  // textRoom is false for a room meant for avatar clients only (st 2):
+  // the protocol lists it, this client does not.
+  function textRoom(r) {
+    return r.st !== 2;
+  }
+
   function renderRooms() {
-    var rooms = state.rooms.slice().sort(function (a, b) { return a.id - b.id; });
+    var rooms = state.rooms.filter(textRoom).sort(function (a, b) { return a.id - b.id; });
     var guest = state.me && state.me.guest;
     syncList(el.rooms, rooms, "data-room-id", function (r) { return String(r.id); }, function (key) {
       return listItem("room-button", function () {
@@ -866,6 +958,19 @@
     updateCompose();
     if (state.pm) { closePanels(); }
     el.text.focus();
+  }
+
+  // endPM stops the private message, whose partner is gone, and says
+  // where the messages go now.
+  function endPM(why) {
+    setPM("");
+    addLine("info", why + (state.room ? "; your messages go to the room again." : "; the private message is cancelled."));
+  }
+
+  // sameName compares user names as the server does (without regard to
+  // case).
+  function sameName(a, b) {
+    return String(a).toLowerCase() === String(b).toLowerCase();
   }
 
   function updateCompose() {
@@ -1019,12 +1124,16 @@
 
   // ---- panels (narrow screens) ------------------------------------------
 
+  // On narrow screens the rooms and people panels are drawers over the
+  // chat, with a backdrop (shown by the style sheet for the open drawer
+  // named in the chat view's data-drawer) that closes them on a tap.
   function togglePanel(panel, button, other, otherButton) {
     var open = !panel.classList.contains("open");
     panel.classList.toggle("open", open);
     button.setAttribute("aria-expanded", open ? "true" : "false");
     other.classList.remove("open");
     otherButton.setAttribute("aria-expanded", "false");
+    el.chatView.setAttribute("data-drawer", open ? (panel === el.roomsPanel ? "rooms" : "users") : "");
   }
 
   function closePanels() {
@@ -1032,6 +1141,7 @@
     el.usersPanel.classList.remove("open");
     el.toggleRooms.setAttribute("aria-expanded", "false");
     el.toggleUsers.setAttribute("aria-expanded", "false");
+    el.chatView.setAttribute("data-drawer", "");
   }
 
   // ---- wiring -----------------------------------------------------------
@@ -1105,6 +1215,10 @@
   el.toggleUsers.addEventListener("click", function () {
     togglePanel(el.usersPanel, el.toggleUsers, el.roomsPanel, el.toggleRooms);
   });
+  el.backdrop.addEventListener("click", closePanels);
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && el.chatView.getAttribute("data-drawer")) { closePanels(); }
+  });
 
   el.pwForm.addEventListener("submit", function (e) {
     e.preventDefault();
@@ -1129,6 +1243,5 @@
 
   el.logout.addEventListener("click", logout);
 
-  loadSSO();
   useLoginLink(connect);
 })();
