@@ -126,6 +126,7 @@ func (c *conn) doSessionLogin(req request) error {
 		return err
 	}
 	c.member = m
+	c.loggedIn()
 	c.token = token
 	c.session = hex.EncodeToString(auth.HashToken(token))
 	c.h.sessions.add(c.session, c)
