@@ -213,8 +213,9 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	w.conn = nc
 	// The server's read and write deadlines (http.read_timeout,
-	// http.response_timeout) stay on a hijacked connection; a WebSocket
-	// sets its own.
+	// http.response_timeout) must not stay on a hijacked connection: a
+	// WebSocket sets its own. net/http documents that they may remain
+	// (the Go releases of today clear them), so they are cleared here.
 	if err := nc.SetDeadline(time.Time{}); err != nil {
 		_ = nc.Close()
 		return nil, nil, fmt.Errorf("hijack: clear deadlines: %w", err)
