@@ -344,8 +344,12 @@ func TestConnectionCapsPerAddress(t *testing.T) {
 	c := servertest.Dial(t, srv)
 	wantConnRefused(t, base, "too many connections from your address")
 	c.Login("carl", "")
+	if refusalCount(t, base, "conns_per_ip") != 1 || refusalCount(t, base, "unauthenticated_per_ip") != 1 {
+		t.Fatalf("conns_per_ip %v, unauthenticated_per_ip %v", refusalCount(t, base, "conns_per_ip"), refusalCount(t, base, "unauthenticated_per_ip"))
+	}
 
-	// A closed connection makes room for a new one.
+	// A closed connection makes room for a new one (once the server has
+	// noticed that it is gone).
 	if err := a.Conn().Close(websocket.StatusNormalClosure, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -365,9 +369,6 @@ func TestConnectionCapsPerAddress(t *testing.T) {
 			t.Fatalf("no connection accepted after one closed: %s %v", data, err)
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-	if refusalCount(t, base, "conns_per_ip") != 1 || refusalCount(t, base, "unauthenticated_per_ip") != 1 {
-		t.Fatalf("conns_per_ip %v, unauthenticated_per_ip %v", refusalCount(t, base, "conns_per_ip"), refusalCount(t, base, "unauthenticated_per_ip"))
 	}
 }
 
