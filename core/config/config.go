@@ -44,6 +44,10 @@ type Config struct {
 	ServerAPI ServerAPI `koanf:"server_api"`
 	// Status configures the status files under <data_dir>/<group>/.
 	Status Status `koanf:"status"`
+	// Limits are the abuse limits of client connections (limits.go).
+	Limits Limits `koanf:"limits"`
+	// Admin configures the listener of /metrics and /healthz (limits.go).
+	Admin Admin `koanf:"admin"`
 }
 
 // ServerAPI configures the server API: XML commands over TCP and their
@@ -103,6 +107,19 @@ type HTTP struct {
 	LoginTimeout  time.Duration `koanf:"login_timeout"`
 	WriteTimeout  time.Duration `koanf:"write_timeout"`
 	PingInterval  time.Duration `koanf:"ping_interval"`
+	// SendQueueBytes bounds the bytes queued per connection, next to
+	// SendQueue's frames.
+	SendQueueBytes int `koanf:"send_queue_bytes"`
+	// The timeouts and header limit of the HTTP server (plain requests;
+	// a WebSocket is bounded by the keys above once it is open).
+	IdleTimeout       time.Duration `koanf:"idle_timeout"`
+	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
+	ReadTimeout       time.Duration `koanf:"read_timeout"`
+	ResponseTimeout   time.Duration `koanf:"response_timeout"`
+	MaxHeaderBytes    int           `koanf:"max_header_bytes"`
+	// PublicNames are the host names the WebSocket may be opened under
+	// (Host header); empty accepts any.
+	PublicNames []string `koanf:"public_names"`
 }
 
 // Chat configures the chat domain.
@@ -291,7 +308,7 @@ func configEnvKey(name, v string) (string, any) {
 func envKey(k, v string) (string, any) {
 	key := strings.ToLower(strings.TrimPrefix(k, EnvPrefix))
 	key = strings.ReplaceAll(key, "__", ".")
-	if key == "auth.chain" || (strings.HasPrefix(key, "server_api.groups.") && strings.HasSuffix(key, ".allow_from")) {
+	if key == "auth.chain" || key == "http.public_names" || (strings.HasPrefix(key, "server_api.groups.") && strings.HasSuffix(key, ".allow_from")) {
 		if v == "" {
 			return key, []string{}
 		}
@@ -398,6 +415,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateServerAPI(bad)
 	c.validateAuthLimits(bad)
+	c.validateLimits(bad)
 	return errors.Join(errs...)
 }
 

@@ -49,6 +49,7 @@ type Server struct {
 	refusals *limit.Refusals
 	api      apiParts     // server API and status files (serverapi.go)
 	acct     accountParts // accounts, sessions, Host API (accounts.go)
+	adm      adminParts   // admin listener of /metrics and /healthz (admin.go)
 
 	stopOnce sync.Once
 }
@@ -103,18 +104,23 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		LoginTimeout: cfg.HTTP.LoginTimeout, WriteTimeout: cfg.HTTP.WriteTimeout,
 		PingInterval: cfg.HTTP.PingInterval, Version: Version, Logger: s.log.Named("ws"),
 		Sessions: s.acct.sessions, Modules: s.httpModules(),
+		SendQueueBytes: cfg.HTTP.SendQueueBytes, Limits: s.connLimits(), PublicNames: cfg.HTTP.PublicNames,
 	})
 
 	if err := s.startServerAPI(ctx); err != nil {
 		return err
 	}
-	mux := web.Mux(web.Routes{WebSocket: s.ws, Health: s.health, Metrics: s.metrics(), Extra: s.moduleRoutes(s.apiRoutes())})
+	routes := web.Routes{WebSocket: s.ws, Extra: s.moduleRoutes(s.apiRoutes())}
+	if err := s.startAdmin(s.adminRoutes(&routes)); err != nil {
+		return err
+	}
+	mux := web.Mux(routes)
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (config key http.addr): %w", cfg.HTTP.Addr, err)
 	}
 	s.ln = ln
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})}
+	s.http = s.newHTTPServer(mux)
 	s.served = make(chan struct{})
 	go func() {
 		defer close(s.served)
@@ -123,7 +129,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	}()
 	conns, _, rooms := s.group.Counts()
-	s.log.Info("parlor is serving", "http", "http://"+ln.Addr().String(), "rooms", rooms, "connections", conns, "data_dir", cfg.DataDir)
+	s.log.Info("parlor is serving", "http", "http://"+ln.Addr().String(), "admin", s.AdminAddr(), "rooms", rooms, "connections", conns, "data_dir", cfg.DataDir)
 	return nil
 }
 
@@ -166,7 +172,7 @@ func (s *Server) closeAll(ctx context.Context) error {
 		}
 		<-s.served
 	}
-	errs = append(errs, s.stopServerAPI(ctx))
+	errs = append(errs, s.stopAdmin(ctx), s.stopServerAPI(ctx))
 	if s.group != nil {
 		s.group.CloseAll("server shutting down")
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/parlorchat/parlor/core/config"
+	"github.com/parlorchat/parlor/core/limit"
 	"github.com/parlorchat/parlor/internal/servertest"
 )
 
@@ -195,6 +196,7 @@ func TestIdleConnectionIsKept(t *testing.T) {
 
 func TestHistoryAndRoomsSurviveRestart(t *testing.T) {
 	cfg := testConfig(t)
+	cfg.Limits.Say, cfg.Limits.SayUser = limit.Rate{}, limit.Rate{} // 55 messages in a row
 	srv := servertest.Start(t, cfg)
 	c := servertest.Dial(t, srv)
 	c.Login("frank", "")

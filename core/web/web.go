@@ -1,5 +1,6 @@
 // Package web holds the embedded web client and builds the HTTP mux:
-// / (client), /ws (WebSocket), /healthz and /metrics.
+// / (client), /ws (WebSocket), /healthz and /metrics, the last two on an
+// admin mux of their own when the operator asks for one.
 package web
 
 import (
@@ -27,7 +28,8 @@ func Client() fs.FS {
 // Health reports the server's state for /healthz. OK false answers 503.
 type Health func() (ok bool, detail any)
 
-// Routes are the handlers the mux serves.
+// Routes are the handlers the mux serves. A nil Health or Metrics is not
+// served.
 type Routes struct {
 	WebSocket http.Handler
 	Health    Health
@@ -42,22 +44,37 @@ func Mux(r Routes) http.Handler {
 	files := http.FileServerFS(Client())
 	mux.Handle("GET /", noCache(files))
 	mux.Handle("GET /ws", r.WebSocket)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		ok, detail := r.Health()
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		if !ok {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-		_ = json.NewEncoder(w).Encode(detail)
-	})
-	if r.Metrics != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(r.Metrics, promhttp.HandlerOpts{}))
-	}
+	adminRoutes(mux, r)
 	for pattern, h := range r.Extra {
 		mux.Handle(pattern, h)
 	}
 	return securityHeaders(mux)
+}
+
+// Admin builds the handler of the admin listener: /healthz and /metrics
+// of r only.
+func Admin(r Routes) http.Handler {
+	mux := http.NewServeMux()
+	adminRoutes(mux, r)
+	return securityHeaders(mux)
+}
+
+// adminRoutes adds /healthz and /metrics of r to mux.
+func adminRoutes(mux *http.ServeMux, r Routes) {
+	if r.Health != nil {
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+			ok, detail := r.Health()
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			if !ok {
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}
+			_ = json.NewEncoder(w).Encode(detail)
+		})
+	}
+	if r.Metrics != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(r.Metrics, promhttp.HandlerOpts{}))
+	}
 }
 
 // noCache makes browsers revalidate the client so an upgrade takes effect.

@@ -49,6 +49,7 @@ type loginUser struct {
 // any, is the session it logged in with (or was issued) and that logout
 // ends.
 func (c *conn) loggedIn(req request, id auth.Identity, token string, issued bool) {
+	c.countLoggedIn()
 	if token != "" {
 		c.token = token
 		c.session = hex.EncodeToString(auth.HashToken(token))

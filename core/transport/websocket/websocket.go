@@ -12,6 +12,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,13 +38,16 @@ type Login interface {
 
 // Options configures the handler.
 type Options struct {
-	MaxFrameBytes int64         // largest frame a client may send
-	SendQueue     int           // frames queued per connection before it is dropped
-	LoginTimeout  time.Duration // a connection must log in within this time
-	WriteTimeout  time.Duration // one write to a client must finish within this time
-	PingInterval  time.Duration // keep-alive pings
-	Version       string        // server version for the hello frame
-	Logger        hclog.Logger
+	MaxFrameBytes int64 // largest frame a client may send
+	SendQueue     int   // frames queued per connection before it is dropped
+	// SendQueueBytes bounds the bytes queued per connection as SendQueue
+	// bounds the frames; 0 means no byte bound.
+	SendQueueBytes int
+	LoginTimeout   time.Duration // a connection must log in within this time
+	WriteTimeout   time.Duration // one write to a client must finish within this time
+	PingInterval   time.Duration // keep-alive pings
+	Version        string        // server version for the hello frame
+	Logger         hclog.Logger
 	// Sessions logs connections in by session (session.go); nil turns
 	// session logins and reconnect tokens off.
 	Sessions SessionLogin
@@ -50,6 +55,11 @@ type Options struct {
 	// listed in the hello frame so that a client asks only for what is
 	// there (the web client reads /sso/settings only when "sso" is).
 	Modules []string
+	// Limits are the abuse limits of connections (limits.go).
+	Limits Limits
+	// PublicNames, when not empty, are the host names (Host header, with
+	// or without a port) a WebSocket may be opened under (host.go).
+	PublicNames []string
 }
 
 // Handler accepts WebSocket connections at /ws.
@@ -59,6 +69,8 @@ type Handler struct {
 	login Login
 	log   hclog.Logger
 	hello []byte
+	lim   *limiters   // abuse limits (limits.go)
+	names publicNames // allowed Host headers (host.go)
 
 	active   sync.WaitGroup // connections being served
 	sessions sessionConns   // connections logged in by session (session.go)
@@ -88,7 +100,10 @@ func New(group *chat.Group, login Login, opts Options) *Handler {
 		Type: "hello", Server: "parlor", Version: opts.Version,
 		Protocol: ProtocolVersion, Guests: group.GuestsAllowed(), Modules: append([]string{}, opts.Modules...),
 	})
-	return &Handler{opts: opts, group: group, login: login, log: opts.Logger, hello: hello}
+	return &Handler{
+		opts: opts, group: group, login: login, log: opts.Logger, hello: hello,
+		lim: newLimiters(opts.Limits), names: newPublicNames(opts.PublicNames),
+	}
 }
 
 // Buffer sizes of a connection. net/http's are 4 KiB each, held for the
@@ -107,10 +122,25 @@ const (
 // goroutine until it ends; the request's goroutine and net/http's buffers
 // are released at once.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.names.allows(r) {
+		h.log.Debug("websocket refused: unknown host", "remote", r.RemoteAddr, "host", r.Host)
+		http.Error(w, "This chat is not served under the host name "+strconv.Quote(r.Host)+".", http.StatusForbidden)
+		return
+	}
+	ip := remoteIP(r)
+	var lim connLimits
+	refusal := h.admit(&lim, ip)
 	hw := &hijackWriter{ResponseWriter: w}
 	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		h.log.Debug("websocket upgrade refused", "remote", r.RemoteAddr, "error", err)
+		if lim.counted {
+			h.lim.ips.closed(lim.ipKey, false)
+		}
+		return
+	}
+	if refusal != nil {
+		h.refuse(ws, hw.conn, ip, refusal)
 		return
 	}
 	h.active.Add(1)
@@ -118,9 +148,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
 		h: h, ws: ws, nc: hw.conn, ctx: ctx, cancel: cancel,
-		ip:     remoteIP(r),
+		ip:     ip,
 		cookie: sessionCookie(r),
 		ended:  make(chan struct{}),
+		lim:    lim,
 	}
 	// Armed after the assignment so that keepAlive always sees c.ping.
 	c.ping = time.AfterFunc(time.Hour, c.keepAlive)
@@ -143,6 +174,28 @@ func (c *conn) serve() {
 	<-c.ended
 	c.h.sessions.remove(c)
 	c.h.group.Disconnect(c, c.member)
+	c.releaseLimits()
+}
+
+// refuseTimeout bounds the error frame and the close handshake of a
+// connection refused at upgrade.
+const refuseTimeout = 2 * time.Second
+
+// refuse answers a connection refused at upgrade (a per-address cap) with
+// an error frame saying when to retry, then closes it with status 1013
+// (try again later) and what was limited as the reason.
+func (h *Handler) refuse(ws *websocket.Conn, nc net.Conn, ip string, err error) {
+	h.log.Debug("connection refused", "remote", ip, "error", err)
+	if nc != nil {
+		_ = nc.SetDeadline(time.Now().Add(refuseTimeout))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), refuseTimeout)
+	defer cancel()
+	if b, merr := json.Marshal(chat.ErrorEventOf("", err)); merr == nil {
+		_ = ws.Write(ctx, websocket.MessageText, b)
+	}
+	reason, _, _ := strings.Cut(err.Error(), ";")
+	_ = ws.Close(websocket.StatusTryAgainLater, strings.ToLower(reason))
 }
 
 // hijackWriter gives coder/websocket the hijacked connection with smaller
@@ -163,6 +216,14 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, fmt.Errorf("hijack: %w", err)
 	}
 	w.conn = nc
+	// The server's read and write deadlines (http.read_timeout,
+	// http.response_timeout) must not stay on a hijacked connection: a
+	// WebSocket sets its own. net/http documents that they may remain
+	// (the Go releases of today clear them), so they are cleared here.
+	if err := nc.SetDeadline(time.Time{}); err != nil {
+		_ = nc.Close()
+		return nil, nil, fmt.Errorf("hijack: clear deadlines: %w", err)
+	}
 	bw := bufio.NewWriterSize(nc, writeBufferSize)
 	n := brw.Reader.Buffered()
 	if n > readBufferSize {
@@ -205,8 +266,11 @@ type conn struct {
 	ended  chan struct{} // closed once the WebSocket is closed
 	broken atomic.Bool   // the peer is gone or a write failed: close without a handshake
 
+	lim connLimits // owned by the read loop (limits.go)
+
 	mu      sync.Mutex
 	queue   []*chat.Frame // frames waiting for the writer, at most opts.SendQueue
+	queued  int           // bytes of queue and of the batch being written, at most opts.SendQueueBytes
 	writing bool          // a writer goroutine is running
 	closing bool          // closeWith was called; the writer closes the connection
 	// deadline is the write deadline set on nc; only the (single) running
@@ -222,14 +286,18 @@ type conn struct {
 	token   string       // the session token logged in with, if any
 }
 
-// Send queues f without blocking; false means the queue is full (the hub
-// then closes the connection) or the connection is closing.
+// Send queues f without blocking; false means the queue is full, in
+// frames or in bytes (the hub then closes the connection), or the
+// connection is closing. A frame is always taken while nothing is
+// pending, however large.
 func (c *conn) Send(f *chat.Frame) bool {
+	n := len(f.JSON()) // encoded once for every member
 	c.mu.Lock()
-	if c.closing || len(c.queue) >= c.h.opts.SendQueue {
+	if c.closing || len(c.queue) >= c.h.opts.SendQueue || c.overBytes(n) {
 		c.mu.Unlock()
 		return false
 	}
+	c.queued += n
 	c.queue = append(c.queue, f)
 	start := !c.writing
 	c.writing = true
@@ -238,6 +306,13 @@ func (c *conn) Send(f *chat.Frame) bool {
 		go c.writeLoop()
 	}
 	return true
+}
+
+// overBytes reports whether n more bytes would pass the byte bound; c.mu
+// is held.
+func (c *conn) overBytes(n int) bool {
+	limit := c.h.opts.SendQueueBytes
+	return limit > 0 && c.queued > 0 && c.queued+n > limit
 }
 
 // Close ends the connection; the writer sends what is queued (unless the
@@ -266,8 +341,10 @@ func (c *conn) closeWith(status websocket.StatusCode, reason string) {
 // WebSocket.
 func (c *conn) writeLoop() {
 	var batch [maxBatch]*chat.Frame
+	inflight := 0 // bytes of the last batch, pending until it is written
 	for {
 		c.mu.Lock()
+		c.queued -= inflight
 		n := copy(batch[:], c.queue)
 		if n == 0 {
 			closing := c.closing
@@ -292,6 +369,10 @@ func (c *conn) writeLoop() {
 		// slow consumer or can't be written to.
 		drop := c.closing && c.reason == chat.ReasonSlowConsumer
 		c.mu.Unlock()
+		inflight = 0
+		for _, f := range batch[:n] {
+			inflight += len(f.JSON())
+		}
 		if !drop && !c.broken.Load() {
 			if err := c.write(batch[:n]); err != nil {
 				c.broken.Store(true)
@@ -492,20 +573,39 @@ func (c *conn) handle(req request) error {
 	case "rooms":
 		c.reply(chat.RoomsEvent{Type: "rooms", ID: req.ID, Rooms: g.Rooms()})
 	case "join":
+		if err := c.allowJoin(); err != nil {
+			return err
+		}
+		if err := c.checkRoomPassword(req.Room); err != nil {
+			return err
+		}
 		ev, err := g.Join(m, req.Room, req.Password)
 		if err != nil {
+			c.joinFailed(err, req.Password)
 			return err
 		}
 		ev.ID = req.ID
 		c.reply(ev)
 	case "leave":
+		if err := c.allowJoin(); err != nil {
+			return err
+		}
 		c.reply(map[string]any{"type": "left", "id": req.ID, "room": g.Leave(m)})
 	case "say":
+		if err := c.allowMessage(); err != nil {
+			return err
+		}
 		_, err := g.Say(m, req.Text, req.Style)
 		return err
 	case "pm":
 		if req.To == "" {
 			return chat.Errorf(chat.CodeBadRequest, "A private message needs a recipient (to).")
+		}
+		if err := c.allowMessage(); err != nil {
+			return err
+		}
+		if err := c.allowPM(req.To); err != nil {
+			return err
 		}
 		return g.Private(m, req.To, req.Text, req.Style)
 	case "users":

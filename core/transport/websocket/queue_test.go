@@ -1,0 +1,82 @@
+package websocket
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/parlorchat/parlor/core/chat"
+	"github.com/parlorchat/parlor/core/config"
+)
+
+// queueRoom is a group with one room and a handler with the default
+// send queue bounds (config/parlor.yaml).
+func queueRoom(t *testing.T) (*chat.Group, *Handler) {
+	t.Helper()
+	def := config.Default()
+	g := chat.NewGroup(chat.Options{History: 0, MaxMessageChars: 1 << 20, Guests: true})
+	g.PutRoom(chat.RoomInfo{ID: 1, Name: "Room", Member: true, Open: true}, nil)
+	h := &Handler{
+		opts:  Options{SendQueue: def.HTTP.SendQueue, SendQueueBytes: def.HTTP.SendQueueBytes},
+		group: g, log: hclog.NewNullLogger(),
+	}
+	return g, h
+}
+
+// stalledMember joins a member whose writer is stuck in a write to a
+// client that stopped reading: nothing leaves its queue.
+func stalledMember(t *testing.T, g *chat.Group, h *Handler, name string) (*chat.Member, *conn) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c := &conn{h: h, ctx: ctx, cancel: cancel, writing: true}
+	m := &chat.Member{Name: name, Guest: true, Conn: c}
+	if err := g.Login(m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Join(m, 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	return m, c
+}
+
+// dropped reports whether the hub closed c as a slow consumer.
+func dropped(c *conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing && c.reason == chat.ReasonSlowConsumer
+}
+
+func TestFewLargeFramesDropAReaderThatDoesNotRead(t *testing.T) {
+	g, h := queueRoom(t)
+	speaker, _ := stalledMember(t, g, h, "speaker")
+	_, reader := stalledMember(t, g, h, "reader")
+	big := strings.Repeat("x", 200<<10)
+	for i := 0; i < 10 && !dropped(reader); i++ {
+		if _, err := g.Say(speaker, big, chat.Style{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !dropped(reader) {
+		t.Fatalf("a reader with %d bytes in %d frames queued was kept; the bound is %d bytes", reader.queued, len(reader.queue), h.opts.SendQueueBytes)
+	}
+	if reader.queued > h.opts.SendQueueBytes {
+		t.Fatalf("%d bytes queued, over the bound of %d", reader.queued, h.opts.SendQueueBytes)
+	}
+}
+
+func TestBurstOfSmallFramesKeepsAReader(t *testing.T) {
+	g, h := queueRoom(t)
+	speaker, _ := stalledMember(t, g, h, "speaker")
+	_, reader := stalledMember(t, g, h, "reader")
+	for range 1000 {
+		if _, err := g.Say(speaker, "hi", chat.Style{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if dropped(reader) {
+		t.Fatalf("a burst of small frames (%d bytes in %d frames) dropped the reader", reader.queued, len(reader.queue))
+	}
+}
