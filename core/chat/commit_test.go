@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -76,28 +77,74 @@ func TestMessageIsSavedBeforeAnyMemberGetsIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, func() bool { return len(bc.events("message")) == 1 })
 	calls := s.saved()
 	if len(calls) != 1 || len(calls[0]) != 1 || calls[0][0] != msg || msg.ID == 0 {
 		t.Fatalf("saved %+v, said %+v", calls, msg)
 	}
-	if got := bc.events("message"); len(got) != 1 || got[0]["id"] != float64(msg.ID) {
+	if got := bc.events("message"); got[0]["id"] != float64(msg.ID) {
 		t.Fatalf("bob got %v", got)
+	}
+	if err := g.WaitSaved(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
 
-// A failed save reaches nobody, tells the speaker and keeps the message out
-// of the history; its id is not used again.
+// A failed save reaches nobody and tells each speaker: an error event
+// naming the message when Say had returned, Say's error when it waited
+// (MaxUnsaved messages were waiting). Nothing enters the history and the
+// ids are not used again.
 func TestFailedSaveTellsSpeakerAndDeliversNothing(t *testing.T) {
-	s := &saver{fail: errors.New("disk full")}
+	hold := make(chan struct{})
+	s := &saver{hold: hold, fail: errors.New("disk full")}
 	g := groupWithSaver(t, s)
 	alice, ac := joinRoom(t, g, "alice", 1)
 	_, bc := joinRoom(t, g, "bob", 1)
-	_, err := g.Say(alice, "lost", Style{})
-	wantCode(t, err, CodeNotSaved)
-	if n := len(ac.events("message")) + len(bc.events("message")); n != 0 {
-		t.Fatalf("%d deliveries of a message that was not saved", n)
+	if _, err := g.Say(alice, "m0", Style{}); err != nil {
+		t.Fatal(err)
 	}
-	failedID := s.saved()[0][0].ID
+	waitFor(t, func() bool { return len(s.saved()) == 1 })
+	for i := 1; i < MaxUnsaved; i++ {
+		if _, err := g.Say(alice, fmt.Sprintf("m%d", i), Style{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := make(chan error, 1)
+	go func() {
+		_, err := g.Say(alice, "over the window", Style{})
+		last <- err
+	}()
+	waitFor(t, func() bool {
+		g.commits.mu.Lock()
+		defer g.commits.mu.Unlock()
+		return g.commits.next != nil && len(g.commits.next.msgs) == MaxUnsaved
+	})
+	s.mu.Lock()
+	s.hold = nil
+	s.mu.Unlock()
+	close(hold)
+	wantCode(t, <-last, CodeNotSaved)
+	if err := g.WaitSaved(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	errs := ac.events("error")
+	if len(errs) != MaxUnsaved {
+		t.Fatalf("alice got %d error events, want %d", len(errs), MaxUnsaved)
+	}
+	for i, e := range errs {
+		if e["code"] != CodeNotSaved || !strings.Contains(e["message"].(string), fmt.Sprintf(`"m%d"`, i)) {
+			t.Fatalf("error event %d = %v", i, e)
+		}
+	}
+	if n := len(ac.events("message")) + len(bc.events("message")) + len(bc.events("error")); n != 0 {
+		t.Fatalf("%d events for messages that were not saved", n)
+	}
+	var failed int64
+	for _, call := range s.saved() {
+		for _, m := range call {
+			failed = max(failed, m.ID)
+		}
+	}
 
 	s.mu.Lock()
 	s.fail = nil
@@ -106,9 +153,10 @@ func TestFailedSaveTellsSpeakerAndDeliversNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if msg.ID <= failedID {
-		t.Fatalf("id %d reused after the failed save of %d", msg.ID, failedID)
+	if msg.ID <= failed {
+		t.Fatalf("id %d reused after failed saves up to %d", msg.ID, failed)
 	}
+	waitFor(t, func() bool { return len(bc.events("message")) == 1 })
 	carol, _ := login(t, g, "carol", true)
 	ev, err := g.Join(carol, 1, "")
 	if err != nil {
@@ -133,32 +181,25 @@ func TestMessagesSaidDuringASaveShareTheNextOne(t *testing.T) {
 		speakers[room] = append(speakers[room], m)
 		conns[room] = append(conns[room], c)
 	}
-	var wg sync.WaitGroup
 	say := func(m *Member, text string) {
-		defer wg.Done()
 		if _, err := g.Say(m, text, Style{}); err != nil {
-			t.Errorf("%s: %v", m.Name, err)
+			t.Fatalf("%s: %v", m.Name, err)
 		}
 	}
-	wg.Add(1)
-	go say(speakers[1][0], "first")
+	say(speakers[1][0], "first")
 	waitFor(t, func() bool { return len(s.saved()) == 1 })
 	for room, ms := range speakers {
 		for i, m := range ms {
-			wg.Add(1)
-			go say(m, fmt.Sprintf("room %d, %d", room, i))
+			say(m, fmt.Sprintf("room %d, %d", room, i))
 		}
 	}
-	waitFor(t, func() bool {
-		g.commits.mu.Lock()
-		defer g.commits.mu.Unlock()
-		return g.commits.next != nil && len(g.commits.next.msgs) == 6
-	})
 	s.mu.Lock()
 	s.hold = nil
 	s.mu.Unlock()
 	close(hold)
-	wg.Wait()
+	if err := g.WaitSaved(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 
 	calls := s.saved()
 	if len(calls) != 2 || len(calls[1]) != 6 {

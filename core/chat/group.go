@@ -20,7 +20,8 @@ type Member struct {
 	Guest   bool
 	Conn    Conn
 
-	room *Room // guarded by Group.mu
+	room    *Room // guarded by Group.mu
+	unsaved int   // messages said but not saved yet; guarded by Group.commits.mu
 }
 
 // Room is a room of a group with its members and recent history.
@@ -421,11 +422,16 @@ func CleanStyle(s Style) Style {
 	return s
 }
 
-// Say publishes a public message from m to the room m is in. It returns
-// once the message is saved (Options.SaveMessages, several speakers' messages
-// in one call) and delivered to the room's members, or with a not_saved
-// error, and the message delivered to nobody, when saving failed. The frame
-// is encoded once and the same bytes go to every member.
+// Say publishes a public message from m to the room m is in. The message
+// is saved (Options.SaveMessages, with whatever else was said meanwhile)
+// before any member gets it, and delivered in id order; the frame is
+// encoded once and the same bytes go to every member.
+//
+// With a store, Say returns once the message is numbered and queued,
+// unless m has MaxUnsaved messages waiting to be saved: it then returns
+// once its own is saved, or with a not_saved error. A queued message that
+// cannot be saved is delivered to nobody, and m gets an error event with
+// code not_saved naming it. Without a store, Say returns after delivery.
 func (g *Group) Say(m *Member, text string, style Style) (Message, error) {
 	text, err := g.CleanText(text)
 	if err != nil {
@@ -441,16 +447,21 @@ func (g *Group) Say(m *Member, text string, style Style) (Message, error) {
 	if r == nil {
 		return Message{}, Errorf(CodeNotInRoom, "Join a room before you speak.")
 	}
-	b, msg, lead := g.commits.queue(g, r, Message{
+	b, msg, start, wait := g.commits.queue(g, r, m, Message{
 		Group: g.opts.Name, RoomID: roomID, From: m.Name,
 		Text: text, Style: CleanStyle(style),
 	})
-	if lead {
+	switch {
+	case start && g.opts.SaveMessages == nil:
 		g.commits.lead(g)
+	case start:
+		go g.commits.saveLoop(g)
 	}
-	<-b.done
-	if b.err != nil {
-		return Message{}, b.err
+	if wait {
+		<-b.done
+		if b.err != nil {
+			return Message{}, b.err
+		}
 	}
 	return msg, nil
 }

@@ -145,7 +145,7 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // Shutdown stops accepting connections, closes the open ones, kills the
-// plugins and closes the store.
+// plugins, waits for the messages being saved and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.stopOnce.Do(func() {
@@ -175,6 +175,12 @@ func (s *Server) closeAll(ctx context.Context) error {
 	s.closeStatus()
 	if s.plugins != nil {
 		s.plugins.Stop()
+	}
+	if s.group != nil {
+		// Messages said before the connections closed are saved first.
+		if err := s.group.WaitSaved(ctx); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if s.store != nil {
 		if err := s.store.Close(); err != nil {
