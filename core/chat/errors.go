@@ -79,4 +79,7 @@ const (
 	CodeEmpty            = "empty"
 	CodeGroupStopped     = "group_stopped"
 	CodeRateLimited      = "rate_limited"
+	// CodeNotSaved refuses a message the store could not save; nobody
+	// got it, and the speaker may say it again.
+	CodeNotSaved = "not_saved"
 )

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"context"
 	"crypto/subtle"
 	"regexp"
 	"sort"
@@ -21,7 +22,8 @@ type Member struct {
 	Guest   bool
 	Conn    Conn
 
-	room *Room // guarded by Group.mu
+	room    *Room // guarded by Group.mu
+	unsaved int   // messages said but not saved yet; guarded by Group.commits.mu
 }
 
 // Room is a room of a group with its members and recent history.
@@ -74,9 +76,14 @@ type Options struct {
 	History         int  // messages kept per room and shown on enter
 	MaxMessageChars int  // longest message text
 	Guests          bool // the group admits guests
-	// OnMessage, if set, is called (synchronously, under no lock) with each
-	// public message; core/server uses it to store history.
-	OnMessage func(Message)
+	// SaveMessages, if set, stores public messages (in id order) before
+	// any member gets them: the group commit of commit.go calls it, under
+	// no lock, with everything said while the previous call ran, bounded
+	// by SaveTimeout. When it fails the messages are not delivered and
+	// their speakers' Say returns a not_saved error.
+	SaveMessages func(ctx context.Context, msgs []Message) error
+	// SaveTimeout bounds one SaveMessages call; DefaultSaveTimeout when 0.
+	SaveTimeout time.Duration
 	// OnChange, if set, is called (synchronously, under no lock) after the
 	// connections, the online users, the rooms or their members changed;
 	// it must not block (core/status only schedules a rewrite).
@@ -98,6 +105,7 @@ type Group struct {
 	stopped bool
 
 	lastID     atomic.Int64 // last message id
+	commits    committer    // group commit of public messages (commit.go)
 	messages   atomic.Int64 // messages said since start
 	roomsDirty atomic.Bool  // a room list push is scheduled
 }
@@ -423,30 +431,46 @@ func CleanStyle(s Style) Style {
 	return s
 }
 
-// Say publishes a public message from m to the room m is in. The frame is
+// Say publishes a public message from m to the room m is in. The message
+// is saved (Options.SaveMessages, with whatever else was said meanwhile)
+// before any member gets it, and delivered in id order; the frame is
 // encoded once and the same bytes go to every member.
+//
+// With a store, Say returns once the message is numbered and queued,
+// unless m has MaxUnsaved messages waiting to be saved: it then returns
+// once its own is saved, or with a not_saved error. A queued message that
+// cannot be saved is delivered to nobody, and m gets an error event with
+// code not_saved naming it. Without a store, Say returns after delivery.
 func (g *Group) Say(m *Member, text string, style Style) (Message, error) {
 	text, err := g.CleanText(text)
 	if err != nil {
 		return Message{}, err
 	}
-	g.mu.Lock()
+	g.mu.RLock()
 	r := m.room
+	var roomID int64
+	if r != nil {
+		roomID = r.info.ID
+	}
+	g.mu.RUnlock()
 	if r == nil {
-		g.mu.Unlock()
 		return Message{}, Errorf(CodeNotInRoom, "Join a room before you speak.")
 	}
-	msg := Message{
-		ID: g.lastID.Add(1), Group: g.opts.Name, RoomID: r.info.ID, From: m.Name,
-		Text: text, Style: CleanStyle(style), Time: g.opts.Now().UTC(),
+	b, msg, start, wait := g.commits.queue(g, r, m, Message{
+		Group: g.opts.Name, RoomID: roomID, From: m.Name,
+		Text: text, Style: CleanStyle(style),
+	})
+	switch {
+	case start && g.opts.SaveMessages == nil:
+		g.commits.lead(g)
+	case start:
+		go g.commits.saveLoop(g)
 	}
-	g.remember(r, msg)
-	slow := r.send(NewFrame(MessageEvent{Type: "message", Message: msg}), nil)
-	g.mu.Unlock()
-	g.messages.Add(1)
-	g.drop(slow)
-	if g.opts.OnMessage != nil {
-		g.opts.OnMessage(msg)
+	if wait {
+		<-b.done
+		if b.err != nil {
+			return Message{}, b.err
+		}
 	}
 	return msg, nil
 }

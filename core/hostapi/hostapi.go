@@ -41,6 +41,11 @@ type Options struct {
 	// (revoked, or their account deleted), so that the connections logged
 	// in with them can be closed. May be nil.
 	OnRevoke func(tokenHashes [][]byte)
+	// OnAccountEnded is called with the former name of an account that
+	// was deleted or renamed and a reason for the user ("account
+	// deleted", "account renamed"), so that the connection logged in under
+	// that name, with a password or a session, can be closed. May be nil.
+	OnAccountEnded func(name, reason string)
 	// Now returns the current time; time.Now when nil.
 	Now    func() time.Time
 	Logger hclog.Logger
@@ -95,6 +100,12 @@ func (a *API) maybePurge(ctx context.Context) {
 		if err := a.Purge(ctx); err != nil {
 			a.log.Warn("purge of expired entries failed", "error", err)
 		}
+	}
+}
+
+func (a *API) accountEnded(name, reason string) {
+	if a.opts.OnAccountEnded != nil {
+		a.opts.OnAccountEnded(name, reason)
 	}
 }
 
@@ -230,6 +241,7 @@ func (u users) Edit(ctx context.Context, id int64, e sdk.UserEdit) (sdk.User, er
 	if err != nil {
 		return sdk.User{}, storeErr(err)
 	}
+	oldName := a.Name
 	if e.Name != nil {
 		if err := checkName(*e.Name); err != nil {
 			return sdk.User{}, err
@@ -251,15 +263,24 @@ func (u users) Edit(ctx context.Context, id int64, e sdk.UserEdit) (sdk.User, er
 	if err := u.h.api.st.UpdateAccount(ctx, a); err != nil {
 		return sdk.User{}, storeErr(err)
 	}
+	if a.Name != oldName {
+		u.h.api.log.Info("account renamed", "plugin", u.h.plugin, "id", id, "from", oldName, "to", a.Name)
+		u.h.api.accountEnded(oldName, "account renamed")
+	}
 	return toUser(a), nil
 }
 
 func (u users) Delete(ctx context.Context, id int64) error {
+	a, err := u.h.api.st.AccountByID(ctx, id)
+	if err != nil {
+		return storeErr(err)
+	}
 	hashes, err := u.h.api.st.DeleteAccount(ctx, id)
 	if err != nil {
 		return storeErr(err)
 	}
-	u.h.api.log.Info("account deleted", "plugin", u.h.plugin, "id", id, "sessions", len(hashes))
+	u.h.api.log.Info("account deleted", "plugin", u.h.plugin, "id", id, "user", a.Name, "sessions", len(hashes))
+	u.h.api.accountEnded(a.Name, "account deleted")
 	u.h.api.revoked(hashes)
 	return nil
 }

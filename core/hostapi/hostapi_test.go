@@ -315,3 +315,45 @@ func TestKV(t *testing.T) {
 		t.Fatal("deleted key still there")
 	}
 }
+
+// Deleting or renaming an account reports its former name so that its
+// connection can be closed; other edits and failures report nothing.
+func TestAccountEndedOnDeleteAndRename(t *testing.T) {
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	var ended []string
+	api := hostapi.New(st, auth.NewSessions(st, auth.SessionOptions{TTL: time.Hour}), hostapi.Options{
+		OnAccountEnded: func(name, reason string) { ended = append(ended, name+": "+reason) },
+	})
+	ctx := context.Background()
+	users := api.For("sso").Users()
+	u, err := users.Create(ctx, sdk.NewUser{Name: "lee", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	email, name, taken := "lee@example.com", "leo", "max"
+	if _, err := users.Edit(ctx, u.ID, sdk.UserEdit{Email: &email}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := users.Create(ctx, sdk.NewUser{Name: taken}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := users.Edit(ctx, u.ID, sdk.UserEdit{Name: &taken}); !errors.Is(err, sdk.ErrExists) {
+		t.Fatalf("rename to a taken name: %v", err)
+	}
+	if _, err := users.Edit(ctx, u.ID, sdk.UserEdit{Name: &name}); err != nil {
+		t.Fatal(err)
+	}
+	if err := users.Delete(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := users.Delete(ctx, u.ID); !errors.Is(err, sdk.ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+	if want := []string{"lee: account renamed", "leo: account deleted"}; strings.Join(ended, ", ") != strings.Join(want, ", ") {
+		t.Fatalf("ended %q, want %q", ended, want)
+	}
+}

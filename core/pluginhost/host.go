@@ -144,7 +144,12 @@ func New(opts Options, specs []Spec) *Host {
 }
 
 // Start launches and configures every plugin, then starts the health
-// loops. If any plugin fails to start, the ones already started are
+// loops. A plugin that fails to start because its process died, its
+// connection broke or its handshake did not come in time is left down
+// (Status shows it with its error) and restarted with backoff like any
+// plugin that crashes later. Start fails only for a permanent error — a
+// missing binary, another protocol version, a configuration the plugin
+// refuses — or when ctx ends: the plugins already started are then
 // stopped and the error names each failing plugin and its path.
 func (h *Host) Start(ctx context.Context) error {
 	h.mu.Lock()
@@ -185,7 +190,13 @@ func (h *Host) Start(ctx context.Context) error {
 			m.healthLoop(h.ctx)
 		}()
 	}
-	h.log.Info("plugins started", "count", len(h.order))
+	down := 0
+	for _, st := range h.Status() {
+		if !st.Running {
+			down++
+		}
+	}
+	h.log.Info("plugins started", "count", len(h.order), "down", down)
 	return nil
 }
 

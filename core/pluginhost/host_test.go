@@ -39,7 +39,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	cmd := exec.Command(gobin, "build", "-o", dir+string(filepath.Separator),
-		"./testdata/parlor-plugin-ok", "./testdata/parlor-plugin-hang", "./testdata/parlor-plugin-crash")
+		"./testdata/parlor-plugin-ok", "./testdata/parlor-plugin-hang", "./testdata/parlor-plugin-crash",
+		"./testdata/parlor-plugin-dies")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build test plugins: %v\n%s", err, out)
 		return 1
@@ -370,6 +371,10 @@ func TestMissingBinary(t *testing.T) {
 
 func TestStartErrors(t *testing.T) {
 	ok := filepath.Join(binDir, "parlor-plugin-ok")
+	notExec := filepath.Join(t.TempDir(), "parlor-plugin-ok")
+	if err := os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := map[string]struct {
 		specs []Spec
 		want  string
@@ -377,7 +382,7 @@ func TestStartErrors(t *testing.T) {
 		"configure refused": {[]Spec{{Name: "ok", Config: map[string]any{"greeting": "refuse"}}}, `greeting "refuse" is refused`},
 		"duplicate":         {[]Spec{{Name: "ok"}, {Name: "ok"}}, `plugin "ok" is listed twice`},
 		"no name":           {[]Spec{{Path: ok}}, "without a name"},
-		"not a plugin":      {[]Spec{{Name: "true", Path: "/bin/true"}}, `plugin "true": launch /bin/true`},
+		"not executable":    {[]Spec{{Name: "ok", Path: notExec}}, notExec + " is not executable"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -391,16 +396,74 @@ func TestStartErrors(t *testing.T) {
 	}
 }
 
-func TestNextBackoff(t *testing.T) {
-	d := time.Duration(0)
-	var got []time.Duration
-	for range 6 {
-		d = nextBackoff(d, time.Second)
-		got = append(got, d)
+// The delays between launches double from minBackoff up to MaxBackoff,
+// spread by the jitter, and start again from minBackoff after a reset.
+func TestBackoffDelays(t *testing.T) {
+	h := New(Options{MaxBackoff: time.Second, Logger: hclog.NewNullLogger()}, []Spec{{Name: "ok"}})
+	m := h.plugins["ok"]
+	want := []time.Duration{100, 200, 400, 800, 1000, 1000}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for round := range 2 {
+		for i, w := range want {
+			w *= time.Millisecond
+			d := m.backOffLocked()
+			lo := time.Duration(float64(w) * (1 - backoffJitter))
+			hi := min(time.Duration(float64(w)*(1+backoffJitter))+1, time.Second)
+			if d < lo || d > hi {
+				t.Errorf("round %d, delay %d: %s, want %s to %s", round, i, d, lo, hi)
+			}
+			if until := time.Until(m.notBefore); until > d || until < d-time.Second/2 {
+				t.Errorf("next launch in %s after a delay of %s", until, d)
+			}
+		}
+		m.backoff.Reset()
 	}
-	want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, time.Second, time.Second}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("backoff %v, want %v", got, want)
+}
+
+// A plugin whose process dies during start-up does not fail Start: it is
+// reported down with its error and restarted with backoff, like a plugin
+// that crashes later, until it comes up.
+func TestPluginDyingAtStartUpIsRetried(t *testing.T) {
+	ready := filepath.Join(t.TempDir(), "ready")
+	h, logs := start(t, Options{HealthInterval: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond},
+		Spec{Name: "dies", Config: map[string]any{"ready_file": ready}},
+		Spec{Name: "true", Path: "/bin/true"}, // exits before its handshake
+		Spec{Name: "ok"})
+	pidOf(t, h, "ok")
+	for _, name := range []string{"dies", "true"} {
+		st := statusOf(h, name)
+		path := filepath.Join(binDir, "parlor-plugin-dies")
+		if name == "true" {
+			path = "/bin/true"
+		}
+		if st.Running || !strings.Contains(st.LastError, path) {
+			t.Fatalf("%s after start: %+v", name, st)
+		}
+	}
+	res, _, err := login(handle(t, h, "dies"), "alice", "pw")
+	if res.Code != sdk.LoginError || err == nil || !strings.Contains(err.Error(), `plugin "dies"`) {
+		t.Fatalf("login through a plugin that is down: %v, %v", res.Code, err)
+	}
+
+	if err := os.WriteFile(ready, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !statusOf(h, "dies").Running {
+		if time.Now().After(deadline) {
+			t.Fatalf("plugin not restarted after it became ready: %+v\nlogs:\n%s", statusOf(h, "dies"), logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if res, _, err := login(handle(t, h, "dies"), "alice", "pw"); err != nil || res.Code != sdk.OK {
+		t.Fatalf("login once the plugin runs: %v, %v", res.Code, err)
+	}
+	if st := statusOf(h, "true"); st.Running || st.Restarts != 0 {
+		t.Fatalf("/bin/true: %+v", st)
+	}
+	if !strings.Contains(logs.String(), "plugin failed to start") {
+		t.Errorf("no log line for the failed start:\n%s", logs)
 	}
 }
 

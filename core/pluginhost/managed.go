@@ -8,9 +8,11 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc/codes"
@@ -65,24 +67,67 @@ type managed struct {
 	flight    *flight
 	stopped   bool
 	restarts  int
-	kinds     kinds // what the plugin serves, learnt at launch
-	backoff   time.Duration
-	notBefore time.Time // no restart before this
+	kinds     kinds                      // what the plugin serves, learnt at launch
+	backoff   backoff.ExponentialBackOff // delays between launches (see backOffLocked)
+	notBefore time.Time                  // no restart before this
 	lastErr   error
 }
 
+// backoffJitter spreads restart delays by ±20%, so that plugins that fail
+// together (their database is down) do not retry in step.
+const backoffJitter = 0.2
+
 func newManaged(h *Host, name, path string, config map[string]any) *managed {
-	return &managed{
+	m := &managed{
 		host:    h,
 		name:    name,
 		path:    path,
 		config:  config,
 		log:     h.log.Named(name),
 		timeout: h.opts.CallTimeout,
+		backoff: backoff.ExponentialBackOff{
+			InitialInterval:     minBackoff,
+			RandomizationFactor: backoffJitter,
+			Multiplier:          2,
+			MaxInterval:         h.opts.MaxBackoff,
+		},
 	}
+	m.backoff.Reset()
+	return m
 }
 
-// start launches the plugin for the first time.
+// backOffLocked sets the earliest time of the next launch after one that
+// just ended, whether it failed or not: a plugin that failed to start and
+// one that crashed later take the same path. The delays grow from
+// minBackoff, doubling up to MaxBackoff; check resets them once the plugin
+// has stayed healthy for MaxBackoff. m.mu is held.
+func (m *managed) backOffLocked() time.Duration {
+	d := min(m.backoff.NextBackOff(), m.host.opts.MaxBackoff)
+	m.notBefore = time.Now().Add(d)
+	return d
+}
+
+// permanentError is a start-up failure that trying again cannot cure: the
+// binary is missing or not a file, the plugin speaks another protocol
+// version, or the running plugin refused its configuration. Start fails
+// with it; every other failure (the process died, the connection broke, no
+// handshake in time) leaves the plugin down and retried with backoff.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// isPermanent reports whether err is (or wraps) a permanentError.
+func isPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+// start launches the plugin for the first time. It fails only for a
+// permanent error (or when ctx ends); a plugin that could not start for
+// another reason is left down with its error in Status, and the health
+// loop and the calls that need it restart it with backoff, as after any
+// crash.
 func (m *managed) start(ctx context.Context) error {
 	raw, err := json.Marshal(m.config)
 	if err != nil {
@@ -99,8 +144,13 @@ func (m *managed) start(ctx context.Context) error {
 	if err != nil {
 		m.mu.Lock()
 		m.lastErr = err
+		next := m.backOffLocked()
 		m.mu.Unlock()
-		return fmt.Errorf("plugin %q: %w", m.name, err)
+		if isPermanent(err) || ctx.Err() != nil {
+			return fmt.Errorf("plugin %q: %w", m.name, err)
+		}
+		m.log.Error("plugin failed to start; it is down and will be restarted", "path", m.path, "error", err, "next_attempt_in", next)
+		return nil
 	}
 	m.mu.Lock()
 	stopped := m.stopped
@@ -124,11 +174,13 @@ func (m *managed) launch(ctx context.Context) (*instance, error) {
 	fi, err := os.Stat(m.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("binary %s not found (check plugins.dir or the plugin's path): %w", m.path, fs.ErrNotExist)
+		return nil, permanentError{fmt.Errorf("binary %s not found (check plugins.dir or the plugin's path): %w", m.path, fs.ErrNotExist)}
 	case err != nil:
-		return nil, fmt.Errorf("binary %s: %w", m.path, err)
+		return nil, permanentError{fmt.Errorf("binary %s: %w", m.path, err)}
 	case fi.IsDir():
-		return nil, fmt.Errorf("binary %s is a directory", m.path)
+		return nil, permanentError{fmt.Errorf("binary %s is a directory", m.path)}
+	case fi.Mode().Perm()&0o111 == 0:
+		return nil, permanentError{fmt.Errorf("binary %s is not executable", m.path)}
 	}
 
 	startTimeout := DefaultStartTimeout
@@ -152,7 +204,12 @@ func (m *managed) launch(ctx context.Context) (*instance, error) {
 	rpc, err := client.Client()
 	if err != nil {
 		client.Kill()
-		return nil, fmt.Errorf("launch %s: %w", m.path, err)
+		err = fmt.Errorf("launch %s: %w", m.path, err)
+		// go-plugin's words for a handshake of another protocol version.
+		if strings.Contains(err.Error(), "incompatible") {
+			err = permanentError{err}
+		}
+		return nil, err
 	}
 	raw, err := rpc.Dispense(sdk.AuthenticatorPluginName)
 	if err != nil {
@@ -175,11 +232,16 @@ func (m *managed) launch(ctx context.Context) (*instance, error) {
 	cctx, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
 	if err := m.configure(cctx, inst, cfg); err != nil {
+		refused := configRefused(inst, err)
 		m.kill(inst, true)
 		if cctx.Err() != nil {
 			return nil, fmt.Errorf("%s: configure timed out after %s: %w", m.path, m.timeout, err)
 		}
-		return nil, fmt.Errorf("%s: %w", m.path, err)
+		err = fmt.Errorf("%s: %w", m.path, err)
+		if refused {
+			err = permanentError{err}
+		}
+		return nil, err
 	}
 	return inst, nil
 }
@@ -294,13 +356,12 @@ func (m *managed) restart(f *flight, old *instance) {
 		m.mu.Lock()
 	}
 	m.flight = nil
-	m.backoff = nextBackoff(m.backoff, m.host.opts.MaxBackoff)
-	m.notBefore = time.Now().Add(m.backoff)
+	next := m.backOffLocked()
 	switch {
 	case errors.Is(err, errStopped):
 	case err != nil:
 		m.lastErr = err
-		m.log.Error("plugin restart failed", "error", err, "next_attempt_in", m.backoff)
+		m.log.Error("plugin restart failed", "error", err, "next_attempt_in", next)
 	default:
 		m.inst = inst
 		m.restarts++
@@ -309,14 +370,6 @@ func (m *managed) restart(f *flight, old *instance) {
 	f.inst, f.err = inst, err
 	m.mu.Unlock()
 	close(f.done)
-}
-
-// nextBackoff doubles d, starting at minBackoff and capped at maxD.
-func nextBackoff(d, maxD time.Duration) time.Duration {
-	if d < minBackoff {
-		return minBackoff
-	}
-	return min(2*d, maxD)
 }
 
 // healthLoop checks the plugin every HealthInterval until ctx ends.
@@ -352,7 +405,8 @@ func (m *managed) check(ctx context.Context) {
 		if err == nil {
 			if time.Since(inst.started) >= m.host.opts.MaxBackoff {
 				m.mu.Lock()
-				m.backoff, m.notBefore = 0, time.Time{}
+				m.backoff.Reset()
+				m.notBefore = time.Time{}
 				m.mu.Unlock()
 			}
 			return
@@ -417,6 +471,17 @@ func (m *managed) status() PluginStatus {
 		st.LastError = m.lastErr.Error()
 	}
 	return st
+}
+
+// configRefused reports whether the Configure error err is the plugin's
+// answer (it refused its configuration) rather than a sign that the
+// process died or the connection broke.
+func configRefused(inst *instance, err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.Canceled, codes.DeadlineExceeded:
+		return false
+	}
+	return inst.alive()
 }
 
 // lostConnection reports whether err means the plugin process is gone

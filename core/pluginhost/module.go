@@ -77,11 +77,12 @@ func (m *managed) servesAuth() bool {
 	return !m.kinds.known || m.kinds.auth
 }
 
-// servesModule reports whether the plugin is known to serve a module.
+// servesModule reports whether the plugin serves a module (true until it
+// is known, for a plugin that has not started yet).
 func (m *managed) servesModule() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.kinds.known && m.kinds.module
+	return !m.kinds.known || m.kinds.module
 }
 
 // Module is the host's handle on a module plugin. It stays valid across
@@ -91,7 +92,9 @@ type Module struct {
 }
 
 // Module returns the handle of the plugin called name when it serves a
-// module (known once the host has started).
+// module, or may: a plugin that is down since start-up is not known yet,
+// and its handle answers once it runs (sdk.ErrNotServed if it turns out
+// to serve no module).
 func (h *Host) Module(name string) (*Module, bool) {
 	m, ok := h.plugins[name]
 	if !ok || !m.servesModule() {
@@ -172,6 +175,10 @@ func (mod *Module) HTTPHandler(hideCookies ...string) http.Handler {
 			Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
 			Header: header, Body: body, RemoteIP: clientIP(r),
 		})
+		if errors.Is(err, sdk.ErrNotServed) {
+			http.NotFound(w, r)
+			return
+		}
 		if err != nil {
 			mod.m.log.Warn("http request failed", "path", r.URL.Path, "error", err, "elapsed", time.Since(start))
 			w.Header().Set("Content-Type", "application/json")

@@ -31,8 +31,9 @@ func (s *Server) startAccounts(ctx context.Context) error {
 		TTL: s.cfg.Auth.SessionTTL, SecureCookie: s.cfg.Auth.SecureCookie, ReconnectTTL: s.cfg.Auth.ReconnectTTL,
 	})
 	s.acct.host = hostapi.New(st, s.acct.sessions, hostapi.Options{
-		OnRevoke: s.endSessions,
-		Logger:   s.log.Named("hostapi"),
+		OnRevoke:       s.endSessions,
+		OnAccountEnded: s.endAccount,
+		Logger:         s.log.Named("hostapi"),
 	})
 	if err := s.acct.host.Purge(ctx); err != nil {
 		return fmt.Errorf("start accounts: %w", err)
@@ -72,6 +73,18 @@ func (s *Server) endSessions(hashes [][]byte) {
 		s.ws.EndSessions(hashes)
 	}
 }
+
+// endAccount closes the connection logged in under the former name of a
+// deleted or renamed account.
+func (s *Server) endAccount(name, reason string) {
+	if s.ws != nil {
+		s.ws.EndUser(name, reason)
+	}
+}
+
+// HostAPI is the Host API as the plugin called plugin sees it, for tools
+// and tests that act as a plugin would.
+func (s *Server) HostAPI(plugin string) sdk.Host { return s.hostAPIFor(plugin) }
 
 // withLocalAccounts appends the local accounts authenticator to the chain.
 func (s *Server) withLocalAccounts(chain []auth.Authenticator) []auth.Authenticator {

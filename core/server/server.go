@@ -39,7 +39,6 @@ type Server struct {
 	store   store.Store
 	plugins *pluginhost.Host
 	group   *chat.Group
-	history *historyWriter
 	ws      *websocket.Handler
 	http    *http.Server
 	ln      net.Listener
@@ -85,10 +84,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.startAccounts(ctx); err != nil {
 		return err
 	}
-	s.history = newHistoryWriter(st, s.log.Named("history"))
 	s.group = chat.NewGroup(chat.Options{
 		Name: cfg.Chat.Group, History: cfg.Chat.History, MaxMessageChars: cfg.Chat.MaxMessageChars,
-		Guests: cfg.Chat.Guests, OnMessage: s.history.Add, OnChange: s.notifyStatus,
+		Guests: cfg.Chat.Guests, SaveMessages: s.saveMessages, OnChange: s.notifyStatus,
 	})
 	if err := s.loadRooms(ctx); err != nil {
 		return err
@@ -154,7 +152,7 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // Shutdown stops accepting connections, closes the open ones, kills the
-// plugins and flushes history to the store.
+// plugins, waits for the messages being saved and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.stopOnce.Do(func() {
@@ -185,8 +183,11 @@ func (s *Server) closeAll(ctx context.Context) error {
 	if s.plugins != nil {
 		s.plugins.Stop()
 	}
-	if s.history != nil {
-		s.history.Close()
+	if s.group != nil {
+		// Messages said before the connections closed are saved first.
+		if err := s.group.WaitSaved(ctx); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if s.store != nil {
 		if err := s.store.Close(); err != nil {

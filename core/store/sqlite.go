@@ -139,6 +139,19 @@ func (s *SQLite) init(ctx context.Context) error {
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("journal mode is %q, want wal (is the filesystem local?)", mode)
 	}
+	// In WAL mode synchronous=NORMAL makes a transaction durable once
+	// COMMIT returns as far as the process is concerned: it is in the WAL
+	// file, which survives a kill -9 of the server. It does not fsync at
+	// every commit, so the last commits before a power loss or an OS
+	// crash may be lost (the database stays consistent). OFF would lose
+	// even that, so it is refused.
+	var sync int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+		return fmt.Errorf("read synchronous: %w", err)
+	}
+	if sync < 1 {
+		return fmt.Errorf("synchronous is %d, want 1 (NORMAL) or more", sync)
+	}
 	return s.migrate(ctx)
 }
 

@@ -60,6 +60,7 @@ func TestOpenSettings(t *testing.T) {
 		"journal_mode": "wal",
 		"foreign_keys": "1",
 		"busy_timeout": "5000",
+		"synchronous":  "1", // NORMAL: durable against a kill -9 in WAL mode
 	} {
 		var got string
 		if err := s.db.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil {

@@ -109,6 +109,11 @@ func (c *Client) read() {
 	}
 }
 
+// Events is the stream of received events, closed when the connection
+// ends, for a test that reads it in a goroutine of its own (instead of
+// Next and Want, which must not be mixed with it).
+func (c *Client) Events() <-chan map[string]any { return c.events }
+
 // Conn is the underlying connection, for tests that write raw frames.
 func (c *Client) Conn() *websocket.Conn { return c.conn }
 

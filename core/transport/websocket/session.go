@@ -151,10 +151,32 @@ type loggedOut struct {
 func (h *Handler) EndSessions(tokenHashes [][]byte) {
 	for _, th := range tokenHashes {
 		for _, c := range h.sessions.take(hex.EncodeToString(th)) {
-			c.Send(chat.NewFrame(loggedOut{Type: "logged_out", Reason: "session ended"}))
-			c.closeWith(websocket.StatusNormalClosure, "logged out")
+			c.endLogin("session ended")
 		}
 	}
+}
+
+// EndUser closes the connection of the member logged in under name,
+// whether with a password or a session, because its account was deleted
+// or renamed (reason, such as "account deleted", goes in the `logged_out`
+// event). A guest who happens to use the name is left alone.
+func (h *Handler) EndUser(name, reason string) {
+	m, ok := h.group.Online(name)
+	if !ok || m.Guest {
+		return
+	}
+	if c, ok := m.Conn.(*conn); ok {
+		c.endLogin(reason)
+		return
+	}
+	m.Conn.Close(reason)
+}
+
+// endLogin tells the client why its login ended with a `logged_out` event
+// and closes the connection after what is queued.
+func (c *conn) endLogin(reason string) {
+	c.Send(chat.NewFrame(loggedOut{Type: "logged_out", Reason: reason}))
+	c.closeWith(websocket.StatusNormalClosure, "logged out")
 }
 
 // doSessionLogin logs the connection in with a session: the token of the
