@@ -3,39 +3,22 @@ package auth
 import (
 	"context"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/core/store"
+	"github.com/parlorchat/parlor/internal/testenv"
 )
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-func newTestSessions(t *testing.T) (*Sessions, *store.SQLite, *clock) {
+func newTestSessions(t *testing.T) (*Sessions, *store.SQLite, *testenv.Clock) {
 	t.Helper()
 	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "parlor.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	c := &clock{now: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
+	c := testenv.NewClock()
 	return NewSessions(st, SessionOptions{ReconnectTTL: 10 * time.Minute, Now: c.Now}), st, c
 }
 
@@ -79,17 +62,17 @@ func TestReconnectTokenExpiresAfterItsLastConnection(t *testing.T) {
 	}
 	s.Hold(token)
 	// Good while a connection holds it, however long.
-	c.add(time.Hour)
+	c.Add(time.Hour)
 	if _, err := s.Login(ctx, token, ""); err != nil {
 		t.Fatalf("held token refused: %v", err)
 	}
 	// The connection ends: good for the TTL from then on.
 	s.Release(token)
-	c.add(9 * time.Minute)
+	c.Add(9 * time.Minute)
 	if _, err := s.Login(ctx, token, ""); err != nil {
 		t.Fatalf("token refused within the TTL after its connection: %v", err)
 	}
-	c.add(2 * time.Minute)
+	c.Add(2 * time.Minute)
 	wantNoSession(t, s, token, "past the TTL")
 
 	// Never used: expires a TTL after it was issued.
@@ -97,7 +80,7 @@ func TestReconnectTokenExpiresAfterItsLastConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.add(11 * time.Minute)
+	c.Add(11 * time.Minute)
 	wantNoSession(t, s, unused, "unused past the TTL")
 }
 

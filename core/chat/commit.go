@@ -12,10 +12,11 @@ import (
 // Options.SaveTimeout is zero.
 const DefaultSaveTimeout = 10 * time.Second
 
-// MaxUnsaved is how many of one member's messages may wait to be saved:
-// a Say beyond it returns only once its own message is saved (or failed),
-// which holds up that member's connection and nobody else.
-const MaxUnsaved = 64
+// DefaultMaxUnsaved is how many of one member's messages may wait to be
+// saved when Options.MaxUnsaved is zero: a Say beyond it returns only once
+// its own message is saved (or failed), which holds up that member's
+// connection and nobody else.
+const DefaultMaxUnsaved = 64
 
 // committer is the group commit of public messages. Say numbers a message
 // and queues it; one commit at a time saves whatever is queued (everything
@@ -26,7 +27,7 @@ const MaxUnsaved = 64
 // With a store, saving and delivering are two stages, each on a goroutine
 // that ends when it has nothing to do: the next batch is saved while the
 // previous one is delivered. Say returns at once unless its member has
-// MaxUnsaved messages waiting, so one speaker's messages share commits
+// Options.MaxUnsaved messages waiting, so one speaker's messages share commits
 // too. Without a store the speaker that finds no commit running delivers
 // its own batch on its goroutine before Say returns, as a plain fan-out
 // would.
@@ -65,7 +66,7 @@ func (c *committer) queue(g *Group, r *Room, m *Member, msg Message) (b *commitB
 	}
 	b = c.next
 	m.unsaved++
-	wait = g.opts.SaveMessages == nil || m.unsaved > MaxUnsaved
+	wait = g.opts.SaveMessages == nil || m.unsaved > g.opts.MaxUnsaved
 	b.msgs = append(b.msgs, msg)
 	b.rooms = append(b.rooms, r)
 	b.from = append(b.from, m)
@@ -93,18 +94,22 @@ func (c *committer) lead(g *Group) {
 	}
 }
 
+// take returns the next batch and empties the queue; when nothing is
+// queued it returns nil and marks the commit stopped.
+func (c *committer) take() *commitBatch {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := c.next
+	c.next = nil
+	if b == nil {
+		c.running = false
+	}
+	return b
+}
+
 // loop commits batches (without a store) until nothing is queued.
 func (c *committer) loop(g *Group) {
-	for {
-		c.mu.Lock()
-		b := c.next
-		c.next = nil
-		if b == nil {
-			c.running = false
-			c.mu.Unlock()
-			return
-		}
-		c.mu.Unlock()
+	for b := c.take(); b != nil; b = c.take() {
 		g.commit(b)
 	}
 }
@@ -112,16 +117,7 @@ func (c *committer) loop(g *Group) {
 // saveLoop saves batches until nothing is queued, handing each to the
 // delivery loop.
 func (c *committer) saveLoop(g *Group) {
-	for {
-		c.mu.Lock()
-		b := c.next
-		c.next = nil
-		if b == nil {
-			c.running = false
-			c.mu.Unlock()
-			return
-		}
-		c.mu.Unlock()
+	for b := c.take(); b != nil; b = c.take() {
 		g.save(b)
 		c.mu.Lock()
 		c.saved = append(c.saved, b)
@@ -164,11 +160,7 @@ func (g *Group) save(b *commitBatch) {
 	if save == nil {
 		return
 	}
-	timeout := g.opts.SaveTimeout
-	if timeout <= 0 {
-		timeout = DefaultSaveTimeout
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), g.opts.SaveTimeout)
 	defer cancel()
 	if err := save(ctx, b.msgs); err != nil {
 		b.err = Errorf(CodeNotSaved, "Your message could not be saved, so it was not sent; please try again.")

@@ -92,7 +92,7 @@ func TestMessageIsSavedBeforeAnyMemberGetsIt(t *testing.T) {
 
 // A failed save reaches nobody and tells each speaker: an error event
 // naming the message when Say had returned, Say's error when it waited
-// (MaxUnsaved messages were waiting). Nothing enters the history and the
+// (DefaultMaxUnsaved messages were waiting). Nothing enters the history and the
 // ids are not used again.
 func TestFailedSaveTellsSpeakerAndDeliversNothing(t *testing.T) {
 	hold := make(chan struct{})
@@ -104,7 +104,7 @@ func TestFailedSaveTellsSpeakerAndDeliversNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return len(s.saved()) == 1 })
-	for i := 1; i < MaxUnsaved; i++ {
+	for i := 1; i < DefaultMaxUnsaved; i++ {
 		if _, err := g.Say(alice, fmt.Sprintf("m%d", i), Style{}); err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +117,7 @@ func TestFailedSaveTellsSpeakerAndDeliversNothing(t *testing.T) {
 	waitFor(t, func() bool {
 		g.commits.mu.Lock()
 		defer g.commits.mu.Unlock()
-		return g.commits.next != nil && len(g.commits.next.msgs) == MaxUnsaved
+		return g.commits.next != nil && len(g.commits.next.msgs) == DefaultMaxUnsaved
 	})
 	s.mu.Lock()
 	s.hold = nil
@@ -128,8 +128,8 @@ func TestFailedSaveTellsSpeakerAndDeliversNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	errs := ac.events("error")
-	if len(errs) != MaxUnsaved {
-		t.Fatalf("alice got %d error events, want %d", len(errs), MaxUnsaved)
+	if len(errs) != DefaultMaxUnsaved {
+		t.Fatalf("alice got %d error events, want %d", len(errs), DefaultMaxUnsaved)
 	}
 	for i, e := range errs {
 		if e["code"] != CodeNotSaved || !strings.Contains(e["message"].(string), fmt.Sprintf(`"m%d"`, i)) {

@@ -84,6 +84,9 @@ type Options struct {
 	SaveMessages func(ctx context.Context, msgs []Message) error
 	// SaveTimeout bounds one SaveMessages call; DefaultSaveTimeout when 0.
 	SaveTimeout time.Duration
+	// MaxUnsaved is how many of one member's messages may wait to be saved
+	// before its Say waits for its own; DefaultMaxUnsaved when 0.
+	MaxUnsaved int
 	// OnChange, if set, is called (synchronously, under no lock) after the
 	// connections, the online users, the rooms or their members changed;
 	// it must not block (core/status only schedules a rewrite).
@@ -121,6 +124,12 @@ func NewGroup(opts Options) *Group {
 	}
 	if opts.Name == "" {
 		opts.Name = DefaultGroup
+	}
+	if opts.SaveTimeout <= 0 {
+		opts.SaveTimeout = DefaultSaveTimeout
+	}
+	if opts.MaxUnsaved <= 0 {
+		opts.MaxUnsaved = DefaultMaxUnsaved
 	}
 	return &Group{opts: opts, rooms: map[int64]*Room{}, users: map[string]*Member{}, skels: map[string]int{}, conns: map[Conn]struct{}{}}
 }
@@ -437,7 +446,7 @@ func CleanStyle(s Style) Style {
 // encoded once and the same bytes go to every member.
 //
 // With a store, Say returns once the message is numbered and queued,
-// unless m has MaxUnsaved messages waiting to be saved: it then returns
+// unless m has Options.MaxUnsaved messages waiting to be saved: it then returns
 // once its own is saved, or with a not_saved error. A queued message that
 // cannot be saved is delivered to nobody, and m gets an error event with
 // code not_saved naming it. Without a store, Say returns after delivery.

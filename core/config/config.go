@@ -128,6 +128,12 @@ type Chat struct {
 	History         int    `koanf:"history"`
 	MaxMessageChars int    `koanf:"max_message_chars"`
 	Guests          bool   `koanf:"guests"`
+	// SaveTimeout bounds one store write of the group commit; messages
+	// whose write fails or times out reach nobody.
+	SaveTimeout time.Duration `koanf:"save_timeout"`
+	// MaxUnsaved is how many of one member's messages may wait to be
+	// saved before its next say waits for its own.
+	MaxUnsaved int `koanf:"max_unsaved"`
 }
 
 // Auth configures the login pipeline.
@@ -385,6 +391,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Chat.MaxMessageChars < 1 {
 		bad("chat.max_message_chars", "must be at least 1")
+	}
+	if c.Chat.SaveTimeout <= 0 {
+		bad("chat.save_timeout", "must be a positive duration such as 10s")
+	}
+	if c.Chat.MaxUnsaved < 1 {
+		bad("chat.max_unsaved", "must be at least 1")
 	}
 	for i, name := range c.Auth.Chain {
 		spec, ok := c.Plugins.Load[name]

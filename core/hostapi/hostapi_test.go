@@ -13,33 +13,16 @@ import (
 	"github.com/parlorchat/parlor/core/auth"
 	"github.com/parlorchat/parlor/core/hostapi"
 	"github.com/parlorchat/parlor/core/store"
+	"github.com/parlorchat/parlor/internal/testenv"
 	"github.com/parlorchat/parlor/sdk"
 	"github.com/parlorchat/parlor/sdk/sdktest"
 )
-
-// clock is a settable time source.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 type fixture struct {
 	st       *store.SQLite
 	sessions *auth.Sessions
 	api      *hostapi.API
-	clock    *clock
+	clock    *testenv.Clock
 	mu       sync.Mutex
 	revoked  [][]byte
 }
@@ -52,7 +35,7 @@ func newFixture(t *testing.T, path string) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	f := &fixture{st: st, clock: &clock{now: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}}
+	f := &fixture{st: st, clock: testenv.NewClock()}
 	f.sessions = auth.NewSessions(st, auth.SessionOptions{TTL: 24 * time.Hour, Now: f.clock.Now})
 	f.api = hostapi.New(st, f.sessions, hostapi.Options{Now: f.clock.Now, OnRevoke: func(h [][]byte) {
 		f.mu.Lock()
@@ -232,7 +215,7 @@ func TestSessions(t *testing.T) {
 	if _, err := f.sessions.Login(ctx, "forged", ""); err == nil {
 		t.Fatal("a forged token logs in")
 	}
-	f.clock.advance(time.Hour + time.Second)
+	f.clock.Add(time.Hour + time.Second)
 	if _, err := f.sessions.Login(ctx, s.Token, ""); err == nil {
 		t.Fatal("an expired session logs in")
 	}
@@ -285,7 +268,7 @@ func TestKV(t *testing.T) {
 	if _, ok, _ := b.KV().Get(ctx, "k"); ok {
 		t.Fatal("plugin b reads plugin a's key")
 	}
-	f.clock.advance(61 * time.Second)
+	f.clock.Add(61 * time.Second)
 	if _, ok, err := a.KV().Get(ctx, "short"); err != nil || ok {
 		t.Fatalf("expired key: %v %v", ok, err)
 	}
@@ -301,7 +284,7 @@ func TestKV(t *testing.T) {
 	s, _ := a.Sessions().Issue(ctx, u.ID, 0, true)
 	_ = f.st.Close()
 	g := newFixture(t, path)
-	g.clock.now = f.clock.Now()
+	g.clock.Add(f.clock.Now().Sub(g.clock.Now()))
 	if v, ok, err := g.api.For("a").KV().Get(ctx, "k"); err != nil || !ok || string(v) != "forever" {
 		t.Fatalf("after reopen: %q %v %v", v, ok, err)
 	}

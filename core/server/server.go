@@ -87,6 +87,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.group = chat.NewGroup(chat.Options{
 		Name: cfg.Chat.Group, History: cfg.Chat.History, MaxMessageChars: cfg.Chat.MaxMessageChars,
 		Guests: cfg.Chat.Guests, SaveMessages: s.saveMessages, OnChange: s.notifyStatus,
+		SaveTimeout: cfg.Chat.SaveTimeout, MaxUnsaved: cfg.Chat.MaxUnsaved,
 	})
 	if err := s.loadRooms(ctx); err != nil {
 		return err
