@@ -128,7 +128,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	}()
 	conns, _, rooms := s.group.Counts()
-	s.log.Info("parlor is serving", "http", "http://"+ln.Addr().String(), "admin", s.AdminAddr(), "rooms", rooms, "connections", conns, "data_dir", cfg.DataDir)
+	served := []any{"http", "http://" + ln.Addr().String()}
+	if a := s.AdminAddr(); a != "" {
+		served = append(served, "admin", "http://"+a)
+	}
+	s.log.Info("parlor is serving", append(served, "rooms", rooms, "connections", conns, "data_dir", cfg.DataDir)...)
 	return nil
 }
 
