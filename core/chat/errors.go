@@ -27,8 +27,31 @@ func Errorf(code, format string, a ...any) *Error {
 // RateLimited is the refusal of a request over an abuse limit: what was
 // limited ("Too many messages") and when to retry.
 func RateLimited(what string, retry time.Duration) *Error {
-	retry = max(retry.Round(100*time.Millisecond), 100*time.Millisecond)
-	return &Error{Code: CodeRateLimited, Message: fmt.Sprintf("%s; try again in %s.", what, retry), RetryAfter: retry}
+	retry = max(retry, 100*time.Millisecond)
+	return &Error{Code: CodeRateLimited, Message: fmt.Sprintf("%s; try again in %s.", what, waitWords(retry)), RetryAfter: retry}
+}
+
+// waitWords says a wait the way a person would: "0.3 seconds", "12
+// seconds", "3 minutes", "2 hours" (rounded up, so the user never retries
+// too early).
+func waitWords(d time.Duration) string {
+	plural := func(n int64, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return fmt.Sprintf("%d %ss", n, unit)
+	}
+	ceil := func(d, unit time.Duration) int64 { return int64((d + unit - 1) / unit) }
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("%.1f seconds", float64(ceil(d, 100*time.Millisecond))/10)
+	case ceil(d, time.Second) < 60:
+		return plural(ceil(d, time.Second), "second")
+	case ceil(d, time.Minute) < 120:
+		return plural(ceil(d, time.Minute), "minute")
+	default:
+		return plural(ceil(d, time.Hour), "hour")
+	}
 }
 
 // RetryAfterOf returns how long the client must wait before retrying

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -62,9 +63,15 @@ func joinMember(t *testing.T, url, name string, room int, delivered func()) *mem
 func TestKill9KeepsEveryDeliveredMessage(t *testing.T) {
 	bin := testenv.GoBuild(t, "./cmd/parlor", "parlor")
 	dataDir := t.TempDir()
+	// The speakers send as fast as they can: the message limits would make
+	// every round last seconds.
+	conf := filepath.Join(t.TempDir(), "parlor.yaml")
+	if err := os.WriteFile(conf, []byte("limits:\n  say: {every: 0s}\n  say_user: {every: 0s}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var maxSeen int64
 	for round := range 4 {
-		proc := servertest.StartProcess(t, bin, dataDir, "--log-level", "error")
+		proc := servertest.StartProcess(t, bin, dataDir, "--log-level", "error", "--config", conf)
 		members := speakUntilKilled(t, proc, round)
 		stored := storedMessages(t, dataDir)
 		lost := map[int64]seen{}
@@ -105,7 +112,7 @@ func TestKill9KeepsEveryDeliveredMessage(t *testing.T) {
 		}
 	}
 
-	proc := servertest.StartProcess(t, bin, dataDir, "--log-level", "error")
+	proc := servertest.StartProcess(t, bin, dataDir, "--log-level", "error", "--config", conf)
 	c := servertest.DialURL(t, proc.URL(), nil)
 	c.Login("dora", "")
 	c.Join(1, "")

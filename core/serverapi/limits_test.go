@@ -47,7 +47,7 @@ func TestWrongAPIPasswordsLockTheAddress(t *testing.T) {
 	}
 	// Locked: even the right password is refused, with when to retry.
 	r := f.d.Do(ctx, onlineCmd(testPwd, "127.0.0.1"))
-	wantCode(t, r, CodeRateLimited, "Too many wrong api_pwd from 127.0.0.1; try again in 1m")
+	wantCode(t, r, CodeRateLimited, "Too many wrong api_pwd from 127.0.0.1; try again in 1 minute")
 	if r.RetryAfter <= 0 || !strings.Contains(string(r.XML()), `retry_after_ms="60000"`) {
 		t.Fatalf("refusal without its retry time: %+v %s", r, r.XML())
 	}
