@@ -43,6 +43,16 @@ type Admin struct {
 	AllowPublic bool `koanf:"allow_public"`
 }
 
+// ListenAddr is the address the admin listener binds: Addr, where a bare
+// port (":9090") means the loopback address unless AllowPublic is set.
+func (a Admin) ListenAddr() string {
+	host, port, err := net.SplitHostPort(a.Addr)
+	if err != nil || host != "" || a.AllowPublic {
+		return a.Addr
+	}
+	return net.JoinHostPort("127.0.0.1", port)
+}
+
 // validateLimits checks the limits section, the HTTP hardening keys and
 // the admin section, reporting each bad value through bad.
 func (c *Config) validateLimits(bad func(key, format string, a ...any)) {
@@ -93,7 +103,7 @@ func (c *Config) validateLimits(bad func(key, format string, a ...any)) {
 	if a.Addr == "" {
 		return
 	}
-	host, _, err := net.SplitHostPort(a.Addr)
+	host, _, err := net.SplitHostPort(a.ListenAddr())
 	if err != nil {
 		bad("admin.addr", "%q is not host:port (%v); leave it empty to serve /metrics and /healthz on http.addr", a.Addr, err)
 		return

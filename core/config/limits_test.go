@@ -19,12 +19,19 @@ func TestLimitDefaults(t *testing.T) {
 }
 
 func TestAdminAddrMustBeLoopback(t *testing.T) {
-	for _, addr := range []string{"127.0.0.1:9090", "[::1]:9090", "localhost:9090"} {
+	for _, addr := range []string{"127.0.0.1:9090", "[::1]:9090", "localhost:9090", ":9090"} {
 		if _, err := Load(writeFile(t, "admin:\n  addr: \""+addr+"\"\n"), nil, nil); err != nil {
 			t.Errorf("admin.addr %s refused: %v", addr, err)
 		}
 	}
-	for _, addr := range []string{":9090", "0.0.0.0:9090", "192.0.2.7:9090"} {
+	// A bare port is the loopback address, unless allow_public says otherwise.
+	if got := (Admin{Addr: ":9090"}).ListenAddr(); got != "127.0.0.1:9090" {
+		t.Errorf("admin.addr :9090 listens on %s, want 127.0.0.1:9090", got)
+	}
+	if got := (Admin{Addr: ":9090", AllowPublic: true}).ListenAddr(); got != ":9090" {
+		t.Errorf("admin.addr :9090 with allow_public listens on %s, want :9090", got)
+	}
+	for _, addr := range []string{"0.0.0.0:9090", "192.0.2.7:9090"} {
 		_, err := Load(writeFile(t, "admin:\n  addr: \""+addr+"\"\n"), nil, nil)
 		if err == nil || !strings.Contains(err.Error(), "admin.addr") || !strings.Contains(err.Error(), "admin.allow_public") {
 			t.Errorf("admin.addr %s: err = %v, want a refusal naming admin.addr and admin.allow_public", addr, err)

@@ -63,7 +63,7 @@ func (s *Server) startAdmin(routes *web.Routes) error {
 	if routes == nil {
 		return nil
 	}
-	ln, err := net.Listen("tcp", s.cfg.Admin.Addr)
+	ln, err := net.Listen("tcp", s.cfg.Admin.ListenAddr())
 	if err != nil {
 		return fmt.Errorf("listen on %s (config key admin.addr): %w", s.cfg.Admin.Addr, err)
 	}
