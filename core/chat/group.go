@@ -214,8 +214,8 @@ func (g *Group) Logout(m *Member) {
 		r.remove(m)
 		m.room = nil
 	}
-	if cur := g.users[NameKey(m.Name)]; cur == m {
-		delete(g.users, NameKey(m.Name))
+	if key := NameKey(m.Name); g.users[key] == m {
+		delete(g.users, key)
 		skel := NameSkeleton(m.Name)
 		if g.skels[skel]--; g.skels[skel] <= 0 {
 			delete(g.skels, skel)

@@ -478,10 +478,10 @@ func (m *managed) status() PluginStatus {
 // process died or the connection broke.
 func configRefused(inst *instance, err error) bool {
 	switch status.Code(err) {
-	case codes.Unavailable, codes.Canceled, codes.DeadlineExceeded:
+	case codes.Canceled, codes.DeadlineExceeded:
 		return false
 	}
-	return inst.alive()
+	return !lostConnection(inst, err)
 }
 
 // lostConnection reports whether err means the plugin process is gone

@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
+	"sort"
 
 	"github.com/parlorchat/parlor/core/chat"
 )
@@ -112,25 +112,36 @@ type KeyConflict struct {
 // KeyConflicts lists the accounts whose name or e-mail has no key, oldest
 // first, with the accounts that hold those keys.
 func (s *SQLite) KeyConflicts(ctx context.Context) ([]KeyConflict, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+accountColumns+`, email_key IS NULL AND email IS NOT NULL
-		FROM users WHERE name_key IS NULL OR (email_key IS NULL AND email IS NOT NULL) ORDER BY id`)
+	names, err := s.keyConflicts(ctx, "name", "name_key IS NULL",
+		func(a Account) (Account, error) { return s.AccountByName(ctx, a.Name) })
+	if err != nil {
+		return nil, err
+	}
+	emails, err := s.keyConflicts(ctx, "e-mail", "email_key IS NULL AND email IS NOT NULL",
+		func(a Account) (Account, error) { return s.AccountByEmail(ctx, a.Email) })
+	if err != nil {
+		return nil, err
+	}
+	out := append(names, emails...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Account.ID < out[j].Account.ID })
+	return out, nil
+}
+
+// keyConflicts lists the accounts matching where as conflicts of field,
+// each with the holder that look-up finds.
+func (s *SQLite) keyConflicts(ctx context.Context, field, where string, holder func(Account) (Account, error)) ([]KeyConflict, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT "+accountColumns+" FROM users WHERE "+where+" ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("key conflicts: %w", err)
 	}
-	type unkeyed struct {
-		a       Account
-		noEmail bool
-	}
-	var found []unkeyed
+	var found []Account
 	for rows.Next() {
-		var u unkeyed
-		var created int64
-		if err := rows.Scan(&u.a.ID, &u.a.Name, &u.a.Email, &u.a.PasswordHash, &u.a.Avatar, &created, &u.a.NameKey, &u.noEmail); err != nil {
+		a, err := scanAccount(rows)
+		if err != nil {
 			_ = rows.Close()
-			return nil, fmt.Errorf("key conflicts: scan: %w", err)
+			return nil, fmt.Errorf("key conflicts: %w", err)
 		}
-		u.a.Created = time.UnixMilli(created).UTC()
-		found = append(found, u)
+		found = append(found, a)
 	}
 	if err := rows.Close(); err != nil {
 		return nil, fmt.Errorf("key conflicts: %w", err)
@@ -138,26 +149,17 @@ func (s *SQLite) KeyConflicts(ctx context.Context) ([]KeyConflict, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("key conflicts: %w", err)
 	}
-	var out []KeyConflict
-	for _, u := range found {
-		if u.a.NameKey == "" {
-			c := KeyConflict{Account: u.a, Field: "name"}
-			if h, err := s.AccountByName(ctx, u.a.Name); err == nil {
-				c.HolderID = h.ID
-			} else if !errors.Is(err, ErrNotFound) {
-				return nil, fmt.Errorf("key conflicts: %w", err)
-			}
-			out = append(out, c)
+	// The look-ups run after the rows are closed: the store may have one
+	// connection only.
+	out := make([]KeyConflict, 0, len(found))
+	for _, a := range found {
+		c := KeyConflict{Account: a, Field: field}
+		if h, err := holder(a); err == nil {
+			c.HolderID = h.ID
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("key conflicts: %w", err)
 		}
-		if u.noEmail {
-			c := KeyConflict{Account: u.a, Field: "e-mail"}
-			if h, err := s.AccountByEmail(ctx, u.a.Email); err == nil {
-				c.HolderID = h.ID
-			} else if !errors.Is(err, ErrNotFound) {
-				return nil, fmt.Errorf("key conflicts: %w", err)
-			}
-			out = append(out, c)
-		}
+		out = append(out, c)
 	}
 	return out, nil
 }
