@@ -1,6 +1,9 @@
 package chat
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // The events below are the server-to-client half of docs/protocol.md. Their
 // JSON form is the WebSocket protocol; other transports encode the same
@@ -85,4 +88,59 @@ type ErrorEvent struct {
 	// RetryAfterMS, with code rate_limited, is how many milliseconds the
 	// client must wait before the same request can pass.
 	RetryAfterMS int64 `json:"retry_after_ms,omitempty"`
+}
+
+// MemberView is a room member as clients and modules see it.
+type MemberView struct {
+	Name    string `json:"name"`
+	Display string `json:"display,omitempty"`
+	Role    Role   `json:"role"`
+	// Avatar is an http(s) URL or a built-in picture "e1".."e32"; empty
+	// for none.
+	Avatar string `json:"avatar,omitempty"`
+}
+
+// LeftEvent answers a leave, and tells a member it was taken out of a
+// room (kicked, moved, or the room was removed).
+type LeftEvent struct {
+	Type   string `json:"type"` // "left"
+	ID     string `json:"id,omitempty"`
+	Room   int64  `json:"room"`
+	Reason string `json:"reason,omitempty"` // why, when it was not the member's own leave
+}
+
+// UsersEvent answers a users request: the names of a room's members in
+// join order and the same members with their roles.
+type UsersEvent struct {
+	Type    string       `json:"type"` // "users"
+	ID      string       `json:"id,omitempty"`
+	Room    int64        `json:"room"`
+	Users   []string     `json:"users"`
+	Members []MemberView `json:"members"`
+}
+
+// ResultEvent answers a module command: Data is the module's reply.
+type ResultEvent struct {
+	Type string          `json:"type"` // "result"
+	ID   string          `json:"id,omitempty"`
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
+// HeldEvent tells an author that a module held the message for a
+// moderator to release or decline.
+type HeldEvent struct {
+	Type string `json:"type"` // "held"
+	ID   string `json:"id,omitempty"`
+	Room int64  `json:"room"`
+	Held int64  `json:"held"` // the held message's id
+	Note string `json:"note,omitempty"`
+}
+
+// ModuleEvent is a custom event of a module. Type starts with a command
+// prefix the module owns ("dice.rolled").
+type ModuleEvent struct {
+	Type   string          `json:"type"`
+	Module string          `json:"module"`
+	Room   int64           `json:"room,omitempty"`
+	Data   json.RawMessage `json:"data,omitempty"`
 }
