@@ -6,6 +6,8 @@
 //     connections minus RSS before, divided by N)
 //   - fanout: deliveries per second into one room with 1 and 4 publishers
 //   - latency: publish-to-receive p50/p99/max at a paced rate
+//   - modules: fan-out and latency with no module, a module declaring no
+//     hook and a pass-through OnMessage module (the cost of the hooks)
 //   - logins: logins per second and login round trip, as a guest without
 //     plugins and through the authurl plugin against an Auth URL page the
 //     tool serves itself (answering 0); the difference is the added latency
@@ -89,7 +91,7 @@ type options struct {
 	command string
 }
 
-var allScenarios = []string{"idle", "fanout", "latency", "logins"}
+var allScenarios = []string{"idle", "fanout", "latency", "logins", "modules"}
 
 func main() {
 	o, err := parseFlags(os.Args[1:])
@@ -135,7 +137,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.pluginsDir, "plugins-dir", "", "plugin binaries for --spawn/--in-process (default: <dir of --spawn>/plugins, else bin/plugins)")
 	fs.BoolVar(&o.inProcess, "in-process", false, "run the server inside the tool (for --cpuprofile/--memprofile; no RSS figures)")
 	fs.StringVar(&o.logLevel, "server-log-level", "warn", "log level of a server the tool starts")
-	scen := fs.String("scenarios", "all", "comma list of idle, fanout, latency, logins; or all")
+	scen := fs.String("scenarios", "all", "comma list of idle, fanout, latency, logins, modules; or all")
 	fs.IntVar(&o.clients, "clients", 5000, fmt.Sprintf("idle connections (at most %d)", maxClients))
 	fs.IntVar(&o.idleRoomSize, "idle-room-size", 100, "idle clients are spread over rooms of this many (spawned servers)")
 	fs.IntVar(&o.roomSize, "room-size", 1000, "clients in the fan-out and latency room")
@@ -330,6 +332,11 @@ func run(ctx context.Context, o *options, progOut io.Writer) (*Report, error) {
 			fail("logins", err)
 		}
 	}
+	if o.wants("modules") {
+		if err := o.runModules(ctx, rep, st, prog); err != nil {
+			fail("modules", err)
+		}
+	}
 	if o.gobench != "" {
 		gb, err := readGoBench(o.gobench)
 		if err != nil {
@@ -349,6 +356,11 @@ func run(ctx context.Context, o *options, progOut io.Writer) (*Report, error) {
 	}
 	if rep.Latency != nil {
 		rep.MessagesLost += rep.Latency.Lost
+	}
+	if rep.Modules != nil {
+		for _, v := range rep.Modules.Variants {
+			rep.MessagesLost += v.Fanout.Lost + v.Latency.Lost
+		}
 	}
 	rep.LoadAfter = loadAverage()
 	rep.Figures = figures(rep)

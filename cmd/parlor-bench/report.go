@@ -24,6 +24,7 @@ type Report struct {
 	Fanout            []FanoutResult  `json:"fanout,omitempty"`
 	Latency           *LatencyResult  `json:"latency,omitempty"`
 	Logins            *LoginsResult   `json:"logins,omitempty"`
+	Modules           *ModulesResult  `json:"modules,omitempty"`
 	GoBench           []GoBenchResult `json:"go_bench,omitempty"`
 	MessagesLost      int64           `json:"messages_lost"`
 	Disconnects       int64           `json:"disconnects"`
@@ -241,6 +242,9 @@ func figures(rep *Report) []Figure {
 			v += ", " + b.Extra
 		}
 		out = append(out, Figure{Name: "go test -bench " + b.Name, Value: v})
+	}
+	if m := rep.Modules; m != nil {
+		out = append(out, moduleFigures(m)...)
 	}
 	return out
 }

@@ -72,6 +72,13 @@ type serverSpec struct {
 	authURL    string // configure the authurl plugin against this page ("" none)
 	pluginsDir string
 	logLevel   string
+	// modules are module plugins to load, by name and binary path.
+	modules []moduleSpec
+}
+
+// moduleSpec is one module plugin a spawned server loads.
+type moduleSpec struct {
+	name, path string
 }
 
 type roomSpec struct {
@@ -126,11 +133,21 @@ func writeConfig(dir string, spec serverSpec) (path, addr string, err error) {
 	} else {
 		b.WriteString("plugins:\n")
 	}
+	if spec.authURL == "" && len(spec.modules) == 0 {
+		b.WriteString("  load: {}\n")
+	} else {
+		b.WriteString("  load:\n")
+	}
 	if spec.authURL != "" {
-		fmt.Fprintf(&b, "  load:\n    authurl:\n      config: {url: %q, method: GET, timeout: 3s}\n", spec.authURL)
+		fmt.Fprintf(&b, "    authurl:\n      config: {url: %q, method: GET, timeout: 3s}\n", spec.authURL)
+	}
+	for _, m := range spec.modules {
+		fmt.Fprintf(&b, "    %s: {path: %q}\n", m.name, m.path)
+	}
+	if spec.authURL != "" {
 		b.WriteString("auth: {chain: [authurl]}\n")
 	} else {
-		b.WriteString("  load: {}\nauth: {chain: []}\n")
+		b.WriteString("auth: {chain: []}\n")
 	}
 	b.WriteString("rooms:\n")
 	for _, r := range spec.rooms {
