@@ -255,13 +255,41 @@ func (p *Pipeline) Refresh() {
 	p.tab.Store(t)
 }
 
-// load returns the current tables; an empty table for a nil pipeline.
-// The copy costs no allocation.
-func (p *Pipeline) load() table {
+// load returns the current tables; nil (no modules) for a nil pipeline.
+func (p *Pipeline) load() *table {
 	if p == nil {
-		return table{}
+		return nil
 	}
-	return *p.tab.Load()
+	return p.tab.Load()
+}
+
+// The hook tables of t; none when t is nil.
+func (t *table) loginHooks() []*entry {
+	if t == nil {
+		return nil
+	}
+	return t.login
+}
+
+func (t *table) joinHooks() []*entry {
+	if t == nil {
+		return nil
+	}
+	return t.join
+}
+
+func (t *table) messageHooks() []*entry {
+	if t == nil {
+		return nil
+	}
+	return t.message
+}
+
+func (t *table) streams() []*stream {
+	if t == nil {
+		return nil
+	}
+	return t.notify
 }
 
 // Login asks OnLogin of each module that declared it, in config order. A
@@ -273,12 +301,12 @@ func (p *Pipeline) load() table {
 // is skipped (fail-open) unless it declared FailClosed; then the login is
 // refused with code module_unavailable.
 func (p *Pipeline) Login(ctx context.Context, ev sdk.LoginEvent) (sdk.LoginVerdict, error) {
-	t := p.load()
-	if len(t.login) == 0 {
+	hooks := p.load().loginHooks()
+	if len(hooks) == 0 {
 		return sdk.LoginVerdict{}, nil
 	}
 	var out sdk.LoginVerdict
-	for _, e := range t.login {
+	for _, e := range hooks {
 		v, err := invoke(ctx, p.opts.HookTimeout, e, sdk.HookLogin, ev, Plugin.OnLogin)
 		if err != nil {
 			if stop := p.failure(ctx, e, sdk.HookLogin, err, false, "you cannot log in right now"); stop != nil {
@@ -310,11 +338,11 @@ func (p *Pipeline) Login(ctx context.Context, ev sdk.LoginEvent) (sdk.LoginVerdi
 // refused, or the code of a module's *sdk.Refusal). A module that fails is
 // skipped unless it declared FailClosed (code module_unavailable).
 func (p *Pipeline) Join(ctx context.Context, ev sdk.JoinEvent) error {
-	t := p.load()
-	if len(t.join) == 0 {
+	hooks := p.load().joinHooks()
+	if len(hooks) == 0 {
 		return nil
 	}
-	for _, e := range t.join {
+	for _, e := range hooks {
 		v, err := invoke(ctx, p.opts.HookTimeout, e, sdk.HookJoin, ev, Plugin.OnJoin)
 		if err != nil {
 			if stop := p.failure(ctx, e, sdk.HookJoin, err, false, "you cannot enter the room right now"); stop != nil {
@@ -340,12 +368,12 @@ func (p *Pipeline) Join(ctx context.Context, ev sdk.JoinEvent) error {
 // pre-moderated room) or the module declared FailClosed: then the message
 // is refused with a *chat.Error, code module_unavailable.
 func (p *Pipeline) Message(ctx context.Context, ev sdk.MessageEvent, failClosed bool) (sdk.MessageVerdict, error) {
-	t := p.load()
-	if len(t.message) == 0 {
+	hooks := p.load().messageHooks()
+	if len(hooks) == 0 {
 		return sdk.MessageVerdict{}, nil
 	}
 	modified := false
-	for _, e := range t.message {
+	for _, e := range hooks {
 		v, err := invoke(ctx, p.opts.HookTimeout, e, sdk.HookMessage, ev, Plugin.OnMessage)
 		if err == nil && (v.Action < sdk.Pass || v.Action > sdk.Drop) {
 			err = fmt.Errorf("module %q: unknown message action %d", e.name, v.Action)
@@ -388,7 +416,10 @@ func (p *Pipeline) Owner(typ string) (Plugin, bool) {
 	return nil, false
 }
 
-func (t table) owner(typ string) *entry {
+func (t *table) owner(typ string) *entry {
+	if t == nil {
+		return nil
+	}
 	for _, r := range t.routes {
 		if strings.HasPrefix(typ, r.prefix) {
 			return r.e
@@ -529,7 +560,7 @@ func refusal(code, reason, def string) error {
 // Notify queues n for every module that declared HookNotify without
 // waiting; a full queue drops it and counts the drop.
 func (p *Pipeline) Notify(n sdk.Notification) {
-	for _, s := range p.load().notify {
+	for _, s := range p.load().streams() {
 		s.push(n)
 	}
 }
