@@ -417,7 +417,9 @@ func TestCommandErrors(t *testing.T) {
 	_, err := p.Command(context.Background(), cmd)
 	wantChatError(t, err, "bad_dice", "Roll between 1 and 100 dice.")
 
-	dice.command = func(context.Context, sdk.Command) (sdk.Reply, error) { return sdk.Reply{}, errors.New("index out of range") }
+	dice.command = func(context.Context, sdk.Command) (sdk.Reply, error) {
+		return sdk.Reply{}, errors.New("index out of range")
+	}
 	_, err = p.Command(context.Background(), cmd)
 	wantChatError(t, err, CodeModuleError, "The dice module could not answer; try again.")
 
@@ -567,7 +569,9 @@ func TestRefreshPicksUpLateCapabilities(t *testing.T) {
 	late := newFake(t, "late")
 	late.setCaps(sdk.Capabilities{}) // down at start-up: nothing known
 	late.message = appendWord("L")
-	late.command = func(context.Context, sdk.Command) (sdk.Reply, error) { return sdk.Reply{Data: json.RawMessage(`1`)}, nil }
+	late.command = func(context.Context, sdk.Command) (sdk.Reply, error) {
+		return sdk.Reply{Data: json.RawMessage(`1`)}, nil
+	}
 	notified := make(chan sdk.Notification, 1)
 	late.notify = func(_ context.Context, b []sdk.Notification) error { notified <- b[0]; return nil }
 	p := newPipeline(t, Options{}, late)
@@ -638,7 +642,9 @@ func TestNoAllocationWhenNoModuleDeclaredTheHook(t *testing.T) {
 
 func TestCollectorsRegister(t *testing.T) {
 	a := newFake(t, "a", sdk.HookMessage)
-	a.message = func(context.Context, sdk.MessageEvent) (sdk.MessageVerdict, error) { return sdk.MessageVerdict{}, errors.New("x") }
+	a.message = func(context.Context, sdk.MessageEvent) (sdk.MessageVerdict, error) {
+		return sdk.MessageVerdict{}, errors.New("x")
+	}
 	p := newPipeline(t, Options{}, a)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(p.Collectors()...)
