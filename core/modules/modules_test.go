@@ -484,8 +484,8 @@ func TestNotifyDeliversInBatches(t *testing.T) {
 
 func TestNotifyFullQueueDropsWithoutBlocking(t *testing.T) {
 	a := newFake(t, "slowpoke", sdk.HookNotify)
-	inside, release := make(chan struct{}), make(chan struct{})
-	var received chan int = make(chan int, 100)
+	inside, release := make(chan struct{}, 1), make(chan struct{})
+	received := make(chan int, 100)
 	a.notify = func(ctx context.Context, batch []sdk.Notification) error {
 		select {
 		case inside <- struct{}{}:
