@@ -3,20 +3,36 @@
 // a bounded notification stream per plugin, and client commands routed by
 // prefix to the module that owns them. A nil *Pipeline is valid and has no
 // modules: every hook passes at no cost.
+//
+// The pipeline reads each plugin's Capabilities once (New, and again on
+// Refresh) and keeps, per hook, the plugins that declared it. A hook that
+// no plugin declared costs one atomic load: no lock, no allocation.
 package modules
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
+	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/sdk"
 )
 
 // Plugin is one module as the pipeline calls it; *pluginhost.Module is one
-// (and tests use in-process fakes). Capabilities must not change while the
-// pipeline runs.
+// (and tests use in-process fakes). Every call must return when its ctx is
+// done: the pipeline bounds calls by their context only. Capabilities may
+// change (a plugin that was down at start-up comes up); the pipeline sees
+// the change on Refresh.
 type Plugin interface {
 	Name() string
 	Capabilities() sdk.Capabilities
@@ -28,68 +44,539 @@ type Plugin interface {
 	Notify(ctx context.Context, batch []sdk.Notification) error
 }
 
+// ErrUnavailable is what a Plugin's error wraps when the module is down
+// (not started, crashed, stopped), as opposed to a module that answered
+// with an error. A gRPC status Unavailable or DeadlineExceeded, and a
+// context deadline, mean the same.
+var ErrUnavailable = errors.New("module unavailable")
+
 // Options configure a Pipeline.
 type Options struct {
-	// HookTimeout bounds one hook call; DefaultHookTimeout when 0.
+	// HookTimeout bounds one hook call (OnLogin, OnJoin, OnMessage);
+	// DefaultHookTimeout when 0.
 	HookTimeout time.Duration
+	// CommandTimeout bounds one client command; DefaultCommandTimeout
+	// when 0.
+	CommandTimeout time.Duration
 	// NotifyQueue bounds the notifications waiting for one plugin;
 	// DefaultNotifyQueue when 0.
 	NotifyQueue int
-	Logger      hclog.Logger
+	// NotifyBatch is the most notifications handed to one Notify call;
+	// DefaultNotifyBatch when 0.
+	NotifyBatch int
+	// NotifyTimeout bounds one Notify call; DefaultNotifyTimeout when 0.
+	NotifyTimeout time.Duration
+	// Logger receives warnings about failing modules; none when nil.
+	Logger hclog.Logger
 }
 
 // Defaults of Options.
 const (
-	DefaultHookTimeout = 2 * time.Second
-	DefaultNotifyQueue = 1024
+	DefaultHookTimeout    = 2 * time.Second
+	DefaultCommandTimeout = 5 * time.Second
+	DefaultNotifyQueue    = 1024
+	DefaultNotifyBatch    = 64
+	DefaultNotifyTimeout  = 5 * time.Second
 )
+
+// Error codes the pipeline refuses with (docs/protocol.md, "Error codes").
+const (
+	// CodeRefused: a module denied a login or join (or refused without
+	// a code of its own).
+	CodeRefused = "refused"
+	// CodeModuleUnavailable: a fail-closed module is down or late, or
+	// the module owning a command is.
+	CodeModuleUnavailable = "module_unavailable"
+	// CodeUnknownCommand: no module owns the command's prefix.
+	CodeUnknownCommand = "unknown_command"
+	// CodeModuleError: the module owning a command failed to answer.
+	CodeModuleError = "module_error"
+	// CodeRejected: a module rejected a message. The pipeline returns a
+	// Reject verdict; core/session refuses with this code.
+	CodeRejected = "rejected"
+)
+
+// Hook names used in metrics and logs besides the sdk.Hook* names.
+const hookCommand = "command"
 
 // Pipeline runs the hooks of the modules.
 type Pipeline struct {
 	plugins []Plugin
 	opts    Options
+	log     hclog.Logger
+
+	tab atomic.Pointer[table]
+
+	failures *prometheus.CounterVec
+	dropped  *prometheus.CounterVec
+
+	// mu guards streams and closed (Refresh and Close).
+	mu      sync.Mutex
+	streams map[int]*stream // by index in plugins
+	closed  bool
+	ctx     context.Context // cancelled by Close; parent of Notify calls
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
-// New makes the pipeline over plugins, in config order.
+// table is what the pipeline precomputed from the plugins' capabilities;
+// it is replaced as a whole (Refresh), never changed.
+type table struct {
+	login, join, message []*entry
+	notify               []*stream
+	routes               []route // longest prefix first
+}
+
+// entry is one plugin as one hook table holds it.
+type entry struct {
+	p          Plugin
+	name       string
+	failClosed bool
+	quiet      []string
+	failures   map[string]prometheus.Counter // by hook
+}
+
+// route is a command prefix and the plugin owning it.
+type route struct {
+	prefix string
+	e      *entry
+}
+
+// New makes the pipeline over plugins, in config order, and starts the
+// notification streams of those that declared sdk.HookNotify. Close
+// stops them.
 func New(plugins []Plugin, opts Options) *Pipeline {
-	return &Pipeline{plugins: plugins, opts: opts}
+	if opts.HookTimeout <= 0 {
+		opts.HookTimeout = DefaultHookTimeout
+	}
+	if opts.CommandTimeout <= 0 {
+		opts.CommandTimeout = DefaultCommandTimeout
+	}
+	if opts.NotifyQueue <= 0 {
+		opts.NotifyQueue = DefaultNotifyQueue
+	}
+	if opts.NotifyBatch <= 0 {
+		opts.NotifyBatch = DefaultNotifyBatch
+	}
+	if opts.NotifyTimeout <= 0 {
+		opts.NotifyTimeout = DefaultNotifyTimeout
+	}
+	log := opts.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	p := &Pipeline{
+		plugins: append([]Plugin(nil), plugins...),
+		opts:    opts,
+		log:     log,
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "parlor", Name: "module_hook_failures_total",
+			Help: "Module hook calls that failed (error, timeout, module down), by plugin and hook.",
+		}, []string{"plugin", "hook"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "parlor", Name: "module_notifications_dropped_total",
+			Help: "Notifications dropped because a module's queue was full, by plugin.",
+		}, []string{"plugin"}),
+		streams: make(map[int]*stream),
+	}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.Refresh()
+	return p
 }
 
-// Login asks OnLogin of each module that declared it. A refusal is a
-// *chat.Error the user sees; otherwise the verdict holds the changes
-// (display name, role) of all modules.
+// Collectors are the pipeline's metrics, for the /metrics registry:
+// parlor_module_hook_failures_total{plugin,hook} and
+// parlor_module_notifications_dropped_total{plugin}. None for a nil
+// pipeline.
+func (p *Pipeline) Collectors() []prometheus.Collector {
+	if p == nil {
+		return nil
+	}
+	return []prometheus.Collector{p.failures, p.dropped}
+}
+
+// Refresh re-reads the Capabilities of every plugin and replaces the hook
+// tables at once: calls already running finish with the old tables. It
+// starts the notification stream of a plugin that newly declared
+// sdk.HookNotify (core/server calls it when a plugin that was down comes
+// up). Safe to call at any time, also concurrently with hooks.
+func (p *Pipeline) Refresh() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t := &table{}
+	owners := map[string]string{} // prefix -> plugin name
+	for i, pl := range p.plugins {
+		caps := pl.Capabilities()
+		name := pl.Name()
+		e := &entry{p: pl, name: name, failClosed: caps.FailClosed, quiet: caps.Quiet, failures: map[string]prometheus.Counter{}}
+		for _, h := range caps.Hooks {
+			if _, dup := e.failures[h]; dup {
+				continue
+			}
+			switch h {
+			case sdk.HookLogin:
+				t.login = append(t.login, e)
+			case sdk.HookJoin:
+				t.join = append(t.join, e)
+			case sdk.HookMessage:
+				t.message = append(t.message, e)
+			case sdk.HookNotify:
+				if s := p.streamLocked(i, e); s != nil {
+					t.notify = append(t.notify, s)
+				}
+			default:
+				p.log.Warn("module declared an unknown hook; ignoring it", "plugin", name, "hook", h)
+				continue
+			}
+			e.failures[h] = p.failures.WithLabelValues(name, h)
+		}
+		if len(caps.Commands) > 0 {
+			e.failures[hookCommand] = p.failures.WithLabelValues(name, hookCommand)
+		}
+		for _, prefix := range caps.Commands {
+			if !strings.HasSuffix(prefix, ".") || len(prefix) < 2 {
+				p.log.Warn("module declared a command prefix that does not end in '.'; ignoring it", "plugin", name, "prefix", prefix)
+				continue
+			}
+			if other, taken := owners[prefix]; taken {
+				if other != name {
+					p.log.Warn("command prefix already owned by an earlier module; ignoring it", "plugin", name, "prefix", prefix, "owner", other)
+				}
+				continue
+			}
+			owners[prefix] = name
+			t.routes = append(t.routes, route{prefix: prefix, e: e})
+		}
+	}
+	sort.SliceStable(t.routes, func(i, j int) bool { return len(t.routes[i].prefix) > len(t.routes[j].prefix) })
+	p.tab.Store(t)
+}
+
+// load returns the current tables; nil (no modules) for a nil pipeline.
+func (p *Pipeline) load() *table {
+	if p == nil {
+		return nil
+	}
+	return p.tab.Load()
+}
+
+// The hook tables of t; none when t is nil.
+func (t *table) loginHooks() []*entry {
+	if t == nil {
+		return nil
+	}
+	return t.login
+}
+
+func (t *table) joinHooks() []*entry {
+	if t == nil {
+		return nil
+	}
+	return t.join
+}
+
+func (t *table) messageHooks() []*entry {
+	if t == nil {
+		return nil
+	}
+	return t.message
+}
+
+func (t *table) streams() []*stream {
+	if t == nil {
+		return nil
+	}
+	return t.notify
+}
+
+// Login asks OnLogin of each module that declared it, in config order. A
+// refusal is a *chat.Error the user sees (code refused, or the code of a
+// module's *sdk.Refusal); otherwise the verdict holds the changes of all
+// modules: Display is the final display name and Role the final server
+// role (admin or user), each empty when no module changed it. Each module
+// sees the event as the modules before it changed it. A module that fails
+// is skipped (fail-open) unless it declared FailClosed; then the login is
+// refused with code module_unavailable.
 func (p *Pipeline) Login(ctx context.Context, ev sdk.LoginEvent) (sdk.LoginVerdict, error) {
-	return sdk.LoginVerdict{}, nil
+	hooks := p.load().loginHooks()
+	if len(hooks) == 0 {
+		return sdk.LoginVerdict{}, nil
+	}
+	var out sdk.LoginVerdict
+	for _, e := range hooks {
+		v, err := invoke(ctx, p.opts.HookTimeout, e, sdk.HookLogin, ev, Plugin.OnLogin)
+		if err != nil {
+			if stop := p.failure(ctx, e, sdk.HookLogin, err, false, "you cannot log in right now"); stop != nil {
+				return sdk.LoginVerdict{}, stop
+			}
+			continue
+		}
+		if v.Deny {
+			return sdk.LoginVerdict{}, refusal("", v.Reason, fmt.Sprintf("The %s module refused your login.", e.name))
+		}
+		if v.Display != "" {
+			ev.Display = v.Display
+			out.Display = v.Display
+		}
+		switch v.Role {
+		case "":
+		case sdk.RoleAdmin, sdk.RoleUser:
+			ev.Admin = v.Role == sdk.RoleAdmin
+			out.Role = v.Role
+		default:
+			p.log.Warn("module gave a login a role other than admin or user; ignoring it", "plugin", e.name, "role", string(v.Role), "user", ev.Name)
+		}
+	}
+	return out, nil
 }
 
-// Join asks OnJoin of each module that declared it; a refusal is a
-// *chat.Error the user sees.
+// Join asks OnJoin of each module that declared it, in config order; the
+// first denial refuses the join with a *chat.Error the user sees (code
+// refused, or the code of a module's *sdk.Refusal). A module that fails is
+// skipped unless it declared FailClosed (code module_unavailable).
 func (p *Pipeline) Join(ctx context.Context, ev sdk.JoinEvent) error {
+	hooks := p.load().joinHooks()
+	if len(hooks) == 0 {
+		return nil
+	}
+	for _, e := range hooks {
+		v, err := invoke(ctx, p.opts.HookTimeout, e, sdk.HookJoin, ev, Plugin.OnJoin)
+		if err != nil {
+			if stop := p.failure(ctx, e, sdk.HookJoin, err, false, "you cannot enter the room right now"); stop != nil {
+				return stop
+			}
+			continue
+		}
+		if v.Deny {
+			return refusal("", v.Reason, fmt.Sprintf("The %s module refused to let you in.", e.name))
+		}
+	}
 	return nil
 }
 
-// Message runs OnMessage through the modules that declared it and returns
-// the final verdict (Pass, or Modify with the text to deliver, Hold,
-// Reject or Drop). failClosed (a pre-moderated room) refuses the message
-// with a *chat.Error while a module is down or late.
+// Message runs OnMessage through the modules that declared it, in config
+// order, and returns the final verdict. Modify hands the changed text and
+// style to the next module; the first Hold, Reject or Drop ends the chain
+// and is returned (a Hold carries the message to hold in Text and Style, a
+// Reject always has a Reason). When any module modified the message and
+// none ended the chain, the verdict is Modify with the final Text and
+// Style; otherwise Pass. A *sdk.Refusal from a module refuses with its
+// code. A module that fails is skipped (fail-open) unless failClosed (a
+// pre-moderated room) or the module declared FailClosed: then the message
+// is refused with a *chat.Error, code module_unavailable.
 func (p *Pipeline) Message(ctx context.Context, ev sdk.MessageEvent, failClosed bool) (sdk.MessageVerdict, error) {
+	hooks := p.load().messageHooks()
+	if len(hooks) == 0 {
+		return sdk.MessageVerdict{}, nil
+	}
+	modified := false
+	for _, e := range hooks {
+		v, err := invoke(ctx, p.opts.HookTimeout, e, sdk.HookMessage, ev, Plugin.OnMessage)
+		if err == nil && (v.Action < sdk.Pass || v.Action > sdk.Drop) {
+			err = fmt.Errorf("module %q: unknown message action %d", e.name, v.Action)
+		}
+		if err != nil {
+			if stop := p.failure(ctx, e, sdk.HookMessage, err, failClosed, "your message was not sent"); stop != nil {
+				return sdk.MessageVerdict{}, stop
+			}
+			continue
+		}
+		switch v.Action {
+		case sdk.Pass:
+		case sdk.Modify:
+			ev.Text, ev.Style = v.Text, v.Style
+			modified = true
+		case sdk.Hold:
+			return sdk.MessageVerdict{Action: sdk.Hold, Text: ev.Text, Style: ev.Style, Note: v.Note}, nil
+		case sdk.Reject:
+			reason := v.Reason
+			if reason == "" {
+				reason = fmt.Sprintf("The %s module refused your message.", e.name)
+			}
+			return sdk.MessageVerdict{Action: sdk.Reject, Reason: reason}, nil
+		case sdk.Drop:
+			return sdk.MessageVerdict{Action: sdk.Drop}, nil
+		}
+	}
+	if modified {
+		return sdk.MessageVerdict{Action: sdk.Modify, Text: ev.Text, Style: ev.Style}, nil
+	}
 	return sdk.MessageVerdict{}, nil
 }
 
-// Owner returns the module that owns the command type, if any.
+// Owner returns the module that owns the command type: the one that
+// declared the longest prefix of typ.
 func (p *Pipeline) Owner(typ string) (Plugin, bool) {
+	if e := p.load().owner(typ); e != nil {
+		return e.p, true
+	}
 	return nil, false
 }
 
-// Command routes a client command to the module owning its prefix; an
-// unknown prefix is a *chat.Error with code unknown_command.
+func (t *table) owner(typ string) *entry {
+	if t == nil {
+		return nil
+	}
+	for _, r := range t.routes {
+		if strings.HasPrefix(typ, r.prefix) {
+			return r.e
+		}
+	}
+	return nil
+}
+
+// Quiet reports whether a muted user may still send the command type: its
+// owner lists it in Capabilities.Quiet, exactly or by a prefix ending in
+// '.'.
+func (p *Pipeline) Quiet(typ string) bool {
+	e := p.load().owner(typ)
+	if e == nil {
+		return false
+	}
+	for _, q := range e.quiet {
+		if q == typ || (strings.HasSuffix(q, ".") && strings.HasPrefix(typ, q)) {
+			return true
+		}
+	}
+	return false
+}
+
+// Command routes a client command to the module owning its prefix,
+// bounded by Options.CommandTimeout. Errors are *chat.Error values the
+// caller sees: unknown_command for a prefix nobody owns, the module's own
+// code for a *sdk.Refusal, module_unavailable when the module is down or
+// late, module_error when it failed otherwise.
 func (p *Pipeline) Command(ctx context.Context, cmd sdk.Command) (sdk.Reply, error) {
-	return sdk.Reply{}, nil
+	e := p.load().owner(cmd.Type)
+	if e == nil {
+		return sdk.Reply{}, chatError(CodeUnknownCommand, fmt.Sprintf("No module answers %s commands.", cmd.Type))
+	}
+	r, err := invoke(ctx, p.opts.CommandTimeout, e, hookCommand, cmd, Plugin.Command)
+	if err == nil {
+		return r, nil
+	}
+	var ref *sdk.Refusal
+	if errors.As(err, &ref) {
+		return sdk.Reply{}, refusal(ref.Code, ref.Message, fmt.Sprintf("The %s module refused.", e.name))
+	}
+	if ctx.Err() != nil {
+		return sdk.Reply{}, fmt.Errorf("command %s: %w", cmd.Type, ctx.Err())
+	}
+	p.count(e, hookCommand)
+	p.log.Warn("module failed to answer a command", "plugin", e.name, "command", cmd.Type, "error", err)
+	if unavailable(err) {
+		return sdk.Reply{}, chatError(CodeModuleUnavailable, fmt.Sprintf("The %s module is not available; try again later.", e.name))
+	}
+	return sdk.Reply{}, chatError(CodeModuleError, fmt.Sprintf("The %s module could not answer; try again.", e.name))
+}
+
+// invoke calls one hook f of e with ev under a deadline of timeout,
+// turning a panic of an in-process plugin into an error. f is a method
+// expression (Plugin.OnMessage), so a call allocates nothing but its
+// deadline.
+func invoke[E, V any](ctx context.Context, timeout time.Duration, e *entry, hook string, ev E, f func(Plugin, context.Context, E) (V, error)) (v V, err error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			var zero V
+			v, err = zero, fmt.Errorf("module %q: %s panicked: %v", e.name, hook, r)
+		}
+	}()
+	v, err = f(e.p, ctx, ev)
+	if err == nil {
+		return v, nil
+	}
+	var ref *sdk.Refusal
+	if errors.As(err, &ref) {
+		return v, err
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return v, fmt.Errorf("module %q: %s timed out after %s: %w", e.name, hook, timeout, err)
+	}
+	return v, fmt.Errorf("module %q: %s: %w", e.name, hook, err)
+}
+
+// failure applies the fail policy to the error err of a decision hook: a
+// *sdk.Refusal refuses with its code; a cancelled caller ends the hook
+// without counting a failure; a failure of a fail-closed module (or under
+// failClosed) refuses with module_unavailable; any other failure is
+// logged, counted and skipped (nil). what ends the sentence the user
+// sees ("your message was not sent").
+func (p *Pipeline) failure(ctx context.Context, e *entry, hook string, err error, failClosed bool, what string) error {
+	var ref *sdk.Refusal
+	if errors.As(err, &ref) {
+		return refusal(ref.Code, ref.Message, fmt.Sprintf("The %s module refused.", e.name))
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s: %w", hook, ctx.Err())
+	}
+	p.count(e, hook)
+	if failClosed || e.failClosed {
+		p.log.Warn("module failed; refusing (fail-closed)", "plugin", e.name, "hook", hook, "error", err)
+		return chatError(CodeModuleUnavailable, fmt.Sprintf("The %s module is not available; %s.", e.name, what))
+	}
+	p.log.Warn("module failed; skipping it (fail-open)", "plugin", e.name, "hook", hook, "error", err)
+	return nil
+}
+
+// chatError is the refusal a user sees.
+func chatError(code, msg string) error { return &chat.Error{Code: code, Message: msg} }
+
+func (p *Pipeline) count(e *entry, hook string) {
+	if c := e.failures[hook]; c != nil {
+		c.Inc()
+	}
+}
+
+// unavailable reports whether err means the module is down or late rather
+// than that it answered with an error.
+func unavailable(err error) bool {
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return true
+	}
+	return false
+}
+
+// refusal is the *chat.Error of a module's refusal: code (refused when
+// empty) and reason (def when empty).
+func refusal(code, reason, def string) error {
+	if code == "" {
+		code = CodeRefused
+	}
+	if reason == "" {
+		reason = def
+	}
+	return &chat.Error{Code: code, Message: reason}
 }
 
 // Notify queues n for every module that declared HookNotify without
 // waiting; a full queue drops it and counts the drop.
-func (p *Pipeline) Notify(n sdk.Notification) {}
+func (p *Pipeline) Notify(n sdk.Notification) {
+	for _, s := range p.load().streams() {
+		s.push(n)
+	}
+}
 
-// Close stops the notification streams.
-func (p *Pipeline) Close() {}
+// Close stops the notification streams and waits for them; notifications
+// still queued are dropped. Hooks and commands keep working after Close.
+func (p *Pipeline) Close() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	p.closed = true
+	t := *p.tab.Load()
+	t.notify = nil
+	p.tab.Store(&t)
+	p.cancel()
+	p.mu.Unlock()
+	p.wg.Wait()
+}
