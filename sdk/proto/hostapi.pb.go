@@ -872,6 +872,1938 @@ func (x *KVSetRequest) GetTtlMs() int64 {
 	return 0
 }
 
+// HostRoom is a room. password is only sent by the plugin (create, edit);
+// the host answers locked instead.
+type HostRoom struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Desc          string                 `protobuf:"bytes,3,opt,name=desc,proto3" json:"desc,omitempty"`
+	Owner         string                 `protobuf:"bytes,4,opt,name=owner,proto3" json:"owner,omitempty"`
+	Speaker       string                 `protobuf:"bytes,5,opt,name=speaker,proto3" json:"speaker,omitempty"`
+	Max           int32                  `protobuf:"varint,6,opt,name=max,proto3" json:"max,omitempty"`
+	Guests        bool                   `protobuf:"varint,7,opt,name=guests,proto3" json:"guests,omitempty"`
+	Password      string                 `protobuf:"bytes,8,opt,name=password,proto3" json:"password,omitempty"`
+	Locked        bool                   `protobuf:"varint,9,opt,name=locked,proto3" json:"locked,omitempty"`
+	Open          bool                   `protobuf:"varint,10,opt,name=open,proto3" json:"open,omitempty"`
+	Moderated     bool                   `protobuf:"varint,11,opt,name=moderated,proto3" json:"moderated,omitempty"`
+	Welcome       string                 `protobuf:"bytes,12,opt,name=welcome,proto3" json:"welcome,omitempty"`
+	Audio         bool                   `protobuf:"varint,13,opt,name=audio,proto3" json:"audio,omitempty"`
+	Video         bool                   `protobuf:"varint,14,opt,name=video,proto3" json:"video,omitempty"`
+	Whiteboard    bool                   `protobuf:"varint,15,opt,name=whiteboard,proto3" json:"whiteboard,omitempty"`
+	Count         int32                  `protobuf:"varint,16,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostRoom) Reset() {
+	*x = HostRoom{}
+	mi := &file_hostapi_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostRoom) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostRoom) ProtoMessage() {}
+
+func (x *HostRoom) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostRoom.ProtoReflect.Descriptor instead.
+func (*HostRoom) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *HostRoom) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *HostRoom) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *HostRoom) GetDesc() string {
+	if x != nil {
+		return x.Desc
+	}
+	return ""
+}
+
+func (x *HostRoom) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *HostRoom) GetSpeaker() string {
+	if x != nil {
+		return x.Speaker
+	}
+	return ""
+}
+
+func (x *HostRoom) GetMax() int32 {
+	if x != nil {
+		return x.Max
+	}
+	return 0
+}
+
+func (x *HostRoom) GetGuests() bool {
+	if x != nil {
+		return x.Guests
+	}
+	return false
+}
+
+func (x *HostRoom) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *HostRoom) GetLocked() bool {
+	if x != nil {
+		return x.Locked
+	}
+	return false
+}
+
+func (x *HostRoom) GetOpen() bool {
+	if x != nil {
+		return x.Open
+	}
+	return false
+}
+
+func (x *HostRoom) GetModerated() bool {
+	if x != nil {
+		return x.Moderated
+	}
+	return false
+}
+
+func (x *HostRoom) GetWelcome() string {
+	if x != nil {
+		return x.Welcome
+	}
+	return ""
+}
+
+func (x *HostRoom) GetAudio() bool {
+	if x != nil {
+		return x.Audio
+	}
+	return false
+}
+
+func (x *HostRoom) GetVideo() bool {
+	if x != nil {
+		return x.Video
+	}
+	return false
+}
+
+func (x *HostRoom) GetWhiteboard() bool {
+	if x != nil {
+		return x.Whiteboard
+	}
+	return false
+}
+
+func (x *HostRoom) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// HostRoomList is the room list, by id.
+type HostRoomList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rooms         []*HostRoom            `protobuf:"bytes,1,rep,name=rooms,proto3" json:"rooms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostRoomList) Reset() {
+	*x = HostRoomList{}
+	mi := &file_hostapi_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostRoomList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostRoomList) ProtoMessage() {}
+
+func (x *HostRoomList) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostRoomList.ProtoReflect.Descriptor instead.
+func (*HostRoomList) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *HostRoomList) GetRooms() []*HostRoom {
+	if x != nil {
+		return x.Rooms
+	}
+	return nil
+}
+
+// HostRoomID names one room.
+type HostRoomID struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostRoomID) Reset() {
+	*x = HostRoomID{}
+	mi := &file_hostapi_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostRoomID) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostRoomID) ProtoMessage() {}
+
+func (x *HostRoomID) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostRoomID.ProtoReflect.Descriptor instead.
+func (*HostRoomID) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *HostRoomID) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+// HostRoomEdit changes the fields that are set.
+type HostRoomEdit struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name          *string                `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	Desc          *string                `protobuf:"bytes,3,opt,name=desc,proto3,oneof" json:"desc,omitempty"`
+	Owner         *string                `protobuf:"bytes,4,opt,name=owner,proto3,oneof" json:"owner,omitempty"`
+	Speaker       *string                `protobuf:"bytes,5,opt,name=speaker,proto3,oneof" json:"speaker,omitempty"`
+	Max           *int32                 `protobuf:"varint,6,opt,name=max,proto3,oneof" json:"max,omitempty"`
+	Guests        *bool                  `protobuf:"varint,7,opt,name=guests,proto3,oneof" json:"guests,omitempty"`
+	Password      *string                `protobuf:"bytes,8,opt,name=password,proto3,oneof" json:"password,omitempty"`
+	Open          *bool                  `protobuf:"varint,9,opt,name=open,proto3,oneof" json:"open,omitempty"`
+	Moderated     *bool                  `protobuf:"varint,10,opt,name=moderated,proto3,oneof" json:"moderated,omitempty"`
+	Welcome       *string                `protobuf:"bytes,11,opt,name=welcome,proto3,oneof" json:"welcome,omitempty"`
+	Audio         *bool                  `protobuf:"varint,12,opt,name=audio,proto3,oneof" json:"audio,omitempty"`
+	Video         *bool                  `protobuf:"varint,13,opt,name=video,proto3,oneof" json:"video,omitempty"`
+	Whiteboard    *bool                  `protobuf:"varint,14,opt,name=whiteboard,proto3,oneof" json:"whiteboard,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostRoomEdit) Reset() {
+	*x = HostRoomEdit{}
+	mi := &file_hostapi_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostRoomEdit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostRoomEdit) ProtoMessage() {}
+
+func (x *HostRoomEdit) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostRoomEdit.ProtoReflect.Descriptor instead.
+func (*HostRoomEdit) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *HostRoomEdit) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *HostRoomEdit) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *HostRoomEdit) GetDesc() string {
+	if x != nil && x.Desc != nil {
+		return *x.Desc
+	}
+	return ""
+}
+
+func (x *HostRoomEdit) GetOwner() string {
+	if x != nil && x.Owner != nil {
+		return *x.Owner
+	}
+	return ""
+}
+
+func (x *HostRoomEdit) GetSpeaker() string {
+	if x != nil && x.Speaker != nil {
+		return *x.Speaker
+	}
+	return ""
+}
+
+func (x *HostRoomEdit) GetMax() int32 {
+	if x != nil && x.Max != nil {
+		return *x.Max
+	}
+	return 0
+}
+
+func (x *HostRoomEdit) GetGuests() bool {
+	if x != nil && x.Guests != nil {
+		return *x.Guests
+	}
+	return false
+}
+
+func (x *HostRoomEdit) GetPassword() string {
+	if x != nil && x.Password != nil {
+		return *x.Password
+	}
+	return ""
+}
+
+func (x *HostRoomEdit) GetOpen() bool {
+	if x != nil && x.Open != nil {
+		return *x.Open
+	}
+	return false
+}
+
+func (x *HostRoomEdit) GetModerated() bool {
+	if x != nil && x.Moderated != nil {
+		return *x.Moderated
+	}
+	return false
+}
+
+func (x *HostRoomEdit) GetWelcome() string {
+	if x != nil && x.Welcome != nil {
+		return *x.Welcome
+	}
+	return ""
+}
+
+func (x *HostRoomEdit) GetAudio() bool {
+	if x != nil && x.Audio != nil {
+		return *x.Audio
+	}
+	return false
+}
+
+func (x *HostRoomEdit) GetVideo() bool {
+	if x != nil && x.Video != nil {
+		return *x.Video
+	}
+	return false
+}
+
+func (x *HostRoomEdit) GetWhiteboard() bool {
+	if x != nil && x.Whiteboard != nil {
+		return *x.Whiteboard
+	}
+	return false
+}
+
+// HostMember is a room member with its role.
+type HostMember struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Display       string                 `protobuf:"bytes,2,opt,name=display,proto3" json:"display,omitempty"`
+	Role          string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	Avatar        string                 `protobuf:"bytes,4,opt,name=avatar,proto3" json:"avatar,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostMember) Reset() {
+	*x = HostMember{}
+	mi := &file_hostapi_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostMember) ProtoMessage() {}
+
+func (x *HostMember) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostMember.ProtoReflect.Descriptor instead.
+func (*HostMember) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *HostMember) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *HostMember) GetDisplay() string {
+	if x != nil {
+		return x.Display
+	}
+	return ""
+}
+
+func (x *HostMember) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *HostMember) GetAvatar() string {
+	if x != nil {
+		return x.Avatar
+	}
+	return ""
+}
+
+// HostMemberList lists a room's members in join order.
+type HostMemberList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Members       []*HostMember          `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostMemberList) Reset() {
+	*x = HostMemberList{}
+	mi := &file_hostapi_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostMemberList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostMemberList) ProtoMessage() {}
+
+func (x *HostMemberList) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostMemberList.ProtoReflect.Descriptor instead.
+func (*HostMemberList) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *HostMemberList) GetMembers() []*HostMember {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+// HostKickRequest takes a user out of a room; cooldown_ms > 0 keeps them
+// out that long (a kick sanction).
+type HostKickRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Room          int64                  `protobuf:"varint,2,opt,name=room,proto3" json:"room,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	CooldownMs    int64                  `protobuf:"varint,4,opt,name=cooldown_ms,json=cooldownMs,proto3" json:"cooldown_ms,omitempty"`
+	Actor         string                 `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostKickRequest) Reset() {
+	*x = HostKickRequest{}
+	mi := &file_hostapi_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostKickRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostKickRequest) ProtoMessage() {}
+
+func (x *HostKickRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostKickRequest.ProtoReflect.Descriptor instead.
+func (*HostKickRequest) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *HostKickRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *HostKickRequest) GetRoom() int64 {
+	if x != nil {
+		return x.Room
+	}
+	return 0
+}
+
+func (x *HostKickRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *HostKickRequest) GetCooldownMs() int64 {
+	if x != nil {
+		return x.CooldownMs
+	}
+	return 0
+}
+
+func (x *HostKickRequest) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+// HostMoveRequest moves a user into another room.
+type HostMoveRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	To            int64                  `protobuf:"varint,2,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostMoveRequest) Reset() {
+	*x = HostMoveRequest{}
+	mi := &file_hostapi_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostMoveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostMoveRequest) ProtoMessage() {}
+
+func (x *HostMoveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostMoveRequest.ProtoReflect.Descriptor instead.
+func (*HostMoveRequest) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *HostMoveRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *HostMoveRequest) GetTo() int64 {
+	if x != nil {
+		return x.To
+	}
+	return 0
+}
+
+// HostSanction is a ban, mute or kick cooldown. Times are Unix
+// milliseconds; 0 is "never" (expires) or "not lifted" (lifted).
+type HostSanction struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	User          string                 `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
+	Ip            string                 `protobuf:"bytes,4,opt,name=ip,proto3" json:"ip,omitempty"`
+	Room          int64                  `protobuf:"varint,5,opt,name=room,proto3" json:"room,omitempty"`
+	Reason        string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	Actor         string                 `protobuf:"bytes,7,opt,name=actor,proto3" json:"actor,omitempty"`
+	Source        string                 `protobuf:"bytes,8,opt,name=source,proto3" json:"source,omitempty"`
+	CreatedUnixMs int64                  `protobuf:"varint,9,opt,name=created_unix_ms,json=createdUnixMs,proto3" json:"created_unix_ms,omitempty"`
+	ExpiresUnixMs int64                  `protobuf:"varint,10,opt,name=expires_unix_ms,json=expiresUnixMs,proto3" json:"expires_unix_ms,omitempty"`
+	LiftedUnixMs  int64                  `protobuf:"varint,11,opt,name=lifted_unix_ms,json=liftedUnixMs,proto3" json:"lifted_unix_ms,omitempty"`
+	LiftedBy      string                 `protobuf:"bytes,12,opt,name=lifted_by,json=liftedBy,proto3" json:"lifted_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostSanction) Reset() {
+	*x = HostSanction{}
+	mi := &file_hostapi_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostSanction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostSanction) ProtoMessage() {}
+
+func (x *HostSanction) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostSanction.ProtoReflect.Descriptor instead.
+func (*HostSanction) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *HostSanction) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *HostSanction) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *HostSanction) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *HostSanction) GetIp() string {
+	if x != nil {
+		return x.Ip
+	}
+	return ""
+}
+
+func (x *HostSanction) GetRoom() int64 {
+	if x != nil {
+		return x.Room
+	}
+	return 0
+}
+
+func (x *HostSanction) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *HostSanction) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *HostSanction) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *HostSanction) GetCreatedUnixMs() int64 {
+	if x != nil {
+		return x.CreatedUnixMs
+	}
+	return 0
+}
+
+func (x *HostSanction) GetExpiresUnixMs() int64 {
+	if x != nil {
+		return x.ExpiresUnixMs
+	}
+	return 0
+}
+
+func (x *HostSanction) GetLiftedUnixMs() int64 {
+	if x != nil {
+		return x.LiftedUnixMs
+	}
+	return 0
+}
+
+func (x *HostSanction) GetLiftedBy() string {
+	if x != nil {
+		return x.LiftedBy
+	}
+	return ""
+}
+
+// HostLiftRequest lifts one sanction.
+type HostLiftRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	By            string                 `protobuf:"bytes,2,opt,name=by,proto3" json:"by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostLiftRequest) Reset() {
+	*x = HostLiftRequest{}
+	mi := &file_hostapi_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostLiftRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostLiftRequest) ProtoMessage() {}
+
+func (x *HostLiftRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostLiftRequest.ProtoReflect.Descriptor instead.
+func (*HostLiftRequest) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *HostLiftRequest) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *HostLiftRequest) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+// HostSanctionFilter selects sanctions; empty fields select all.
+type HostSanctionFilter struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	User          string                 `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	Room          int64                  `protobuf:"varint,3,opt,name=room,proto3" json:"room,omitempty"`
+	Active        bool                   `protobuf:"varint,4,opt,name=active,proto3" json:"active,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostSanctionFilter) Reset() {
+	*x = HostSanctionFilter{}
+	mi := &file_hostapi_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostSanctionFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostSanctionFilter) ProtoMessage() {}
+
+func (x *HostSanctionFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostSanctionFilter.ProtoReflect.Descriptor instead.
+func (*HostSanctionFilter) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *HostSanctionFilter) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *HostSanctionFilter) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *HostSanctionFilter) GetRoom() int64 {
+	if x != nil {
+		return x.Room
+	}
+	return 0
+}
+
+func (x *HostSanctionFilter) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+// HostSanctionList lists sanctions, oldest first.
+type HostSanctionList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sanctions     []*HostSanction        `protobuf:"bytes,1,rep,name=sanctions,proto3" json:"sanctions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostSanctionList) Reset() {
+	*x = HostSanctionList{}
+	mi := &file_hostapi_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostSanctionList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostSanctionList) ProtoMessage() {}
+
+func (x *HostSanctionList) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostSanctionList.ProtoReflect.Descriptor instead.
+func (*HostSanctionList) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *HostSanctionList) GetSanctions() []*HostSanction {
+	if x != nil {
+		return x.Sanctions
+	}
+	return nil
+}
+
+// HostAudience is who a notice or event reaches: kind "user" (name),
+// "room" (room), "moderators" (of room) or "all".
+type HostAudience struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	User          string                 `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	Room          int64                  `protobuf:"varint,3,opt,name=room,proto3" json:"room,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostAudience) Reset() {
+	*x = HostAudience{}
+	mi := &file_hostapi_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostAudience) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostAudience) ProtoMessage() {}
+
+func (x *HostAudience) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostAudience.ProtoReflect.Descriptor instead.
+func (*HostAudience) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *HostAudience) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *HostAudience) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *HostAudience) GetRoom() int64 {
+	if x != nil {
+		return x.Room
+	}
+	return 0
+}
+
+// HostSendRequest is a notice (text) or a custom event (type, room,
+// data_json) for an audience.
+type HostSendRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	To            *HostAudience          `protobuf:"bytes,1,opt,name=to,proto3" json:"to,omitempty"`
+	Text          string                 `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	Type          string                 `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
+	Room          int64                  `protobuf:"varint,4,opt,name=room,proto3" json:"room,omitempty"`
+	DataJson      []byte                 `protobuf:"bytes,5,opt,name=data_json,json=dataJson,proto3" json:"data_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostSendRequest) Reset() {
+	*x = HostSendRequest{}
+	mi := &file_hostapi_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostSendRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostSendRequest) ProtoMessage() {}
+
+func (x *HostSendRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostSendRequest.ProtoReflect.Descriptor instead.
+func (*HostSendRequest) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *HostSendRequest) GetTo() *HostAudience {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *HostSendRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *HostSendRequest) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *HostSendRequest) GetRoom() int64 {
+	if x != nil {
+		return x.Room
+	}
+	return 0
+}
+
+func (x *HostSendRequest) GetDataJson() []byte {
+	if x != nil {
+		return x.DataJson
+	}
+	return nil
+}
+
+// HostSendResponse says how many users it reached.
+type HostSendResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Delivered     int32                  `protobuf:"varint,1,opt,name=delivered,proto3" json:"delivered,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostSendResponse) Reset() {
+	*x = HostSendResponse{}
+	mi := &file_hostapi_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostSendResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostSendResponse) ProtoMessage() {}
+
+func (x *HostSendResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostSendResponse.ProtoReflect.Descriptor instead.
+func (*HostSendResponse) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *HostSendResponse) GetDelivered() int32 {
+	if x != nil {
+		return x.Delivered
+	}
+	return 0
+}
+
+// HostStyle is a message's text style.
+type HostStyle struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bold          bool                   `protobuf:"varint,1,opt,name=bold,proto3" json:"bold,omitempty"`
+	Italic        bool                   `protobuf:"varint,2,opt,name=italic,proto3" json:"italic,omitempty"`
+	Underline     bool                   `protobuf:"varint,3,opt,name=underline,proto3" json:"underline,omitempty"`
+	Color         string                 `protobuf:"bytes,4,opt,name=color,proto3" json:"color,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostStyle) Reset() {
+	*x = HostStyle{}
+	mi := &file_hostapi_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostStyle) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostStyle) ProtoMessage() {}
+
+func (x *HostStyle) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostStyle.ProtoReflect.Descriptor instead.
+func (*HostStyle) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *HostStyle) GetBold() bool {
+	if x != nil {
+		return x.Bold
+	}
+	return false
+}
+
+func (x *HostStyle) GetItalic() bool {
+	if x != nil {
+		return x.Italic
+	}
+	return false
+}
+
+func (x *HostStyle) GetUnderline() bool {
+	if x != nil {
+		return x.Underline
+	}
+	return false
+}
+
+func (x *HostStyle) GetColor() string {
+	if x != nil {
+		return x.Color
+	}
+	return ""
+}
+
+// HostSayRequest says text in a room as the user from.
+type HostSayRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          string                 `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	Room          int64                  `protobuf:"varint,2,opt,name=room,proto3" json:"room,omitempty"`
+	Text          string                 `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
+	Style         *HostStyle             `protobuf:"bytes,4,opt,name=style,proto3" json:"style,omitempty"`
+	Emotion       string                 `protobuf:"bytes,5,opt,name=emotion,proto3" json:"emotion,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostSayRequest) Reset() {
+	*x = HostSayRequest{}
+	mi := &file_hostapi_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostSayRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostSayRequest) ProtoMessage() {}
+
+func (x *HostSayRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostSayRequest.ProtoReflect.Descriptor instead.
+func (*HostSayRequest) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *HostSayRequest) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *HostSayRequest) GetRoom() int64 {
+	if x != nil {
+		return x.Room
+	}
+	return 0
+}
+
+func (x *HostSayRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *HostSayRequest) GetStyle() *HostStyle {
+	if x != nil {
+		return x.Style
+	}
+	return nil
+}
+
+func (x *HostSayRequest) GetEmotion() string {
+	if x != nil {
+		return x.Emotion
+	}
+	return ""
+}
+
+// HostMessage is a public message.
+type HostMessage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Room          int64                  `protobuf:"varint,2,opt,name=room,proto3" json:"room,omitempty"`
+	From          string                 `protobuf:"bytes,3,opt,name=from,proto3" json:"from,omitempty"`
+	Text          string                 `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
+	Style         *HostStyle             `protobuf:"bytes,5,opt,name=style,proto3" json:"style,omitempty"`
+	TimeUnixMs    int64                  `protobuf:"varint,6,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	Emotion       string                 `protobuf:"bytes,7,opt,name=emotion,proto3" json:"emotion,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostMessage) Reset() {
+	*x = HostMessage{}
+	mi := &file_hostapi_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostMessage) ProtoMessage() {}
+
+func (x *HostMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostMessage.ProtoReflect.Descriptor instead.
+func (*HostMessage) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *HostMessage) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *HostMessage) GetRoom() int64 {
+	if x != nil {
+		return x.Room
+	}
+	return 0
+}
+
+func (x *HostMessage) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *HostMessage) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *HostMessage) GetStyle() *HostStyle {
+	if x != nil {
+		return x.Style
+	}
+	return nil
+}
+
+func (x *HostMessage) GetTimeUnixMs() int64 {
+	if x != nil {
+		return x.TimeUnixMs
+	}
+	return 0
+}
+
+func (x *HostMessage) GetEmotion() string {
+	if x != nil {
+		return x.Emotion
+	}
+	return ""
+}
+
+// HostHeld is a held message.
+type HostHeld struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Message       *HostMessage           `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"` // time_unix_ms is when it was held
+	Note          string                 `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	Plugin        string                 `protobuf:"bytes,4,opt,name=plugin,proto3" json:"plugin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostHeld) Reset() {
+	*x = HostHeld{}
+	mi := &file_hostapi_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostHeld) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostHeld) ProtoMessage() {}
+
+func (x *HostHeld) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostHeld.ProtoReflect.Descriptor instead.
+func (*HostHeld) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *HostHeld) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *HostHeld) GetMessage() *HostMessage {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *HostHeld) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *HostHeld) GetPlugin() string {
+	if x != nil {
+		return x.Plugin
+	}
+	return ""
+}
+
+// HostHeldList lists held messages, oldest first.
+type HostHeldList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Held          []*HostHeld            `protobuf:"bytes,1,rep,name=held,proto3" json:"held,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostHeldList) Reset() {
+	*x = HostHeldList{}
+	mi := &file_hostapi_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostHeldList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostHeldList) ProtoMessage() {}
+
+func (x *HostHeldList) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostHeldList.ProtoReflect.Descriptor instead.
+func (*HostHeldList) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *HostHeldList) GetHeld() []*HostHeld {
+	if x != nil {
+		return x.Held
+	}
+	return nil
+}
+
+// HostHeldID names one held message.
+type HostHeldID struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostHeldID) Reset() {
+	*x = HostHeldID{}
+	mi := &file_hostapi_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostHeldID) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostHeldID) ProtoMessage() {}
+
+func (x *HostHeldID) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostHeldID.ProtoReflect.Descriptor instead.
+func (*HostHeldID) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *HostHeldID) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+// HostDeclineRequest declines a held message; the author (if online) is
+// told the reason.
+type HostDeclineRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostDeclineRequest) Reset() {
+	*x = HostDeclineRequest{}
+	mi := &file_hostapi_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostDeclineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostDeclineRequest) ProtoMessage() {}
+
+func (x *HostDeclineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostDeclineRequest.ProtoReflect.Descriptor instead.
+func (*HostDeclineRequest) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *HostDeclineRequest) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *HostDeclineRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// HostDocKey names one document.
+type HostDocKey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostDocKey) Reset() {
+	*x = HostDocKey{}
+	mi := &file_hostapi_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostDocKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostDocKey) ProtoMessage() {}
+
+func (x *HostDocKey) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostDocKey.ProtoReflect.Descriptor instead.
+func (*HostDocKey) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *HostDocKey) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+// HostDocChunk is a piece of a document. In DocPut the first chunk
+// carries key and expect_version (0: must not exist, -1: any); in DocGet
+// the first carries version, size and updated_unix_ms.
+type HostDocChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	ExpectVersion int64                  `protobuf:"varint,2,opt,name=expect_version,json=expectVersion,proto3" json:"expect_version,omitempty"`
+	Version       int64                  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	Size          int64                  `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	UpdatedUnixMs int64                  `protobuf:"varint,5,opt,name=updated_unix_ms,json=updatedUnixMs,proto3" json:"updated_unix_ms,omitempty"`
+	Data          []byte                 `protobuf:"bytes,6,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostDocChunk) Reset() {
+	*x = HostDocChunk{}
+	mi := &file_hostapi_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostDocChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostDocChunk) ProtoMessage() {}
+
+func (x *HostDocChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostDocChunk.ProtoReflect.Descriptor instead.
+func (*HostDocChunk) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *HostDocChunk) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *HostDocChunk) GetExpectVersion() int64 {
+	if x != nil {
+		return x.ExpectVersion
+	}
+	return 0
+}
+
+func (x *HostDocChunk) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *HostDocChunk) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *HostDocChunk) GetUpdatedUnixMs() int64 {
+	if x != nil {
+		return x.UpdatedUnixMs
+	}
+	return 0
+}
+
+func (x *HostDocChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+// HostDocInfo describes a stored document.
+type HostDocInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Version       int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Size          int64                  `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	UpdatedUnixMs int64                  `protobuf:"varint,4,opt,name=updated_unix_ms,json=updatedUnixMs,proto3" json:"updated_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostDocInfo) Reset() {
+	*x = HostDocInfo{}
+	mi := &file_hostapi_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostDocInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostDocInfo) ProtoMessage() {}
+
+func (x *HostDocInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostDocInfo.ProtoReflect.Descriptor instead.
+func (*HostDocInfo) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *HostDocInfo) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *HostDocInfo) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *HostDocInfo) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *HostDocInfo) GetUpdatedUnixMs() int64 {
+	if x != nil {
+		return x.UpdatedUnixMs
+	}
+	return 0
+}
+
+// HostDocDeleteRequest removes a document at expect_version (-1: any).
+type HostDocDeleteRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	ExpectVersion int64                  `protobuf:"varint,2,opt,name=expect_version,json=expectVersion,proto3" json:"expect_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostDocDeleteRequest) Reset() {
+	*x = HostDocDeleteRequest{}
+	mi := &file_hostapi_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostDocDeleteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostDocDeleteRequest) ProtoMessage() {}
+
+func (x *HostDocDeleteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostDocDeleteRequest.ProtoReflect.Descriptor instead.
+func (*HostDocDeleteRequest) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *HostDocDeleteRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *HostDocDeleteRequest) GetExpectVersion() int64 {
+	if x != nil {
+		return x.ExpectVersion
+	}
+	return 0
+}
+
+// HostDocListRequest lists the documents whose key starts with prefix.
+type HostDocListRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Prefix        string                 `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostDocListRequest) Reset() {
+	*x = HostDocListRequest{}
+	mi := &file_hostapi_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostDocListRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostDocListRequest) ProtoMessage() {}
+
+func (x *HostDocListRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostDocListRequest.ProtoReflect.Descriptor instead.
+func (*HostDocListRequest) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *HostDocListRequest) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+// HostDocList lists documents by key, without their values.
+type HostDocList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Docs          []*HostDocInfo         `protobuf:"bytes,1,rep,name=docs,proto3" json:"docs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostDocList) Reset() {
+	*x = HostDocList{}
+	mi := &file_hostapi_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostDocList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostDocList) ProtoMessage() {}
+
+func (x *HostDocList) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostDocList.ProtoReflect.Descriptor instead.
+func (*HostDocList) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *HostDocList) GetDocs() []*HostDocInfo {
+	if x != nil {
+		return x.Docs
+	}
+	return nil
+}
+
 var File_hostapi_proto protoreflect.FileDescriptor
 
 const file_hostapi_proto_rawDesc = "" +
@@ -932,7 +2864,176 @@ const file_hostapi_proto_rawDesc = "" +
 	"\fKVSetRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x15\n" +
-	"\x06ttl_ms\x18\x03 \x01(\x03R\x05ttlMs2\xf9\x05\n" +
+	"\x06ttl_ms\x18\x03 \x01(\x03R\x05ttlMs\"\xfe\x02\n" +
+	"\bHostRoom\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04desc\x18\x03 \x01(\tR\x04desc\x12\x14\n" +
+	"\x05owner\x18\x04 \x01(\tR\x05owner\x12\x18\n" +
+	"\aspeaker\x18\x05 \x01(\tR\aspeaker\x12\x10\n" +
+	"\x03max\x18\x06 \x01(\x05R\x03max\x12\x16\n" +
+	"\x06guests\x18\a \x01(\bR\x06guests\x12\x1a\n" +
+	"\bpassword\x18\b \x01(\tR\bpassword\x12\x16\n" +
+	"\x06locked\x18\t \x01(\bR\x06locked\x12\x12\n" +
+	"\x04open\x18\n" +
+	" \x01(\bR\x04open\x12\x1c\n" +
+	"\tmoderated\x18\v \x01(\bR\tmoderated\x12\x18\n" +
+	"\awelcome\x18\f \x01(\tR\awelcome\x12\x14\n" +
+	"\x05audio\x18\r \x01(\bR\x05audio\x12\x14\n" +
+	"\x05video\x18\x0e \x01(\bR\x05video\x12\x1e\n" +
+	"\n" +
+	"whiteboard\x18\x0f \x01(\bR\n" +
+	"whiteboard\x12\x14\n" +
+	"\x05count\x18\x10 \x01(\x05R\x05count\"=\n" +
+	"\fHostRoomList\x12-\n" +
+	"\x05rooms\x18\x01 \x03(\v2\x17.parlor.sdk.v1.HostRoomR\x05rooms\"\x1c\n" +
+	"\n" +
+	"HostRoomID\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\"\xa3\x04\n" +
+	"\fHostRoomEdit\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x00R\x04name\x88\x01\x01\x12\x17\n" +
+	"\x04desc\x18\x03 \x01(\tH\x01R\x04desc\x88\x01\x01\x12\x19\n" +
+	"\x05owner\x18\x04 \x01(\tH\x02R\x05owner\x88\x01\x01\x12\x1d\n" +
+	"\aspeaker\x18\x05 \x01(\tH\x03R\aspeaker\x88\x01\x01\x12\x15\n" +
+	"\x03max\x18\x06 \x01(\x05H\x04R\x03max\x88\x01\x01\x12\x1b\n" +
+	"\x06guests\x18\a \x01(\bH\x05R\x06guests\x88\x01\x01\x12\x1f\n" +
+	"\bpassword\x18\b \x01(\tH\x06R\bpassword\x88\x01\x01\x12\x17\n" +
+	"\x04open\x18\t \x01(\bH\aR\x04open\x88\x01\x01\x12!\n" +
+	"\tmoderated\x18\n" +
+	" \x01(\bH\bR\tmoderated\x88\x01\x01\x12\x1d\n" +
+	"\awelcome\x18\v \x01(\tH\tR\awelcome\x88\x01\x01\x12\x19\n" +
+	"\x05audio\x18\f \x01(\bH\n" +
+	"R\x05audio\x88\x01\x01\x12\x19\n" +
+	"\x05video\x18\r \x01(\bH\vR\x05video\x88\x01\x01\x12#\n" +
+	"\n" +
+	"whiteboard\x18\x0e \x01(\bH\fR\n" +
+	"whiteboard\x88\x01\x01B\a\n" +
+	"\x05_nameB\a\n" +
+	"\x05_descB\b\n" +
+	"\x06_ownerB\n" +
+	"\n" +
+	"\b_speakerB\x06\n" +
+	"\x04_maxB\t\n" +
+	"\a_guestsB\v\n" +
+	"\t_passwordB\a\n" +
+	"\x05_openB\f\n" +
+	"\n" +
+	"_moderatedB\n" +
+	"\n" +
+	"\b_welcomeB\b\n" +
+	"\x06_audioB\b\n" +
+	"\x06_videoB\r\n" +
+	"\v_whiteboard\"f\n" +
+	"\n" +
+	"HostMember\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\adisplay\x18\x02 \x01(\tR\adisplay\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12\x16\n" +
+	"\x06avatar\x18\x04 \x01(\tR\x06avatar\"E\n" +
+	"\x0eHostMemberList\x123\n" +
+	"\amembers\x18\x01 \x03(\v2\x19.parlor.sdk.v1.HostMemberR\amembers\"\x88\x01\n" +
+	"\x0fHostKickRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04room\x18\x02 \x01(\x03R\x04room\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1f\n" +
+	"\vcooldown_ms\x18\x04 \x01(\x03R\n" +
+	"cooldownMs\x12\x14\n" +
+	"\x05actor\x18\x05 \x01(\tR\x05actor\"5\n" +
+	"\x0fHostMoveRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\x03R\x02to\"\xc3\x02\n" +
+	"\fHostSanction\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04user\x18\x03 \x01(\tR\x04user\x12\x0e\n" +
+	"\x02ip\x18\x04 \x01(\tR\x02ip\x12\x12\n" +
+	"\x04room\x18\x05 \x01(\x03R\x04room\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05actor\x18\a \x01(\tR\x05actor\x12\x16\n" +
+	"\x06source\x18\b \x01(\tR\x06source\x12&\n" +
+	"\x0fcreated_unix_ms\x18\t \x01(\x03R\rcreatedUnixMs\x12&\n" +
+	"\x0fexpires_unix_ms\x18\n" +
+	" \x01(\x03R\rexpiresUnixMs\x12$\n" +
+	"\x0elifted_unix_ms\x18\v \x01(\x03R\fliftedUnixMs\x12\x1b\n" +
+	"\tlifted_by\x18\f \x01(\tR\bliftedBy\"1\n" +
+	"\x0fHostLiftRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x0e\n" +
+	"\x02by\x18\x02 \x01(\tR\x02by\"h\n" +
+	"\x12HostSanctionFilter\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\x12\x12\n" +
+	"\x04room\x18\x03 \x01(\x03R\x04room\x12\x16\n" +
+	"\x06active\x18\x04 \x01(\bR\x06active\"M\n" +
+	"\x10HostSanctionList\x129\n" +
+	"\tsanctions\x18\x01 \x03(\v2\x1b.parlor.sdk.v1.HostSanctionR\tsanctions\"J\n" +
+	"\fHostAudience\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\x12\x12\n" +
+	"\x04room\x18\x03 \x01(\x03R\x04room\"\x97\x01\n" +
+	"\x0fHostSendRequest\x12+\n" +
+	"\x02to\x18\x01 \x01(\v2\x1b.parlor.sdk.v1.HostAudienceR\x02to\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\x12\x12\n" +
+	"\x04type\x18\x03 \x01(\tR\x04type\x12\x12\n" +
+	"\x04room\x18\x04 \x01(\x03R\x04room\x12\x1b\n" +
+	"\tdata_json\x18\x05 \x01(\fR\bdataJson\"0\n" +
+	"\x10HostSendResponse\x12\x1c\n" +
+	"\tdelivered\x18\x01 \x01(\x05R\tdelivered\"k\n" +
+	"\tHostStyle\x12\x12\n" +
+	"\x04bold\x18\x01 \x01(\bR\x04bold\x12\x16\n" +
+	"\x06italic\x18\x02 \x01(\bR\x06italic\x12\x1c\n" +
+	"\tunderline\x18\x03 \x01(\bR\tunderline\x12\x14\n" +
+	"\x05color\x18\x04 \x01(\tR\x05color\"\x96\x01\n" +
+	"\x0eHostSayRequest\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\tR\x04from\x12\x12\n" +
+	"\x04room\x18\x02 \x01(\x03R\x04room\x12\x12\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\x12.\n" +
+	"\x05style\x18\x04 \x01(\v2\x18.parlor.sdk.v1.HostStyleR\x05style\x12\x18\n" +
+	"\aemotion\x18\x05 \x01(\tR\aemotion\"\xc5\x01\n" +
+	"\vHostMessage\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
+	"\x04room\x18\x02 \x01(\x03R\x04room\x12\x12\n" +
+	"\x04from\x18\x03 \x01(\tR\x04from\x12\x12\n" +
+	"\x04text\x18\x04 \x01(\tR\x04text\x12.\n" +
+	"\x05style\x18\x05 \x01(\v2\x18.parlor.sdk.v1.HostStyleR\x05style\x12 \n" +
+	"\ftime_unix_ms\x18\x06 \x01(\x03R\n" +
+	"timeUnixMs\x12\x18\n" +
+	"\aemotion\x18\a \x01(\tR\aemotion\"|\n" +
+	"\bHostHeld\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x124\n" +
+	"\amessage\x18\x02 \x01(\v2\x1a.parlor.sdk.v1.HostMessageR\amessage\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\x12\x16\n" +
+	"\x06plugin\x18\x04 \x01(\tR\x06plugin\";\n" +
+	"\fHostHeldList\x12+\n" +
+	"\x04held\x18\x01 \x03(\v2\x17.parlor.sdk.v1.HostHeldR\x04held\"\x1c\n" +
+	"\n" +
+	"HostHeldID\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\"<\n" +
+	"\x12HostDeclineRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x1e\n" +
+	"\n" +
+	"HostDocKey\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\"\xb1\x01\n" +
+	"\fHostDocChunk\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12%\n" +
+	"\x0eexpect_version\x18\x02 \x01(\x03R\rexpectVersion\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x03R\x04size\x12&\n" +
+	"\x0fupdated_unix_ms\x18\x05 \x01(\x03R\rupdatedUnixMs\x12\x12\n" +
+	"\x04data\x18\x06 \x01(\fR\x04data\"u\n" +
+	"\vHostDocInfo\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x03R\x04size\x12&\n" +
+	"\x0fupdated_unix_ms\x18\x04 \x01(\x03R\rupdatedUnixMs\"O\n" +
+	"\x14HostDocDeleteRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12%\n" +
+	"\x0eexpect_version\x18\x02 \x01(\x03R\rexpectVersion\",\n" +
+	"\x12HostDocListRequest\x12\x16\n" +
+	"\x06prefix\x18\x01 \x01(\tR\x06prefix\"=\n" +
+	"\vHostDocList\x12.\n" +
+	"\x04docs\x18\x01 \x03(\v2\x1a.parlor.sdk.v1.HostDocInfoR\x04docs2\xc3\x11\n" +
 	"\aHostAPI\x12?\n" +
 	"\bFindUser\x12\x1e.parlor.sdk.v1.FindUserRequest\x1a\x13.parlor.sdk.v1.User\x12C\n" +
 	"\n" +
@@ -946,7 +3047,33 @@ const file_hostapi_proto_rawDesc = "" +
 	"\x12RevokeUserSessions\x12\x15.parlor.sdk.v1.UserID\x1a$.parlor.sdk.v1.RevokeSessionResponse\x125\n" +
 	"\x05KVGet\x12\x14.parlor.sdk.v1.KVKey\x1a\x16.parlor.sdk.v1.KVValue\x12:\n" +
 	"\x05KVSet\x12\x1b.parlor.sdk.v1.KVSetRequest\x1a\x14.parlor.sdk.v1.Empty\x126\n" +
-	"\bKVDelete\x12\x14.parlor.sdk.v1.KVKey\x1a\x14.parlor.sdk.v1.EmptyB.Z,github.com/parlorchat/parlor/sdk/proto;protob\x06proto3"
+	"\bKVDelete\x12\x14.parlor.sdk.v1.KVKey\x1a\x14.parlor.sdk.v1.Empty\x12>\n" +
+	"\tListRooms\x12\x14.parlor.sdk.v1.Empty\x1a\x1b.parlor.sdk.v1.HostRoomList\x12=\n" +
+	"\aGetRoom\x12\x19.parlor.sdk.v1.HostRoomID\x1a\x17.parlor.sdk.v1.HostRoom\x12>\n" +
+	"\n" +
+	"CreateRoom\x12\x17.parlor.sdk.v1.HostRoom\x1a\x17.parlor.sdk.v1.HostRoom\x12@\n" +
+	"\bEditRoom\x12\x1b.parlor.sdk.v1.HostRoomEdit\x1a\x17.parlor.sdk.v1.HostRoom\x12=\n" +
+	"\n" +
+	"DeleteRoom\x12\x19.parlor.sdk.v1.HostRoomID\x1a\x14.parlor.sdk.v1.Empty\x12G\n" +
+	"\vListMembers\x12\x19.parlor.sdk.v1.HostRoomID\x1a\x1d.parlor.sdk.v1.HostMemberList\x12B\n" +
+	"\n" +
+	"KickMember\x12\x1e.parlor.sdk.v1.HostKickRequest\x1a\x14.parlor.sdk.v1.Empty\x12B\n" +
+	"\n" +
+	"MoveMember\x12\x1e.parlor.sdk.v1.HostMoveRequest\x1a\x14.parlor.sdk.v1.Empty\x12G\n" +
+	"\vAddSanction\x12\x1b.parlor.sdk.v1.HostSanction\x1a\x1b.parlor.sdk.v1.HostSanction\x12K\n" +
+	"\fLiftSanction\x12\x1e.parlor.sdk.v1.HostLiftRequest\x1a\x1b.parlor.sdk.v1.HostSanction\x12S\n" +
+	"\rListSanctions\x12!.parlor.sdk.v1.HostSanctionFilter\x1a\x1f.parlor.sdk.v1.HostSanctionList\x12M\n" +
+	"\n" +
+	"SendNotice\x12\x1e.parlor.sdk.v1.HostSendRequest\x1a\x1f.parlor.sdk.v1.HostSendResponse\x12L\n" +
+	"\tSendEvent\x12\x1e.parlor.sdk.v1.HostSendRequest\x1a\x1f.parlor.sdk.v1.HostSendResponse\x12B\n" +
+	"\x05SayAs\x12\x1d.parlor.sdk.v1.HostSayRequest\x1a\x1a.parlor.sdk.v1.HostMessage\x12B\n" +
+	"\bListHeld\x12\x19.parlor.sdk.v1.HostRoomID\x1a\x1b.parlor.sdk.v1.HostHeldList\x12D\n" +
+	"\vReleaseHeld\x12\x19.parlor.sdk.v1.HostHeldID\x1a\x1a.parlor.sdk.v1.HostMessage\x12F\n" +
+	"\vDeclineHeld\x12!.parlor.sdk.v1.HostDeclineRequest\x1a\x14.parlor.sdk.v1.Empty\x12B\n" +
+	"\x06DocGet\x12\x19.parlor.sdk.v1.HostDocKey\x1a\x1b.parlor.sdk.v1.HostDocChunk0\x01\x12C\n" +
+	"\x06DocPut\x12\x1b.parlor.sdk.v1.HostDocChunk\x1a\x1a.parlor.sdk.v1.HostDocInfo(\x01\x12F\n" +
+	"\tDocDelete\x12#.parlor.sdk.v1.HostDocDeleteRequest\x1a\x14.parlor.sdk.v1.Empty\x12H\n" +
+	"\aDocList\x12!.parlor.sdk.v1.HostDocListRequest\x1a\x1a.parlor.sdk.v1.HostDocListB.Z,github.com/parlorchat/parlor/sdk/proto;protob\x06proto3"
 
 var (
 	file_hostapi_proto_rawDescOnce sync.Once
@@ -960,7 +3087,7 @@ func file_hostapi_proto_rawDescGZIP() []byte {
 	return file_hostapi_proto_rawDescData
 }
 
-var file_hostapi_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_hostapi_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_hostapi_proto_goTypes = []any{
 	(*Empty)(nil),                 // 0: parlor.sdk.v1.Empty
 	(*User)(nil),                  // 1: parlor.sdk.v1.User
@@ -976,35 +3103,114 @@ var file_hostapi_proto_goTypes = []any{
 	(*KVKey)(nil),                 // 11: parlor.sdk.v1.KVKey
 	(*KVValue)(nil),               // 12: parlor.sdk.v1.KVValue
 	(*KVSetRequest)(nil),          // 13: parlor.sdk.v1.KVSetRequest
+	(*HostRoom)(nil),              // 14: parlor.sdk.v1.HostRoom
+	(*HostRoomList)(nil),          // 15: parlor.sdk.v1.HostRoomList
+	(*HostRoomID)(nil),            // 16: parlor.sdk.v1.HostRoomID
+	(*HostRoomEdit)(nil),          // 17: parlor.sdk.v1.HostRoomEdit
+	(*HostMember)(nil),            // 18: parlor.sdk.v1.HostMember
+	(*HostMemberList)(nil),        // 19: parlor.sdk.v1.HostMemberList
+	(*HostKickRequest)(nil),       // 20: parlor.sdk.v1.HostKickRequest
+	(*HostMoveRequest)(nil),       // 21: parlor.sdk.v1.HostMoveRequest
+	(*HostSanction)(nil),          // 22: parlor.sdk.v1.HostSanction
+	(*HostLiftRequest)(nil),       // 23: parlor.sdk.v1.HostLiftRequest
+	(*HostSanctionFilter)(nil),    // 24: parlor.sdk.v1.HostSanctionFilter
+	(*HostSanctionList)(nil),      // 25: parlor.sdk.v1.HostSanctionList
+	(*HostAudience)(nil),          // 26: parlor.sdk.v1.HostAudience
+	(*HostSendRequest)(nil),       // 27: parlor.sdk.v1.HostSendRequest
+	(*HostSendResponse)(nil),      // 28: parlor.sdk.v1.HostSendResponse
+	(*HostStyle)(nil),             // 29: parlor.sdk.v1.HostStyle
+	(*HostSayRequest)(nil),        // 30: parlor.sdk.v1.HostSayRequest
+	(*HostMessage)(nil),           // 31: parlor.sdk.v1.HostMessage
+	(*HostHeld)(nil),              // 32: parlor.sdk.v1.HostHeld
+	(*HostHeldList)(nil),          // 33: parlor.sdk.v1.HostHeldList
+	(*HostHeldID)(nil),            // 34: parlor.sdk.v1.HostHeldID
+	(*HostDeclineRequest)(nil),    // 35: parlor.sdk.v1.HostDeclineRequest
+	(*HostDocKey)(nil),            // 36: parlor.sdk.v1.HostDocKey
+	(*HostDocChunk)(nil),          // 37: parlor.sdk.v1.HostDocChunk
+	(*HostDocInfo)(nil),           // 38: parlor.sdk.v1.HostDocInfo
+	(*HostDocDeleteRequest)(nil),  // 39: parlor.sdk.v1.HostDocDeleteRequest
+	(*HostDocListRequest)(nil),    // 40: parlor.sdk.v1.HostDocListRequest
+	(*HostDocList)(nil),           // 41: parlor.sdk.v1.HostDocList
 }
 var file_hostapi_proto_depIdxs = []int32{
-	2,  // 0: parlor.sdk.v1.HostAPI.FindUser:input_type -> parlor.sdk.v1.FindUserRequest
-	3,  // 1: parlor.sdk.v1.HostAPI.CreateUser:input_type -> parlor.sdk.v1.CreateUserRequest
-	4,  // 2: parlor.sdk.v1.HostAPI.EditUser:input_type -> parlor.sdk.v1.EditUserRequest
-	5,  // 3: parlor.sdk.v1.HostAPI.DeleteUser:input_type -> parlor.sdk.v1.UserID
-	6,  // 4: parlor.sdk.v1.HostAPI.SetPassword:input_type -> parlor.sdk.v1.SetPasswordRequest
-	7,  // 5: parlor.sdk.v1.HostAPI.IssueSession:input_type -> parlor.sdk.v1.IssueSessionRequest
-	9,  // 6: parlor.sdk.v1.HostAPI.RevokeSession:input_type -> parlor.sdk.v1.RevokeSessionRequest
-	5,  // 7: parlor.sdk.v1.HostAPI.RevokeUserSessions:input_type -> parlor.sdk.v1.UserID
-	11, // 8: parlor.sdk.v1.HostAPI.KVGet:input_type -> parlor.sdk.v1.KVKey
-	13, // 9: parlor.sdk.v1.HostAPI.KVSet:input_type -> parlor.sdk.v1.KVSetRequest
-	11, // 10: parlor.sdk.v1.HostAPI.KVDelete:input_type -> parlor.sdk.v1.KVKey
-	1,  // 11: parlor.sdk.v1.HostAPI.FindUser:output_type -> parlor.sdk.v1.User
-	1,  // 12: parlor.sdk.v1.HostAPI.CreateUser:output_type -> parlor.sdk.v1.User
-	1,  // 13: parlor.sdk.v1.HostAPI.EditUser:output_type -> parlor.sdk.v1.User
-	0,  // 14: parlor.sdk.v1.HostAPI.DeleteUser:output_type -> parlor.sdk.v1.Empty
-	0,  // 15: parlor.sdk.v1.HostAPI.SetPassword:output_type -> parlor.sdk.v1.Empty
-	8,  // 16: parlor.sdk.v1.HostAPI.IssueSession:output_type -> parlor.sdk.v1.Session
-	10, // 17: parlor.sdk.v1.HostAPI.RevokeSession:output_type -> parlor.sdk.v1.RevokeSessionResponse
-	10, // 18: parlor.sdk.v1.HostAPI.RevokeUserSessions:output_type -> parlor.sdk.v1.RevokeSessionResponse
-	12, // 19: parlor.sdk.v1.HostAPI.KVGet:output_type -> parlor.sdk.v1.KVValue
-	0,  // 20: parlor.sdk.v1.HostAPI.KVSet:output_type -> parlor.sdk.v1.Empty
-	0,  // 21: parlor.sdk.v1.HostAPI.KVDelete:output_type -> parlor.sdk.v1.Empty
-	11, // [11:22] is the sub-list for method output_type
-	0,  // [0:11] is the sub-list for method input_type
-	0,  // [0:0] is the sub-list for extension type_name
-	0,  // [0:0] is the sub-list for extension extendee
-	0,  // [0:0] is the sub-list for field type_name
+	14, // 0: parlor.sdk.v1.HostRoomList.rooms:type_name -> parlor.sdk.v1.HostRoom
+	18, // 1: parlor.sdk.v1.HostMemberList.members:type_name -> parlor.sdk.v1.HostMember
+	22, // 2: parlor.sdk.v1.HostSanctionList.sanctions:type_name -> parlor.sdk.v1.HostSanction
+	26, // 3: parlor.sdk.v1.HostSendRequest.to:type_name -> parlor.sdk.v1.HostAudience
+	29, // 4: parlor.sdk.v1.HostSayRequest.style:type_name -> parlor.sdk.v1.HostStyle
+	29, // 5: parlor.sdk.v1.HostMessage.style:type_name -> parlor.sdk.v1.HostStyle
+	31, // 6: parlor.sdk.v1.HostHeld.message:type_name -> parlor.sdk.v1.HostMessage
+	32, // 7: parlor.sdk.v1.HostHeldList.held:type_name -> parlor.sdk.v1.HostHeld
+	38, // 8: parlor.sdk.v1.HostDocList.docs:type_name -> parlor.sdk.v1.HostDocInfo
+	2,  // 9: parlor.sdk.v1.HostAPI.FindUser:input_type -> parlor.sdk.v1.FindUserRequest
+	3,  // 10: parlor.sdk.v1.HostAPI.CreateUser:input_type -> parlor.sdk.v1.CreateUserRequest
+	4,  // 11: parlor.sdk.v1.HostAPI.EditUser:input_type -> parlor.sdk.v1.EditUserRequest
+	5,  // 12: parlor.sdk.v1.HostAPI.DeleteUser:input_type -> parlor.sdk.v1.UserID
+	6,  // 13: parlor.sdk.v1.HostAPI.SetPassword:input_type -> parlor.sdk.v1.SetPasswordRequest
+	7,  // 14: parlor.sdk.v1.HostAPI.IssueSession:input_type -> parlor.sdk.v1.IssueSessionRequest
+	9,  // 15: parlor.sdk.v1.HostAPI.RevokeSession:input_type -> parlor.sdk.v1.RevokeSessionRequest
+	5,  // 16: parlor.sdk.v1.HostAPI.RevokeUserSessions:input_type -> parlor.sdk.v1.UserID
+	11, // 17: parlor.sdk.v1.HostAPI.KVGet:input_type -> parlor.sdk.v1.KVKey
+	13, // 18: parlor.sdk.v1.HostAPI.KVSet:input_type -> parlor.sdk.v1.KVSetRequest
+	11, // 19: parlor.sdk.v1.HostAPI.KVDelete:input_type -> parlor.sdk.v1.KVKey
+	0,  // 20: parlor.sdk.v1.HostAPI.ListRooms:input_type -> parlor.sdk.v1.Empty
+	16, // 21: parlor.sdk.v1.HostAPI.GetRoom:input_type -> parlor.sdk.v1.HostRoomID
+	14, // 22: parlor.sdk.v1.HostAPI.CreateRoom:input_type -> parlor.sdk.v1.HostRoom
+	17, // 23: parlor.sdk.v1.HostAPI.EditRoom:input_type -> parlor.sdk.v1.HostRoomEdit
+	16, // 24: parlor.sdk.v1.HostAPI.DeleteRoom:input_type -> parlor.sdk.v1.HostRoomID
+	16, // 25: parlor.sdk.v1.HostAPI.ListMembers:input_type -> parlor.sdk.v1.HostRoomID
+	20, // 26: parlor.sdk.v1.HostAPI.KickMember:input_type -> parlor.sdk.v1.HostKickRequest
+	21, // 27: parlor.sdk.v1.HostAPI.MoveMember:input_type -> parlor.sdk.v1.HostMoveRequest
+	22, // 28: parlor.sdk.v1.HostAPI.AddSanction:input_type -> parlor.sdk.v1.HostSanction
+	23, // 29: parlor.sdk.v1.HostAPI.LiftSanction:input_type -> parlor.sdk.v1.HostLiftRequest
+	24, // 30: parlor.sdk.v1.HostAPI.ListSanctions:input_type -> parlor.sdk.v1.HostSanctionFilter
+	27, // 31: parlor.sdk.v1.HostAPI.SendNotice:input_type -> parlor.sdk.v1.HostSendRequest
+	27, // 32: parlor.sdk.v1.HostAPI.SendEvent:input_type -> parlor.sdk.v1.HostSendRequest
+	30, // 33: parlor.sdk.v1.HostAPI.SayAs:input_type -> parlor.sdk.v1.HostSayRequest
+	16, // 34: parlor.sdk.v1.HostAPI.ListHeld:input_type -> parlor.sdk.v1.HostRoomID
+	34, // 35: parlor.sdk.v1.HostAPI.ReleaseHeld:input_type -> parlor.sdk.v1.HostHeldID
+	35, // 36: parlor.sdk.v1.HostAPI.DeclineHeld:input_type -> parlor.sdk.v1.HostDeclineRequest
+	36, // 37: parlor.sdk.v1.HostAPI.DocGet:input_type -> parlor.sdk.v1.HostDocKey
+	37, // 38: parlor.sdk.v1.HostAPI.DocPut:input_type -> parlor.sdk.v1.HostDocChunk
+	39, // 39: parlor.sdk.v1.HostAPI.DocDelete:input_type -> parlor.sdk.v1.HostDocDeleteRequest
+	40, // 40: parlor.sdk.v1.HostAPI.DocList:input_type -> parlor.sdk.v1.HostDocListRequest
+	1,  // 41: parlor.sdk.v1.HostAPI.FindUser:output_type -> parlor.sdk.v1.User
+	1,  // 42: parlor.sdk.v1.HostAPI.CreateUser:output_type -> parlor.sdk.v1.User
+	1,  // 43: parlor.sdk.v1.HostAPI.EditUser:output_type -> parlor.sdk.v1.User
+	0,  // 44: parlor.sdk.v1.HostAPI.DeleteUser:output_type -> parlor.sdk.v1.Empty
+	0,  // 45: parlor.sdk.v1.HostAPI.SetPassword:output_type -> parlor.sdk.v1.Empty
+	8,  // 46: parlor.sdk.v1.HostAPI.IssueSession:output_type -> parlor.sdk.v1.Session
+	10, // 47: parlor.sdk.v1.HostAPI.RevokeSession:output_type -> parlor.sdk.v1.RevokeSessionResponse
+	10, // 48: parlor.sdk.v1.HostAPI.RevokeUserSessions:output_type -> parlor.sdk.v1.RevokeSessionResponse
+	12, // 49: parlor.sdk.v1.HostAPI.KVGet:output_type -> parlor.sdk.v1.KVValue
+	0,  // 50: parlor.sdk.v1.HostAPI.KVSet:output_type -> parlor.sdk.v1.Empty
+	0,  // 51: parlor.sdk.v1.HostAPI.KVDelete:output_type -> parlor.sdk.v1.Empty
+	15, // 52: parlor.sdk.v1.HostAPI.ListRooms:output_type -> parlor.sdk.v1.HostRoomList
+	14, // 53: parlor.sdk.v1.HostAPI.GetRoom:output_type -> parlor.sdk.v1.HostRoom
+	14, // 54: parlor.sdk.v1.HostAPI.CreateRoom:output_type -> parlor.sdk.v1.HostRoom
+	14, // 55: parlor.sdk.v1.HostAPI.EditRoom:output_type -> parlor.sdk.v1.HostRoom
+	0,  // 56: parlor.sdk.v1.HostAPI.DeleteRoom:output_type -> parlor.sdk.v1.Empty
+	19, // 57: parlor.sdk.v1.HostAPI.ListMembers:output_type -> parlor.sdk.v1.HostMemberList
+	0,  // 58: parlor.sdk.v1.HostAPI.KickMember:output_type -> parlor.sdk.v1.Empty
+	0,  // 59: parlor.sdk.v1.HostAPI.MoveMember:output_type -> parlor.sdk.v1.Empty
+	22, // 60: parlor.sdk.v1.HostAPI.AddSanction:output_type -> parlor.sdk.v1.HostSanction
+	22, // 61: parlor.sdk.v1.HostAPI.LiftSanction:output_type -> parlor.sdk.v1.HostSanction
+	25, // 62: parlor.sdk.v1.HostAPI.ListSanctions:output_type -> parlor.sdk.v1.HostSanctionList
+	28, // 63: parlor.sdk.v1.HostAPI.SendNotice:output_type -> parlor.sdk.v1.HostSendResponse
+	28, // 64: parlor.sdk.v1.HostAPI.SendEvent:output_type -> parlor.sdk.v1.HostSendResponse
+	31, // 65: parlor.sdk.v1.HostAPI.SayAs:output_type -> parlor.sdk.v1.HostMessage
+	33, // 66: parlor.sdk.v1.HostAPI.ListHeld:output_type -> parlor.sdk.v1.HostHeldList
+	31, // 67: parlor.sdk.v1.HostAPI.ReleaseHeld:output_type -> parlor.sdk.v1.HostMessage
+	0,  // 68: parlor.sdk.v1.HostAPI.DeclineHeld:output_type -> parlor.sdk.v1.Empty
+	37, // 69: parlor.sdk.v1.HostAPI.DocGet:output_type -> parlor.sdk.v1.HostDocChunk
+	38, // 70: parlor.sdk.v1.HostAPI.DocPut:output_type -> parlor.sdk.v1.HostDocInfo
+	0,  // 71: parlor.sdk.v1.HostAPI.DocDelete:output_type -> parlor.sdk.v1.Empty
+	41, // 72: parlor.sdk.v1.HostAPI.DocList:output_type -> parlor.sdk.v1.HostDocList
+	41, // [41:73] is the sub-list for method output_type
+	9,  // [9:41] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_hostapi_proto_init() }
@@ -1018,13 +3224,14 @@ func file_hostapi_proto_init() {
 		(*FindUserRequest_Email)(nil),
 	}
 	file_hostapi_proto_msgTypes[4].OneofWrappers = []any{}
+	file_hostapi_proto_msgTypes[17].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hostapi_proto_rawDesc), len(file_hostapi_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

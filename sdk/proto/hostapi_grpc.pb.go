@@ -34,6 +34,27 @@ const (
 	HostAPI_KVGet_FullMethodName              = "/parlor.sdk.v1.HostAPI/KVGet"
 	HostAPI_KVSet_FullMethodName              = "/parlor.sdk.v1.HostAPI/KVSet"
 	HostAPI_KVDelete_FullMethodName           = "/parlor.sdk.v1.HostAPI/KVDelete"
+	HostAPI_ListRooms_FullMethodName          = "/parlor.sdk.v1.HostAPI/ListRooms"
+	HostAPI_GetRoom_FullMethodName            = "/parlor.sdk.v1.HostAPI/GetRoom"
+	HostAPI_CreateRoom_FullMethodName         = "/parlor.sdk.v1.HostAPI/CreateRoom"
+	HostAPI_EditRoom_FullMethodName           = "/parlor.sdk.v1.HostAPI/EditRoom"
+	HostAPI_DeleteRoom_FullMethodName         = "/parlor.sdk.v1.HostAPI/DeleteRoom"
+	HostAPI_ListMembers_FullMethodName        = "/parlor.sdk.v1.HostAPI/ListMembers"
+	HostAPI_KickMember_FullMethodName         = "/parlor.sdk.v1.HostAPI/KickMember"
+	HostAPI_MoveMember_FullMethodName         = "/parlor.sdk.v1.HostAPI/MoveMember"
+	HostAPI_AddSanction_FullMethodName        = "/parlor.sdk.v1.HostAPI/AddSanction"
+	HostAPI_LiftSanction_FullMethodName       = "/parlor.sdk.v1.HostAPI/LiftSanction"
+	HostAPI_ListSanctions_FullMethodName      = "/parlor.sdk.v1.HostAPI/ListSanctions"
+	HostAPI_SendNotice_FullMethodName         = "/parlor.sdk.v1.HostAPI/SendNotice"
+	HostAPI_SendEvent_FullMethodName          = "/parlor.sdk.v1.HostAPI/SendEvent"
+	HostAPI_SayAs_FullMethodName              = "/parlor.sdk.v1.HostAPI/SayAs"
+	HostAPI_ListHeld_FullMethodName           = "/parlor.sdk.v1.HostAPI/ListHeld"
+	HostAPI_ReleaseHeld_FullMethodName        = "/parlor.sdk.v1.HostAPI/ReleaseHeld"
+	HostAPI_DeclineHeld_FullMethodName        = "/parlor.sdk.v1.HostAPI/DeclineHeld"
+	HostAPI_DocGet_FullMethodName             = "/parlor.sdk.v1.HostAPI/DocGet"
+	HostAPI_DocPut_FullMethodName             = "/parlor.sdk.v1.HostAPI/DocPut"
+	HostAPI_DocDelete_FullMethodName          = "/parlor.sdk.v1.HostAPI/DocDelete"
+	HostAPI_DocList_FullMethodName            = "/parlor.sdk.v1.HostAPI/DocList"
 )
 
 // HostAPIClient is the client API for HostAPI service.
@@ -41,8 +62,14 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // HostAPI is served by the host and called by plugins. Errors use gRPC
-// codes: NotFound (no such user or session), AlreadyExists (name or e-mail
-// taken), InvalidArgument (a value the host refuses, with the reason).
+// codes: NotFound (no such user, session, room, sanction, held message or
+// document), AlreadyExists (name or e-mail taken), InvalidArgument (a
+// value the host refuses, with the reason), PermissionDenied (the plugin
+// may not do that, such as an event type outside its prefixes), Aborted
+// (a document's version is not the expected one).
+//
+// Messages of the rooms-and-messaging half are named Host* so that they
+// never collide with the hook messages of module.proto (same package).
 type HostAPIClient interface {
 	// Users: the chat's own accounts.
 	FindUser(ctx context.Context, in *FindUserRequest, opts ...grpc.CallOption) (*User, error)
@@ -58,6 +85,35 @@ type HostAPIClient interface {
 	KVGet(ctx context.Context, in *KVKey, opts ...grpc.CallOption) (*KVValue, error)
 	KVSet(ctx context.Context, in *KVSetRequest, opts ...grpc.CallOption) (*Empty, error)
 	KVDelete(ctx context.Context, in *KVKey, opts ...grpc.CallOption) (*Empty, error)
+	// Rooms of the chat group.
+	ListRooms(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*HostRoomList, error)
+	GetRoom(ctx context.Context, in *HostRoomID, opts ...grpc.CallOption) (*HostRoom, error)
+	CreateRoom(ctx context.Context, in *HostRoom, opts ...grpc.CallOption) (*HostRoom, error)
+	EditRoom(ctx context.Context, in *HostRoomEdit, opts ...grpc.CallOption) (*HostRoom, error)
+	DeleteRoom(ctx context.Context, in *HostRoomID, opts ...grpc.CallOption) (*Empty, error)
+	// Members of rooms, with their roles.
+	ListMembers(ctx context.Context, in *HostRoomID, opts ...grpc.CallOption) (*HostMemberList, error)
+	KickMember(ctx context.Context, in *HostKickRequest, opts ...grpc.CallOption) (*Empty, error)
+	MoveMember(ctx context.Context, in *HostMoveRequest, opts ...grpc.CallOption) (*Empty, error)
+	// Sanctions: bans, mutes and kick cooldowns.
+	AddSanction(ctx context.Context, in *HostSanction, opts ...grpc.CallOption) (*HostSanction, error)
+	LiftSanction(ctx context.Context, in *HostLiftRequest, opts ...grpc.CallOption) (*HostSanction, error)
+	ListSanctions(ctx context.Context, in *HostSanctionFilter, opts ...grpc.CallOption) (*HostSanctionList, error)
+	// Messaging: notices and custom events to a user, a room, a room's
+	// moderators or everyone; a public message as a user.
+	SendNotice(ctx context.Context, in *HostSendRequest, opts ...grpc.CallOption) (*HostSendResponse, error)
+	SendEvent(ctx context.Context, in *HostSendRequest, opts ...grpc.CallOption) (*HostSendResponse, error)
+	SayAs(ctx context.Context, in *HostSayRequest, opts ...grpc.CallOption) (*HostMessage, error)
+	// Held messages: kept for a moderator to release or decline.
+	ListHeld(ctx context.Context, in *HostRoomID, opts ...grpc.CallOption) (*HostHeldList, error)
+	ReleaseHeld(ctx context.Context, in *HostHeldID, opts ...grpc.CallOption) (*HostMessage, error)
+	DeclineHeld(ctx context.Context, in *HostDeclineRequest, opts ...grpc.CallOption) (*Empty, error)
+	// Documents: the plugin's store for values past the KV limit, sent in
+	// chunks (the first carries the key and the expected version).
+	DocGet(ctx context.Context, in *HostDocKey, opts ...grpc.CallOption) (grpc.ServerStreamingClient[HostDocChunk], error)
+	DocPut(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[HostDocChunk, HostDocInfo], error)
+	DocDelete(ctx context.Context, in *HostDocDeleteRequest, opts ...grpc.CallOption) (*Empty, error)
+	DocList(ctx context.Context, in *HostDocListRequest, opts ...grpc.CallOption) (*HostDocList, error)
 }
 
 type hostAPIClient struct {
@@ -178,13 +234,241 @@ func (c *hostAPIClient) KVDelete(ctx context.Context, in *KVKey, opts ...grpc.Ca
 	return out, nil
 }
 
+func (c *hostAPIClient) ListRooms(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*HostRoomList, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HostRoomList)
+	err := c.cc.Invoke(ctx, HostAPI_ListRooms_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) GetRoom(ctx context.Context, in *HostRoomID, opts ...grpc.CallOption) (*HostRoom, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HostRoom)
+	err := c.cc.Invoke(ctx, HostAPI_GetRoom_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) CreateRoom(ctx context.Context, in *HostRoom, opts ...grpc.CallOption) (*HostRoom, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HostRoom)
+	err := c.cc.Invoke(ctx, HostAPI_CreateRoom_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) EditRoom(ctx context.Context, in *HostRoomEdit, opts ...grpc.CallOption) (*HostRoom, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HostRoom)
+	err := c.cc.Invoke(ctx, HostAPI_EditRoom_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) DeleteRoom(ctx context.Context, in *HostRoomID, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, HostAPI_DeleteRoom_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) ListMembers(ctx context.Context, in *HostRoomID, opts ...grpc.CallOption) (*HostMemberList, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HostMemberList)
+	err := c.cc.Invoke(ctx, HostAPI_ListMembers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) KickMember(ctx context.Context, in *HostKickRequest, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, HostAPI_KickMember_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) MoveMember(ctx context.Context, in *HostMoveRequest, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, HostAPI_MoveMember_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) AddSanction(ctx context.Context, in *HostSanction, opts ...grpc.CallOption) (*HostSanction, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HostSanction)
+	err := c.cc.Invoke(ctx, HostAPI_AddSanction_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) LiftSanction(ctx context.Context, in *HostLiftRequest, opts ...grpc.CallOption) (*HostSanction, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HostSanction)
+	err := c.cc.Invoke(ctx, HostAPI_LiftSanction_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) ListSanctions(ctx context.Context, in *HostSanctionFilter, opts ...grpc.CallOption) (*HostSanctionList, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HostSanctionList)
+	err := c.cc.Invoke(ctx, HostAPI_ListSanctions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) SendNotice(ctx context.Context, in *HostSendRequest, opts ...grpc.CallOption) (*HostSendResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HostSendResponse)
+	err := c.cc.Invoke(ctx, HostAPI_SendNotice_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) SendEvent(ctx context.Context, in *HostSendRequest, opts ...grpc.CallOption) (*HostSendResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HostSendResponse)
+	err := c.cc.Invoke(ctx, HostAPI_SendEvent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) SayAs(ctx context.Context, in *HostSayRequest, opts ...grpc.CallOption) (*HostMessage, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HostMessage)
+	err := c.cc.Invoke(ctx, HostAPI_SayAs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) ListHeld(ctx context.Context, in *HostRoomID, opts ...grpc.CallOption) (*HostHeldList, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HostHeldList)
+	err := c.cc.Invoke(ctx, HostAPI_ListHeld_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) ReleaseHeld(ctx context.Context, in *HostHeldID, opts ...grpc.CallOption) (*HostMessage, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HostMessage)
+	err := c.cc.Invoke(ctx, HostAPI_ReleaseHeld_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) DeclineHeld(ctx context.Context, in *HostDeclineRequest, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, HostAPI_DeclineHeld_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) DocGet(ctx context.Context, in *HostDocKey, opts ...grpc.CallOption) (grpc.ServerStreamingClient[HostDocChunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &HostAPI_ServiceDesc.Streams[0], HostAPI_DocGet_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[HostDocKey, HostDocChunk]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type HostAPI_DocGetClient = grpc.ServerStreamingClient[HostDocChunk]
+
+func (c *hostAPIClient) DocPut(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[HostDocChunk, HostDocInfo], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &HostAPI_ServiceDesc.Streams[1], HostAPI_DocPut_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[HostDocChunk, HostDocInfo]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type HostAPI_DocPutClient = grpc.ClientStreamingClient[HostDocChunk, HostDocInfo]
+
+func (c *hostAPIClient) DocDelete(ctx context.Context, in *HostDocDeleteRequest, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, HostAPI_DocDelete_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) DocList(ctx context.Context, in *HostDocListRequest, opts ...grpc.CallOption) (*HostDocList, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HostDocList)
+	err := c.cc.Invoke(ctx, HostAPI_DocList_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HostAPIServer is the server API for HostAPI service.
 // All implementations must embed UnimplementedHostAPIServer
 // for forward compatibility.
 //
 // HostAPI is served by the host and called by plugins. Errors use gRPC
-// codes: NotFound (no such user or session), AlreadyExists (name or e-mail
-// taken), InvalidArgument (a value the host refuses, with the reason).
+// codes: NotFound (no such user, session, room, sanction, held message or
+// document), AlreadyExists (name or e-mail taken), InvalidArgument (a
+// value the host refuses, with the reason), PermissionDenied (the plugin
+// may not do that, such as an event type outside its prefixes), Aborted
+// (a document's version is not the expected one).
+//
+// Messages of the rooms-and-messaging half are named Host* so that they
+// never collide with the hook messages of module.proto (same package).
 type HostAPIServer interface {
 	// Users: the chat's own accounts.
 	FindUser(context.Context, *FindUserRequest) (*User, error)
@@ -200,6 +484,35 @@ type HostAPIServer interface {
 	KVGet(context.Context, *KVKey) (*KVValue, error)
 	KVSet(context.Context, *KVSetRequest) (*Empty, error)
 	KVDelete(context.Context, *KVKey) (*Empty, error)
+	// Rooms of the chat group.
+	ListRooms(context.Context, *Empty) (*HostRoomList, error)
+	GetRoom(context.Context, *HostRoomID) (*HostRoom, error)
+	CreateRoom(context.Context, *HostRoom) (*HostRoom, error)
+	EditRoom(context.Context, *HostRoomEdit) (*HostRoom, error)
+	DeleteRoom(context.Context, *HostRoomID) (*Empty, error)
+	// Members of rooms, with their roles.
+	ListMembers(context.Context, *HostRoomID) (*HostMemberList, error)
+	KickMember(context.Context, *HostKickRequest) (*Empty, error)
+	MoveMember(context.Context, *HostMoveRequest) (*Empty, error)
+	// Sanctions: bans, mutes and kick cooldowns.
+	AddSanction(context.Context, *HostSanction) (*HostSanction, error)
+	LiftSanction(context.Context, *HostLiftRequest) (*HostSanction, error)
+	ListSanctions(context.Context, *HostSanctionFilter) (*HostSanctionList, error)
+	// Messaging: notices and custom events to a user, a room, a room's
+	// moderators or everyone; a public message as a user.
+	SendNotice(context.Context, *HostSendRequest) (*HostSendResponse, error)
+	SendEvent(context.Context, *HostSendRequest) (*HostSendResponse, error)
+	SayAs(context.Context, *HostSayRequest) (*HostMessage, error)
+	// Held messages: kept for a moderator to release or decline.
+	ListHeld(context.Context, *HostRoomID) (*HostHeldList, error)
+	ReleaseHeld(context.Context, *HostHeldID) (*HostMessage, error)
+	DeclineHeld(context.Context, *HostDeclineRequest) (*Empty, error)
+	// Documents: the plugin's store for values past the KV limit, sent in
+	// chunks (the first carries the key and the expected version).
+	DocGet(*HostDocKey, grpc.ServerStreamingServer[HostDocChunk]) error
+	DocPut(grpc.ClientStreamingServer[HostDocChunk, HostDocInfo]) error
+	DocDelete(context.Context, *HostDocDeleteRequest) (*Empty, error)
+	DocList(context.Context, *HostDocListRequest) (*HostDocList, error)
 	mustEmbedUnimplementedHostAPIServer()
 }
 
@@ -242,6 +555,69 @@ func (UnimplementedHostAPIServer) KVSet(context.Context, *KVSetRequest) (*Empty,
 }
 func (UnimplementedHostAPIServer) KVDelete(context.Context, *KVKey) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method KVDelete not implemented")
+}
+func (UnimplementedHostAPIServer) ListRooms(context.Context, *Empty) (*HostRoomList, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRooms not implemented")
+}
+func (UnimplementedHostAPIServer) GetRoom(context.Context, *HostRoomID) (*HostRoom, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRoom not implemented")
+}
+func (UnimplementedHostAPIServer) CreateRoom(context.Context, *HostRoom) (*HostRoom, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateRoom not implemented")
+}
+func (UnimplementedHostAPIServer) EditRoom(context.Context, *HostRoomEdit) (*HostRoom, error) {
+	return nil, status.Error(codes.Unimplemented, "method EditRoom not implemented")
+}
+func (UnimplementedHostAPIServer) DeleteRoom(context.Context, *HostRoomID) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteRoom not implemented")
+}
+func (UnimplementedHostAPIServer) ListMembers(context.Context, *HostRoomID) (*HostMemberList, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMembers not implemented")
+}
+func (UnimplementedHostAPIServer) KickMember(context.Context, *HostKickRequest) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method KickMember not implemented")
+}
+func (UnimplementedHostAPIServer) MoveMember(context.Context, *HostMoveRequest) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method MoveMember not implemented")
+}
+func (UnimplementedHostAPIServer) AddSanction(context.Context, *HostSanction) (*HostSanction, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddSanction not implemented")
+}
+func (UnimplementedHostAPIServer) LiftSanction(context.Context, *HostLiftRequest) (*HostSanction, error) {
+	return nil, status.Error(codes.Unimplemented, "method LiftSanction not implemented")
+}
+func (UnimplementedHostAPIServer) ListSanctions(context.Context, *HostSanctionFilter) (*HostSanctionList, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSanctions not implemented")
+}
+func (UnimplementedHostAPIServer) SendNotice(context.Context, *HostSendRequest) (*HostSendResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendNotice not implemented")
+}
+func (UnimplementedHostAPIServer) SendEvent(context.Context, *HostSendRequest) (*HostSendResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendEvent not implemented")
+}
+func (UnimplementedHostAPIServer) SayAs(context.Context, *HostSayRequest) (*HostMessage, error) {
+	return nil, status.Error(codes.Unimplemented, "method SayAs not implemented")
+}
+func (UnimplementedHostAPIServer) ListHeld(context.Context, *HostRoomID) (*HostHeldList, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListHeld not implemented")
+}
+func (UnimplementedHostAPIServer) ReleaseHeld(context.Context, *HostHeldID) (*HostMessage, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReleaseHeld not implemented")
+}
+func (UnimplementedHostAPIServer) DeclineHeld(context.Context, *HostDeclineRequest) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeclineHeld not implemented")
+}
+func (UnimplementedHostAPIServer) DocGet(*HostDocKey, grpc.ServerStreamingServer[HostDocChunk]) error {
+	return status.Error(codes.Unimplemented, "method DocGet not implemented")
+}
+func (UnimplementedHostAPIServer) DocPut(grpc.ClientStreamingServer[HostDocChunk, HostDocInfo]) error {
+	return status.Error(codes.Unimplemented, "method DocPut not implemented")
+}
+func (UnimplementedHostAPIServer) DocDelete(context.Context, *HostDocDeleteRequest) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DocDelete not implemented")
+}
+func (UnimplementedHostAPIServer) DocList(context.Context, *HostDocListRequest) (*HostDocList, error) {
+	return nil, status.Error(codes.Unimplemented, "method DocList not implemented")
 }
 func (UnimplementedHostAPIServer) mustEmbedUnimplementedHostAPIServer() {}
 func (UnimplementedHostAPIServer) testEmbeddedByValue()                 {}
@@ -462,6 +838,366 @@ func _HostAPI_KVDelete_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _HostAPI_ListRooms_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Empty)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).ListRooms(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_ListRooms_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).ListRooms(ctx, req.(*Empty))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_GetRoom_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostRoomID)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).GetRoom(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_GetRoom_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).GetRoom(ctx, req.(*HostRoomID))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_CreateRoom_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostRoom)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).CreateRoom(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_CreateRoom_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).CreateRoom(ctx, req.(*HostRoom))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_EditRoom_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostRoomEdit)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).EditRoom(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_EditRoom_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).EditRoom(ctx, req.(*HostRoomEdit))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_DeleteRoom_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostRoomID)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).DeleteRoom(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_DeleteRoom_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).DeleteRoom(ctx, req.(*HostRoomID))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_ListMembers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostRoomID)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).ListMembers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_ListMembers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).ListMembers(ctx, req.(*HostRoomID))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_KickMember_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostKickRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).KickMember(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_KickMember_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).KickMember(ctx, req.(*HostKickRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_MoveMember_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostMoveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).MoveMember(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_MoveMember_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).MoveMember(ctx, req.(*HostMoveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_AddSanction_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostSanction)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).AddSanction(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_AddSanction_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).AddSanction(ctx, req.(*HostSanction))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_LiftSanction_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostLiftRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).LiftSanction(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_LiftSanction_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).LiftSanction(ctx, req.(*HostLiftRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_ListSanctions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostSanctionFilter)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).ListSanctions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_ListSanctions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).ListSanctions(ctx, req.(*HostSanctionFilter))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_SendNotice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostSendRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).SendNotice(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_SendNotice_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).SendNotice(ctx, req.(*HostSendRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_SendEvent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostSendRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).SendEvent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_SendEvent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).SendEvent(ctx, req.(*HostSendRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_SayAs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostSayRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).SayAs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_SayAs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).SayAs(ctx, req.(*HostSayRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_ListHeld_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostRoomID)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).ListHeld(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_ListHeld_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).ListHeld(ctx, req.(*HostRoomID))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_ReleaseHeld_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostHeldID)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).ReleaseHeld(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_ReleaseHeld_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).ReleaseHeld(ctx, req.(*HostHeldID))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_DeclineHeld_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostDeclineRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).DeclineHeld(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_DeclineHeld_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).DeclineHeld(ctx, req.(*HostDeclineRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_DocGet_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(HostDocKey)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(HostAPIServer).DocGet(m, &grpc.GenericServerStream[HostDocKey, HostDocChunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type HostAPI_DocGetServer = grpc.ServerStreamingServer[HostDocChunk]
+
+func _HostAPI_DocPut_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(HostAPIServer).DocPut(&grpc.GenericServerStream[HostDocChunk, HostDocInfo]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type HostAPI_DocPutServer = grpc.ClientStreamingServer[HostDocChunk, HostDocInfo]
+
+func _HostAPI_DocDelete_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostDocDeleteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).DocDelete(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_DocDelete_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).DocDelete(ctx, req.(*HostDocDeleteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_DocList_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostDocListRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).DocList(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_DocList_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).DocList(ctx, req.(*HostDocListRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // HostAPI_ServiceDesc is the grpc.ServiceDesc for HostAPI service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -513,7 +1249,94 @@ var HostAPI_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "KVDelete",
 			Handler:    _HostAPI_KVDelete_Handler,
 		},
+		{
+			MethodName: "ListRooms",
+			Handler:    _HostAPI_ListRooms_Handler,
+		},
+		{
+			MethodName: "GetRoom",
+			Handler:    _HostAPI_GetRoom_Handler,
+		},
+		{
+			MethodName: "CreateRoom",
+			Handler:    _HostAPI_CreateRoom_Handler,
+		},
+		{
+			MethodName: "EditRoom",
+			Handler:    _HostAPI_EditRoom_Handler,
+		},
+		{
+			MethodName: "DeleteRoom",
+			Handler:    _HostAPI_DeleteRoom_Handler,
+		},
+		{
+			MethodName: "ListMembers",
+			Handler:    _HostAPI_ListMembers_Handler,
+		},
+		{
+			MethodName: "KickMember",
+			Handler:    _HostAPI_KickMember_Handler,
+		},
+		{
+			MethodName: "MoveMember",
+			Handler:    _HostAPI_MoveMember_Handler,
+		},
+		{
+			MethodName: "AddSanction",
+			Handler:    _HostAPI_AddSanction_Handler,
+		},
+		{
+			MethodName: "LiftSanction",
+			Handler:    _HostAPI_LiftSanction_Handler,
+		},
+		{
+			MethodName: "ListSanctions",
+			Handler:    _HostAPI_ListSanctions_Handler,
+		},
+		{
+			MethodName: "SendNotice",
+			Handler:    _HostAPI_SendNotice_Handler,
+		},
+		{
+			MethodName: "SendEvent",
+			Handler:    _HostAPI_SendEvent_Handler,
+		},
+		{
+			MethodName: "SayAs",
+			Handler:    _HostAPI_SayAs_Handler,
+		},
+		{
+			MethodName: "ListHeld",
+			Handler:    _HostAPI_ListHeld_Handler,
+		},
+		{
+			MethodName: "ReleaseHeld",
+			Handler:    _HostAPI_ReleaseHeld_Handler,
+		},
+		{
+			MethodName: "DeclineHeld",
+			Handler:    _HostAPI_DeclineHeld_Handler,
+		},
+		{
+			MethodName: "DocDelete",
+			Handler:    _HostAPI_DocDelete_Handler,
+		},
+		{
+			MethodName: "DocList",
+			Handler:    _HostAPI_DocList_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "DocGet",
+			Handler:       _HostAPI_DocGet_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "DocPut",
+			Handler:       _HostAPI_DocPut_Handler,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "hostapi.proto",
 }
