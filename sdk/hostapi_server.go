@@ -249,4 +249,3 @@ func (s *hostServer) DocList(ctx context.Context, req *proto.HostDocListRequest)
 	}
 	return out, nil
 }
-
