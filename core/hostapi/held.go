@@ -82,18 +82,16 @@ func (d held) List(ctx context.Context, room int64) ([]sdk.HeldMessage, error) {
 	return out, nil
 }
 
-// find returns held message id of this group.
+// find returns held message id if it belongs to this chat group.
 func (d held) find(ctx context.Context, c Chat, st store.HostData, id int64) (store.HeldRecord, error) {
-	list, err := st.HeldMessages(ctx, c.Name(), 0)
+	r, err := st.HeldMessage(ctx, id)
 	if err != nil {
 		return store.HeldRecord{}, storeErr(err)
 	}
-	for _, r := range list {
-		if r.ID == id {
-			return r, nil
-		}
+	if r.Message.Group != c.Name() {
+		return store.HeldRecord{}, notFound("there is no held message %d", id)
 	}
-	return store.HeldRecord{}, notFound("there is no held message %d", id)
+	return r, nil
 }
 
 func (d held) Release(ctx context.Context, id int64) (sdk.Message, error) {

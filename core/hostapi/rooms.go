@@ -188,6 +188,12 @@ func (m members) Kick(ctx context.Context, name string, room int64, reason, acto
 	if err := errors.Join(checkText("the reason", reason, MaxReasonChars), checkText("the actor", actor, MaxActorChars)); err != nil {
 		return err
 	}
+	if cooldown > 0 {
+		// The cooldown's sanction must not fail after the kick.
+		if err := checkName(name); err != nil {
+			return err
+		}
+	}
 	if err := c.Kick(name, room, reason); err != nil {
 		return chatErr(err)
 	}

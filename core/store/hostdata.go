@@ -118,6 +118,9 @@ type HostData interface {
 	// HeldMessages lists the held messages of a group's room (every room
 	// for 0), oldest first.
 	HeldMessages(ctx context.Context, group string, room int64) ([]HeldRecord, error)
+	// HeldMessage returns a held message; ErrNotFound if there is none
+	// with that id.
+	HeldMessage(ctx context.Context, id int64) (HeldRecord, error)
 	// TakeHeld removes a held message and returns it; ErrNotFound if
 	// there is none with that id.
 	TakeHeld(ctx context.Context, id int64) (HeldRecord, error)
@@ -320,6 +323,18 @@ func (s *SQLite) HeldMessages(ctx context.Context, group string, room int64) ([]
 		return nil, fmt.Errorf("list held messages of room %d: %w", room, err)
 	}
 	return out, nil
+}
+
+// HeldMessage returns held message id.
+func (s *SQLite) HeldMessage(ctx context.Context, id int64) (HeldRecord, error) {
+	h, err := scanHeld(s.db.QueryRowContext(ctx, "SELECT "+heldColumns+" FROM held_messages WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return HeldRecord{}, fmt.Errorf("held message %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return HeldRecord{}, fmt.Errorf("held message %d: %w", id, err)
+	}
+	return h, nil
 }
 
 // TakeHeld removes a held message and returns it.
