@@ -49,10 +49,11 @@ type RoomChanger interface {
 var errNoChat = errors.New("host api: the chat is not running")
 
 func (h *host) chat() (Chat, error) {
-	if h.api.rooms == nil {
+	c := h.api.chat()
+	if c == nil {
 		return nil, errNoChat
 	}
-	return h.api.rooms, nil
+	return c, nil
 }
 
 // chatErr maps a refusal of the chat group to the SDK's sentinels.

@@ -25,8 +25,8 @@ func (a *API) HoldBy(ctx context.Context, plugin string, m chat.Message, note st
 	if m.From == "" || m.RoomID <= 0 {
 		return 0, fmt.Errorf("hold message: it needs an author and a room (from %q, room %d)", m.From, m.RoomID)
 	}
-	if m.Group == "" && a.rooms != nil {
-		m.Group = a.rooms.Name()
+	if c := a.chat(); m.Group == "" && c != nil {
+		m.Group = c.Name()
 	}
 	if m.Group == "" {
 		m.Group = chat.DefaultGroup

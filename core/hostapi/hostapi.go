@@ -16,6 +16,7 @@ import (
 	"net/mail"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -97,10 +98,15 @@ type API struct {
 	lastPurge  time.Time
 	purgeAfter time.Duration
 
-	index   sanctionIndex
-	heldMu  sync.Mutex // serialises releases and declines of held messages
-	rooms   Chat       // opts.Chat
-	changer RoomChanger
+	index  sanctionIndex
+	heldMu sync.Mutex                // serialises releases and declines of held messages
+	parts  atomic.Pointer[chatParts] // opts.Chat and opts.Rooms, or what SetChat gave
+}
+
+// chatParts are the chat group and its room changes.
+type chatParts struct {
+	chat  Chat
+	rooms RoomChanger
 }
 
 var (
@@ -121,9 +127,20 @@ func New(st store.Accounts, sessions *auth.Sessions, opts Options) *API {
 		opts.MaxDocBytes = DefaultMaxDocBytes
 	}
 	data, _ := st.(store.HostData)
-	return &API{st: st, data: data, sessions: sessions, opts: opts, log: opts.Logger, purgeAfter: purgeEvery,
-		rooms: opts.Chat, changer: opts.Rooms}
+	a := &API{st: st, data: data, sessions: sessions, opts: opts, log: opts.Logger, purgeAfter: purgeEvery}
+	a.SetChat(opts.Chat, opts.Rooms)
+	return a
 }
+
+// SetChat gives the API the chat group and its room changes when they
+// are made after it (the group takes the API as its chat.Sanctions, so
+// one of them comes first). It replaces Options.Chat and Options.Rooms.
+func (a *API) SetChat(c Chat, rooms RoomChanger) {
+	a.parts.Store(&chatParts{chat: c, rooms: rooms})
+}
+
+// chat returns the chat group, nil before there is one.
+func (a *API) chat() Chat { return a.parts.Load().chat }
 
 // For returns the Host API as plugin sees it: its own KV namespace and the
 // sessions it issued.

@@ -698,3 +698,24 @@ func TestDocs(t *testing.T) {
 		t.Fatalf("after restart: %q %v", d.Value, err)
 	}
 }
+
+// The chat may come after the API (it takes the API as its sanctions):
+// until SetChat the calls that need it fail clearly, then they work.
+func TestSetChatLater(t *testing.T) {
+	p := newPlatform(t, filepath.Join(t.TempDir(), "p.db"), nil, nil)
+	ctx := context.Background()
+	api := hostapi.New(p.st, auth.NewSessions(p.st, auth.SessionOptions{TTL: time.Hour}), hostapi.Options{})
+	if _, err := api.For("mod").Rooms().Create(ctx, sdk.Room{Name: "early"}); err == nil || !strings.Contains(err.Error(), "not running") {
+		t.Fatalf("create before the chat: %v", err)
+	}
+	if _, err := api.For("mod").Rooms().List(ctx); err == nil {
+		t.Fatal("list before the chat answered")
+	}
+	api.SetChat(p.chat, p.rooms)
+	if r, err := api.For("mod").Rooms().Create(ctx, sdk.Room{Name: "later", Open: true}); err != nil || r.ID == 0 {
+		t.Fatalf("create after SetChat: %+v %v", r, err)
+	}
+	if list, err := api.For("mod").Rooms().List(ctx); err != nil || len(list) != 1 {
+		t.Fatalf("list after SetChat: %+v %v", list, err)
+	}
+}

@@ -21,10 +21,11 @@ func toRoom(info chat.RoomInfo, count int) sdk.Room {
 }
 
 func (r rooms) changer() (RoomChanger, error) {
-	if r.h.api.changer == nil {
+	ch := r.h.api.parts.Load().rooms
+	if ch == nil {
 		return nil, errNoChat
 	}
-	return r.h.api.changer, nil
+	return ch, nil
 }
 
 func (r rooms) List(ctx context.Context) ([]sdk.Room, error) {

@@ -282,8 +282,8 @@ func (s sanctions) Add(ctx context.Context, sn sdk.Sanction) (sdk.Sanction, erro
 	if err := s.check(&sn, now); err != nil {
 		return sdk.Sanction{}, err
 	}
-	if sn.Room != 0 && s.h.api.rooms != nil {
-		if _, ok := s.h.api.rooms.RoomInfo(sn.Room); !ok {
+	if c := s.h.api.chat(); sn.Room != 0 && c != nil {
+		if _, ok := c.RoomInfo(sn.Room); !ok {
 			return sdk.Sanction{}, notFound("there is no room %d", sn.Room)
 		}
 	}
@@ -313,7 +313,8 @@ func (s sanctions) enforceBan(b chat.Sanction) {
 		}
 		return
 	}
-	if b.User == "" || s.h.api.rooms == nil {
+	c := s.h.api.chat()
+	if b.User == "" || c == nil {
 		return
 	}
 	reason := "You are banned from this room."
@@ -321,7 +322,7 @@ func (s sanctions) enforceBan(b chat.Sanction) {
 		reason = "You are banned from this room: " + b.Reason
 	}
 	// Not being in the room is fine: the ban keeps them out.
-	_ = s.h.api.rooms.Kick(b.User, b.Room, reason)
+	_ = c.Kick(b.User, b.Room, reason)
 }
 
 func (s sanctions) Lift(ctx context.Context, id int64, by string) (sdk.Sanction, error) {
