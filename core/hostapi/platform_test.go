@@ -719,3 +719,19 @@ func TestSetChatLater(t *testing.T) {
 		t.Fatalf("list after SetChat: %+v %v", list, err)
 	}
 }
+
+// An edit refuses the values it brings, not those the room already had
+// (a config room may have a long owner list).
+func TestEditKeepsWhatTheRoomHad(t *testing.T) {
+	p := newPlatform(t, filepath.Join(t.TempDir(), "p.db"), nil, nil)
+	ctx := context.Background()
+	owners := strings.Repeat("moderator,", 10)
+	p.chat.PutRoom(chat.RoomInfo{ID: 7, Name: "from config", Owner: owners, Open: true, Origin: chat.OriginConfig}, nil)
+	r, err := p.api.For("mod").Rooms().Edit(ctx, 7, sdk.RoomEdit{Desc: ptr("changed")})
+	if err != nil || r.Desc != "changed" || r.Owner != owners {
+		t.Fatalf("edit: %+v %v", r, err)
+	}
+	if _, err := p.api.For("mod").Rooms().Edit(ctx, 7, sdk.RoomEdit{Owner: ptr(owners + "x")}); !errors.Is(err, sdk.ErrInvalid) || !strings.Contains(sdk.Reason(err), "owner is too long") {
+		t.Fatalf("longer owner list: %v", err)
+	}
+}

@@ -19,26 +19,35 @@ import (
 // CheckRoom refuses a room definition the server API would not accept:
 // an empty name, texts over their length limits, a capacity out of range
 // or an st other than 0 and 2. The error wraps store.ErrInvalid.
-func CheckRoom(info chat.RoomInfo) error {
+func CheckRoom(info chat.RoomInfo) error { return checkRoomChange(nil, info) }
+
+// checkRoomChange is CheckRoom for a room that was before (nil for a new
+// one): a value it already had passes (a room of the config file may
+// hold what the commands would refuse, such as a long owner list).
+func checkRoomChange(before *chat.RoomInfo, info chat.RoomInfo) error {
 	var errs []error
-	text := func(name, v string, max int) {
-		if n := utf8.RuneCountInString(v); n > max {
+	var old chat.RoomInfo
+	if before != nil {
+		old = *before
+	}
+	text := func(name, v, was string, max int) {
+		if n := utf8.RuneCountInString(v); n > max && (before == nil || v != was) {
 			errs = append(errs, fmt.Errorf("%s is too long (%d characters, at most %d)", name, n, max))
 		}
 	}
 	if strings.TrimSpace(info.Name) == "" {
 		errs = append(errs, errors.New("name must not be empty"))
 	}
-	text("name", info.Name, maxNameChars)
-	text("owner", info.Owner, maxNameChars)
-	text("speaker", info.Speaker, maxNameChars)
-	text("desc", info.Desc, maxTextChars)
-	text("wm", info.Welcome, maxTextChars)
-	text("pwd", info.Password, maxPwdChars)
-	if info.Max < 0 || info.Max > maxRoomMax {
+	text("name", info.Name, old.Name, maxNameChars)
+	text("owner", info.Owner, old.Owner, maxNameChars)
+	text("speaker", info.Speaker, old.Speaker, maxNameChars)
+	text("desc", info.Desc, old.Desc, maxTextChars)
+	text("wm", info.Welcome, old.Welcome, maxTextChars)
+	text("pwd", info.Password, old.Password, maxPwdChars)
+	if (info.Max < 0 || info.Max > maxRoomMax) && (before == nil || before.Max != info.Max) {
 		errs = append(errs, fmt.Errorf("max=%d is not between 0 and %d", info.Max, maxRoomMax))
 	}
-	if info.ST != 0 && info.ST != 2 {
+	if info.ST != 0 && info.ST != 2 && (before == nil || before.ST != info.ST) {
 		errs = append(errs, fmt.Errorf("st=%d is not 0 (text list too) or 2 (avatar client only)", info.ST))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -96,11 +105,12 @@ func (d *Dispatcher) EditRoom(ctx context.Context, group string, id int64, edit 
 	if !ok {
 		return chat.RoomInfo{}, fmt.Errorf("there is no room %d: %w", id, store.ErrNotFound)
 	}
+	before := info
 	if err := edit(&info); err != nil {
 		return chat.RoomInfo{}, err
 	}
 	info.ID, info.Group, info.Name, info.Origin = id, g.Name(), strings.TrimSpace(info.Name), chat.OriginAPI
-	if err := CheckRoom(info); err != nil {
+	if err := checkRoomChange(&before, info); err != nil {
 		return chat.RoomInfo{}, err
 	}
 	if _, err := d.store.SaveRoom(ctx, info); err != nil {
