@@ -27,9 +27,10 @@ var (
 )
 
 // Host is the Host API a module receives in Config.Host: the chat's
-// accounts, login sessions and a key-value store private to the plugin.
-// Plugins keep no state of their own; what must survive a restart goes
-// through Host. It is safe for concurrent use.
+// accounts, login sessions, rooms and their members, sanctions,
+// messaging, held messages, and a key-value and a document store private
+// to the plugin. Plugins keep no state of their own; what must survive a
+// restart goes through Host. It is safe for concurrent use.
 type Host interface {
 	// Users are the chat's own accounts.
 	Users() Users
@@ -37,6 +38,18 @@ type Host interface {
 	Sessions() Sessions
 	// KV is the plugin's key-value store.
 	KV() KV
+	// Rooms are the chat's rooms.
+	Rooms() Rooms
+	// Members are the users in rooms, with their roles.
+	Members() Members
+	// Sanctions are bans, mutes and kick cooldowns.
+	Sanctions() Sanctions
+	// Messages send notices, custom events and messages as a user.
+	Messages() Messages
+	// Held are messages held for a moderator.
+	Held() Held
+	// Docs is the plugin's document store.
+	Docs() Docs
 }
 
 // User is one of the chat's accounts.
@@ -131,6 +144,10 @@ func hostError(err error) error {
 		return status.Error(codes.AlreadyExists, msg(ErrExists))
 	case errors.Is(err, ErrInvalid):
 		return status.Error(codes.InvalidArgument, msg(ErrInvalid))
+	case errors.Is(err, ErrDenied):
+		return status.Error(codes.PermissionDenied, msg(ErrDenied))
+	case errors.Is(err, ErrConflict):
+		return status.Error(codes.Aborted, msg(ErrConflict))
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return status.FromContextError(err).Err()
 	}
@@ -140,7 +157,7 @@ func hostError(err error) error {
 // refusal is a Host API error with the host's reason.
 type refusal struct {
 	op, reason string
-	kind       error // ErrNotFound, ErrExists or ErrInvalid
+	kind       error // ErrNotFound, ErrExists, ErrInvalid, ErrDenied or ErrConflict
 }
 
 func (r *refusal) Error() string { return r.op + ": " + r.reason + ": " + r.kind.Error() }
@@ -167,6 +184,10 @@ func clientError(op string, err error) error {
 		return &refusal{op: op, reason: st.Message(), kind: ErrExists}
 	case codes.InvalidArgument:
 		return &refusal{op: op, reason: st.Message(), kind: ErrInvalid}
+	case codes.PermissionDenied:
+		return &refusal{op: op, reason: st.Message(), kind: ErrDenied}
+	case codes.Aborted:
+		return &refusal{op: op, reason: st.Message(), kind: ErrConflict}
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
@@ -197,6 +218,14 @@ func newHostClient(conn *grpc.ClientConn) *hostClient {
 func (h *hostClient) Users() Users       { return hostUsers{h} }
 func (h *hostClient) Sessions() Sessions { return hostSessions{h} }
 func (h *hostClient) KV() KV             { return hostKV{h} }
+func (h *hostClient) Rooms() Rooms       { return hostRooms{h} }
+func (h *hostClient) Members() Members   { return hostMembers{h} }
+func (h *hostClient) Sanctions() Sanctions {
+	return hostSanctions{h}
+}
+func (h *hostClient) Messages() Messages { return hostMessages{h} }
+func (h *hostClient) Held() Held         { return hostHeld{h} }
+func (h *hostClient) Docs() Docs         { return hostDocs{h} }
 
 type hostUsers struct{ h *hostClient }
 

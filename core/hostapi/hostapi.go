@@ -1,8 +1,12 @@
 // Package hostapi is the Host API that plugins call back into: the chat's
-// accounts, login sessions and a key-value store private to each plugin,
-// kept in core/store so that they survive restarts. core/pluginhost
-// serves it to each module plugin over the go-plugin broker (sdk.Host is
-// the interface both sides share).
+// accounts, login sessions, rooms and their members, sanctions,
+// messaging, held messages, and a key-value and a document store private
+// to each plugin, kept in core/store so that they survive restarts.
+// core/pluginhost serves it to each module plugin over the go-plugin
+// broker (sdk.Host is the interface both sides share). The API also
+// enforces nothing itself: it implements chat.Sanctions (an in-memory
+// index of the stored sanctions) for core/chat, and session.Holder for
+// core/session.
 package hostapi
 
 import (
@@ -12,6 +16,7 @@ import (
 	"net/mail"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -23,12 +28,23 @@ import (
 	"github.com/parlorchat/parlor/sdk"
 )
 
-// Limits on what a plugin may store.
+// Limits on what a plugin may store and send.
 const (
 	MaxKeyBytes    = 256
 	MaxValueBytes  = 64 << 10
 	MaxEmailBytes  = 254
 	MaxAvatarBytes = 2048
+	// DefaultMaxDocBytes is the default of Options.MaxDocBytes.
+	DefaultMaxDocBytes = sdk.DefaultMaxDocBytes
+	// MaxNoticeBytes bounds a notice's text, MaxEventBytes a custom
+	// event's data, MaxEventTypeBytes its type.
+	MaxNoticeBytes    = 4 << 10
+	MaxEventBytes     = 64 << 10
+	MaxEventTypeBytes = 64
+	// MaxReasonChars bounds a sanction's or kick's reason, a held
+	// message's note and a decline's reason; MaxActorChars an actor.
+	MaxReasonChars = 500
+	MaxActorChars  = 64
 )
 
 // purgeEvery is how often expired sessions and KV entries are removed
@@ -46,6 +62,25 @@ type Options struct {
 	// deleted", "account renamed"), so that the connection logged in under
 	// that name, with a password or a session, can be closed. May be nil.
 	OnAccountEnded func(name, reason string)
+	// Chat is the chat group the rooms, members, messaging and held
+	// messages calls act on (*chat.Group). Those calls fail while it is
+	// nil.
+	Chat Chat
+	// Rooms changes rooms in the store and the chat group together
+	// (*serverapi.Dispatcher, the server API's room commands). Create,
+	// edit and delete fail while it is nil.
+	Rooms RoomChanger
+	// Prefixes returns the client command prefixes a plugin declared
+	// ("dice."); its custom events' types must start with one. Nil: no
+	// plugin may send custom events.
+	Prefixes func(plugin string) []string
+	// OnBan is called (after storing) with a ban of every room: the
+	// session of the banned user, or the connections from the banned
+	// addresses, must end. May be nil.
+	OnBan func(s chat.Sanction)
+	// MaxDocBytes is the largest document a plugin may store;
+	// DefaultMaxDocBytes when 0.
+	MaxDocBytes int
 	// Now returns the current time; time.Now when nil.
 	Now    func() time.Time
 	Logger hclog.Logger
@@ -54,6 +89,7 @@ type Options struct {
 // API implements the Host API over a store; For gives each plugin its view.
 type API struct {
 	st       store.Accounts
+	data     store.HostData // nil when st keeps no sanctions, held messages or documents
 	sessions *auth.Sessions
 	opts     Options
 	log      hclog.Logger
@@ -61,9 +97,25 @@ type API struct {
 	mu         sync.Mutex // guards lastPurge
 	lastPurge  time.Time
 	purgeAfter time.Duration
+
+	index  sanctionIndex
+	heldMu sync.Mutex                // serialises releases and declines of held messages
+	parts  atomic.Pointer[chatParts] // opts.Chat and opts.Rooms, or what SetChat gave
 }
 
-// New makes the API over st; sessions issues the login sessions.
+// chatParts are the chat group and its room changes.
+type chatParts struct {
+	chat  Chat
+	rooms RoomChanger
+}
+
+var (
+	_ chat.Sanctions = (*API)(nil)
+)
+
+// New makes the API over st; sessions issues the login sessions. When st
+// also implements store.HostData (*store.SQLite does), sanctions, held
+// messages and documents are kept there; call Load before serving.
 func New(st store.Accounts, sessions *auth.Sessions, opts Options) *API {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -71,8 +123,24 @@ func New(st store.Accounts, sessions *auth.Sessions, opts Options) *API {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
-	return &API{st: st, sessions: sessions, opts: opts, log: opts.Logger, purgeAfter: purgeEvery}
+	if opts.MaxDocBytes <= 0 {
+		opts.MaxDocBytes = DefaultMaxDocBytes
+	}
+	data, _ := st.(store.HostData)
+	a := &API{st: st, data: data, sessions: sessions, opts: opts, log: opts.Logger, purgeAfter: purgeEvery}
+	a.SetChat(opts.Chat, opts.Rooms)
+	return a
 }
+
+// SetChat gives the API the chat group and its room changes when they
+// are made after it (the group takes the API as its chat.Sanctions, so
+// one of them comes first). It replaces Options.Chat and Options.Rooms.
+func (a *API) SetChat(c Chat, rooms RoomChanger) {
+	a.parts.Store(&chatParts{chat: c, rooms: rooms})
+}
+
+// chat returns the chat group, nil before there is one.
+func (a *API) chat() Chat { return a.parts.Load().chat }
 
 // For returns the Host API as plugin sees it: its own KV namespace and the
 // sessions it issued.
@@ -124,16 +192,25 @@ type host struct {
 func (h *host) Users() sdk.Users       { return users{h} }
 func (h *host) Sessions() sdk.Sessions { return sessions{h} }
 func (h *host) KV() sdk.KV             { return kv{h} }
+func (h *host) Rooms() sdk.Rooms       { return rooms{h} }
+func (h *host) Members() sdk.Members   { return members{h} }
+func (h *host) Sanctions() sdk.Sanctions {
+	return sanctions{h}
+}
+func (h *host) Messages() sdk.Messages { return messages{h} }
+func (h *host) Held() sdk.Held         { return held{h} }
+func (h *host) Docs() sdk.Docs         { return docs{h} }
 
-// storeErr maps store errors to the SDK's sentinels, keeping the message.
+// storeErr maps store errors to the SDK's sentinels, keeping the message
+// (without the store sentinel's own text).
 func storeErr(err error) error {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("%v: %w", err, sdk.ErrNotFound)
-	case errors.Is(err, store.ErrExists):
-		return fmt.Errorf("%v: %w", err, sdk.ErrExists)
-	case errors.Is(err, store.ErrInvalid):
-		return fmt.Errorf("%v: %w", err, sdk.ErrInvalid)
+	for _, m := range []struct{ from, to error }{
+		{store.ErrNotFound, sdk.ErrNotFound}, {store.ErrExists, sdk.ErrExists},
+		{store.ErrInvalid, sdk.ErrInvalid}, {store.ErrConflict, sdk.ErrConflict},
+	} {
+		if errors.Is(err, m.from) {
+			return fmt.Errorf("%s: %w", strings.TrimSuffix(err.Error(), ": "+m.from.Error()), m.to)
+		}
 	}
 	return err
 }

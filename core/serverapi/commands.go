@@ -252,15 +252,11 @@ func addRoom(ctx context.Context, d *Dispatcher, g *chat.Group, a *attrs, cmd Co
 	if !a.has("name") {
 		return Fail(CodeBadArgument, "Missing attribute name (the room name).")
 	}
-	d.roomMu.Lock()
-	defer d.roomMu.Unlock()
-	id, err := d.store.SaveRoom(ctx, info)
+	info, err := d.CreateRoom(ctx, info)
 	if err != nil {
-		d.log.Error("add_room: store", "error", err)
-		return Fail(CodeInternal, "The room could not be stored: %v", err)
+		return d.roomChangeReply("add_room", 0, err)
 	}
-	info.ID = id
-	g.PutRoom(info, nil)
+	id := info.ID
 	r := Reply{Code: CodeOK, Message: fmt.Sprintf("Room %d %q added.", id, info.Name), Room: roomReply(info, 0)}
 	if len(cmd.Times) > 0 {
 		r.Message += scheduleNote
@@ -273,25 +269,26 @@ func editRoom(ctx context.Context, d *Dispatcher, g *chat.Group, a *attrs, cmd C
 	if bad != nil {
 		return *bad
 	}
-	d.roomMu.Lock()
-	defer d.roomMu.Unlock()
-	info, ok := g.RoomInfo(id)
-	if !ok {
-		return Fail(CodeNotFound, "There is no room %d.", id)
-	}
-	changed, err := applyRoom(&info, a)
-	if err != nil {
-		return failErr(CodeBadArgument, err)
-	}
-	if !changed && len(cmd.Times) == 0 {
+	var applyErr error
+	nothing := errors.New("nothing to change")
+	info, err := d.EditRoom(ctx, g.Name(), id, func(info *chat.RoomInfo) error {
+		changed, err := applyRoom(info, a)
+		if err == nil && !changed && len(cmd.Times) == 0 {
+			err = nothing
+		}
+		applyErr = err
+		return err
+	})
+	switch {
+	case applyErr == nothing:
 		return Fail(CodeBadArgument, "Nothing to change: give at least one of %s.", strings.Join(roomAttrs, ", "))
+	case applyErr != nil:
+		return failErr(CodeBadArgument, applyErr)
+	case errors.Is(err, store.ErrNotFound):
+		return Fail(CodeNotFound, "There is no room %d.", id)
+	case err != nil:
+		return d.roomChangeReply("edit_room", id, err)
 	}
-	info.Origin = chat.OriginAPI
-	if _, err := d.store.SaveRoom(ctx, info); err != nil {
-		d.log.Error("edit_room: store", "room", id, "error", err)
-		return Fail(CodeInternal, "The room could not be stored: %v", err)
-	}
-	g.PutRoom(info, nil)
 	r := Reply{Code: CodeOK, Message: fmt.Sprintf("Room %d %q changed.", id, info.Name), Room: roomReply(info, roomCount(g, id))}
 	if len(cmd.Times) > 0 {
 		r.Message += scheduleNote
@@ -304,24 +301,32 @@ func delRoom(ctx context.Context, d *Dispatcher, g *chat.Group, a *attrs, _ Comm
 	if bad != nil {
 		return *bad
 	}
-	d.roomMu.Lock()
-	defer d.roomMu.Unlock()
-	info, ok := g.RoomInfo(id)
-	if !ok {
+	info, err := d.DeleteRoom(ctx, g.Name(), id)
+	if errors.Is(err, store.ErrNotFound) {
 		return Fail(CodeNotFound, "There is no room %d.", id)
 	}
-	if err := d.store.DeleteRoom(ctx, g.Name(), id); err != nil && !errors.Is(err, store.ErrNotFound) {
-		d.log.Error("del_room: store", "room", id, "error", err)
-		return Fail(CodeInternal, "The room could not be deleted: %v", err)
-	}
-	if err := g.RemoveRoom(id); err != nil {
-		return chatReply(err)
+	if err != nil {
+		var ce *chat.Error
+		if errors.As(err, &ce) {
+			return chatReply(ce)
+		}
+		return d.roomChangeReply("del_room", id, err)
 	}
 	msg := fmt.Sprintf("Room %d %q deleted.", id, info.Name)
 	if info.Origin == chat.OriginConfig {
 		msg += " It is defined in the configuration file and comes back at the next start unless it is removed there."
 	}
 	return Reply{Code: CodeOK, Message: msg, Room: roomReply(info, 0)}
+}
+
+// roomChangeReply answers a room command whose change failed: a refused
+// value, or the store.
+func (d *Dispatcher) roomChangeReply(cmd string, id int64, err error) Reply {
+	if errors.Is(err, store.ErrInvalid) {
+		return failErr(CodeBadArgument, errors.New(strings.TrimSuffix(err.Error(), ": "+store.ErrInvalid.Error())))
+	}
+	d.log.Error(cmd+": store", "room", id, "error", err)
+	return Fail(CodeInternal, "The room could not be stored: %v", err)
 }
 
 func broadcast(_ context.Context, _ *Dispatcher, g *chat.Group, a *attrs, _ Command) Reply {

@@ -77,6 +77,9 @@ var migrations = []string{
 	// 3: canonical keys and look-alike skeletons of account names and
 	// e-mails (names.go), filled by migrationSteps[3].
 	migrationAccountKeys,
+	// 4: sanctions, held messages and the plugins' documents
+	// (hostdata.go).
+	migrationHostData,
 }
 
 // migrationSteps holds the Go code some migrations need after their SQL

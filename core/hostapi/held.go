@@ -1,0 +1,148 @@
+package hostapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/parlorchat/parlor/core/chat"
+	"github.com/parlorchat/parlor/core/store"
+	"github.com/parlorchat/parlor/sdk"
+)
+
+// Hold keeps a public message a module held for a moderator, in the store
+// (so that it survives a restart), and returns its id. It implements
+// core/session's Holder.
+func (a *API) Hold(ctx context.Context, m chat.Message, note string) (int64, error) {
+	return a.HoldBy(ctx, "", m, note)
+}
+
+// HoldBy is Hold recording the module that held the message.
+func (a *API) HoldBy(ctx context.Context, plugin string, m chat.Message, note string) (int64, error) {
+	if a.data == nil {
+		return 0, errors.New("host api: the store keeps no held messages")
+	}
+	if m.From == "" || m.RoomID <= 0 {
+		return 0, fmt.Errorf("hold message: it needs an author and a room (from %q, room %d)", m.From, m.RoomID)
+	}
+	if c := a.chat(); m.Group == "" && c != nil {
+		m.Group = c.Name()
+	}
+	if m.Group == "" {
+		m.Group = chat.DefaultGroup
+	}
+	if r := []rune(note); len(r) > MaxReasonChars {
+		note = string(r[:MaxReasonChars])
+	}
+	m.Time = a.opts.Now()
+	// The emotion is kept once chat.Message carries it (Emotion: m.Emotion).
+	id, err := a.data.HoldMessage(ctx, store.HeldRecord{Message: m, Note: note, Plugin: plugin})
+	if err != nil {
+		return 0, fmt.Errorf("host api: %w", err)
+	}
+	a.log.Info("message held", "plugin", plugin, "id", id, "user", m.From, "room", m.RoomID)
+	return id, nil
+}
+
+type held struct{ h *host }
+
+func (d held) prepare() (Chat, store.HostData, error) {
+	c, err := d.h.chat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if d.h.api.data == nil {
+		return nil, nil, errors.New("host api: the store keeps no held messages")
+	}
+	return c, d.h.api.data, nil
+}
+
+func toHeld(r store.HeldRecord) sdk.HeldMessage {
+	m := toMessage(r.Message)
+	m.ID = 0
+	return sdk.HeldMessage{ID: r.ID, Message: m, Emotion: r.Emotion, Note: r.Note, Plugin: r.Plugin}
+}
+
+func (d held) List(ctx context.Context, room int64) ([]sdk.HeldMessage, error) {
+	c, st, err := d.prepare()
+	if err != nil {
+		return nil, err
+	}
+	if room < 0 {
+		return nil, invalid("room %d is not a room id (0 is every room)", room)
+	}
+	list, err := st.HeldMessages(ctx, c.Name(), room)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	out := make([]sdk.HeldMessage, 0, len(list))
+	for _, r := range list {
+		out = append(out, toHeld(r))
+	}
+	return out, nil
+}
+
+// find returns held message id if it belongs to this chat group.
+func (d held) find(ctx context.Context, c Chat, st store.HostData, id int64) (store.HeldRecord, error) {
+	r, err := st.HeldMessage(ctx, id)
+	if err != nil {
+		return store.HeldRecord{}, storeErr(err)
+	}
+	if r.Message.Group != c.Name() {
+		return store.HeldRecord{}, notFound("there is no held message %d", id)
+	}
+	return r, nil
+}
+
+func (d held) Release(ctx context.Context, id int64) (sdk.Message, error) {
+	c, st, err := d.prepare()
+	if err != nil {
+		return sdk.Message{}, err
+	}
+	d.h.api.heldMu.Lock()
+	defer d.h.api.heldMu.Unlock()
+	r, err := d.find(ctx, c, st, id)
+	if err != nil {
+		return sdk.Message{}, err
+	}
+	// Said first, forgotten after: a failure keeps the message held.
+	msg, err := c.SayAs(r.Message.From, r.Message.RoomID, r.Message.Text, r.Message.Style, r.Emotion)
+	if err != nil {
+		return sdk.Message{}, chatErr(err)
+	}
+	if _, err := st.TakeHeld(ctx, id); err != nil {
+		return sdk.Message{}, fmt.Errorf("released held message %d, but it could not be forgotten: %w", id, err)
+	}
+	d.h.api.log.Info("held message released", "plugin", d.h.plugin, "id", id, "user", r.Message.From, "room", r.Message.RoomID)
+	return toMessage(msg), nil
+}
+
+func (d held) Decline(ctx context.Context, id int64, reason string) error {
+	c, st, err := d.prepare()
+	if err != nil {
+		return err
+	}
+	if err := checkText("the reason", reason, MaxReasonChars); err != nil {
+		return err
+	}
+	d.h.api.heldMu.Lock()
+	defer d.h.api.heldMu.Unlock()
+	if _, err := d.find(ctx, c, st, id); err != nil {
+		return err
+	}
+	r, err := st.TakeHeld(ctx, id)
+	if err != nil {
+		return storeErr(err)
+	}
+	room := fmt.Sprintf("room %d", r.Message.RoomID)
+	if info, ok := c.RoomInfo(r.Message.RoomID); ok {
+		room = info.Name
+	}
+	text := fmt.Sprintf("Your message in %s was not published.", room)
+	if reason != "" {
+		text = fmt.Sprintf("Your message in %s was not published: %s", room, reason)
+	}
+	c.SendUser(r.Message.From, chat.NewFrame(chat.NoticeEvent{Type: "notice", Text: text}))
+	d.h.api.log.Info("held message declined", "plugin", d.h.plugin, "id", id, "user", r.Message.From, "room", r.Message.RoomID)
+	return nil
+}

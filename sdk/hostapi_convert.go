@@ -1,0 +1,131 @@
+package sdk
+
+import (
+	"time"
+
+	"github.com/parlorchat/parlor/sdk/proto"
+)
+
+// docChunk is the size of the pieces a document travels in, well under
+// gRPC's default 4 MiB message limit.
+const docChunk = 1 << 20
+
+// unixMs is t in Unix milliseconds, 0 for the zero time.
+func unixMs(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// fromUnixMs is the time of Unix milliseconds ms, the zero time for 0.
+func fromUnixMs(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+func roomToProto(r Room) *proto.HostRoom {
+	return &proto.HostRoom{
+		Id: r.ID, Name: r.Name, Desc: r.Desc, Owner: r.Owner, Speaker: r.Speaker, Max: int32(r.Max),
+		Guests: r.Guests, Password: r.Password, Locked: r.Locked, Open: r.Open, Moderated: r.Moderated,
+		Welcome: r.Welcome, Audio: r.Audio, Video: r.Video, Whiteboard: r.Whiteboard, Count: int32(r.Count),
+	}
+}
+
+func roomFromProto(r *proto.HostRoom) Room {
+	return Room{
+		ID: r.GetId(), Name: r.GetName(), Desc: r.GetDesc(), Owner: r.GetOwner(), Speaker: r.GetSpeaker(),
+		Max: int(r.GetMax()), Guests: r.GetGuests(), Password: r.GetPassword(), Locked: r.GetLocked(),
+		Open: r.GetOpen(), Moderated: r.GetModerated(), Welcome: r.GetWelcome(), Audio: r.GetAudio(),
+		Video: r.GetVideo(), Whiteboard: r.GetWhiteboard(), Count: int(r.GetCount()),
+	}
+}
+
+func optInt32(v *int) *int32 {
+	if v == nil {
+		return nil
+	}
+	n := int32(*v)
+	return &n
+}
+
+func optInt(v *int32) *int {
+	if v == nil {
+		return nil
+	}
+	n := int(*v)
+	return &n
+}
+
+func roomEditToProto(id int64, e RoomEdit) *proto.HostRoomEdit {
+	return &proto.HostRoomEdit{
+		Id: id, Name: e.Name, Desc: e.Desc, Owner: e.Owner, Speaker: e.Speaker, Max: optInt32(e.Max),
+		Guests: e.Guests, Password: e.Password, Open: e.Open, Moderated: e.Moderated, Welcome: e.Welcome,
+		Audio: e.Audio, Video: e.Video, Whiteboard: e.Whiteboard,
+	}
+}
+
+func roomEditFromProto(e *proto.HostRoomEdit) RoomEdit {
+	return RoomEdit{
+		Name: e.Name, Desc: e.Desc, Owner: e.Owner, Speaker: e.Speaker, Max: optInt(e.Max),
+		Guests: e.Guests, Password: e.Password, Open: e.Open, Moderated: e.Moderated, Welcome: e.Welcome,
+		Audio: e.Audio, Video: e.Video, Whiteboard: e.Whiteboard,
+	}
+}
+
+func sanctionToProto(s Sanction) *proto.HostSanction {
+	return &proto.HostSanction{
+		Id: s.ID, Kind: s.Kind, User: s.User, Ip: s.IP, Room: s.Room, Reason: s.Reason, Actor: s.Actor,
+		Source: s.Source, CreatedUnixMs: unixMs(s.Created), ExpiresUnixMs: unixMs(s.Expires),
+		LiftedUnixMs: unixMs(s.Lifted), LiftedBy: s.LiftedBy,
+	}
+}
+
+func sanctionFromProto(s *proto.HostSanction) Sanction {
+	return Sanction{
+		ID: s.GetId(), Kind: s.GetKind(), User: s.GetUser(), IP: s.GetIp(), Room: s.GetRoom(),
+		Reason: s.GetReason(), Actor: s.GetActor(), Source: s.GetSource(),
+		Created: fromUnixMs(s.GetCreatedUnixMs()), Expires: fromUnixMs(s.GetExpiresUnixMs()),
+		Lifted: fromUnixMs(s.GetLiftedUnixMs()), LiftedBy: s.GetLiftedBy(),
+	}
+}
+
+func styleToProto(s Style) *proto.HostStyle {
+	return &proto.HostStyle{Bold: s.Bold, Italic: s.Italic, Underline: s.Underline, Color: s.Color}
+}
+
+func styleFromProto(s *proto.HostStyle) Style {
+	return Style{Bold: s.GetBold(), Italic: s.GetItalic(), Underline: s.GetUnderline(), Color: s.GetColor()}
+}
+
+func messageToProto(m Message, emotion string) *proto.HostMessage {
+	return &proto.HostMessage{
+		Id: m.ID, Room: m.Room, From: m.From, Text: m.Text, Style: styleToProto(m.Style),
+		TimeUnixMs: unixMs(m.Time), Emotion: emotion,
+	}
+}
+
+func messageFromProto(m *proto.HostMessage) Message {
+	return Message{
+		ID: m.GetId(), Room: m.GetRoom(), From: m.GetFrom(), Text: m.GetText(),
+		Style: styleFromProto(m.GetStyle()), Time: fromUnixMs(m.GetTimeUnixMs()),
+	}
+}
+
+func docInfoToProto(d Document) *proto.HostDocInfo {
+	return &proto.HostDocInfo{Key: d.Key, Version: d.Version, Size: int64(d.Size), UpdatedUnixMs: unixMs(d.Updated)}
+}
+
+func docInfoFromProto(d *proto.HostDocInfo) Document {
+	return Document{Key: d.GetKey(), Version: d.GetVersion(), Size: int(d.GetSize()), Updated: fromUnixMs(d.GetUpdatedUnixMs())}
+}
+
+func audienceToProto(a Audience) *proto.HostAudience {
+	return &proto.HostAudience{Kind: a.Kind, User: a.User, Room: a.Room}
+}
+
+func audienceFromProto(a *proto.HostAudience) Audience {
+	return Audience{Kind: a.GetKind(), User: a.GetUser(), Room: a.GetRoom()}
+}
