@@ -39,10 +39,15 @@ export function createExtensions(app) {
 
   const notices = document.getElementById("ext-notices");
 
-  // failed tells the user, briefly, that an extension broke.
+  const reported = new Set(); // notices shown once: module, what, message
+
+  // failed tells the user, briefly and once, that an extension broke.
   function failed(module, what, err) {
-    console.warn("parlor: extension " + module + ": " + what + ":", err);
     const msg = err && err.message ? err.message : String(err);
+    const key = module + "\n" + what + "\n" + msg;
+    if (reported.has(key)) { return; }
+    reported.add(key);
+    console.warn("parlor: extension " + module + ": " + what + ":", err);
     const li = node("li", "ext-notice");
     li.setAttribute("data-module", module);
     li.appendChild(node("span", "", "The " + module + " extension " + what + " (" + msg + ")."));
