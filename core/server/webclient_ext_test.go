@@ -31,6 +31,7 @@ import (
 type clientProxy struct {
 	t          *testing.T
 	upstream   string            // the server's base URL
+	base       string            // the proxy's base URL, once started
 	files      map[string]string // path -> JavaScript served by the proxy
 	extensions []map[string]string
 	// rewrite, when set, changes each server event (in place) before
@@ -76,9 +77,11 @@ func (p *clientProxy) start() string {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		_, _ = w.Write([]byte(src))
 	})
-	ts := httptest.NewServer(mux)
+	ts := httptest.NewUnstartedServer(mux)
+	p.base = "http://" + ts.Listener.Addr().String()
+	ts.Start()
 	p.t.Cleanup(ts.Close)
-	return ts.URL
+	return p.base
 }
 
 func (p *clientProxy) serveWS(w http.ResponseWriter, r *http.Request) {
@@ -354,11 +357,12 @@ func memberFields(roles, avatars map[string]string) func(ev map[string]any) {
 func TestWebClientShowsMemberFields(t *testing.T) {
 	srv := servertest.Start(t, webConfig(t))
 	p := &clientProxy{t: t, upstream: servertest.URL(srv), echoEmotion: true}
+	roles := map[string]string{"alice": "moderator", "bob": "guest", "carol": "admin"}
+	p.rewrite = func(ev map[string]any) {
+		// The proxy serves alice's picture; its address is known once it runs.
+		memberFields(roles, map[string]string{"alice": p.base + "/avatar.png", "bob": "e7", "carol": "javascript:alert(1)"})(ev)
+	}
 	base := p.start()
-	p.rewrite = memberFields(
-		map[string]string{"alice": "moderator", "bob": "guest", "carol": "admin"},
-		map[string]string{"alice": base + "/avatar.png", "bob": "e7", "carol": "javascript:alert(1)"},
-	)
 	browser := testenv.Browser(t)
 	alice := openBrowserTab(t, browser, base, "alice")
 	bob := openBrowserTab(t, browser, base, "bob")

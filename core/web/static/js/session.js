@@ -245,6 +245,14 @@ export function createSession(app) {
     el.chatView.classList.remove("offline");
     const name = state.me.name || "";
     el.meName.textContent = state.me.display && state.me.display !== name ? state.me.display + " (" + name + ")" : name;
+    // The account's picture (login_ok.user.avatar), where the server sends one.
+    const old = el.me.querySelector(".me-avatar");
+    if (old) { old.remove(); }
+    const pic = app.users.avatar({ name: name, avatar: typeof state.me.avatar === "string" ? state.me.avatar : "" }, 22, false);
+    if (pic) {
+      pic.classList.add("me-avatar");
+      el.me.insertBefore(pic, el.meName);
+    }
     el.meGuest.hidden = !state.me.guest;
     el.meAdmin.hidden = !state.me.admin;
     el.me.hidden = false;

@@ -178,6 +178,8 @@ export function createUsers(app) {
     render: render,
     find: find,
     clear() { state.members = []; },
+    /** avatar draws a member's picture; with fallback, the initial when it has none. */
+    avatar: avatar,
     /** avatarOf draws the avatar of a member of the room, or null when it has none. */
     avatarOf(name, size) {
       const m = name ? find(name) : null;
