@@ -1,6 +1,12 @@
 // Package web holds the embedded web client and builds the HTTP mux:
 // / (client), /ws (WebSocket), /healthz and /metrics, the last two on an
 // admin mux of their own when the operator asks for one.
+//
+// The client is plain ES modules (static/app.js and static/js/), loaded
+// same-origin under a strict Content-Security-Policy: scripts, styles and
+// connections only from the chat's own origin, images also from http(s)
+// URLs (members' avatars). Module extensions of plugins are served under
+// /plugins/ of the same origin, so the policy admits them too.
 package web
 
 import (
@@ -8,13 +14,34 @@ import (
 	"encoding/json"
 	"io/fs"
 	"net/http"
+	"path"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
+// The whole directory, subdirectories included (js/, js/views/).
+//
 //go:embed static
 var static embed.FS
+
+// contentTypes fixes the type of the client's files, whatever the host's
+// MIME tables say: browsers run a module script only with a JavaScript
+// type, and nosniff makes them trust the header.
+var contentTypes = map[string]string{
+	".html": "text/html; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".mjs":  "text/javascript; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".svg":  "image/svg+xml",
+	".png":  "image/png",
+	".json": "application/json",
+}
+
+// ContentSecurityPolicy is the policy of every response. img-src admits
+// http(s) images for avatars (a page served over https upgrades or blocks
+// http images itself); everything else stays on the chat's origin.
+const ContentSecurityPolicy = "default-src 'self'; connect-src 'self'; img-src 'self' data: https: http:; style-src 'self'; script-src 'self'; frame-ancestors 'self'"
 
 // Client returns the web client's files.
 func Client() fs.FS {
@@ -42,7 +69,7 @@ type Routes struct {
 func Mux(r Routes) http.Handler {
 	mux := http.NewServeMux()
 	files := http.FileServerFS(Client())
-	mux.Handle("GET /", noCache(files))
+	mux.Handle("GET /", noCache(typed(files)))
 	mux.Handle("GET /ws", r.WebSocket)
 	adminRoutes(mux, r)
 	for pattern, h := range r.Extra {
@@ -77,6 +104,17 @@ func adminRoutes(mux *http.ServeMux, r Routes) {
 	}
 }
 
+// typed sets the Content-Type of the client's files by their extension
+// (the file server keeps a type that is set already).
+func typed(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ct, ok := contentTypes[path.Ext(r.URL.Path)]; ok {
+			w.Header().Set("Content-Type", ct)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // noCache makes browsers revalidate the client so an upgrade takes effect.
 func noCache(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -90,7 +128,7 @@ func securityHeaders(h http.Handler) http.Handler {
 		hd := w.Header()
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "same-origin")
-		hd.Set("Content-Security-Policy", "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'self'")
+		hd.Set("Content-Security-Policy", ContentSecurityPolicy)
 		h.ServeHTTP(w, r)
 	})
 }
