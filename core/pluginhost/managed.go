@@ -352,6 +352,11 @@ func (m *managed) restart(f *flight, old *instance) {
 		inst, err = m.launch(ctx)
 		cancel()
 	}
+	if err == nil {
+		// Before the instance is visible, so that whoever sees it running
+		// sees its capabilities; a call OnReady makes waits for f.
+		m.learn(inst)
+	}
 
 	m.mu.Lock()
 	if err == nil && m.stopped {
@@ -374,9 +379,6 @@ func (m *managed) restart(f *flight, old *instance) {
 	}
 	f.inst, f.err = inst, err
 	m.mu.Unlock()
-	if err == nil {
-		m.learn(inst)
-	}
 	close(f.done)
 }
 
