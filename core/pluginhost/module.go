@@ -317,24 +317,34 @@ func (mod *Module) Notify(ctx context.Context, batch []sdk.Notification) error {
 
 // ServeHTTP forwards one request to the plugin, bounded by the host's
 // CallTimeout (and ctx). A module that declared no HTTP prefix, or a path
-// outside it, is not asked (sdk.ErrNotServed). A plugin that is down is
+// outside it, is not asked (sdk.ErrNotServed); one that has never run is
+// started first, then asked if its prefix covers the path. A plugin that is down is
 // restarted first; a call that loses the connection is retried once on
 // the restarted plugin.
 func (mod *Module) ServeHTTP(ctx context.Context, req sdk.HTTPRequest) (sdk.HTTPResponse, error) {
-	caps, _ := mod.m.capabilities()
-	if caps.HTTPPrefix == "" || !strings.HasPrefix(req.Path, caps.HTTPPrefix) {
+	if caps, known := mod.m.capabilities(); known && !servesPath(caps, req.Path) {
 		return sdk.HTTPResponse{}, mod.notServed(MethodServeHTTP)
 	}
+	// A plugin that has never run is started by the call and asked if its
+	// declaration covers the path.
 	var res sdk.HTTPResponse
 	err := mod.m.call(ctx, MethodServeHTTP, func(ctx context.Context, inst *instance) error {
 		c, err := moduleOf(inst)
 		if err != nil {
 			return err
 		}
+		if !servesPath(inst.caps, req.Path) {
+			return sdk.ErrNotServed
+		}
 		res, err = c.ServeHTTP(ctx, req)
 		return err
 	})
 	return res, err
+}
+
+// servesPath reports whether caps declare an HTTP prefix covering path.
+func servesPath(caps sdk.Capabilities, path string) bool {
+	return caps.HTTPPrefix != "" && strings.HasPrefix(path, caps.HTTPPrefix)
 }
 
 // HTTPHandler serves HTTP requests through the plugin; mount it at the
