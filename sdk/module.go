@@ -125,8 +125,14 @@ type Manifest struct {
 // without '.', HTTP without a prefix, assets over MaxAssetBytes).
 // Authenticator is left false; the plugin set says it.
 func ModuleCapabilities(m Module) (Capabilities, error) {
+	caps, _, err := capabilities(m)
+	return caps, err
+}
+
+// capabilities is ModuleCapabilities with the Manifest it read.
+func capabilities(m Module) (Capabilities, Manifest, error) {
 	if m == nil {
-		return Capabilities{}, errors.New("module capabilities: no module")
+		return Capabilities{}, Manifest{}, errors.New("module capabilities: no module")
 	}
 	caps := Capabilities{Module: true}
 	if _, ok := m.(LoginHook); ok {
@@ -184,9 +190,9 @@ func ModuleCapabilities(m Module) (Capabilities, error) {
 		caps.Client = man.Client
 	}
 	if err := errors.Join(errs...); err != nil {
-		return Capabilities{}, fmt.Errorf("module capabilities: %w", err)
+		return Capabilities{}, Manifest{}, fmt.Errorf("module capabilities: %w", err)
 	}
-	return caps, nil
+	return caps, man, nil
 }
 
 // readAssets reads every file of fsys, MaxAssetBytes together at most.
@@ -322,16 +328,12 @@ func (s *moduleServer) Configure(ctx context.Context, req *proto.ModuleConfigure
 			return nil, status.Error(codes.InvalidArgument, err.Error())
 		}
 	}
-	caps, err := ModuleCapabilities(s.impl)
+	caps, man, err := capabilities(s.impl)
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	var h http.Handler
-	if mf, ok := s.impl.(Manifester); ok {
-		h = mf.Manifest().HTTP
-	}
 	s.mu.Lock()
-	s.configured, s.caps, s.http = true, caps, h
+	s.configured, s.caps, s.http = true, caps, man.HTTP
 	s.mu.Unlock()
 	return &proto.ModuleConfigureResponse{Authenticator: s.auth != nil, Capabilities: capabilitiesToProto(caps)}, nil
 }

@@ -101,3 +101,14 @@ func (h *Host) Assets() http.Handler {
 		http.ServeContent(w, r, file, time.Time{}, bytes.NewReader(a.data))
 	})
 }
+
+// ClientURL is the URL of the ES module the web client imports for this
+// module (/plugins/<name>/<client>), or "" when it declared none: the
+// `extensions` of the hello frame.
+func (mod *Module) ClientURL() string {
+	caps, _ := mod.m.capabilities()
+	if caps.Client == "" {
+		return ""
+	}
+	return AssetsPrefix + mod.m.name + "/" + caps.Client
+}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parlorchat/parlor/core/modules"
@@ -103,6 +104,9 @@ func TestModuleCapabilities(t *testing.T) {
 	if !caps.Module || caps.Authenticator || len(caps.Hooks) != 4 || !slices.Equal(caps.Commands, []string{"mod."}) ||
 		caps.HTTPPrefix != "/mod/" || caps.Client != "main.js" || len(caps.Assets) != 3 {
 		t.Fatalf("mod capabilities %+v", caps)
+	}
+	if u := modHandle(t, h, "mod").ClientURL(); u != "/plugins/mod/main.js" {
+		t.Errorf("ClientURL() = %q", u)
 	}
 	if caps := modHandle(t, h, "bare").Capabilities(); len(caps.Hooks) != 0 || len(caps.Commands) != 0 || caps.HTTPPrefix != "/bare/" {
 		t.Fatalf("bare capabilities %+v", caps)
@@ -331,4 +335,24 @@ func TestAssets(t *testing.T) {
 	if res, _ := get("POST", "/plugins/mod/main.js", nil); res.StatusCode != 405 {
 		t.Errorf("POST: %d, want 405", res.StatusCode)
 	}
+}
+
+// BenchmarkOnMessage measures one OnMessage call through the host to a
+// module process (the module upper-cases the text).
+func BenchmarkOnMessage(b *testing.B) {
+	h := New(Options{Dir: binDir, Logger: hclog.NewNullLogger()}, []Spec{{Name: "mod"}})
+	if err := h.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer h.Stop()
+	mod, _ := h.Module("mod")
+	ev := sdk.MessageEvent{From: sdk.Caller{Name: "ann", Role: sdk.RoleUser, Room: 1}, Room: 1, Text: "hello there"}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if v, err := mod.OnMessage(context.Background(), ev); err != nil || v.Text != "HELLO THERE" {
+				b.Fatalf("got %+v, %v", v, err)
+			}
+		}
+	})
 }
