@@ -279,7 +279,6 @@ type moduleServer struct {
 
 	mu         sync.RWMutex
 	configured bool
-	caps       Capabilities
 	http       http.Handler
 }
 
@@ -333,7 +332,7 @@ func (s *moduleServer) Configure(ctx context.Context, req *proto.ModuleConfigure
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	s.mu.Lock()
-	s.configured, s.caps, s.http = true, caps, man.HTTP
+	s.configured, s.http = true, man.HTTP
 	s.mu.Unlock()
 	return &proto.ModuleConfigureResponse{Authenticator: s.auth != nil, Capabilities: capabilitiesToProto(caps)}, nil
 }

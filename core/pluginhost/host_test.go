@@ -453,6 +453,10 @@ func TestPluginDyingAtStartUpIsRetried(t *testing.T) {
 	if readies.count("dies") != 0 || readies.count("ok") != 1 {
 		t.Fatalf("OnReady before the plugin runs: %v", readies.names)
 	}
+	// Until it runs, it may be a module, declaring nothing.
+	if mod, ok := h.Module("dies"); !ok || mod.Ready() || len(mod.Capabilities().Hooks) != 0 {
+		t.Fatalf("module handle of a plugin that never ran: %v", ok)
+	}
 
 	if err := os.WriteFile(ready, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -470,6 +474,9 @@ func TestPluginDyingAtStartUpIsRetried(t *testing.T) {
 	// Its capabilities became known when it came up.
 	if n := readies.count("dies"); n != 1 {
 		t.Fatalf("OnReady(dies) called %d times once it runs, want 1", n)
+	}
+	if mod, ok := h.Module("ok"); ok || mod != nil {
+		t.Fatal("the authenticator ok is listed as a module")
 	}
 	if _, ok := h.Module("dies"); ok {
 		t.Fatal("the authenticator that came up late is listed as a module")

@@ -205,6 +205,14 @@ func (mod *Module) Capabilities() sdk.Capabilities {
 	return caps
 }
 
+// Ready reports whether the plugin's capabilities are known (it has run
+// since Start); until then Capabilities is empty. Options.OnReady says when
+// this changes.
+func (mod *Module) Ready() bool {
+	_, known := mod.m.capabilities()
+	return known
+}
+
 // declares reports whether the module declared hook.
 func (mod *Module) declares(hook string) bool {
 	caps, _ := mod.m.capabilities()

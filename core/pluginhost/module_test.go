@@ -105,6 +105,9 @@ func TestModuleCapabilities(t *testing.T) {
 		caps.HTTPPrefix != "/mod/" || caps.Client != "main.js" || len(caps.Assets) != 3 {
 		t.Fatalf("mod capabilities %+v", caps)
 	}
+	if !modHandle(t, h, "mod").Ready() {
+		t.Error("mod is not ready after Start")
+	}
 	if u := modHandle(t, h, "mod").ClientURL(); u != "/plugins/mod/main.js" {
 		t.Errorf("ClientURL() = %q", u)
 	}
