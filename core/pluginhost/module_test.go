@@ -266,6 +266,44 @@ func TestCrashedModuleIsRestartedAndCallRetried(t *testing.T) {
 	}
 }
 
+// A module that stops reading its notification stream costs a Notify no
+// more than the call timeout; the next batch goes on a new stream.
+func TestStuckNotificationStream(t *testing.T) {
+	h, _ := start(t, Options{CallTimeout: 500 * time.Millisecond}, Spec{Name: "mod"})
+	mod := modHandle(t, h, "mod")
+	if err := mod.Notify(context.Background(), []sdk.Notification{{Kind: sdk.Joined, User: "hang"}}); err != nil {
+		t.Fatal(err)
+	}
+	// Fill the stream's flow-control window until a send must wait.
+	batch := make([]sdk.Notification, 2000)
+	for i := range batch {
+		batch[i] = sdk.Notification{Kind: sdk.Delivered, Room: 1, Message: &sdk.Message{Text: strings.Repeat("x", 100)}}
+	}
+	var err error
+	for range 200 {
+		if err = mod.Notify(context.Background(), batch); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "notify timed out after 500ms") {
+		t.Fatalf("notify on a stuck stream: %v", err)
+	}
+	if err := mod.Notify(context.Background(), []sdk.Notification{{Kind: sdk.Left, User: "ann"}}); err != nil {
+		t.Fatalf("notify after the stuck stream: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		reply, err := mod.Command(context.Background(), sdk.Command{Type: "mod.seen"})
+		if err == nil && string(reply.Data) == "1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("module saw %s notifications on the new stream (%v), want 1", reply.Data, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestModuleHTTPHandler(t *testing.T) {
 	h, _ := start(t, Options{}, Spec{Name: "mod"})
 	srv := httptest.NewServer(modHandle(t, h, "mod").HTTPHandler("parlor_session"))
