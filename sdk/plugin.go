@@ -52,10 +52,11 @@ func Handshake() plugin.HandshakeConfig {
 type ServeOpts struct {
 	// Authenticator is the plugin's authenticator, if it serves one.
 	Authenticator Authenticator
-	// Module is the plugin's module, if it serves one. A plugin serves an
+	// Module is the plugin's module, if it serves one (see Module for the
+	// optional interfaces it may implement). A plugin serves an
 	// Authenticator, a Module or both; when it serves both, the host
-	// configures them with one call (Module.Configure, then
-	// Authenticator.Configure unless it is the same value).
+	// configures them with one call (the module's Configure, if it is a
+	// Configurer, then Authenticator.Configure unless it is the same value).
 	Module Module
 	// Logger receives the plugin's own and go-plugin's log lines. When nil,
 	// NewLogger("plugin") is used. Lines written as JSON to the original
@@ -132,12 +133,18 @@ func GRPCServerOptions() []grpc.ServerOption {
 	}
 }
 
+// maxHostMessage is the largest message the host accepts from a plugin:
+// a module's capabilities carry up to MaxAssetBytes of assets, and an HTTP
+// answer up to MaxHTTPResponse, plus their framing.
+const maxHostMessage = MaxAssetBytes + 1<<20
+
 // GRPCDialOptions are the gRPC settings the host uses to reach a plugin
 // (go-plugin's ClientConfig.GRPCDialOptions).
 func GRPCDialOptions() []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithInitialWindowSize(grpcWindow),
 		grpc.WithInitialConnWindowSize(grpcWindow),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxHostMessage)),
 	}
 }
 

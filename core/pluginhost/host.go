@@ -1,7 +1,11 @@
 // Package pluginhost launches Parlor's plugin binaries (hashicorp/go-plugin
-// over gRPC), hands them their configuration, bounds every call with a
-// timeout, health-checks them, restarts a crashed plugin with exponential
-// backoff and kills every plugin process on Stop.
+// over gRPC), hands them their configuration and learns what they serve
+// (their capabilities, declared once per process), bounds every call with
+// a timeout through one wrapper (restart and retry once on a lost
+// connection, a duration histogram), health-checks them, restarts a
+// crashed plugin with exponential backoff and kills every plugin process
+// on Stop. A module's handle (*Module) implements core/modules.Plugin;
+// Assets serves the modules' web client files.
 //
 // A plugin named N is the binary <Options.Dir>/parlor-plugin-N unless its
 // Spec gives an explicit Path. Plugin log output reaches the host logger
@@ -17,6 +21,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parlorchat/parlor/sdk"
 )
@@ -64,6 +69,13 @@ type Options struct {
 	// HostAPI returns the Host API served to the module of the plugin
 	// called name (see core/hostapi); nil offers none.
 	HostAPI func(name string) sdk.Host
+	// OnReady, when set, is called with a plugin's name when its
+	// capabilities become known: when it first runs (during Start, or
+	// later for a plugin that was down at start-up) and when a restarted
+	// plugin declares something else. The module pipeline refreshes its
+	// view of the modules then. It is called from the goroutine that
+	// launched the plugin and must not block.
+	OnReady func(name string)
 }
 
 // PluginStatus describes one plugin for /healthz.
@@ -95,6 +107,8 @@ type Host struct {
 	ctx    context.Context // canceled by Stop; ends health loops and restarts
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // health loops and restart goroutines
+
+	calls *prometheus.HistogramVec // parlor_plugin_call_duration_seconds
 }
 
 // New prepares a host for specs; nothing is launched before Start.
@@ -121,6 +135,7 @@ func New(opts Options, specs []Spec) *Host {
 		plugins: make(map[string]*managed, len(specs)),
 		ctx:     ctx,
 		cancel:  cancel,
+		calls:   newCallDuration(),
 	}
 	var errs []error
 	for _, s := range specs {

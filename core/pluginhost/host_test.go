@@ -40,9 +40,13 @@ func run(m *testing.M) int {
 	}
 	cmd := exec.Command(gobin, "build", "-o", dir+string(filepath.Separator),
 		"./testdata/parlor-plugin-ok", "./testdata/parlor-plugin-hang", "./testdata/parlor-plugin-crash",
-		"./testdata/parlor-plugin-dies")
+		"./testdata/parlor-plugin-dies", "./testdata/parlor-plugin-mod")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build test plugins: %v\n%s", err, out)
+		return 1
+	}
+	if err := os.Symlink(filepath.Join(dir, "parlor-plugin-mod"), filepath.Join(dir, "parlor-plugin-bare")); err != nil {
+		fmt.Fprintln(os.Stderr, "link the bare module:", err)
 		return 1
 	}
 	binDir = dir
@@ -426,7 +430,8 @@ func TestBackoffDelays(t *testing.T) {
 // that crashes later, until it comes up.
 func TestPluginDyingAtStartUpIsRetried(t *testing.T) {
 	ready := filepath.Join(t.TempDir(), "ready")
-	h, logs := start(t, Options{HealthInterval: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond},
+	readies := &readyLog{}
+	h, logs := start(t, Options{HealthInterval: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, OnReady: readies.add},
 		Spec{Name: "dies", Config: map[string]any{"ready_file": ready}},
 		Spec{Name: "true", Path: "/bin/true"}, // exits before its handshake
 		Spec{Name: "ok"})
@@ -445,6 +450,13 @@ func TestPluginDyingAtStartUpIsRetried(t *testing.T) {
 	if res.Code != sdk.LoginError || err == nil || !strings.Contains(err.Error(), `plugin "dies"`) {
 		t.Fatalf("login through a plugin that is down: %v, %v", res.Code, err)
 	}
+	if readies.count("dies") != 0 || readies.count("ok") != 1 {
+		t.Fatalf("OnReady before the plugin runs: %v", readies.names)
+	}
+	// Until it runs, it may be a module, declaring nothing.
+	if mod, ok := h.Module("dies"); !ok || mod.Ready() || len(mod.Capabilities().Hooks) != 0 {
+		t.Fatalf("module handle of a plugin that never ran: %v", ok)
+	}
 
 	if err := os.WriteFile(ready, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -458,6 +470,16 @@ func TestPluginDyingAtStartUpIsRetried(t *testing.T) {
 	}
 	if res, _, err := login(handle(t, h, "dies"), "alice", "pw"); err != nil || res.Code != sdk.OK {
 		t.Fatalf("login once the plugin runs: %v, %v", res.Code, err)
+	}
+	// Its capabilities became known when it came up.
+	if n := readies.count("dies"); n != 1 {
+		t.Fatalf("OnReady(dies) called %d times once it runs, want 1", n)
+	}
+	if mod, ok := h.Module("ok"); ok || mod != nil {
+		t.Fatal("the authenticator ok is listed as a module")
+	}
+	if _, ok := h.Module("dies"); ok {
+		t.Fatal("the authenticator that came up late is listed as a module")
 	}
 	if st := statusOf(h, "true"); st.Running || st.Restarts != 0 {
 		t.Fatalf("/bin/true: %+v", st)

@@ -35,6 +35,7 @@ type instance struct {
 	rpc     plugin.ClientProtocol
 	auth    sdk.Authenticator
 	module  *sdk.ModuleClient // nil when the plugin serves no module
+	caps    sdk.Capabilities  // what this process declared
 	pid     int
 	started time.Time
 }
@@ -67,7 +68,9 @@ type managed struct {
 	flight    *flight
 	stopped   bool
 	restarts  int
-	kinds     kinds                      // what the plugin serves, learnt at launch
+	caps      sdk.Capabilities           // what the plugin declared at its last launch
+	capsKnown bool                       // caps is set: the plugin has run
+	assets    map[string]asset           // caps.Assets, ready to serve
 	backoff   backoff.ExponentialBackOff // delays between launches (see backOffLocked)
 	notBefore time.Time                  // no restart before this
 	lastErr   error
@@ -162,11 +165,13 @@ func (m *managed) start(ctx context.Context) error {
 		m.kill(inst, true)
 		return fmt.Errorf("plugin %q: %w", m.name, errStopped)
 	}
+	m.learn(inst)
 	m.log.Info("plugin started", "path", m.path, "pid", inst.pid)
 	return nil
 }
 
-// launch starts a process, dispenses the authenticator and configures it.
+// launch starts a process, dispenses the authenticator and configures it,
+// learning its capabilities (inst.caps).
 func (m *managed) launch(ctx context.Context) (*instance, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("launch %s: %w", m.path, err)
@@ -346,6 +351,11 @@ func (m *managed) restart(f *flight, old *instance) {
 		ctx, cancel := context.WithTimeout(hostCtx, DefaultStartTimeout)
 		inst, err = m.launch(ctx)
 		cancel()
+	}
+	if err == nil {
+		// Before the instance is visible, so that whoever sees it running
+		// sees its capabilities; a call OnReady makes waits for f.
+		m.learn(inst)
 	}
 
 	m.mu.Lock()

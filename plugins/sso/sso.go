@@ -10,7 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
+	"net/http"
 	"net/mail"
 	"net/url"
 	"strconv"
@@ -196,95 +196,103 @@ func (e *apiError) Error() string { return e.msg }
 
 func refuse(format string, a ...any) error { return &apiError{msg: fmt.Sprintf(format, a...)} }
 
-// ServeHTTP routes a request under /sso/.
-func (s *SSO) ServeHTTP(ctx context.Context, req sdk.HTTPRequest) (sdk.HTTPResponse, error) {
-	host, set, fails := s.state()
-	if host == nil {
-		return sdk.HTTPResponse{}, errors.New("sso: not configured")
-	}
-	if req.Method != "GET" && req.Method != "POST" && req.Method != "HEAD" {
-		return jsonAnswer(405, Response{Message: "Use GET or POST."}), nil
-	}
-	params, err := parseParams(req)
-	if err != nil {
-		return jsonAnswer(200, Response{Message: "The request parameters are malformed."}), nil
-	}
-	h := handler{s: s, host: host, set: set, fails: fails, p: params, ip: req.RemoteIP}
-	var res Response
-	switch strings.TrimSuffix(req.Path, "/") {
-	case "/sso/settings":
-		b, _ := json.Marshal(set.public)
-		return sdk.HTTPResponse{Status: 200, Header: jsonHeader(), Body: b}, nil
-	case "/sso/token/login":
-		return h.login(ctx)
-	case "/sso/token/logout":
-		return h.logout(ctx)
-	case "/sso/token/generate":
-		res, err = h.generate(ctx)
-	case "/sso/user/register":
-		res, err = h.register(ctx)
-	case "/sso/user/delete":
-		res, err = h.delete(ctx)
-	case "/sso/user/edit":
-		res, err = h.edit(ctx)
-	default:
-		return jsonAnswer(404, Response{Message: "Unknown SSO endpoint " + req.Path + "."}), nil
-	}
-	if err != nil {
-		return h.failure(req.Path, err)
-	}
-	res.Success = true
-	return jsonAnswer(200, res), nil
+// Prefix is the URL path the module serves.
+const Prefix = "/sso/"
+
+// Manifest declares the HTTP API under Prefix.
+func (s *SSO) Manifest() sdk.Manifest {
+	return sdk.Manifest{HTTPPrefix: Prefix, HTTP: s.routes()}
 }
 
-// parseParams merges the query and, for a form POST, the body.
-func parseParams(req sdk.HTTPRequest) (url.Values, error) {
-	v, err := url.ParseQuery(req.RawQuery)
-	if err != nil {
-		return nil, fmt.Errorf("parse query: %w", err)
+// routes is the HTTP API: the browser's login and logout pixels, the web
+// client's settings and the website's token and user calls. Each path is
+// also served with a trailing '/'.
+func (s *SSO) routes() http.Handler {
+	mux := http.NewServeMux()
+	handle := func(path string, f func(http.ResponseWriter, *http.Request)) {
+		mux.HandleFunc(path, f)
+		mux.HandleFunc(path+"/{$}", f)
 	}
-	if req.Method == "POST" && len(req.Body) > 0 {
-		ct := ""
-		if cts := req.Header["Content-Type"]; len(cts) > 0 {
-			ct = cts[0]
+	handle("/sso/settings", func(w http.ResponseWriter, _ *http.Request) {
+		_, set, _ := s.state()
+		writeJSON(w, http.StatusOK, set.public)
+	})
+	handle("/sso/token/login", s.serve((*handler).login))
+	handle("/sso/token/logout", s.serve((*handler).logout))
+	handle("/sso/token/generate", s.api((*handler).generate))
+	handle("/sso/user/register", s.api((*handler).register))
+	handle("/sso/user/delete", s.api((*handler).delete))
+	handle("/sso/user/edit", s.api((*handler).edit))
+	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
+		jsonAnswer(w, http.StatusNotFound, Response{Message: "Unknown SSO endpoint " + r.URL.Path + "."})
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodPost, http.MethodHead:
+			mux.ServeHTTP(w, r)
+		default:
+			w.Header().Set("Allow", "GET, POST, HEAD")
+			jsonAnswer(w, http.StatusMethodNotAllowed, Response{Message: "Use GET or POST."})
 		}
-		if mt, _, _ := mime.ParseMediaType(ct); mt == "application/x-www-form-urlencoded" {
-			body, err := url.ParseQuery(string(req.Body))
-			if err != nil {
-				return nil, fmt.Errorf("parse form: %w", err)
-			}
-			for k, vs := range body {
-				v[k] = append(v[k], vs...)
-			}
+	})
+}
+
+// serve runs f with a handler for the request: the query and, for a form
+// POST, the body are parsed first.
+func (s *SSO) serve(f func(*handler, http.ResponseWriter)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		host, set, fails := s.state()
+		if host == nil {
+			jsonAnswer(w, http.StatusServiceUnavailable, Response{Message: "The SSO module is not configured yet."})
+			return
 		}
-	}
-	return v, nil
-}
-
-func jsonHeader() map[string][]string {
-	return map[string][]string{
-		"Content-Type":  {"application/json; charset=utf-8"},
-		"Cache-Control": {"no-store"},
+		if err := r.ParseForm(); err != nil {
+			jsonAnswer(w, http.StatusOK, Response{Message: "The request parameters are malformed."})
+			return
+		}
+		f(&handler{s: s, host: host, set: set, fails: fails, r: r, ip: sdk.ClientIP(r)}, w)
 	}
 }
 
-// jsonAnswer encodes res; API answers use status 200 whether or not they
+// api serves an endpoint answering a JSON Response.
+func (s *SSO) api(f func(*handler, context.Context) (Response, error)) http.HandlerFunc {
+	return s.serve(func(h *handler, w http.ResponseWriter) {
+		res, err := f(h, h.r.Context())
+		if err != nil {
+			h.failure(w, err)
+			return
+		}
+		res.Success = true
+		jsonAnswer(w, http.StatusOK, res)
+	})
+}
+
+// writeJSON encodes v with the API's headers.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "encode answer", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// jsonAnswer writes res; API answers use status 200 whether or not they
 // succeed (success says which), so that simple clients can read them.
-func jsonAnswer(status int, res Response) sdk.HTTPResponse {
-	b, _ := json.Marshal(res)
-	return sdk.HTTPResponse{Status: status, Header: jsonHeader(), Body: b}
-}
+func jsonAnswer(w http.ResponseWriter, status int, res Response) { writeJSON(w, status, res) }
 
 // pixel answers the 1x1 GIF with the cookie header.
-func pixel(setCookie string) sdk.HTTPResponse {
-	h := map[string][]string{
-		"Content-Type":  {"image/gif"},
-		"Cache-Control": {"no-store, private"},
-	}
+func pixel(w http.ResponseWriter, setCookie string) {
+	w.Header().Set("Content-Type", "image/gif")
+	w.Header().Set("Cache-Control", "no-store, private")
 	if setCookie != "" {
-		h["Set-Cookie"] = []string{setCookie}
+		w.Header().Set("Set-Cookie", setCookie)
 	}
-	return sdk.HTTPResponse{Status: 200, Header: h, Body: Pixel}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(Pixel)
 }
 
 // handler serves one request.
@@ -293,27 +301,29 @@ type handler struct {
 	host  sdk.Host
 	set   settings
 	fails *throttle
-	p     url.Values
-	ip    string // the client's address, as the core saw it
+	r     *http.Request // its form is parsed
+	ip    string        // the client's address, as the core saw it
 }
 
 // failure answers err as a JSON refusal; unexpected errors are logged and
 // answered with a generic message.
-func (h handler) failure(path string, err error) (sdk.HTTPResponse, error) {
+func (h *handler) failure(w http.ResponseWriter, err error) {
+	path := h.r.URL.Path
 	var ae *apiError
 	if errors.As(err, &ae) {
 		h.s.log.Info("sso request refused", "path", path, "remote", h.ip, "reason", ae.msg)
-		return jsonAnswer(200, Response{Message: ae.msg}), nil
+		jsonAnswer(w, http.StatusOK, Response{Message: ae.msg})
+		return
 	}
 	h.s.log.Error("sso request failed", "path", path, "remote", h.ip, "error", err)
-	return jsonAnswer(200, Response{Message: "The chat could not complete the request; please try again later."}), nil
+	jsonAnswer(w, http.StatusOK, Response{Message: "The chat could not complete the request; please try again later."})
 }
 
 // checkKey requires the API key, compared in constant time. An address
 // that has sent too many wrong keys is refused without a comparison until
 // its lock-out passes; the right key clears its failures.
-func (h handler) checkKey() error {
-	key, ok := h.p["apikey"]
+func (h *handler) checkKey() error {
+	key, ok := h.r.Form["apikey"]
 	if !ok || key[0] == "" {
 		return refuse("The apikey parameter is required.")
 	}
@@ -334,7 +344,7 @@ func (h handler) checkKey() error {
 	return nil
 }
 
-func (h handler) get(name string) string { return strings.TrimSpace(h.p.Get(name)) }
+func (h *handler) get(name string) string { return strings.TrimSpace(h.r.Form.Get(name)) }
 
 // checkEmail accepts a bare address such as alice@example.com.
 func checkEmail(param, email string) error {
@@ -374,7 +384,7 @@ func tokenKey(token string) string {
 }
 
 // newToken stores a fresh access token for the user.
-func (h handler) newToken(ctx context.Context, userID int64) (string, error) {
+func (h *handler) newToken(ctx context.Context, userID int64) (string, error) {
 	b := make([]byte, tokenBytes)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("random token: %w", err)
@@ -388,7 +398,7 @@ func (h handler) newToken(ctx context.Context, userID int64) (string, error) {
 }
 
 // tokenUser returns the account of a valid access token.
-func (h handler) tokenUser(ctx context.Context) (string, sdk.User, error) {
+func (h *handler) tokenUser(ctx context.Context) (string, sdk.User, error) {
 	token := h.get("access_token")
 	if token == "" {
 		return "", sdk.User{}, refuse("The access_token parameter is required.")
@@ -415,7 +425,7 @@ func (h handler) tokenUser(ctx context.Context) (string, sdk.User, error) {
 }
 
 // generate: GET /sso/token/generate?apikey&username&email[&avatarUrl&password]
-func (h handler) generate(ctx context.Context) (Response, error) {
+func (h *handler) generate(ctx context.Context) (Response, error) {
 	if err := h.checkKey(); err != nil {
 		return Response{}, err
 	}
@@ -447,8 +457,8 @@ func (h handler) generate(ctx context.Context) (Response, error) {
 
 // create makes the account of name and email with the optional password
 // and avatarUrl parameters.
-func (h handler) create(ctx context.Context, name, email string) (sdk.User, error) {
-	pw := h.p.Get("password")
+func (h *handler) create(ctx context.Context, name, email string) (sdk.User, error) {
+	pw := h.r.Form.Get("password")
 	if len(pw) > maxPasswordBytes {
 		return sdk.User{}, refuse("The password is longer than %d bytes.", maxPasswordBytes)
 	}
@@ -461,7 +471,7 @@ func (h handler) create(ctx context.Context, name, email string) (sdk.User, erro
 }
 
 // register: GET /sso/user/register?apikey&username&email[&password&avatarUrl]
-func (h handler) register(ctx context.Context) (Response, error) {
+func (h *handler) register(ctx context.Context) (Response, error) {
 	if err := h.checkKey(); err != nil {
 		return Response{}, err
 	}
@@ -490,7 +500,7 @@ func (h handler) register(ctx context.Context) (Response, error) {
 }
 
 // delete: GET /sso/user/delete?apikey&emails=a@x,b@y
-func (h handler) delete(ctx context.Context) (Response, error) {
+func (h *handler) delete(ctx context.Context) (Response, error) {
 	if err := h.checkKey(); err != nil {
 		return Response{}, err
 	}
@@ -540,7 +550,7 @@ func (h handler) delete(ctx context.Context) (Response, error) {
 }
 
 // edit: GET /sso/user/edit?apikey&user=EMAIL[&username&email&password&avatarUrl]
-func (h handler) edit(ctx context.Context) (Response, error) {
+func (h *handler) edit(ctx context.Context) (Response, error) {
 	if err := h.checkKey(); err != nil {
 		return Response{}, err
 	}
@@ -558,11 +568,11 @@ func (h handler) edit(ctx context.Context) (Response, error) {
 		}
 		e.Email = &v
 	}
-	if vs, ok := h.p["avatarUrl"]; ok {
+	if vs, ok := h.r.Form["avatarUrl"]; ok {
 		v := strings.TrimSpace(vs[0])
 		e.Avatar = &v
 	}
-	pw := h.p.Get("password")
+	pw := h.r.Form.Get("password")
 	if len(pw) > maxPasswordBytes {
 		return Response{}, refuse("The password is longer than %d bytes.", maxPasswordBytes)
 	}
@@ -589,43 +599,49 @@ func (h handler) edit(ctx context.Context) (Response, error) {
 
 // login: GET /sso/token/login?access_token&rememberMe - sets the chat's
 // login cookie and answers the 1x1 GIF.
-func (h handler) login(ctx context.Context) (sdk.HTTPResponse, error) {
-	path := "/sso/token/login"
+func (h *handler) login(w http.ResponseWriter) {
+	ctx := h.r.Context()
 	persistent := false
 	switch h.get("rememberMe") {
 	case "", "0":
 	case "1":
 		persistent = true
 	default:
-		return h.failure(path, refuse("rememberMe must be 0 or 1."))
+		h.failure(w, refuse("rememberMe must be 0 or 1."))
+		return
 	}
 	_, u, err := h.tokenUser(ctx)
 	if err != nil {
-		return h.failure(path, err)
+		h.failure(w, err)
+		return
 	}
 	sess, err := h.host.Sessions().Issue(ctx, u.ID, h.set.sessionTTL, persistent)
 	if err != nil {
-		return h.failure(path, fmt.Errorf("issue session: %w", err))
+		h.failure(w, fmt.Errorf("issue session: %w", err))
+		return
 	}
 	h.s.log.Info("browser logged in", "user", u.Name, "id", u.ID, "persistent", persistent, "remote", h.ip)
-	return pixel(sess.SetCookie), nil
+	pixel(w, sess.SetCookie)
 }
 
 // logout: GET /sso/token/logout?access_token - ends the user's chat
 // sessions made through SSO, clears the cookie and answers the GIF.
-func (h handler) logout(ctx context.Context) (sdk.HTTPResponse, error) {
-	path := "/sso/token/logout"
+func (h *handler) logout(w http.ResponseWriter) {
+	ctx := h.r.Context()
 	token, u, err := h.tokenUser(ctx)
 	if err != nil {
-		return h.failure(path, err)
+		h.failure(w, err)
+		return
 	}
 	n, clear, err := h.host.Sessions().RevokeUser(ctx, u.ID)
 	if err != nil {
-		return h.failure(path, fmt.Errorf("revoke sessions: %w", err))
+		h.failure(w, fmt.Errorf("revoke sessions: %w", err))
+		return
 	}
 	if err := h.host.KV().Delete(ctx, tokenKey(token)); err != nil {
-		return h.failure(path, fmt.Errorf("delete access token: %w", err))
+		h.failure(w, fmt.Errorf("delete access token: %w", err))
+		return
 	}
 	h.s.log.Info("browser logged out", "user", u.Name, "id", u.ID, "sessions", n, "remote", h.ip)
-	return pixel(clear), nil
+	pixel(w, clear)
 }

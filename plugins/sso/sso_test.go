@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -86,6 +88,30 @@ func TestSettings(t *testing.T) {
 	if a := get(t, base, "/sso/nope", nil); a.status != 404 || a.res.Success {
 		t.Fatalf("unknown endpoint: %d %s", a.status, a.body)
 	}
+	if a := get(t, base, "/sso/token/login/", url.Values{"access_token": {"nope"}}); !strings.Contains(a.res.Message, "unknown or has expired") {
+		t.Fatalf("login with a trailing slash: %d %s", a.status, a.body)
+	}
+
+	// A form POST is read like a query; a malformed query is refused.
+	form := with("username", "carol", "email", "carol@example.com")
+	res, err := http.PostForm(base+"/sso/token/generate", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Response
+	if err := json.NewDecoder(res.Body).Decode(&r); err != nil || !r.Success || r.AccessToken == "" {
+		t.Fatalf("form POST: %d %+v %v", res.StatusCode, r, err)
+	}
+	res.Body.Close()
+	res, err = http.Get(base + "/sso/token/generate?apikey=%zz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = Response{}
+	if err := json.NewDecoder(res.Body).Decode(&r); err != nil || r.Success || !strings.Contains(r.Message, "malformed") {
+		t.Fatalf("malformed query: %d %+v %v", res.StatusCode, r, err)
+	}
+	res.Body.Close()
 }
 
 func TestRegisterAndPasswordAccounts(t *testing.T) {

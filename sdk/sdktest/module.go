@@ -2,12 +2,21 @@ package sdktest
 
 import (
 	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/parlorchat/parlor/sdk"
 )
+
+// CallTimeout bounds each call a ModuleHandle makes when the caller's
+// context has no earlier deadline.
+const CallTimeout = 10 * time.Second
 
 // ConnectModule serves impl over an in-process gRPC connection, with host
 // offered as the Host API through the go-plugin broker exactly as the
@@ -19,6 +28,9 @@ func ConnectModule(t testing.TB, impl sdk.Module, host sdk.Host) *sdk.ModuleClie
 		t.Fatal("sdktest: nil module")
 	}
 	set := plugin.PluginSet{sdk.ModulePluginName: &sdk.ModulePlugin{Impl: impl, Host: host}}
+	if a, ok := impl.(sdk.Authenticator); ok {
+		set[sdk.ModulePluginName].(*sdk.ModulePlugin).Auth = a
+	}
 	client, server := plugin.TestPluginGRPCConn(t, false, set)
 	t.Cleanup(func() {
 		server.Stop()
@@ -35,16 +47,163 @@ func ConnectModule(t testing.TB, impl sdk.Module, host sdk.Host) *sdk.ModuleClie
 	return m
 }
 
-// Module serves impl like ConnectModule and configures it with cfg (see
-// Config) and host, as the server does with a plugin's `config` block. A
-// Configure error fails the test.
-func Module(t testing.TB, impl sdk.Module, cfg any, host sdk.Host) *sdk.ModuleClient {
+// ModuleHandle drives a module served in-process the way the server
+// does: every call goes through the plugin protocol (its gRPC encoding,
+// the refusals it carries, the hooks the module did not declare). Its
+// methods are those of the server's module pipeline (core/modules.Plugin),
+// so a handle can stand in for a plugin process.
+type ModuleHandle struct {
+	t      testing.TB
+	name   string
+	client *sdk.ModuleClient
+	caps   sdk.Capabilities
+}
+
+// Module serves impl like ConnectModule, configures it with cfg (see
+// Config) and host, as the server does with a plugin's `config` block, and
+// returns a handle on it. A Configure error fails the test.
+func Module(t testing.TB, impl sdk.Module, cfg any, host sdk.Host) *ModuleHandle {
 	t.Helper()
-	m := ConnectModule(t, impl, host)
+	c := ConnectModule(t, impl, host)
 	ctx, cancel := context.WithTimeout(context.Background(), ConfigureTimeout)
 	defer cancel()
-	if err := m.Configure(ctx, Config(t, cfg)); err != nil {
+	caps, err := c.Setup(ctx, Config(t, cfg))
+	if err != nil {
 		t.Fatalf("sdktest: %v", err)
 	}
-	return m
+	h := &ModuleHandle{t: t, name: "module", client: c, caps: caps}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), ConfigureTimeout)
+		defer cancel()
+		_ = c.CloseNotify(ctx)
+	})
+	return h
+}
+
+// SetName sets what Name answers ("module" by default).
+func (h *ModuleHandle) SetName(name string) { h.name = name }
+
+// Name is the module's name as the host would know it.
+func (h *ModuleHandle) Name() string { return h.name }
+
+// Client is the host side of the connection.
+func (h *ModuleHandle) Client() *sdk.ModuleClient { return h.client }
+
+// Capabilities is what the module declared when it was configured.
+func (h *ModuleHandle) Capabilities() sdk.Capabilities { return h.caps }
+
+func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return context.WithTimeout(ctx, CallTimeout)
+}
+
+// declared reports whether the module declared hook; the host never
+// calls a hook that is not declared, and neither does the handle.
+func (h *ModuleHandle) declared(hook string) bool {
+	for _, d := range h.caps.Hooks {
+		if d == hook {
+			return true
+		}
+	}
+	return false
+}
+
+// OnLogin asks the module's OnLogin; a module without one answers an
+// error wrapping sdk.ErrNotServed, a refusal is a *sdk.Refusal.
+func (h *ModuleHandle) OnLogin(ctx context.Context, ev sdk.LoginEvent) (sdk.LoginVerdict, error) {
+	if !h.declared(sdk.HookLogin) {
+		return sdk.LoginVerdict{}, sdk.ErrNotServed
+	}
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	return h.client.OnLogin(ctx, ev)
+}
+
+// OnJoin asks the module's OnJoin, like OnLogin.
+func (h *ModuleHandle) OnJoin(ctx context.Context, ev sdk.JoinEvent) (sdk.JoinVerdict, error) {
+	if !h.declared(sdk.HookJoin) {
+		return sdk.JoinVerdict{}, sdk.ErrNotServed
+	}
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	return h.client.OnJoin(ctx, ev)
+}
+
+// OnMessage asks the module's OnMessage, like OnLogin.
+func (h *ModuleHandle) OnMessage(ctx context.Context, ev sdk.MessageEvent) (sdk.MessageVerdict, error) {
+	if !h.declared(sdk.HookMessage) {
+		return sdk.MessageVerdict{}, sdk.ErrNotServed
+	}
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	return h.client.OnMessage(ctx, ev)
+}
+
+// Command hands a client command to the module; a type outside the
+// declared prefixes answers an error wrapping sdk.ErrNotServed.
+func (h *ModuleHandle) Command(ctx context.Context, cmd sdk.Command) (sdk.Reply, error) {
+	owned := false
+	for _, p := range h.caps.Commands {
+		owned = owned || (len(cmd.Type) > len(p) && cmd.Type[:len(p)] == p)
+	}
+	if !owned {
+		return sdk.Reply{}, sdk.ErrNotServed
+	}
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	return h.client.Command(ctx, cmd)
+}
+
+// Notify sends a batch of notifications and returns once the module has
+// handled it, so a test can look at its effect right away.
+func (h *ModuleHandle) Notify(ctx context.Context, batch []sdk.Notification) error {
+	if !h.declared(sdk.HookNotify) {
+		return sdk.ErrNotServed
+	}
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	if err := h.client.Notify(ctx, batch); err != nil {
+		return err
+	}
+	return h.client.CloseNotify(ctx)
+}
+
+// HTTP is an http.Handler forwarding to the module's HTTP handler as the
+// server does (use it with httptest); a module without HTTP answers 404,
+// a failing one 502.
+func (h *ModuleHandle) HTTP() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		ip, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			ip = r.RemoteAddr
+		}
+		ctx, cancel := bounded(r.Context())
+		defer cancel()
+		res, err := h.client.ServeHTTP(ctx, sdk.HTTPRequest{
+			Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(),
+			Body: body, RemoteIP: ip, Host: r.Host,
+		})
+		switch {
+		case errors.Is(err, sdk.ErrNotServed):
+			http.NotFound(w, r)
+			return
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		for name, values := range res.Header {
+			for _, v := range values {
+				w.Header().Add(name, v)
+			}
+		}
+		w.WriteHeader(res.Status)
+		_, _ = w.Write(res.Body)
+	})
 }

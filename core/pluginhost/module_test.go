@@ -1,0 +1,399 @@
+package pluginhost
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parlorchat/parlor/core/modules"
+	"github.com/parlorchat/parlor/sdk"
+)
+
+var _ modules.Plugin = (*Module)(nil)
+
+// readyLog records Options.OnReady calls.
+type readyLog struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (r *readyLog) add(name string) {
+	r.mu.Lock()
+	r.names = append(r.names, name)
+	r.mu.Unlock()
+}
+
+func (r *readyLog) count(name string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, s := range r.names {
+		if s == name {
+			n++
+		}
+	}
+	return n
+}
+
+func modHandle(t *testing.T, h *Host, name string) *Module {
+	t.Helper()
+	mod, ok := h.Module(name)
+	if !ok {
+		t.Fatalf("no module %q", name)
+	}
+	return mod
+}
+
+// calls returns how many calls of method to plugin the histogram saw.
+func calls(t *testing.T, h *Host, plugin, method string) uint64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(h.Collector())
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "parlor_plugin_call_duration_seconds" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["plugin"] == plugin && labels["method"] == method {
+				return m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return 0
+}
+
+func bg(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// Capabilities are learnt once at start: kinds, hooks, commands, HTTP,
+// assets; OnReady names every plugin that came up.
+func TestModuleCapabilities(t *testing.T) {
+	ready := &readyLog{}
+	h, _ := start(t, Options{OnReady: ready.add}, Spec{Name: "mod"}, Spec{Name: "bare", Config: map[string]any{"prefix": "/bare/"}}, Spec{Name: "ok"})
+	for _, name := range []string{"mod", "bare", "ok"} {
+		if n := ready.count(name); n != 1 {
+			t.Errorf("OnReady(%s) called %d times, want once", name, n)
+		}
+	}
+	caps := modHandle(t, h, "mod").Capabilities()
+	if !caps.Module || caps.Authenticator || len(caps.Hooks) != 4 || !slices.Equal(caps.Commands, []string{"mod."}) ||
+		caps.HTTPPrefix != "/mod/" || caps.Client != "main.js" || len(caps.Assets) != 3 {
+		t.Fatalf("mod capabilities %+v", caps)
+	}
+	if !modHandle(t, h, "mod").Ready() {
+		t.Error("mod is not ready after Start")
+	}
+	if u := modHandle(t, h, "mod").ClientURL(); u != "/plugins/mod/main.js" {
+		t.Errorf("ClientURL() = %q", u)
+	}
+	if caps := modHandle(t, h, "bare").Capabilities(); len(caps.Hooks) != 0 || len(caps.Commands) != 0 || caps.HTTPPrefix != "/bare/" {
+		t.Fatalf("bare capabilities %+v", caps)
+	}
+	if _, ok := h.Module("ok"); ok {
+		t.Error("an authenticator-only plugin is listed as a module")
+	}
+	if _, ok := h.Authenticator("mod"); ok {
+		t.Error("a module-only plugin is listed as an authenticator")
+	}
+	var names []string
+	for _, m := range h.Modules() {
+		names = append(names, m.Name())
+	}
+	if !slices.Equal(names, []string{"mod", "bare"}) {
+		t.Errorf("Modules() = %v", names)
+	}
+}
+
+// A module that declares no hook is never called for one; a declared hook
+// is, and every call is counted in the histogram.
+func TestUndeclaredHooksAreNotCalled(t *testing.T) {
+	h, _ := start(t, Options{}, Spec{Name: "mod"}, Spec{Name: "bare"})
+	bare, mod := modHandle(t, h, "bare"), modHandle(t, h, "mod")
+	ctx := bg(t)
+	if _, err := bare.OnLogin(ctx, sdk.LoginEvent{Name: "ann"}); !errors.Is(err, sdk.ErrNotServed) {
+		t.Errorf("OnLogin: %v", err)
+	}
+	if _, err := bare.OnJoin(ctx, sdk.JoinEvent{}); !errors.Is(err, sdk.ErrNotServed) {
+		t.Errorf("OnJoin: %v", err)
+	}
+	if _, err := bare.OnMessage(ctx, sdk.MessageEvent{Text: "hang"}); !errors.Is(err, sdk.ErrNotServed) {
+		t.Errorf("OnMessage: %v", err)
+	}
+	if _, err := bare.Command(ctx, sdk.Command{Type: "mod.seen"}); !errors.Is(err, sdk.ErrNotServed) {
+		t.Errorf("Command: %v", err)
+	}
+	if err := bare.Notify(ctx, []sdk.Notification{{Kind: sdk.Joined}}); !errors.Is(err, sdk.ErrNotServed) {
+		t.Errorf("Notify: %v", err)
+	}
+	if _, err := mod.Command(ctx, sdk.Command{Type: "dice.roll"}); !errors.Is(err, sdk.ErrNotServed) {
+		t.Errorf("Command of another prefix: %v", err)
+	}
+	for _, method := range []string{MethodOnLogin, MethodOnJoin, MethodOnMessage, MethodCommand, MethodNotify} {
+		if n := calls(t, h, "bare", method); n != 0 {
+			t.Errorf("%s reached the plugin %d times", method, n)
+		}
+	}
+	if _, err := mod.OnMessage(ctx, sdk.MessageEvent{Text: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := calls(t, h, "mod", MethodOnMessage); n != 1 {
+		t.Errorf("histogram has %d on_message samples for mod, want 1", n)
+	}
+}
+
+// Hook verdicts, refusals, command replies and notifications cross the
+// process boundary.
+func TestModuleHooks(t *testing.T) {
+	h, _ := start(t, Options{}, Spec{Name: "mod"})
+	mod := modHandle(t, h, "mod")
+	ctx := bg(t)
+	if v, err := mod.OnLogin(ctx, sdk.LoginEvent{Name: "mallory"}); err != nil || !v.Deny || v.Reason != "not you, mallory" {
+		t.Errorf("login: %+v, %v", v, err)
+	}
+	if v, err := mod.OnLogin(ctx, sdk.LoginEvent{Name: "ann"}); err != nil || v.Deny || v.Display != "ANN" {
+		t.Errorf("login: %+v, %v", v, err)
+	}
+	_, err := mod.OnJoin(ctx, sdk.JoinEvent{User: sdk.Caller{Name: "ann", Role: sdk.RoleUser}, Room: sdk.Room{Name: "Stage", Moderated: true}})
+	var r *sdk.Refusal
+	if !errors.As(err, &r) || r.Code != "closed" || r.Message != "Room Stage is closed." {
+		t.Errorf("join: %v", err)
+	}
+	style := sdk.Style{Italic: true, Color: "#00ff00"}
+	if v, err := mod.OnMessage(ctx, sdk.MessageEvent{Text: "hi", Style: style}); err != nil || v.Action != sdk.Modify || v.Text != "HI" || v.Style != style {
+		t.Errorf("message: %+v, %v", v, err)
+	}
+	if _, err := mod.OnMessage(ctx, sdk.MessageEvent{Text: "refuse"}); !errors.As(err, &r) || r.Code != "flood" {
+		t.Errorf("refused message: %v", err)
+	}
+	reply, err := mod.Command(ctx, sdk.Command{Type: "mod.echo", Caller: sdk.Caller{Name: "ann", Role: sdk.RoleSpeaker}, Room: 4, Data: json.RawMessage(`{"type":"mod.echo","id":"7"}`)})
+	if err != nil || string(reply.Data) != `{"caller":"ann","frame":{"type":"mod.echo","id":"7"},"role":"speaker","room":4}` {
+		t.Errorf("command: %s, %v", reply.Data, err)
+	}
+	if _, err := mod.Command(ctx, sdk.Command{Type: "mod.nope"}); !errors.As(err, &r) || r.Code != "unknown" {
+		t.Errorf("refused command: %v", err)
+	}
+	for range 3 {
+		if err := mod.Notify(ctx, []sdk.Notification{{Kind: sdk.Joined, User: "ann", Room: 1}, {Kind: sdk.Left, User: "ann", Room: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		reply, err := mod.Command(ctx, sdk.Command{Type: "mod.seen"})
+		if err == nil && string(reply.Data) == "6" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("module saw %s notifications (%v), want 6", reply.Data, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := calls(t, h, "mod", MethodNotify); n != 3 {
+		t.Errorf("histogram has %d notify samples, want 3", n)
+	}
+}
+
+// A hook call that hangs is cut at the call timeout; the module answers
+// the next call.
+func TestHangingHookTimesOut(t *testing.T) {
+	h, _ := start(t, Options{CallTimeout: 300 * time.Millisecond}, Spec{Name: "mod"})
+	mod := modHandle(t, h, "mod")
+	_, err := mod.OnMessage(context.Background(), sdk.MessageEvent{Text: "hang"})
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), `plugin "mod": on_message timed out after 300ms`) {
+		t.Fatalf("hanging hook: %v", err)
+	}
+	if v, err := mod.OnMessage(context.Background(), sdk.MessageEvent{Text: "next"}); err != nil || v.Text != "NEXT" {
+		t.Fatalf("after the hang: %+v, %v", v, err)
+	}
+	if n := calls(t, h, "mod", MethodOnMessage); n != 2 {
+		t.Errorf("histogram has %d samples, want 2", n)
+	}
+}
+
+// A plugin that dies during a hook call is restarted and the call retried
+// once: the caller gets the answer of the new process. The same
+// capabilities do not call OnReady again.
+func TestCrashedModuleIsRestartedAndCallRetried(t *testing.T) {
+	ready := &readyLog{}
+	marker := filepath.Join(t.TempDir(), "crashed")
+	h, logs := start(t, Options{OnReady: ready.add}, Spec{Name: "mod", Config: map[string]any{"crash_file": marker}})
+	mod := modHandle(t, h, "mod")
+	pid := pidOf(t, h, "mod")
+	v, err := mod.OnMessage(bg(t), sdk.MessageEvent{Text: "crash-once"})
+	if err != nil || v.Action != sdk.Pass {
+		t.Fatalf("call during a crash: %+v, %v\nlogs:\n%s", v, err, logs)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("the plugin did not crash: %v", err)
+	}
+	if st := statusOf(h, "mod"); !st.Running || st.PID == pid || st.Restarts != 1 {
+		t.Fatalf("status after the retry: %+v (old pid %d)", st, pid)
+	}
+	if !strings.Contains(logs.String(), "lost the plugin during a call") {
+		t.Errorf("no log line for the lost call:\n%s", logs)
+	}
+	if n := ready.count("mod"); n != 1 {
+		t.Errorf("OnReady called %d times for unchanged capabilities", n)
+	}
+	// A plugin that crashes on every try costs the call an error.
+	if _, err := mod.OnMessage(bg(t), sdk.MessageEvent{Text: "crash"}); err == nil || !strings.Contains(err.Error(), `plugin "mod"`) {
+		t.Fatalf("crash twice: %v", err)
+	}
+}
+
+// A module that stops reading its notification stream costs a Notify no
+// more than the call timeout; the next batch goes on a new stream.
+func TestStuckNotificationStream(t *testing.T) {
+	h, _ := start(t, Options{CallTimeout: 500 * time.Millisecond}, Spec{Name: "mod"})
+	mod := modHandle(t, h, "mod")
+	if err := mod.Notify(context.Background(), []sdk.Notification{{Kind: sdk.Joined, User: "hang"}}); err != nil {
+		t.Fatal(err)
+	}
+	// Fill the stream's flow-control window until a send must wait.
+	batch := make([]sdk.Notification, 2000)
+	for i := range batch {
+		batch[i] = sdk.Notification{Kind: sdk.Delivered, Room: 1, Message: &sdk.Message{Text: strings.Repeat("x", 100)}}
+	}
+	var err error
+	for range 200 {
+		if err = mod.Notify(context.Background(), batch); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "notify timed out after 500ms") {
+		t.Fatalf("notify on a stuck stream: %v", err)
+	}
+	if err := mod.Notify(context.Background(), []sdk.Notification{{Kind: sdk.Left, User: "ann"}}); err != nil {
+		t.Fatalf("notify after the stuck stream: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		reply, err := mod.Command(context.Background(), sdk.Command{Type: "mod.seen"})
+		if err == nil && string(reply.Data) == "1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("module saw %s notifications on the new stream (%v), want 1", reply.Data, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestModuleHTTPHandler(t *testing.T) {
+	h, _ := start(t, Options{}, Spec{Name: "mod"})
+	srv := httptest.NewServer(modHandle(t, h, "mod").HTTPHandler("parlor_session"))
+	defer srv.Close()
+	req, _ := http.NewRequest("POST", srv.URL+"/mod/echo", strings.NewReader(url.Values{"say": {"hello"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Cookie", "parlor_session=secret; theme=dark")
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if want := `hello from 127.0.0.1 cookie "theme=dark"`; res.StatusCode != 200 || string(body) != want {
+		t.Fatalf("got %d %q, want %q", res.StatusCode, body, want)
+	}
+	for _, path := range []string{"/other/echo", "/mod/missing"} {
+		res, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 404 {
+			t.Errorf("GET %s: %d, want 404", path, res.StatusCode)
+		}
+	}
+	if n := calls(t, h, "mod", MethodServeHTTP); n != 2 {
+		t.Errorf("histogram has %d serve_http samples, want 2 (the path outside the prefix is not sent)", n)
+	}
+}
+
+func TestAssets(t *testing.T) {
+	h, _ := start(t, Options{}, Spec{Name: "mod"}, Spec{Name: "ok"})
+	srv := httptest.NewServer(h.Assets())
+	defer srv.Close()
+	get := func(method, path string, header http.Header) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, nil)
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return res, string(b)
+	}
+	cases := []struct{ path, ctype, body string }{
+		{"/plugins/mod/main.js", "text/javascript; charset=utf-8", "export default function init(api) {}\n"},
+		{"/plugins/mod/css/panel.css", "text/css; charset=utf-8", ".panel{}\n"},
+		{"/plugins/mod/LICENSE", "application/octet-stream", "MIT\n"},
+	}
+	for _, c := range cases {
+		res, body := get("GET", c.path, nil)
+		if res.StatusCode != 200 || res.Header.Get("Content-Type") != c.ctype || body != c.body || res.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET %s: %d %q %q %v", c.path, res.StatusCode, res.Header.Get("Content-Type"), body, res.Header)
+		}
+	}
+	res, _ := get("GET", "/plugins/mod/main.js", nil)
+	if res2, _ := get("GET", "/plugins/mod/main.js", http.Header{"If-None-Match": {res.Header.Get("ETag")}}); res.Header.Get("ETag") == "" || res2.StatusCode != 304 {
+		t.Errorf("revalidation: etag %q, status %d", res.Header.Get("ETag"), res2.StatusCode)
+	}
+	for _, path := range []string{"/plugins/mod/missing.js", "/plugins/ghost/main.js", "/plugins/ok/main.js", "/plugins/mod/", "/plugins/mod", "/other/mod/main.js", "/plugins/mod/../ok/x"} {
+		if res, _ := get("GET", path, nil); res.StatusCode != 404 || res.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET %s: %d, want 404", path, res.StatusCode)
+		}
+	}
+	if res, _ := get("POST", "/plugins/mod/main.js", nil); res.StatusCode != 405 {
+		t.Errorf("POST: %d, want 405", res.StatusCode)
+	}
+}
+
+// BenchmarkOnMessage measures one OnMessage call through the host to a
+// module process (the module upper-cases the text).
+func BenchmarkOnMessage(b *testing.B) {
+	h := New(Options{Dir: binDir, Logger: hclog.NewNullLogger()}, []Spec{{Name: "mod"}})
+	if err := h.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer h.Stop()
+	mod, _ := h.Module("mod")
+	ev := sdk.MessageEvent{From: sdk.Caller{Name: "ann", Role: sdk.RoleUser, Room: 1}, Room: 1, Text: "hello there"}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if v, err := mod.OnMessage(context.Background(), ev); err != nil || v.Text != "HELLO THERE" {
+				b.Fatalf("got %+v, %v", v, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,134 @@
+// Command parlor-plugin-mod is a test module. Started as parlor-plugin-mod
+// it implements every hook and owns the "mod." commands; started through a
+// link whose name ends in -bare it implements no hook and serves only HTTP
+// and assets. Its OnMessage hangs for "hang" (ignoring cancellation),
+// exits for "crash", exits once for "crash-once" (while the file named by
+// the config key "crash_file" does not exist: it creates it first), and
+// upper-cases any other text. "mod.seen" answers how many notifications
+// arrived; a batch naming the user "hang" blocks its stream for good.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing/fstest"
+
+	"github.com/parlorchat/parlor/sdk"
+)
+
+type config struct {
+	CrashFile string `json:"crash_file"`
+	Prefix    string `json:"prefix"`
+}
+
+// bare serves HTTP and assets only.
+type bare struct {
+	cfg config
+}
+
+func (b *bare) Configure(_ context.Context, cfg sdk.Config) error {
+	return cfg.Decode(&b.cfg)
+}
+
+func (b *bare) Manifest() sdk.Manifest {
+	prefix := b.cfg.Prefix
+	if prefix == "" {
+		prefix = "/mod/"
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+prefix+"echo", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintf(w, "%s from %s cookie %q", r.FormValue("say"), sdk.ClientIP(r), r.Header.Get("Cookie"))
+	})
+	return sdk.Manifest{
+		HTTPPrefix: prefix,
+		HTTP:       mux,
+		Assets: fstest.MapFS{
+			"main.js":       {Data: []byte("export default function init(api) {}\n")},
+			"css/panel.css": {Data: []byte(".panel{}\n")},
+			"LICENSE":       {Data: []byte("MIT\n")},
+		},
+		Client: "main.js",
+	}
+}
+
+// full implements every hook and the mod. commands.
+type full struct {
+	bare
+	seen atomic.Int64
+}
+
+func (f *full) Manifest() sdk.Manifest {
+	m := f.bare.Manifest()
+	m.Commands = []string{"mod."}
+	m.Quiet = []string{"mod.seen"}
+	return m
+}
+
+func (f *full) OnLogin(_ context.Context, ev sdk.LoginEvent) (sdk.LoginVerdict, error) {
+	if ev.Name == "mallory" {
+		return sdk.LoginVerdict{Deny: true, Reason: "not you, " + ev.Name}, nil
+	}
+	return sdk.LoginVerdict{Display: strings.ToUpper(ev.Name)}, nil
+}
+
+func (f *full) OnJoin(_ context.Context, ev sdk.JoinEvent) (sdk.JoinVerdict, error) {
+	if ev.Room.Moderated && ev.User.Role != sdk.RoleModerator {
+		return sdk.JoinVerdict{}, &sdk.Refusal{Code: "closed", Message: "Room " + ev.Room.Name + " is closed."}
+	}
+	return sdk.JoinVerdict{}, nil
+}
+
+func (f *full) OnMessage(_ context.Context, ev sdk.MessageEvent) (sdk.MessageVerdict, error) {
+	switch ev.Text {
+	case "hang":
+		select {}
+	case "crash":
+		os.Exit(2)
+	case "crash-once":
+		if _, err := os.Stat(f.cfg.CrashFile); errors.Is(err, os.ErrNotExist) {
+			_ = os.WriteFile(f.cfg.CrashFile, nil, 0o600)
+			os.Exit(2)
+		}
+		return sdk.MessageVerdict{}, nil
+	case "refuse":
+		return sdk.MessageVerdict{}, &sdk.Refusal{Code: "flood", Message: "Slow down."}
+	}
+	return sdk.MessageVerdict{Action: sdk.Modify, Text: strings.ToUpper(ev.Text), Style: ev.Style}, nil
+}
+
+func (f *full) Command(_ context.Context, cmd sdk.Command) (sdk.Reply, error) {
+	switch cmd.Type {
+	case "mod.seen":
+		b, _ := json.Marshal(f.seen.Load())
+		return sdk.Reply{Data: b}, nil
+	case "mod.echo":
+		b, _ := json.Marshal(map[string]any{"caller": cmd.Caller.Name, "role": cmd.Caller.Role, "room": cmd.Room, "frame": json.RawMessage(cmd.Data)})
+		return sdk.Reply{Data: b}, nil
+	}
+	return sdk.Reply{}, &sdk.Refusal{Code: "unknown", Message: "No such command " + cmd.Type + "."}
+}
+
+func (f *full) OnNotify(_ context.Context, batch []sdk.Notification) {
+	for _, n := range batch {
+		if n.User == "hang" {
+			select {}
+		}
+	}
+	f.seen.Add(int64(len(batch)))
+}
+
+func main() {
+	log := sdk.NewLogger("mod")
+	var m sdk.Module = &full{}
+	if strings.HasSuffix(os.Args[0], "-bare") {
+		m = &bare{}
+	}
+	sdk.Serve(sdk.ServeOpts{Module: m, Logger: log})
+}

@@ -1,0 +1,160 @@
+package sdk
+
+import (
+	"time"
+
+	"github.com/parlorchat/parlor/sdk/proto"
+)
+
+// Conversions between the sdk's hook types and their wire form.
+
+func capabilitiesToProto(c Capabilities) *proto.Capabilities {
+	return &proto.Capabilities{
+		Hooks: c.Hooks, Commands: c.Commands, Quiet: c.Quiet, HttpPrefix: c.HTTPPrefix,
+		Assets: c.Assets, Client: c.Client, FailClosed: c.FailClosed,
+	}
+}
+
+func capabilitiesFromProto(c *proto.Capabilities) Capabilities {
+	if c == nil {
+		return Capabilities{}
+	}
+	return Capabilities{
+		Hooks: c.GetHooks(), Commands: c.GetCommands(), Quiet: c.GetQuiet(), HTTPPrefix: c.GetHttpPrefix(),
+		Assets: c.GetAssets(), Client: c.GetClient(), FailClosed: c.GetFailClosed(),
+	}
+}
+
+func callerToProto(c Caller) *proto.ModuleCaller {
+	return &proto.ModuleCaller{Name: c.Name, Display: c.Display, Role: string(c.Role), Ip: c.IP, Room: c.Room}
+}
+
+func callerFromProto(c *proto.ModuleCaller) Caller {
+	return Caller{Name: c.GetName(), Display: c.GetDisplay(), Role: Role(c.GetRole()), IP: c.GetIp(), Room: c.GetRoom()}
+}
+
+func styleToProto(s Style) *proto.ModuleStyle {
+	if s == (Style{}) {
+		return nil
+	}
+	return &proto.ModuleStyle{Bold: s.Bold, Italic: s.Italic, Underline: s.Underline, Color: s.Color}
+}
+
+func styleFromProto(s *proto.ModuleStyle) Style {
+	return Style{Bold: s.GetBold(), Italic: s.GetItalic(), Underline: s.GetUnderline(), Color: s.GetColor()}
+}
+
+// roomToProto never carries the password.
+func roomToProto(r Room) *proto.ModuleRoom {
+	return &proto.ModuleRoom{
+		Id: r.ID, Name: r.Name, Desc: r.Desc, Owner: r.Owner, Speaker: r.Speaker, Max: int32(r.Max),
+		Guests: r.Guests, Locked: r.Locked || r.Password != "", Open: r.Open, Moderated: r.Moderated,
+		Welcome: r.Welcome, Audio: r.Audio, Video: r.Video, Whiteboard: r.Whiteboard, Count: int32(r.Count),
+	}
+}
+
+func roomFromProto(r *proto.ModuleRoom) Room {
+	return Room{
+		ID: r.GetId(), Name: r.GetName(), Desc: r.GetDesc(), Owner: r.GetOwner(), Speaker: r.GetSpeaker(),
+		Max: int(r.GetMax()), Guests: r.GetGuests(), Locked: r.GetLocked(), Open: r.GetOpen(),
+		Moderated: r.GetModerated(), Welcome: r.GetWelcome(), Audio: r.GetAudio(), Video: r.GetVideo(),
+		Whiteboard: r.GetWhiteboard(), Count: int(r.GetCount()),
+	}
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+func loginEventToProto(e LoginEvent) *proto.LoginEvent {
+	return &proto.LoginEvent{
+		Name: e.Name, Display: e.Display, Email: e.Email, Avatar: e.Avatar,
+		Admin: e.Admin, Guest: e.Guest, Ip: e.IP, By: e.By,
+	}
+}
+
+func loginEventFromProto(e *proto.LoginEvent) LoginEvent {
+	return LoginEvent{
+		Name: e.GetName(), Display: e.GetDisplay(), Email: e.GetEmail(), Avatar: e.GetAvatar(),
+		Admin: e.GetAdmin(), Guest: e.GetGuest(), IP: e.GetIp(), By: e.GetBy(),
+	}
+}
+
+func loginVerdictToProto(v LoginVerdict) *proto.LoginVerdict {
+	return &proto.LoginVerdict{Deny: v.Deny, Reason: v.Reason, Display: v.Display, Role: string(v.Role)}
+}
+
+func loginVerdictFromProto(v *proto.LoginVerdict) LoginVerdict {
+	return LoginVerdict{Deny: v.GetDeny(), Reason: v.GetReason(), Display: v.GetDisplay(), Role: Role(v.GetRole())}
+}
+
+func joinEventToProto(e JoinEvent) *proto.JoinEvent {
+	return &proto.JoinEvent{User: callerToProto(e.User), Room: roomToProto(e.Room)}
+}
+
+func joinEventFromProto(e *proto.JoinEvent) JoinEvent {
+	return JoinEvent{User: callerFromProto(e.GetUser()), Room: roomFromProto(e.GetRoom())}
+}
+
+func messageEventToProto(e MessageEvent) *proto.MessageEvent {
+	return &proto.MessageEvent{From: callerToProto(e.From), Room: e.Room, To: e.To, Text: e.Text, Style: styleToProto(e.Style)}
+}
+
+func messageEventFromProto(e *proto.MessageEvent) MessageEvent {
+	return MessageEvent{From: callerFromProto(e.GetFrom()), Room: e.GetRoom(), To: e.GetTo(), Text: e.GetText(), Style: styleFromProto(e.GetStyle())}
+}
+
+func messageVerdictToProto(v MessageVerdict) *proto.MessageVerdict {
+	return &proto.MessageVerdict{Action: int32(v.Action), Text: v.Text, Style: styleToProto(v.Style), Note: v.Note, Reason: v.Reason}
+}
+
+func messageVerdictFromProto(v *proto.MessageVerdict) MessageVerdict {
+	a := Action(v.GetAction())
+	if a < Pass || a > Drop {
+		// A verdict this host does not know refuses rather than passes.
+		return MessageVerdict{Action: Reject, Reason: "The message was refused."}
+	}
+	return MessageVerdict{Action: a, Text: v.GetText(), Style: styleFromProto(v.GetStyle()), Note: v.GetNote(), Reason: v.GetReason()}
+}
+
+func commandToProto(c Command) *proto.CommandRequest {
+	return &proto.CommandRequest{Type: c.Type, Caller: callerToProto(c.Caller), Room: c.Room, Data: c.Data}
+}
+
+func commandFromProto(c *proto.CommandRequest) Command {
+	return Command{Type: c.GetType(), Caller: callerFromProto(c.GetCaller()), Room: c.GetRoom(), Data: c.GetData()}
+}
+
+func notificationsToProto(batch []Notification) []*proto.Notification {
+	out := make([]*proto.Notification, len(batch))
+	for i, n := range batch {
+		p := &proto.Notification{Kind: string(n.Kind), User: n.User, Room: n.Room, TimeUnixNano: unixNano(n.Time)}
+		if m := n.Message; m != nil {
+			p.Message = &proto.ModuleMessage{Id: m.ID, Room: m.Room, From: m.From, Text: m.Text, Style: styleToProto(m.Style), TimeUnixNano: unixNano(m.Time)}
+		}
+		out[i] = p
+	}
+	return out
+}
+
+func notificationsFromProto(batch []*proto.Notification) []Notification {
+	out := make([]Notification, len(batch))
+	for i, p := range batch {
+		n := Notification{Kind: NotificationKind(p.GetKind()), User: p.GetUser(), Room: p.GetRoom(), Time: fromUnixNano(p.GetTimeUnixNano())}
+		if m := p.GetMessage(); m != nil {
+			n.Message = &Message{ID: m.GetId(), Room: m.GetRoom(), From: m.GetFrom(), Text: m.GetText(), Style: styleFromProto(m.GetStyle()), Time: fromUnixNano(m.GetTimeUnixNano())}
+		}
+		out[i] = n
+	}
+	return out
+}
