@@ -33,32 +33,52 @@ func callerFromProto(c *proto.ModuleCaller) Caller {
 	return Caller{Name: c.GetName(), Display: c.GetDisplay(), Role: Role(c.GetRole()), IP: c.GetIp(), Room: c.GetRoom()}
 }
 
-func styleToProto(s Style) *proto.ModuleStyle {
+func styleToProto(s Style) *proto.Style {
 	if s == (Style{}) {
 		return nil
 	}
-	return &proto.ModuleStyle{Bold: s.Bold, Italic: s.Italic, Underline: s.Underline, Color: s.Color}
+	return &proto.Style{Bold: s.Bold, Italic: s.Italic, Underline: s.Underline, Color: s.Color}
 }
 
-func styleFromProto(s *proto.ModuleStyle) Style {
+func styleFromProto(s *proto.Style) Style {
 	return Style{Bold: s.GetBold(), Italic: s.GetItalic(), Underline: s.GetUnderline(), Color: s.GetColor()}
 }
 
-// roomToProto never carries the password.
-func roomToProto(r Room) *proto.ModuleRoom {
-	return &proto.ModuleRoom{
+// roomToProto carries the password, which only a plugin sets (creating
+// or editing a room); the host's rooms never hold it (chat.RoomView).
+func roomToProto(r Room) *proto.Room {
+	return &proto.Room{
 		Id: r.ID, Name: r.Name, Desc: r.Desc, Owner: r.Owner, Speaker: r.Speaker, Max: int32(r.Max),
-		Guests: r.Guests, Locked: r.Locked || r.Password != "", Open: r.Open, Moderated: r.Moderated,
-		Welcome: r.Welcome, Audio: r.Audio, Video: r.Video, Whiteboard: r.Whiteboard, Count: int32(r.Count),
+		Guests: r.Guests, Password: r.Password, Locked: r.Locked || r.Password != "", Open: r.Open,
+		Moderated: r.Moderated, Welcome: r.Welcome, Audio: r.Audio, Video: r.Video, Whiteboard: r.Whiteboard,
+		Count: int32(r.Count),
 	}
 }
 
-func roomFromProto(r *proto.ModuleRoom) Room {
+func roomFromProto(r *proto.Room) Room {
 	return Room{
 		ID: r.GetId(), Name: r.GetName(), Desc: r.GetDesc(), Owner: r.GetOwner(), Speaker: r.GetSpeaker(),
-		Max: int(r.GetMax()), Guests: r.GetGuests(), Locked: r.GetLocked(), Open: r.GetOpen(),
-		Moderated: r.GetModerated(), Welcome: r.GetWelcome(), Audio: r.GetAudio(), Video: r.GetVideo(),
-		Whiteboard: r.GetWhiteboard(), Count: int(r.GetCount()),
+		Max: int(r.GetMax()), Guests: r.GetGuests(), Password: r.GetPassword(), Locked: r.GetLocked(),
+		Open: r.GetOpen(), Moderated: r.GetModerated(), Welcome: r.GetWelcome(), Audio: r.GetAudio(),
+		Video: r.GetVideo(), Whiteboard: r.GetWhiteboard(), Count: int(r.GetCount()),
+	}
+}
+
+func messageToProto(m Message) *proto.Message {
+	return &proto.Message{
+		Id: m.ID, Room: m.Room, From: m.From, Text: m.Text, Style: styleToProto(m.Style),
+		TimeUnixNano: unixNano(m.Time), Emotion: m.Emotion,
+	}
+}
+
+func messageFromProto(m *proto.Message) Message {
+	var t time.Time
+	if n := m.GetTimeUnixNano(); n != 0 {
+		t = time.Unix(0, n).UTC()
+	}
+	return Message{
+		ID: m.GetId(), Room: m.GetRoom(), From: m.GetFrom(), Text: m.GetText(),
+		Style: styleFromProto(m.GetStyle()), Time: t, Emotion: m.GetEmotion(),
 	}
 }
 
@@ -140,7 +160,7 @@ func notificationsToProto(batch []Notification) []*proto.Notification {
 	for i, n := range batch {
 		p := &proto.Notification{Kind: string(n.Kind), User: n.User, Room: n.Room, TimeUnixNano: unixNano(n.Time)}
 		if m := n.Message; m != nil {
-			p.Message = &proto.ModuleMessage{Id: m.ID, Room: m.Room, From: m.From, Text: m.Text, Style: styleToProto(m.Style), TimeUnixNano: unixNano(m.Time)}
+			p.Message = messageToProto(*m)
 		}
 		out[i] = p
 	}

@@ -187,6 +187,8 @@ type Message struct {
 	Text  string
 	Style Style
 	Time  time.Time
+	// Emotion is the seed's emoticon, "e1".."e32", or empty.
+	Emotion string
 }
 
 // Capabilities is what a plugin serves, declared once when it starts.

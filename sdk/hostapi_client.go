@@ -154,8 +154,7 @@ func (h hostHeld) List(ctx context.Context, room int64) ([]HeldMessage, error) {
 	}
 	out := make([]HeldMessage, 0, len(resp.GetHeld()))
 	for _, p := range resp.GetHeld() {
-		out = append(out, HeldMessage{ID: p.GetId(), Message: messageFromProto(p.GetMessage()),
-			Emotion: p.GetMessage().GetEmotion(), Note: p.GetNote(), Plugin: p.GetPlugin()})
+		out = append(out, HeldMessage{ID: p.GetId(), Message: messageFromProto(p.GetMessage()), Note: p.GetNote(), Plugin: p.GetPlugin()})
 	}
 	return out, nil
 }

@@ -26,23 +26,6 @@ func fromUnixMs(ms int64) time.Time {
 	return time.UnixMilli(ms).UTC()
 }
 
-func roomToProto(r Room) *proto.HostRoom {
-	return &proto.HostRoom{
-		Id: r.ID, Name: r.Name, Desc: r.Desc, Owner: r.Owner, Speaker: r.Speaker, Max: int32(r.Max),
-		Guests: r.Guests, Password: r.Password, Locked: r.Locked, Open: r.Open, Moderated: r.Moderated,
-		Welcome: r.Welcome, Audio: r.Audio, Video: r.Video, Whiteboard: r.Whiteboard, Count: int32(r.Count),
-	}
-}
-
-func roomFromProto(r *proto.HostRoom) Room {
-	return Room{
-		ID: r.GetId(), Name: r.GetName(), Desc: r.GetDesc(), Owner: r.GetOwner(), Speaker: r.GetSpeaker(),
-		Max: int(r.GetMax()), Guests: r.GetGuests(), Password: r.GetPassword(), Locked: r.GetLocked(),
-		Open: r.GetOpen(), Moderated: r.GetModerated(), Welcome: r.GetWelcome(), Audio: r.GetAudio(),
-		Video: r.GetVideo(), Whiteboard: r.GetWhiteboard(), Count: int(r.GetCount()),
-	}
-}
-
 func optInt32(v *int) *int32 {
 	if v == nil {
 		return nil
@@ -89,28 +72,6 @@ func sanctionFromProto(s *proto.HostSanction) Sanction {
 		Reason: s.GetReason(), Actor: s.GetActor(), Source: s.GetSource(),
 		Created: fromUnixMs(s.GetCreatedUnixMs()), Expires: fromUnixMs(s.GetExpiresUnixMs()),
 		Lifted: fromUnixMs(s.GetLiftedUnixMs()), LiftedBy: s.GetLiftedBy(),
-	}
-}
-
-func styleToProto(s Style) *proto.HostStyle {
-	return &proto.HostStyle{Bold: s.Bold, Italic: s.Italic, Underline: s.Underline, Color: s.Color}
-}
-
-func styleFromProto(s *proto.HostStyle) Style {
-	return Style{Bold: s.GetBold(), Italic: s.GetItalic(), Underline: s.GetUnderline(), Color: s.GetColor()}
-}
-
-func messageToProto(m Message, emotion string) *proto.HostMessage {
-	return &proto.HostMessage{
-		Id: m.ID, Room: m.Room, From: m.From, Text: m.Text, Style: styleToProto(m.Style),
-		TimeUnixMs: unixMs(m.Time), Emotion: emotion,
-	}
-}
-
-func messageFromProto(m *proto.HostMessage) Message {
-	return Message{
-		ID: m.GetId(), Room: m.GetRoom(), From: m.GetFrom(), Text: m.GetText(),
-		Style: styleFromProto(m.GetStyle()), Time: fromUnixMs(m.GetTimeUnixMs()),
 	}
 }
 

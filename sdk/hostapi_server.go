@@ -20,14 +20,14 @@ func (s *hostServer) ListRooms(ctx context.Context, _ *proto.Empty) (*proto.Host
 	if err != nil {
 		return nil, hostError(err)
 	}
-	out := &proto.HostRoomList{Rooms: make([]*proto.HostRoom, 0, len(rooms))}
+	out := &proto.HostRoomList{Rooms: make([]*proto.Room, 0, len(rooms))}
 	for _, r := range rooms {
 		out.Rooms = append(out.Rooms, roomToProto(r))
 	}
 	return out, nil
 }
 
-func (s *hostServer) GetRoom(ctx context.Context, req *proto.HostRoomID) (*proto.HostRoom, error) {
+func (s *hostServer) GetRoom(ctx context.Context, req *proto.HostRoomID) (*proto.Room, error) {
 	r, err := s.impl.Rooms().Get(ctx, req.GetId())
 	if err != nil {
 		return nil, hostError(err)
@@ -35,7 +35,7 @@ func (s *hostServer) GetRoom(ctx context.Context, req *proto.HostRoomID) (*proto
 	return roomToProto(r), nil
 }
 
-func (s *hostServer) CreateRoom(ctx context.Context, req *proto.HostRoom) (*proto.HostRoom, error) {
+func (s *hostServer) CreateRoom(ctx context.Context, req *proto.Room) (*proto.Room, error) {
 	r, err := s.impl.Rooms().Create(ctx, roomFromProto(req))
 	if err != nil {
 		return nil, hostError(err)
@@ -43,7 +43,7 @@ func (s *hostServer) CreateRoom(ctx context.Context, req *proto.HostRoom) (*prot
 	return roomToProto(r), nil
 }
 
-func (s *hostServer) EditRoom(ctx context.Context, req *proto.HostRoomEdit) (*proto.HostRoom, error) {
+func (s *hostServer) EditRoom(ctx context.Context, req *proto.HostRoomEdit) (*proto.Room, error) {
 	r, err := s.impl.Rooms().Edit(ctx, req.GetId(), roomEditFromProto(req))
 	if err != nil {
 		return nil, hostError(err)
@@ -129,13 +129,13 @@ func (s *hostServer) SendEvent(ctx context.Context, req *proto.HostSendRequest) 
 	return &proto.HostSendResponse{Delivered: int32(n)}, nil
 }
 
-func (s *hostServer) SayAs(ctx context.Context, req *proto.HostSayRequest) (*proto.HostMessage, error) {
+func (s *hostServer) SayAs(ctx context.Context, req *proto.HostSayRequest) (*proto.Message, error) {
 	m, err := s.impl.Messages().SayAs(ctx, Say{From: req.GetFrom(), Room: req.GetRoom(), Text: req.GetText(),
 		Style: styleFromProto(req.GetStyle()), Emotion: req.GetEmotion()})
 	if err != nil {
 		return nil, hostError(err)
 	}
-	return messageToProto(m, req.GetEmotion()), nil
+	return messageToProto(m), nil
 }
 
 func (s *hostServer) ListHeld(ctx context.Context, req *proto.HostRoomID) (*proto.HostHeldList, error) {
@@ -145,17 +145,17 @@ func (s *hostServer) ListHeld(ctx context.Context, req *proto.HostRoomID) (*prot
 	}
 	out := &proto.HostHeldList{Held: make([]*proto.HostHeld, 0, len(list))}
 	for _, h := range list {
-		out.Held = append(out.Held, &proto.HostHeld{Id: h.ID, Message: messageToProto(h.Message, h.Emotion), Note: h.Note, Plugin: h.Plugin})
+		out.Held = append(out.Held, &proto.HostHeld{Id: h.ID, Message: messageToProto(h.Message), Note: h.Note, Plugin: h.Plugin})
 	}
 	return out, nil
 }
 
-func (s *hostServer) ReleaseHeld(ctx context.Context, req *proto.HostHeldID) (*proto.HostMessage, error) {
+func (s *hostServer) ReleaseHeld(ctx context.Context, req *proto.HostHeldID) (*proto.Message, error) {
 	m, err := s.impl.Held().Release(ctx, req.GetId())
 	if err != nil {
 		return nil, hostError(err)
 	}
-	return messageToProto(m, ""), nil
+	return messageToProto(m), nil
 }
 
 func (s *hostServer) DeclineHeld(ctx context.Context, req *proto.HostDeclineRequest) (*proto.Empty, error) {

@@ -178,9 +178,8 @@ type Messages interface {
 type HeldMessage struct {
 	ID      int64
 	Message Message // Time is when it was held; ID is 0
-	Emotion string
-	Note    string // why it is held
-	Plugin  string // the module that held it, when known
+	Note    string  // why it is held
+	Plugin  string  // the module that held it, when known
 }
 
 // Held are messages held for a moderator; they survive a restart.

@@ -60,7 +60,8 @@ func (d held) prepare() (Chat, store.HostData, error) {
 func toHeld(r store.HeldRecord) sdk.HeldMessage {
 	m := toMessage(r.Message)
 	m.ID = 0
-	return sdk.HeldMessage{ID: r.ID, Message: m, Emotion: r.Emotion, Note: r.Note, Plugin: r.Plugin}
+	m.Emotion = r.Emotion
+	return sdk.HeldMessage{ID: r.ID, Message: m, Note: r.Note, Plugin: r.Plugin}
 }
 
 func (d held) List(ctx context.Context, room int64) ([]sdk.HeldMessage, error) {

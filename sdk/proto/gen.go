@@ -6,4 +6,4 @@
 // protoc-gen-go and protoc-gen-go-grpc on PATH.
 package proto
 
-//go:generate protoc --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative authenticator.proto module.proto hostapi.proto
+//go:generate protoc --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative types.proto authenticator.proto module.proto hostapi.proto

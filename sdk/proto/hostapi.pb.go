@@ -873,183 +873,17 @@ func (x *KVSetRequest) GetTtlMs() int64 {
 	return 0
 }
 
-// HostRoom is a room. password is only sent by the plugin (create, edit);
-// the host answers locked instead.
-type HostRoom struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Desc          string                 `protobuf:"bytes,3,opt,name=desc,proto3" json:"desc,omitempty"`
-	Owner         string                 `protobuf:"bytes,4,opt,name=owner,proto3" json:"owner,omitempty"`
-	Speaker       string                 `protobuf:"bytes,5,opt,name=speaker,proto3" json:"speaker,omitempty"`
-	Max           int32                  `protobuf:"varint,6,opt,name=max,proto3" json:"max,omitempty"`
-	Guests        bool                   `protobuf:"varint,7,opt,name=guests,proto3" json:"guests,omitempty"`
-	Password      string                 `protobuf:"bytes,8,opt,name=password,proto3" json:"password,omitempty"`
-	Locked        bool                   `protobuf:"varint,9,opt,name=locked,proto3" json:"locked,omitempty"`
-	Open          bool                   `protobuf:"varint,10,opt,name=open,proto3" json:"open,omitempty"`
-	Moderated     bool                   `protobuf:"varint,11,opt,name=moderated,proto3" json:"moderated,omitempty"`
-	Welcome       string                 `protobuf:"bytes,12,opt,name=welcome,proto3" json:"welcome,omitempty"`
-	Audio         bool                   `protobuf:"varint,13,opt,name=audio,proto3" json:"audio,omitempty"`
-	Video         bool                   `protobuf:"varint,14,opt,name=video,proto3" json:"video,omitempty"`
-	Whiteboard    bool                   `protobuf:"varint,15,opt,name=whiteboard,proto3" json:"whiteboard,omitempty"`
-	Count         int32                  `protobuf:"varint,16,opt,name=count,proto3" json:"count,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *HostRoom) Reset() {
-	*x = HostRoom{}
-	mi := &file_hostapi_proto_msgTypes[14]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *HostRoom) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*HostRoom) ProtoMessage() {}
-
-func (x *HostRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[14]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use HostRoom.ProtoReflect.Descriptor instead.
-func (*HostRoom) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{14}
-}
-
-func (x *HostRoom) GetId() int64 {
-	if x != nil {
-		return x.Id
-	}
-	return 0
-}
-
-func (x *HostRoom) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
-func (x *HostRoom) GetDesc() string {
-	if x != nil {
-		return x.Desc
-	}
-	return ""
-}
-
-func (x *HostRoom) GetOwner() string {
-	if x != nil {
-		return x.Owner
-	}
-	return ""
-}
-
-func (x *HostRoom) GetSpeaker() string {
-	if x != nil {
-		return x.Speaker
-	}
-	return ""
-}
-
-func (x *HostRoom) GetMax() int32 {
-	if x != nil {
-		return x.Max
-	}
-	return 0
-}
-
-func (x *HostRoom) GetGuests() bool {
-	if x != nil {
-		return x.Guests
-	}
-	return false
-}
-
-func (x *HostRoom) GetPassword() string {
-	if x != nil {
-		return x.Password
-	}
-	return ""
-}
-
-func (x *HostRoom) GetLocked() bool {
-	if x != nil {
-		return x.Locked
-	}
-	return false
-}
-
-func (x *HostRoom) GetOpen() bool {
-	if x != nil {
-		return x.Open
-	}
-	return false
-}
-
-func (x *HostRoom) GetModerated() bool {
-	if x != nil {
-		return x.Moderated
-	}
-	return false
-}
-
-func (x *HostRoom) GetWelcome() string {
-	if x != nil {
-		return x.Welcome
-	}
-	return ""
-}
-
-func (x *HostRoom) GetAudio() bool {
-	if x != nil {
-		return x.Audio
-	}
-	return false
-}
-
-func (x *HostRoom) GetVideo() bool {
-	if x != nil {
-		return x.Video
-	}
-	return false
-}
-
-func (x *HostRoom) GetWhiteboard() bool {
-	if x != nil {
-		return x.Whiteboard
-	}
-	return false
-}
-
-func (x *HostRoom) GetCount() int32 {
-	if x != nil {
-		return x.Count
-	}
-	return 0
-}
-
 // HostRoomList is the room list, by id.
 type HostRoomList struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Rooms         []*HostRoom            `protobuf:"bytes,1,rep,name=rooms,proto3" json:"rooms,omitempty"`
+	Rooms         []*Room                `protobuf:"bytes,1,rep,name=rooms,proto3" json:"rooms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HostRoomList) Reset() {
 	*x = HostRoomList{}
-	mi := &file_hostapi_proto_msgTypes[15]
+	mi := &file_hostapi_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1061,7 +895,7 @@ func (x *HostRoomList) String() string {
 func (*HostRoomList) ProtoMessage() {}
 
 func (x *HostRoomList) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[15]
+	mi := &file_hostapi_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1074,10 +908,10 @@ func (x *HostRoomList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostRoomList.ProtoReflect.Descriptor instead.
 func (*HostRoomList) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{15}
+	return file_hostapi_proto_rawDescGZIP(), []int{14}
 }
 
-func (x *HostRoomList) GetRooms() []*HostRoom {
+func (x *HostRoomList) GetRooms() []*Room {
 	if x != nil {
 		return x.Rooms
 	}
@@ -1094,7 +928,7 @@ type HostRoomID struct {
 
 func (x *HostRoomID) Reset() {
 	*x = HostRoomID{}
-	mi := &file_hostapi_proto_msgTypes[16]
+	mi := &file_hostapi_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1106,7 +940,7 @@ func (x *HostRoomID) String() string {
 func (*HostRoomID) ProtoMessage() {}
 
 func (x *HostRoomID) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[16]
+	mi := &file_hostapi_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1119,7 +953,7 @@ func (x *HostRoomID) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostRoomID.ProtoReflect.Descriptor instead.
 func (*HostRoomID) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{16}
+	return file_hostapi_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *HostRoomID) GetId() int64 {
@@ -1152,7 +986,7 @@ type HostRoomEdit struct {
 
 func (x *HostRoomEdit) Reset() {
 	*x = HostRoomEdit{}
-	mi := &file_hostapi_proto_msgTypes[17]
+	mi := &file_hostapi_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1164,7 +998,7 @@ func (x *HostRoomEdit) String() string {
 func (*HostRoomEdit) ProtoMessage() {}
 
 func (x *HostRoomEdit) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[17]
+	mi := &file_hostapi_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1177,7 +1011,7 @@ func (x *HostRoomEdit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostRoomEdit.ProtoReflect.Descriptor instead.
 func (*HostRoomEdit) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{17}
+	return file_hostapi_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *HostRoomEdit) GetId() int64 {
@@ -1291,7 +1125,7 @@ type HostMember struct {
 
 func (x *HostMember) Reset() {
 	*x = HostMember{}
-	mi := &file_hostapi_proto_msgTypes[18]
+	mi := &file_hostapi_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1303,7 +1137,7 @@ func (x *HostMember) String() string {
 func (*HostMember) ProtoMessage() {}
 
 func (x *HostMember) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[18]
+	mi := &file_hostapi_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1316,7 +1150,7 @@ func (x *HostMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostMember.ProtoReflect.Descriptor instead.
 func (*HostMember) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{18}
+	return file_hostapi_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *HostMember) GetName() string {
@@ -1357,7 +1191,7 @@ type HostMemberList struct {
 
 func (x *HostMemberList) Reset() {
 	*x = HostMemberList{}
-	mi := &file_hostapi_proto_msgTypes[19]
+	mi := &file_hostapi_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1369,7 +1203,7 @@ func (x *HostMemberList) String() string {
 func (*HostMemberList) ProtoMessage() {}
 
 func (x *HostMemberList) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[19]
+	mi := &file_hostapi_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1382,7 +1216,7 @@ func (x *HostMemberList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostMemberList.ProtoReflect.Descriptor instead.
 func (*HostMemberList) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{19}
+	return file_hostapi_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *HostMemberList) GetMembers() []*HostMember {
@@ -1407,7 +1241,7 @@ type HostKickRequest struct {
 
 func (x *HostKickRequest) Reset() {
 	*x = HostKickRequest{}
-	mi := &file_hostapi_proto_msgTypes[20]
+	mi := &file_hostapi_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1419,7 +1253,7 @@ func (x *HostKickRequest) String() string {
 func (*HostKickRequest) ProtoMessage() {}
 
 func (x *HostKickRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[20]
+	mi := &file_hostapi_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1432,7 +1266,7 @@ func (x *HostKickRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostKickRequest.ProtoReflect.Descriptor instead.
 func (*HostKickRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{20}
+	return file_hostapi_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *HostKickRequest) GetName() string {
@@ -1481,7 +1315,7 @@ type HostMoveRequest struct {
 
 func (x *HostMoveRequest) Reset() {
 	*x = HostMoveRequest{}
-	mi := &file_hostapi_proto_msgTypes[21]
+	mi := &file_hostapi_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1493,7 +1327,7 @@ func (x *HostMoveRequest) String() string {
 func (*HostMoveRequest) ProtoMessage() {}
 
 func (x *HostMoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[21]
+	mi := &file_hostapi_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1506,7 +1340,7 @@ func (x *HostMoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostMoveRequest.ProtoReflect.Descriptor instead.
 func (*HostMoveRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{21}
+	return file_hostapi_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *HostMoveRequest) GetName() string {
@@ -1545,7 +1379,7 @@ type HostSanction struct {
 
 func (x *HostSanction) Reset() {
 	*x = HostSanction{}
-	mi := &file_hostapi_proto_msgTypes[22]
+	mi := &file_hostapi_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1557,7 +1391,7 @@ func (x *HostSanction) String() string {
 func (*HostSanction) ProtoMessage() {}
 
 func (x *HostSanction) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[22]
+	mi := &file_hostapi_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1570,7 +1404,7 @@ func (x *HostSanction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostSanction.ProtoReflect.Descriptor instead.
 func (*HostSanction) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{22}
+	return file_hostapi_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *HostSanction) GetId() int64 {
@@ -1668,7 +1502,7 @@ type HostLiftRequest struct {
 
 func (x *HostLiftRequest) Reset() {
 	*x = HostLiftRequest{}
-	mi := &file_hostapi_proto_msgTypes[23]
+	mi := &file_hostapi_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1680,7 +1514,7 @@ func (x *HostLiftRequest) String() string {
 func (*HostLiftRequest) ProtoMessage() {}
 
 func (x *HostLiftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[23]
+	mi := &file_hostapi_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1693,7 +1527,7 @@ func (x *HostLiftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostLiftRequest.ProtoReflect.Descriptor instead.
 func (*HostLiftRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{23}
+	return file_hostapi_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *HostLiftRequest) GetId() int64 {
@@ -1723,7 +1557,7 @@ type HostSanctionFilter struct {
 
 func (x *HostSanctionFilter) Reset() {
 	*x = HostSanctionFilter{}
-	mi := &file_hostapi_proto_msgTypes[24]
+	mi := &file_hostapi_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1735,7 +1569,7 @@ func (x *HostSanctionFilter) String() string {
 func (*HostSanctionFilter) ProtoMessage() {}
 
 func (x *HostSanctionFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[24]
+	mi := &file_hostapi_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1748,7 +1582,7 @@ func (x *HostSanctionFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostSanctionFilter.ProtoReflect.Descriptor instead.
 func (*HostSanctionFilter) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{24}
+	return file_hostapi_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *HostSanctionFilter) GetKind() string {
@@ -1789,7 +1623,7 @@ type HostSanctionList struct {
 
 func (x *HostSanctionList) Reset() {
 	*x = HostSanctionList{}
-	mi := &file_hostapi_proto_msgTypes[25]
+	mi := &file_hostapi_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1801,7 +1635,7 @@ func (x *HostSanctionList) String() string {
 func (*HostSanctionList) ProtoMessage() {}
 
 func (x *HostSanctionList) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[25]
+	mi := &file_hostapi_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1814,7 +1648,7 @@ func (x *HostSanctionList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostSanctionList.ProtoReflect.Descriptor instead.
 func (*HostSanctionList) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{25}
+	return file_hostapi_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *HostSanctionList) GetSanctions() []*HostSanction {
@@ -1837,7 +1671,7 @@ type HostAudience struct {
 
 func (x *HostAudience) Reset() {
 	*x = HostAudience{}
-	mi := &file_hostapi_proto_msgTypes[26]
+	mi := &file_hostapi_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1849,7 +1683,7 @@ func (x *HostAudience) String() string {
 func (*HostAudience) ProtoMessage() {}
 
 func (x *HostAudience) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[26]
+	mi := &file_hostapi_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1862,7 +1696,7 @@ func (x *HostAudience) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostAudience.ProtoReflect.Descriptor instead.
 func (*HostAudience) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{26}
+	return file_hostapi_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *HostAudience) GetKind() string {
@@ -1901,7 +1735,7 @@ type HostSendRequest struct {
 
 func (x *HostSendRequest) Reset() {
 	*x = HostSendRequest{}
-	mi := &file_hostapi_proto_msgTypes[27]
+	mi := &file_hostapi_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1913,7 +1747,7 @@ func (x *HostSendRequest) String() string {
 func (*HostSendRequest) ProtoMessage() {}
 
 func (x *HostSendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[27]
+	mi := &file_hostapi_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1926,7 +1760,7 @@ func (x *HostSendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostSendRequest.ProtoReflect.Descriptor instead.
 func (*HostSendRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{27}
+	return file_hostapi_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *HostSendRequest) GetTo() *HostAudience {
@@ -1974,7 +1808,7 @@ type HostSendResponse struct {
 
 func (x *HostSendResponse) Reset() {
 	*x = HostSendResponse{}
-	mi := &file_hostapi_proto_msgTypes[28]
+	mi := &file_hostapi_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1986,7 +1820,7 @@ func (x *HostSendResponse) String() string {
 func (*HostSendResponse) ProtoMessage() {}
 
 func (x *HostSendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[28]
+	mi := &file_hostapi_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1999,7 +1833,7 @@ func (x *HostSendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostSendResponse.ProtoReflect.Descriptor instead.
 func (*HostSendResponse) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{28}
+	return file_hostapi_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *HostSendResponse) GetDelivered() int32 {
@@ -2009,82 +1843,13 @@ func (x *HostSendResponse) GetDelivered() int32 {
 	return 0
 }
 
-// HostStyle is a message's text style.
-type HostStyle struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Bold          bool                   `protobuf:"varint,1,opt,name=bold,proto3" json:"bold,omitempty"`
-	Italic        bool                   `protobuf:"varint,2,opt,name=italic,proto3" json:"italic,omitempty"`
-	Underline     bool                   `protobuf:"varint,3,opt,name=underline,proto3" json:"underline,omitempty"`
-	Color         string                 `protobuf:"bytes,4,opt,name=color,proto3" json:"color,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *HostStyle) Reset() {
-	*x = HostStyle{}
-	mi := &file_hostapi_proto_msgTypes[29]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *HostStyle) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*HostStyle) ProtoMessage() {}
-
-func (x *HostStyle) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[29]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use HostStyle.ProtoReflect.Descriptor instead.
-func (*HostStyle) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{29}
-}
-
-func (x *HostStyle) GetBold() bool {
-	if x != nil {
-		return x.Bold
-	}
-	return false
-}
-
-func (x *HostStyle) GetItalic() bool {
-	if x != nil {
-		return x.Italic
-	}
-	return false
-}
-
-func (x *HostStyle) GetUnderline() bool {
-	if x != nil {
-		return x.Underline
-	}
-	return false
-}
-
-func (x *HostStyle) GetColor() string {
-	if x != nil {
-		return x.Color
-	}
-	return ""
-}
-
 // HostSayRequest says text in a room as the user from.
 type HostSayRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	From          string                 `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
 	Room          int64                  `protobuf:"varint,2,opt,name=room,proto3" json:"room,omitempty"`
 	Text          string                 `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
-	Style         *HostStyle             `protobuf:"bytes,4,opt,name=style,proto3" json:"style,omitempty"`
+	Style         *Style                 `protobuf:"bytes,4,opt,name=style,proto3" json:"style,omitempty"`
 	Emotion       string                 `protobuf:"bytes,5,opt,name=emotion,proto3" json:"emotion,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2092,7 +1857,7 @@ type HostSayRequest struct {
 
 func (x *HostSayRequest) Reset() {
 	*x = HostSayRequest{}
-	mi := &file_hostapi_proto_msgTypes[30]
+	mi := &file_hostapi_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2104,7 +1869,7 @@ func (x *HostSayRequest) String() string {
 func (*HostSayRequest) ProtoMessage() {}
 
 func (x *HostSayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[30]
+	mi := &file_hostapi_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2117,7 +1882,7 @@ func (x *HostSayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostSayRequest.ProtoReflect.Descriptor instead.
 func (*HostSayRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{30}
+	return file_hostapi_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *HostSayRequest) GetFrom() string {
@@ -2141,7 +1906,7 @@ func (x *HostSayRequest) GetText() string {
 	return ""
 }
 
-func (x *HostSayRequest) GetStyle() *HostStyle {
+func (x *HostSayRequest) GetStyle() *Style {
 	if x != nil {
 		return x.Style
 	}
@@ -2155,104 +1920,11 @@ func (x *HostSayRequest) GetEmotion() string {
 	return ""
 }
 
-// HostMessage is a public message.
-type HostMessage struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Room          int64                  `protobuf:"varint,2,opt,name=room,proto3" json:"room,omitempty"`
-	From          string                 `protobuf:"bytes,3,opt,name=from,proto3" json:"from,omitempty"`
-	Text          string                 `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
-	Style         *HostStyle             `protobuf:"bytes,5,opt,name=style,proto3" json:"style,omitempty"`
-	TimeUnixMs    int64                  `protobuf:"varint,6,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
-	Emotion       string                 `protobuf:"bytes,7,opt,name=emotion,proto3" json:"emotion,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *HostMessage) Reset() {
-	*x = HostMessage{}
-	mi := &file_hostapi_proto_msgTypes[31]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *HostMessage) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*HostMessage) ProtoMessage() {}
-
-func (x *HostMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[31]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use HostMessage.ProtoReflect.Descriptor instead.
-func (*HostMessage) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{31}
-}
-
-func (x *HostMessage) GetId() int64 {
-	if x != nil {
-		return x.Id
-	}
-	return 0
-}
-
-func (x *HostMessage) GetRoom() int64 {
-	if x != nil {
-		return x.Room
-	}
-	return 0
-}
-
-func (x *HostMessage) GetFrom() string {
-	if x != nil {
-		return x.From
-	}
-	return ""
-}
-
-func (x *HostMessage) GetText() string {
-	if x != nil {
-		return x.Text
-	}
-	return ""
-}
-
-func (x *HostMessage) GetStyle() *HostStyle {
-	if x != nil {
-		return x.Style
-	}
-	return nil
-}
-
-func (x *HostMessage) GetTimeUnixMs() int64 {
-	if x != nil {
-		return x.TimeUnixMs
-	}
-	return 0
-}
-
-func (x *HostMessage) GetEmotion() string {
-	if x != nil {
-		return x.Emotion
-	}
-	return ""
-}
-
 // HostHeld is a held message.
 type HostHeld struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Message       *HostMessage           `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"` // time_unix_ms is when it was held
+	Message       *Message               `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"` // time_unix_ms is when it was held
 	Note          string                 `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
 	Plugin        string                 `protobuf:"bytes,4,opt,name=plugin,proto3" json:"plugin,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -2261,7 +1933,7 @@ type HostHeld struct {
 
 func (x *HostHeld) Reset() {
 	*x = HostHeld{}
-	mi := &file_hostapi_proto_msgTypes[32]
+	mi := &file_hostapi_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2273,7 +1945,7 @@ func (x *HostHeld) String() string {
 func (*HostHeld) ProtoMessage() {}
 
 func (x *HostHeld) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[32]
+	mi := &file_hostapi_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2286,7 +1958,7 @@ func (x *HostHeld) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostHeld.ProtoReflect.Descriptor instead.
 func (*HostHeld) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{32}
+	return file_hostapi_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *HostHeld) GetId() int64 {
@@ -2296,7 +1968,7 @@ func (x *HostHeld) GetId() int64 {
 	return 0
 }
 
-func (x *HostHeld) GetMessage() *HostMessage {
+func (x *HostHeld) GetMessage() *Message {
 	if x != nil {
 		return x.Message
 	}
@@ -2327,7 +1999,7 @@ type HostHeldList struct {
 
 func (x *HostHeldList) Reset() {
 	*x = HostHeldList{}
-	mi := &file_hostapi_proto_msgTypes[33]
+	mi := &file_hostapi_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2339,7 +2011,7 @@ func (x *HostHeldList) String() string {
 func (*HostHeldList) ProtoMessage() {}
 
 func (x *HostHeldList) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[33]
+	mi := &file_hostapi_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2352,7 +2024,7 @@ func (x *HostHeldList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostHeldList.ProtoReflect.Descriptor instead.
 func (*HostHeldList) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{33}
+	return file_hostapi_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *HostHeldList) GetHeld() []*HostHeld {
@@ -2372,7 +2044,7 @@ type HostHeldID struct {
 
 func (x *HostHeldID) Reset() {
 	*x = HostHeldID{}
-	mi := &file_hostapi_proto_msgTypes[34]
+	mi := &file_hostapi_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2384,7 +2056,7 @@ func (x *HostHeldID) String() string {
 func (*HostHeldID) ProtoMessage() {}
 
 func (x *HostHeldID) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[34]
+	mi := &file_hostapi_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2397,7 +2069,7 @@ func (x *HostHeldID) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostHeldID.ProtoReflect.Descriptor instead.
 func (*HostHeldID) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{34}
+	return file_hostapi_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *HostHeldID) GetId() int64 {
@@ -2419,7 +2091,7 @@ type HostDeclineRequest struct {
 
 func (x *HostDeclineRequest) Reset() {
 	*x = HostDeclineRequest{}
-	mi := &file_hostapi_proto_msgTypes[35]
+	mi := &file_hostapi_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2431,7 +2103,7 @@ func (x *HostDeclineRequest) String() string {
 func (*HostDeclineRequest) ProtoMessage() {}
 
 func (x *HostDeclineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[35]
+	mi := &file_hostapi_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2444,7 +2116,7 @@ func (x *HostDeclineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDeclineRequest.ProtoReflect.Descriptor instead.
 func (*HostDeclineRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{35}
+	return file_hostapi_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *HostDeclineRequest) GetId() int64 {
@@ -2471,7 +2143,7 @@ type HostDocKey struct {
 
 func (x *HostDocKey) Reset() {
 	*x = HostDocKey{}
-	mi := &file_hostapi_proto_msgTypes[36]
+	mi := &file_hostapi_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2483,7 +2155,7 @@ func (x *HostDocKey) String() string {
 func (*HostDocKey) ProtoMessage() {}
 
 func (x *HostDocKey) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[36]
+	mi := &file_hostapi_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2496,7 +2168,7 @@ func (x *HostDocKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocKey.ProtoReflect.Descriptor instead.
 func (*HostDocKey) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{36}
+	return file_hostapi_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *HostDocKey) GetKey() string {
@@ -2523,7 +2195,7 @@ type HostDocChunk struct {
 
 func (x *HostDocChunk) Reset() {
 	*x = HostDocChunk{}
-	mi := &file_hostapi_proto_msgTypes[37]
+	mi := &file_hostapi_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2535,7 +2207,7 @@ func (x *HostDocChunk) String() string {
 func (*HostDocChunk) ProtoMessage() {}
 
 func (x *HostDocChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[37]
+	mi := &file_hostapi_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2548,7 +2220,7 @@ func (x *HostDocChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocChunk.ProtoReflect.Descriptor instead.
 func (*HostDocChunk) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{37}
+	return file_hostapi_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *HostDocChunk) GetKey() string {
@@ -2606,7 +2278,7 @@ type HostDocInfo struct {
 
 func (x *HostDocInfo) Reset() {
 	*x = HostDocInfo{}
-	mi := &file_hostapi_proto_msgTypes[38]
+	mi := &file_hostapi_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2618,7 +2290,7 @@ func (x *HostDocInfo) String() string {
 func (*HostDocInfo) ProtoMessage() {}
 
 func (x *HostDocInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[38]
+	mi := &file_hostapi_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2631,7 +2303,7 @@ func (x *HostDocInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocInfo.ProtoReflect.Descriptor instead.
 func (*HostDocInfo) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{38}
+	return file_hostapi_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *HostDocInfo) GetKey() string {
@@ -2673,7 +2345,7 @@ type HostDocDeleteRequest struct {
 
 func (x *HostDocDeleteRequest) Reset() {
 	*x = HostDocDeleteRequest{}
-	mi := &file_hostapi_proto_msgTypes[39]
+	mi := &file_hostapi_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2685,7 +2357,7 @@ func (x *HostDocDeleteRequest) String() string {
 func (*HostDocDeleteRequest) ProtoMessage() {}
 
 func (x *HostDocDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[39]
+	mi := &file_hostapi_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2698,7 +2370,7 @@ func (x *HostDocDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocDeleteRequest.ProtoReflect.Descriptor instead.
 func (*HostDocDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{39}
+	return file_hostapi_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *HostDocDeleteRequest) GetKey() string {
@@ -2725,7 +2397,7 @@ type HostDocListRequest struct {
 
 func (x *HostDocListRequest) Reset() {
 	*x = HostDocListRequest{}
-	mi := &file_hostapi_proto_msgTypes[40]
+	mi := &file_hostapi_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2737,7 +2409,7 @@ func (x *HostDocListRequest) String() string {
 func (*HostDocListRequest) ProtoMessage() {}
 
 func (x *HostDocListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[40]
+	mi := &file_hostapi_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2750,7 +2422,7 @@ func (x *HostDocListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocListRequest.ProtoReflect.Descriptor instead.
 func (*HostDocListRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{40}
+	return file_hostapi_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *HostDocListRequest) GetPrefix() string {
@@ -2770,7 +2442,7 @@ type HostDocList struct {
 
 func (x *HostDocList) Reset() {
 	*x = HostDocList{}
-	mi := &file_hostapi_proto_msgTypes[41]
+	mi := &file_hostapi_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2782,7 +2454,7 @@ func (x *HostDocList) String() string {
 func (*HostDocList) ProtoMessage() {}
 
 func (x *HostDocList) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[41]
+	mi := &file_hostapi_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2795,7 +2467,7 @@ func (x *HostDocList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocList.ProtoReflect.Descriptor instead.
 func (*HostDocList) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{41}
+	return file_hostapi_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *HostDocList) GetDocs() []*HostDocInfo {
@@ -2809,7 +2481,7 @@ var File_hostapi_proto protoreflect.FileDescriptor
 
 const file_hostapi_proto_rawDesc = "" +
 	"\n" +
-	"\rhostapi.proto\x12\rparlor.sdk.v1\"\a\n" +
+	"\rhostapi.proto\x12\rparlor.sdk.v1\x1a\vtypes.proto\"\a\n" +
 	"\x05Empty\"\xa3\x01\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
@@ -2865,29 +2537,9 @@ const file_hostapi_proto_rawDesc = "" +
 	"\fKVSetRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x15\n" +
-	"\x06ttl_ms\x18\x03 \x01(\x03R\x05ttlMs\"\xfe\x02\n" +
-	"\bHostRoom\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
-	"\x04desc\x18\x03 \x01(\tR\x04desc\x12\x14\n" +
-	"\x05owner\x18\x04 \x01(\tR\x05owner\x12\x18\n" +
-	"\aspeaker\x18\x05 \x01(\tR\aspeaker\x12\x10\n" +
-	"\x03max\x18\x06 \x01(\x05R\x03max\x12\x16\n" +
-	"\x06guests\x18\a \x01(\bR\x06guests\x12\x1a\n" +
-	"\bpassword\x18\b \x01(\tR\bpassword\x12\x16\n" +
-	"\x06locked\x18\t \x01(\bR\x06locked\x12\x12\n" +
-	"\x04open\x18\n" +
-	" \x01(\bR\x04open\x12\x1c\n" +
-	"\tmoderated\x18\v \x01(\bR\tmoderated\x12\x18\n" +
-	"\awelcome\x18\f \x01(\tR\awelcome\x12\x14\n" +
-	"\x05audio\x18\r \x01(\bR\x05audio\x12\x14\n" +
-	"\x05video\x18\x0e \x01(\bR\x05video\x12\x1e\n" +
-	"\n" +
-	"whiteboard\x18\x0f \x01(\bR\n" +
-	"whiteboard\x12\x14\n" +
-	"\x05count\x18\x10 \x01(\x05R\x05count\"=\n" +
-	"\fHostRoomList\x12-\n" +
-	"\x05rooms\x18\x01 \x03(\v2\x17.parlor.sdk.v1.HostRoomR\x05rooms\"\x1c\n" +
+	"\x06ttl_ms\x18\x03 \x01(\x03R\x05ttlMs\"9\n" +
+	"\fHostRoomList\x12)\n" +
+	"\x05rooms\x18\x01 \x03(\v2\x13.parlor.sdk.v1.RoomR\x05rooms\"\x1c\n" +
 	"\n" +
 	"HostRoomID\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\"\xa3\x04\n" +
@@ -2979,30 +2631,16 @@ const file_hostapi_proto_rawDesc = "" +
 	"\x04room\x18\x04 \x01(\x03R\x04room\x12\x1b\n" +
 	"\tdata_json\x18\x05 \x01(\fR\bdataJson\"0\n" +
 	"\x10HostSendResponse\x12\x1c\n" +
-	"\tdelivered\x18\x01 \x01(\x05R\tdelivered\"k\n" +
-	"\tHostStyle\x12\x12\n" +
-	"\x04bold\x18\x01 \x01(\bR\x04bold\x12\x16\n" +
-	"\x06italic\x18\x02 \x01(\bR\x06italic\x12\x1c\n" +
-	"\tunderline\x18\x03 \x01(\bR\tunderline\x12\x14\n" +
-	"\x05color\x18\x04 \x01(\tR\x05color\"\x96\x01\n" +
+	"\tdelivered\x18\x01 \x01(\x05R\tdelivered\"\x92\x01\n" +
 	"\x0eHostSayRequest\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x12\n" +
 	"\x04room\x18\x02 \x01(\x03R\x04room\x12\x12\n" +
-	"\x04text\x18\x03 \x01(\tR\x04text\x12.\n" +
-	"\x05style\x18\x04 \x01(\v2\x18.parlor.sdk.v1.HostStyleR\x05style\x12\x18\n" +
-	"\aemotion\x18\x05 \x01(\tR\aemotion\"\xc5\x01\n" +
-	"\vHostMessage\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
-	"\x04room\x18\x02 \x01(\x03R\x04room\x12\x12\n" +
-	"\x04from\x18\x03 \x01(\tR\x04from\x12\x12\n" +
-	"\x04text\x18\x04 \x01(\tR\x04text\x12.\n" +
-	"\x05style\x18\x05 \x01(\v2\x18.parlor.sdk.v1.HostStyleR\x05style\x12 \n" +
-	"\ftime_unix_ms\x18\x06 \x01(\x03R\n" +
-	"timeUnixMs\x12\x18\n" +
-	"\aemotion\x18\a \x01(\tR\aemotion\"|\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\x12*\n" +
+	"\x05style\x18\x04 \x01(\v2\x14.parlor.sdk.v1.StyleR\x05style\x12\x18\n" +
+	"\aemotion\x18\x05 \x01(\tR\aemotion\"x\n" +
 	"\bHostHeld\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x03R\x02id\x124\n" +
-	"\amessage\x18\x02 \x01(\v2\x1a.parlor.sdk.v1.HostMessageR\amessage\x12\x12\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x120\n" +
+	"\amessage\x18\x02 \x01(\v2\x16.parlor.sdk.v1.MessageR\amessage\x12\x12\n" +
 	"\x04note\x18\x03 \x01(\tR\x04note\x12\x16\n" +
 	"\x06plugin\x18\x04 \x01(\tR\x06plugin\";\n" +
 	"\fHostHeldList\x12+\n" +
@@ -3034,7 +2672,7 @@ const file_hostapi_proto_rawDesc = "" +
 	"\x12HostDocListRequest\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\tR\x06prefix\"=\n" +
 	"\vHostDocList\x12.\n" +
-	"\x04docs\x18\x01 \x03(\v2\x1a.parlor.sdk.v1.HostDocInfoR\x04docs2\xc3\x11\n" +
+	"\x04docs\x18\x01 \x03(\v2\x1a.parlor.sdk.v1.HostDocInfoR\x04docs2\xab\x11\n" +
 	"\aHostAPI\x12?\n" +
 	"\bFindUser\x12\x1e.parlor.sdk.v1.FindUserRequest\x1a\x13.parlor.sdk.v1.User\x12C\n" +
 	"\n" +
@@ -3049,11 +2687,11 @@ const file_hostapi_proto_rawDesc = "" +
 	"\x05KVGet\x12\x14.parlor.sdk.v1.KVKey\x1a\x16.parlor.sdk.v1.KVValue\x12:\n" +
 	"\x05KVSet\x12\x1b.parlor.sdk.v1.KVSetRequest\x1a\x14.parlor.sdk.v1.Empty\x126\n" +
 	"\bKVDelete\x12\x14.parlor.sdk.v1.KVKey\x1a\x14.parlor.sdk.v1.Empty\x12>\n" +
-	"\tListRooms\x12\x14.parlor.sdk.v1.Empty\x1a\x1b.parlor.sdk.v1.HostRoomList\x12=\n" +
-	"\aGetRoom\x12\x19.parlor.sdk.v1.HostRoomID\x1a\x17.parlor.sdk.v1.HostRoom\x12>\n" +
+	"\tListRooms\x12\x14.parlor.sdk.v1.Empty\x1a\x1b.parlor.sdk.v1.HostRoomList\x129\n" +
+	"\aGetRoom\x12\x19.parlor.sdk.v1.HostRoomID\x1a\x13.parlor.sdk.v1.Room\x126\n" +
 	"\n" +
-	"CreateRoom\x12\x17.parlor.sdk.v1.HostRoom\x1a\x17.parlor.sdk.v1.HostRoom\x12@\n" +
-	"\bEditRoom\x12\x1b.parlor.sdk.v1.HostRoomEdit\x1a\x17.parlor.sdk.v1.HostRoom\x12=\n" +
+	"CreateRoom\x12\x13.parlor.sdk.v1.Room\x1a\x13.parlor.sdk.v1.Room\x12<\n" +
+	"\bEditRoom\x12\x1b.parlor.sdk.v1.HostRoomEdit\x1a\x13.parlor.sdk.v1.Room\x12=\n" +
 	"\n" +
 	"DeleteRoom\x12\x19.parlor.sdk.v1.HostRoomID\x1a\x14.parlor.sdk.v1.Empty\x12G\n" +
 	"\vListMembers\x12\x19.parlor.sdk.v1.HostRoomID\x1a\x1d.parlor.sdk.v1.HostMemberList\x12B\n" +
@@ -3066,10 +2704,10 @@ const file_hostapi_proto_rawDesc = "" +
 	"\rListSanctions\x12!.parlor.sdk.v1.HostSanctionFilter\x1a\x1f.parlor.sdk.v1.HostSanctionList\x12M\n" +
 	"\n" +
 	"SendNotice\x12\x1e.parlor.sdk.v1.HostSendRequest\x1a\x1f.parlor.sdk.v1.HostSendResponse\x12L\n" +
-	"\tSendEvent\x12\x1e.parlor.sdk.v1.HostSendRequest\x1a\x1f.parlor.sdk.v1.HostSendResponse\x12B\n" +
-	"\x05SayAs\x12\x1d.parlor.sdk.v1.HostSayRequest\x1a\x1a.parlor.sdk.v1.HostMessage\x12B\n" +
-	"\bListHeld\x12\x19.parlor.sdk.v1.HostRoomID\x1a\x1b.parlor.sdk.v1.HostHeldList\x12D\n" +
-	"\vReleaseHeld\x12\x19.parlor.sdk.v1.HostHeldID\x1a\x1a.parlor.sdk.v1.HostMessage\x12F\n" +
+	"\tSendEvent\x12\x1e.parlor.sdk.v1.HostSendRequest\x1a\x1f.parlor.sdk.v1.HostSendResponse\x12>\n" +
+	"\x05SayAs\x12\x1d.parlor.sdk.v1.HostSayRequest\x1a\x16.parlor.sdk.v1.Message\x12B\n" +
+	"\bListHeld\x12\x19.parlor.sdk.v1.HostRoomID\x1a\x1b.parlor.sdk.v1.HostHeldList\x12@\n" +
+	"\vReleaseHeld\x12\x19.parlor.sdk.v1.HostHeldID\x1a\x16.parlor.sdk.v1.Message\x12F\n" +
 	"\vDeclineHeld\x12!.parlor.sdk.v1.HostDeclineRequest\x1a\x14.parlor.sdk.v1.Empty\x12B\n" +
 	"\x06DocGet\x12\x19.parlor.sdk.v1.HostDocKey\x1a\x1b.parlor.sdk.v1.HostDocChunk0\x01\x12C\n" +
 	"\x06DocPut\x12\x1b.parlor.sdk.v1.HostDocChunk\x1a\x1a.parlor.sdk.v1.HostDocInfo(\x01\x12F\n" +
@@ -3088,7 +2726,7 @@ func file_hostapi_proto_rawDescGZIP() []byte {
 	return file_hostapi_proto_rawDescData
 }
 
-var file_hostapi_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_hostapi_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_hostapi_proto_goTypes = []any{
 	(*Empty)(nil),                 // 0: parlor.sdk.v1.Empty
 	(*User)(nil),                  // 1: parlor.sdk.v1.User
@@ -3104,114 +2742,113 @@ var file_hostapi_proto_goTypes = []any{
 	(*KVKey)(nil),                 // 11: parlor.sdk.v1.KVKey
 	(*KVValue)(nil),               // 12: parlor.sdk.v1.KVValue
 	(*KVSetRequest)(nil),          // 13: parlor.sdk.v1.KVSetRequest
-	(*HostRoom)(nil),              // 14: parlor.sdk.v1.HostRoom
-	(*HostRoomList)(nil),          // 15: parlor.sdk.v1.HostRoomList
-	(*HostRoomID)(nil),            // 16: parlor.sdk.v1.HostRoomID
-	(*HostRoomEdit)(nil),          // 17: parlor.sdk.v1.HostRoomEdit
-	(*HostMember)(nil),            // 18: parlor.sdk.v1.HostMember
-	(*HostMemberList)(nil),        // 19: parlor.sdk.v1.HostMemberList
-	(*HostKickRequest)(nil),       // 20: parlor.sdk.v1.HostKickRequest
-	(*HostMoveRequest)(nil),       // 21: parlor.sdk.v1.HostMoveRequest
-	(*HostSanction)(nil),          // 22: parlor.sdk.v1.HostSanction
-	(*HostLiftRequest)(nil),       // 23: parlor.sdk.v1.HostLiftRequest
-	(*HostSanctionFilter)(nil),    // 24: parlor.sdk.v1.HostSanctionFilter
-	(*HostSanctionList)(nil),      // 25: parlor.sdk.v1.HostSanctionList
-	(*HostAudience)(nil),          // 26: parlor.sdk.v1.HostAudience
-	(*HostSendRequest)(nil),       // 27: parlor.sdk.v1.HostSendRequest
-	(*HostSendResponse)(nil),      // 28: parlor.sdk.v1.HostSendResponse
-	(*HostStyle)(nil),             // 29: parlor.sdk.v1.HostStyle
-	(*HostSayRequest)(nil),        // 30: parlor.sdk.v1.HostSayRequest
-	(*HostMessage)(nil),           // 31: parlor.sdk.v1.HostMessage
-	(*HostHeld)(nil),              // 32: parlor.sdk.v1.HostHeld
-	(*HostHeldList)(nil),          // 33: parlor.sdk.v1.HostHeldList
-	(*HostHeldID)(nil),            // 34: parlor.sdk.v1.HostHeldID
-	(*HostDeclineRequest)(nil),    // 35: parlor.sdk.v1.HostDeclineRequest
-	(*HostDocKey)(nil),            // 36: parlor.sdk.v1.HostDocKey
-	(*HostDocChunk)(nil),          // 37: parlor.sdk.v1.HostDocChunk
-	(*HostDocInfo)(nil),           // 38: parlor.sdk.v1.HostDocInfo
-	(*HostDocDeleteRequest)(nil),  // 39: parlor.sdk.v1.HostDocDeleteRequest
-	(*HostDocListRequest)(nil),    // 40: parlor.sdk.v1.HostDocListRequest
-	(*HostDocList)(nil),           // 41: parlor.sdk.v1.HostDocList
+	(*HostRoomList)(nil),          // 14: parlor.sdk.v1.HostRoomList
+	(*HostRoomID)(nil),            // 15: parlor.sdk.v1.HostRoomID
+	(*HostRoomEdit)(nil),          // 16: parlor.sdk.v1.HostRoomEdit
+	(*HostMember)(nil),            // 17: parlor.sdk.v1.HostMember
+	(*HostMemberList)(nil),        // 18: parlor.sdk.v1.HostMemberList
+	(*HostKickRequest)(nil),       // 19: parlor.sdk.v1.HostKickRequest
+	(*HostMoveRequest)(nil),       // 20: parlor.sdk.v1.HostMoveRequest
+	(*HostSanction)(nil),          // 21: parlor.sdk.v1.HostSanction
+	(*HostLiftRequest)(nil),       // 22: parlor.sdk.v1.HostLiftRequest
+	(*HostSanctionFilter)(nil),    // 23: parlor.sdk.v1.HostSanctionFilter
+	(*HostSanctionList)(nil),      // 24: parlor.sdk.v1.HostSanctionList
+	(*HostAudience)(nil),          // 25: parlor.sdk.v1.HostAudience
+	(*HostSendRequest)(nil),       // 26: parlor.sdk.v1.HostSendRequest
+	(*HostSendResponse)(nil),      // 27: parlor.sdk.v1.HostSendResponse
+	(*HostSayRequest)(nil),        // 28: parlor.sdk.v1.HostSayRequest
+	(*HostHeld)(nil),              // 29: parlor.sdk.v1.HostHeld
+	(*HostHeldList)(nil),          // 30: parlor.sdk.v1.HostHeldList
+	(*HostHeldID)(nil),            // 31: parlor.sdk.v1.HostHeldID
+	(*HostDeclineRequest)(nil),    // 32: parlor.sdk.v1.HostDeclineRequest
+	(*HostDocKey)(nil),            // 33: parlor.sdk.v1.HostDocKey
+	(*HostDocChunk)(nil),          // 34: parlor.sdk.v1.HostDocChunk
+	(*HostDocInfo)(nil),           // 35: parlor.sdk.v1.HostDocInfo
+	(*HostDocDeleteRequest)(nil),  // 36: parlor.sdk.v1.HostDocDeleteRequest
+	(*HostDocListRequest)(nil),    // 37: parlor.sdk.v1.HostDocListRequest
+	(*HostDocList)(nil),           // 38: parlor.sdk.v1.HostDocList
+	(*Room)(nil),                  // 39: parlor.sdk.v1.Room
+	(*Style)(nil),                 // 40: parlor.sdk.v1.Style
+	(*Message)(nil),               // 41: parlor.sdk.v1.Message
 }
 var file_hostapi_proto_depIdxs = []int32{
-	14, // 0: parlor.sdk.v1.HostRoomList.rooms:type_name -> parlor.sdk.v1.HostRoom
-	18, // 1: parlor.sdk.v1.HostMemberList.members:type_name -> parlor.sdk.v1.HostMember
-	22, // 2: parlor.sdk.v1.HostSanctionList.sanctions:type_name -> parlor.sdk.v1.HostSanction
-	26, // 3: parlor.sdk.v1.HostSendRequest.to:type_name -> parlor.sdk.v1.HostAudience
-	29, // 4: parlor.sdk.v1.HostSayRequest.style:type_name -> parlor.sdk.v1.HostStyle
-	29, // 5: parlor.sdk.v1.HostMessage.style:type_name -> parlor.sdk.v1.HostStyle
-	31, // 6: parlor.sdk.v1.HostHeld.message:type_name -> parlor.sdk.v1.HostMessage
-	32, // 7: parlor.sdk.v1.HostHeldList.held:type_name -> parlor.sdk.v1.HostHeld
-	38, // 8: parlor.sdk.v1.HostDocList.docs:type_name -> parlor.sdk.v1.HostDocInfo
-	2,  // 9: parlor.sdk.v1.HostAPI.FindUser:input_type -> parlor.sdk.v1.FindUserRequest
-	3,  // 10: parlor.sdk.v1.HostAPI.CreateUser:input_type -> parlor.sdk.v1.CreateUserRequest
-	4,  // 11: parlor.sdk.v1.HostAPI.EditUser:input_type -> parlor.sdk.v1.EditUserRequest
-	5,  // 12: parlor.sdk.v1.HostAPI.DeleteUser:input_type -> parlor.sdk.v1.UserID
-	6,  // 13: parlor.sdk.v1.HostAPI.SetPassword:input_type -> parlor.sdk.v1.SetPasswordRequest
-	7,  // 14: parlor.sdk.v1.HostAPI.IssueSession:input_type -> parlor.sdk.v1.IssueSessionRequest
-	9,  // 15: parlor.sdk.v1.HostAPI.RevokeSession:input_type -> parlor.sdk.v1.RevokeSessionRequest
-	5,  // 16: parlor.sdk.v1.HostAPI.RevokeUserSessions:input_type -> parlor.sdk.v1.UserID
-	11, // 17: parlor.sdk.v1.HostAPI.KVGet:input_type -> parlor.sdk.v1.KVKey
-	13, // 18: parlor.sdk.v1.HostAPI.KVSet:input_type -> parlor.sdk.v1.KVSetRequest
-	11, // 19: parlor.sdk.v1.HostAPI.KVDelete:input_type -> parlor.sdk.v1.KVKey
-	0,  // 20: parlor.sdk.v1.HostAPI.ListRooms:input_type -> parlor.sdk.v1.Empty
-	16, // 21: parlor.sdk.v1.HostAPI.GetRoom:input_type -> parlor.sdk.v1.HostRoomID
-	14, // 22: parlor.sdk.v1.HostAPI.CreateRoom:input_type -> parlor.sdk.v1.HostRoom
-	17, // 23: parlor.sdk.v1.HostAPI.EditRoom:input_type -> parlor.sdk.v1.HostRoomEdit
-	16, // 24: parlor.sdk.v1.HostAPI.DeleteRoom:input_type -> parlor.sdk.v1.HostRoomID
-	16, // 25: parlor.sdk.v1.HostAPI.ListMembers:input_type -> parlor.sdk.v1.HostRoomID
-	20, // 26: parlor.sdk.v1.HostAPI.KickMember:input_type -> parlor.sdk.v1.HostKickRequest
-	21, // 27: parlor.sdk.v1.HostAPI.MoveMember:input_type -> parlor.sdk.v1.HostMoveRequest
-	22, // 28: parlor.sdk.v1.HostAPI.AddSanction:input_type -> parlor.sdk.v1.HostSanction
-	23, // 29: parlor.sdk.v1.HostAPI.LiftSanction:input_type -> parlor.sdk.v1.HostLiftRequest
-	24, // 30: parlor.sdk.v1.HostAPI.ListSanctions:input_type -> parlor.sdk.v1.HostSanctionFilter
-	27, // 31: parlor.sdk.v1.HostAPI.SendNotice:input_type -> parlor.sdk.v1.HostSendRequest
-	27, // 32: parlor.sdk.v1.HostAPI.SendEvent:input_type -> parlor.sdk.v1.HostSendRequest
-	30, // 33: parlor.sdk.v1.HostAPI.SayAs:input_type -> parlor.sdk.v1.HostSayRequest
-	16, // 34: parlor.sdk.v1.HostAPI.ListHeld:input_type -> parlor.sdk.v1.HostRoomID
-	34, // 35: parlor.sdk.v1.HostAPI.ReleaseHeld:input_type -> parlor.sdk.v1.HostHeldID
-	35, // 36: parlor.sdk.v1.HostAPI.DeclineHeld:input_type -> parlor.sdk.v1.HostDeclineRequest
-	36, // 37: parlor.sdk.v1.HostAPI.DocGet:input_type -> parlor.sdk.v1.HostDocKey
-	37, // 38: parlor.sdk.v1.HostAPI.DocPut:input_type -> parlor.sdk.v1.HostDocChunk
-	39, // 39: parlor.sdk.v1.HostAPI.DocDelete:input_type -> parlor.sdk.v1.HostDocDeleteRequest
-	40, // 40: parlor.sdk.v1.HostAPI.DocList:input_type -> parlor.sdk.v1.HostDocListRequest
-	1,  // 41: parlor.sdk.v1.HostAPI.FindUser:output_type -> parlor.sdk.v1.User
-	1,  // 42: parlor.sdk.v1.HostAPI.CreateUser:output_type -> parlor.sdk.v1.User
-	1,  // 43: parlor.sdk.v1.HostAPI.EditUser:output_type -> parlor.sdk.v1.User
-	0,  // 44: parlor.sdk.v1.HostAPI.DeleteUser:output_type -> parlor.sdk.v1.Empty
-	0,  // 45: parlor.sdk.v1.HostAPI.SetPassword:output_type -> parlor.sdk.v1.Empty
-	8,  // 46: parlor.sdk.v1.HostAPI.IssueSession:output_type -> parlor.sdk.v1.Session
-	10, // 47: parlor.sdk.v1.HostAPI.RevokeSession:output_type -> parlor.sdk.v1.RevokeSessionResponse
-	10, // 48: parlor.sdk.v1.HostAPI.RevokeUserSessions:output_type -> parlor.sdk.v1.RevokeSessionResponse
-	12, // 49: parlor.sdk.v1.HostAPI.KVGet:output_type -> parlor.sdk.v1.KVValue
-	0,  // 50: parlor.sdk.v1.HostAPI.KVSet:output_type -> parlor.sdk.v1.Empty
-	0,  // 51: parlor.sdk.v1.HostAPI.KVDelete:output_type -> parlor.sdk.v1.Empty
-	15, // 52: parlor.sdk.v1.HostAPI.ListRooms:output_type -> parlor.sdk.v1.HostRoomList
-	14, // 53: parlor.sdk.v1.HostAPI.GetRoom:output_type -> parlor.sdk.v1.HostRoom
-	14, // 54: parlor.sdk.v1.HostAPI.CreateRoom:output_type -> parlor.sdk.v1.HostRoom
-	14, // 55: parlor.sdk.v1.HostAPI.EditRoom:output_type -> parlor.sdk.v1.HostRoom
-	0,  // 56: parlor.sdk.v1.HostAPI.DeleteRoom:output_type -> parlor.sdk.v1.Empty
-	19, // 57: parlor.sdk.v1.HostAPI.ListMembers:output_type -> parlor.sdk.v1.HostMemberList
-	0,  // 58: parlor.sdk.v1.HostAPI.KickMember:output_type -> parlor.sdk.v1.Empty
-	0,  // 59: parlor.sdk.v1.HostAPI.MoveMember:output_type -> parlor.sdk.v1.Empty
-	22, // 60: parlor.sdk.v1.HostAPI.AddSanction:output_type -> parlor.sdk.v1.HostSanction
-	22, // 61: parlor.sdk.v1.HostAPI.LiftSanction:output_type -> parlor.sdk.v1.HostSanction
-	25, // 62: parlor.sdk.v1.HostAPI.ListSanctions:output_type -> parlor.sdk.v1.HostSanctionList
-	28, // 63: parlor.sdk.v1.HostAPI.SendNotice:output_type -> parlor.sdk.v1.HostSendResponse
-	28, // 64: parlor.sdk.v1.HostAPI.SendEvent:output_type -> parlor.sdk.v1.HostSendResponse
-	31, // 65: parlor.sdk.v1.HostAPI.SayAs:output_type -> parlor.sdk.v1.HostMessage
-	33, // 66: parlor.sdk.v1.HostAPI.ListHeld:output_type -> parlor.sdk.v1.HostHeldList
-	31, // 67: parlor.sdk.v1.HostAPI.ReleaseHeld:output_type -> parlor.sdk.v1.HostMessage
-	0,  // 68: parlor.sdk.v1.HostAPI.DeclineHeld:output_type -> parlor.sdk.v1.Empty
-	37, // 69: parlor.sdk.v1.HostAPI.DocGet:output_type -> parlor.sdk.v1.HostDocChunk
-	38, // 70: parlor.sdk.v1.HostAPI.DocPut:output_type -> parlor.sdk.v1.HostDocInfo
-	0,  // 71: parlor.sdk.v1.HostAPI.DocDelete:output_type -> parlor.sdk.v1.Empty
-	41, // 72: parlor.sdk.v1.HostAPI.DocList:output_type -> parlor.sdk.v1.HostDocList
-	41, // [41:73] is the sub-list for method output_type
-	9,  // [9:41] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	39, // 0: parlor.sdk.v1.HostRoomList.rooms:type_name -> parlor.sdk.v1.Room
+	17, // 1: parlor.sdk.v1.HostMemberList.members:type_name -> parlor.sdk.v1.HostMember
+	21, // 2: parlor.sdk.v1.HostSanctionList.sanctions:type_name -> parlor.sdk.v1.HostSanction
+	25, // 3: parlor.sdk.v1.HostSendRequest.to:type_name -> parlor.sdk.v1.HostAudience
+	40, // 4: parlor.sdk.v1.HostSayRequest.style:type_name -> parlor.sdk.v1.Style
+	41, // 5: parlor.sdk.v1.HostHeld.message:type_name -> parlor.sdk.v1.Message
+	29, // 6: parlor.sdk.v1.HostHeldList.held:type_name -> parlor.sdk.v1.HostHeld
+	35, // 7: parlor.sdk.v1.HostDocList.docs:type_name -> parlor.sdk.v1.HostDocInfo
+	2,  // 8: parlor.sdk.v1.HostAPI.FindUser:input_type -> parlor.sdk.v1.FindUserRequest
+	3,  // 9: parlor.sdk.v1.HostAPI.CreateUser:input_type -> parlor.sdk.v1.CreateUserRequest
+	4,  // 10: parlor.sdk.v1.HostAPI.EditUser:input_type -> parlor.sdk.v1.EditUserRequest
+	5,  // 11: parlor.sdk.v1.HostAPI.DeleteUser:input_type -> parlor.sdk.v1.UserID
+	6,  // 12: parlor.sdk.v1.HostAPI.SetPassword:input_type -> parlor.sdk.v1.SetPasswordRequest
+	7,  // 13: parlor.sdk.v1.HostAPI.IssueSession:input_type -> parlor.sdk.v1.IssueSessionRequest
+	9,  // 14: parlor.sdk.v1.HostAPI.RevokeSession:input_type -> parlor.sdk.v1.RevokeSessionRequest
+	5,  // 15: parlor.sdk.v1.HostAPI.RevokeUserSessions:input_type -> parlor.sdk.v1.UserID
+	11, // 16: parlor.sdk.v1.HostAPI.KVGet:input_type -> parlor.sdk.v1.KVKey
+	13, // 17: parlor.sdk.v1.HostAPI.KVSet:input_type -> parlor.sdk.v1.KVSetRequest
+	11, // 18: parlor.sdk.v1.HostAPI.KVDelete:input_type -> parlor.sdk.v1.KVKey
+	0,  // 19: parlor.sdk.v1.HostAPI.ListRooms:input_type -> parlor.sdk.v1.Empty
+	15, // 20: parlor.sdk.v1.HostAPI.GetRoom:input_type -> parlor.sdk.v1.HostRoomID
+	39, // 21: parlor.sdk.v1.HostAPI.CreateRoom:input_type -> parlor.sdk.v1.Room
+	16, // 22: parlor.sdk.v1.HostAPI.EditRoom:input_type -> parlor.sdk.v1.HostRoomEdit
+	15, // 23: parlor.sdk.v1.HostAPI.DeleteRoom:input_type -> parlor.sdk.v1.HostRoomID
+	15, // 24: parlor.sdk.v1.HostAPI.ListMembers:input_type -> parlor.sdk.v1.HostRoomID
+	19, // 25: parlor.sdk.v1.HostAPI.KickMember:input_type -> parlor.sdk.v1.HostKickRequest
+	20, // 26: parlor.sdk.v1.HostAPI.MoveMember:input_type -> parlor.sdk.v1.HostMoveRequest
+	21, // 27: parlor.sdk.v1.HostAPI.AddSanction:input_type -> parlor.sdk.v1.HostSanction
+	22, // 28: parlor.sdk.v1.HostAPI.LiftSanction:input_type -> parlor.sdk.v1.HostLiftRequest
+	23, // 29: parlor.sdk.v1.HostAPI.ListSanctions:input_type -> parlor.sdk.v1.HostSanctionFilter
+	26, // 30: parlor.sdk.v1.HostAPI.SendNotice:input_type -> parlor.sdk.v1.HostSendRequest
+	26, // 31: parlor.sdk.v1.HostAPI.SendEvent:input_type -> parlor.sdk.v1.HostSendRequest
+	28, // 32: parlor.sdk.v1.HostAPI.SayAs:input_type -> parlor.sdk.v1.HostSayRequest
+	15, // 33: parlor.sdk.v1.HostAPI.ListHeld:input_type -> parlor.sdk.v1.HostRoomID
+	31, // 34: parlor.sdk.v1.HostAPI.ReleaseHeld:input_type -> parlor.sdk.v1.HostHeldID
+	32, // 35: parlor.sdk.v1.HostAPI.DeclineHeld:input_type -> parlor.sdk.v1.HostDeclineRequest
+	33, // 36: parlor.sdk.v1.HostAPI.DocGet:input_type -> parlor.sdk.v1.HostDocKey
+	34, // 37: parlor.sdk.v1.HostAPI.DocPut:input_type -> parlor.sdk.v1.HostDocChunk
+	36, // 38: parlor.sdk.v1.HostAPI.DocDelete:input_type -> parlor.sdk.v1.HostDocDeleteRequest
+	37, // 39: parlor.sdk.v1.HostAPI.DocList:input_type -> parlor.sdk.v1.HostDocListRequest
+	1,  // 40: parlor.sdk.v1.HostAPI.FindUser:output_type -> parlor.sdk.v1.User
+	1,  // 41: parlor.sdk.v1.HostAPI.CreateUser:output_type -> parlor.sdk.v1.User
+	1,  // 42: parlor.sdk.v1.HostAPI.EditUser:output_type -> parlor.sdk.v1.User
+	0,  // 43: parlor.sdk.v1.HostAPI.DeleteUser:output_type -> parlor.sdk.v1.Empty
+	0,  // 44: parlor.sdk.v1.HostAPI.SetPassword:output_type -> parlor.sdk.v1.Empty
+	8,  // 45: parlor.sdk.v1.HostAPI.IssueSession:output_type -> parlor.sdk.v1.Session
+	10, // 46: parlor.sdk.v1.HostAPI.RevokeSession:output_type -> parlor.sdk.v1.RevokeSessionResponse
+	10, // 47: parlor.sdk.v1.HostAPI.RevokeUserSessions:output_type -> parlor.sdk.v1.RevokeSessionResponse
+	12, // 48: parlor.sdk.v1.HostAPI.KVGet:output_type -> parlor.sdk.v1.KVValue
+	0,  // 49: parlor.sdk.v1.HostAPI.KVSet:output_type -> parlor.sdk.v1.Empty
+	0,  // 50: parlor.sdk.v1.HostAPI.KVDelete:output_type -> parlor.sdk.v1.Empty
+	14, // 51: parlor.sdk.v1.HostAPI.ListRooms:output_type -> parlor.sdk.v1.HostRoomList
+	39, // 52: parlor.sdk.v1.HostAPI.GetRoom:output_type -> parlor.sdk.v1.Room
+	39, // 53: parlor.sdk.v1.HostAPI.CreateRoom:output_type -> parlor.sdk.v1.Room
+	39, // 54: parlor.sdk.v1.HostAPI.EditRoom:output_type -> parlor.sdk.v1.Room
+	0,  // 55: parlor.sdk.v1.HostAPI.DeleteRoom:output_type -> parlor.sdk.v1.Empty
+	18, // 56: parlor.sdk.v1.HostAPI.ListMembers:output_type -> parlor.sdk.v1.HostMemberList
+	0,  // 57: parlor.sdk.v1.HostAPI.KickMember:output_type -> parlor.sdk.v1.Empty
+	0,  // 58: parlor.sdk.v1.HostAPI.MoveMember:output_type -> parlor.sdk.v1.Empty
+	21, // 59: parlor.sdk.v1.HostAPI.AddSanction:output_type -> parlor.sdk.v1.HostSanction
+	21, // 60: parlor.sdk.v1.HostAPI.LiftSanction:output_type -> parlor.sdk.v1.HostSanction
+	24, // 61: parlor.sdk.v1.HostAPI.ListSanctions:output_type -> parlor.sdk.v1.HostSanctionList
+	27, // 62: parlor.sdk.v1.HostAPI.SendNotice:output_type -> parlor.sdk.v1.HostSendResponse
+	27, // 63: parlor.sdk.v1.HostAPI.SendEvent:output_type -> parlor.sdk.v1.HostSendResponse
+	41, // 64: parlor.sdk.v1.HostAPI.SayAs:output_type -> parlor.sdk.v1.Message
+	30, // 65: parlor.sdk.v1.HostAPI.ListHeld:output_type -> parlor.sdk.v1.HostHeldList
+	41, // 66: parlor.sdk.v1.HostAPI.ReleaseHeld:output_type -> parlor.sdk.v1.Message
+	0,  // 67: parlor.sdk.v1.HostAPI.DeclineHeld:output_type -> parlor.sdk.v1.Empty
+	34, // 68: parlor.sdk.v1.HostAPI.DocGet:output_type -> parlor.sdk.v1.HostDocChunk
+	35, // 69: parlor.sdk.v1.HostAPI.DocPut:output_type -> parlor.sdk.v1.HostDocInfo
+	0,  // 70: parlor.sdk.v1.HostAPI.DocDelete:output_type -> parlor.sdk.v1.Empty
+	38, // 71: parlor.sdk.v1.HostAPI.DocList:output_type -> parlor.sdk.v1.HostDocList
+	40, // [40:72] is the sub-list for method output_type
+	8,  // [8:40] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_hostapi_proto_init() }
@@ -3219,20 +2856,21 @@ func file_hostapi_proto_init() {
 	if File_hostapi_proto != nil {
 		return
 	}
+	file_types_proto_init()
 	file_hostapi_proto_msgTypes[2].OneofWrappers = []any{
 		(*FindUserRequest_Id)(nil),
 		(*FindUserRequest_Name)(nil),
 		(*FindUserRequest_Email)(nil),
 	}
 	file_hostapi_proto_msgTypes[4].OneofWrappers = []any{}
-	file_hostapi_proto_msgTypes[17].OneofWrappers = []any{}
+	file_hostapi_proto_msgTypes[16].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hostapi_proto_rawDesc), len(file_hostapi_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   42,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -88,9 +88,9 @@ type HostAPIClient interface {
 	KVDelete(ctx context.Context, in *KVKey, opts ...grpc.CallOption) (*Empty, error)
 	// Rooms of the chat group.
 	ListRooms(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*HostRoomList, error)
-	GetRoom(ctx context.Context, in *HostRoomID, opts ...grpc.CallOption) (*HostRoom, error)
-	CreateRoom(ctx context.Context, in *HostRoom, opts ...grpc.CallOption) (*HostRoom, error)
-	EditRoom(ctx context.Context, in *HostRoomEdit, opts ...grpc.CallOption) (*HostRoom, error)
+	GetRoom(ctx context.Context, in *HostRoomID, opts ...grpc.CallOption) (*Room, error)
+	CreateRoom(ctx context.Context, in *Room, opts ...grpc.CallOption) (*Room, error)
+	EditRoom(ctx context.Context, in *HostRoomEdit, opts ...grpc.CallOption) (*Room, error)
 	DeleteRoom(ctx context.Context, in *HostRoomID, opts ...grpc.CallOption) (*Empty, error)
 	// Members of rooms, with their roles.
 	ListMembers(ctx context.Context, in *HostRoomID, opts ...grpc.CallOption) (*HostMemberList, error)
@@ -104,10 +104,10 @@ type HostAPIClient interface {
 	// moderators or everyone; a public message as a user.
 	SendNotice(ctx context.Context, in *HostSendRequest, opts ...grpc.CallOption) (*HostSendResponse, error)
 	SendEvent(ctx context.Context, in *HostSendRequest, opts ...grpc.CallOption) (*HostSendResponse, error)
-	SayAs(ctx context.Context, in *HostSayRequest, opts ...grpc.CallOption) (*HostMessage, error)
+	SayAs(ctx context.Context, in *HostSayRequest, opts ...grpc.CallOption) (*Message, error)
 	// Held messages: kept for a moderator to release or decline.
 	ListHeld(ctx context.Context, in *HostRoomID, opts ...grpc.CallOption) (*HostHeldList, error)
-	ReleaseHeld(ctx context.Context, in *HostHeldID, opts ...grpc.CallOption) (*HostMessage, error)
+	ReleaseHeld(ctx context.Context, in *HostHeldID, opts ...grpc.CallOption) (*Message, error)
 	DeclineHeld(ctx context.Context, in *HostDeclineRequest, opts ...grpc.CallOption) (*Empty, error)
 	// Documents: the plugin's store for values past the KV limit, sent in
 	// chunks (the first carries the key and the expected version).
@@ -245,9 +245,9 @@ func (c *hostAPIClient) ListRooms(ctx context.Context, in *Empty, opts ...grpc.C
 	return out, nil
 }
 
-func (c *hostAPIClient) GetRoom(ctx context.Context, in *HostRoomID, opts ...grpc.CallOption) (*HostRoom, error) {
+func (c *hostAPIClient) GetRoom(ctx context.Context, in *HostRoomID, opts ...grpc.CallOption) (*Room, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(HostRoom)
+	out := new(Room)
 	err := c.cc.Invoke(ctx, HostAPI_GetRoom_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -255,9 +255,9 @@ func (c *hostAPIClient) GetRoom(ctx context.Context, in *HostRoomID, opts ...grp
 	return out, nil
 }
 
-func (c *hostAPIClient) CreateRoom(ctx context.Context, in *HostRoom, opts ...grpc.CallOption) (*HostRoom, error) {
+func (c *hostAPIClient) CreateRoom(ctx context.Context, in *Room, opts ...grpc.CallOption) (*Room, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(HostRoom)
+	out := new(Room)
 	err := c.cc.Invoke(ctx, HostAPI_CreateRoom_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -265,9 +265,9 @@ func (c *hostAPIClient) CreateRoom(ctx context.Context, in *HostRoom, opts ...gr
 	return out, nil
 }
 
-func (c *hostAPIClient) EditRoom(ctx context.Context, in *HostRoomEdit, opts ...grpc.CallOption) (*HostRoom, error) {
+func (c *hostAPIClient) EditRoom(ctx context.Context, in *HostRoomEdit, opts ...grpc.CallOption) (*Room, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(HostRoom)
+	out := new(Room)
 	err := c.cc.Invoke(ctx, HostAPI_EditRoom_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -365,9 +365,9 @@ func (c *hostAPIClient) SendEvent(ctx context.Context, in *HostSendRequest, opts
 	return out, nil
 }
 
-func (c *hostAPIClient) SayAs(ctx context.Context, in *HostSayRequest, opts ...grpc.CallOption) (*HostMessage, error) {
+func (c *hostAPIClient) SayAs(ctx context.Context, in *HostSayRequest, opts ...grpc.CallOption) (*Message, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(HostMessage)
+	out := new(Message)
 	err := c.cc.Invoke(ctx, HostAPI_SayAs_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -385,9 +385,9 @@ func (c *hostAPIClient) ListHeld(ctx context.Context, in *HostRoomID, opts ...gr
 	return out, nil
 }
 
-func (c *hostAPIClient) ReleaseHeld(ctx context.Context, in *HostHeldID, opts ...grpc.CallOption) (*HostMessage, error) {
+func (c *hostAPIClient) ReleaseHeld(ctx context.Context, in *HostHeldID, opts ...grpc.CallOption) (*Message, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(HostMessage)
+	out := new(Message)
 	err := c.cc.Invoke(ctx, HostAPI_ReleaseHeld_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -487,9 +487,9 @@ type HostAPIServer interface {
 	KVDelete(context.Context, *KVKey) (*Empty, error)
 	// Rooms of the chat group.
 	ListRooms(context.Context, *Empty) (*HostRoomList, error)
-	GetRoom(context.Context, *HostRoomID) (*HostRoom, error)
-	CreateRoom(context.Context, *HostRoom) (*HostRoom, error)
-	EditRoom(context.Context, *HostRoomEdit) (*HostRoom, error)
+	GetRoom(context.Context, *HostRoomID) (*Room, error)
+	CreateRoom(context.Context, *Room) (*Room, error)
+	EditRoom(context.Context, *HostRoomEdit) (*Room, error)
 	DeleteRoom(context.Context, *HostRoomID) (*Empty, error)
 	// Members of rooms, with their roles.
 	ListMembers(context.Context, *HostRoomID) (*HostMemberList, error)
@@ -503,10 +503,10 @@ type HostAPIServer interface {
 	// moderators or everyone; a public message as a user.
 	SendNotice(context.Context, *HostSendRequest) (*HostSendResponse, error)
 	SendEvent(context.Context, *HostSendRequest) (*HostSendResponse, error)
-	SayAs(context.Context, *HostSayRequest) (*HostMessage, error)
+	SayAs(context.Context, *HostSayRequest) (*Message, error)
 	// Held messages: kept for a moderator to release or decline.
 	ListHeld(context.Context, *HostRoomID) (*HostHeldList, error)
-	ReleaseHeld(context.Context, *HostHeldID) (*HostMessage, error)
+	ReleaseHeld(context.Context, *HostHeldID) (*Message, error)
 	DeclineHeld(context.Context, *HostDeclineRequest) (*Empty, error)
 	// Documents: the plugin's store for values past the KV limit, sent in
 	// chunks (the first carries the key and the expected version).
@@ -560,13 +560,13 @@ func (UnimplementedHostAPIServer) KVDelete(context.Context, *KVKey) (*Empty, err
 func (UnimplementedHostAPIServer) ListRooms(context.Context, *Empty) (*HostRoomList, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListRooms not implemented")
 }
-func (UnimplementedHostAPIServer) GetRoom(context.Context, *HostRoomID) (*HostRoom, error) {
+func (UnimplementedHostAPIServer) GetRoom(context.Context, *HostRoomID) (*Room, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRoom not implemented")
 }
-func (UnimplementedHostAPIServer) CreateRoom(context.Context, *HostRoom) (*HostRoom, error) {
+func (UnimplementedHostAPIServer) CreateRoom(context.Context, *Room) (*Room, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateRoom not implemented")
 }
-func (UnimplementedHostAPIServer) EditRoom(context.Context, *HostRoomEdit) (*HostRoom, error) {
+func (UnimplementedHostAPIServer) EditRoom(context.Context, *HostRoomEdit) (*Room, error) {
 	return nil, status.Error(codes.Unimplemented, "method EditRoom not implemented")
 }
 func (UnimplementedHostAPIServer) DeleteRoom(context.Context, *HostRoomID) (*Empty, error) {
@@ -596,13 +596,13 @@ func (UnimplementedHostAPIServer) SendNotice(context.Context, *HostSendRequest) 
 func (UnimplementedHostAPIServer) SendEvent(context.Context, *HostSendRequest) (*HostSendResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SendEvent not implemented")
 }
-func (UnimplementedHostAPIServer) SayAs(context.Context, *HostSayRequest) (*HostMessage, error) {
+func (UnimplementedHostAPIServer) SayAs(context.Context, *HostSayRequest) (*Message, error) {
 	return nil, status.Error(codes.Unimplemented, "method SayAs not implemented")
 }
 func (UnimplementedHostAPIServer) ListHeld(context.Context, *HostRoomID) (*HostHeldList, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListHeld not implemented")
 }
-func (UnimplementedHostAPIServer) ReleaseHeld(context.Context, *HostHeldID) (*HostMessage, error) {
+func (UnimplementedHostAPIServer) ReleaseHeld(context.Context, *HostHeldID) (*Message, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReleaseHeld not implemented")
 }
 func (UnimplementedHostAPIServer) DeclineHeld(context.Context, *HostDeclineRequest) (*Empty, error) {
@@ -876,7 +876,7 @@ func _HostAPI_GetRoom_Handler(srv interface{}, ctx context.Context, dec func(int
 }
 
 func _HostAPI_CreateRoom_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(HostRoom)
+	in := new(Room)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
@@ -888,7 +888,7 @@ func _HostAPI_CreateRoom_Handler(srv interface{}, ctx context.Context, dec func(
 		FullMethod: HostAPI_CreateRoom_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(HostAPIServer).CreateRoom(ctx, req.(*HostRoom))
+		return srv.(HostAPIServer).CreateRoom(ctx, req.(*Room))
 	}
 	return interceptor(ctx, in, info, handler)
 }

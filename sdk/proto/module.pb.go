@@ -587,318 +587,6 @@ func (x *ModuleCaller) GetRoom() int64 {
 	return 0
 }
 
-// ModuleStyle is the text style of a message.
-type ModuleStyle struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Bold          bool                   `protobuf:"varint,1,opt,name=bold,proto3" json:"bold,omitempty"`
-	Italic        bool                   `protobuf:"varint,2,opt,name=italic,proto3" json:"italic,omitempty"`
-	Underline     bool                   `protobuf:"varint,3,opt,name=underline,proto3" json:"underline,omitempty"`
-	Color         string                 `protobuf:"bytes,4,opt,name=color,proto3" json:"color,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ModuleStyle) Reset() {
-	*x = ModuleStyle{}
-	mi := &file_module_proto_msgTypes[8]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ModuleStyle) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ModuleStyle) ProtoMessage() {}
-
-func (x *ModuleStyle) ProtoReflect() protoreflect.Message {
-	mi := &file_module_proto_msgTypes[8]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ModuleStyle.ProtoReflect.Descriptor instead.
-func (*ModuleStyle) Descriptor() ([]byte, []int) {
-	return file_module_proto_rawDescGZIP(), []int{8}
-}
-
-func (x *ModuleStyle) GetBold() bool {
-	if x != nil {
-		return x.Bold
-	}
-	return false
-}
-
-func (x *ModuleStyle) GetItalic() bool {
-	if x != nil {
-		return x.Italic
-	}
-	return false
-}
-
-func (x *ModuleStyle) GetUnderline() bool {
-	if x != nil {
-		return x.Underline
-	}
-	return false
-}
-
-func (x *ModuleStyle) GetColor() string {
-	if x != nil {
-		return x.Color
-	}
-	return ""
-}
-
-// ModuleRoom is a room as hooks see it (sdk.Room; never its password).
-type ModuleRoom struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Desc          string                 `protobuf:"bytes,3,opt,name=desc,proto3" json:"desc,omitempty"`
-	Owner         string                 `protobuf:"bytes,4,opt,name=owner,proto3" json:"owner,omitempty"`
-	Speaker       string                 `protobuf:"bytes,5,opt,name=speaker,proto3" json:"speaker,omitempty"`
-	Max           int32                  `protobuf:"varint,6,opt,name=max,proto3" json:"max,omitempty"`
-	Guests        bool                   `protobuf:"varint,7,opt,name=guests,proto3" json:"guests,omitempty"`
-	Locked        bool                   `protobuf:"varint,8,opt,name=locked,proto3" json:"locked,omitempty"`
-	Open          bool                   `protobuf:"varint,9,opt,name=open,proto3" json:"open,omitempty"`
-	Moderated     bool                   `protobuf:"varint,10,opt,name=moderated,proto3" json:"moderated,omitempty"`
-	Welcome       string                 `protobuf:"bytes,11,opt,name=welcome,proto3" json:"welcome,omitempty"`
-	Audio         bool                   `protobuf:"varint,12,opt,name=audio,proto3" json:"audio,omitempty"`
-	Video         bool                   `protobuf:"varint,13,opt,name=video,proto3" json:"video,omitempty"`
-	Whiteboard    bool                   `protobuf:"varint,14,opt,name=whiteboard,proto3" json:"whiteboard,omitempty"`
-	Count         int32                  `protobuf:"varint,15,opt,name=count,proto3" json:"count,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ModuleRoom) Reset() {
-	*x = ModuleRoom{}
-	mi := &file_module_proto_msgTypes[9]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ModuleRoom) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ModuleRoom) ProtoMessage() {}
-
-func (x *ModuleRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_module_proto_msgTypes[9]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ModuleRoom.ProtoReflect.Descriptor instead.
-func (*ModuleRoom) Descriptor() ([]byte, []int) {
-	return file_module_proto_rawDescGZIP(), []int{9}
-}
-
-func (x *ModuleRoom) GetId() int64 {
-	if x != nil {
-		return x.Id
-	}
-	return 0
-}
-
-func (x *ModuleRoom) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
-func (x *ModuleRoom) GetDesc() string {
-	if x != nil {
-		return x.Desc
-	}
-	return ""
-}
-
-func (x *ModuleRoom) GetOwner() string {
-	if x != nil {
-		return x.Owner
-	}
-	return ""
-}
-
-func (x *ModuleRoom) GetSpeaker() string {
-	if x != nil {
-		return x.Speaker
-	}
-	return ""
-}
-
-func (x *ModuleRoom) GetMax() int32 {
-	if x != nil {
-		return x.Max
-	}
-	return 0
-}
-
-func (x *ModuleRoom) GetGuests() bool {
-	if x != nil {
-		return x.Guests
-	}
-	return false
-}
-
-func (x *ModuleRoom) GetLocked() bool {
-	if x != nil {
-		return x.Locked
-	}
-	return false
-}
-
-func (x *ModuleRoom) GetOpen() bool {
-	if x != nil {
-		return x.Open
-	}
-	return false
-}
-
-func (x *ModuleRoom) GetModerated() bool {
-	if x != nil {
-		return x.Moderated
-	}
-	return false
-}
-
-func (x *ModuleRoom) GetWelcome() string {
-	if x != nil {
-		return x.Welcome
-	}
-	return ""
-}
-
-func (x *ModuleRoom) GetAudio() bool {
-	if x != nil {
-		return x.Audio
-	}
-	return false
-}
-
-func (x *ModuleRoom) GetVideo() bool {
-	if x != nil {
-		return x.Video
-	}
-	return false
-}
-
-func (x *ModuleRoom) GetWhiteboard() bool {
-	if x != nil {
-		return x.Whiteboard
-	}
-	return false
-}
-
-func (x *ModuleRoom) GetCount() int32 {
-	if x != nil {
-		return x.Count
-	}
-	return 0
-}
-
-// ModuleMessage is a delivered public message.
-type ModuleMessage struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	Id    int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Room  int64                  `protobuf:"varint,2,opt,name=room,proto3" json:"room,omitempty"`
-	From  string                 `protobuf:"bytes,3,opt,name=from,proto3" json:"from,omitempty"`
-	Text  string                 `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
-	Style *ModuleStyle           `protobuf:"bytes,5,opt,name=style,proto3" json:"style,omitempty"`
-	// time_unix_nano is when it was said.
-	TimeUnixNano  int64 `protobuf:"varint,6,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ModuleMessage) Reset() {
-	*x = ModuleMessage{}
-	mi := &file_module_proto_msgTypes[10]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ModuleMessage) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ModuleMessage) ProtoMessage() {}
-
-func (x *ModuleMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_module_proto_msgTypes[10]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ModuleMessage.ProtoReflect.Descriptor instead.
-func (*ModuleMessage) Descriptor() ([]byte, []int) {
-	return file_module_proto_rawDescGZIP(), []int{10}
-}
-
-func (x *ModuleMessage) GetId() int64 {
-	if x != nil {
-		return x.Id
-	}
-	return 0
-}
-
-func (x *ModuleMessage) GetRoom() int64 {
-	if x != nil {
-		return x.Room
-	}
-	return 0
-}
-
-func (x *ModuleMessage) GetFrom() string {
-	if x != nil {
-		return x.From
-	}
-	return ""
-}
-
-func (x *ModuleMessage) GetText() string {
-	if x != nil {
-		return x.Text
-	}
-	return ""
-}
-
-func (x *ModuleMessage) GetStyle() *ModuleStyle {
-	if x != nil {
-		return x.Style
-	}
-	return nil
-}
-
-func (x *ModuleMessage) GetTimeUnixNano() int64 {
-	if x != nil {
-		return x.TimeUnixNano
-	}
-	return 0
-}
-
 // LoginEvent asks OnLogin about a user whose identity is established.
 type LoginEvent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -916,7 +604,7 @@ type LoginEvent struct {
 
 func (x *LoginEvent) Reset() {
 	*x = LoginEvent{}
-	mi := &file_module_proto_msgTypes[11]
+	mi := &file_module_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -928,7 +616,7 @@ func (x *LoginEvent) String() string {
 func (*LoginEvent) ProtoMessage() {}
 
 func (x *LoginEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_module_proto_msgTypes[11]
+	mi := &file_module_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -941,7 +629,7 @@ func (x *LoginEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginEvent.ProtoReflect.Descriptor instead.
 func (*LoginEvent) Descriptor() ([]byte, []int) {
-	return file_module_proto_rawDescGZIP(), []int{11}
+	return file_module_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *LoginEvent) GetName() string {
@@ -1014,7 +702,7 @@ type LoginVerdict struct {
 
 func (x *LoginVerdict) Reset() {
 	*x = LoginVerdict{}
-	mi := &file_module_proto_msgTypes[12]
+	mi := &file_module_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1026,7 +714,7 @@ func (x *LoginVerdict) String() string {
 func (*LoginVerdict) ProtoMessage() {}
 
 func (x *LoginVerdict) ProtoReflect() protoreflect.Message {
-	mi := &file_module_proto_msgTypes[12]
+	mi := &file_module_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1039,7 +727,7 @@ func (x *LoginVerdict) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginVerdict.ProtoReflect.Descriptor instead.
 func (*LoginVerdict) Descriptor() ([]byte, []int) {
-	return file_module_proto_rawDescGZIP(), []int{12}
+	return file_module_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LoginVerdict) GetDeny() bool {
@@ -1081,14 +769,14 @@ func (x *LoginVerdict) GetRefusal() *Refusal {
 type JoinEvent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	User          *ModuleCaller          `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	Room          *ModuleRoom            `protobuf:"bytes,2,opt,name=room,proto3" json:"room,omitempty"`
+	Room          *Room                  `protobuf:"bytes,2,opt,name=room,proto3" json:"room,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JoinEvent) Reset() {
 	*x = JoinEvent{}
-	mi := &file_module_proto_msgTypes[13]
+	mi := &file_module_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1100,7 +788,7 @@ func (x *JoinEvent) String() string {
 func (*JoinEvent) ProtoMessage() {}
 
 func (x *JoinEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_module_proto_msgTypes[13]
+	mi := &file_module_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1113,7 +801,7 @@ func (x *JoinEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinEvent.ProtoReflect.Descriptor instead.
 func (*JoinEvent) Descriptor() ([]byte, []int) {
-	return file_module_proto_rawDescGZIP(), []int{13}
+	return file_module_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *JoinEvent) GetUser() *ModuleCaller {
@@ -1123,7 +811,7 @@ func (x *JoinEvent) GetUser() *ModuleCaller {
 	return nil
 }
 
-func (x *JoinEvent) GetRoom() *ModuleRoom {
+func (x *JoinEvent) GetRoom() *Room {
 	if x != nil {
 		return x.Room
 	}
@@ -1142,7 +830,7 @@ type JoinVerdict struct {
 
 func (x *JoinVerdict) Reset() {
 	*x = JoinVerdict{}
-	mi := &file_module_proto_msgTypes[14]
+	mi := &file_module_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1154,7 +842,7 @@ func (x *JoinVerdict) String() string {
 func (*JoinVerdict) ProtoMessage() {}
 
 func (x *JoinVerdict) ProtoReflect() protoreflect.Message {
-	mi := &file_module_proto_msgTypes[14]
+	mi := &file_module_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1167,7 +855,7 @@ func (x *JoinVerdict) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinVerdict.ProtoReflect.Descriptor instead.
 func (*JoinVerdict) Descriptor() ([]byte, []int) {
-	return file_module_proto_rawDescGZIP(), []int{14}
+	return file_module_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *JoinVerdict) GetDeny() bool {
@@ -1198,14 +886,14 @@ type MessageEvent struct {
 	Room          int64                  `protobuf:"varint,2,opt,name=room,proto3" json:"room,omitempty"`
 	To            string                 `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
 	Text          string                 `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
-	Style         *ModuleStyle           `protobuf:"bytes,5,opt,name=style,proto3" json:"style,omitempty"`
+	Style         *Style                 `protobuf:"bytes,5,opt,name=style,proto3" json:"style,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MessageEvent) Reset() {
 	*x = MessageEvent{}
-	mi := &file_module_proto_msgTypes[15]
+	mi := &file_module_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1217,7 +905,7 @@ func (x *MessageEvent) String() string {
 func (*MessageEvent) ProtoMessage() {}
 
 func (x *MessageEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_module_proto_msgTypes[15]
+	mi := &file_module_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1230,7 +918,7 @@ func (x *MessageEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageEvent.ProtoReflect.Descriptor instead.
 func (*MessageEvent) Descriptor() ([]byte, []int) {
-	return file_module_proto_rawDescGZIP(), []int{15}
+	return file_module_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *MessageEvent) GetFrom() *ModuleCaller {
@@ -1261,7 +949,7 @@ func (x *MessageEvent) GetText() string {
 	return ""
 }
 
-func (x *MessageEvent) GetStyle() *ModuleStyle {
+func (x *MessageEvent) GetStyle() *Style {
 	if x != nil {
 		return x.Style
 	}
@@ -1274,7 +962,7 @@ type MessageVerdict struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Action        int32                  `protobuf:"varint,1,opt,name=action,proto3" json:"action,omitempty"`
 	Text          string                 `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
-	Style         *ModuleStyle           `protobuf:"bytes,3,opt,name=style,proto3" json:"style,omitempty"`
+	Style         *Style                 `protobuf:"bytes,3,opt,name=style,proto3" json:"style,omitempty"`
 	Note          string                 `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
 	Reason        string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
 	Refusal       *Refusal               `protobuf:"bytes,6,opt,name=refusal,proto3" json:"refusal,omitempty"`
@@ -1284,7 +972,7 @@ type MessageVerdict struct {
 
 func (x *MessageVerdict) Reset() {
 	*x = MessageVerdict{}
-	mi := &file_module_proto_msgTypes[16]
+	mi := &file_module_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1296,7 +984,7 @@ func (x *MessageVerdict) String() string {
 func (*MessageVerdict) ProtoMessage() {}
 
 func (x *MessageVerdict) ProtoReflect() protoreflect.Message {
-	mi := &file_module_proto_msgTypes[16]
+	mi := &file_module_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1309,7 +997,7 @@ func (x *MessageVerdict) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageVerdict.ProtoReflect.Descriptor instead.
 func (*MessageVerdict) Descriptor() ([]byte, []int) {
-	return file_module_proto_rawDescGZIP(), []int{16}
+	return file_module_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *MessageVerdict) GetAction() int32 {
@@ -1326,7 +1014,7 @@ func (x *MessageVerdict) GetText() string {
 	return ""
 }
 
-func (x *MessageVerdict) GetStyle() *ModuleStyle {
+func (x *MessageVerdict) GetStyle() *Style {
 	if x != nil {
 		return x.Style
 	}
@@ -1368,7 +1056,7 @@ type CommandRequest struct {
 
 func (x *CommandRequest) Reset() {
 	*x = CommandRequest{}
-	mi := &file_module_proto_msgTypes[17]
+	mi := &file_module_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1380,7 +1068,7 @@ func (x *CommandRequest) String() string {
 func (*CommandRequest) ProtoMessage() {}
 
 func (x *CommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_module_proto_msgTypes[17]
+	mi := &file_module_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1393,7 +1081,7 @@ func (x *CommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandRequest.ProtoReflect.Descriptor instead.
 func (*CommandRequest) Descriptor() ([]byte, []int) {
-	return file_module_proto_rawDescGZIP(), []int{17}
+	return file_module_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CommandRequest) GetType() string {
@@ -1436,7 +1124,7 @@ type CommandReply struct {
 
 func (x *CommandReply) Reset() {
 	*x = CommandReply{}
-	mi := &file_module_proto_msgTypes[18]
+	mi := &file_module_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1448,7 +1136,7 @@ func (x *CommandReply) String() string {
 func (*CommandReply) ProtoMessage() {}
 
 func (x *CommandReply) ProtoReflect() protoreflect.Message {
-	mi := &file_module_proto_msgTypes[18]
+	mi := &file_module_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1461,7 +1149,7 @@ func (x *CommandReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandReply.ProtoReflect.Descriptor instead.
 func (*CommandReply) Descriptor() ([]byte, []int) {
-	return file_module_proto_rawDescGZIP(), []int{18}
+	return file_module_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CommandReply) GetData() []byte {
@@ -1484,7 +1172,7 @@ type Notification struct {
 	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	User          string                 `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
 	Room          int64                  `protobuf:"varint,3,opt,name=room,proto3" json:"room,omitempty"`
-	Message       *ModuleMessage         `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	Message       *Message               `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
 	TimeUnixNano  int64                  `protobuf:"varint,5,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1492,7 +1180,7 @@ type Notification struct {
 
 func (x *Notification) Reset() {
 	*x = Notification{}
-	mi := &file_module_proto_msgTypes[19]
+	mi := &file_module_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1504,7 +1192,7 @@ func (x *Notification) String() string {
 func (*Notification) ProtoMessage() {}
 
 func (x *Notification) ProtoReflect() protoreflect.Message {
-	mi := &file_module_proto_msgTypes[19]
+	mi := &file_module_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1517,7 +1205,7 @@ func (x *Notification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notification.ProtoReflect.Descriptor instead.
 func (*Notification) Descriptor() ([]byte, []int) {
-	return file_module_proto_rawDescGZIP(), []int{19}
+	return file_module_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Notification) GetKind() string {
@@ -1541,7 +1229,7 @@ func (x *Notification) GetRoom() int64 {
 	return 0
 }
 
-func (x *Notification) GetMessage() *ModuleMessage {
+func (x *Notification) GetMessage() *Message {
 	if x != nil {
 		return x.Message
 	}
@@ -1565,7 +1253,7 @@ type NotificationBatch struct {
 
 func (x *NotificationBatch) Reset() {
 	*x = NotificationBatch{}
-	mi := &file_module_proto_msgTypes[20]
+	mi := &file_module_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1577,7 +1265,7 @@ func (x *NotificationBatch) String() string {
 func (*NotificationBatch) ProtoMessage() {}
 
 func (x *NotificationBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_module_proto_msgTypes[20]
+	mi := &file_module_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1590,7 +1278,7 @@ func (x *NotificationBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationBatch.ProtoReflect.Descriptor instead.
 func (*NotificationBatch) Descriptor() ([]byte, []int) {
-	return file_module_proto_rawDescGZIP(), []int{20}
+	return file_module_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *NotificationBatch) GetNotifications() []*Notification {
@@ -1609,7 +1297,7 @@ type NotifyResult struct {
 
 func (x *NotifyResult) Reset() {
 	*x = NotifyResult{}
-	mi := &file_module_proto_msgTypes[21]
+	mi := &file_module_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1621,7 +1309,7 @@ func (x *NotifyResult) String() string {
 func (*NotifyResult) ProtoMessage() {}
 
 func (x *NotifyResult) ProtoReflect() protoreflect.Message {
-	mi := &file_module_proto_msgTypes[21]
+	mi := &file_module_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1634,14 +1322,14 @@ func (x *NotifyResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotifyResult.ProtoReflect.Descriptor instead.
 func (*NotifyResult) Descriptor() ([]byte, []int) {
-	return file_module_proto_rawDescGZIP(), []int{21}
+	return file_module_proto_rawDescGZIP(), []int{18}
 }
 
 var File_module_proto protoreflect.FileDescriptor
 
 const file_module_proto_rawDesc = "" +
 	"\n" +
-	"\fmodule.proto\x12\rparlor.sdk.v1\"Y\n" +
+	"\fmodule.proto\x12\rparlor.sdk.v1\x1a\vtypes.proto\"Y\n" +
 	"\x16ModuleConfigureRequest\x12\x12\n" +
 	"\x04json\x18\x01 \x01(\fR\x04json\x12+\n" +
 	"\x12host_api_broker_id\x18\x02 \x01(\rR\x0fhostApiBrokerId\"\x80\x01\n" +
@@ -1684,39 +1372,7 @@ const file_module_proto_rawDesc = "" +
 	"\adisplay\x18\x02 \x01(\tR\adisplay\x12\x12\n" +
 	"\x04role\x18\x03 \x01(\tR\x04role\x12\x0e\n" +
 	"\x02ip\x18\x04 \x01(\tR\x02ip\x12\x12\n" +
-	"\x04room\x18\x05 \x01(\x03R\x04room\"m\n" +
-	"\vModuleStyle\x12\x12\n" +
-	"\x04bold\x18\x01 \x01(\bR\x04bold\x12\x16\n" +
-	"\x06italic\x18\x02 \x01(\bR\x06italic\x12\x1c\n" +
-	"\tunderline\x18\x03 \x01(\bR\tunderline\x12\x14\n" +
-	"\x05color\x18\x04 \x01(\tR\x05color\"\xe4\x02\n" +
-	"\n" +
-	"ModuleRoom\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
-	"\x04desc\x18\x03 \x01(\tR\x04desc\x12\x14\n" +
-	"\x05owner\x18\x04 \x01(\tR\x05owner\x12\x18\n" +
-	"\aspeaker\x18\x05 \x01(\tR\aspeaker\x12\x10\n" +
-	"\x03max\x18\x06 \x01(\x05R\x03max\x12\x16\n" +
-	"\x06guests\x18\a \x01(\bR\x06guests\x12\x16\n" +
-	"\x06locked\x18\b \x01(\bR\x06locked\x12\x12\n" +
-	"\x04open\x18\t \x01(\bR\x04open\x12\x1c\n" +
-	"\tmoderated\x18\n" +
-	" \x01(\bR\tmoderated\x12\x18\n" +
-	"\awelcome\x18\v \x01(\tR\awelcome\x12\x14\n" +
-	"\x05audio\x18\f \x01(\bR\x05audio\x12\x14\n" +
-	"\x05video\x18\r \x01(\bR\x05video\x12\x1e\n" +
-	"\n" +
-	"whiteboard\x18\x0e \x01(\bR\n" +
-	"whiteboard\x12\x14\n" +
-	"\x05count\x18\x0f \x01(\x05R\x05count\"\xb3\x01\n" +
-	"\rModuleMessage\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
-	"\x04room\x18\x02 \x01(\x03R\x04room\x12\x12\n" +
-	"\x04from\x18\x03 \x01(\tR\x04from\x12\x12\n" +
-	"\x04text\x18\x04 \x01(\tR\x04text\x120\n" +
-	"\x05style\x18\x05 \x01(\v2\x1a.parlor.sdk.v1.ModuleStyleR\x05style\x12$\n" +
-	"\x0etime_unix_nano\x18\x06 \x01(\x03R\ftimeUnixNano\"\xb4\x01\n" +
+	"\x04room\x18\x05 \x01(\x03R\x04room\"\xb4\x01\n" +
 	"\n" +
 	"LoginEvent\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
@@ -1732,24 +1388,24 @@ const file_module_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
 	"\adisplay\x18\x03 \x01(\tR\adisplay\x12\x12\n" +
 	"\x04role\x18\x04 \x01(\tR\x04role\x120\n" +
-	"\arefusal\x18\x05 \x01(\v2\x16.parlor.sdk.v1.RefusalR\arefusal\"k\n" +
+	"\arefusal\x18\x05 \x01(\v2\x16.parlor.sdk.v1.RefusalR\arefusal\"e\n" +
 	"\tJoinEvent\x12/\n" +
-	"\x04user\x18\x01 \x01(\v2\x1b.parlor.sdk.v1.ModuleCallerR\x04user\x12-\n" +
-	"\x04room\x18\x02 \x01(\v2\x19.parlor.sdk.v1.ModuleRoomR\x04room\"k\n" +
+	"\x04user\x18\x01 \x01(\v2\x1b.parlor.sdk.v1.ModuleCallerR\x04user\x12'\n" +
+	"\x04room\x18\x02 \x01(\v2\x13.parlor.sdk.v1.RoomR\x04room\"k\n" +
 	"\vJoinVerdict\x12\x12\n" +
 	"\x04deny\x18\x01 \x01(\bR\x04deny\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x120\n" +
-	"\arefusal\x18\x03 \x01(\v2\x16.parlor.sdk.v1.RefusalR\arefusal\"\xa9\x01\n" +
+	"\arefusal\x18\x03 \x01(\v2\x16.parlor.sdk.v1.RefusalR\arefusal\"\xa3\x01\n" +
 	"\fMessageEvent\x12/\n" +
 	"\x04from\x18\x01 \x01(\v2\x1b.parlor.sdk.v1.ModuleCallerR\x04from\x12\x12\n" +
 	"\x04room\x18\x02 \x01(\x03R\x04room\x12\x0e\n" +
 	"\x02to\x18\x03 \x01(\tR\x02to\x12\x12\n" +
-	"\x04text\x18\x04 \x01(\tR\x04text\x120\n" +
-	"\x05style\x18\x05 \x01(\v2\x1a.parlor.sdk.v1.ModuleStyleR\x05style\"\xcc\x01\n" +
+	"\x04text\x18\x04 \x01(\tR\x04text\x12*\n" +
+	"\x05style\x18\x05 \x01(\v2\x14.parlor.sdk.v1.StyleR\x05style\"\xc6\x01\n" +
 	"\x0eMessageVerdict\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\x05R\x06action\x12\x12\n" +
-	"\x04text\x18\x02 \x01(\tR\x04text\x120\n" +
-	"\x05style\x18\x03 \x01(\v2\x1a.parlor.sdk.v1.ModuleStyleR\x05style\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\x12*\n" +
+	"\x05style\x18\x03 \x01(\v2\x14.parlor.sdk.v1.StyleR\x05style\x12\x12\n" +
 	"\x04note\x18\x04 \x01(\tR\x04note\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x120\n" +
 	"\arefusal\x18\x06 \x01(\v2\x16.parlor.sdk.v1.RefusalR\arefusal\"\x81\x01\n" +
@@ -1760,12 +1416,12 @@ const file_module_proto_rawDesc = "" +
 	"\x04data\x18\x04 \x01(\fR\x04data\"T\n" +
 	"\fCommandReply\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x120\n" +
-	"\arefusal\x18\x02 \x01(\v2\x16.parlor.sdk.v1.RefusalR\arefusal\"\xa8\x01\n" +
+	"\arefusal\x18\x02 \x01(\v2\x16.parlor.sdk.v1.RefusalR\arefusal\"\xa2\x01\n" +
 	"\fNotification\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\x12\x12\n" +
-	"\x04room\x18\x03 \x01(\x03R\x04room\x126\n" +
-	"\amessage\x18\x04 \x01(\v2\x1c.parlor.sdk.v1.ModuleMessageR\amessage\x12$\n" +
+	"\x04room\x18\x03 \x01(\x03R\x04room\x120\n" +
+	"\amessage\x18\x04 \x01(\v2\x16.parlor.sdk.v1.MessageR\amessage\x12$\n" +
 	"\x0etime_unix_nano\x18\x05 \x01(\x03R\ftimeUnixNano\"V\n" +
 	"\x11NotificationBatch\x12A\n" +
 	"\rnotifications\x18\x01 \x03(\v2\x1b.parlor.sdk.v1.NotificationR\rnotifications\"\x0e\n" +
@@ -1791,7 +1447,7 @@ func file_module_proto_rawDescGZIP() []byte {
 	return file_module_proto_rawDescData
 }
 
-var file_module_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_module_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_module_proto_goTypes = []any{
 	(*ModuleConfigureRequest)(nil),  // 0: parlor.sdk.v1.ModuleConfigureRequest
 	(*ModuleConfigureResponse)(nil), // 1: parlor.sdk.v1.ModuleConfigureResponse
@@ -1801,59 +1457,58 @@ var file_module_proto_goTypes = []any{
 	(*HTTPResponse)(nil),            // 5: parlor.sdk.v1.HTTPResponse
 	(*Refusal)(nil),                 // 6: parlor.sdk.v1.Refusal
 	(*ModuleCaller)(nil),            // 7: parlor.sdk.v1.ModuleCaller
-	(*ModuleStyle)(nil),             // 8: parlor.sdk.v1.ModuleStyle
-	(*ModuleRoom)(nil),              // 9: parlor.sdk.v1.ModuleRoom
-	(*ModuleMessage)(nil),           // 10: parlor.sdk.v1.ModuleMessage
-	(*LoginEvent)(nil),              // 11: parlor.sdk.v1.LoginEvent
-	(*LoginVerdict)(nil),            // 12: parlor.sdk.v1.LoginVerdict
-	(*JoinEvent)(nil),               // 13: parlor.sdk.v1.JoinEvent
-	(*JoinVerdict)(nil),             // 14: parlor.sdk.v1.JoinVerdict
-	(*MessageEvent)(nil),            // 15: parlor.sdk.v1.MessageEvent
-	(*MessageVerdict)(nil),          // 16: parlor.sdk.v1.MessageVerdict
-	(*CommandRequest)(nil),          // 17: parlor.sdk.v1.CommandRequest
-	(*CommandReply)(nil),            // 18: parlor.sdk.v1.CommandReply
-	(*Notification)(nil),            // 19: parlor.sdk.v1.Notification
-	(*NotificationBatch)(nil),       // 20: parlor.sdk.v1.NotificationBatch
-	(*NotifyResult)(nil),            // 21: parlor.sdk.v1.NotifyResult
-	nil,                             // 22: parlor.sdk.v1.Capabilities.AssetsEntry
+	(*LoginEvent)(nil),              // 8: parlor.sdk.v1.LoginEvent
+	(*LoginVerdict)(nil),            // 9: parlor.sdk.v1.LoginVerdict
+	(*JoinEvent)(nil),               // 10: parlor.sdk.v1.JoinEvent
+	(*JoinVerdict)(nil),             // 11: parlor.sdk.v1.JoinVerdict
+	(*MessageEvent)(nil),            // 12: parlor.sdk.v1.MessageEvent
+	(*MessageVerdict)(nil),          // 13: parlor.sdk.v1.MessageVerdict
+	(*CommandRequest)(nil),          // 14: parlor.sdk.v1.CommandRequest
+	(*CommandReply)(nil),            // 15: parlor.sdk.v1.CommandReply
+	(*Notification)(nil),            // 16: parlor.sdk.v1.Notification
+	(*NotificationBatch)(nil),       // 17: parlor.sdk.v1.NotificationBatch
+	(*NotifyResult)(nil),            // 18: parlor.sdk.v1.NotifyResult
+	nil,                             // 19: parlor.sdk.v1.Capabilities.AssetsEntry
+	(*Room)(nil),                    // 20: parlor.sdk.v1.Room
+	(*Style)(nil),                   // 21: parlor.sdk.v1.Style
+	(*Message)(nil),                 // 22: parlor.sdk.v1.Message
 }
 var file_module_proto_depIdxs = []int32{
 	2,  // 0: parlor.sdk.v1.ModuleConfigureResponse.capabilities:type_name -> parlor.sdk.v1.Capabilities
-	22, // 1: parlor.sdk.v1.Capabilities.assets:type_name -> parlor.sdk.v1.Capabilities.AssetsEntry
+	19, // 1: parlor.sdk.v1.Capabilities.assets:type_name -> parlor.sdk.v1.Capabilities.AssetsEntry
 	3,  // 2: parlor.sdk.v1.HTTPRequest.headers:type_name -> parlor.sdk.v1.Header
 	3,  // 3: parlor.sdk.v1.HTTPResponse.headers:type_name -> parlor.sdk.v1.Header
-	8,  // 4: parlor.sdk.v1.ModuleMessage.style:type_name -> parlor.sdk.v1.ModuleStyle
-	6,  // 5: parlor.sdk.v1.LoginVerdict.refusal:type_name -> parlor.sdk.v1.Refusal
-	7,  // 6: parlor.sdk.v1.JoinEvent.user:type_name -> parlor.sdk.v1.ModuleCaller
-	9,  // 7: parlor.sdk.v1.JoinEvent.room:type_name -> parlor.sdk.v1.ModuleRoom
-	6,  // 8: parlor.sdk.v1.JoinVerdict.refusal:type_name -> parlor.sdk.v1.Refusal
-	7,  // 9: parlor.sdk.v1.MessageEvent.from:type_name -> parlor.sdk.v1.ModuleCaller
-	8,  // 10: parlor.sdk.v1.MessageEvent.style:type_name -> parlor.sdk.v1.ModuleStyle
-	8,  // 11: parlor.sdk.v1.MessageVerdict.style:type_name -> parlor.sdk.v1.ModuleStyle
-	6,  // 12: parlor.sdk.v1.MessageVerdict.refusal:type_name -> parlor.sdk.v1.Refusal
-	7,  // 13: parlor.sdk.v1.CommandRequest.caller:type_name -> parlor.sdk.v1.ModuleCaller
-	6,  // 14: parlor.sdk.v1.CommandReply.refusal:type_name -> parlor.sdk.v1.Refusal
-	10, // 15: parlor.sdk.v1.Notification.message:type_name -> parlor.sdk.v1.ModuleMessage
-	19, // 16: parlor.sdk.v1.NotificationBatch.notifications:type_name -> parlor.sdk.v1.Notification
-	0,  // 17: parlor.sdk.v1.Module.Configure:input_type -> parlor.sdk.v1.ModuleConfigureRequest
-	4,  // 18: parlor.sdk.v1.Module.ServeHTTP:input_type -> parlor.sdk.v1.HTTPRequest
-	11, // 19: parlor.sdk.v1.Module.OnLogin:input_type -> parlor.sdk.v1.LoginEvent
-	13, // 20: parlor.sdk.v1.Module.OnJoin:input_type -> parlor.sdk.v1.JoinEvent
-	15, // 21: parlor.sdk.v1.Module.OnMessage:input_type -> parlor.sdk.v1.MessageEvent
-	17, // 22: parlor.sdk.v1.Module.Command:input_type -> parlor.sdk.v1.CommandRequest
-	20, // 23: parlor.sdk.v1.Module.Notify:input_type -> parlor.sdk.v1.NotificationBatch
-	1,  // 24: parlor.sdk.v1.Module.Configure:output_type -> parlor.sdk.v1.ModuleConfigureResponse
-	5,  // 25: parlor.sdk.v1.Module.ServeHTTP:output_type -> parlor.sdk.v1.HTTPResponse
-	12, // 26: parlor.sdk.v1.Module.OnLogin:output_type -> parlor.sdk.v1.LoginVerdict
-	14, // 27: parlor.sdk.v1.Module.OnJoin:output_type -> parlor.sdk.v1.JoinVerdict
-	16, // 28: parlor.sdk.v1.Module.OnMessage:output_type -> parlor.sdk.v1.MessageVerdict
-	18, // 29: parlor.sdk.v1.Module.Command:output_type -> parlor.sdk.v1.CommandReply
-	21, // 30: parlor.sdk.v1.Module.Notify:output_type -> parlor.sdk.v1.NotifyResult
-	24, // [24:31] is the sub-list for method output_type
-	17, // [17:24] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	6,  // 4: parlor.sdk.v1.LoginVerdict.refusal:type_name -> parlor.sdk.v1.Refusal
+	7,  // 5: parlor.sdk.v1.JoinEvent.user:type_name -> parlor.sdk.v1.ModuleCaller
+	20, // 6: parlor.sdk.v1.JoinEvent.room:type_name -> parlor.sdk.v1.Room
+	6,  // 7: parlor.sdk.v1.JoinVerdict.refusal:type_name -> parlor.sdk.v1.Refusal
+	7,  // 8: parlor.sdk.v1.MessageEvent.from:type_name -> parlor.sdk.v1.ModuleCaller
+	21, // 9: parlor.sdk.v1.MessageEvent.style:type_name -> parlor.sdk.v1.Style
+	21, // 10: parlor.sdk.v1.MessageVerdict.style:type_name -> parlor.sdk.v1.Style
+	6,  // 11: parlor.sdk.v1.MessageVerdict.refusal:type_name -> parlor.sdk.v1.Refusal
+	7,  // 12: parlor.sdk.v1.CommandRequest.caller:type_name -> parlor.sdk.v1.ModuleCaller
+	6,  // 13: parlor.sdk.v1.CommandReply.refusal:type_name -> parlor.sdk.v1.Refusal
+	22, // 14: parlor.sdk.v1.Notification.message:type_name -> parlor.sdk.v1.Message
+	16, // 15: parlor.sdk.v1.NotificationBatch.notifications:type_name -> parlor.sdk.v1.Notification
+	0,  // 16: parlor.sdk.v1.Module.Configure:input_type -> parlor.sdk.v1.ModuleConfigureRequest
+	4,  // 17: parlor.sdk.v1.Module.ServeHTTP:input_type -> parlor.sdk.v1.HTTPRequest
+	8,  // 18: parlor.sdk.v1.Module.OnLogin:input_type -> parlor.sdk.v1.LoginEvent
+	10, // 19: parlor.sdk.v1.Module.OnJoin:input_type -> parlor.sdk.v1.JoinEvent
+	12, // 20: parlor.sdk.v1.Module.OnMessage:input_type -> parlor.sdk.v1.MessageEvent
+	14, // 21: parlor.sdk.v1.Module.Command:input_type -> parlor.sdk.v1.CommandRequest
+	17, // 22: parlor.sdk.v1.Module.Notify:input_type -> parlor.sdk.v1.NotificationBatch
+	1,  // 23: parlor.sdk.v1.Module.Configure:output_type -> parlor.sdk.v1.ModuleConfigureResponse
+	5,  // 24: parlor.sdk.v1.Module.ServeHTTP:output_type -> parlor.sdk.v1.HTTPResponse
+	9,  // 25: parlor.sdk.v1.Module.OnLogin:output_type -> parlor.sdk.v1.LoginVerdict
+	11, // 26: parlor.sdk.v1.Module.OnJoin:output_type -> parlor.sdk.v1.JoinVerdict
+	13, // 27: parlor.sdk.v1.Module.OnMessage:output_type -> parlor.sdk.v1.MessageVerdict
+	15, // 28: parlor.sdk.v1.Module.Command:output_type -> parlor.sdk.v1.CommandReply
+	18, // 29: parlor.sdk.v1.Module.Notify:output_type -> parlor.sdk.v1.NotifyResult
+	23, // [23:30] is the sub-list for method output_type
+	16, // [16:23] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_module_proto_init() }
@@ -1861,13 +1516,14 @@ func file_module_proto_init() {
 	if File_module_proto != nil {
 		return
 	}
+	file_types_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_module_proto_rawDesc), len(file_module_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
