@@ -8,15 +8,20 @@ import (
 	"testing"
 )
 
-// countConn counts the frames it gets and keeps none: a cheap,
-// non-blocking connection for fan-out benchmarks. The padding keeps each
+// countConn counts the public messages it gets and keeps no frame: a
+// cheap, non-blocking connection for fan-out benchmarks. The padding keeps each
 // counter on its own cache line.
 type countConn struct {
 	n atomic.Int64
 	_ [56]byte
 }
 
-func (c *countConn) Send(*Frame) bool { c.n.Add(1); return true }
+func (c *countConn) Send(f *Frame) bool {
+	if _, ok := f.Event().(MessageEvent); ok {
+		c.n.Add(1)
+	}
+	return true
+}
 func (c *countConn) Close(string)     {}
 
 // BenchmarkRoomsFanout compares 10 rooms of 100 members with 1 room of
