@@ -22,7 +22,7 @@ func (c *countConn) Send(f *Frame) bool {
 	}
 	return true
 }
-func (c *countConn) Close(string)     {}
+func (c *countConn) Close(string) {}
 
 // BenchmarkRoomsFanout compares 10 rooms of 100 members with 1 room of
 // 1000, ten publishers saying concurrently in both (one per room, or all
@@ -83,7 +83,7 @@ func benchRooms(b *testing.B, store bool, rooms, members int) {
 		go func() {
 			defer wg.Done()
 			for range n {
-				if _, err := g.Say(m, "hello everyone", Style{}); err != nil {
+				if _, err := g.Say(m, "hello everyone", Style{}, ""); err != nil {
 					failed.Store(err)
 					return
 				}
