@@ -179,9 +179,9 @@ func (g *Group) drain(r *Room) {
 			r.mu.Lock()
 			g.remember(r, o.msg)
 			slow = r.send(NewFrame(MessageEvent{Type: "message", Message: o.msg}), slow)
+			g.count(r, 1)
 			r.mu.Unlock()
 		}
-		g.messages.Add(int64(len(out)))
 		g.drop(slow)
 		if g.opts.Observe != nil {
 			for i := range out {

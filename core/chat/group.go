@@ -54,8 +54,10 @@ type Room struct {
 
 	mu      sync.Mutex                // serializes sends to the room and member changes
 	members atomic.Pointer[[]*Member] // in join order; replaced, never changed, under mu
-	recent  []Message                 // last History messages, oldest first; guarded by mu
+	recent  []Message                 // last History messages, a ring from oldest; guarded by mu
+	oldest  int                       // index of the oldest message in recent once it is full
 	removed bool                      // the room was removed; guarded by mu
+	said    atomic.Int64              // messages delivered; added to under mu, moved to Group.messages on removal
 
 	outMu    sync.Mutex // guards outbox and draining
 	outbox   []outMsg   // saved messages waiting for delivery, in id order
@@ -210,7 +212,7 @@ type Group struct {
 
 	lastID     atomic.Int64 // last message id
 	commits    committer    // group commit of public messages (commit.go)
-	messages   atomic.Int64 // messages said since start
+	messages   atomic.Int64 // messages said since start in rooms removed since (see Room.said)
 	roomsDirty atomic.Bool  // a room list push is scheduled
 }
 
@@ -249,7 +251,25 @@ func (g *Group) Counts() (conns, users, rooms int) {
 }
 
 // MessagesSaid returns the number of public messages said since start.
-func (g *Group) MessagesSaid() int64 { return g.messages.Load() }
+func (g *Group) MessagesSaid() int64 {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	n := g.messages.Load()
+	for _, r := range g.rooms {
+		n += r.said.Load()
+	}
+	return n
+}
+
+// count counts n messages delivered in r (each room counts its own, so
+// rooms share no counter); the caller holds r.mu.
+func (g *Group) count(r *Room, n int64) {
+	if r.removed {
+		g.messages.Add(n)
+		return
+	}
+	r.said.Add(n)
+}
 
 // Connect registers a connection (before login) so broadcasts reach it.
 func (g *Group) Connect(c Conn) {
@@ -450,6 +470,7 @@ func (g *Group) RemoveRoom(id int64) error {
 	g.mu.Unlock()
 	r.mu.Lock()
 	r.removed = true
+	g.messages.Add(r.said.Swap(0))
 	members := r.list()
 	r.mu.Unlock()
 	notice := NewFrame(NoticeEvent{Type: "notice", Text: "The room " + name + " has been removed."})
@@ -549,7 +570,7 @@ func (g *Group) join(m *Member, roomID int64, password string, force bool) (Join
 	members := r.list()
 	ev := JoinedEvent{
 		Type: "joined", Room: roomView(info, len(members)), Users: names(members), Members: views(members, info),
-		History: append([]Message{}, r.recent...), Welcome: info.Welcome,
+		History: r.history(), Welcome: info.Welcome,
 	}
 	unlock()
 	m.seat.Unlock()
@@ -719,8 +740,8 @@ func (g *Group) fanout(r *Room, msg Message) Message {
 	msg.Time = g.opts.Now().UTC()
 	g.remember(r, msg)
 	slow := r.send(NewFrame(MessageEvent{Type: "message", Message: msg}), nil)
+	g.count(r, 1)
 	r.mu.Unlock()
-	g.messages.Add(1)
 	g.drop(slow)
 	if g.opts.Observe != nil {
 		g.observe(sdk.Delivered, msg.From, msg.RoomID, &msg)
@@ -734,11 +755,19 @@ func (g *Group) remember(r *Room, msg Message) {
 		return
 	}
 	if len(r.recent) >= g.opts.History {
-		copy(r.recent, r.recent[1:])
-		r.recent[len(r.recent)-1] = msg
+		r.recent[r.oldest] = msg
+		r.oldest = (r.oldest + 1) % len(r.recent)
 		return
 	}
 	r.recent = append(r.recent, msg)
+}
+
+// history returns a copy of r's recent messages, oldest first; the
+// caller holds r.mu.
+func (r *Room) history() []Message {
+	out := make([]Message, 0, len(r.recent))
+	out = append(out, r.recent[r.oldest:]...)
+	return append(out, r.recent[:r.oldest]...)
 }
 
 // Private sends a private message from m to the user named to, with an
