@@ -40,22 +40,24 @@ type committer struct {
 	running bool         // a save loop is running or about to
 }
 
-// commitBatch is the messages of one save. done is closed once they are
-// delivered, or once saving them failed (err), and every batch before it
-// is done: the last batch done means all are.
+// commitBatch is the messages of one save. delivered is closed once they
+// are delivered, or once saving them failed (err); done once that is so
+// for every batch before it too: the last batch done means all are.
 type commitBatch struct {
-	msgs   []Message
-	rooms  []*Room   // the room of each message
-	from   []*Member // the speaker of each message
-	waited []bool    // the speaker's Say waits for this message and reports its failure
-	done   chan struct{}
-	err    error
+	msgs      []Message
+	rooms     []*Room   // the room of each message
+	from      []*Member // the speaker of each message
+	waited    []bool    // the speaker's Say waits for this message and reports its failure
+	done      chan struct{}
+	delivered chan struct{}
+	err       error
 
-	// pending counts the messages not delivered yet, plus one while the
+	// undelivered counts the messages not delivered yet; pending counts the messages not delivered yet, plus one while the
 	// batch before is not done; guarded by committer.mu.
-	pending  int
-	finished bool
-	after    *commitBatch // the batch queued next
+	undelivered int
+	pending     int
+	finished    bool
+	after       *commitBatch // the batch queued next
 }
 
 // outMsg is a saved message waiting in its room's outbox.
@@ -68,7 +70,7 @@ type outMsg struct {
 // queue numbers and dates msg from m into room r and adds it to the next
 // batch. Numbering under c.mu keeps every batch, and the batches among
 // themselves, in id order. start reports that no save runs, so the
-// caller must start one; wait that the caller must wait for b.done
+// caller must start one; wait that the caller must wait for b.delivered
 // (always when mustWait).
 func (c *committer) queue(g *Group, r *Room, m *Member, msg Message, mustWait bool) (b *commitBatch, _ Message, start, wait bool) {
 	c.mu.Lock()
@@ -76,7 +78,7 @@ func (c *committer) queue(g *Group, r *Room, m *Member, msg Message, mustWait bo
 	msg.ID = g.lastID.Add(1)
 	msg.Time = g.opts.Now().UTC()
 	if c.next == nil {
-		c.next = &commitBatch{done: make(chan struct{})}
+		c.next = &commitBatch{done: make(chan struct{}), delivered: make(chan struct{})}
 		if c.tail != nil && !c.tail.finished {
 			c.tail.after = c.next
 			c.next.pending = 1
@@ -91,6 +93,7 @@ func (c *committer) queue(g *Group, r *Room, m *Member, msg Message, mustWait bo
 	b.from = append(b.from, m)
 	b.waited = append(b.waited, wait)
 	b.pending++
+	b.undelivered++
 	start = !c.running
 	c.running = true
 	return b, msg, start, wait
@@ -131,6 +134,9 @@ func (c *committer) delivered(out []outMsg) {
 	defer c.mu.Unlock()
 	for _, o := range out {
 		o.from.unsaved--
+		if o.batch.undelivered--; o.batch.undelivered == 0 {
+			close(o.batch.delivered)
+		}
 		c.release(o.batch)
 	}
 }

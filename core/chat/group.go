@@ -526,7 +526,8 @@ func (g *Group) Join(m *Member, roomID int64, password string) (JoinedEvent, err
 }
 
 // join is Join; force (a moderator's move) passes the capacity, password,
-// closed-room and sanction checks but not the registered-users rule.
+// closed-room and sanction checks but not the registered-users rule, and
+// sends m a left event for the room it was in and the joined event.
 func (g *Group) join(m *Member, roomID int64, password string, force bool) (JoinedEvent, error) {
 	m.seat.Lock()
 	r, info, err := g.room(roomID)
@@ -571,6 +572,13 @@ func (g *Group) join(m *Member, roomID int64, password string, force bool) (Join
 	ev := JoinedEvent{
 		Type: "joined", Room: roomView(info, len(members)), Users: names(members), Members: views(members, info),
 		History: r.history(), Welcome: info.Welcome,
+	}
+	if force {
+		// A moved member learns it before the new room's next message.
+		if moved && old != nil && !m.Conn.Send(NewFrame(LeftEvent{Type: "left", Room: old.id, Reason: ReasonMoved})) ||
+			!m.Conn.Send(NewFrame(ev)) {
+			slow = append(slow, m)
+		}
 	}
 	unlock()
 	m.seat.Unlock()
@@ -724,7 +732,7 @@ func (g *Group) publish(r *Room, m *Member, msg Message, wait bool) (Message, er
 		go g.commits.saveLoop(g)
 	}
 	if waits {
-		<-b.done
+		<-b.delivered
 		if b.err != nil {
 			return Message{}, b.err
 		}

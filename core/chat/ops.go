@@ -88,23 +88,8 @@ func (g *Group) Move(name string, to int64) error {
 	if !ok {
 		return Errorf(CodeNotOnline, "%s is not online.", name)
 	}
-	old := m.room.Load()
-	ev, err := g.join(m, to, "", true)
-	if err != nil {
-		return err
-	}
-	var fs []*Frame
-	if old != nil && old.id != to {
-		fs = append(fs, NewFrame(LeftEvent{Type: "left", Room: old.id, Reason: ReasonMoved}))
-	}
-	fs = append(fs, NewFrame(ev))
-	for _, f := range fs {
-		if !m.Conn.Send(f) {
-			g.drop([]*Member{m})
-			break
-		}
-	}
-	return nil
+	_, err := g.join(m, to, "", true)
+	return err
 }
 
 // SayAs publishes a public message from the user called from, who need
