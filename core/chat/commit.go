@@ -52,8 +52,9 @@ type commitBatch struct {
 	delivered chan struct{}
 	err       error
 
-	// undelivered counts the messages not delivered yet; pending counts the messages not delivered yet, plus one while the
-	// batch before is not done; guarded by committer.mu.
+	// undelivered counts the messages not delivered yet; pending the
+	// same plus one while the batch before is not done. Guarded by
+	// committer.mu.
 	undelivered int
 	pending     int
 	finished    bool
