@@ -38,6 +38,7 @@ type committer struct {
 	next    *commitBatch // messages waiting for the next save; nil when none
 	tail    *commitBatch // the batch queued last (it may be done)
 	running bool         // a save loop is running or about to
+	size    int          // how many messages the last batch taken held
 }
 
 // commitBatch is the messages of one save. delivered is closed once they
@@ -45,9 +46,7 @@ type committer struct {
 // for every batch before it too: the last batch done means all are.
 type commitBatch struct {
 	msgs      []Message
-	rooms     []*Room   // the room of each message
-	from      []*Member // the speaker of each message
-	waited    []bool    // the speaker's Say waits for this message and reports its failure
+	meta      []queued // where each message goes and who said it
 	done      chan struct{}
 	delivered chan struct{}
 	err       error
@@ -61,12 +60,23 @@ type commitBatch struct {
 	after       *commitBatch // the batch queued next
 }
 
-// outMsg is a saved message waiting in its room's outbox.
-type outMsg struct {
-	msg   Message
-	batch *commitBatch
-	from  *Member
+// queued is the room and speaker of a queued message, and whether the
+// speaker's Say waits for it (and reports its failure).
+type queued struct {
+	room   *Room
+	from   *Member
+	waited bool
 }
+
+// outMsg is a saved message waiting in its room's outbox: the i-th of
+// batch.
+type outMsg struct {
+	batch *commitBatch
+	i     int
+}
+
+func (o outMsg) msg() *Message { return &o.batch.msgs[o.i] }
+func (o outMsg) from() *Member { return o.batch.meta[o.i].from }
 
 // queue numbers and dates msg from m into room r and adds it to the next
 // batch. Numbering under c.mu keeps every batch, and the batches among
@@ -79,7 +89,8 @@ func (c *committer) queue(g *Group, r *Room, m *Member, msg Message, mustWait bo
 	msg.ID = g.lastID.Add(1)
 	msg.Time = g.opts.Now().UTC()
 	if c.next == nil {
-		c.next = &commitBatch{done: make(chan struct{}), delivered: make(chan struct{})}
+		c.next = &commitBatch{done: make(chan struct{}), delivered: make(chan struct{}),
+			msgs: make([]Message, 0, c.size), meta: make([]queued, 0, c.size)}
 		if c.tail != nil && !c.tail.finished {
 			c.tail.after = c.next
 			c.next.pending = 1
@@ -90,9 +101,7 @@ func (c *committer) queue(g *Group, r *Room, m *Member, msg Message, mustWait bo
 	m.unsaved++
 	wait = mustWait || m.unsaved > g.opts.MaxUnsaved
 	b.msgs = append(b.msgs, msg)
-	b.rooms = append(b.rooms, r)
-	b.from = append(b.from, m)
-	b.waited = append(b.waited, wait)
+	b.meta = append(b.meta, queued{room: r, from: m, waited: wait})
 	b.pending++
 	b.undelivered++
 	start = !c.running
@@ -109,7 +118,9 @@ func (c *committer) take() *commitBatch {
 	c.next = nil
 	if b == nil {
 		c.running = false
+		return nil
 	}
+	c.size = len(b.msgs)
 	return b
 }
 
@@ -122,8 +133,18 @@ func (c *committer) saveLoop(g *Group) {
 			g.failed(b)
 			continue
 		}
-		for i, msg := range b.msgs {
-			g.post(b.rooms[i], outMsg{msg: msg, batch: b, from: b.from[i]})
+		// One post per room of the batch, in id order within each.
+		var rooms []*Room
+		out := map[*Room][]outMsg{}
+		for i := range b.msgs {
+			r := b.meta[i].room
+			if _, ok := out[r]; !ok {
+				rooms = append(rooms, r)
+			}
+			out[r] = append(out[r], outMsg{batch: b, i: i})
+		}
+		for _, r := range rooms {
+			g.post(r, out[r])
 		}
 	}
 }
@@ -134,7 +155,7 @@ func (c *committer) delivered(out []outMsg) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, o := range out {
-		o.from.unsaved--
+		o.from().unsaved--
 		if o.batch.undelivered--; o.batch.undelivered == 0 {
 			close(o.batch.delivered)
 		}
@@ -154,11 +175,15 @@ func (c *committer) release(b *commitBatch) {
 	}
 }
 
-// post adds a saved message to r's outbox and starts r's delivery if none
+// post adds saved messages to r's outbox and starts r's delivery if none
 // runs.
-func (g *Group) post(r *Room, o outMsg) {
+func (g *Group) post(r *Room, out []outMsg) {
 	r.outMu.Lock()
-	r.outbox = append(r.outbox, o)
+	if r.outbox == nil {
+		r.outbox = out
+	} else {
+		r.outbox = append(r.outbox, out...)
+	}
 	start := !r.draining
 	r.draining = true
 	r.outMu.Unlock()
@@ -184,15 +209,17 @@ func (g *Group) drain(r *Room) {
 			// One message at a time under the room's lock: presence and
 			// other messages of the room wait for one fan-out, not a batch.
 			r.mu.Lock()
-			g.remember(r, o.msg)
-			slow = r.send(NewFrame(MessageEvent{Type: "message", Message: o.msg}), slow)
+			msg := o.msg()
+			g.remember(r, *msg)
+			slow = r.send(NewFrame(MessageEvent{Type: "message", Message: *msg}), slow)
 			g.count(r, 1)
 			r.mu.Unlock()
 		}
 		g.drop(slow)
 		if g.opts.Observe != nil {
 			for i := range out {
-				g.observe(sdk.Delivered, out[i].msg.From, out[i].msg.RoomID, &out[i].msg)
+				msg := out[i].msg()
+				g.observe(sdk.Delivered, msg.From, msg.RoomID, msg)
 			}
 		}
 		g.commits.delivered(out)
@@ -218,11 +245,12 @@ func (g *Group) save(b *commitBatch) {
 func (g *Group) failed(b *commitBatch) {
 	var slow []*Member
 	out := make([]outMsg, len(b.msgs))
-	for i, m := range b.from {
-		if !b.waited[i] && !m.Conn.Send(NewFrame(notSavedEvent(b.msgs[i]))) {
+	for i, q := range b.meta {
+		m := q.from
+		if !q.waited && !m.Conn.Send(NewFrame(notSavedEvent(b.msgs[i]))) {
 			slow = append(slow, m)
 		}
-		out[i] = outMsg{msg: b.msgs[i], batch: b, from: m}
+		out[i] = outMsg{batch: b, i: i}
 	}
 	g.drop(slow)
 	g.commits.delivered(out)
