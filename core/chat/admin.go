@@ -17,13 +17,14 @@ type RoomUsers struct {
 }
 
 // Snapshot returns the connections, users and rooms with their members,
-// all read under one lock.
+// read under the group's lock (each room's member list as it is at that
+// moment).
 func (g *Group) Snapshot() Snapshot {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	s := Snapshot{Conns: len(g.conns), Users: len(g.users), Rooms: make([]RoomUsers, 0, len(g.rooms))}
 	for _, r := range g.rooms {
-		s.Rooms = append(s.Rooms, RoomUsers{ID: r.info.ID, Name: r.info.Name, Users: r.names()})
+		s.Rooms = append(s.Rooms, RoomUsers{ID: r.info.ID, Name: r.info.Name, Users: names(r.list())})
 	}
 	sort.Slice(s.Rooms, func(i, j int) bool { return s.Rooms[i].ID < s.Rooms[j].ID })
 	return s
@@ -76,16 +77,20 @@ func (g *Group) BroadcastFrom(from, text string) int {
 
 func (g *Group) broadcastFrame(f *Frame) int {
 	g.mu.RLock()
+	conns := make([]Conn, 0, len(g.conns))
+	for c := range g.conns {
+		conns = append(conns, c)
+	}
+	g.mu.RUnlock()
 	n := 0
 	var slow []Conn
-	for c := range g.conns {
+	for _, c := range conns {
 		if c.Send(f) {
 			n++
 		} else {
 			slow = append(slow, c)
 		}
 	}
-	g.mu.RUnlock()
 	for _, c := range slow {
 		c.Close(ReasonSlowConsumer)
 	}
@@ -96,7 +101,7 @@ func (g *Group) broadcastFrame(f *Frame) int {
 // member of the group (the server API) to the user logged in as to. The
 // text is checked like a user's message and the style cleaned.
 func (g *Group) PrivateFrom(from, to, text string, style Style) error {
-	return g.private(from, nil, to, text, style)
+	return g.private(from, nil, to, text, style, "")
 }
 
 // changed calls the OnChange hook, if any. Callers hold no lock.

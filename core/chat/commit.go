@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/parlorchat/parlor/sdk"
 )
 
 // DefaultSaveTimeout bounds one Options.SaveMessages call when
@@ -18,84 +20,97 @@ const DefaultSaveTimeout = 10 * time.Second
 // connection and nobody else.
 const DefaultMaxUnsaved = 64
 
-// committer is the group commit of public messages. Say numbers a message
-// and queues it; one commit at a time saves whatever is queued (everything
-// said while the previous save ran) in one Options.SaveMessages call, then
-// delivers the saved messages in id order. A message is therefore in the
-// store before any member gets it.
+// committer is the group commit of public messages when there is a
+// store. Say numbers a message and queues it; one save at a time stores
+// whatever is queued (everything said while the previous save ran) in one
+// Options.SaveMessages call, then hands the saved messages to their
+// rooms' outboxes, in id order. A message is therefore in the store
+// before any member gets it.
 //
-// With a store, saving and delivering are two stages, each on a goroutine
-// that ends when it has nothing to do: the next batch is saved while the
-// previous one is delivered. Say returns at once unless its member has
-// Options.MaxUnsaved messages waiting, so one speaker's messages share commits
-// too. Without a store the speaker that finds no commit running delivers
-// its own batch on its goroutine before Say returns, as a plain fan-out
-// would.
+// Each room delivers its outbox on a goroutine of its own that ends when
+// the outbox is empty, so a big room's fan-out does not hold up a small
+// room's messages, and the next batch is saved while the previous one is
+// delivered. Say returns at once unless its member has Options.MaxUnsaved
+// messages waiting, so one speaker's messages share commits too. Without a
+// store Say delivers on its own goroutine (Group.fanout).
 type committer struct {
-	mu         sync.Mutex
-	next       *commitBatch   // messages waiting for the next save; nil when none
-	tail       *commitBatch   // the batch queued last (it may be done)
-	running    bool           // a save (without a store, a commit) is running or about to
-	saved      []*commitBatch // saved or failed batches waiting for delivery, in order
-	delivering bool           // a delivery loop is running
+	mu      sync.Mutex
+	next    *commitBatch // messages waiting for the next save; nil when none
+	tail    *commitBatch // the batch queued last (it may be done)
+	running bool         // a save loop is running or about to
+	size    int          // how many messages the last batch taken held
 }
 
-// commitBatch is the messages of one save. done is closed once they are
-// delivered, or once saving them failed (err).
+// commitBatch is the messages of one save. delivered is closed once they
+// are delivered, or once saving them failed (err); done once that is so
+// for every batch before it too: the last batch done means all are.
 type commitBatch struct {
-	msgs   []Message
-	rooms  []*Room   // the room of each message
-	from   []*Member // the speaker of each message
-	waited []bool    // the speaker's Say waits for this message and reports its failure
-	done   chan struct{}
-	err    error
+	msgs      []Message
+	meta      []queued // where each message goes and who said it
+	done      chan struct{}
+	delivered chan struct{}
+	err       error
+
+	// undelivered counts the messages not delivered yet; pending the
+	// same plus one while the batch before is not done. Guarded by
+	// committer.mu.
+	undelivered int
+	pending     int
+	finished    bool
+	after       *commitBatch // the batch queued next
 }
+
+// queued is the room and speaker of a queued message, and whether the
+// speaker's Say waits for it (and reports its failure).
+type queued struct {
+	room   *Room
+	from   *Member
+	waited bool
+}
+
+// outMsg is a saved message waiting in its room's outbox: the i-th of
+// batch.
+type outMsg struct {
+	batch *commitBatch
+	i     int
+}
+
+func (o outMsg) msg() *Message { return &o.batch.msgs[o.i] }
+func (o outMsg) from() *Member { return o.batch.meta[o.i].from }
 
 // queue numbers and dates msg from m into room r and adds it to the next
 // batch. Numbering under c.mu keeps every batch, and the batches among
-// themselves, in id order. start reports that no commit runs, so the
-// caller must start one; wait that the caller must wait for b.done.
-func (c *committer) queue(g *Group, r *Room, m *Member, msg Message) (b *commitBatch, _ Message, start, wait bool) {
+// themselves, in id order. start reports that no save runs, so the
+// caller must start one; wait that the caller must wait for b.delivered
+// (always when mustWait).
+func (c *committer) queue(g *Group, r *Room, m *Member, msg Message, mustWait bool) (b *commitBatch, _ Message, start, wait bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	msg.ID = g.lastID.Add(1)
 	msg.Time = g.opts.Now().UTC()
 	if c.next == nil {
-		c.next = &commitBatch{done: make(chan struct{})}
+		c.next = &commitBatch{done: make(chan struct{}), delivered: make(chan struct{}),
+			msgs: make([]Message, 0, c.size), meta: make([]queued, 0, c.size)}
+		if c.tail != nil && !c.tail.finished {
+			c.tail.after = c.next
+			c.next.pending = 1
+		}
 		c.tail = c.next
 	}
 	b = c.next
 	m.unsaved++
-	wait = g.opts.SaveMessages == nil || m.unsaved > g.opts.MaxUnsaved
+	wait = mustWait || m.unsaved > g.opts.MaxUnsaved
 	b.msgs = append(b.msgs, msg)
-	b.rooms = append(b.rooms, r)
-	b.from = append(b.from, m)
-	b.waited = append(b.waited, wait)
+	b.meta = append(b.meta, queued{room: r, from: m, waited: wait})
+	b.pending++
+	b.undelivered++
 	start = !c.running
 	c.running = true
 	return b, msg, start, wait
 }
 
-// lead commits the next batch (which holds the caller's own message) on
-// the caller's goroutine and hands whatever was queued meanwhile to a loop
-// goroutine: a speaker never commits more than its own batch.
-func (c *committer) lead(g *Group) {
-	c.mu.Lock()
-	b := c.next
-	c.next = nil
-	c.mu.Unlock()
-	g.commit(b)
-	c.mu.Lock()
-	more := c.next != nil
-	c.running = more
-	c.mu.Unlock()
-	if more {
-		go c.loop(g)
-	}
-}
-
 // take returns the next batch and empties the queue; when nothing is
-// queued it returns nil and marks the commit stopped.
+// queued it returns nil and marks the save loop stopped.
 func (c *committer) take() *commitBatch {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -103,55 +118,112 @@ func (c *committer) take() *commitBatch {
 	c.next = nil
 	if b == nil {
 		c.running = false
+		return nil
 	}
+	c.size = len(b.msgs)
 	return b
 }
 
-// loop commits batches (without a store) until nothing is queued.
-func (c *committer) loop(g *Group) {
-	for b := c.take(); b != nil; b = c.take() {
-		g.commit(b)
-	}
-}
-
-// saveLoop saves batches until nothing is queued, handing each to the
-// delivery loop.
+// saveLoop saves batches until nothing is queued, handing each message to
+// its room's outbox.
 func (c *committer) saveLoop(g *Group) {
 	for b := c.take(); b != nil; b = c.take() {
 		g.save(b)
-		c.mu.Lock()
-		c.saved = append(c.saved, b)
-		start := !c.delivering
-		c.delivering = true
-		c.mu.Unlock()
-		if start {
-			go c.deliverLoop(g)
+		if b.err != nil {
+			g.failed(b)
+			continue
+		}
+		// One post per room of the batch, in id order within each.
+		var rooms []*Room
+		out := map[*Room][]outMsg{}
+		for i := range b.msgs {
+			r := b.meta[i].room
+			if _, ok := out[r]; !ok {
+				rooms = append(rooms, r)
+			}
+			out[r] = append(out[r], outMsg{batch: b, i: i})
+		}
+		for _, r := range rooms {
+			g.post(r, out[r])
 		}
 	}
 }
 
-// deliverLoop delivers saved batches, in order, until none is left.
-func (c *committer) deliverLoop(g *Group) {
-	for {
-		c.mu.Lock()
-		if len(c.saved) == 0 {
-			c.delivering = false
-			c.saved = nil
-			c.mu.Unlock()
+// delivered accounts for delivered (or failed) messages: their speakers
+// have fewer unsaved, and their batches are done once all are.
+func (c *committer) delivered(out []outMsg) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, o := range out {
+		o.from().unsaved--
+		if o.batch.undelivered--; o.batch.undelivered == 0 {
+			close(o.batch.delivered)
+		}
+		c.release(o.batch)
+	}
+}
+
+// release counts one thing b waited for as done; the caller holds c.mu.
+func (c *committer) release(b *commitBatch) {
+	for b != nil {
+		if b.pending--; b.pending > 0 {
 			return
 		}
-		b := c.saved[0]
-		c.saved[0] = nil
-		c.saved = c.saved[1:]
-		c.mu.Unlock()
-		g.deliver(b)
+		b.finished = true
+		close(b.done)
+		b = b.after
 	}
 }
 
-// commit saves b and delivers it.
-func (g *Group) commit(b *commitBatch) {
-	g.save(b)
-	g.deliver(b)
+// post adds saved messages to r's outbox and starts r's delivery if none
+// runs.
+func (g *Group) post(r *Room, out []outMsg) {
+	r.outMu.Lock()
+	if r.outbox == nil {
+		r.outbox = out
+	} else {
+		r.outbox = append(r.outbox, out...)
+	}
+	start := !r.draining
+	r.draining = true
+	r.outMu.Unlock()
+	if start {
+		go g.drain(r)
+	}
+}
+
+// drain delivers r's outbox, in order, until it is empty.
+func (g *Group) drain(r *Room) {
+	for {
+		r.outMu.Lock()
+		out := r.outbox
+		r.outbox = nil
+		if len(out) == 0 {
+			r.draining = false
+			r.outMu.Unlock()
+			return
+		}
+		r.outMu.Unlock()
+		var slow []*Member
+		for _, o := range out {
+			// One message at a time under the room's lock: presence and
+			// other messages of the room wait for one fan-out, not a batch.
+			r.mu.Lock()
+			msg := o.msg()
+			g.remember(r, *msg)
+			slow = r.send(NewFrame(MessageEvent{Type: "message", Message: *msg}), slow)
+			g.count(r, 1)
+			r.mu.Unlock()
+		}
+		g.drop(slow)
+		if g.opts.Observe != nil {
+			for i := range out {
+				msg := out[i].msg()
+				g.observe(sdk.Delivered, msg.From, msg.RoomID, msg)
+			}
+		}
+		g.commits.delivered(out)
+	}
 }
 
 // save stores b's messages, setting b.err when that fails.
@@ -167,38 +239,21 @@ func (g *Group) save(b *commitBatch) {
 	}
 }
 
-// deliver sends the messages of the saved batch b to their rooms. When the
-// save failed nobody gets them, and each speaker is told with a not_saved
-// error: Say's own error for a speaker that waits, an error event naming
-// the message for the others.
-func (g *Group) deliver(b *commitBatch) {
-	defer close(b.done)
+// failed tells the speakers of b, whose save failed, that nobody got
+// their messages: Say's own error for a speaker that waits, an error event
+// naming the message for the others.
+func (g *Group) failed(b *commitBatch) {
 	var slow []*Member
-	if b.err != nil {
-		for i, m := range b.from {
-			if !b.waited[i] && !m.Conn.Send(NewFrame(notSavedEvent(b.msgs[i]))) {
-				slow = append(slow, m)
-			}
+	out := make([]outMsg, len(b.msgs))
+	for i, q := range b.meta {
+		m := q.from
+		if !q.waited && !m.Conn.Send(NewFrame(notSavedEvent(b.msgs[i]))) {
+			slow = append(slow, m)
 		}
-	} else {
-		for i, msg := range b.msgs {
-			r := b.rooms[i]
-			f := NewFrame(MessageEvent{Type: "message", Message: msg})
-			// One message at a time under the lock, as a Say that delivered
-			// itself would: other rooms wait for one fan-out, not a batch.
-			g.mu.Lock()
-			g.remember(r, msg)
-			slow = r.send(f, slow)
-			g.mu.Unlock()
-		}
-		g.messages.Add(int64(len(b.msgs)))
+		out[i] = outMsg{batch: b, i: i}
 	}
-	g.commits.mu.Lock()
-	for _, m := range b.from {
-		m.unsaved--
-	}
-	g.commits.mu.Unlock()
 	g.drop(slow)
+	g.commits.delivered(out)
 }
 
 // notSavedEvent tells the speaker of msg, whose Say had returned, that it

@@ -73,7 +73,7 @@ func TestMessageIsSavedBeforeAnyMemberGetsIt(t *testing.T) {
 			t.Errorf("%d deliveries before the save", n)
 		}
 	}
-	msg, err := g.Say(alice, "hello", Style{})
+	msg, err := g.Say(alice, "hello", Style{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,18 +100,18 @@ func TestFailedSaveTellsSpeakerAndDeliversNothing(t *testing.T) {
 	g := groupWithSaver(t, s)
 	alice, ac := joinRoom(t, g, "alice", 1)
 	_, bc := joinRoom(t, g, "bob", 1)
-	if _, err := g.Say(alice, "m0", Style{}); err != nil {
+	if _, err := g.Say(alice, "m0", Style{}, ""); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return len(s.saved()) == 1 })
 	for i := 1; i < DefaultMaxUnsaved; i++ {
-		if _, err := g.Say(alice, fmt.Sprintf("m%d", i), Style{}); err != nil {
+		if _, err := g.Say(alice, fmt.Sprintf("m%d", i), Style{}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
 	last := make(chan error, 1)
 	go func() {
-		_, err := g.Say(alice, "over the window", Style{})
+		_, err := g.Say(alice, "over the window", Style{}, "")
 		last <- err
 	}()
 	waitFor(t, func() bool {
@@ -149,7 +149,7 @@ func TestFailedSaveTellsSpeakerAndDeliversNothing(t *testing.T) {
 	s.mu.Lock()
 	s.fail = nil
 	s.mu.Unlock()
-	msg, err := g.Say(alice, "kept", Style{})
+	msg, err := g.Say(alice, "kept", Style{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestMessagesSaidDuringASaveShareTheNextOne(t *testing.T) {
 		conns[room] = append(conns[room], c)
 	}
 	say := func(m *Member, text string) {
-		if _, err := g.Say(m, text, Style{}); err != nil {
+		if _, err := g.Say(m, text, Style{}, ""); err != nil {
 			t.Fatalf("%s: %v", m.Name, err)
 		}
 	}

@@ -105,4 +105,12 @@ const (
 	// CodeNotSaved refuses a message the store could not save; nobody
 	// got it, and the speaker may say it again.
 	CodeNotSaved = "not_saved"
+	// CodeBanned refuses a login or join of a banned user; the message
+	// gives the reason and the expiry.
+	CodeBanned = "banned"
+	// CodeKicked refuses a join into a room the user was kicked out of,
+	// before the cooldown ends (RetryAfter).
+	CodeKicked = "kicked"
+	// CodeMuted refuses a message (or module command) of a muted user.
+	CodeMuted = "muted"
 )

@@ -35,12 +35,15 @@ type MessageEvent struct {
 // PrivateEvent carries a private message; it goes to the recipient and back
 // to the sender.
 type PrivateEvent struct {
-	Type  string    `json:"type"` // "private"
-	From  string    `json:"from"`
-	To    string    `json:"to"`
-	Text  string    `json:"text"`
-	Style Style     `json:"style"`
-	Time  time.Time `json:"ts"`
+	Type  string `json:"type"` // "private"
+	From  string `json:"from"`
+	To    string `json:"to"`
+	Text  string `json:"text"`
+	Style Style  `json:"style"`
+	// Emotion is a built-in emoticon "e1".."e32" drawn with the text;
+	// empty for none.
+	Emotion string    `json:"emotion,omitempty"`
+	Time    time.Time `json:"ts"`
 }
 
 // PresenceEvent tells a room's members that someone came or went.
@@ -53,6 +56,10 @@ type PresenceEvent struct {
 	// Offline marks a leave because the user left the chat (logged out or
 	// lost the connection), not just the room.
 	Offline bool `json:"offline,omitempty"`
+	// Role, Display and Avatar describe who joined (join only).
+	Role    Role   `json:"role,omitempty"`
+	Display string `json:"display,omitempty"`
+	Avatar  string `json:"avatar,omitempty"`
 }
 
 // RoomsEvent is the room list.
@@ -71,12 +78,14 @@ type NoticeEvent struct {
 
 // JoinedEvent answers a successful join.
 type JoinedEvent struct {
-	Type    string    `json:"type"` // "joined"
-	ID      string    `json:"id,omitempty"`
-	Room    RoomView  `json:"room"`
-	Users   []string  `json:"users"`
-	History []Message `json:"history"`
-	Welcome string    `json:"welcome,omitempty"`
+	Type  string   `json:"type"` // "joined"
+	ID    string   `json:"id,omitempty"`
+	Room  RoomView `json:"room"`
+	Users []string `json:"users"`
+	// Members are the same members as Users with their roles.
+	Members []MemberView `json:"members"`
+	History []Message    `json:"history"`
+	Welcome string       `json:"welcome,omitempty"`
 }
 
 // ErrorEvent reports a refused request.

@@ -6,12 +6,6 @@ import (
 	"time"
 )
 
-// nopConn accepts every frame and drops it.
-type nopConn struct{}
-
-func (nopConn) Send(*Frame) bool { return true }
-func (nopConn) Close(string)     {}
-
 var benchMessage = MessageEvent{Type: "message", Message: Message{
 	ID: 123456, RoomID: 1, From: "alice", Text: "The quick brown fox jumps over the lazy dog, twice.",
 	Style: Style{Bold: true, Color: "#336699"}, Time: time.Date(2026, 11, 22, 10, 0, 0, 123456789, time.UTC),
@@ -47,7 +41,7 @@ func BenchmarkSayFanout1000(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := g.Say(first, "hello everyone", Style{}); err != nil {
+		if _, err := g.Say(first, "hello everyone", Style{}, ""); err != nil {
 			b.Fatal(err)
 		}
 	}

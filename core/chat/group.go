@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/parlorchat/parlor/sdk"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -20,54 +21,145 @@ type Member struct {
 	Display string // shown name; the login name when empty
 	Admin   bool
 	Guest   bool
-	Conn    Conn
+	IP      string // the client's address, for sanctions by address
+	// Avatar is the account or SSO picture: an http(s) URL or a built-in
+	// picture "e1".."e32". Login cleans it (CleanAvatar).
+	Avatar string
+	Conn   Conn
 
-	room    *Room // guarded by Group.mu
-	unsaved int   // messages said but not saved yet; guarded by Group.commits.mu
+	// seat serializes this member's room changes (join, leave, kick,
+	// move, logout, room removal). Lock order: seat, Group.mu, Room.mu
+	// (two Room.mu in room id order); nobody waits for Group.mu while
+	// holding a Room.mu.
+	seat    sync.Mutex
+	room    atomic.Pointer[Room] // written under seat and the room's mu
+	unsaved int                  // messages said but not saved yet; guarded by Group.commits.mu
+}
+
+// view is m as clients see it in a room with the given definition.
+func (m *Member) view(info RoomInfo) MemberView {
+	return MemberView{Name: m.Name, Display: m.Display, Role: RoleIn(m, info), Avatar: m.Avatar}
 }
 
 // Room is a room of a group with its members and recent history.
+//
+// Everything sent to a room's members (messages, presence, room events)
+// is sent under its mu, so every member sees the same order, and a fan-out
+// in one room holds no lock another room needs. The member list is copy
+// on write: readers (user lists, counts, snapshots) never wait for a
+// fan-out.
 type Room struct {
-	info    RoomInfo
-	members []*Member // in join order
-	recent  []Message // last History messages, oldest first
+	id   int64    // never changes
+	info RoomInfo // guarded by Group.mu
+
+	mu      sync.Mutex                // serializes sends to the room and member changes
+	members atomic.Pointer[[]*Member] // in join order; replaced, never changed, under mu
+	recent  []Message                 // last History messages, a ring from oldest; guarded by mu
+	oldest  int                       // index of the oldest message in recent once it is full
+	removed bool                      // the room was removed; guarded by mu
+	said    atomic.Int64              // messages delivered; added to under mu, moved to Group.messages on removal
+
+	outMu    sync.Mutex // guards outbox and draining
+	outbox   []outMsg   // saved messages waiting for delivery, in id order
+	draining bool       // a goroutine delivers the outbox
 }
 
-func (r *Room) view() RoomView {
-	i := r.info
+func newRoom(info RoomInfo, history []Message) *Room {
+	r := &Room{id: info.ID, info: info, recent: history}
+	r.members.Store(&[]*Member{})
+	return r
+}
+
+// list returns the members in join order; the slice must not be changed.
+func (r *Room) list() []*Member { return *r.members.Load() }
+
+// count is the number of members.
+func (r *Room) count() int { return len(r.list()) }
+
+func (r *Room) view() RoomView { return roomView(r.info, r.count()) }
+
+// roomView is the view of a room with definition i and n members.
+func roomView(i RoomInfo, n int) RoomView {
 	return RoomView{
-		ID: i.ID, Name: i.Name, Desc: i.Desc, Owner: i.Owner, Count: len(r.members), Max: i.Max,
+		ID: i.ID, Name: i.Name, Desc: i.Desc, Owner: i.Owner, Count: n, Max: i.Max,
 		Locked: i.Password != "", Open: i.Open, Guests: i.Member, ST: i.ST,
 		Audio: i.Audio, Video: i.Video, WB: i.Whiteboard,
 	}
 }
 
-func (r *Room) names() []string {
-	out := make([]string, len(r.members))
-	for i, m := range r.members {
+func names(members []*Member) []string {
+	out := make([]string, len(members))
+	for i, m := range members {
 		out[i] = m.Name
 	}
 	return out
 }
 
+func views(members []*Member, info RoomInfo) []MemberView {
+	out := make([]MemberView, len(members))
+	for i, m := range members {
+		out[i] = m.view(info)
+	}
+	return out
+}
+
+// add appends m to the members; the caller holds r.mu.
+func (r *Room) add(m *Member) {
+	old := r.list()
+	next := make([]*Member, len(old), len(old)+1)
+	copy(next, old)
+	next = append(next, m)
+	r.members.Store(&next)
+}
+
+// remove takes m out of the members; the caller holds r.mu.
 func (r *Room) remove(m *Member) {
-	for i, x := range r.members {
+	old := r.list()
+	for i, x := range old {
 		if x == m {
-			r.members = append(r.members[:i], r.members[i+1:]...)
+			next := make([]*Member, 0, len(old)-1)
+			next = append(next, old[:i]...)
+			next = append(next, old[i+1:]...)
+			r.members.Store(&next)
 			return
 		}
 	}
 }
 
 // send delivers f to every member of r; members whose queue is full are
-// returned so the caller can drop them outside the loop.
+// returned so the caller can drop them outside the loop. The caller holds
+// r.mu.
 func (r *Room) send(f *Frame, slow []*Member) []*Member {
-	for _, m := range r.members {
+	for _, m := range r.list() {
 		if !m.Conn.Send(f) {
 			slow = append(slow, m)
 		}
 	}
 	return slow
+}
+
+// lockRooms locks a and b (either may be nil or both the same) in id
+// order, and returns the unlock.
+func lockRooms(a, b *Room) func() {
+	if a == nil || a == b {
+		a, b = b, nil
+	}
+	if a == nil {
+		return func() {}
+	}
+	if b != nil && b.id < a.id {
+		a, b = b, a
+	}
+	a.mu.Lock()
+	if b != nil {
+		b.mu.Lock()
+	}
+	return func() {
+		if b != nil {
+			b.mu.Unlock()
+		}
+		a.mu.Unlock()
+	}
 }
 
 // Options configures a Group.
@@ -91,12 +183,23 @@ type Options struct {
 	// connections, the online users, the rooms or their members changed;
 	// it must not block (core/status only schedules a rewrite).
 	OnChange func()
+	// Observe, if set, is told (synchronously, under no lock) that a
+	// member joined or left a room (its own leave, a kick, a move, the
+	// room removed), logged out, that a public message was delivered, or
+	// that a room was created, changed or removed. It must not block.
+	Observe func(sdk.Notification)
+	// Sanctions, if set, answers whether a ban, mute or kick cooldown
+	// applies; Login, Join, Say and Private enforce them.
+	Sanctions Sanctions
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
 }
 
 // Group is an independent chat community: its rooms, its online users and
 // every connection to it. All methods are safe for concurrent use.
+//
+// Group.mu guards the maps; it is never held while frames are sent. What
+// goes to a room's members is sent under that room's lock (see Room).
 type Group struct {
 	opts Options
 
@@ -109,7 +212,7 @@ type Group struct {
 
 	lastID     atomic.Int64 // last message id
 	commits    committer    // group commit of public messages (commit.go)
-	messages   atomic.Int64 // messages said since start
+	messages   atomic.Int64 // messages said since start in rooms removed since (see Room.said)
 	roomsDirty atomic.Bool  // a room list push is scheduled
 }
 
@@ -148,7 +251,25 @@ func (g *Group) Counts() (conns, users, rooms int) {
 }
 
 // MessagesSaid returns the number of public messages said since start.
-func (g *Group) MessagesSaid() int64 { return g.messages.Load() }
+func (g *Group) MessagesSaid() int64 {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	n := g.messages.Load()
+	for _, r := range g.rooms {
+		n += r.said.Load()
+	}
+	return n
+}
+
+// count counts n messages delivered in r (each room counts its own, so
+// rooms share no counter); the caller holds r.mu.
+func (g *Group) count(r *Room, n int64) {
+	if r.removed {
+		g.messages.Add(n)
+		return
+	}
+	r.said.Add(n)
+}
 
 // Connect registers a connection (before login) so broadcasts reach it.
 func (g *Group) Connect(c Conn) {
@@ -180,11 +301,16 @@ func ValidName(name string) bool {
 }
 
 // Login adds a member whose identity the auth pipeline has established. It
-// fails when the name is online already (by NameKey) and, for a guest,
-// when the name looks like an online user's (by NameSkeleton).
+// fails when the user is banned from the chat (code banned), when the
+// name is online already (by NameKey) and, for a guest, when the name
+// looks like an online user's (by NameSkeleton). It cleans m.Avatar.
 func (g *Group) Login(m *Member) (err error) {
 	key := NameKey(m.Name)
 	skel := NameSkeleton(m.Name)
+	m.Avatar = CleanAvatar(m.Avatar)
+	if s := g.Sanctioned(m, SanctionBan, 0); s != nil {
+		return g.sanctionError(s, CodeBanned, "You are banned from this chat")
+	}
 	defer func() {
 		if err == nil {
 			g.changed() // after the unlock below
@@ -208,27 +334,37 @@ func (g *Group) Login(m *Member) (err error) {
 
 // Logout removes a member from its room and from the online users.
 func (g *Group) Logout(m *Member) {
+	m.seat.Lock()
 	g.mu.Lock()
-	r := m.room
-	if r != nil {
-		r.remove(m)
-		m.room = nil
-	}
+	wasOnline := false
 	if key := NameKey(m.Name); g.users[key] == m {
+		wasOnline = true
 		delete(g.users, key)
 		skel := NameSkeleton(m.Name)
 		if g.skels[skel]--; g.skels[skel] <= 0 {
 			delete(g.skels, skel)
 		}
 	}
+	g.mu.Unlock()
+	r := m.room.Load()
 	var slow []*Member
 	if r != nil {
-		slow = r.send(NewFrame(PresenceEvent{Type: "presence", Room: r.info.ID, User: m.Name, Event: "leave", Count: len(r.members), Offline: true}), nil)
+		r.mu.Lock()
+		r.remove(m)
+		m.room.Store(nil)
+		if !r.removed {
+			slow = r.send(NewFrame(PresenceEvent{Type: "presence", Room: r.id, User: m.Name, Event: "leave", Count: r.count(), Offline: true}), nil)
+		}
+		r.mu.Unlock()
 	}
-	g.mu.Unlock()
+	m.seat.Unlock()
 	g.drop(slow)
 	if r != nil {
+		g.observe(sdk.Left, m.Name, r.id, nil)
 		g.pushRooms()
+	}
+	if wasOnline {
+		g.observe(sdk.LoggedOut, m.Name, 0, nil)
 	}
 	g.changed()
 }
@@ -268,15 +404,34 @@ func (g *Group) RoomInfo(id int64) (RoomInfo, bool) {
 	return r.info, true
 }
 
-// Users returns the names of a room's members in join order.
-func (g *Group) Users(roomID int64) ([]string, error) {
+// room returns a room and its definition.
+func (g *Group) room(id int64) (*Room, RoomInfo, error) {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	r, ok := g.rooms[roomID]
+	r, ok := g.rooms[id]
 	if !ok {
-		return nil, Errorf(CodeNoSuchRoom, "There is no room %d.", roomID)
+		return nil, RoomInfo{}, Errorf(CodeNoSuchRoom, "There is no room %d.", id)
 	}
-	return r.names(), nil
+	return r, r.info, nil
+}
+
+// Users returns the names of a room's members in join order.
+func (g *Group) Users(roomID int64) ([]string, error) {
+	r, _, err := g.room(roomID)
+	if err != nil {
+		return nil, err
+	}
+	return names(r.list()), nil
+}
+
+// Members returns a room's members in join order with their roles in
+// the room.
+func (g *Group) Members(roomID int64) ([]MemberView, error) {
+	r, info, err := g.room(roomID)
+	if err != nil {
+		return nil, err
+	}
+	return views(r.list(), info), nil
 }
 
 // PutRoom adds a room or replaces the definition of an existing one
@@ -291,14 +446,13 @@ func (g *Group) PutRoom(info RoomInfo, history []Message) {
 		if len(history) > g.opts.History {
 			history = history[len(history)-g.opts.History:]
 		}
-		g.rooms[info.ID] = &Room{info: info, recent: append([]Message(nil), history...)}
+		g.rooms[info.ID] = newRoom(info, append([]Message(nil), history...))
 		for _, m := range history {
-			if m.ID > g.lastID.Load() {
-				g.lastID.Store(m.ID)
-			}
+			g.SetLastMessageID(m.ID)
 		}
 	}
 	g.mu.Unlock()
+	g.observe(sdk.RoomChanged, "", info.ID, nil)
 	g.pushRooms()
 	g.changed()
 }
@@ -312,22 +466,46 @@ func (g *Group) RemoveRoom(id int64) error {
 		return Errorf(CodeNoSuchRoom, "There is no room %d.", id)
 	}
 	delete(g.rooms, id)
-	f := NewFrame(NoticeEvent{Type: "notice", Text: "The room " + r.info.Name + " has been removed."})
-	left := NewFrame(map[string]any{"type": "left", "room": id})
-	var slow []*Member
-	for _, m := range r.members {
-		m.room = nil
-		if !m.Conn.Send(f) || !m.Conn.Send(left) {
-			slow = append(slow, m)
-		}
-	}
-	r.members = nil
+	name := r.info.Name
 	g.mu.Unlock()
+	r.mu.Lock()
+	r.removed = true
+	g.messages.Add(r.said.Swap(0))
+	members := r.list()
+	r.mu.Unlock()
+	notice := NewFrame(NoticeEvent{Type: "notice", Text: "The room " + name + " has been removed."})
+	left := NewFrame(LeftEvent{Type: "left", Room: id, Reason: ReasonRoomRemoved})
+	var slow, gone []*Member
+	for _, m := range members {
+		m.seat.Lock()
+		if m.room.Load() == r {
+			r.mu.Lock()
+			r.remove(m)
+			m.room.Store(nil)
+			r.mu.Unlock()
+			gone = append(gone, m)
+			if !m.Conn.Send(notice) || !m.Conn.Send(left) {
+				slow = append(slow, m)
+			}
+		}
+		m.seat.Unlock()
+	}
 	g.drop(slow)
+	for _, m := range gone {
+		g.observe(sdk.Left, m.Name, id, nil)
+	}
+	g.observe(sdk.RoomChanged, "", id, nil)
 	g.pushRooms()
 	g.changed()
 	return nil
 }
+
+// Reasons of a LeftEvent that was not the member's own leave.
+const (
+	ReasonRoomRemoved = "room removed"
+	ReasonMoved       = "moved"
+	ReasonKicked      = "kicked" // when the moderator gave no reason
+)
 
 // SetLastMessageID makes new messages get ids above id (the store's last).
 func (g *Group) SetLastMessageID(id int64) {
@@ -340,55 +518,98 @@ func (g *Group) SetLastMessageID(id int64) {
 }
 
 // Join puts m into a room, leaving the room it was in. Administrators pass
-// the capacity, password and closed-room checks.
+// the capacity, password and closed-room checks. A ban of the room or of
+// the chat refuses the join (code banned), and so does a kick cooldown
+// (code kicked, with the time left as RetryAfter).
 func (g *Group) Join(m *Member, roomID int64, password string) (JoinedEvent, error) {
-	g.mu.Lock()
-	r, ok := g.rooms[roomID]
-	if !ok {
-		g.mu.Unlock()
+	return g.join(m, roomID, password, false)
+}
+
+// join is Join; force (a moderator's move) passes the capacity, password,
+// closed-room and sanction checks but not the registered-users rule, and
+// sends m a left event for the room it was in and the joined event.
+func (g *Group) join(m *Member, roomID int64, password string, force bool) (JoinedEvent, error) {
+	m.seat.Lock()
+	r, info, err := g.room(roomID)
+	if err != nil {
+		m.seat.Unlock()
+		return JoinedEvent{}, err
+	}
+	old := m.room.Load()
+	if old != r && !force {
+		if err := g.joinSanctions(m, roomID); err != nil {
+			m.seat.Unlock()
+			return JoinedEvent{}, err
+		}
+	}
+	unlock := lockRooms(old, r)
+	if r.removed {
+		unlock()
+		m.seat.Unlock()
 		return JoinedEvent{}, Errorf(CodeNoSuchRoom, "There is no room %d.", roomID)
 	}
-	if err := admit(r, m, password); err != nil {
-		g.mu.Unlock()
+	if err := admit(r, info, m, password, force); err != nil {
+		unlock()
+		m.seat.Unlock()
 		return JoinedEvent{}, err
 	}
 	var slow []*Member
-	if old := m.room; old != nil && old != r {
+	moved := old != r
+	if moved && old != nil {
 		old.remove(m)
-		slow = old.send(NewFrame(PresenceEvent{Type: "presence", Room: old.info.ID, User: m.Name, Event: "leave", Count: len(old.members)}), slow)
+		if !old.removed {
+			slow = old.send(NewFrame(PresenceEvent{Type: "presence", Room: old.id, User: m.Name, Event: "leave", Count: old.count()}), slow)
+		}
 	}
-	if m.room != r {
-		m.room = r
-		r.members = append(r.members, m)
-		slow = r.send(NewFrame(PresenceEvent{Type: "presence", Room: r.info.ID, User: m.Name, Event: "join", Count: len(r.members)}), slow)
+	if moved {
+		m.room.Store(r)
+		r.add(m)
+		v := m.view(info)
+		slow = r.send(NewFrame(PresenceEvent{Type: "presence", Room: r.id, User: m.Name, Event: "join", Count: r.count(),
+			Role: v.Role, Display: v.Display, Avatar: v.Avatar}), slow)
 	}
+	members := r.list()
 	ev := JoinedEvent{
-		Type: "joined", Room: r.view(), Users: r.names(),
-		History: append([]Message{}, r.recent...), Welcome: r.info.Welcome,
+		Type: "joined", Room: roomView(info, len(members)), Users: names(members), Members: views(members, info),
+		History: r.history(), Welcome: info.Welcome,
 	}
-	g.mu.Unlock()
+	if force {
+		// A moved member learns it before the new room's next message.
+		if moved && old != nil && !m.Conn.Send(NewFrame(LeftEvent{Type: "left", Room: old.id, Reason: ReasonMoved})) ||
+			!m.Conn.Send(NewFrame(ev)) {
+			slow = append(slow, m)
+		}
+	}
+	unlock()
+	m.seat.Unlock()
 	g.drop(slow)
+	if moved {
+		if old != nil {
+			g.observe(sdk.Left, m.Name, old.id, nil)
+		}
+		g.observe(sdk.Joined, m.Name, r.id, nil)
+	}
 	g.pushRooms()
 	g.changed()
 	return ev, nil
 }
 
-func admit(r *Room, m *Member, password string) error {
-	i := r.info
-	if m.room == r {
+// admit checks whether m may enter r (whose lock the caller holds).
+func admit(r *Room, i RoomInfo, m *Member, password string, force bool) error {
+	if m.room.Load() == r {
 		return nil
 	}
 	if m.Guest && !i.Member {
 		return Errorf(CodeMembersOnly, "The room %q is for registered users only.", i.Name)
 	}
-	if m.Admin {
+	if m.Admin || force {
 		return nil
 	}
 	if !i.Open {
 		return Errorf(CodeRoomClosed, "The room %q is closed.", i.Name)
 	}
-	if i.Max > 0 && len(r.members) >= i.Max {
-		return Errorf(CodeRoomFull, "The room %q is full (%d of %d).", i.Name, len(r.members), i.Max)
+	if n := r.count(); i.Max > 0 && n >= i.Max {
+		return Errorf(CodeRoomFull, "The room %q is full (%d of %d).", i.Name, n, i.Max)
 	}
 	if i.Password != "" && subtle.ConstantTimeCompare([]byte(i.Password), []byte(password)) != 1 {
 		if password == "" {
@@ -401,20 +622,46 @@ func admit(r *Room, m *Member, password string) error {
 
 // Leave takes m out of its room, if any, and returns the room id it left.
 func (g *Group) Leave(m *Member) int64 {
-	g.mu.Lock()
-	r := m.room
+	r, _ := g.takeOut(m, 0, nil)
 	if r == nil {
-		g.mu.Unlock()
 		return 0
 	}
+	return r.id
+}
+
+// takeOut takes m out of its room (when roomID is not 0, only out of that
+// room) with a presence leave to the others, and sends m the frames of
+// tell; it returns the room, or nil when m was not in one (or not in
+// roomID).
+func (g *Group) takeOut(m *Member, roomID int64, tell func(r *Room) []*Frame) (*Room, []*Member) {
+	m.seat.Lock()
+	r := m.room.Load()
+	if r == nil || (roomID != 0 && r.id != roomID) {
+		m.seat.Unlock()
+		return nil, nil
+	}
+	r.mu.Lock()
 	r.remove(m)
-	m.room = nil
-	slow := r.send(NewFrame(PresenceEvent{Type: "presence", Room: r.info.ID, User: m.Name, Event: "leave", Count: len(r.members)}), nil)
-	g.mu.Unlock()
+	m.room.Store(nil)
+	var slow []*Member
+	if !r.removed {
+		slow = r.send(NewFrame(PresenceEvent{Type: "presence", Room: r.id, User: m.Name, Event: "leave", Count: r.count()}), nil)
+	}
+	r.mu.Unlock()
+	if tell != nil {
+		for _, f := range tell(r) {
+			if !m.Conn.Send(f) {
+				slow = append(slow, m)
+				break
+			}
+		}
+	}
+	m.seat.Unlock()
 	g.drop(slow)
+	g.observe(sdk.Left, m.Name, r.id, nil)
 	g.pushRooms()
 	g.changed()
-	return r.info.ID
+	return r, slow
 }
 
 // CleanText validates a message text: trimmed, not empty, not too long.
@@ -440,43 +687,52 @@ func CleanStyle(s Style) Style {
 	return s
 }
 
-// Say publishes a public message from m to the room m is in. The message
-// is saved (Options.SaveMessages, with whatever else was said meanwhile)
-// before any member gets it, and delivered in id order; the frame is
-// encoded once and the same bytes go to every member.
+// Say publishes a public message from m to the room m is in, with an
+// emoticon (CleanEmotion; anything else is dropped). A mute of the room
+// or of the chat refuses it (code muted). The message is saved
+// (Options.SaveMessages, with whatever else was said meanwhile) before
+// any member gets it, and delivered in id order; the frame is encoded
+// once and the same bytes go to every member.
 //
 // With a store, Say returns once the message is numbered and queued,
 // unless m has Options.MaxUnsaved messages waiting to be saved: it then returns
 // once its own is saved, or with a not_saved error. A queued message that
 // cannot be saved is delivered to nobody, and m gets an error event with
 // code not_saved naming it. Without a store, Say returns after delivery.
-func (g *Group) Say(m *Member, text string, style Style) (Message, error) {
+func (g *Group) Say(m *Member, text string, style Style, emotion string) (Message, error) {
 	text, err := g.CleanText(text)
 	if err != nil {
 		return Message{}, err
 	}
-	g.mu.RLock()
-	r := m.room
-	var roomID int64
-	if r != nil {
-		roomID = r.info.ID
-	}
-	g.mu.RUnlock()
+	r := m.room.Load()
 	if r == nil {
 		return Message{}, Errorf(CodeNotInRoom, "Join a room before you speak.")
 	}
-	b, msg, start, wait := g.commits.queue(g, r, m, Message{
-		Group: g.opts.Name, RoomID: roomID, From: m.Name,
-		Text: text, Style: CleanStyle(style),
-	})
-	switch {
-	case start && g.opts.SaveMessages == nil:
-		g.commits.lead(g)
-	case start:
+	if s := g.Sanctioned(m, SanctionMute, r.id); s != nil {
+		what := "You are muted in this room"
+		if s.Room == 0 {
+			what = "You are muted"
+		}
+		return Message{}, g.sanctionError(s, CodeMuted, what)
+	}
+	return g.publish(r, m, Message{
+		Group: g.opts.Name, RoomID: r.id, From: m.Name,
+		Text: text, Style: CleanStyle(style), Emotion: CleanEmotion(emotion),
+	}, false)
+}
+
+// publish numbers msg and delivers it to r (see Say); wait makes it
+// return only once msg is delivered, or failed to be saved.
+func (g *Group) publish(r *Room, m *Member, msg Message, wait bool) (Message, error) {
+	if g.opts.SaveMessages == nil {
+		return g.fanout(r, msg), nil
+	}
+	b, msg, start, waits := g.commits.queue(g, r, m, msg, wait)
+	if start {
 		go g.commits.saveLoop(g)
 	}
-	if wait {
-		<-b.done
+	if waits {
+		<-b.delivered
 		if b.err != nil {
 			return Message{}, b.err
 		}
@@ -484,27 +740,57 @@ func (g *Group) Say(m *Member, text string, style Style) (Message, error) {
 	return msg, nil
 }
 
+// fanout numbers msg and delivers it to r at once (no store): numbering
+// under r's lock keeps the room's ids increasing in delivery order.
+func (g *Group) fanout(r *Room, msg Message) Message {
+	r.mu.Lock()
+	msg.ID = g.lastID.Add(1)
+	msg.Time = g.opts.Now().UTC()
+	g.remember(r, msg)
+	slow := r.send(NewFrame(MessageEvent{Type: "message", Message: msg}), nil)
+	g.count(r, 1)
+	r.mu.Unlock()
+	g.drop(slow)
+	if g.opts.Observe != nil {
+		g.observe(sdk.Delivered, msg.From, msg.RoomID, &msg)
+	}
+	return msg
+}
+
+// remember keeps msg in r's recent history; the caller holds r.mu.
 func (g *Group) remember(r *Room, msg Message) {
 	if g.opts.History == 0 {
 		return
 	}
 	if len(r.recent) >= g.opts.History {
-		copy(r.recent, r.recent[1:])
-		r.recent[len(r.recent)-1] = msg
+		r.recent[r.oldest] = msg
+		r.oldest = (r.oldest + 1) % len(r.recent)
 		return
 	}
 	r.recent = append(r.recent, msg)
 }
 
-// Private sends a private message from m to the user named to; the sender
-// gets the same event back.
-func (g *Group) Private(m *Member, to, text string, style Style) error {
-	return g.private(m.Name, m, to, text, style)
+// history returns a copy of r's recent messages, oldest first; the
+// caller holds r.mu.
+func (r *Room) history() []Message {
+	out := make([]Message, 0, len(r.recent))
+	out = append(out, r.recent[r.oldest:]...)
+	return append(out, r.recent[:r.oldest]...)
+}
+
+// Private sends a private message from m to the user named to, with an
+// emoticon (CleanEmotion); the sender gets the same event back. A mute of
+// the chat refuses it (code muted).
+func (g *Group) Private(m *Member, to, text string, style Style, emotion string) error {
+	if s := g.Sanctioned(m, SanctionMute, 0); s != nil {
+		return g.sanctionError(s, CodeMuted, "You are muted")
+	}
+	return g.private(m.Name, m, to, text, style, emotion)
 }
 
 // private delivers a private message to the user logged in as to, and
 // echoes it to echo (the sending member) when that is someone else.
-func (g *Group) private(from string, echo *Member, to, text string, style Style) error {
+func (g *Group) private(from string, echo *Member, to, text string, style Style, emotion string) error {
 	text, err := g.CleanText(text)
 	if err != nil {
 		return err
@@ -513,7 +799,8 @@ func (g *Group) private(from string, echo *Member, to, text string, style Style)
 	if !ok {
 		return Errorf(CodeNotOnline, "%s is not online.", to)
 	}
-	f := NewFrame(PrivateEvent{Type: "private", From: from, To: dest.Name, Text: text, Style: CleanStyle(style), Time: g.opts.Now().UTC()})
+	f := NewFrame(PrivateEvent{Type: "private", From: from, To: dest.Name, Text: text, Style: CleanStyle(style),
+		Emotion: CleanEmotion(emotion), Time: g.opts.Now().UTC()})
 	var slow []*Member
 	if !dest.Conn.Send(f) {
 		slow = append(slow, dest)
@@ -542,14 +829,34 @@ func (g *Group) pushRoomsNow() {
 	g.roomsDirty.Store(false)
 	g.mu.RLock()
 	f := NewFrame(RoomsEvent{Type: "rooms", Rooms: g.roomsLocked()})
-	var slow []*Member
+	g.mu.RUnlock()
+	g.sendMembers(f, g.onlineUsers(nil))
+}
+
+// onlineUsers returns the logged-in members that keep (nil: all).
+func (g *Group) onlineUsers(keep func(*Member) bool) []*Member {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	out := make([]*Member, 0, len(g.users))
 	for _, m := range g.users {
+		if keep == nil || keep(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// sendMembers sends f to each of ms (under no lock), drops those that
+// cannot keep up, and returns how many it reached.
+func (g *Group) sendMembers(f *Frame, ms []*Member) int {
+	var slow []*Member
+	for _, m := range ms {
 		if !m.Conn.Send(f) {
 			slow = append(slow, m)
 		}
 	}
-	g.mu.RUnlock()
 	g.drop(slow)
+	return len(ms) - len(slow)
 }
 
 // drop closes the connections of members that could not keep up. The
@@ -558,6 +865,19 @@ func (g *Group) drop(slow []*Member) {
 	for _, m := range slow {
 		m.Conn.Close(ReasonSlowConsumer)
 	}
+}
+
+// observe tells Options.Observe, if any; callers hold no lock.
+func (g *Group) observe(kind sdk.NotificationKind, user string, room int64, msg *Message) {
+	if g.opts.Observe == nil {
+		return
+	}
+	n := sdk.Notification{Kind: kind, User: user, Room: room, Time: g.opts.Now().UTC()}
+	if msg != nil {
+		n.Message = &sdk.Message{ID: msg.ID, Room: msg.RoomID, From: msg.From, Text: msg.Text, Time: msg.Time,
+			Style: sdk.Style{Bold: msg.Style.Bold, Italic: msg.Style.Italic, Underline: msg.Style.Underline, Color: msg.Style.Color}}
+	}
+	g.opts.Observe(n)
 }
 
 // CloseAll closes every connection of the group (server shutdown).

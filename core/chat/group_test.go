@@ -109,7 +109,7 @@ func TestJoinSayReachesEveryMemberWithWelcomeAndHistory(t *testing.T) {
 		t.Fatalf("alice saw presence %v", p)
 	}
 	for i := range 4 {
-		if _, err := g.Say(alice, fmt.Sprintf("m%d", i), Style{Bold: true, Color: "#FF0000"}); err != nil {
+		if _, err := g.Say(alice, fmt.Sprintf("m%d", i), Style{Bold: true, Color: "#FF0000"}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -168,11 +168,11 @@ func TestRefusals(t *testing.T) {
 	if !strings.Contains(err.Error(), "2 of 2") {
 		t.Fatalf("full message %q does not give the numbers", err)
 	}
-	_, err = g.Say(c, "hello", Style{})
+	_, err = g.Say(c, "hello", Style{}, "")
 	wantCode(t, err, CodeNotInRoom)
-	_, err = g.Say(a, "   ", Style{})
+	_, err = g.Say(a, "   ", Style{}, "")
 	wantCode(t, err, CodeEmpty)
-	_, err = g.Say(a, strings.Repeat("x", 21), Style{})
+	_, err = g.Say(a, strings.Repeat("x", 21), Style{}, "")
 	wantCode(t, err, CodeTooLong)
 	wantCode(t, g.Login(&Member{Name: "A", Conn: &fakeConn{}}), CodeNameTaken)
 
@@ -199,7 +199,7 @@ func TestPrivateMessageGoesOnlyToTheRecipientAndBack(t *testing.T) {
 	a, ac := login(t, g, "alice", true)
 	_, bc := login(t, g, "bob", true)
 	_, cc := login(t, g, "carol", true)
-	if err := g.Private(a, "BOB", "psst", Style{Italic: true}); err != nil {
+	if err := g.Private(a, "BOB", "psst", Style{Italic: true}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if p := bc.events("private"); len(p) != 1 || p[0]["from"] != "alice" || p[0]["to"] != "bob" || p[0]["text"] != "psst" {
@@ -211,7 +211,7 @@ func TestPrivateMessageGoesOnlyToTheRecipientAndBack(t *testing.T) {
 	if len(cc.events("private")) != 0 {
 		t.Fatal("carol saw a private message")
 	}
-	wantCode(t, g.Private(a, "nobody", "x", Style{}), CodeNotOnline)
+	wantCode(t, g.Private(a, "nobody", "x", Style{}, ""), CodeNotOnline)
 }
 
 func TestSlowConsumerIsDroppedNotWaitedFor(t *testing.T) {
@@ -224,7 +224,7 @@ func TestSlowConsumerIsDroppedNotWaitedFor(t *testing.T) {
 	_, _ = g.Join(slow, 1, "")
 	_, _ = g.Join(a, 1, "")
 	for range 5 {
-		if _, err := g.Say(a, "x", Style{}); err != nil {
+		if _, err := g.Say(a, "x", Style{}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -271,7 +271,7 @@ func TestRoomListPushAndRemoveRoom(t *testing.T) {
 	if left := ac.events("left"); len(left) != 1 {
 		t.Fatalf("member of a removed room not told: %v", left)
 	}
-	if _, err := g.Say(a, "x", Style{}); CodeOf(err) != CodeNotInRoom {
+	if _, err := g.Say(a, "x", Style{}, ""); CodeOf(err) != CodeNotInRoom {
 		t.Fatalf("member still in removed room: %v", err)
 	}
 	wantCode(t, g.RemoveRoom(1), CodeNoSuchRoom)

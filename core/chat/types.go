@@ -52,11 +52,15 @@ type Style struct {
 
 // Message is a public message said in a room.
 type Message struct {
-	ID     int64     `json:"id"`
-	Group  string    `json:"-"`
-	RoomID int64     `json:"room"`
-	From   string    `json:"from"`
-	Text   string    `json:"text"`
-	Style  Style     `json:"style"`
-	Time   time.Time `json:"ts"`
+	ID     int64  `json:"id"`
+	Group  string `json:"-"`
+	RoomID int64  `json:"room"`
+	From   string `json:"from"`
+	Text   string `json:"text"`
+	Style  Style  `json:"style"`
+	// Emotion is a built-in emoticon "e1".."e32" drawn with the text;
+	// empty for none. The store does not keep it (yet): it is in the
+	// recent history of a running server only.
+	Emotion string    `json:"emotion,omitempty"`
+	Time    time.Time `json:"ts"`
 }

@@ -55,7 +55,7 @@ func TestFewLargeFramesDropAReaderThatDoesNotRead(t *testing.T) {
 	_, reader := stalledMember(t, g, h, "reader")
 	big := strings.Repeat("x", 200<<10)
 	for i := 0; i < 10 && !dropped(reader); i++ {
-		if _, err := g.Say(speaker, big, chat.Style{}); err != nil {
+		if _, err := g.Say(speaker, big, chat.Style{}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -72,7 +72,7 @@ func TestBurstOfSmallFramesKeepsAReader(t *testing.T) {
 	speaker, _ := stalledMember(t, g, h, "speaker")
 	_, reader := stalledMember(t, g, h, "reader")
 	for range 1000 {
-		if _, err := g.Say(speaker, "hi", chat.Style{}); err != nil {
+		if _, err := g.Say(speaker, "hi", chat.Style{}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

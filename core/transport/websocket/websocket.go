@@ -595,7 +595,7 @@ func (c *conn) handle(req request) error {
 		if err := c.allowMessage(); err != nil {
 			return err
 		}
-		_, err := g.Say(m, req.Text, req.Style)
+		_, err := g.Say(m, req.Text, req.Style, "")
 		return err
 	case "pm":
 		if req.To == "" {
@@ -607,7 +607,7 @@ func (c *conn) handle(req request) error {
 		if err := c.allowPM(req.To); err != nil {
 			return err
 		}
-		return g.Private(m, req.To, req.Text, req.Style)
+		return g.Private(m, req.To, req.Text, req.Style, "")
 	case "users":
 		users, err := g.Users(req.Room)
 		if err != nil {
