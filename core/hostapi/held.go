@@ -35,8 +35,7 @@ func (a *API) HoldBy(ctx context.Context, plugin string, m chat.Message, note st
 		note = string(r[:MaxReasonChars])
 	}
 	m.Time = a.opts.Now()
-	// The emotion is kept once chat.Message carries it (Emotion: m.Emotion).
-	id, err := a.data.HoldMessage(ctx, store.HeldRecord{Message: m, Note: note, Plugin: plugin})
+	id, err := a.data.HoldMessage(ctx, store.HeldRecord{Message: m, Emotion: m.Emotion, Note: note, Plugin: plugin})
 	if err != nil {
 		return 0, fmt.Errorf("host api: %w", err)
 	}
