@@ -58,10 +58,13 @@ type Caller struct {
 	Room    int64 // the room the user is in; 0 for none
 }
 
-// Style is the text style of a message.
+// Style is the text style of a message; the tags are its form in the
+// client protocol.
 type Style struct {
-	Bold, Italic, Underline bool
-	Color                   string // "#rrggbb" or empty
+	Bold      bool   `json:"b,omitempty"`
+	Italic    bool   `json:"i,omitempty"`
+	Underline bool   `json:"u,omitempty"`
+	Color     string `json:"color,omitempty"` // "#rrggbb" or empty
 }
 
 // LoginEvent asks OnLogin about a user whose identity the authenticators

@@ -874,8 +874,8 @@ func (g *Group) observe(kind sdk.NotificationKind, user string, room int64, msg 
 	}
 	n := sdk.Notification{Kind: kind, User: user, Room: room, Time: g.opts.Now().UTC()}
 	if msg != nil {
-		n.Message = &sdk.Message{ID: msg.ID, Room: msg.RoomID, From: msg.From, Text: msg.Text, Time: msg.Time,
-			Style: sdk.Style{Bold: msg.Style.Bold, Italic: msg.Style.Italic, Underline: msg.Style.Underline, Color: msg.Style.Color}}
+		m := msg.SDK()
+		n.Message = &m
 	}
 	g.opts.Observe(n)
 }

@@ -3,7 +3,11 @@
 // through the Conn interface and persistence is wired in by core/server.
 package chat
 
-import "time"
+import (
+	"time"
+
+	"github.com/parlorchat/parlor/sdk"
+)
 
 // DefaultGroup is the name of the group every server has.
 const DefaultGroup = "default"
@@ -42,13 +46,9 @@ type RoomInfo struct {
 	Origin         Origin `json:"-"`
 }
 
-// Style is the text style of a message.
-type Style struct {
-	Bold      bool   `json:"b,omitempty"`
-	Italic    bool   `json:"i,omitempty"`
-	Underline bool   `json:"u,omitempty"`
-	Color     string `json:"color,omitempty"` // "#rrggbb"
-}
+// Style is the text style of a message; the sdk's type, so that modules
+// and the core speak of the same value.
+type Style = sdk.Style
 
 // Message is a public message said in a room.
 type Message struct {
@@ -63,4 +63,9 @@ type Message struct {
 	// recent history of a running server only.
 	Emotion string    `json:"emotion,omitempty"`
 	Time    time.Time `json:"ts"`
+}
+
+// SDK returns the message as the Host API and notifications give it.
+func (m Message) SDK() sdk.Message {
+	return sdk.Message{ID: m.ID, Room: m.RoomID, From: m.From, Text: m.Text, Style: m.Style, Time: m.Time, Emotion: m.Emotion}
 }

@@ -35,7 +35,7 @@ func (a *API) HoldBy(ctx context.Context, plugin string, m chat.Message, note st
 		note = string(r[:MaxReasonChars])
 	}
 	m.Time = a.opts.Now()
-	id, err := a.data.HoldMessage(ctx, store.HeldRecord{Message: m, Emotion: m.Emotion, Note: note, Plugin: plugin})
+	id, err := a.data.HoldMessage(ctx, store.HeldRecord{Message: m, Note: note, Plugin: plugin})
 	if err != nil {
 		return 0, fmt.Errorf("host api: %w", err)
 	}
@@ -57,9 +57,8 @@ func (d held) prepare() (Chat, store.HostData, error) {
 }
 
 func toHeld(r store.HeldRecord) sdk.HeldMessage {
-	m := toMessage(r.Message)
+	m := r.Message.SDK()
 	m.ID = 0
-	m.Emotion = r.Emotion
 	return sdk.HeldMessage{ID: r.ID, Message: m, Note: r.Note, Plugin: r.Plugin}
 }
 
@@ -106,7 +105,7 @@ func (d held) Release(ctx context.Context, id int64) (sdk.Message, error) {
 		return sdk.Message{}, err
 	}
 	// Said first, forgotten after: a failure keeps the message held.
-	msg, err := c.SayAs(r.Message.From, r.Message.RoomID, r.Message.Text, r.Message.Style, r.Emotion)
+	msg, err := c.SayAs(r.Message.From, r.Message.RoomID, r.Message.Text, r.Message.Style, r.Message.Emotion)
 	if err != nil {
 		return sdk.Message{}, chatErr(err)
 	}
@@ -114,7 +113,7 @@ func (d held) Release(ctx context.Context, id int64) (sdk.Message, error) {
 		return sdk.Message{}, fmt.Errorf("released held message %d, but it could not be forgotten: %w", id, err)
 	}
 	d.h.api.log.Info("held message released", "plugin", d.h.plugin, "id", id, "user", r.Message.From, "room", r.Message.RoomID)
-	return toMessage(msg), nil
+	return msg.SDK(), nil
 }
 
 func (d held) Decline(ctx context.Context, id int64, reason string) error {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -33,7 +32,7 @@ func checkEmotion(e string) error {
 	if e == "" {
 		return nil
 	}
-	if n, err := strconv.Atoi(strings.TrimPrefix(e, "e")); err == nil && strings.HasPrefix(e, "e") && n >= 1 && n <= 32 && e == "e"+strconv.Itoa(n) {
+	if chat.CleanEmotion(e) == e {
 		return nil
 	}
 	return invalid("emotion %q is not e1 to e32", e)
@@ -139,15 +138,6 @@ func (m messages) Event(ctx context.Context, to sdk.Audience, ev sdk.Event) (int
 	return n, ctx.Err()
 }
 
-func toChatStyle(s sdk.Style) chat.Style {
-	return chat.Style{Bold: s.Bold, Italic: s.Italic, Underline: s.Underline, Color: s.Color}
-}
-
-func toMessage(m chat.Message) sdk.Message {
-	return sdk.Message{ID: m.ID, Room: m.RoomID, From: m.From, Text: m.Text, Time: m.Time,
-		Style: sdk.Style{Bold: m.Style.Bold, Italic: m.Style.Italic, Underline: m.Style.Underline, Color: m.Style.Color}}
-}
-
 func (m messages) SayAs(ctx context.Context, s sdk.Say) (sdk.Message, error) {
 	c, err := m.h.chat()
 	if err != nil {
@@ -167,10 +157,10 @@ func (m messages) SayAs(ctx context.Context, s sdk.Say) (sdk.Message, error) {
 	if err := errors.Join(errs...); err != nil {
 		return sdk.Message{}, err
 	}
-	msg, err := c.SayAs(s.From, s.Room, s.Text, toChatStyle(s.Style), s.Emotion)
+	msg, err := c.SayAs(s.From, s.Room, s.Text, s.Style, s.Emotion)
 	if err != nil {
 		return sdk.Message{}, chatErr(err)
 	}
 	m.h.api.log.Debug("message said as a user", "plugin", m.h.plugin, "user", s.From, "room", s.Room, "id", msg.ID)
-	return toMessage(msg), ctx.Err()
+	return msg.SDK(), ctx.Err()
 }

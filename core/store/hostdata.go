@@ -87,8 +87,7 @@ type SanctionQuery struct {
 // HeldRecord is a message held for a moderator.
 type HeldRecord struct {
 	ID      int64
-	Message chat.Message // Group, RoomID, From, Text, Style; Time is when it was held
-	Emotion string
+	Message chat.Message // Group, RoomID, From, Text, Style, Emotion; Time is when it was held
 	Note    string
 	Plugin  string // the module that held it; empty when unknown
 }
@@ -272,7 +271,7 @@ func (s *SQLite) HoldMessage(ctx context.Context, h HeldRecord) (int64, error) {
 	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO held_messages (grp, room_id, sender, text, style, emotion, note, held_at, plugin)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, h.Message.Group, h.Message.RoomID, h.Message.From, h.Message.Text,
-		string(style), h.Emotion, h.Note, h.Message.Time.UnixMilli(), h.Plugin)
+		string(style), h.Message.Emotion, h.Note, h.Message.Time.UnixMilli(), h.Plugin)
 	if err != nil {
 		return 0, fmt.Errorf("hold message of %q in room %d: %w", h.Message.From, h.Message.RoomID, err)
 	}
@@ -290,7 +289,7 @@ func scanHeld(row interface{ Scan(...any) error }) (HeldRecord, error) {
 	var style string
 	var held int64
 	if err := row.Scan(&h.ID, &h.Message.Group, &h.Message.RoomID, &h.Message.From, &h.Message.Text, &style,
-		&h.Emotion, &h.Note, &held, &h.Plugin); err != nil {
+		&h.Message.Emotion, &h.Note, &held, &h.Plugin); err != nil {
 		return HeldRecord{}, err
 	}
 	if err := json.Unmarshal([]byte(style), &h.Message.Style); err != nil {
