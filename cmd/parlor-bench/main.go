@@ -94,6 +94,10 @@ type options struct {
 var allScenarios = []string{"idle", "fanout", "latency", "logins", "modules"}
 
 func main() {
+	if kind, ok := benchPluginKind(os.Args[0]); ok {
+		serveBenchPlugin(kind)
+		return
+	}
 	o, err := parseFlags(os.Args[1:])
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
