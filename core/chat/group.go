@@ -20,7 +20,12 @@ type Member struct {
 	Display string // shown name; the login name when empty
 	Admin   bool
 	Guest   bool
-	Conn    Conn
+	// IP is the remote address the member logged in from.
+	IP string
+	// Avatar is an http(s) URL or a built-in picture "e1".."e32"; empty
+	// for none.
+	Avatar string
+	Conn   Conn
 
 	room    *Room // guarded by Group.mu
 	unsaved int   // messages said but not saved yet; guarded by Group.commits.mu

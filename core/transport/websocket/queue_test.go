@@ -20,7 +20,7 @@ func queueRoom(t *testing.T) (*chat.Group, *Handler) {
 	g.PutRoom(chat.RoomInfo{ID: 1, Name: "Room", Member: true, Open: true}, nil)
 	h := &Handler{
 		opts:  Options{SendQueue: def.HTTP.SendQueue, SendQueueBytes: def.HTTP.SendQueueBytes},
-		group: g, log: hclog.NewNullLogger(),
+		log: hclog.NewNullLogger(),
 	}
 	return g, h
 }
