@@ -124,7 +124,6 @@ func (c *Client) loginHook(id auth.Identity) (auth.Identity, error) {
 	return id, nil
 }
 
-
 // joinHook asks the modules whether the member may enter room.
 func (c *Client) joinHook(room int64) error {
 	h := c.n.opts.Hooks
