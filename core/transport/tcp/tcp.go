@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +35,9 @@ type Options struct {
 	// byte bound.
 	SendQueueBytes int
 	WriteTimeout   time.Duration // one write to a client must finish within this time
+	// HandshakeTimeout bounds the TLS handshake of a TLS listener's
+	// connection; WriteTimeout when 0.
+	HandshakeTimeout time.Duration
 	// IdleTimeout closes a connection that sent nothing for this long;
 	// 0 never does.
 	IdleTimeout time.Duration
@@ -59,6 +63,9 @@ func New(node *session.Node, opts Options) *Server {
 	}
 	if opts.SendQueue < 1 {
 		opts.SendQueue = 1
+	}
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = opts.WriteTimeout
 	}
 	return &Server{opts: opts, node: node, log: opts.Logger}
 }
@@ -141,7 +148,30 @@ func remoteIP(nc net.Conn) string {
 // per-address cap.
 const refuseTimeout = 2 * time.Second
 
+// start serves a new connection, after its TLS handshake (on a goroutine
+// of its own, bounded by HandshakeTimeout) when it has one.
 func (s *Server) start(nc net.Conn) {
+	tc, ok := nc.(*tls.Conn)
+	if !ok {
+		s.open(nc)
+		return
+	}
+	s.active.Add(1)
+	go func() {
+		defer s.active.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), s.opts.HandshakeTimeout)
+		defer cancel()
+		if err := tc.HandshakeContext(ctx); err != nil {
+			s.log.Debug("tls handshake failed", "remote", remoteIP(nc), "error", err)
+			_ = nc.Close()
+			return
+		}
+		s.open(nc)
+	}()
+}
+
+// open starts the session of a connection and its reader and writer.
+func (s *Server) open(nc net.Conn) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{s: s, nc: nc, ctx: ctx, cancel: cancel, ip: remoteIP(nc), wake: make(chan struct{}, 1), ended: make(chan struct{})}
 	client, err := s.node.Connect(ctx, c, session.ConnInfo{RemoteIP: c.ip})
@@ -306,8 +336,7 @@ func (c *conn) readLoop() {
 		if errors.Is(err, bufio.ErrBufferFull) || (err == nil && long != nil) {
 			long = append(long, part...)
 			if len(bytes.TrimRight(long, "\r\n")) > limit {
-				c.client.Refuse(chat.Errorf(chat.CodeBadRequest, "The line is longer than %d bytes.", limit))
-				c.closeWith("line too long")
+				c.tooLong(br, err == nil)
 				return
 			}
 			if err != nil {
@@ -323,8 +352,7 @@ func (c *conn) readLoop() {
 		}
 		line := bytes.TrimRight(part, "\r\n")
 		if len(line) > limit {
-			c.client.Refuse(chat.Errorf(chat.CodeBadRequest, "The line is longer than %d bytes.", limit))
-			c.closeWith("line too long")
+			c.tooLong(br, true)
 			return
 		}
 		if len(bytes.TrimSpace(line)) == 0 {
@@ -332,4 +360,24 @@ func (c *conn) readLoop() {
 		}
 		c.client.Handle(line)
 	}
+}
+
+// drainTimeout bounds the reading of the rest of a line too long.
+const drainTimeout = 2 * time.Second
+
+// tooLong refuses a line longer than the limit and closes the connection.
+// The rest of the line is read first (for up to drainTimeout) unless
+// ended says it was read: closing a socket with unread input resets it,
+// and the client could lose the error before reading it.
+func (c *conn) tooLong(br *bufio.Reader, ended bool) {
+	c.client.Refuse(chat.Errorf(chat.CodeBadRequest, "The line is longer than %d bytes.", c.s.opts.MaxLineBytes))
+	if !ended {
+		_ = c.nc.SetReadDeadline(time.Now().Add(drainTimeout))
+		for {
+			if _, err := br.ReadSlice('\n'); !errors.Is(err, bufio.ErrBufferFull) {
+				break
+			}
+		}
+	}
+	c.closeWith("line too long")
 }
