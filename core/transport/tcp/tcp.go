@@ -236,8 +236,8 @@ func (c *conn) signal() {
 	}
 }
 
-// Close ends the connection after what is queued (nothing for a slow
-// consumer); TCP has no close reason, so it is only logged.
+// Close ends the connection after what is queued, or at once for a slow
+// consumer; TCP has no close reason, so it is only logged.
 func (c *conn) Close(reason string) { c.closeWith(reason) }
 
 // End ends the connection normally after what is queued.
@@ -247,11 +247,19 @@ func (c *conn) closeWith(reason string) {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		c.closing, c.reason = true, reason
-		if reason == chat.ReasonSlowConsumer {
+		slow := reason == chat.ReasonSlowConsumer
+		if slow {
 			clear(c.queue)
 			c.queue, c.queued = nil, 0
 		}
 		c.mu.Unlock()
+		if slow {
+			// Nothing more is delivered to a slow consumer: closing the
+			// socket now ends a write blocked on it, and the member
+			// leaves at once instead of after the write timeout.
+			c.broken.Store(true)
+			_ = c.nc.Close()
+		}
 		c.cancel()
 		c.signal()
 	})
