@@ -76,6 +76,27 @@ func moduleRefusal(module string, err error) error {
 	return chat.Errorf(CodeModuleError, "%s could not answer; try again.", who)
 }
 
+// Sentences of a hook that failed (an error that is not a refusal):
+// the pipeline fails open unless the hook must decide, so an error that
+// reaches the session means the decision could not be made.
+const (
+	loginUnavailable   = "A module that checks logins is not available; please try again later."
+	joinUnavailable    = "A module that checks who enters rooms is not available; please try again later."
+	messageUnavailable = "The moderation module is not available; your message was not sent."
+)
+
+// hookRefusal is moduleRefusal for the decision hooks: an error that is
+// neither a *chat.Error nor an *sdk.Refusal is module_unavailable with
+// the sentence unavailable.
+func hookRefusal(err error, unavailable string) error {
+	var ce *chat.Error
+	var r *sdk.Refusal
+	if errors.As(err, &ce) || errors.As(err, &r) {
+		return moduleRefusal("", err)
+	}
+	return &chat.Error{Code: CodeModuleUnavailable, Message: unavailable}
+}
+
 // caller is the member as hooks and commands see it, with its role in
 // the room whose definition is info.
 func (c *Client) caller(info chat.RoomInfo) sdk.Caller {
@@ -107,7 +128,7 @@ func (c *Client) loginHook(id auth.Identity) (auth.Identity, error) {
 		Admin: id.Admin, Guest: id.Guest, IP: c.ip, By: id.By,
 	})
 	if err != nil {
-		return id, moduleRefusal("", err)
+		return id, hookRefusal(err, loginUnavailable)
 	}
 	if v.Deny {
 		return id, refusalCode(CodeRefused, v.Reason, "A module refused the login.")
@@ -135,7 +156,7 @@ func (c *Client) joinHook(room int64) error {
 		return nil // the group refuses it
 	}
 	if err := h.Join(c.ctx, sdk.JoinEvent{User: c.caller(info), Room: sdkRoom(info)}); err != nil {
-		return moduleRefusal("", err)
+		return hookRefusal(err, joinUnavailable)
 	}
 	return nil
 }
@@ -186,7 +207,7 @@ func (c *Client) say(req request) error {
 	cl.Room = room
 	v, err := h.Message(c.ctx, sdk.MessageEvent{From: cl, Room: room, Text: text, Style: toSDKStyle(style)}, info.PassAllMessage)
 	if err != nil {
-		return moduleRefusal("", err)
+		return hookRefusal(err, messageUnavailable)
 	}
 	switch v.Action {
 	case sdk.Pass:
@@ -199,7 +220,8 @@ func (c *Client) say(req request) error {
 	case sdk.Drop:
 		return nil
 	default:
-		return moduleRefusal("", fmt.Errorf("message verdict: unknown action %d", v.Action))
+		c.n.log.Warn("message verdict with an unknown action", "action", v.Action)
+		return &chat.Error{Code: CodeModuleUnavailable, Message: messageUnavailable}
 	}
 	_, err = g.Say(m, text, style)
 	return err
@@ -258,7 +280,7 @@ func (c *Client) private(req request) error {
 	style := chat.CleanStyle(req.Style)
 	v, err := h.Message(c.ctx, sdk.MessageEvent{From: c.callerHere(), To: req.To, Text: text, Style: toSDKStyle(style)}, false)
 	if err != nil {
-		return moduleRefusal("", err)
+		return hookRefusal(err, messageUnavailable)
 	}
 	switch v.Action {
 	case sdk.Pass:
@@ -271,7 +293,8 @@ func (c *Client) private(req request) error {
 	case sdk.Drop:
 		return nil
 	default:
-		return moduleRefusal("", fmt.Errorf("message verdict: unknown action %d", v.Action))
+		c.n.log.Warn("message verdict with an unknown action", "action", v.Action)
+		return &chat.Error{Code: CodeModuleUnavailable, Message: messageUnavailable}
 	}
 	return g.Private(m, req.To, text, style)
 }

@@ -420,3 +420,18 @@ func TestAvatar(t *testing.T) {
 		}
 	}
 }
+
+func TestAFailedHookIsModuleUnavailable(t *testing.T) {
+	mods := &fakeModules{msgErr: context.DeadlineExceeded}
+	n := hookNode(t, mods, nil)
+	ann, annT := member(t, n, "ann", 1)
+	_, bobT := member(t, n, "bob", 1)
+	annT.take("")
+	send(ann, map[string]any{"type": "say", "id": "4", "text": "hello"})
+	if ev := wantError(t, annT, CodeModuleUnavailable); ev["message"] != messageUnavailable || ev["id"] != "4" {
+		t.Fatalf("error = %v", ev)
+	}
+	if got := bobT.take("message"); len(got) != 0 {
+		t.Fatalf("bob got %v", got)
+	}
+}
