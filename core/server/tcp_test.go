@@ -169,3 +169,30 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
 }
+
+func TestTCPAndWebSocketShareTheCapsPerAddress(t *testing.T) {
+	cfg := servertest.Config(t)
+	cfg.TCP.Addr = "127.0.0.1:0"
+	cfg.Limits.ConnsPerIP = 2
+	srv := servertest.Start(t, cfg)
+	servertest.Dial(t, srv).Login("one", "")
+	servertest.DialTCP(t, srv.TCPAddr()).Login("two", "")
+
+	nc, err := net.DialTimeout("tcp", srv.TCPAddr(), servertest.Timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetReadDeadline(time.Now().Add(servertest.Timeout))
+	br := bufio.NewReader(nc)
+	line, err := br.ReadString('\n')
+	if err != nil {
+		t.Fatalf("read the refusal: %v", err)
+	}
+	if !strings.Contains(line, `"code":"rate_limited"`) || !strings.Contains(line, `"retry_after_ms":10000`) {
+		t.Fatalf("third connection got %q, want the rate_limited refusal", line)
+	}
+	if rest, err := br.ReadString('\n'); err == nil {
+		t.Fatalf("the refused connection stayed open and sent %q", rest)
+	}
+}

@@ -435,3 +435,24 @@ func TestAFailedHookIsModuleUnavailable(t *testing.T) {
 		t.Fatalf("bob got %v", got)
 	}
 }
+
+func TestUsersCarryRolesAndAvatars(t *testing.T) {
+	n := hookNode(t, nil, nil)
+	_, _ = member(t, n, "mod", 1)
+	ann, annT := member(t, n, "ann", 1)
+	annT.take("")
+	send(ann, map[string]any{"type": "users", "id": "u", "room": 1})
+	got := annT.take("users")
+	if len(got) != 1 || got[0]["id"] != "u" {
+		t.Fatalf("ann got %v", got)
+	}
+	members, _ := got[0]["members"].([]any)
+	if len(members) != 2 {
+		t.Fatalf("members = %v", got[0]["members"])
+	}
+	first, _ := members[0].(map[string]any)
+	second, _ := members[1].(map[string]any)
+	if first["name"] != "mod" || first["role"] != "moderator" || first["avatar"] != "e3" || second["name"] != "ann" || second["role"] != "guest" {
+		t.Fatalf("members = %v, want mod (moderator, e3) then ann (guest)", members)
+	}
+}
