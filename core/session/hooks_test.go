@@ -456,3 +456,23 @@ func TestUsersCarryRolesAndAvatars(t *testing.T) {
 		t.Fatalf("members = %v, want mod (moderator, e3) then ann (guest)", members)
 	}
 }
+
+func TestHelloAnnouncesModules(t *testing.T) {
+	n := hookNode(t, nil, nil)
+	n.Announce([]string{"dice"}, []Extension{{Module: "dice", URL: "/plugins/dice/main.js"}}, []string{"dice."})
+	ft := &fakeTransport{}
+	c, err := n.Connect(context.Background(), ft, ConnInfo{RemoteIP: "192.0.2.7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Closed()
+	hello := ft.take("hello")
+	if len(hello) != 1 {
+		t.Fatal("no hello")
+	}
+	b, _ := json.Marshal(hello[0])
+	want := `"commands":["dice."],"extensions":[{"module":"dice","url":"/plugins/dice/main.js"}],"guests":true,"modules":["dice"]`
+	if !strings.Contains(string(b), want) {
+		t.Fatalf("hello = %s, want %s", b, want)
+	}
+}

@@ -81,7 +81,8 @@ type Options struct {
 	// there (the web client reads /sso/settings only when "sso" is).
 	Modules []string
 	// Extensions and Commands are announced in the hello frame: the web
-	// client extensions of modules and the command prefixes they own.
+	// client extensions of modules and the command prefixes they own
+	// (Announce changes them later).
 	Extensions []Extension
 	Commands   []string
 	// Limits are the abuse limits of connections (limits.go).
@@ -98,9 +99,9 @@ type Node struct {
 	group    *chat.Group
 	login    Login
 	log      hclog.Logger
-	hello    []byte
-	lim      *limiters    // abuse limits (limits.go)
-	sessions sessionConns // clients logged in by session (login.go)
+	hello    atomic.Pointer[[]byte] // the encoded hello frame
+	lim      *limiters              // abuse limits (limits.go)
+	sessions sessionConns           // clients logged in by session (login.go)
 }
 
 // New makes the protocol layer of group.
@@ -111,17 +112,26 @@ func New(group *chat.Group, login Login, opts Options) *Node {
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = 10 * time.Second
 	}
-	hello, _ := json.Marshal(HelloEvent{
-		Type: "hello", Server: "parlor", Version: opts.Version,
-		Protocol: ProtocolVersion, Guests: group.GuestsAllowed(),
-		Modules:    append([]string{}, opts.Modules...),
-		Extensions: append([]Extension{}, opts.Extensions...),
-		Commands:   append([]string{}, opts.Commands...),
-	})
-	return &Node{
-		opts: opts, group: group, login: login, log: opts.Logger, hello: hello,
+	n := &Node{
+		opts: opts, group: group, login: login, log: opts.Logger,
 		lim: newLimiters(opts.Limits),
 	}
+	n.Announce(opts.Modules, opts.Extensions, opts.Commands)
+	return n
+}
+
+// Announce changes what the hello frame of new connections lists: the
+// modules serving HTTP, the web client extensions and the command
+// prefixes (when a module plugin comes up after start, for example).
+func (n *Node) Announce(modules []string, extensions []Extension, commands []string) {
+	hello, _ := json.Marshal(HelloEvent{
+		Type: "hello", Server: "parlor", Version: n.opts.Version,
+		Protocol: ProtocolVersion, Guests: n.group.GuestsAllowed(),
+		Modules:    append([]string{}, modules...),
+		Extensions: append([]Extension{}, extensions...),
+		Commands:   append([]string{}, commands...),
+	})
+	n.hello.Store(&hello)
 }
 
 // Group returns the chat group the node serves.
@@ -158,7 +168,7 @@ func (n *Node) Connect(ctx context.Context, t Transport, info ConnInfo) (*Client
 		return nil, err
 	}
 	n.group.Connect(c)
-	c.Send(chat.RawFrame(n.hello))
+	c.Send(chat.RawFrame(*n.hello.Load()))
 	c.loginTimer = time.AfterFunc(n.opts.LoginTimeout, func() {
 		if !c.loggedIn.Load() {
 			c.t.Close("login timeout")
