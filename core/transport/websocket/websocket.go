@@ -102,9 +102,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := remoteIP(r)
+	// Counted before the hijack: until then the HTTP server's Shutdown
+	// waits for this request, so Wait cannot have started yet.
+	h.active.Add(1)
 	hw := &hijackWriter{ResponseWriter: w}
 	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
+		h.active.Done()
 		h.log.Debug("websocket upgrade refused", "remote", r.RemoteAddr, "error", err)
 		return
 	}
@@ -122,10 +126,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.ping.Stop()
 		cancel()
 		h.refuse(ws, hw.conn, ip, err)
+		h.active.Done()
 		return
 	}
 	c.client = client
-	h.active.Add(1)
 	c.ping.Reset(h.opts.PingInterval)
 	go c.serve()
 }
