@@ -230,10 +230,19 @@ func (s *sessionConns) take(key string) []*Client {
 // builtinPicture matches the seed's pictures and emoticons, e1 to e32.
 var builtinPicture = regexp.MustCompile(`^e([1-9]|[12][0-9]|3[0-2])$`)
 
+// Picture returns p when it is one of the seed's built-in pictures and
+// emoticons "e1".."e32", and "" otherwise.
+func Picture(p string) string {
+	if builtinPicture.MatchString(p) {
+		return p
+	}
+	return ""
+}
+
 // Avatar returns a as a member's avatar when it is an http(s) URL or a
 // built-in picture "e1".."e32", and "" otherwise.
 func Avatar(a string) string {
-	if builtinPicture.MatchString(a) {
+	if Picture(a) != "" {
 		return a
 	}
 	l := strings.ToLower(a)

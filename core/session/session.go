@@ -230,8 +230,11 @@ type request struct {
 	Text     string     `json:"text"`
 	To       string     `json:"to"`
 	Style    chat.Style `json:"style"`
-	Session  bool       `json:"session"` // login with the session cookie
-	Token    string     `json:"token"`   // login with a session token
+	// Emotion is a say or pm's emoticon, "e1".."e32" (see Picture); it
+	// reaches the message once core/chat carries it.
+	Emotion string `json:"emotion"`
+	Session bool   `json:"session"` // login with the session cookie
+	Token   string `json:"token"`   // login with a session token
 }
 
 func (c *Client) process(data []byte) {
