@@ -414,6 +414,7 @@ func TestAvatar(t *testing.T) {
 		"http://example.com/a.png":  "http://example.com/a.png",
 		"javascript:alert(1)":       "", "ftp://example.com/a": "", "https:///x": "",
 		"https://example.com/a b": "", "": "",
+		"HTTPS://example.com/a.png": "HTTPS://example.com/a.png", "https://user:pw@example.com/a": "",
 	} {
 		if got := Avatar(in); got != want {
 			t.Errorf("Avatar(%q) = %q, want %q", in, got, want)

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"encoding/hex"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -245,12 +246,15 @@ func Avatar(a string) string {
 	if Picture(a) != "" {
 		return a
 	}
-	l := strings.ToLower(a)
-	if (strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://")) && len(a) <= 2048 &&
-		!strings.ContainsAny(a, " \t\r\n\"'<>\\") {
-		if rest := a[strings.Index(a, "//")+2:]; rest != "" && rest[0] != '/' {
-			return a
-		}
+	if len(a) > maxAvatarURL || strings.ContainsAny(a, " \t\r\n\"'<>\\") {
+		return ""
 	}
-	return ""
+	u, err := url.Parse(a)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return ""
+	}
+	return a
 }
+
+// maxAvatarURL is the longest avatar URL kept.
+const maxAvatarURL = 2048
