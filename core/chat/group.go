@@ -377,6 +377,17 @@ func (g *Group) Online(name string) (*Member, bool) {
 	return m, ok
 }
 
+// Everyone returns the logged-in members, in no order.
+func (g *Group) Everyone() []*Member {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	out := make([]*Member, 0, len(g.users))
+	for _, m := range g.users {
+		out = append(out, m)
+	}
+	return out
+}
+
 // Rooms returns the room list with head counts, ordered by id.
 func (g *Group) Rooms() []RoomView {
 	g.mu.RLock()
