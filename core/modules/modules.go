@@ -79,7 +79,6 @@ const (
 	DefaultNotifyTimeout  = 5 * time.Second
 )
 
-
 // Hook names used in metrics and logs besides the sdk.Hook* names.
 const hookCommand = "command"
 

@@ -95,5 +95,3 @@ func (s *Server) HostAPI(plugin string) sdk.Host { return s.hostAPIFor(plugin) }
 func (s *Server) withLocalAccounts(chain []auth.Authenticator) []auth.Authenticator {
 	return append(chain, auth.NewLocal(s.acct.store))
 }
-
-

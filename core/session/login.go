@@ -246,4 +246,3 @@ func (s *sessionConns) take(key string) []*Client {
 	}
 	return out
 }
-
