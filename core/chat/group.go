@@ -415,6 +415,17 @@ func (g *Group) RoomInfo(id int64) (RoomInfo, bool) {
 	return r.info, true
 }
 
+// Room returns a room as modules see it, with its head count.
+func (g *Group) Room(id int64) (sdk.Room, bool) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	r, ok := g.rooms[id]
+	if !ok {
+		return sdk.Room{}, false
+	}
+	return r.info.SDK(r.count()), true
+}
+
 // room returns a room and its definition.
 func (g *Group) room(id int64) (*Room, RoomInfo, error) {
 	g.mu.RLock()

@@ -138,22 +138,14 @@ func (c *Client) joinHook(room int64) error {
 		return nil
 	}
 	info, ok := c.n.group.RoomInfo(room)
+	view, _ := c.n.group.Room(room)
 	if !ok {
 		return nil // the group refuses it
 	}
-	if err := h.Join(c.ctx, sdk.JoinEvent{User: c.caller(info), Room: sdkRoom(info)}); err != nil {
+	if err := h.Join(c.ctx, sdk.JoinEvent{User: c.caller(info), Room: view}); err != nil {
 		return hookRefusal(err, joinUnavailable)
 	}
 	return nil
-}
-
-// sdkRoom is a room's definition as modules see it.
-func sdkRoom(i chat.RoomInfo) sdk.Room {
-	return sdk.Room{
-		ID: i.ID, Name: i.Name, Desc: i.Desc, Owner: i.Owner, Speaker: i.Speaker, Max: i.Max,
-		Guests: i.Member, Locked: i.Password != "", Open: i.Open, Moderated: i.PassAllMessage,
-		Welcome: i.Welcome, Audio: i.Audio, Video: i.Video, Whiteboard: i.Whiteboard,
-	}
 }
 
 // say publishes a public message: limits, mute, the message hooks, then
