@@ -216,6 +216,10 @@ type Modules struct {
 	NotifyTimeout time.Duration `koanf:"notify_timeout"`
 	// MaxDocBytes is the largest document a module may store.
 	MaxDocBytes int `koanf:"max_doc_bytes"`
+	// MessagesInFlight bounds the messages of one connection whose
+	// OnMessage hooks are being asked at once; they are still delivered in
+	// the order they were said.
+	MessagesInFlight int `koanf:"messages_in_flight"`
 }
 
 // PluginSpec is one plugin to run.
@@ -424,7 +428,7 @@ func (c *Config) Validate() error {
 			bad("modules.order", "%q is not a plugin of plugins.load", name)
 		}
 	}
-	for key, n := range map[string]int{"modules.notify_queue": c.Modules.NotifyQueue, "modules.notify_batch": c.Modules.NotifyBatch, "modules.max_doc_bytes": c.Modules.MaxDocBytes} {
+	for key, n := range map[string]int{"modules.notify_queue": c.Modules.NotifyQueue, "modules.notify_batch": c.Modules.NotifyBatch, "modules.max_doc_bytes": c.Modules.MaxDocBytes, "modules.messages_in_flight": c.Modules.MessagesInFlight} {
 		if n < 1 {
 			bad(key, "must be at least 1")
 		}

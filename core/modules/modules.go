@@ -390,6 +390,11 @@ func (p *Pipeline) Message(ctx context.Context, ev sdk.MessageEvent, failClosed 
 	return sdk.MessageVerdict{}, nil
 }
 
+// HasMessageHooks reports whether a module declared OnMessage.
+func (p *Pipeline) HasMessageHooks() bool {
+	return len(p.load().messageHooks()) > 0
+}
+
 // Owner returns the module that owns the command type: the one that
 // declared the longest prefix of typ.
 func (p *Pipeline) Owner(typ string) (Plugin, bool) {

@@ -112,7 +112,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		LoginTimeout: cfg.HTTP.LoginTimeout, CallTimeout: cfg.HTTP.WriteTimeout,
 		Version: Version, Logger: s.log.Named("session"),
 		Sessions: s.acct.sessions, Limits: s.connLimits(),
-		Hooks: hooks, Holder: s.acct.host,
+		Hooks: hooks, Holder: s.acct.host, MessagesInFlight: cfg.Modules.MessagesInFlight,
 	})
 	s.announce()
 	s.ws = websocket.New(s.node, websocket.Options{
