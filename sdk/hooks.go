@@ -85,7 +85,8 @@ type LoginVerdict struct {
 	Display string
 	// Role, when not empty, changes the user's server role: RoleAdmin
 	// makes the user an administrator, RoleUser takes that away. Other
-	// roles are refused (moderator and speaker come from the room).
+	// roles are ignored, with a warning in the host's log (moderator and
+	// speaker come from the room).
 	Role Role
 }
 
@@ -128,7 +129,7 @@ type MessageVerdict struct {
 	Action Action
 	Text   string // with Modify: the new text
 	Style  Style  // with Modify: the new style
-	Note   string // with Hold: why it is held, for moderators
+	Note   string // with Hold: why it is held; the author sees it (held event), and so do moderators (Held().List)
 	Reason string // with Reject: shown to the author
 }
 

@@ -178,7 +178,7 @@ type Messages interface {
 type HeldMessage struct {
 	ID      int64
 	Message Message // Time is when it was held; ID is 0
-	Note    string  // why it is held
+	Note    string  // why it is held (the author was told it too)
 	Plugin  string  // the module that held it, when known
 }
 

@@ -409,7 +409,8 @@ func (t *table) owner(typ string) *entry {
 		return nil
 	}
 	for _, r := range t.routes {
-		if strings.HasPrefix(typ, r.prefix) {
+		// A type is a prefix and a name after it: "dice." alone is none.
+		if len(typ) > len(r.prefix) && strings.HasPrefix(typ, r.prefix) {
 			return r.e
 		}
 	}

@@ -403,6 +403,9 @@ func TestCommandRoutesByLongestPrefix(t *testing.T) {
 	if _, ok := p.Owner("bad.x"); ok {
 		t.Error("a prefix without '.' was routed")
 	}
+	if _, ok := p.Owner("dice."); ok {
+		t.Error("a type that is only a prefix was routed")
+	}
 }
 
 func TestCommandErrors(t *testing.T) {

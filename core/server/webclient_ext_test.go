@@ -239,7 +239,7 @@ export default function (api) {
 
 // TestWebClientExtensions: the client imports the extensions the hello
 // frame lists, under the strict policy, and gives them the API of
-// docs/client-extensions.md; extensions that fail are reported without
+// docs/plugins.md ("Web client extensions"); extensions that fail are reported without
 // breaking the client.
 func TestWebClientExtensions(t *testing.T) {
 	srv := servertest.Start(t, webConfig(t))

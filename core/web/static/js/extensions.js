@@ -1,6 +1,6 @@
 // Client extensions: the ES modules that enabled server modules ship
 // under /plugins/<name>/ (listed in hello.extensions), and the API they
-// get. docs/client-extensions.md documents the API. An extension that
+// get. docs/plugins.md ("Web client extensions") documents the API. An extension that
 // fails (to load, to start, in a handler) is reported in a small notice
 // and never takes the client down with it.
 
