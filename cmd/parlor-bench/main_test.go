@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -112,8 +113,8 @@ func TestRoomsScenario(t *testing.T) {
 	if rep.MessagesLost != 0 || rep.Disconnects != 0 || rep.OutOfOrder != 0 {
 		t.Errorf("lost %d, disconnects %d (%v), out of order %d", rep.MessagesLost, rep.Disconnects, rep.DisconnectReasons, rep.OutOfOrder)
 	}
-	if len(rep.Figures) == 0 || !strings.Contains(rep.Figures[len(rep.Figures)-1].Name, "rooms:") {
-		t.Errorf("no rooms figure: %+v", rep.Figures)
+	if !slices.ContainsFunc(rep.Figures, func(f Figure) bool { return strings.HasPrefix(f.Name, "rooms: 10 rooms") }) {
+		t.Errorf("no rooms ratio figure: %+v", rep.Figures)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +47,13 @@ type RoomsResult struct {
 	Split FanoutResult `json:"split"`
 	// Ratio is Split's deliveries per second over the mean of OneRoom's.
 	Ratio float64 `json:"ratio"`
+	// PerWrite are the deliveries per write system call of the spawned
+	// server (from /proc/PID/io) in each run, OneRoom's then Split's: the
+	// WebSocket writers batch what is queued, and a write costs about the
+	// same whatever it holds, so this is what throughput follows. Empty
+	// when the server is in-process.
+	PerWrite      []float64 `json:"one_room_deliveries_per_write,omitempty"`
+	SplitPerWrite float64   `json:"split_deliveries_per_write,omitempty"`
 }
 
 func (o *options) runRooms(ctx context.Context, rep *Report, st *stats, prog *progress) error {
@@ -100,11 +109,21 @@ func (o *options) runRooms(ctx context.Context, rep *Report, st *stats, prog *pr
 		if err := settleThen(ctx, t, prog); err != nil {
 			return err
 		}
+		w0, werr := writeCalls(t.pid)
 		r := fanoutRooms(ctx, o, prog, run.rooms, run.pubs, o.duration)
+		w1, werr1 := writeCalls(t.pid)
+		perWrite := 0.0
+		if werr == nil && werr1 == nil && w1 > w0 {
+			perWrite = float64(r.Delivered) / float64(w1-w0)
+		}
 		if run.out != nil {
 			*run.out = r
+			res.SplitPerWrite = perWrite
 		} else {
 			res.OneRoom = append(res.OneRoom, r)
+			if perWrite > 0 {
+				res.PerWrite = append(res.PerWrite, perWrite)
+			}
 		}
 		if err := runError(ctx, r); err != nil {
 			return err
@@ -140,6 +159,27 @@ func runError(ctx context.Context, r FanoutResult) error {
 		return errors.New(r.Error)
 	}
 	return nil
+}
+
+// writeCalls is the number of write system calls process pid made.
+func writeCalls(pid int) (int64, error) {
+	if pid == 0 {
+		return 0, errors.New("no server process")
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read process io: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "syscw:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("parse /proc/%d/io: %w", pid, err)
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("no syscw in /proc/%d/io", pid)
 }
 
 // rejoin moves every client into the room room(i) gives it, conc at a time.
@@ -193,5 +233,15 @@ func roomsFigures(m *RoomsResult) []Figure {
 		Target: fmt.Sprintf(">= %.1f", targetRoomsRatio),
 		Met:    met(m.Ratio >= targetRoomsRatio && m.Split.Lost == 0 && lost == 0),
 	})
+	if len(m.PerWrite) > 0 && m.SplitPerWrite > 0 {
+		var one []string
+		for _, p := range m.PerWrite {
+			one = append(one, fmt.Sprintf("%.1f", p))
+		}
+		out = append(out, Figure{
+			Name:  "rooms: deliveries per server write call, 1 room (before, after) / 10 rooms",
+			Value: fmt.Sprintf("%s / %.1f", strings.Join(one, ", "), m.SplitPerWrite),
+		})
+	}
 	return out
 }
