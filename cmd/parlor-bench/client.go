@@ -57,8 +57,13 @@ type client struct {
 	done     chan struct{}
 
 	// lastSeq is the last sequence number seen per publisher (owned by
-	// the reader). Publishers number their messages on across phases.
+	// the reader), -1 before the first one (since the last join). Publishers number their messages on
+	// across phases.
 	lastSeq []int64
+	// rejoined is set by a join: the client missed what was said in rooms
+	// it was not in, so the next message of each publisher starts its
+	// sequence anew.
+	rejoined atomic.Bool
 }
 
 type ctrlEvent struct {
@@ -152,6 +157,7 @@ func (c *client) join(ctx context.Context, room int64) error {
 		return err
 	}
 	_, err := c.await(ctx, "joined")
+	c.rejoined.Store(true)
 	return err
 }
 
@@ -287,10 +293,16 @@ func (c *client) message(data []byte) []byte {
 		return data
 	}
 	if pub >= 0 && pub < 1024 {
-		if pub >= len(c.lastSeq) {
-			c.lastSeq = append(c.lastSeq, make([]int64, pub+1-len(c.lastSeq))...)
+		if c.rejoined.Load() {
+			c.rejoined.Store(false)
+			for i := range c.lastSeq {
+				c.lastSeq[i] = -1
+			}
 		}
-		if seq != c.lastSeq[pub]+1 {
+		for pub >= len(c.lastSeq) {
+			c.lastSeq = append(c.lastSeq, -1)
+		}
+		if last := c.lastSeq[pub]; last >= 0 && seq != last+1 {
 			c.st.outOfOrder.Add(1)
 		}
 		c.lastSeq[pub] = seq

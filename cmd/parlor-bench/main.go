@@ -8,6 +8,9 @@
 //   - latency: publish-to-receive p50/p99/max at a paced rate
 //   - modules: fan-out and latency with no module, a module declaring no
 //     hook and a pass-through OnMessage module (the cost of the hooks)
+//   - rooms: fan-out of --room-size clients in 1 room against the same
+//     clients in 10 rooms, 10 publishers in both (rooms do not wait for
+//     each other: the ratio is at least 1)
 //   - logins: logins per second and login round trip, as a guest without
 //     plugins and through the authurl plugin against an Auth URL page the
 //     tool serves itself (answering 0); the difference is the added latency
@@ -91,7 +94,7 @@ type options struct {
 	command string
 }
 
-var allScenarios = []string{"idle", "fanout", "latency", "logins", "modules"}
+var allScenarios = []string{"idle", "fanout", "latency", "logins", "modules", "rooms"}
 
 func main() {
 	if kind, ok := benchPluginKind(os.Args[0]); ok {
@@ -141,7 +144,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.pluginsDir, "plugins-dir", "", "plugin binaries for --spawn/--in-process (default: <dir of --spawn>/plugins, else bin/plugins)")
 	fs.BoolVar(&o.inProcess, "in-process", false, "run the server inside the tool (for --cpuprofile/--memprofile; no RSS figures)")
 	fs.StringVar(&o.logLevel, "server-log-level", "warn", "log level of a server the tool starts")
-	scen := fs.String("scenarios", "all", "comma list of idle, fanout, latency, logins, modules; or all")
+	scen := fs.String("scenarios", "all", "comma list of idle, fanout, latency, logins, modules, rooms; or all")
 	fs.IntVar(&o.clients, "clients", 5000, fmt.Sprintf("idle connections (at most %d)", maxClients))
 	fs.IntVar(&o.idleRoomSize, "idle-room-size", 100, "idle clients are spread over rooms of this many (spawned servers)")
 	fs.IntVar(&o.roomSize, "room-size", 1000, "clients in the fan-out and latency room")
@@ -341,6 +344,11 @@ func run(ctx context.Context, o *options, progOut io.Writer) (*Report, error) {
 			fail("modules", err)
 		}
 	}
+	if o.wants("rooms") {
+		if err := o.runRooms(ctx, rep, st, prog); err != nil {
+			fail("rooms", err)
+		}
+	}
 	if o.gobench != "" {
 		gb, err := readGoBench(o.gobench)
 		if err != nil {
@@ -364,6 +372,11 @@ func run(ctx context.Context, o *options, progOut io.Writer) (*Report, error) {
 	if rep.Modules != nil {
 		for _, v := range rep.Modules.Variants {
 			rep.MessagesLost += v.Fanout.Lost + v.Latency.Lost
+		}
+	}
+	if r := rep.Rooms; r != nil {
+		for _, f := range append([]FanoutResult{r.Split}, r.OneRoom...) {
+			rep.MessagesLost += f.Lost
 		}
 	}
 	rep.LoadAfter = loadAverage()

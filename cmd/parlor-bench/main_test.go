@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +62,7 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("fan-out %d publishers: sent %d, delivered %d of %d", f.Publishers, f.Sent, f.Delivered, f.Expected)
 		}
 	}
+	checkRooms(t, rep.Rooms)
 	if rep.Latency.Sent == 0 || rep.Latency.Samples != rep.Latency.Sent*20 {
 		t.Errorf("latency: sent %d, samples %d", rep.Latency.Sent, rep.Latency.Samples)
 	}
@@ -89,5 +91,43 @@ func TestSmoke(t *testing.T) {
 	}
 	if !strings.HasPrefix(string(b), "# Benchmarks\n\nintro\n") {
 		t.Errorf("text outside the rows changed:\n%s", b)
+	}
+}
+
+// TestRoomsScenario runs the rooms scenario alone at a tiny size: the same
+// clients in one room, then split over 10 rooms (one publisher each),
+// then back; every message reaches every member of its room, in order
+// (the re-joins are no gaps). It asserts no speed.
+func TestRoomsScenario(t *testing.T) {
+	o, err := parseFlags([]string{"--in-process", "--quiet", "--scenarios", "rooms", "--room-size", "30", "--duration", "1s", "--timeout", "2m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := run(ctx, o, io.Discard)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	checkRooms(t, rep.Rooms)
+	if rep.MessagesLost != 0 || rep.Disconnects != 0 || rep.OutOfOrder != 0 {
+		t.Errorf("lost %d, disconnects %d (%v), out of order %d", rep.MessagesLost, rep.Disconnects, rep.DisconnectReasons, rep.OutOfOrder)
+	}
+	if !slices.ContainsFunc(rep.Figures, func(f Figure) bool { return strings.HasPrefix(f.Name, "rooms: 10 rooms") }) {
+		t.Errorf("no rooms ratio figure: %+v", rep.Figures)
+	}
+}
+
+// checkRooms checks that the rooms scenario ran its three fan-outs and
+// each delivered every message to every member of its room.
+func checkRooms(t *testing.T, r *RoomsResult) {
+	t.Helper()
+	if r == nil || len(r.OneRoom) != 2 || r.Split.RoomSize != r.Clients/10 || r.Split.Publishers != 10 || r.Ratio <= 0 {
+		t.Fatalf("rooms: %+v", r)
+	}
+	for _, f := range append([]FanoutResult{r.Split}, r.OneRoom...) {
+		if f.Sent == 0 || f.Delivered != f.Expected || f.Expected < f.Sent*int64(f.RoomSize) {
+			t.Errorf("rooms, room of %d: sent %d, delivered %d of %d", f.RoomSize, f.Sent, f.Delivered, f.Expected)
+		}
 	}
 }

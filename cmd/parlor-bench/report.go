@@ -25,6 +25,7 @@ type Report struct {
 	Latency           *LatencyResult  `json:"latency,omitempty"`
 	Logins            *LoginsResult   `json:"logins,omitempty"`
 	Modules           *ModulesResult  `json:"modules,omitempty"`
+	Rooms             *RoomsResult    `json:"rooms,omitempty"`
 	GoBench           []GoBenchResult `json:"go_bench,omitempty"`
 	MessagesLost      int64           `json:"messages_lost"`
 	Disconnects       int64           `json:"disconnects"`
@@ -224,7 +225,7 @@ func figures(rep *Report) []Figure {
 			})
 		}
 	}
-	if len(rep.Fanout) > 0 || rep.Latency != nil || rep.Idle != nil {
+	if len(rep.Fanout) > 0 || rep.Latency != nil || rep.Idle != nil || rep.Rooms != nil {
 		out = append(out, Figure{
 			Name: "messages lost / connections dropped", Value: fmt.Sprintf("%d / %d", rep.MessagesLost, rep.Disconnects),
 			Target: "0 / 0", Met: met(rep.MessagesLost == 0 && rep.Disconnects == 0),
@@ -245,6 +246,9 @@ func figures(rep *Report) []Figure {
 	}
 	if m := rep.Modules; m != nil {
 		out = append(out, moduleFigures(m)...)
+	}
+	if r := rep.Rooms; r != nil {
+		out = append(out, roomsFigures(r)...)
 	}
 	return out
 }

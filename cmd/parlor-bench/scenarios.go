@@ -293,13 +293,44 @@ func (r *room) drain(ctx context.Context, base []int64, sent int64, timeout time
 // publisher runs more than guard messages ahead of the slowest receiver,
 // so the figure is sustainable throughput rather than a queue overflow.
 func (r *room) fanout(ctx context.Context, o *options, prog *progress, pubs int, dur time.Duration) FanoutResult {
-	st := r.st
+	return fanoutRooms(ctx, o, prog, []*room{r}, pubs, dur)
+}
+
+// fanoutRooms is fanout into several rooms at once, with the first pubs
+// clients of each room publishing into it. The window and the guard hold
+// per room: no publisher runs more than guard messages (of its room's
+// publishers) ahead of its room's slowest receiver, so every connection
+// has at most the same backlog whatever the number of rooms. RoomSize in
+// the result is the first room's; Publishers, Sent and Expected are the
+// totals.
+func fanoutRooms(ctx context.Context, o *options, prog *progress, rooms []*room, pubs int, dur time.Duration) FanoutResult {
+	st := rooms[0].st
 	phase := st.phase.Add(1)
-	base := r.snapshot()
+	type roomRun struct {
+		*room
+		base         []int64
+		sent, minRcv atomic.Int64
+	}
+	runs := make([]*roomRun, len(rooms))
+	for i, r := range rooms {
+		runs[i] = &roomRun{room: r, base: r.snapshot()}
+	}
+	totals := func() (sent int64, pc phaseCounts) {
+		pc.minimum = -1
+		for _, rr := range runs {
+			sent += rr.sent.Load()
+			c := rr.counts(rr.base)
+			pc.delivered += c.delivered
+			pc.live += c.live
+			if pc.minimum < 0 || c.minimum < pc.minimum {
+				pc.minimum = c.minimum
+			}
+		}
+		return sent, pc
+	}
 	d0 := st.disconnect.Load()
-	var sent, minRecv atomic.Int64
 	stop := make(chan struct{})
-	// Track the slowest live receiver.
+	// Track the slowest live receiver of each room.
 	var trackWG sync.WaitGroup
 	trackWG.Add(1)
 	go func() {
@@ -311,64 +342,78 @@ func (r *room) fanout(ctx context.Context, o *options, prog *progress, pubs int,
 			case <-stop:
 				return
 			case <-tick.C:
-				minRecv.Store(r.counts(base).minimum)
+				for _, rr := range runs {
+					rr.minRcv.Store(rr.counts(rr.base).minimum)
+				}
 			}
 		}
 	}()
-	label := fmt.Sprintf("fan-out %d pub", pubs)
+	label := fmt.Sprintf("fan-out %d pub", pubs*len(rooms))
+	if len(rooms) > 1 {
+		label = fmt.Sprintf("fan-out %d rooms x %d pub", len(rooms), pubs)
+	}
 	prog.set(label, int64(dur/time.Millisecond), nil, func() string {
-		pc := r.counts(base)
-		return fmt.Sprintf("sent %d delivered %d lost conns %d", sent.Load(), pc.delivered, st.disconnect.Load()-d0)
+		sent, pc := totals()
+		return fmt.Sprintf("sent %d delivered %d lost conns %d", sent, pc.delivered, st.disconnect.Load()-d0)
 	})
 	start := time.Now()
 	end := start.Add(dur)
 	prog.clock(start, dur)
 	var wg sync.WaitGroup
 	var sendErr atomic.Value
-	for p := 0; p < pubs && p < len(r.clients); p++ {
-		c := r.clients[p]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, 0, 96)
-			timer := time.NewTimer(time.Hour)
-			defer timer.Stop()
-			seq := c.echoed.Load()
-			for time.Now().Before(end) && ctx.Err() == nil {
-				next := seq + 1
-				for next-c.echoed.Load() > o.window || sent.Load()-minRecv.Load() > o.guard {
-					timer.Reset(time.Millisecond)
-					select {
-					case <-c.wake:
-					case <-timer.C:
-					case <-ctx.Done():
-						return
-					case <-c.done:
+	for _, rr := range runs {
+		for p := 0; p < pubs && p < len(rr.clients); p++ {
+			c := rr.clients[p]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				buf := make([]byte, 0, 96)
+				timer := time.NewTimer(time.Hour)
+				defer timer.Stop()
+				seq := c.echoed.Load()
+				for time.Now().Before(end) && ctx.Err() == nil {
+					next := seq + 1
+					for next-c.echoed.Load() > o.window || rr.sent.Load()-rr.minRcv.Load() > o.guard {
+						timer.Reset(time.Millisecond)
+						select {
+						case <-c.wake:
+						case <-timer.C:
+						case <-ctx.Done():
+							return
+						case <-c.done:
+							return
+						}
+						if !time.Now().Before(end) {
+							return
+						}
+					}
+					var err error
+					if buf, err = c.say(ctx, phase, next, buf); err != nil {
+						sendErr.Store(err)
 						return
 					}
-					if !time.Now().Before(end) {
-						return
-					}
+					seq = next
+					rr.sent.Add(1)
 				}
-				var err error
-				if buf, err = c.say(ctx, phase, next, buf); err != nil {
-					sendErr.Store(err)
-					return
-				}
-				seq = next
-				sent.Add(1)
-			}
-		}()
+			}()
+		}
 	}
 	wg.Wait()
-	finished := r.drain(ctx, base, sent.Load(), 10*time.Second)
+	finished, deadline := start, time.Now().Add(10*time.Second)
+	for _, rr := range runs {
+		if f := rr.drain(ctx, rr.base, rr.sent.Load(), max(time.Until(deadline), 0)); f.After(finished) {
+			finished = f
+		}
+	}
 	close(stop)
 	trackWG.Wait()
-	pc := r.counts(base)
+	sent, pc := totals()
 	res := FanoutResult{
-		RoomSize: len(r.clients), Publishers: pubs, Seconds: finished.Sub(start).Seconds(),
-		Sent: sent.Load(), Delivered: pc.delivered, Expected: sent.Load() * int64(len(r.clients)),
-		Disconnects: st.disconnect.Load() - d0,
+		RoomSize: len(rooms[0].clients), Publishers: pubs * len(rooms), Seconds: finished.Sub(start).Seconds(),
+		Sent: sent, Delivered: pc.delivered, Disconnects: st.disconnect.Load() - d0,
+	}
+	for _, rr := range runs {
+		res.Expected += rr.sent.Load() * int64(len(rr.clients))
 	}
 	res.Lost = res.Expected - res.Delivered
 	if res.Seconds > 0 {

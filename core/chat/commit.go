@@ -90,7 +90,7 @@ func (c *committer) queue(g *Group, r *Room, m *Member, msg Message, mustWait bo
 	msg.Time = g.opts.Now().UTC()
 	if c.next == nil {
 		c.next = &commitBatch{done: make(chan struct{}), delivered: make(chan struct{}),
-			msgs: make([]Message, 0, c.size), meta: make([]queued, 0, c.size)}
+			msgs: make([]Message, 0, c.size+c.size/4), meta: make([]queued, 0, c.size+c.size/4)}
 		if c.tail != nil && !c.tail.finished {
 			c.tail.after = c.next
 			c.next.pending = 1
@@ -120,32 +120,39 @@ func (c *committer) take() *commitBatch {
 		c.running = false
 		return nil
 	}
-	c.size = len(b.msgs)
+	// Room for the next batch: the largest of late, decaying, so a
+	// steady stream rarely grows its slices.
+	c.size = max(len(b.msgs), c.size-c.size/8)
 	return b
 }
 
 // saveLoop saves batches until nothing is queued, handing each message to
-// its room's outbox.
+// its room's outbox. Only one save loop runs at a time (committer.running),
+// so it alone uses the rooms' posting buffers.
 func (c *committer) saveLoop(g *Group) {
+	var rooms []*Room
 	for b := c.take(); b != nil; b = c.take() {
 		g.save(b)
 		if b.err != nil {
 			g.failed(b)
 			continue
 		}
-		// One post per room of the batch, in id order within each.
-		var rooms []*Room
-		out := map[*Room][]outMsg{}
+		// One post per room of the batch, in id order within each; the
+		// buffers are kept, so a steady stream allocates nothing here.
 		for i := range b.msgs {
 			r := b.meta[i].room
-			if _, ok := out[r]; !ok {
+			if len(r.posting) == 0 {
 				rooms = append(rooms, r)
 			}
-			out[r] = append(out[r], outMsg{batch: b, i: i})
+			r.posting = append(r.posting, outMsg{batch: b, i: i})
 		}
-		for _, r := range rooms {
-			g.post(r, out[r])
+		for i, r := range rooms {
+			g.post(r, r.posting)
+			clear(r.posting)
+			r.posting = r.posting[:0]
+			rooms[i] = nil
 		}
+		rooms = rooms[:0]
 	}
 }
 
@@ -175,15 +182,14 @@ func (c *committer) release(b *commitBatch) {
 	}
 }
 
-// post adds saved messages to r's outbox and starts r's delivery if none
-// runs.
+// post adds saved messages to r's outbox (copying them: out stays the
+// caller's) and starts r's delivery if none runs.
 func (g *Group) post(r *Room, out []outMsg) {
 	r.outMu.Lock()
 	if r.outbox == nil {
-		r.outbox = out
-	} else {
-		r.outbox = append(r.outbox, out...)
+		r.outbox, r.spare = r.spare, nil
 	}
+	r.outbox = append(r.outbox, out...)
 	start := !r.draining
 	r.draining = true
 	r.outMu.Unlock()
@@ -192,14 +198,22 @@ func (g *Group) post(r *Room, out []outMsg) {
 	}
 }
 
-// drain delivers r's outbox, in order, until it is empty.
+// drain delivers r's outbox, in order, until it is empty. The outbox it
+// took goes back as the spare once delivered, so the two buffers alternate.
 func (g *Group) drain(r *Room) {
+	var done []outMsg
 	for {
 		r.outMu.Lock()
+		if done != nil && r.spare == nil {
+			r.spare = done
+		}
 		out := r.outbox
 		r.outbox = nil
 		if len(out) == 0 {
 			r.draining = false
+			if out != nil && r.spare == nil {
+				r.spare = out
+			}
 			r.outMu.Unlock()
 			return
 		}
@@ -211,7 +225,7 @@ func (g *Group) drain(r *Room) {
 			r.mu.Lock()
 			msg := o.msg()
 			g.remember(r, *msg)
-			slow = r.send(NewFrame(MessageEvent{Type: "message", Message: *msg}), slow)
+			slow = r.send(newMessageFrame(msg), slow)
 			g.count(r, 1)
 			r.mu.Unlock()
 		}
@@ -223,6 +237,8 @@ func (g *Group) drain(r *Room) {
 			}
 		}
 		g.commits.delivered(out)
+		clear(out) // no batch stays reachable from the buffer
+		done = out[:0]
 	}
 }
 

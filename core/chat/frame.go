@@ -11,8 +11,23 @@ import (
 // per event, not one per member.
 type Frame struct {
 	event any
+	msg   *MessageEvent // a public message's event (newMessageFrame); event is nil then
 	once  sync.Once
 	json  []byte
+}
+
+// messageFrame is a public message's frame and its event in one
+// allocation: a fan-out allocates once per message, not twice.
+type messageFrame struct {
+	Frame
+	ev MessageEvent
+}
+
+// newMessageFrame wraps the MessageEvent of m (copied).
+func newMessageFrame(m *Message) *Frame {
+	mf := &messageFrame{ev: MessageEvent{Type: "message", Message: *m}}
+	mf.msg = &mf.ev
+	return &mf.Frame
 }
 
 // NewFrame wraps an event (a value that marshals to a JSON object with a
@@ -26,14 +41,37 @@ func RawFrame(b []byte) *Frame {
 	return f
 }
 
-// Event returns the wrapped event.
-func (f *Frame) Event() any { return f.event }
+// Event returns the wrapped event (a MessageEvent for a public message).
+func (f *Frame) Event() any {
+	if f.msg != nil {
+		return *f.msg
+	}
+	return f.event
+}
+
+// Message returns the message of a public message frame without copying
+// it, and false for any other frame. The message must not be modified.
+func (f *Frame) Message() (*Message, bool) {
+	if f.msg != nil {
+		return &f.msg.Message, true
+	}
+	if ev, ok := f.event.(MessageEvent); ok {
+		return &ev.Message, true
+	}
+	return nil, false
+}
 
 // JSON returns the event's JSON encoding; every caller gets the same slice,
 // which must not be modified.
 func (f *Frame) JSON() []byte {
 	f.once.Do(func() {
-		b, err := json.Marshal(f.event)
+		var b []byte
+		var err error
+		if f.msg != nil {
+			b, err = json.Marshal(f.msg)
+		} else {
+			b, err = json.Marshal(f.event)
+		}
 		if err != nil {
 			b, _ = json.Marshal(map[string]string{"type": "error", "code": "internal", "message": "event could not be encoded"})
 		}

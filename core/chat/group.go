@@ -59,9 +59,12 @@ type Room struct {
 	removed bool                      // the room was removed; guarded by mu
 	said    atomic.Int64              // messages delivered; added to under mu, moved to Group.messages on removal
 
-	outMu    sync.Mutex // guards outbox and draining
+	outMu    sync.Mutex // guards outbox, spare and draining
 	outbox   []outMsg   // saved messages waiting for delivery, in id order
+	spare    []outMsg   // the drained outbox, emptied, for the next one to reuse
 	draining bool       // a goroutine delivers the outbox
+
+	posting []outMsg // this room's part of the batch being posted; the save loop's only
 }
 
 func newRoom(info RoomInfo, history []Message) *Room {
@@ -765,7 +768,7 @@ func (g *Group) fanout(r *Room, msg Message) Message {
 	msg.ID = g.lastID.Add(1)
 	msg.Time = g.opts.Now().UTC()
 	g.remember(r, msg)
-	slow := r.send(NewFrame(MessageEvent{Type: "message", Message: msg}), nil)
+	slow := r.send(newMessageFrame(&msg), nil)
 	g.count(r, 1)
 	r.mu.Unlock()
 	g.drop(slow)

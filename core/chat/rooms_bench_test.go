@@ -17,7 +17,7 @@ type countConn struct {
 }
 
 func (c *countConn) Send(f *Frame) bool {
-	if _, ok := f.Event().(MessageEvent); ok {
+	if _, ok := f.Message(); ok {
 		c.n.Add(1)
 	}
 	return true
