@@ -55,7 +55,7 @@ clean:
 # message path; the figures are added to BENCHMARKS.md.
 .PHONY: bench
 bench: build $(BIN)/parlor-bench
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./core/chat/ ./core/transport/websocket/ > $(BIN)/gobench.txt && cat $(BIN)/gobench.txt
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./core/chat/ ./core/modules/ ./core/transport/websocket/ > $(BIN)/gobench.txt && cat $(BIN)/gobench.txt
 	./$(BIN)/parlor-bench --spawn $(BIN)/parlor --gobench $(BIN)/gobench.txt --markdown BENCHMARKS.md
 
 $(BIN)/parlor-bench: $(GOFILES) go.mod go.sum
