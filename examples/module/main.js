@@ -2,7 +2,9 @@
 // "/roll 2d6" sends dice.roll and prints the answer; the dice.rolled events
 // of other users' rolls in the room are printed the same way.
 
-const line = (d) => `${d.user} rolled ${d.dice}: ${d.rolls.join(" + ")} = ${d.total}`;
+// line is "alice rolled 2d6: 3 + 5 = 8" ("bob rolled 1d20: 17" for one die).
+const line = (d) =>
+  `${d.user} rolled ${d.dice}: ${d.rolls.length > 1 ? d.rolls.join(" + ") + " = " : ""}${d.total}`;
 
 export default function (api) {
   api.addCommand("/roll", (args) => {
