@@ -111,6 +111,18 @@ const (
 	// CodeKicked refuses a join into a room the user was kicked out of,
 	// before the cooldown ends (RetryAfter).
 	CodeKicked = "kicked"
+	// CodeRefused: a module denied a login, join or command (or refused
+	// without a code of its own).
+	CodeRefused = "refused"
+	// CodeRejected: a module rejected a message; the reason says why.
+	CodeRejected = "rejected"
+	// CodeModuleUnavailable: a fail-closed module is down or late, or
+	// the module owning a command is.
+	CodeModuleUnavailable = "module_unavailable"
+	// CodeModuleError: the module owning a command failed to answer.
+	CodeModuleError = "module_error"
+	// CodeUnknownCommand: no module owns the command's prefix.
+	CodeUnknownCommand = "unknown_command"
 	// CodeMuted refuses a message (or module command) of a muted user.
 	CodeMuted = "muted"
 )

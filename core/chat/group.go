@@ -708,12 +708,8 @@ func (g *Group) Say(m *Member, text string, style Style, emotion string) (Messag
 	if r == nil {
 		return Message{}, Errorf(CodeNotInRoom, "Join a room before you speak.")
 	}
-	if s := g.Sanctioned(m, SanctionMute, r.id); s != nil {
-		what := "You are muted in this room"
-		if s.Room == 0 {
-			what = "You are muted"
-		}
-		return Message{}, g.sanctionError(s, CodeMuted, what)
+	if err := g.Muted(m, r.id); err != nil {
+		return Message{}, err
 	}
 	return g.publish(r, m, Message{
 		Group: g.opts.Name, RoomID: r.id, From: m.Name,
@@ -782,8 +778,8 @@ func (r *Room) history() []Message {
 // emoticon (CleanEmotion); the sender gets the same event back. A mute of
 // the chat refuses it (code muted).
 func (g *Group) Private(m *Member, to, text string, style Style, emotion string) error {
-	if s := g.Sanctioned(m, SanctionMute, 0); s != nil {
-		return g.sanctionError(s, CodeMuted, "You are muted")
+	if err := g.Muted(m, 0); err != nil {
+		return err
 	}
 	return g.private(m.Name, m, to, text, style, emotion)
 }

@@ -202,6 +202,8 @@ func TestCleanAvatar(t *testing.T) {
 		"javascript:alert(1)": "", "data:image/png;base64,AAAA": "", "/static/me.png": "",
 		"https://": "", "https://u:p@a.example/": "", "https://a.example/\"onload=x": "",
 		"https://a.example/" + strings.Repeat("x", MaxAvatarURL): "",
+		"ftp://a.example/a": "", "https://a.example/a b": "", "": "",
+		"HTTPS://a.example/a.png": "HTTPS://a.example/a.png",
 	} {
 		if got := CleanAvatar(in); got != want {
 			t.Errorf("CleanAvatar(%q) = %q, want %q", in, got, want)

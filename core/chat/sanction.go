@@ -49,6 +49,28 @@ func (g *Group) Sanctioned(m *Member, kind string, room int64) *Sanction {
 	return g.opts.Sanctions.Active(kind, m.Name, m.IP, room, g.opts.Now())
 }
 
+// Muted returns the refusal (code muted) of a mute of m in room, or of
+// everywhere (room 0 asks for those only), or nil.
+func (g *Group) Muted(m *Member, room int64) error {
+	s := g.Sanctioned(m, SanctionMute, room)
+	if s == nil {
+		return nil
+	}
+	what := "You are muted in this room"
+	if s.Room == 0 {
+		what = "You are muted"
+	}
+	return g.sanctionError(s, CodeMuted, what)
+}
+
+// RoomOf returns the id of the room m is in, or 0.
+func (g *Group) RoomOf(m *Member) int64 {
+	if r := m.room.Load(); r != nil {
+		return r.id
+	}
+	return 0
+}
+
 // joinSanctions refuses a join of a banned member (in the room or
 // everywhere) or of one kicked out of the room whose cooldown runs.
 func (g *Group) joinSanctions(m *Member, room int64) error {

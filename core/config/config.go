@@ -33,9 +33,11 @@ const EnvPrefix = "PARLOR_"
 
 // Config is the whole server configuration.
 type Config struct {
-	DataDir string  `koanf:"data_dir"`
-	Log     Log     `koanf:"log"`
-	HTTP    HTTP    `koanf:"http"`
+	DataDir string `koanf:"data_dir"`
+	Log     Log    `koanf:"log"`
+	HTTP    HTTP   `koanf:"http"`
+	// TCP configures the chat protocol over plain TCP (docs/protocol.md).
+	TCP     TCP     `koanf:"tcp"`
 	Chat    Chat    `koanf:"chat"`
 	Auth    Auth    `koanf:"auth"`
 	Plugins Plugins `koanf:"plugins"`
@@ -120,6 +122,23 @@ type HTTP struct {
 	// PublicNames are the host names the WebSocket may be opened under
 	// (Host header); empty accepts any.
 	PublicNames []string `koanf:"public_names"`
+}
+
+// TCP configures the chat protocol over TCP: the JSON frames of the
+// WebSocket, one a line. The frame limits, queues and timeouts of the
+// http section apply to it as well.
+type TCP struct {
+	// Addr is the listener; empty (the default) turns it off.
+	Addr string `koanf:"addr"`
+	// TLSCert and TLSKey are PEM files; set both to serve TLS.
+	TLSCert string `koanf:"tls_cert"`
+	TLSKey  string `koanf:"tls_key"`
+	// KeepAlive is the period of TCP keep-alive probes that find dead
+	// peers.
+	KeepAlive time.Duration `koanf:"keep_alive"`
+	// IdleTimeout closes a connection that sent nothing for this long;
+	// 0 never does.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
 }
 
 // Chat configures the chat domain.
@@ -426,9 +445,29 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateServerAPI(bad)
+	c.validateTCP(bad)
 	c.validateAuthLimits(bad)
 	c.validateLimits(bad)
 	return errors.Join(errs...)
+}
+
+// validateTCP checks the tcp section.
+func (c *Config) validateTCP(bad func(key, format string, a ...any)) {
+	t := c.TCP
+	if t.Addr != "" {
+		if _, _, err := net.SplitHostPort(t.Addr); err != nil {
+			bad("tcp.addr", "%q is not host:port (%v); leave it empty to turn the TCP listener off", t.Addr, err)
+		}
+	}
+	if (t.TLSCert == "") != (t.TLSKey == "") {
+		bad("tcp.tls_cert", "tcp.tls_cert and tcp.tls_key must be set together")
+	}
+	if t.KeepAlive <= 0 {
+		bad("tcp.keep_alive", "must be a positive duration such as 30s")
+	}
+	if t.IdleTimeout < 0 {
+		bad("tcp.idle_timeout", "must not be negative (0: no idle timeout)")
+	}
 }
 
 // validateAuthLimits checks the limits of the login pipeline.

@@ -79,22 +79,6 @@ const (
 	DefaultNotifyTimeout  = 5 * time.Second
 )
 
-// Error codes the pipeline refuses with (docs/protocol.md, "Error codes").
-const (
-	// CodeRefused: a module denied a login or join (or refused without
-	// a code of its own).
-	CodeRefused = "refused"
-	// CodeModuleUnavailable: a fail-closed module is down or late, or
-	// the module owning a command is.
-	CodeModuleUnavailable = "module_unavailable"
-	// CodeUnknownCommand: no module owns the command's prefix.
-	CodeUnknownCommand = "unknown_command"
-	// CodeModuleError: the module owning a command failed to answer.
-	CodeModuleError = "module_error"
-	// CodeRejected: a module rejected a message. The pipeline returns a
-	// Reject verdict; core/session refuses with this code.
-	CodeRejected = "rejected"
-)
 
 // Hook names used in metrics and logs besides the sdk.Hook* names.
 const hookCommand = "command"
@@ -452,7 +436,7 @@ func (p *Pipeline) Quiet(typ string) bool {
 func (p *Pipeline) Command(ctx context.Context, cmd sdk.Command) (sdk.Reply, error) {
 	e := p.load().owner(cmd.Type)
 	if e == nil {
-		return sdk.Reply{}, chatError(CodeUnknownCommand, fmt.Sprintf("No module answers %s commands.", cmd.Type))
+		return sdk.Reply{}, chatError(chat.CodeUnknownCommand, fmt.Sprintf("No module answers %s commands.", cmd.Type))
 	}
 	r, err := invoke(ctx, p.opts.CommandTimeout, e, hookCommand, cmd, Plugin.Command)
 	if err == nil {
@@ -468,9 +452,9 @@ func (p *Pipeline) Command(ctx context.Context, cmd sdk.Command) (sdk.Reply, err
 	p.count(e, hookCommand)
 	p.log.Warn("module failed to answer a command", "plugin", e.name, "command", cmd.Type, "error", err)
 	if unavailable(err) {
-		return sdk.Reply{}, chatError(CodeModuleUnavailable, fmt.Sprintf("The %s module is not available; try again later.", e.name))
+		return sdk.Reply{}, chatError(chat.CodeModuleUnavailable, fmt.Sprintf("The %s module is not available; try again later.", e.name))
 	}
-	return sdk.Reply{}, chatError(CodeModuleError, fmt.Sprintf("The %s module could not answer; try again.", e.name))
+	return sdk.Reply{}, chatError(chat.CodeModuleError, fmt.Sprintf("The %s module could not answer; try again.", e.name))
 }
 
 // invoke calls one hook f of e with ev under a deadline of timeout,
@@ -517,7 +501,7 @@ func (p *Pipeline) failure(ctx context.Context, e *entry, hook string, err error
 	p.count(e, hook)
 	if failClosed || e.failClosed {
 		p.log.Warn("module failed; refusing (fail-closed)", "plugin", e.name, "hook", hook, "error", err)
-		return chatError(CodeModuleUnavailable, fmt.Sprintf("The %s module is not available; %s.", e.name, what))
+		return chatError(chat.CodeModuleUnavailable, fmt.Sprintf("The %s module is not available; %s.", e.name, what))
 	}
 	p.log.Warn("module failed; skipping it (fail-open)", "plugin", e.name, "hook", hook, "error", err)
 	return nil
@@ -549,7 +533,7 @@ func unavailable(err error) bool {
 // empty) and reason (def when empty).
 func refusal(code, reason, def string) error {
 	if code == "" {
-		code = CodeRefused
+		code = chat.CodeRefused
 	}
 	if reason == "" {
 		reason = def

@@ -71,7 +71,7 @@ func TestNilPipeline(t *testing.T) {
 		t.Error("Quiet")
 	}
 	_, err := p.Command(ctx, sdk.Command{Type: "dice.roll"})
-	wantChatError(t, err, CodeUnknownCommand, "No module answers dice.roll commands.")
+	wantChatError(t, err, chat.CodeUnknownCommand, "No module answers dice.roll commands.")
 	p.Notify(sdk.Notification{Kind: sdk.Joined})
 	p.Refresh()
 	if c := p.Collectors(); c != nil {
@@ -196,7 +196,7 @@ func TestLoginDenyWithReason(t *testing.T) {
 	}
 	p := newPipeline(t, Options{}, a, b)
 	_, err := p.Login(context.Background(), sdk.LoginEvent{Name: "ann"})
-	wantChatError(t, err, CodeRefused, "The chat is closed until 8 pm.")
+	wantChatError(t, err, chat.CodeRefused, "The chat is closed until 8 pm.")
 
 	a.login = func(context.Context, sdk.LoginEvent) (sdk.LoginVerdict, error) {
 		return sdk.LoginVerdict{}, &sdk.Refusal{Code: "banned", Message: "You are banned until Monday."}
@@ -250,13 +250,13 @@ func TestJoinDenyWithReason(t *testing.T) {
 	p := newPipeline(t, Options{}, a, b)
 	ev := sdk.JoinEvent{User: sdk.Caller{Name: "ann", Role: sdk.RoleSpeaker}, Room: sdk.Room{ID: 3}}
 	err := p.Join(context.Background(), ev)
-	wantChatError(t, err, CodeRefused, "The room opens at 8 pm.")
+	wantChatError(t, err, chat.CodeRefused, "The room opens at 8 pm.")
 	if saw.User.Role != sdk.RoleSpeaker || saw.Room.ID != 3 {
 		t.Errorf("module saw %+v", saw)
 	}
 
 	a.join = func(context.Context, sdk.JoinEvent) (sdk.JoinVerdict, error) { return sdk.JoinVerdict{Deny: true}, nil }
-	wantChatError(t, p.Join(context.Background(), ev), CodeRefused, "schedule")
+	wantChatError(t, p.Join(context.Background(), ev), chat.CodeRefused, "schedule")
 
 	a.join = func(context.Context, sdk.JoinEvent) (sdk.JoinVerdict, error) { return sdk.JoinVerdict{}, nil }
 	b.join = a.join
@@ -312,7 +312,7 @@ func TestTimeoutFailsClosed(t *testing.T) {
 
 	// A pre-moderated room.
 	_, err := p.Message(context.Background(), msg("hi"), true)
-	wantChatError(t, err, CodeModuleUnavailable, "The moderation module is not available; your message was not sent.")
+	wantChatError(t, err, chat.CodeModuleUnavailable, "The moderation module is not available; your message was not sent.")
 
 	// A module that declared FailClosed.
 	slow.setCaps(sdk.Capabilities{Module: true, Hooks: []string{sdk.HookMessage, sdk.HookLogin, sdk.HookJoin}, FailClosed: true})
@@ -324,10 +324,10 @@ func TestTimeoutFailsClosed(t *testing.T) {
 	}
 	p.Refresh()
 	_, err = p.Message(context.Background(), msg("hi"), false)
-	wantChatError(t, err, CodeModuleUnavailable, "The moderation module is not available")
+	wantChatError(t, err, chat.CodeModuleUnavailable, "The moderation module is not available")
 	_, err = p.Login(context.Background(), sdk.LoginEvent{Name: "ann"})
-	wantChatError(t, err, CodeModuleUnavailable, "The moderation module is not available")
-	wantChatError(t, p.Join(context.Background(), sdk.JoinEvent{}), CodeModuleUnavailable, "The moderation module is not available")
+	wantChatError(t, err, chat.CodeModuleUnavailable, "The moderation module is not available")
+	wantChatError(t, p.Join(context.Background(), sdk.JoinEvent{}), chat.CodeModuleUnavailable, "The moderation module is not available")
 	if n := p.failuresOf(t, "moderation", sdk.HookMessage); n != 2 {
 		t.Errorf("failures = %v, want 2", n)
 	}
@@ -354,7 +354,7 @@ func TestPanickingAndErroringModulesAreSkipped(t *testing.T) {
 		return sdk.MessageVerdict{Action: 42}, nil
 	}
 	_, err = p.Message(context.Background(), msg("hi"), true)
-	wantChatError(t, err, CodeModuleUnavailable, "bad")
+	wantChatError(t, err, chat.CodeModuleUnavailable, "bad")
 }
 
 func TestCancelledCallerIsNotAModuleFailure(t *testing.T) {
@@ -399,7 +399,7 @@ func TestCommandRoutesByLongestPrefix(t *testing.T) {
 		}
 	}
 	_, err := p.Command(context.Background(), sdk.Command{Type: "chess.move"})
-	wantChatError(t, err, CodeUnknownCommand, "No module answers chess.move commands.")
+	wantChatError(t, err, chat.CodeUnknownCommand, "No module answers chess.move commands.")
 	if _, ok := p.Owner("bad.x"); ok {
 		t.Error("a prefix without '.' was routed")
 	}
@@ -421,20 +421,20 @@ func TestCommandErrors(t *testing.T) {
 		return sdk.Reply{}, errors.New("index out of range")
 	}
 	_, err = p.Command(context.Background(), cmd)
-	wantChatError(t, err, CodeModuleError, "The dice module could not answer; try again.")
+	wantChatError(t, err, chat.CodeModuleError, "The dice module could not answer; try again.")
 
 	dice.command = func(context.Context, sdk.Command) (sdk.Reply, error) { panic("boom") }
 	_, err = p.Command(context.Background(), cmd)
-	wantChatError(t, err, CodeModuleError, "dice")
+	wantChatError(t, err, chat.CodeModuleError, "dice")
 
 	dice.command = func(ctx context.Context, _ sdk.Command) (sdk.Reply, error) { return sdk.Reply{}, waitCtx(ctx) }
 	_, err = p.Command(context.Background(), cmd)
-	wantChatError(t, err, CodeModuleUnavailable, "The dice module is not available")
+	wantChatError(t, err, chat.CodeModuleUnavailable, "The dice module is not available")
 
 	for _, down := range []error{fmt.Errorf("plugin %q: %w", "dice", ErrUnavailable), status.Error(codes.Unavailable, "connection refused")} {
 		dice.command = func(context.Context, sdk.Command) (sdk.Reply, error) { return sdk.Reply{}, down }
 		_, err = p.Command(context.Background(), cmd)
-		wantChatError(t, err, CodeModuleUnavailable, "dice")
+		wantChatError(t, err, chat.CodeModuleUnavailable, "dice")
 	}
 	if n := p.failuresOf(t, "dice", "command"); n != 5 {
 		t.Errorf("command failures = %v, want 5 (a refusal is not one)", n)
@@ -580,7 +580,7 @@ func TestRefreshPicksUpLateCapabilities(t *testing.T) {
 		t.Fatalf("verdict %+v before the module is up", v)
 	}
 	_, err := p.Command(context.Background(), sdk.Command{Type: "late.x"})
-	wantChatError(t, err, CodeUnknownCommand)
+	wantChatError(t, err, chat.CodeUnknownCommand)
 
 	late.setCaps(sdk.Capabilities{Module: true, Hooks: []string{sdk.HookMessage, sdk.HookNotify}, Commands: []string{"late."}})
 	p.Refresh()

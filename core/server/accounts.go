@@ -69,16 +69,16 @@ func (s *Server) hostAPIFor(name string) sdk.Host { return s.acct.host.For(name)
 
 // endSessions closes the connections of ended sessions.
 func (s *Server) endSessions(hashes [][]byte) {
-	if s.ws != nil {
-		s.ws.EndSessions(hashes)
+	if s.node != nil {
+		s.node.EndSessions(hashes)
 	}
 }
 
 // endAccount closes the connection logged in under the former name of a
 // deleted or renamed account.
 func (s *Server) endAccount(name, reason string) {
-	if s.ws != nil {
-		s.ws.EndUser(name, reason)
+	if s.node != nil {
+		s.node.EndUser(name, reason)
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/parlorchat/parlor/core/transport/websocket"
+	"github.com/parlorchat/parlor/core/session"
 	"github.com/parlorchat/parlor/core/web"
 )
 
@@ -22,9 +22,9 @@ type adminParts struct {
 
 // connLimits are the abuse limits of chat connections from the config,
 // counting refusals in the server's shared counter.
-func (s *Server) connLimits() websocket.Limits {
+func (s *Server) connLimits() session.Limits {
 	l := s.cfg.Limits
-	return websocket.Limits{
+	return session.Limits{
 		Say: l.Say, SayUser: l.SayUser, Join: l.Join, PM: l.PM, PMRecipient: l.PMRecipient,
 		RoomPassword: l.RoomPassword, ConnsPerIP: l.ConnsPerIP, UnauthenticatedPerIP: l.UnauthenticatedPerIP,
 		Refusals: s.refusals,

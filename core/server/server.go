@@ -22,6 +22,7 @@ import (
 	"github.com/parlorchat/parlor/core/config"
 	"github.com/parlorchat/parlor/core/limit"
 	"github.com/parlorchat/parlor/core/pluginhost"
+	"github.com/parlorchat/parlor/core/session"
 	"github.com/parlorchat/parlor/core/store"
 	"github.com/parlorchat/parlor/core/transport/websocket"
 	"github.com/parlorchat/parlor/core/version"
@@ -39,7 +40,9 @@ type Server struct {
 	store   store.Store
 	plugins *pluginhost.Host
 	group   *chat.Group
+	node    *session.Node // the chat protocol, shared by the transports
 	ws      *websocket.Handler
+	tcp     tcpParts // the TCP transport, when tcp.addr is set (tcp.go)
 	http    *http.Server
 	ln      net.Listener
 	served  chan struct{}
@@ -98,13 +101,19 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	pipeline := auth.New(cfg.Chat.Group, s.withLocalAccounts(chain), cfg.Chat.Guests, s.log.Named("auth")).WithLimits(s.authLimits())
-	s.ws = websocket.New(s.group, pipeline, websocket.Options{
-		MaxFrameBytes: cfg.HTTP.MaxFrameBytes, SendQueue: cfg.HTTP.SendQueue,
-		LoginTimeout: cfg.HTTP.LoginTimeout, WriteTimeout: cfg.HTTP.WriteTimeout,
-		PingInterval: cfg.HTTP.PingInterval, Version: Version, Logger: s.log.Named("ws"),
-		Sessions: s.acct.sessions, Modules: s.httpModules(),
-		SendQueueBytes: cfg.HTTP.SendQueueBytes, Limits: s.connLimits(), PublicNames: cfg.HTTP.PublicNames,
+	s.node = session.New(s.group, pipeline, session.Options{
+		LoginTimeout: cfg.HTTP.LoginTimeout, CallTimeout: cfg.HTTP.WriteTimeout,
+		Version: Version, Logger: s.log.Named("session"),
+		Sessions: s.acct.sessions, Modules: s.httpModules(), Limits: s.connLimits(),
 	})
+	s.ws = websocket.New(s.node, websocket.Options{
+		MaxFrameBytes: cfg.HTTP.MaxFrameBytes, SendQueue: cfg.HTTP.SendQueue,
+		WriteTimeout: cfg.HTTP.WriteTimeout, PingInterval: cfg.HTTP.PingInterval, Logger: s.log.Named("ws"),
+		SendQueueBytes: cfg.HTTP.SendQueueBytes, PublicNames: cfg.HTTP.PublicNames,
+	})
+	if err := s.startTCP(ctx); err != nil {
+		return err
+	}
 
 	if err := s.startServerAPI(ctx); err != nil {
 		return err
@@ -131,6 +140,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	served := []any{"http", "http://" + ln.Addr().String()}
 	if a := s.AdminAddr(); a != "" {
 		served = append(served, "admin", "http://"+a)
+	}
+	if a := s.TCPAddr(); a != "" {
+		served = append(served, "tcp", a)
 	}
 	s.log.Info("parlor is serving", append(served, "rooms", rooms, "connections", conns, "data_dir", cfg.DataDir)...)
 	return nil
@@ -175,7 +187,7 @@ func (s *Server) closeAll(ctx context.Context) error {
 		}
 		<-s.served
 	}
-	errs = append(errs, s.stopAdmin(ctx), s.stopServerAPI(ctx))
+	errs = append(errs, s.stopAdmin(ctx), s.stopServerAPI(ctx), s.stopTCPListener())
 	if s.group != nil {
 		s.group.CloseAll("server shutting down")
 	}
@@ -184,6 +196,7 @@ func (s *Server) closeAll(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("close connections: %w", err))
 		}
 	}
+	errs = append(errs, s.waitTCP(ctx))
 	s.closeStatus()
 	if s.plugins != nil {
 		s.plugins.Stop()

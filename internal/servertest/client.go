@@ -1,9 +1,12 @@
 package servertest
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,13 +21,15 @@ import (
 // close of the connection before it fails the test.
 const Timeout = 5 * time.Second
 
-// Client is a chat protocol client over /ws. It reads in the background,
-// splitting batches (JSON arrays) into single events, so a test waits for
+// Client is a chat protocol client over /ws (Dial) or over the TCP
+// transport (DialTCP). It reads in the background, splitting batches
+// (JSON arrays, or the lines of TCP) into single events, so a test waits for
 // the events it cares about and skips the others. Its methods fail the
 // test and must be called from the test's goroutine.
 type Client struct {
 	t      testing.TB
 	conn   *websocket.Conn
+	line   net.Conn // the TCP connection of a DialTCP client; conn is nil
 	events chan map[string]any
 	closed chan error
 	stop   chan struct{}
@@ -65,6 +70,67 @@ func DialURL(t testing.TB, base string, header http.Header) *Client {
 		t.Fatalf("hello = %v", c.hello)
 	}
 	return c
+}
+
+// DialTCP connects to the TCP transport at addr (Server.TCPAddr) and
+// waits for the hello event, as Dial does.
+func DialTCP(t testing.TB, addr string) *Client {
+	t.Helper()
+	d := net.Dialer{Timeout: Timeout}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial tcp: %v", err)
+	}
+	return OverTCP(t, nc)
+}
+
+// OverTCP is DialTCP over a connection the test opened itself (with
+// TLS, for example).
+func OverTCP(t testing.TB, nc net.Conn) *Client {
+	t.Helper()
+	c := &Client{
+		t: t, line: nc,
+		events: make(chan map[string]any, 1024),
+		closed: make(chan error, 1),
+		stop:   make(chan struct{}),
+	}
+	go c.readLines()
+	t.Cleanup(func() {
+		close(c.stop)
+		_ = nc.Close()
+	})
+	if c.hello = c.Want("hello"); c.hello["protocol"] != 1.0 {
+		t.Fatalf("hello = %v", c.hello)
+	}
+	return c
+}
+
+// readLines is read for a TCP client: one event a line.
+func (c *Client) readLines() {
+	var err error
+	defer func() {
+		c.err = err
+		c.closed <- err
+		close(c.events)
+	}()
+	sc := bufio.NewScanner(c.line)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		var ev map[string]any
+		if uerr := json.Unmarshal(sc.Bytes(), &ev); uerr != nil {
+			err = fmt.Errorf("bad line %q: %w", sc.Bytes(), uerr)
+			return
+		}
+		select {
+		case c.events <- ev:
+		case <-c.stop:
+			return
+		}
+	}
+	err = sc.Err()
+	if err == nil {
+		err = io.EOF
+	}
 }
 
 // Hello is the hello event the server sent first.
@@ -114,8 +180,13 @@ func (c *Client) read() {
 // Next and Want, which must not be mixed with it).
 func (c *Client) Events() <-chan map[string]any { return c.events }
 
-// Conn is the underlying connection, for tests that write raw frames.
+// Conn is the underlying WebSocket, for tests that write raw frames; nil
+// for a DialTCP client (see Line).
 func (c *Client) Conn() *websocket.Conn { return c.conn }
+
+// Line is the TCP connection of a DialTCP client, for tests that write
+// raw lines; nil for a WebSocket client.
+func (c *Client) Line() net.Conn { return c.line }
 
 // Send writes v as one JSON text frame.
 func (c *Client) Send(v any) {
@@ -123,6 +194,12 @@ func (c *Client) Send(v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		c.t.Fatalf("send: %v", err)
+	}
+	if c.line != nil {
+		if _, err := c.line.Write(append(b, '\n')); err != nil {
+			c.t.Fatalf("send: %v", err)
+		}
+		return
 	}
 	if err := c.conn.Write(context.Background(), websocket.MessageText, b); err != nil {
 		c.t.Fatalf("send: %v", err)

@@ -19,8 +19,8 @@ func queueRoom(t *testing.T) (*chat.Group, *Handler) {
 	g := chat.NewGroup(chat.Options{History: 0, MaxMessageChars: 1 << 20, Guests: true})
 	g.PutRoom(chat.RoomInfo{ID: 1, Name: "Room", Member: true, Open: true}, nil)
 	h := &Handler{
-		opts:  Options{SendQueue: def.HTTP.SendQueue, SendQueueBytes: def.HTTP.SendQueueBytes},
-		group: g, log: hclog.NewNullLogger(),
+		opts: Options{SendQueue: def.HTTP.SendQueue, SendQueueBytes: def.HTTP.SendQueueBytes},
+		log:  hclog.NewNullLogger(),
 	}
 	return g, h
 }

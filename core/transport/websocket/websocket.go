@@ -1,5 +1,7 @@
 // Package websocket is the browser transport: the JSON protocol of
-// docs/protocol.md over one WebSocket per client.
+// docs/protocol.md over one WebSocket per client. It does the framing,
+// the deadlines, keep-alive pings and the write batching; core/session
+// answers the requests.
 package websocket
 
 import (
@@ -23,18 +25,11 @@ import (
 
 	"github.com/parlorchat/parlor/core/auth"
 	"github.com/parlorchat/parlor/core/chat"
+	"github.com/parlorchat/parlor/core/session"
 )
-
-// ProtocolVersion is the version announced in the hello frame.
-const ProtocolVersion = 1
 
 // maxBatch bounds how many queued frames one write carries.
 const maxBatch = 64
-
-// Login establishes who a connection belongs to; *auth.Pipeline is one.
-type Login interface {
-	Login(ctx context.Context, username, password, remoteIP string) (auth.Identity, error)
-}
 
 // Options configures the handler.
 type Options struct {
@@ -43,37 +38,23 @@ type Options struct {
 	// SendQueueBytes bounds the bytes queued per connection as SendQueue
 	// bounds the frames; 0 means no byte bound.
 	SendQueueBytes int
-	LoginTimeout   time.Duration // a connection must log in within this time
 	WriteTimeout   time.Duration // one write to a client must finish within this time
 	PingInterval   time.Duration // keep-alive pings
-	Version        string        // server version for the hello frame
 	Logger         hclog.Logger
-	// Sessions logs connections in by session (session.go); nil turns
-	// session logins and reconnect tokens off.
-	Sessions SessionLogin
-	// Modules names the module plugins that serve HTTP under /<name>/,
-	// listed in the hello frame so that a client asks only for what is
-	// there (the web client reads /sso/settings only when "sso" is).
-	Modules []string
-	// Limits are the abuse limits of connections (limits.go).
-	Limits Limits
 	// PublicNames, when not empty, are the host names (Host header, with
 	// or without a port) a WebSocket may be opened under (host.go).
 	PublicNames []string
 }
 
-// Handler accepts WebSocket connections at /ws.
+// Handler accepts WebSocket connections at /ws and hands their requests
+// to the session layer.
 type Handler struct {
 	opts  Options
-	group *chat.Group
-	login Login
+	node  *session.Node
 	log   hclog.Logger
-	hello []byte
-	lim   *limiters   // abuse limits (limits.go)
 	names publicNames // allowed Host headers (host.go)
 
-	active   sync.WaitGroup // connections being served
-	sessions sessionConns   // connections logged in by session (session.go)
+	active sync.WaitGroup // connections being served
 }
 
 // Wait blocks until every connection has ended or ctx is done.
@@ -91,19 +72,12 @@ func (h *Handler) Wait(ctx context.Context) error {
 	}
 }
 
-// New makes a handler for one group.
-func New(group *chat.Group, login Login, opts Options) *Handler {
+// New makes a handler serving the protocol of node.
+func New(node *session.Node, opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
-	hello, _ := json.Marshal(helloEvent{
-		Type: "hello", Server: "parlor", Version: opts.Version,
-		Protocol: ProtocolVersion, Guests: group.GuestsAllowed(), Modules: append([]string{}, opts.Modules...),
-	})
-	return &Handler{
-		opts: opts, group: group, login: login, log: opts.Logger, hello: hello,
-		lim: newLimiters(opts.Limits), names: newPublicNames(opts.PublicNames),
-	}
+	return &Handler{opts: opts, node: node, log: opts.Logger, names: newPublicNames(opts.PublicNames)}
 }
 
 // Buffer sizes of a connection. net/http's are 4 KiB each, held for the
@@ -128,41 +102,40 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := remoteIP(r)
-	var lim connLimits
-	refusal := h.admit(&lim, ip)
+	// Counted before the hijack: until then the HTTP server's Shutdown
+	// waits for this request, so Wait cannot have started yet.
+	h.active.Add(1)
 	hw := &hijackWriter{ResponseWriter: w}
 	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
+		h.active.Done()
 		h.log.Debug("websocket upgrade refused", "remote", r.RemoteAddr, "error", err)
-		if lim.counted {
-			h.lim.ips.closed(lim.ipKey, false)
-		}
 		return
 	}
-	if refusal != nil {
-		h.refuse(ws, hw.conn, ip, refusal)
-		return
-	}
-	h.active.Add(1)
 	ws.SetReadLimit(h.opts.MaxFrameBytes)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
 		h: h, ws: ws, nc: hw.conn, ctx: ctx, cancel: cancel,
-		ip:     ip,
-		cookie: sessionCookie(r),
-		ended:  make(chan struct{}),
-		lim:    lim,
+		ip:    ip,
+		ended: make(chan struct{}),
 	}
 	// Armed after the assignment so that keepAlive always sees c.ping.
 	c.ping = time.AfterFunc(time.Hour, c.keepAlive)
+	client, err := h.node.Connect(ctx, c, session.ConnInfo{RemoteIP: ip, Cookie: sessionCookie(r)})
+	if err != nil {
+		c.ping.Stop()
+		cancel()
+		h.refuse(ws, hw.conn, ip, err)
+		h.active.Done()
+		return
+	}
+	c.client = client
 	c.ping.Reset(h.opts.PingInterval)
-	h.group.Connect(c)
-	c.Send(chat.RawFrame(h.hello))
 	go c.serve()
 }
 
 // serve reads requests until the connection ends, then waits for the
-// writer to close it and forgets it.
+// writer to close it and ends the session.
 func (c *conn) serve() {
 	defer c.h.active.Done()
 	c.readLoop()
@@ -172,9 +145,17 @@ func (c *conn) serve() {
 	}
 	c.closeWith(websocket.StatusNormalClosure, "")
 	<-c.ended
-	c.h.sessions.remove(c)
-	c.h.group.Disconnect(c, c.member)
-	c.releaseLimits()
+	c.client.Closed()
+}
+
+// sessionCookie returns the session token the browser sent in the login
+// cookie, if any.
+func sessionCookie(r *http.Request) string {
+	c, err := r.Cookie(auth.SessionCookie)
+	if err != nil {
+		return ""
+	}
+	return c.Value
 }
 
 // refuseTimeout bounds the error frame and the close handshake of a
@@ -261,12 +242,11 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	ip     string
-	cookie string // session token from the login cookie at upgrade
 	ping   *time.Timer
 	ended  chan struct{} // closed once the WebSocket is closed
 	broken atomic.Bool   // the peer is gone or a write failed: close without a handshake
 
-	lim connLimits // owned by the read loop (limits.go)
+	client *session.Client // the protocol state; set before the reader starts
 
 	mu      sync.Mutex
 	queue   []*chat.Frame // frames waiting for the writer, at most opts.SendQueue
@@ -280,10 +260,6 @@ type conn struct {
 	reason   string
 
 	closeOnce sync.Once
-
-	member  *chat.Member // owned by the read loop
-	session string       // hash of the session token logged in with, if any
-	token   string       // the session token logged in with, if any
 }
 
 // Send queues f without blocking; false means the queue is full, in
@@ -319,6 +295,11 @@ func (c *conn) overBytes(n int) bool {
 // connection is a slow consumer) and then the close frame.
 func (c *conn) Close(reason string) {
 	c.closeWith(websocket.StatusPolicyViolation, reason)
+}
+
+// End ends the connection normally once what is queued has been sent.
+func (c *conn) End(reason string) {
+	c.closeWith(websocket.StatusNormalClosure, reason)
 }
 
 func (c *conn) closeWith(status websocket.StatusCode, reason string) {
@@ -473,39 +454,7 @@ func (c *conn) write(batch []*chat.Frame) error {
 	return err
 }
 
-// onOwnStack runs f on a short-lived goroutine and waits for it. A
-// goroutine's stack keeps its largest size until a garbage collection
-// shrinks it; requests go deep (JSON decoding, logins through SQLite or
-// plugins over gRPC), so their growth is kept off the connection's
-// long-lived reader, which then needs only a small stack.
-func onOwnStack(f func()) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	<-done
-}
-
-// request is any client-to-server frame.
-type request struct {
-	Type     string     `json:"type"`
-	ID       string     `json:"id"`
-	User     string     `json:"user"`
-	Password string     `json:"password"`
-	Room     int64      `json:"room"`
-	Text     string     `json:"text"`
-	To       string     `json:"to"`
-	Style    chat.Style `json:"style"`
-	Session  bool       `json:"session"` // login with the session cookie
-	Token    string     `json:"token"`   // login with a session token
-}
-
 func (c *conn) readLoop() {
-	loginTimer := time.AfterFunc(c.h.opts.LoginTimeout, func() {
-		c.closeWith(websocket.StatusPolicyViolation, "login timeout")
-	})
-	defer loginTimer.Stop()
 	for {
 		// Not c.ctx: cancelling a read would drop the connection without a
 		// close frame; the writer closes it properly and that ends the read.
@@ -516,124 +465,10 @@ func (c *conn) readLoop() {
 			}
 			return
 		}
-		onOwnStack(func() { c.process(typ, data) })
-		if c.member != nil {
-			loginTimer.Stop()
+		if typ != websocket.MessageText {
+			c.client.Refuse(chat.Errorf(chat.CodeBadRequest, "Frames must be JSON text."))
+			continue
 		}
+		c.client.Handle(data)
 	}
-}
-
-// process decodes and answers one request.
-func (c *conn) process(typ websocket.MessageType, data []byte) {
-	if typ != websocket.MessageText {
-		c.reply(chat.ErrorEvent{Type: "error", Code: chat.CodeBadRequest, Message: "Frames must be JSON text."})
-		return
-	}
-	var req request
-	if err := json.Unmarshal(data, &req); err != nil {
-		c.reply(chat.ErrorEvent{Type: "error", Code: chat.CodeBadRequest, Message: "The frame is not valid JSON: " + err.Error()})
-		return
-	}
-	if err := c.handle(req); err != nil {
-		c.reply(chat.ErrorEventOf(req.ID, err))
-	}
-}
-
-func (c *conn) reply(ev any) {
-	if !c.Send(chat.NewFrame(ev)) {
-		c.Close(chat.ReasonSlowConsumer)
-	}
-}
-
-func (c *conn) handle(req request) error {
-	g := c.h.group
-	switch req.Type {
-	case "ping":
-		c.reply(struct {
-			Type string `json:"type"`
-			ID   string `json:"id,omitempty"`
-		}{"pong", req.ID})
-		return nil
-	case "login":
-		if req.Session || req.Token != "" {
-			return c.doSessionLogin(req)
-		}
-		return c.doLogin(req)
-	case "logout":
-		return c.doLogout(req)
-	case "rooms", "join", "leave", "say", "pm", "users":
-	default:
-		return chat.Errorf(chat.CodeBadRequest, "Unknown request type %q.", req.Type)
-	}
-	m := c.member
-	if m == nil {
-		return chat.Errorf(chat.CodeNotLoggedIn, "Log in first.")
-	}
-	switch req.Type {
-	case "rooms":
-		c.reply(chat.RoomsEvent{Type: "rooms", ID: req.ID, Rooms: g.Rooms()})
-	case "join":
-		if err := c.allowJoin(); err != nil {
-			return err
-		}
-		if err := c.checkRoomPassword(req.Room); err != nil {
-			return err
-		}
-		ev, err := g.Join(m, req.Room, req.Password)
-		if err != nil {
-			c.joinFailed(err, req.Password)
-			return err
-		}
-		ev.ID = req.ID
-		c.reply(ev)
-	case "leave":
-		if err := c.allowJoin(); err != nil {
-			return err
-		}
-		c.reply(map[string]any{"type": "left", "id": req.ID, "room": g.Leave(m)})
-	case "say":
-		if err := c.allowMessage(); err != nil {
-			return err
-		}
-		_, err := g.Say(m, req.Text, req.Style, "")
-		return err
-	case "pm":
-		if req.To == "" {
-			return chat.Errorf(chat.CodeBadRequest, "A private message needs a recipient (to).")
-		}
-		if err := c.allowMessage(); err != nil {
-			return err
-		}
-		if err := c.allowPM(req.To); err != nil {
-			return err
-		}
-		return g.Private(m, req.To, req.Text, req.Style, "")
-	case "users":
-		users, err := g.Users(req.Room)
-		if err != nil {
-			return err
-		}
-		c.reply(map[string]any{"type": "users", "id": req.ID, "room": req.Room, "users": users})
-	}
-	return nil
-}
-
-func (c *conn) doLogin(req request) error {
-	if c.member != nil {
-		return chat.Errorf(chat.CodeAlreadyLoggedIn, "This connection is logged in already as %s.", c.member.Name)
-	}
-	id, err := c.h.login.Login(c.ctx, req.User, req.Password, c.ip)
-	if err != nil {
-		c.h.log.Info("login refused", "user", req.User, "remote", c.ip, "code", chat.CodeOf(err))
-		return err
-	}
-	m := &chat.Member{Name: id.Name, Display: id.Display, Admin: id.Admin, Guest: id.Guest, Conn: c}
-	if err := c.h.group.Login(m); err != nil {
-		return err
-	}
-	c.member = m
-	c.h.log.Info("login", "user", id.Name, "remote", c.ip, "guest", id.Guest, "admin", id.Admin, "by", id.By)
-	token := c.issueReconnect(id)
-	c.loggedIn(req, id, token, token != "")
-	return nil
 }

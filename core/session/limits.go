@@ -1,4 +1,4 @@
-package websocket
+package session
 
 import (
 	"strconv"
@@ -48,7 +48,7 @@ const (
 const connRetry = 10 * time.Second
 
 // limiters is the state of the limits shared by every connection of a
-// handler.
+// node, whatever its transport.
 type limiters struct {
 	cfg      Limits
 	sayUser  *limit.Keyed // by chat.NameKey of the sender
@@ -101,8 +101,8 @@ func (l *limiters) allow(b **limit.Bucket, r limit.Rate, name, what string) erro
 }
 
 // allowMessage takes a message token of the connection and of its user.
-func (c *conn) allowMessage() error {
-	l := c.h.lim
+func (c *Client) allowMessage() error {
+	l := c.n.lim
 	if err := l.allow(&c.lim.say, l.cfg.Say, LimitSay, "Too many messages"); err != nil {
 		return err
 	}
@@ -114,8 +114,8 @@ func (c *conn) allowMessage() error {
 
 // allowPM takes a token of the sender-to-recipient pair and one of the
 // recipient.
-func (c *conn) allowPM(to string) error {
-	l := c.h.lim
+func (c *Client) allowPM(to string) error {
+	l := c.n.lim
 	from, dest := chat.NameKey(c.member.Name), chat.NameKey(to)
 	if retry, ok := l.pm.Allow(from + "\x00" + dest); !ok {
 		return chat.RateLimited("Too many private messages to "+to, retry)
@@ -127,21 +127,21 @@ func (c *conn) allowPM(to string) error {
 }
 
 // allowJoin takes a token for a join or a leave.
-func (c *conn) allowJoin() error {
-	l := c.h.lim
+func (c *Client) allowJoin() error {
+	l := c.n.lim
 	return l.allow(&c.lim.join, l.cfg.Join, LimitJoin, "Too many room changes")
 }
 
 // checkRoomPassword refuses joining a room that has a password while the
 // connection's wrong passwords have used up the throttle.
-func (c *conn) checkRoomPassword(room int64) error {
+func (c *Client) checkRoomPassword(room int64) error {
 	if c.lim.passKey == "" || c.member.Admin {
 		return nil
 	}
-	if info, ok := c.h.group.RoomInfo(room); !ok || info.Password == "" {
+	if info, ok := c.n.group.RoomInfo(room); !ok || info.Password == "" {
 		return nil
 	}
-	if retry, ok := c.h.lim.roomPass.Check(c.lim.passKey); !ok {
+	if retry, ok := c.n.lim.roomPass.Check(c.lim.passKey); !ok {
 		return chat.RateLimited("Too many wrong room passwords", retry)
 	}
 	return nil
@@ -149,11 +149,11 @@ func (c *conn) checkRoomPassword(room int64) error {
 
 // joinFailed uses a token of the room password throttle when err is a
 // wrong (not a missing) room password.
-func (c *conn) joinFailed(err error, password string) {
+func (c *Client) joinFailed(err error, password string) {
 	if password == "" || chat.CodeOf(err) != chat.CodeRoomPassword {
 		return
 	}
-	l := c.h.lim
+	l := c.n.lim
 	if c.lim.passKey == "" {
 		c.lim.passKey = strconv.FormatUint(l.nextConn.Add(1), 10)
 	}
@@ -225,8 +225,8 @@ func (p *ipConns) closed(key string, loggedIn bool) {
 
 // admit counts a new connection from ip under the per-address caps, or
 // returns the refusal to send it.
-func (h *Handler) admit(lim *connLimits, ip string) error {
-	p := &h.lim.ips
+func (n *Node) admit(lim *connLimits, ip string) error {
+	p := &n.lim.ips
 	if p.off() {
 		return nil
 	}
@@ -236,28 +236,28 @@ func (h *Handler) admit(lim *connLimits, ip string) error {
 		lim.counted = true
 		return nil
 	case LimitConnsPerIP:
-		h.lim.cfg.Refusals.Add(LimitConnsPerIP)
+		n.lim.cfg.Refusals.Add(LimitConnsPerIP)
 		return chat.RateLimited("Too many connections from your address", connRetry)
 	default:
-		h.lim.cfg.Refusals.Add(LimitUnauthenticatedPerIP)
+		n.lim.cfg.Refusals.Add(LimitUnauthenticatedPerIP)
 		return chat.RateLimited("Too many connections from your address that have not logged in", connRetry)
 	}
 }
 
 // countLoggedIn marks the connection logged in for the per-address caps.
-func (c *conn) countLoggedIn() {
-	if c.lim.counted && !c.lim.loggedIn {
-		c.lim.loggedIn = true
-		c.h.lim.ips.loggedIn(c.lim.ipKey)
+func (n *Node) countLoggedIn(lim *connLimits) {
+	if lim.counted && !lim.loggedIn {
+		lim.loggedIn = true
+		n.lim.ips.loggedIn(lim.ipKey)
 	}
 }
 
 // releaseLimits forgets the connection's limit state when it has ended.
-func (c *conn) releaseLimits() {
-	if c.lim.counted {
-		c.h.lim.ips.closed(c.lim.ipKey, c.lim.loggedIn)
+func (n *Node) releaseLimits(lim *connLimits) {
+	if lim.counted {
+		n.lim.ips.closed(lim.ipKey, lim.loggedIn)
 	}
-	if c.lim.passKey != "" {
-		c.h.lim.roomPass.Reset(c.lim.passKey)
+	if lim.passKey != "" {
+		n.lim.roomPass.Reset(lim.passKey)
 	}
 }

@@ -1,0 +1,328 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/parlorchat/parlor/core/auth"
+	"github.com/parlorchat/parlor/core/chat"
+	"github.com/parlorchat/parlor/core/modules"
+	"github.com/parlorchat/parlor/sdk"
+)
+
+// Modules are the module hooks the session calls; *modules.Pipeline is
+// one (a nil *modules.Pipeline too: it runs no module).
+type Modules interface {
+	// Login asks the login hooks; an error refuses the login.
+	Login(ctx context.Context, ev sdk.LoginEvent) (sdk.LoginVerdict, error)
+	// Join asks the join hooks; an error refuses the join.
+	Join(ctx context.Context, ev sdk.JoinEvent) error
+	// Message asks the message hooks; failClosed refuses the message
+	// while a module is down or late.
+	Message(ctx context.Context, ev sdk.MessageEvent, failClosed bool) (sdk.MessageVerdict, error)
+	// Owner returns the module owning a command type.
+	Owner(typ string) (modules.Plugin, bool)
+	// Command has the owner of cmd's prefix answer it.
+	Command(ctx context.Context, cmd sdk.Command) (sdk.Reply, error)
+}
+
+// Holder keeps a message a module held until a moderator releases or
+// declines it, and returns its id.
+type Holder interface {
+	Hold(ctx context.Context, msg chat.Message, note string) (int64, error)
+}
+
+// moduleRefusal turns what a module hook or command returned into the
+// error the user sees: a *chat.Error as it is, an *sdk.Refusal with its
+// code (refused when it has none), and anything else as module_error
+// naming module (or "A module" when unknown).
+func moduleRefusal(module string, err error) error {
+	var ce *chat.Error
+	if errors.As(err, &ce) {
+		return ce
+	}
+	var r *sdk.Refusal
+	if errors.As(err, &r) {
+		code := r.Code
+		if code == "" {
+			code = chat.CodeRefused
+		}
+		msg := r.Message
+		if msg == "" {
+			msg = "A module refused the request."
+		}
+		return &chat.Error{Code: code, Message: msg}
+	}
+	who := "A module"
+	if module != "" {
+		who = "The " + module + " module"
+	}
+	return chat.Errorf(chat.CodeModuleError, "%s could not answer; try again.", who)
+}
+
+// Sentences of a hook that failed (an error that is not a refusal):
+// the pipeline fails open unless the hook must decide, so an error that
+// reaches the session means the decision could not be made.
+const (
+	loginUnavailable   = "A module that checks logins is not available; please try again later."
+	joinUnavailable    = "A module that checks who enters rooms is not available; please try again later."
+	messageUnavailable = "The moderation module is not available; your message was not sent."
+)
+
+// hookRefusal is moduleRefusal for the decision hooks: an error that is
+// neither a *chat.Error nor an *sdk.Refusal is module_unavailable with
+// the sentence unavailable.
+func hookRefusal(err error, unavailable string) error {
+	var ce *chat.Error
+	var r *sdk.Refusal
+	if errors.As(err, &ce) || errors.As(err, &r) {
+		return moduleRefusal("", err)
+	}
+	return &chat.Error{Code: chat.CodeModuleUnavailable, Message: unavailable}
+}
+
+// caller is the member as hooks and commands see it, with its role in
+// the room whose definition is info.
+func (c *Client) caller(info chat.RoomInfo) sdk.Caller {
+	m := c.member
+	return sdk.Caller{
+		Name: m.Name, Display: m.Display, Role: chat.RoleIn(m, info),
+		IP: c.ip, Room: c.n.group.RoomOf(m),
+	}
+}
+
+// callerHere is caller with the role in the member's current room (the
+// server role outside rooms).
+func (c *Client) callerHere() sdk.Caller {
+	room := c.n.group.RoomOf(c.member)
+	info, _ := c.n.group.RoomInfo(room)
+	cl := c.caller(info)
+	cl.Room = room
+	return cl
+}
+
+// loginHook asks the modules about a login and applies their changes.
+func (c *Client) loginHook(id auth.Identity) (auth.Identity, error) {
+	h := c.n.opts.Hooks
+	if h == nil {
+		return id, nil
+	}
+	v, err := h.Login(c.ctx, sdk.LoginEvent{
+		Name: id.Name, Display: id.Display, Email: id.Email, Avatar: id.Avatar,
+		Admin: id.Admin, Guest: id.Guest, IP: c.ip, By: id.By,
+	})
+	if err != nil {
+		return id, hookRefusal(err, loginUnavailable)
+	}
+	if v.Deny {
+		return id, refusalCode(chat.CodeRefused, v.Reason, "A module refused the login.")
+	}
+	if v.Display != "" {
+		id.Display = v.Display
+	}
+	switch v.Role {
+	case sdk.RoleAdmin:
+		id.Admin = true
+	case sdk.RoleUser:
+		id.Admin = false
+	}
+	return id, nil
+}
+
+// joinHook asks the modules whether the member may enter room.
+func (c *Client) joinHook(room int64) error {
+	h := c.n.opts.Hooks
+	if h == nil {
+		return nil
+	}
+	info, ok := c.n.group.RoomInfo(room)
+	if !ok {
+		return nil // the group refuses it
+	}
+	if err := h.Join(c.ctx, sdk.JoinEvent{User: c.caller(info), Room: sdkRoom(info)}); err != nil {
+		return hookRefusal(err, joinUnavailable)
+	}
+	return nil
+}
+
+// sdkRoom is a room's definition as modules see it.
+func sdkRoom(i chat.RoomInfo) sdk.Room {
+	return sdk.Room{
+		ID: i.ID, Name: i.Name, Desc: i.Desc, Owner: i.Owner, Speaker: i.Speaker, Max: i.Max,
+		Guests: i.Member, Locked: i.Password != "", Open: i.Open, Moderated: i.PassAllMessage,
+		Welcome: i.Welcome, Audio: i.Audio, Video: i.Video, Whiteboard: i.Whiteboard,
+	}
+}
+
+// say publishes a public message: limits, mute, the message hooks, then
+// the group.
+func (c *Client) say(req request) error {
+	if err := c.allowMessage(); err != nil {
+		return err
+	}
+	g, m := c.n.group, c.member
+	h := c.n.opts.Hooks
+	if h == nil {
+		_, err := g.Say(m, req.Text, req.Style, req.Emotion)
+		return err
+	}
+	room := g.RoomOf(m)
+	if room == 0 {
+		return chat.Errorf(chat.CodeNotInRoom, "Join a room before you speak.")
+	}
+	if err := g.Muted(m, room); err != nil {
+		return err
+	}
+	text, err := g.CleanText(req.Text)
+	if err != nil {
+		return err
+	}
+	info, _ := g.RoomInfo(room)
+	style := chat.CleanStyle(req.Style)
+	cl := c.caller(info)
+	cl.Room = room
+	v, err := h.Message(c.ctx, sdk.MessageEvent{From: cl, Room: room, Text: text, Style: style}, info.PassAllMessage)
+	if err != nil {
+		return hookRefusal(err, messageUnavailable)
+	}
+	switch v.Action {
+	case sdk.Pass:
+	case sdk.Modify:
+		text, style = v.Text, chat.CleanStyle(v.Style)
+	case sdk.Hold:
+		return c.hold(req, chat.Message{Group: g.Name(), RoomID: room, From: m.Name, Text: text, Style: style, Emotion: chat.CleanEmotion(req.Emotion)}, v.Note)
+	case sdk.Reject:
+		return refusalCode(chat.CodeRejected, v.Reason, "A module refused the message.")
+	case sdk.Drop:
+		return nil
+	default:
+		c.n.log.Warn("message verdict with an unknown action", "action", v.Action)
+		return &chat.Error{Code: chat.CodeModuleUnavailable, Message: messageUnavailable}
+	}
+	_, err = g.Say(m, text, style, req.Emotion)
+	return err
+}
+
+// refusalCode is an error with code and reason, or def when the reason
+// is empty.
+func refusalCode(code, reason, def string) error {
+	if reason == "" {
+		reason = def
+	}
+	return &chat.Error{Code: code, Message: reason}
+}
+
+// hold keeps msg for a moderator and tells the author.
+func (c *Client) hold(req request, msg chat.Message, note string) error {
+	if c.n.opts.Holder == nil {
+		c.n.log.Warn("a module held a message but the server keeps no held messages", "user", msg.From, "room", msg.RoomID)
+		return refusalCode(chat.CodeRejected, note, "A module held the message and this server cannot keep it.")
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.n.opts.CallTimeout)
+	defer cancel()
+	id, err := c.n.opts.Holder.Hold(ctx, msg, note)
+	if err != nil {
+		c.n.log.Warn("hold message failed", "user", msg.From, "room", msg.RoomID, "error", err)
+		return chat.Errorf(chat.CodeModuleUnavailable, "The message was held for a moderator but could not be kept; it was not sent.")
+	}
+	c.reply(chat.HeldEvent{Type: "held", ID: req.ID, Room: msg.RoomID, Held: id, Note: note})
+	return nil
+}
+
+// private sends a private message: limits, mute, the message hooks, then
+// the group. A hold is a refusal: private messages are not held.
+func (c *Client) private(req request) error {
+	if req.To == "" {
+		return chat.Errorf(chat.CodeBadRequest, "A private message needs a recipient (to).")
+	}
+	if err := c.allowMessage(); err != nil {
+		return err
+	}
+	if err := c.allowPM(req.To); err != nil {
+		return err
+	}
+	g, m := c.n.group, c.member
+	h := c.n.opts.Hooks
+	if h == nil {
+		return g.Private(m, req.To, req.Text, req.Style, req.Emotion)
+	}
+	if err := g.Muted(m, 0); err != nil {
+		return err
+	}
+	text, err := g.CleanText(req.Text)
+	if err != nil {
+		return err
+	}
+	style := chat.CleanStyle(req.Style)
+	v, err := h.Message(c.ctx, sdk.MessageEvent{From: c.callerHere(), To: req.To, Text: text, Style: style}, false)
+	if err != nil {
+		return hookRefusal(err, messageUnavailable)
+	}
+	switch v.Action {
+	case sdk.Pass:
+	case sdk.Modify:
+		text, style = v.Text, chat.CleanStyle(v.Style)
+	case sdk.Hold:
+		return refusalCode(chat.CodeRejected, v.Note, "A module refused the message.")
+	case sdk.Reject:
+		return refusalCode(chat.CodeRejected, v.Reason, "A module refused the message.")
+	case sdk.Drop:
+		return nil
+	default:
+		c.n.log.Warn("message verdict with an unknown action", "action", v.Action)
+		return &chat.Error{Code: chat.CodeModuleUnavailable, Message: messageUnavailable}
+	}
+	return g.Private(m, req.To, text, style, req.Emotion)
+}
+
+// command routes a module command (a type containing '.') to the module
+// owning its prefix and answers with its result.
+func (c *Client) command(req request, raw []byte) error {
+	h := c.n.opts.Hooks
+	var (
+		owner modules.Plugin
+		ok    bool
+	)
+	if h != nil {
+		owner, ok = h.Owner(req.Type)
+	}
+	if !ok {
+		return chat.Errorf(chat.CodeUnknownCommand, "No module answers %q.", req.Type)
+	}
+	cl := c.callerHere()
+	room := req.Room
+	if room == 0 {
+		room = cl.Room
+	}
+	if !quiet(owner.Capabilities().Quiet, req.Type) {
+		if err := c.n.group.Muted(c.member, room); err != nil {
+			return err
+		}
+	}
+	if room != cl.Room {
+		info, _ := c.n.group.RoomInfo(room)
+		cl.Role = chat.RoleIn(c.member, info)
+	}
+	reply, err := h.Command(c.ctx, sdk.Command{Type: req.Type, Caller: cl, Room: room, Data: append([]byte(nil), raw...)})
+	if err != nil {
+		return moduleRefusal(owner.Name(), err)
+	}
+	if len(reply.Data) > 0 && !json.Valid(reply.Data) {
+		return moduleRefusal(owner.Name(), fmt.Errorf("command %s: the reply is not JSON", req.Type))
+	}
+	c.reply(chat.ResultEvent{Type: "result", ID: req.ID, Data: reply.Data})
+	return nil
+}
+
+// quiet reports whether typ is one of the command types (or prefixes
+// ending in '.') a muted user may still send.
+func quiet(list []string, typ string) bool {
+	for _, q := range list {
+		if q == typ || (len(q) > 0 && q[len(q)-1] == '.' && len(typ) > len(q) && typ[:len(q)] == q) {
+			return true
+		}
+	}
+	return false
+}
