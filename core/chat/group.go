@@ -377,6 +377,17 @@ func (g *Group) Online(name string) (*Member, bool) {
 	return m, ok
 }
 
+// Everyone returns the logged-in members, in no order.
+func (g *Group) Everyone() []*Member {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	out := make([]*Member, 0, len(g.users))
+	for _, m := range g.users {
+		out = append(out, m)
+	}
+	return out
+}
+
 // Rooms returns the room list with head counts, ordered by id.
 func (g *Group) Rooms() []RoomView {
 	g.mu.RLock()
@@ -402,6 +413,17 @@ func (g *Group) RoomInfo(id int64) (RoomInfo, bool) {
 		return RoomInfo{}, false
 	}
 	return r.info, true
+}
+
+// Room returns a room as modules see it, with its head count.
+func (g *Group) Room(id int64) (sdk.Room, bool) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	r, ok := g.rooms[id]
+	if !ok {
+		return sdk.Room{}, false
+	}
+	return r.info.SDK(r.count()), true
 }
 
 // room returns a room and its definition.

@@ -69,3 +69,13 @@ type Message struct {
 func (m Message) SDK() sdk.Message {
 	return sdk.Message{ID: m.ID, Room: m.RoomID, From: m.From, Text: m.Text, Style: m.Style, Time: m.Time, Emotion: m.Emotion}
 }
+
+// SDK returns the room's definition as modules see it: no password (Locked
+// says whether there is one), with count members.
+func (i RoomInfo) SDK(count int) sdk.Room {
+	return sdk.Room{
+		ID: i.ID, Name: i.Name, Desc: i.Desc, Owner: i.Owner, Speaker: i.Speaker, Max: i.Max,
+		Guests: i.Member, Locked: i.Password != "", Open: i.Open, Moderated: i.PassAllMessage,
+		Welcome: i.Welcome, Audio: i.Audio, Video: i.Video, Whiteboard: i.Whiteboard, Count: count,
+	}
+}

@@ -41,6 +41,7 @@ type Config struct {
 	Chat    Chat    `koanf:"chat"`
 	Auth    Auth    `koanf:"auth"`
 	Plugins Plugins `koanf:"plugins"`
+	Modules Modules `koanf:"modules"`
 	Rooms   []Room  `koanf:"rooms"`
 	// ServerAPI configures the server API (docs/server-api.md).
 	ServerAPI ServerAPI `koanf:"server_api"`
@@ -194,6 +195,31 @@ type Plugins struct {
 	HealthInterval time.Duration         `koanf:"health_interval"`
 	MaxBackoff     time.Duration         `koanf:"max_backoff"`
 	Load           map[string]PluginSpec `koanf:"load"`
+}
+
+// Modules configures the module pipeline (core/modules) and what the
+// Host API lets modules store.
+type Modules struct {
+	// Order is the order in which modules' hooks are asked, by plugin
+	// name; modules not listed follow in name order.
+	Order []string `koanf:"order"`
+	// HookTimeout bounds one decision hook (OnLogin, OnJoin, OnMessage).
+	HookTimeout time.Duration `koanf:"hook_timeout"`
+	// CommandTimeout bounds one client command a module answers.
+	CommandTimeout time.Duration `koanf:"command_timeout"`
+	// NotifyQueue bounds the notifications waiting for one module; more
+	// are dropped and counted.
+	NotifyQueue int `koanf:"notify_queue"`
+	// NotifyBatch is the most notifications sent in one call.
+	NotifyBatch int `koanf:"notify_batch"`
+	// NotifyTimeout bounds one batch of notifications.
+	NotifyTimeout time.Duration `koanf:"notify_timeout"`
+	// MaxDocBytes is the largest document a module may store.
+	MaxDocBytes int `koanf:"max_doc_bytes"`
+	// MessagesInFlight bounds the messages of one connection whose
+	// OnMessage hooks are being asked at once; they are still delivered in
+	// the order they were said.
+	MessagesInFlight int `koanf:"messages_in_flight"`
 }
 
 // PluginSpec is one plugin to run.
@@ -393,8 +419,21 @@ func (c *Config) Validate() error {
 		"plugins.health_interval": c.Plugins.HealthInterval,
 		"plugins.max_backoff":     c.Plugins.MaxBackoff,
 		"auth.session_ttl":        c.Auth.SessionTTL,
+		"modules.hook_timeout":    c.Modules.HookTimeout,
+		"modules.command_timeout": c.Modules.CommandTimeout,
+		"modules.notify_timeout":  c.Modules.NotifyTimeout,
 	}
-	for _, key := range []string{"http.login_timeout", "http.write_timeout", "http.ping_interval", "plugins.call_timeout", "plugins.health_interval", "plugins.max_backoff", "auth.session_ttl"} {
+	for _, name := range c.Modules.Order {
+		if _, ok := c.Plugins.Load[name]; !ok {
+			bad("modules.order", "%q is not a plugin of plugins.load", name)
+		}
+	}
+	for key, n := range map[string]int{"modules.notify_queue": c.Modules.NotifyQueue, "modules.notify_batch": c.Modules.NotifyBatch, "modules.max_doc_bytes": c.Modules.MaxDocBytes, "modules.messages_in_flight": c.Modules.MessagesInFlight} {
+		if n < 1 {
+			bad(key, "must be at least 1")
+		}
+	}
+	for _, key := range []string{"http.login_timeout", "http.write_timeout", "http.ping_interval", "plugins.call_timeout", "plugins.health_interval", "plugins.max_backoff", "auth.session_ttl", "modules.hook_timeout", "modules.command_timeout", "modules.notify_timeout"} {
 		if positive[key] <= 0 {
 			bad(key, "must be a positive duration such as 5s")
 		}

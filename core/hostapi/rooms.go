@@ -11,15 +11,6 @@ import (
 
 type rooms struct{ h *host }
 
-// toRoom is a room as plugins see it: no password, with its head count.
-func toRoom(info chat.RoomInfo, count int) sdk.Room {
-	return sdk.Room{
-		ID: info.ID, Name: info.Name, Desc: info.Desc, Owner: info.Owner, Speaker: info.Speaker, Max: info.Max,
-		Guests: info.Member, Locked: info.Password != "", Open: info.Open, Moderated: info.PassAllMessage,
-		Welcome: info.Welcome, Audio: info.Audio, Video: info.Video, Whiteboard: info.Whiteboard, Count: count,
-	}
-}
-
 func (r rooms) changer() (RoomChanger, error) {
 	ch := r.h.api.parts.Load().rooms
 	if ch == nil {
@@ -37,7 +28,7 @@ func (r rooms) List(ctx context.Context) ([]sdk.Room, error) {
 	out := make([]sdk.Room, 0, len(views))
 	for _, v := range views {
 		if info, ok := c.RoomInfo(v.ID); ok {
-			out = append(out, toRoom(info, v.Count))
+			out = append(out, info.SDK(v.Count))
 		}
 	}
 	return out, ctx.Err()
@@ -52,7 +43,7 @@ func (r rooms) Get(ctx context.Context, id int64) (sdk.Room, error) {
 	if !ok {
 		return sdk.Room{}, notFound("there is no room %d", id)
 	}
-	return toRoom(info, roomCount(c, id)), ctx.Err()
+	return info.SDK(roomCount(c, id)), ctx.Err()
 }
 
 func roomCount(c Chat, id int64) int {
@@ -78,7 +69,7 @@ func (r rooms) Create(ctx context.Context, room sdk.Room) (sdk.Room, error) {
 		return sdk.Room{}, storeErr(err)
 	}
 	r.h.api.log.Info("room created", "plugin", r.h.plugin, "room", info.ID, "name", info.Name)
-	return toRoom(info, 0), nil
+	return info.SDK(0), nil
 }
 
 // errNothing refuses an edit that changes nothing.
@@ -134,7 +125,7 @@ func (r rooms) Edit(ctx context.Context, id int64, e sdk.RoomEdit) (sdk.Room, er
 	if c, err := r.h.chat(); err == nil {
 		count = roomCount(c, id)
 	}
-	return toRoom(info, count), nil
+	return info.SDK(count), nil
 }
 
 func (r rooms) SetOpen(ctx context.Context, id int64, open bool) (sdk.Room, error) {

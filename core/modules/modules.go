@@ -79,7 +79,6 @@ const (
 	DefaultNotifyTimeout  = 5 * time.Second
 )
 
-
 // Hook names used in metrics and logs besides the sdk.Hook* names.
 const hookCommand = "command"
 
@@ -389,6 +388,11 @@ func (p *Pipeline) Message(ctx context.Context, ev sdk.MessageEvent, failClosed 
 		return sdk.MessageVerdict{Action: sdk.Modify, Text: ev.Text, Style: ev.Style}, nil
 	}
 	return sdk.MessageVerdict{}, nil
+}
+
+// HasMessageHooks reports whether a module declared OnMessage.
+func (p *Pipeline) HasMessageHooks() bool {
+	return len(p.load().messageHooks()) > 0
 }
 
 // Owner returns the module that owns the command type: the one that

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/parlorchat/parlor/core/auth"
 	"github.com/parlorchat/parlor/core/hostapi"
@@ -33,10 +32,16 @@ func (s *Server) startAccounts(ctx context.Context) error {
 	s.acct.host = hostapi.New(st, s.acct.sessions, hostapi.Options{
 		OnRevoke:       s.endSessions,
 		OnAccountEnded: s.endAccount,
+		Prefixes:       s.commandPrefixes,
+		OnBan:          s.endBanned,
+		MaxDocBytes:    s.cfg.Modules.MaxDocBytes,
 		Logger:         s.log.Named("hostapi"),
 	})
 	if err := s.acct.host.Purge(ctx); err != nil {
 		return fmt.Errorf("start accounts: %w", err)
+	}
+	if err := s.acct.host.Load(ctx); err != nil {
+		return fmt.Errorf("start accounts: load sanctions: %w", err)
 	}
 	return s.logKeyConflicts(ctx)
 }
@@ -89,34 +94,4 @@ func (s *Server) HostAPI(plugin string) sdk.Host { return s.hostAPIFor(plugin) }
 // withLocalAccounts appends the local accounts authenticator to the chain.
 func (s *Server) withLocalAccounts(chain []auth.Authenticator) []auth.Authenticator {
 	return append(chain, auth.NewLocal(s.acct.store))
-}
-
-// httpModules names the module plugins that moduleRoutes serves under
-// /<name>/, for the hello frame.
-func (s *Server) httpModules() []string {
-	var names []string
-	for _, mod := range s.plugins.Modules() {
-		names = append(names, mod.Name())
-	}
-	return names
-}
-
-// moduleRoutes forwards /<name>/ to every plugin serving a module (the
-// SSO plugin, named sso, gets /sso/), merged into extra.
-func (s *Server) moduleRoutes(extra map[string]http.Handler) map[string]http.Handler {
-	mods := s.plugins.Modules()
-	if len(mods) == 0 {
-		return extra
-	}
-	out := make(map[string]http.Handler, len(extra)+len(mods))
-	for k, v := range extra {
-		out[k] = v
-	}
-	for _, mod := range mods {
-		h := mod.HTTPHandler(auth.SessionCookie)
-		out["GET /"+mod.Name()+"/"] = h
-		out["POST /"+mod.Name()+"/"] = h
-		s.log.Info("plugin serves HTTP", "plugin", mod.Name(), "prefix", "/"+mod.Name()+"/")
-	}
-	return out
 }

@@ -52,6 +52,7 @@ type Server struct {
 	api      apiParts     // server API and status files (serverapi.go)
 	acct     accountParts // accounts, sessions, Host API (accounts.go)
 	adm      adminParts   // admin listener of /metrics and /healthz (admin.go)
+	mods     moduleParts  // the module pipeline (modules.go)
 
 	stopOnce sync.Once
 }
@@ -91,21 +92,29 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Name: cfg.Chat.Group, History: cfg.Chat.History, MaxMessageChars: cfg.Chat.MaxMessageChars,
 		Guests: cfg.Chat.Guests, SaveMessages: s.saveMessages, OnChange: s.notifyStatus,
 		SaveTimeout: cfg.Chat.SaveTimeout, MaxUnsaved: cfg.Chat.MaxUnsaved,
+		Sanctions: s.acct.host, Observe: s.observe,
 	})
 	if err := s.loadRooms(ctx); err != nil {
 		return err
 	}
+	if err := s.startDispatcher(); err != nil {
+		return err
+	}
+	s.acct.host.SetChat(s.group, s.api.dispatcher)
 
 	chain, err := s.startPlugins(ctx)
 	if err != nil {
 		return err
 	}
+	hooks := s.startModules()
 	pipeline := auth.New(cfg.Chat.Group, s.withLocalAccounts(chain), cfg.Chat.Guests, s.log.Named("auth")).WithLimits(s.authLimits())
 	s.node = session.New(s.group, pipeline, session.Options{
 		LoginTimeout: cfg.HTTP.LoginTimeout, CallTimeout: cfg.HTTP.WriteTimeout,
 		Version: Version, Logger: s.log.Named("session"),
-		Sessions: s.acct.sessions, Modules: s.httpModules(), Limits: s.connLimits(),
+		Sessions: s.acct.sessions, Limits: s.connLimits(),
+		Hooks: hooks, Holder: s.acct.host, MessagesInFlight: cfg.Modules.MessagesInFlight,
 	})
+	s.announce()
 	s.ws = websocket.New(s.node, websocket.Options{
 		MaxFrameBytes: cfg.HTTP.MaxFrameBytes, SendQueue: cfg.HTTP.SendQueue,
 		WriteTimeout: cfg.HTTP.WriteTimeout, PingInterval: cfg.HTTP.PingInterval, Logger: s.log.Named("ws"),
@@ -198,6 +207,9 @@ func (s *Server) closeAll(ctx context.Context) error {
 	}
 	errs = append(errs, s.waitTCP(ctx))
 	s.closeStatus()
+	if p := s.mods.pipe.Load(); p != nil {
+		p.Close()
+	}
 	if s.plugins != nil {
 		s.plugins.Stop()
 	}
@@ -217,17 +229,11 @@ func (s *Server) closeAll(ctx context.Context) error {
 
 func (s *Server) startPlugins(ctx context.Context) ([]auth.Authenticator, error) {
 	pc := s.cfg.Plugins
-	var specs []pluginhost.Spec
-	for name, p := range pc.Load {
-		if p.Disabled {
-			continue
-		}
-		specs = append(specs, pluginhost.Spec{Name: name, Path: p.Path, Config: p.Config})
-	}
 	s.plugins = pluginhost.New(pluginhost.Options{
 		Dir: pc.Dir, CallTimeout: pc.CallTimeout, HealthInterval: pc.HealthInterval,
 		MaxBackoff: pc.MaxBackoff, Logger: s.log.Named("plugin"), HostAPI: s.hostAPIFor,
-	}, specs)
+		OnReady: s.moduleReady,
+	}, s.pluginSpecs())
 	if err := s.plugins.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start plugins: %w", err)
 	}
@@ -275,8 +281,12 @@ func (s *Server) metrics() *prometheus.Registry {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "parlor", Name: "messages_total", Help: "Public messages said since start."},
 			func() float64 { return float64(g.MessagesSaid()) }),
 		s.refusals.Collector(),
+		s.plugins.Collector(),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	if p := s.mods.pipe.Load(); p != nil {
+		reg.MustRegister(p.Collectors()...)
+	}
 	return reg
 }

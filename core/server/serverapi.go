@@ -24,6 +24,26 @@ type apiParts struct {
 
 // startServerAPI starts the status writer, builds the command dispatcher
 // and, when the group has an api_pwd, the TCP listener of XML commands.
+// startDispatcher makes the server API's command dispatcher, which the
+// Host API's room calls share (before the plugins start, which may call
+// them).
+func (s *Server) startDispatcher() error {
+	cfg := s.cfg
+	group := s.group.Name()
+	access := cfg.ServerAPI.Groups[group]
+	d, err := serverapi.New(serverapi.Options{
+		Store: s.store, DefaultGroup: group, MaxFrameBytes: cfg.ServerAPI.MaxFrameBytes,
+		Groups:          []serverapi.GroupAccess{{Chat: s.group, Password: access.Password, AllowFrom: access.AllowFrom}},
+		FailedPasswords: cfg.ServerAPI.FailedPasswordsPerAddr, Refusals: s.refusals,
+		Logger: s.log.Named("serverapi"),
+	})
+	if err != nil {
+		return fmt.Errorf("config key server_api.groups.%s: %w", group, err)
+	}
+	s.api.dispatcher = d
+	return nil
+}
+
 func (s *Server) startServerAPI(ctx context.Context) error {
 	cfg := s.cfg
 	group := s.group.Name()
@@ -41,17 +61,6 @@ func (s *Server) startServerAPI(ctx context.Context) error {
 	}
 
 	access := cfg.ServerAPI.Groups[group]
-	d, err := serverapi.New(serverapi.Options{
-		Store: s.store, DefaultGroup: group, MaxFrameBytes: cfg.ServerAPI.MaxFrameBytes,
-		Groups:          []serverapi.GroupAccess{{Chat: s.group, Password: access.Password, AllowFrom: access.AllowFrom}},
-		FailedPasswords: cfg.ServerAPI.FailedPasswordsPerAddr, Refusals: s.refusals,
-		Logger: s.log.Named("serverapi"),
-	})
-	if err != nil {
-		return fmt.Errorf("config key server_api.groups.%s: %w", group, err)
-	}
-	s.api.dispatcher = d
-
 	if cfg.ServerAPI.Addr == "" {
 		return nil
 	}
@@ -66,7 +75,7 @@ func (s *Server) startServerAPI(ctx context.Context) error {
 		return fmt.Errorf("listen on %s (config key server_api.addr): %w", cfg.ServerAPI.Addr, err)
 	}
 	s.api.ln = ln
-	s.api.tcp = serverapi.NewTCPServer(d, serverapi.TCPOptions{
+	s.api.tcp = serverapi.NewTCPServer(s.api.dispatcher, serverapi.TCPOptions{
 		MaxFrameBytes: cfg.ServerAPI.MaxFrameBytes, ReadTimeout: cfg.ServerAPI.ReadTimeout,
 		WriteTimeout: cfg.HTTP.WriteTimeout, MaxConns: cfg.ServerAPI.MaxConns, Logger: s.log.Named("serverapi"),
 		MaxConnsPerAddr: cfg.ServerAPI.MaxConnsPerAddr, Refusals: s.refusals,

@@ -317,8 +317,10 @@ func TestWebClientExtensions(t *testing.T) {
 // jsHasSystem is true when #messages holds an extension's line with the text.
 const jsHasSystem = `(text) => [...document.querySelectorAll('#messages .msg[data-kind="system"]')].some(li => li.textContent === text)`
 
-// memberFields is a rewrite that adds what core/chat sends with members
-// (role, avatar) to joined, users and presence events.
+// memberFields is a rewrite that sets the members' roles and avatars of
+// joined, users and presence events, replacing what the server sent: the
+// client must draw what it is given, even avatars the server would never
+// send (javascript: URLs).
 func memberFields(roles, avatars map[string]string) func(ev map[string]any) {
 	view := func(name string) map[string]any {
 		m := map[string]any{"name": name, "role": roles[name]}
@@ -330,16 +332,13 @@ func memberFields(roles, avatars map[string]string) func(ev map[string]any) {
 	return func(ev map[string]any) {
 		switch ev["type"] {
 		case "joined", "users":
-			if ev["members"] != nil {
-				return
-			}
 			var ms []any
 			for _, u := range ev["users"].([]any) {
 				ms = append(ms, view(u.(string)))
 			}
 			ev["members"] = ms
 		case "presence":
-			if ev["event"] == "join" && ev["role"] == nil {
+			if ev["event"] == "join" {
 				for k, v := range view(ev["user"].(string)) {
 					if k != "name" {
 						ev[k] = v

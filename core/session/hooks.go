@@ -22,6 +22,8 @@ type Modules interface {
 	// Message asks the message hooks; failClosed refuses the message
 	// while a module is down or late.
 	Message(ctx context.Context, ev sdk.MessageEvent, failClosed bool) (sdk.MessageVerdict, error)
+	// HasMessageHooks reports whether Message asks any module.
+	HasMessageHooks() bool
 	// Owner returns the module owning a command type.
 	Owner(typ string) (modules.Plugin, bool)
 	// Command has the owner of cmd's prefix answer it.
@@ -138,22 +140,14 @@ func (c *Client) joinHook(room int64) error {
 		return nil
 	}
 	info, ok := c.n.group.RoomInfo(room)
+	view, _ := c.n.group.Room(room)
 	if !ok {
 		return nil // the group refuses it
 	}
-	if err := h.Join(c.ctx, sdk.JoinEvent{User: c.caller(info), Room: sdkRoom(info)}); err != nil {
+	if err := h.Join(c.ctx, sdk.JoinEvent{User: c.caller(info), Room: view}); err != nil {
 		return hookRefusal(err, joinUnavailable)
 	}
 	return nil
-}
-
-// sdkRoom is a room's definition as modules see it.
-func sdkRoom(i chat.RoomInfo) sdk.Room {
-	return sdk.Room{
-		ID: i.ID, Name: i.Name, Desc: i.Desc, Owner: i.Owner, Speaker: i.Speaker, Max: i.Max,
-		Guests: i.Member, Locked: i.Password != "", Open: i.Open, Moderated: i.PassAllMessage,
-		Welcome: i.Welcome, Audio: i.Audio, Video: i.Video, Whiteboard: i.Whiteboard,
-	}
 }
 
 // say publishes a public message: limits, mute, the message hooks, then
@@ -164,7 +158,7 @@ func (c *Client) say(req request) error {
 	}
 	g, m := c.n.group, c.member
 	h := c.n.opts.Hooks
-	if h == nil {
+	if h == nil || !h.HasMessageHooks() {
 		_, err := g.Say(m, req.Text, req.Style, req.Emotion)
 		return err
 	}
@@ -183,26 +177,50 @@ func (c *Client) say(req request) error {
 	style := chat.CleanStyle(req.Style)
 	cl := c.caller(info)
 	cl.Room = room
-	v, err := h.Message(c.ctx, sdk.MessageEvent{From: cl, Room: room, Text: text, Style: style}, info.PassAllMessage)
-	if err != nil {
-		return hookRefusal(err, messageUnavailable)
-	}
-	switch v.Action {
-	case sdk.Pass:
-	case sdk.Modify:
-		text, style = v.Text, chat.CleanStyle(v.Style)
-	case sdk.Hold:
-		return c.hold(req, chat.Message{Group: g.Name(), RoomID: room, From: m.Name, Text: text, Style: style, Emotion: chat.CleanEmotion(req.Emotion)}, v.Note)
-	case sdk.Reject:
-		return refusalCode(chat.CodeRejected, v.Reason, "A module refused the message.")
-	case sdk.Drop:
-		return nil
-	default:
-		c.n.log.Warn("message verdict with an unknown action", "action", v.Action)
-		return &chat.Error{Code: chat.CodeModuleUnavailable, Message: messageUnavailable}
-	}
-	_, err = g.Say(m, text, style, req.Emotion)
-	return err
+	ev := sdk.MessageEvent{From: cl, Room: room, Text: text, Style: style}
+	c.afterHooks(req, ev, info.PassAllMessage, func(v sdk.MessageVerdict) error {
+		text, style := text, style
+		switch v.Action {
+		case sdk.Pass:
+		case sdk.Modify:
+			text, style = v.Text, chat.CleanStyle(v.Style)
+		case sdk.Hold:
+			if v.Text != "" { // the message as the modules before the holder left it
+				text, style = v.Text, chat.CleanStyle(v.Style)
+			}
+			return c.hold(req, chat.Message{Group: g.Name(), RoomID: room, From: m.Name, Text: text, Style: style, Emotion: chat.CleanEmotion(req.Emotion)}, v.Note)
+		case sdk.Reject:
+			return refusalCode(chat.CodeRejected, v.Reason, "A module refused the message.")
+		case sdk.Drop:
+			return nil
+		default:
+			c.n.log.Warn("message verdict with an unknown action", "action", v.Action)
+			return &chat.Error{Code: chat.CodeModuleUnavailable, Message: messageUnavailable}
+		}
+		_, err := g.Say(m, text, style, req.Emotion)
+		return err
+	})
+	return nil
+}
+
+// afterHooks asks the message hooks about ev without waiting for them and
+// then applies their verdict, in the order the client said its messages
+// (order.go); an error is answered to the request.
+func (c *Client) afterHooks(req request, ev sdk.MessageEvent, failClosed bool, apply func(sdk.MessageVerdict) error) {
+	seq := c.order.start()
+	go func() {
+		v, err := c.n.opts.Hooks.Message(c.ctx, ev, failClosed)
+		c.order.finish(seq, func() {
+			if err != nil {
+				err = hookRefusal(err, messageUnavailable)
+			} else {
+				err = apply(v)
+			}
+			if err != nil {
+				c.reply(chat.ErrorEventOf(req.ID, err))
+			}
+		})
+	}()
 }
 
 // refusalCode is an error with code and reason, or def when the reason
@@ -245,7 +263,7 @@ func (c *Client) private(req request) error {
 	}
 	g, m := c.n.group, c.member
 	h := c.n.opts.Hooks
-	if h == nil {
+	if h == nil || !h.HasMessageHooks() {
 		return g.Private(m, req.To, req.Text, req.Style, req.Emotion)
 	}
 	if err := g.Muted(m, 0); err != nil {
@@ -256,25 +274,26 @@ func (c *Client) private(req request) error {
 		return err
 	}
 	style := chat.CleanStyle(req.Style)
-	v, err := h.Message(c.ctx, sdk.MessageEvent{From: c.callerHere(), To: req.To, Text: text, Style: style}, false)
-	if err != nil {
-		return hookRefusal(err, messageUnavailable)
-	}
-	switch v.Action {
-	case sdk.Pass:
-	case sdk.Modify:
-		text, style = v.Text, chat.CleanStyle(v.Style)
-	case sdk.Hold:
-		return refusalCode(chat.CodeRejected, v.Note, "A module refused the message.")
-	case sdk.Reject:
-		return refusalCode(chat.CodeRejected, v.Reason, "A module refused the message.")
-	case sdk.Drop:
-		return nil
-	default:
-		c.n.log.Warn("message verdict with an unknown action", "action", v.Action)
-		return &chat.Error{Code: chat.CodeModuleUnavailable, Message: messageUnavailable}
-	}
-	return g.Private(m, req.To, text, style, req.Emotion)
+	ev := sdk.MessageEvent{From: c.callerHere(), To: req.To, Text: text, Style: style}
+	c.afterHooks(req, ev, false, func(v sdk.MessageVerdict) error {
+		text, style := text, style
+		switch v.Action {
+		case sdk.Pass:
+		case sdk.Modify:
+			text, style = v.Text, chat.CleanStyle(v.Style)
+		case sdk.Hold:
+			return refusalCode(chat.CodeRejected, v.Note, "A module refused the message.")
+		case sdk.Reject:
+			return refusalCode(chat.CodeRejected, v.Reason, "A module refused the message.")
+		case sdk.Drop:
+			return nil
+		default:
+			c.n.log.Warn("message verdict with an unknown action", "action", v.Action)
+			return &chat.Error{Code: chat.CodeModuleUnavailable, Message: messageUnavailable}
+		}
+		return g.Private(m, req.To, text, style, req.Emotion)
+	})
+	return nil
 }
 
 // command routes a module command (a type containing '.') to the module

@@ -69,7 +69,8 @@ type fakeModules struct {
 	reply    sdk.Reply
 	cmdErr   error
 
-	failClosed bool // the last Message call's failClosed
+	mu         sync.Mutex // guards failClosed and message, set by the hooks' goroutines
+	failClosed bool       // the last Message call's failClosed
 	message    sdk.MessageEvent
 	cmd        sdk.Command // the last command
 }
@@ -79,8 +80,19 @@ func (f *fakeModules) Login(context.Context, sdk.LoginEvent) (sdk.LoginVerdict, 
 }
 func (f *fakeModules) Join(context.Context, sdk.JoinEvent) error { return f.joinErr }
 func (f *fakeModules) Message(_ context.Context, ev sdk.MessageEvent, failClosed bool) (sdk.MessageVerdict, error) {
+	f.mu.Lock()
 	f.message, f.failClosed = ev, failClosed
+	f.mu.Unlock()
 	return f.verdict, f.msgErr
+}
+
+func (f *fakeModules) HasMessageHooks() bool { return true }
+
+// last returns what the last Message call was asked.
+func (f *fakeModules) last() (sdk.MessageEvent, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.message, f.failClosed
 }
 func (f *fakeModules) Owner(typ string) (modules.Plugin, bool) {
 	if strings.HasPrefix(typ, "dice.") {
@@ -161,6 +173,9 @@ func send(c *Client, req map[string]any) {
 		panic(err)
 	}
 	c.Handle(b)
+	// Messages are finished after their hooks answer (order.go): the
+	// tests look at what they did once they are.
+	c.order.wait()
 }
 
 // wantError returns the one error event ft got, which must have code.
@@ -180,8 +195,8 @@ func TestModifyChangesTheDeliveredText(t *testing.T) {
 	_, bobT := member(t, n, "bob", 1)
 	annT.take("")
 	send(ann, map[string]any{"type": "say", "text": "what a word"})
-	if mods.message.Text != "what a word" || mods.message.From.Name != "ann" || mods.message.Room != 1 {
-		t.Fatalf("the module was asked about %+v", mods.message)
+	if asked, _ := mods.last(); asked.Text != "what a word" || asked.From.Name != "ann" || asked.Room != 1 {
+		t.Fatalf("the module was asked about %+v", asked)
 	}
 	got := bobT.take("message")
 	if len(got) != 1 || got[0]["text"] != "what a ****" {
@@ -270,7 +285,7 @@ func TestModeratedRoomFailsClosed(t *testing.T) {
 	_, bobT := member(t, n, "bob", 2)
 	annT.take("")
 	send(ann, map[string]any{"type": "say", "text": "hello"})
-	if !mods.failClosed {
+	if _, failClosed := mods.last(); !failClosed {
 		t.Fatal("the message hook of a moderated room was not asked to fail closed")
 	}
 	wantError(t, annT, chat.CodeModuleUnavailable)

@@ -159,6 +159,28 @@ func (n *Node) EndUser(name, reason string) {
 	m.Conn.Close(reason)
 }
 
+// EndBanned ends the login of every member a ban of the whole chat now
+// covers (by name or address), guests too; the `logged_out` reason says
+// why. It is called after the ban is in force, so that nobody can log
+// straight back in.
+func (n *Node) EndBanned() {
+	for _, m := range n.group.Everyone() {
+		s := n.group.Sanctioned(m, chat.SanctionBan, 0)
+		if s == nil {
+			continue
+		}
+		reason := "banned"
+		if s.Reason != "" {
+			reason += ": " + s.Reason
+		}
+		if c, ok := m.Conn.(*Client); ok {
+			n.revoke([]*Client{c}, reason, nil)
+			continue
+		}
+		m.Conn.Close(reason)
+	}
+}
+
 // revoke is the one way a login is ended from outside its connection:
 // each client but except gets `logged_out` with reason and is closed
 // after what is queued.
@@ -224,4 +246,3 @@ func (s *sessionConns) take(key string) []*Client {
 	}
 	return out
 }
-

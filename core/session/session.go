@@ -91,7 +91,13 @@ type Options struct {
 	Hooks Modules
 	// Holder keeps the messages a module held; nil refuses them instead.
 	Holder Holder
+	// MessagesInFlight bounds the messages of one connection whose hooks
+	// are being asked at once (order.go); DefaultMessagesInFlight when 0.
+	MessagesInFlight int
 }
+
+// DefaultMessagesInFlight is Options.MessagesInFlight's default.
+const DefaultMessagesInFlight = 32
 
 // Node is the protocol of one chat group, shared by every transport.
 type Node struct {
@@ -111,6 +117,9 @@ func New(group *chat.Group, login Login, opts Options) *Node {
 	}
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = 10 * time.Second
+	}
+	if opts.MessagesInFlight <= 0 {
+		opts.MessagesInFlight = DefaultMessagesInFlight
 	}
 	n := &Node{
 		opts: opts, group: group, login: login, log: opts.Logger,
@@ -152,6 +161,8 @@ type Client struct {
 
 	lim connLimits // owned by the reader (limits.go)
 
+	order *order // the messages whose hooks are being asked (order.go)
+
 	member  *chat.Member // owned by the reader
 	session string       // hash of the session token logged in with, if any
 	token   string       // the session token logged in with, if any
@@ -163,7 +174,7 @@ type Client struct {
 // is the refusal (a *chat.Error) the transport sends before it closes the
 // connection; Closed must then not be called.
 func (n *Node) Connect(ctx context.Context, t Transport, info ConnInfo) (*Client, error) {
-	c := &Client{n: n, t: t, ctx: ctx, ip: info.RemoteIP, cookie: info.Cookie}
+	c := &Client{n: n, t: t, ctx: ctx, ip: info.RemoteIP, cookie: info.Cookie, order: newOrder(n.opts.MessagesInFlight)}
 	if err := n.admit(&c.lim, c.ip); err != nil {
 		return nil, err
 	}
@@ -265,6 +276,7 @@ func (c *Client) handle(req request, raw []byte) error {
 	case "login":
 		return c.doLogin(req)
 	case "logout":
+		c.order.wait()
 		return c.doLogout(req)
 	case "rooms", "join", "leave", "say", "pm", "users":
 	default:
@@ -280,8 +292,10 @@ func (c *Client) handle(req request, raw []byte) error {
 	case "rooms":
 		c.reply(chat.RoomsEvent{Type: "rooms", ID: req.ID, Rooms: g.Rooms()})
 	case "join":
+		c.order.wait()
 		return c.join(req)
 	case "leave":
+		c.order.wait()
 		if err := c.allowJoin(); err != nil {
 			return err
 		}

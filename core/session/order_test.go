@@ -1,0 +1,47 @@
+package session
+
+import (
+	"context"
+	"testing"
+
+	"github.com/parlorchat/parlor/sdk"
+)
+
+// slowFirst is a module whose OnMessage holds the message "one" until it
+// has been asked about "two": the second message's hook answers first.
+type slowFirst struct {
+	fakeModules
+	askedTwo chan struct{}
+}
+
+func (s *slowFirst) Message(_ context.Context, ev sdk.MessageEvent, _ bool) (sdk.MessageVerdict, error) {
+	switch ev.Text {
+	case "one":
+		<-s.askedTwo
+	case "two":
+		close(s.askedTwo)
+	}
+	return sdk.MessageVerdict{Action: sdk.Modify, Text: ev.Text + "!"}, nil
+}
+
+func TestMessagesKeepTheirOrderWhileTheirHooksRun(t *testing.T) {
+	mods := &slowFirst{askedTwo: make(chan struct{})}
+	n := hookNode(t, mods, nil)
+	ann, _ := member(t, n, "ann", 1)
+	_, bobT := member(t, n, "bob", 1)
+	bobT.take("")
+	for _, text := range []string{"one", "two"} {
+		b := []byte(`{"type":"say","text":"` + text + `"}`)
+		// Not send: it waits for the message, and "one" waits for "two".
+		ann.Handle(b)
+	}
+	// A leave waits for the messages said before it.
+	send(ann, map[string]any{"type": "leave"})
+	var got []string
+	for _, ev := range bobT.take("message") {
+		got = append(got, ev["text"].(string))
+	}
+	if len(got) != 2 || got[0] != "one!" || got[1] != "two!" {
+		t.Fatalf("bob got %q, want [one! two!]", got)
+	}
+}
