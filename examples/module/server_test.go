@@ -69,22 +69,12 @@ func startServer(t *testing.T) string {
 	return servertest.URL(servertest.Start(t, cfg))
 }
 
-// needsModuleWiring skips while the server does not yet offer modules to
-// clients (hello without extensions).
-func needsModuleWiring(t *testing.T, hello map[string]any) {
-	t.Helper()
-	if _, ok := hello["extensions"]; !ok {
-		t.Skip("needs the server's module wiring: hello extensions and module commands routed by core/session")
-	}
-}
-
 // TestServerRoll: over the WebSocket protocol, a roll answers the caller
 // and reaches the room as dice.rolled; bad dice are refused with their
 // code; a listed word arrives masked.
 func TestServerRoll(t *testing.T) {
 	base := startServer(t)
 	alice := servertest.DialURL(t, base, nil)
-	needsModuleWiring(t, alice.Hello())
 	if exts, _ := json.Marshal(alice.Hello()["extensions"]); !strings.Contains(string(exts), `"url":"/plugins/dice/main.js"`) {
 		t.Errorf("hello extensions %s", exts)
 	}
@@ -223,8 +213,6 @@ var rolledLine = regexp.MustCompile(`^(\w+) rolled 2d6: ([1-6]) \+ ([1-6]) = ([0
 // roller and to the others in the room, and a listed word arrives masked.
 func TestWebClientRoll(t *testing.T) {
 	base := startServer(t)
-	probe := servertest.DialURL(t, base, nil)
-	needsModuleWiring(t, probe.Hello())
 	browser := testenv.Browser(t)
 	alice := openTab(t, browser, "alice")
 	bob := openTab(t, browser, "bob")
