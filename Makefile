@@ -15,7 +15,7 @@ export GOFLAGS := $(strip $(GOFLAGS) -tags=noodbc)
 $(info make: unixODBC headers (sql.h) not found: parlor-plugin-odbc is built without ODBC support; install unixodbc-dev for it)
 endif
 
-.PHONY: all build run test vet fmt-check tidy-check clean proto
+.PHONY: all build examples run test vet fmt-check tidy-check clean proto
 
 all: build
 
@@ -26,6 +26,15 @@ $(BIN)/parlor $(BIN)/parlorctl: $(GOFILES) go.mod go.sum config/parlor.yaml $(wi
 
 $(BIN)/plugins/parlor-plugin-%: $(GOFILES) go.mod go.sum
 	$(GO) build -o $@ ./plugins/$*
+
+# examples: the example plugins, next to the shipped ones (docs/example-module.md).
+examples: $(BIN)/plugins/parlor-plugin-dice $(BIN)/plugins/parlor-plugin-users
+
+$(BIN)/plugins/parlor-plugin-dice: $(GOFILES) $(wildcard examples/module/*.js) go.mod go.sum
+	$(GO) build -o $@ ./examples/module
+
+$(BIN)/plugins/parlor-plugin-users: $(GOFILES) go.mod go.sum
+	$(GO) build -o $@ ./examples/auth-plugin
 
 run: build
 	./$(BIN)/parlor
