@@ -476,6 +476,8 @@ type ModuleClient struct {
 	broker *plugin.GRPCBroker
 	host   Host
 
+	messages messageStream // OnMessage calls (messages.go)
+
 	notifyMu     sync.Mutex // serialises Notify and guards the fields below
 	notifyStream grpc.ClientStreamingClient[proto.NotificationBatch, proto.NotifyResult]
 	notifyCancel context.CancelFunc
@@ -566,7 +568,11 @@ func (c *ModuleClient) OnJoin(ctx context.Context, ev JoinEvent) (JoinVerdict, e
 
 // OnMessage asks the module's OnMessage. A refusal is a *Refusal error.
 func (c *ModuleClient) OnMessage(ctx context.Context, ev MessageEvent) (MessageVerdict, error) {
-	resp, err := c.rpc.OnMessage(ctx, messageEventToProto(ev))
+	req := messageEventToProto(ev)
+	resp, unary, err := c.messages.call(ctx, c.rpc, req)
+	if unary {
+		resp, err = c.rpc.OnMessage(ctx, req)
+	}
 	if err != nil {
 		return MessageVerdict{}, rpcError("on message", err)
 	}

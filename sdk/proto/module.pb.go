@@ -1325,6 +1325,138 @@ func (*NotifyResult) Descriptor() ([]byte, []int) {
 	return file_module_proto_rawDescGZIP(), []int{18}
 }
 
+// MessageCall is one OnMessage call on the Messages stream.
+type MessageCall struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Event *MessageEvent          `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
+	// deadline_unix_nano is when the host stops waiting; 0 for none.
+	DeadlineUnixNano int64 `protobuf:"varint,3,opt,name=deadline_unix_nano,json=deadlineUnixNano,proto3" json:"deadline_unix_nano,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *MessageCall) Reset() {
+	*x = MessageCall{}
+	mi := &file_module_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageCall) ProtoMessage() {}
+
+func (x *MessageCall) ProtoReflect() protoreflect.Message {
+	mi := &file_module_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageCall.ProtoReflect.Descriptor instead.
+func (*MessageCall) Descriptor() ([]byte, []int) {
+	return file_module_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *MessageCall) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *MessageCall) GetEvent() *MessageEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *MessageCall) GetDeadlineUnixNano() int64 {
+	if x != nil {
+		return x.DeadlineUnixNano
+	}
+	return 0
+}
+
+// MessageAnswer answers the MessageCall with the same id: a verdict, or
+// the gRPC status code and message of the error the call would have had.
+type MessageAnswer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Verdict       *MessageVerdict        `protobuf:"bytes,2,opt,name=verdict,proto3" json:"verdict,omitempty"`
+	Code          int32                  `protobuf:"varint,3,opt,name=code,proto3" json:"code,omitempty"`
+	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessageAnswer) Reset() {
+	*x = MessageAnswer{}
+	mi := &file_module_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageAnswer) ProtoMessage() {}
+
+func (x *MessageAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_module_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageAnswer.ProtoReflect.Descriptor instead.
+func (*MessageAnswer) Descriptor() ([]byte, []int) {
+	return file_module_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *MessageAnswer) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *MessageAnswer) GetVerdict() *MessageVerdict {
+	if x != nil {
+		return x.Verdict
+	}
+	return nil
+}
+
+func (x *MessageAnswer) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *MessageAnswer) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 var File_module_proto protoreflect.FileDescriptor
 
 const file_module_proto_rawDesc = "" +
@@ -1425,13 +1557,23 @@ const file_module_proto_rawDesc = "" +
 	"\x0etime_unix_nano\x18\x05 \x01(\x03R\ftimeUnixNano\"V\n" +
 	"\x11NotificationBatch\x12A\n" +
 	"\rnotifications\x18\x01 \x03(\v2\x1b.parlor.sdk.v1.NotificationR\rnotifications\"\x0e\n" +
-	"\fNotifyResult2\x88\x04\n" +
+	"\fNotifyResult\"~\n" +
+	"\vMessageCall\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x121\n" +
+	"\x05event\x18\x02 \x01(\v2\x1b.parlor.sdk.v1.MessageEventR\x05event\x12,\n" +
+	"\x12deadline_unix_nano\x18\x03 \x01(\x03R\x10deadlineUnixNano\"\x82\x01\n" +
+	"\rMessageAnswer\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x127\n" +
+	"\averdict\x18\x02 \x01(\v2\x1d.parlor.sdk.v1.MessageVerdictR\averdict\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\x05R\x04code\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error2\xd2\x04\n" +
 	"\x06Module\x12Z\n" +
 	"\tConfigure\x12%.parlor.sdk.v1.ModuleConfigureRequest\x1a&.parlor.sdk.v1.ModuleConfigureResponse\x12D\n" +
 	"\tServeHTTP\x12\x1a.parlor.sdk.v1.HTTPRequest\x1a\x1b.parlor.sdk.v1.HTTPResponse\x12A\n" +
 	"\aOnLogin\x12\x19.parlor.sdk.v1.LoginEvent\x1a\x1b.parlor.sdk.v1.LoginVerdict\x12>\n" +
 	"\x06OnJoin\x12\x18.parlor.sdk.v1.JoinEvent\x1a\x1a.parlor.sdk.v1.JoinVerdict\x12G\n" +
-	"\tOnMessage\x12\x1b.parlor.sdk.v1.MessageEvent\x1a\x1d.parlor.sdk.v1.MessageVerdict\x12E\n" +
+	"\tOnMessage\x12\x1b.parlor.sdk.v1.MessageEvent\x1a\x1d.parlor.sdk.v1.MessageVerdict\x12H\n" +
+	"\bMessages\x12\x1a.parlor.sdk.v1.MessageCall\x1a\x1c.parlor.sdk.v1.MessageAnswer(\x010\x01\x12E\n" +
 	"\aCommand\x12\x1d.parlor.sdk.v1.CommandRequest\x1a\x1b.parlor.sdk.v1.CommandReply\x12I\n" +
 	"\x06Notify\x12 .parlor.sdk.v1.NotificationBatch\x1a\x1b.parlor.sdk.v1.NotifyResult(\x01B.Z,github.com/parlorchat/parlor/sdk/proto;protob\x06proto3"
 
@@ -1447,7 +1589,7 @@ func file_module_proto_rawDescGZIP() []byte {
 	return file_module_proto_rawDescData
 }
 
-var file_module_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_module_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_module_proto_goTypes = []any{
 	(*ModuleConfigureRequest)(nil),  // 0: parlor.sdk.v1.ModuleConfigureRequest
 	(*ModuleConfigureResponse)(nil), // 1: parlor.sdk.v1.ModuleConfigureResponse
@@ -1468,47 +1610,53 @@ var file_module_proto_goTypes = []any{
 	(*Notification)(nil),            // 16: parlor.sdk.v1.Notification
 	(*NotificationBatch)(nil),       // 17: parlor.sdk.v1.NotificationBatch
 	(*NotifyResult)(nil),            // 18: parlor.sdk.v1.NotifyResult
-	nil,                             // 19: parlor.sdk.v1.Capabilities.AssetsEntry
-	(*Room)(nil),                    // 20: parlor.sdk.v1.Room
-	(*Style)(nil),                   // 21: parlor.sdk.v1.Style
-	(*Message)(nil),                 // 22: parlor.sdk.v1.Message
+	(*MessageCall)(nil),             // 19: parlor.sdk.v1.MessageCall
+	(*MessageAnswer)(nil),           // 20: parlor.sdk.v1.MessageAnswer
+	nil,                             // 21: parlor.sdk.v1.Capabilities.AssetsEntry
+	(*Room)(nil),                    // 22: parlor.sdk.v1.Room
+	(*Style)(nil),                   // 23: parlor.sdk.v1.Style
+	(*Message)(nil),                 // 24: parlor.sdk.v1.Message
 }
 var file_module_proto_depIdxs = []int32{
 	2,  // 0: parlor.sdk.v1.ModuleConfigureResponse.capabilities:type_name -> parlor.sdk.v1.Capabilities
-	19, // 1: parlor.sdk.v1.Capabilities.assets:type_name -> parlor.sdk.v1.Capabilities.AssetsEntry
+	21, // 1: parlor.sdk.v1.Capabilities.assets:type_name -> parlor.sdk.v1.Capabilities.AssetsEntry
 	3,  // 2: parlor.sdk.v1.HTTPRequest.headers:type_name -> parlor.sdk.v1.Header
 	3,  // 3: parlor.sdk.v1.HTTPResponse.headers:type_name -> parlor.sdk.v1.Header
 	6,  // 4: parlor.sdk.v1.LoginVerdict.refusal:type_name -> parlor.sdk.v1.Refusal
 	7,  // 5: parlor.sdk.v1.JoinEvent.user:type_name -> parlor.sdk.v1.ModuleCaller
-	20, // 6: parlor.sdk.v1.JoinEvent.room:type_name -> parlor.sdk.v1.Room
+	22, // 6: parlor.sdk.v1.JoinEvent.room:type_name -> parlor.sdk.v1.Room
 	6,  // 7: parlor.sdk.v1.JoinVerdict.refusal:type_name -> parlor.sdk.v1.Refusal
 	7,  // 8: parlor.sdk.v1.MessageEvent.from:type_name -> parlor.sdk.v1.ModuleCaller
-	21, // 9: parlor.sdk.v1.MessageEvent.style:type_name -> parlor.sdk.v1.Style
-	21, // 10: parlor.sdk.v1.MessageVerdict.style:type_name -> parlor.sdk.v1.Style
+	23, // 9: parlor.sdk.v1.MessageEvent.style:type_name -> parlor.sdk.v1.Style
+	23, // 10: parlor.sdk.v1.MessageVerdict.style:type_name -> parlor.sdk.v1.Style
 	6,  // 11: parlor.sdk.v1.MessageVerdict.refusal:type_name -> parlor.sdk.v1.Refusal
 	7,  // 12: parlor.sdk.v1.CommandRequest.caller:type_name -> parlor.sdk.v1.ModuleCaller
 	6,  // 13: parlor.sdk.v1.CommandReply.refusal:type_name -> parlor.sdk.v1.Refusal
-	22, // 14: parlor.sdk.v1.Notification.message:type_name -> parlor.sdk.v1.Message
+	24, // 14: parlor.sdk.v1.Notification.message:type_name -> parlor.sdk.v1.Message
 	16, // 15: parlor.sdk.v1.NotificationBatch.notifications:type_name -> parlor.sdk.v1.Notification
-	0,  // 16: parlor.sdk.v1.Module.Configure:input_type -> parlor.sdk.v1.ModuleConfigureRequest
-	4,  // 17: parlor.sdk.v1.Module.ServeHTTP:input_type -> parlor.sdk.v1.HTTPRequest
-	8,  // 18: parlor.sdk.v1.Module.OnLogin:input_type -> parlor.sdk.v1.LoginEvent
-	10, // 19: parlor.sdk.v1.Module.OnJoin:input_type -> parlor.sdk.v1.JoinEvent
-	12, // 20: parlor.sdk.v1.Module.OnMessage:input_type -> parlor.sdk.v1.MessageEvent
-	14, // 21: parlor.sdk.v1.Module.Command:input_type -> parlor.sdk.v1.CommandRequest
-	17, // 22: parlor.sdk.v1.Module.Notify:input_type -> parlor.sdk.v1.NotificationBatch
-	1,  // 23: parlor.sdk.v1.Module.Configure:output_type -> parlor.sdk.v1.ModuleConfigureResponse
-	5,  // 24: parlor.sdk.v1.Module.ServeHTTP:output_type -> parlor.sdk.v1.HTTPResponse
-	9,  // 25: parlor.sdk.v1.Module.OnLogin:output_type -> parlor.sdk.v1.LoginVerdict
-	11, // 26: parlor.sdk.v1.Module.OnJoin:output_type -> parlor.sdk.v1.JoinVerdict
-	13, // 27: parlor.sdk.v1.Module.OnMessage:output_type -> parlor.sdk.v1.MessageVerdict
-	15, // 28: parlor.sdk.v1.Module.Command:output_type -> parlor.sdk.v1.CommandReply
-	18, // 29: parlor.sdk.v1.Module.Notify:output_type -> parlor.sdk.v1.NotifyResult
-	23, // [23:30] is the sub-list for method output_type
-	16, // [16:23] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	12, // 16: parlor.sdk.v1.MessageCall.event:type_name -> parlor.sdk.v1.MessageEvent
+	13, // 17: parlor.sdk.v1.MessageAnswer.verdict:type_name -> parlor.sdk.v1.MessageVerdict
+	0,  // 18: parlor.sdk.v1.Module.Configure:input_type -> parlor.sdk.v1.ModuleConfigureRequest
+	4,  // 19: parlor.sdk.v1.Module.ServeHTTP:input_type -> parlor.sdk.v1.HTTPRequest
+	8,  // 20: parlor.sdk.v1.Module.OnLogin:input_type -> parlor.sdk.v1.LoginEvent
+	10, // 21: parlor.sdk.v1.Module.OnJoin:input_type -> parlor.sdk.v1.JoinEvent
+	12, // 22: parlor.sdk.v1.Module.OnMessage:input_type -> parlor.sdk.v1.MessageEvent
+	19, // 23: parlor.sdk.v1.Module.Messages:input_type -> parlor.sdk.v1.MessageCall
+	14, // 24: parlor.sdk.v1.Module.Command:input_type -> parlor.sdk.v1.CommandRequest
+	17, // 25: parlor.sdk.v1.Module.Notify:input_type -> parlor.sdk.v1.NotificationBatch
+	1,  // 26: parlor.sdk.v1.Module.Configure:output_type -> parlor.sdk.v1.ModuleConfigureResponse
+	5,  // 27: parlor.sdk.v1.Module.ServeHTTP:output_type -> parlor.sdk.v1.HTTPResponse
+	9,  // 28: parlor.sdk.v1.Module.OnLogin:output_type -> parlor.sdk.v1.LoginVerdict
+	11, // 29: parlor.sdk.v1.Module.OnJoin:output_type -> parlor.sdk.v1.JoinVerdict
+	13, // 30: parlor.sdk.v1.Module.OnMessage:output_type -> parlor.sdk.v1.MessageVerdict
+	20, // 31: parlor.sdk.v1.Module.Messages:output_type -> parlor.sdk.v1.MessageAnswer
+	15, // 32: parlor.sdk.v1.Module.Command:output_type -> parlor.sdk.v1.CommandReply
+	18, // 33: parlor.sdk.v1.Module.Notify:output_type -> parlor.sdk.v1.NotifyResult
+	26, // [26:34] is the sub-list for method output_type
+	18, // [18:26] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_module_proto_init() }
@@ -1523,7 +1671,7 @@ func file_module_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_module_proto_rawDesc), len(file_module_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
