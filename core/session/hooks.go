@@ -179,28 +179,41 @@ func (c *Client) say(req request) error {
 	cl.Room = room
 	ev := sdk.MessageEvent{From: cl, Room: room, Text: text, Style: style}
 	c.afterHooks(req, ev, info.PassAllMessage, func(v sdk.MessageVerdict) error {
-		text, style := text, style
-		switch v.Action {
-		case sdk.Pass:
-		case sdk.Modify:
-			text, style = v.Text, chat.CleanStyle(v.Style)
-		case sdk.Hold:
+		if v.Action == sdk.Hold {
+			text, style := text, style
 			if v.Text != "" { // the message as the modules before the holder left it
 				text, style = v.Text, chat.CleanStyle(v.Style)
 			}
 			return c.hold(req, chat.Message{Group: g.Name(), RoomID: room, From: m.Name, Text: text, Style: style, Emotion: chat.CleanEmotion(req.Emotion)}, v.Note)
-		case sdk.Reject:
-			return refusalCode(chat.CodeRejected, v.Reason, "A module refused the message.")
-		case sdk.Drop:
-			return nil
-		default:
-			c.n.log.Warn("message verdict with an unknown action", "action", v.Action)
-			return &chat.Error{Code: chat.CodeModuleUnavailable, Message: messageUnavailable}
 		}
-		_, err := g.Say(m, text, style, req.Emotion)
+		text, style, send, err := c.verdict(v, text, style)
+		if !send {
+			return err
+		}
+		_, err = g.Say(m, text, style, req.Emotion)
 		return err
 	})
 	return nil
+}
+
+// verdict applies a message verdict other than a hold: the text and style
+// to deliver, or send false with the refusal the author gets (nil for a
+// silent drop).
+func (c *Client) verdict(v sdk.MessageVerdict, text string, style chat.Style) (_ string, _ chat.Style, send bool, _ error) {
+	switch v.Action {
+	case sdk.Pass:
+		return text, style, true, nil
+	case sdk.Modify:
+		return v.Text, chat.CleanStyle(v.Style), true, nil
+	case sdk.Hold: // private messages are not held
+		return "", style, false, refusalCode(chat.CodeRejected, v.Note, "A module refused the message.")
+	case sdk.Reject:
+		return "", style, false, refusalCode(chat.CodeRejected, v.Reason, "A module refused the message.")
+	case sdk.Drop:
+		return "", style, false, nil
+	}
+	c.n.log.Warn("message verdict with an unknown action", "action", v.Action)
+	return "", style, false, &chat.Error{Code: chat.CodeModuleUnavailable, Message: messageUnavailable}
 }
 
 // afterHooks asks the message hooks about ev without waiting for them and
@@ -276,20 +289,9 @@ func (c *Client) private(req request) error {
 	style := chat.CleanStyle(req.Style)
 	ev := sdk.MessageEvent{From: c.callerHere(), To: req.To, Text: text, Style: style}
 	c.afterHooks(req, ev, false, func(v sdk.MessageVerdict) error {
-		text, style := text, style
-		switch v.Action {
-		case sdk.Pass:
-		case sdk.Modify:
-			text, style = v.Text, chat.CleanStyle(v.Style)
-		case sdk.Hold:
-			return refusalCode(chat.CodeRejected, v.Note, "A module refused the message.")
-		case sdk.Reject:
-			return refusalCode(chat.CodeRejected, v.Reason, "A module refused the message.")
-		case sdk.Drop:
-			return nil
-		default:
-			c.n.log.Warn("message verdict with an unknown action", "action", v.Action)
-			return &chat.Error{Code: chat.CodeModuleUnavailable, Message: messageUnavailable}
+		text, style, send, err := c.verdict(v, text, style)
+		if !send {
+			return err
 		}
 		return g.Private(m, req.To, text, style, req.Emotion)
 	})
