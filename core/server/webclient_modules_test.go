@@ -133,7 +133,7 @@ func TestWebClientEmotionReachesOthers(t *testing.T) {
 	ida.waitUser("jon")
 	ida.pickEmotion("e12")
 	ida.say("a kiss for the room")
-	jon.do("see the emoticon (needs the emotion echo of core/chat)", pollJS(jsHasEmotion, "message", "ida", "a kiss for the room", "e12"))
+	jon.do("see the emoticon", pollJS(jsHasEmotion, "message", "ida", "a kiss for the room", "e12"))
 
 	ida.do("choose jon", chromedp.Click(chromedp.CSS(`#users [data-user="jon"] button`)), pollJS(`() => !document.getElementById("pm-bar").hidden`))
 	ida.pickEmotion("e3")
@@ -181,7 +181,7 @@ func TestWebClientRoleBadges(t *testing.T) {
 	}
 	kim.waitUser("alice")
 	kim.waitUser("root")
-	kim.do("see the role badges (needs joined.members with roles from core/chat)",
+	kim.do("see the role badges",
 		pollJS(jsRole, "alice", "moderator"),
 		pollJS(jsRole, "root", "admin"),
 		pollJS(jsRole, "kim", "guest"),
@@ -190,7 +190,7 @@ func TestWebClientRoleBadges(t *testing.T) {
 	alice.do("leave", chromedp.Click(chromedp.ID("leave-room")), pollJS(`() => document.getElementById("room-title").textContent === "No room"`))
 	kim.do("see alice go", pollJS(`() => !document.querySelector('#users [data-user="alice"]')`))
 	alice.joinLobby()
-	kim.do("see alice's badge again (needs the role in presence from core/chat)", pollJS(jsRole, "alice", "moderator"))
+	kim.do("see alice's badge again, from the presence event", pollJS(jsRole, "alice", "moderator"))
 	kim.screenshot("roles")
 }
 

@@ -76,9 +76,9 @@ type Options struct {
 	// Sessions logs connections in by session; nil turns session logins
 	// and reconnect tokens off.
 	Sessions SessionLogin
-	// Modules names the module plugins that serve HTTP under /<name>/,
-	// listed in the hello frame so that a client asks only for what is
-	// there (the web client reads /sso/settings only when "sso" is).
+	// Modules names the module plugins, listed in the hello frame so that
+	// a client asks only for what is there (the web client reads
+	// /sso/settings only when "sso" is).
 	Modules []string
 	// Extensions and Commands are announced in the hello frame: the web
 	// client extensions of modules and the command prefixes they own
@@ -241,8 +241,7 @@ type request struct {
 	Text     string     `json:"text"`
 	To       string     `json:"to"`
 	Style    chat.Style `json:"style"`
-	// Emotion is a say or pm's emoticon, "e1".."e32" (chat.CleanEmotion); it
-	// reaches the message once core/chat carries it.
+	// Emotion is a say or pm's emoticon, "e1".."e32" (chat.CleanEmotion).
 	Emotion string `json:"emotion"`
 	Session bool   `json:"session"` // login with the session cookie
 	Token   string `json:"token"`   // login with a session token
