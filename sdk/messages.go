@@ -3,7 +3,6 @@ package sdk
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -92,14 +91,10 @@ func (m *messageStream) call(ctx context.Context, rpc proto.ModuleClient, ev *pr
 	if d, ok := ctx.Deadline(); ok {
 		call.DeadlineUnixNano = d.UnixNano()
 	}
-	st := m.stream
-	if err := st.Send(call); err != nil {
-		delete(m.pending, id)
-		m.mu.Unlock()
-		// The reader sees the stream break too and resets it; Send's
-		// error is io.EOF, the reason is in Recv's.
-		return nil, false, fmt.Errorf("send on the messages stream: %w", status.Error(codes.Unavailable, err.Error()))
-	}
+	// When Send fails the stream has ended: its reader gets the reason
+	// from Recv (Unimplemented for a plugin of an earlier sdk) and fails
+	// this call with it, so the call waits for that as for an answer.
+	_ = m.stream.Send(call)
 	m.mu.Unlock()
 	select {
 	case r := <-ch:
