@@ -18,6 +18,8 @@ type Chat interface {
 	Rooms() []chat.RoomView
 	// RoomInfo returns a room's definition.
 	RoomInfo(id int64) (chat.RoomInfo, bool)
+	// Room returns a room as plugins see it, with its head count.
+	Room(id int64) (sdk.Room, bool)
 	// Members lists a room's members with their roles, in join order.
 	Members(roomID int64) ([]chat.MemberView, error)
 	// Kick takes a user out of a room, telling them reason.

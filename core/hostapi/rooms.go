@@ -27,8 +27,8 @@ func (r rooms) List(ctx context.Context) ([]sdk.Room, error) {
 	views := c.Rooms()
 	out := make([]sdk.Room, 0, len(views))
 	for _, v := range views {
-		if info, ok := c.RoomInfo(v.ID); ok {
-			out = append(out, info.SDK(v.Count))
+		if room, ok := c.Room(v.ID); ok {
+			out = append(out, room)
 		}
 	}
 	return out, ctx.Err()
@@ -39,20 +39,11 @@ func (r rooms) Get(ctx context.Context, id int64) (sdk.Room, error) {
 	if err != nil {
 		return sdk.Room{}, err
 	}
-	info, ok := c.RoomInfo(id)
+	room, ok := c.Room(id)
 	if !ok {
 		return sdk.Room{}, notFound("there is no room %d", id)
 	}
-	return info.SDK(roomCount(c, id)), ctx.Err()
-}
-
-func roomCount(c Chat, id int64) int {
-	for _, v := range c.Rooms() {
-		if v.ID == id {
-			return v.Count
-		}
-	}
-	return 0
+	return room, ctx.Err()
 }
 
 func (r rooms) Create(ctx context.Context, room sdk.Room) (sdk.Room, error) {
@@ -123,7 +114,9 @@ func (r rooms) Edit(ctx context.Context, id int64, e sdk.RoomEdit) (sdk.Room, er
 	r.h.api.log.Info("room changed", "plugin", r.h.plugin, "room", id, "name", info.Name)
 	count := 0
 	if c, err := r.h.chat(); err == nil {
-		count = roomCount(c, id)
+		if room, ok := c.Room(id); ok {
+			count = room.Count
+		}
 	}
 	return info.SDK(count), nil
 }
