@@ -21,6 +21,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -117,6 +118,10 @@ type entry struct {
 	failClosed bool
 	quiet      []string
 	failures   map[string]prometheus.Counter // by hook
+	// warned bounds the warnings of a failing module to one per
+	// warnEvery: a module that is down fails every message, and the
+	// counter has the count.
+	warned *rate.Sometimes
 }
 
 // route is a command prefix and the plugin owning it.
@@ -194,7 +199,8 @@ func (p *Pipeline) Refresh() {
 	for i, pl := range p.plugins {
 		caps := pl.Capabilities()
 		name := pl.Name()
-		e := &entry{p: pl, name: name, failClosed: caps.FailClosed, quiet: caps.Quiet, failures: map[string]prometheus.Counter{}}
+		e := &entry{p: pl, name: name, failClosed: caps.FailClosed, quiet: caps.Quiet, failures: map[string]prometheus.Counter{},
+			warned: &rate.Sometimes{Interval: warnEvery}}
 		for _, h := range caps.Hooks {
 			if _, dup := e.failures[h]; dup {
 				continue
@@ -505,12 +511,20 @@ func (p *Pipeline) failure(ctx context.Context, e *entry, hook string, err error
 	}
 	p.count(e, hook)
 	if failClosed || e.failClosed {
-		p.log.Warn("module failed; refusing (fail-closed)", "plugin", e.name, "hook", hook, "error", err)
+		e.warned.Do(func() {
+			p.log.Warn("module failed; refusing (fail-closed)", "plugin", e.name, "hook", hook, "error", err, "next_warning_after", warnEvery)
+		})
 		return chatError(chat.CodeModuleUnavailable, fmt.Sprintf("The %s module is not available; %s.", e.name, what))
 	}
-	p.log.Warn("module failed; skipping it (fail-open)", "plugin", e.name, "hook", hook, "error", err)
+	e.warned.Do(func() {
+		p.log.Warn("module failed; skipping it (fail-open)", "plugin", e.name, "hook", hook, "error", err, "next_warning_after", warnEvery)
+	})
 	return nil
 }
+
+// warnEvery is the least time between two warnings about one failing
+// module; parlor_module_hook_failures_total counts every failure.
+const warnEvery = 10 * time.Second
 
 // chatError is the refusal a user sees.
 func chatError(code, msg string) error { return &chat.Error{Code: code, Message: msg} }

@@ -666,3 +666,23 @@ func TestCollectorsRegister(t *testing.T) {
 		t.Errorf("metrics %v, want parlor_module_hook_failures_total", names)
 	}
 }
+
+func TestAFailingModuleWarnsOnceAndCountsEveryFailure(t *testing.T) {
+	down := newFake(t, "down", sdk.HookMessage)
+	down.message = func(context.Context, sdk.MessageEvent) (sdk.MessageVerdict, error) {
+		return sdk.MessageVerdict{}, ErrUnavailable
+	}
+	var warnings strings.Builder
+	p := newPipeline(t, Options{Logger: hclog.New(&hclog.LoggerOptions{Output: &warnings})}, down)
+	for range 20 {
+		if _, err := p.Message(context.Background(), msg("hi"), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := strings.Count(warnings.String(), "module failed"); n != 1 {
+		t.Errorf("%d warnings for 20 failures in a row, want 1:\n%s", n, warnings.String())
+	}
+	if n := p.failuresOf(t, "down", sdk.HookMessage); n != 20 {
+		t.Errorf("failures{down,on_message} = %v, want 20", n)
+	}
+}
