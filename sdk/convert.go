@@ -72,13 +72,9 @@ func messageToProto(m Message) *proto.Message {
 }
 
 func messageFromProto(m *proto.Message) Message {
-	var t time.Time
-	if n := m.GetTimeUnixNano(); n != 0 {
-		t = time.Unix(0, n).UTC()
-	}
 	return Message{
 		ID: m.GetId(), Room: m.GetRoom(), From: m.GetFrom(), Text: m.GetText(),
-		Style: styleFromProto(m.GetStyle()), Time: t, Emotion: m.GetEmotion(),
+		Style: styleFromProto(m.GetStyle()), Time: fromUnixNano(m.GetTimeUnixNano()).UTC(), Emotion: m.GetEmotion(),
 	}
 }
 

@@ -39,6 +39,21 @@ type HTTPResponse struct {
 	Body   []byte
 }
 
+// Write answers a request with the response: its headers, its status (0
+// is 200) and its body.
+func (r HTTPResponse) Write(w http.ResponseWriter) {
+	for name, values := range r.Header {
+		for _, v := range values {
+			w.Header().Add(name, v)
+		}
+	}
+	if r.Status == 0 {
+		r.Status = http.StatusOK
+	}
+	w.WriteHeader(r.Status)
+	_, _ = w.Write(r.Body)
+}
+
 // ClientIP returns the address of the client whose request the host
 // forwarded to a module's HTTP handler (r.RemoteAddr without the port).
 func ClientIP(r *http.Request) string {

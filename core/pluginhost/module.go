@@ -387,13 +387,7 @@ func (mod *Module) HTTPHandler(hideCookies ...string) http.Handler {
 			_ = json.NewEncoder(w).Encode(httpFailure{Message: "The " + mod.m.name + " service is not available right now."})
 			return
 		}
-		for name, values := range res.Header {
-			for _, v := range values {
-				w.Header().Add(name, v)
-			}
-		}
-		w.WriteHeader(res.Status)
-		_, _ = w.Write(res.Body)
+		res.Write(w)
 	})
 }
 

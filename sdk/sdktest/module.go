@@ -198,12 +198,6 @@ func (h *ModuleHandle) HTTP() http.Handler {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
-		for name, values := range res.Header {
-			for _, v := range values {
-				w.Header().Add(name, v)
-			}
-		}
-		w.WriteHeader(res.Status)
-		_, _ = w.Write(res.Body)
+		res.Write(w)
 	})
 }
