@@ -7,7 +7,8 @@
 //   - fanout: deliveries per second into one room with 1 and 4 publishers
 //   - latency: publish-to-receive p50/p99/max at a paced rate
 //   - modules: fan-out and latency with no module, a module declaring no
-//     hook and a pass-through OnMessage module (the cost of the hooks)
+//     hook and a pass-through OnMessage module (the cost of the hooks);
+//     the three servers run at once and take turns in --rounds slices
 //   - rooms: fan-out of --room-size clients in 1 room against the same
 //     clients in 10 rooms, 10 publishers in both (rooms do not wait for
 //     each other: the ratio is at least 1)
@@ -79,6 +80,7 @@ type options struct {
 	loginSamples int
 	window       int64
 	guard        int64
+	rounds       int
 
 	dialConcurrency int
 	procs           int
@@ -156,6 +158,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.loginConc, "login-concurrency", 32, "concurrent logins of the throughput pass")
 	fs.IntVar(&o.loginSamples, "login-samples", 1000, "sequential logins of the latency pass (per server)")
 	fs.Int64Var(&o.window, "window", 64, "a publisher's messages in flight before it waits for its own echo")
+	fs.IntVar(&o.rounds, "rounds", 5, "slices the modules scenario cuts each run into, its servers taking turns")
 	fs.Int64Var(&o.guard, "guard", 128, "messages a publisher may be ahead of the slowest receiver (keep below http.send_queue)")
 	fs.IntVar(&o.dialConcurrency, "dial-concurrency", 64, "connections being opened at once")
 	fs.DurationVar(&o.timeout, "timeout", maxDuration, "stop the whole run after this long (at most 10m)")
@@ -221,8 +224,8 @@ func (o *options) validate() error {
 	if o.idleRoomSize < 1 || o.loginConc < 1 || o.loginConc > 1024 || o.dialConcurrency < 1 || o.dialConcurrency > 1024 {
 		return errors.New("--idle-room-size, --login-concurrency and --dial-concurrency must be positive (concurrency at most 1024)")
 	}
-	if o.window < 1 || o.guard < 1 {
-		return errors.New("--window and --guard must be positive")
+	if o.window < 1 || o.guard < 1 || o.rounds < 1 {
+		return errors.New("--window, --guard and --rounds must be positive")
 	}
 	for name, d := range map[string]time.Duration{"--duration": o.duration, "--latency-duration": o.latencyDur, "--timeout": o.timeout} {
 		if d <= 0 || d > maxDuration {
@@ -294,6 +297,9 @@ func run(ctx context.Context, o *options, progOut io.Writer) (*Report, error) {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(o.procs))
 	}
 	need := max(o.clients, o.roomSize, o.loginConc) + 256
+	if o.wants("modules") { // its three servers keep their rooms connected at once
+		need = max(need, 3*o.roomSize+256)
+	}
 	if o.inProcess {
 		need *= 2
 	}

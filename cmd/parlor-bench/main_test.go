@@ -42,7 +42,7 @@ func TestSmoke(t *testing.T) {
 	o, err := parseFlags([]string{
 		"--in-process", "--plugins-dir", pluginDir, "--quiet",
 		"--clients", "30", "--idle-room-size", "10", "--room-size", "20", "--publishers", "1,2",
-		"--duration", "1s", "--latency-duration", "1s", "--rate", "50",
+		"--duration", "1s", "--latency-duration", "1s", "--rate", "50", "--rounds", "1",
 		"--logins", "20", "--login-samples", "10", "--login-concurrency", "4", "--timeout", "2m",
 	})
 	if err != nil {

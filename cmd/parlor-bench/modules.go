@@ -98,11 +98,49 @@ func (o *options) runModules(ctx context.Context, rep *Report, st *stats, prog *
 		{"module without hooks", []moduleSpec{{"nohook", filepath.Join(dir, benchPluginNoHook)}}},
 		{"pass-through OnMessage", []moduleSpec{{"pass", filepath.Join(dir, benchPluginPass)}}},
 	}
+	servers := make([]*moduleServer, len(variants))
+	defer func() {
+		for _, s := range servers {
+			if s != nil {
+				s.close()
+			}
+		}
+	}()
 	for i, v := range variants {
-		mv, err := o.moduleVariant(ctx, st, prog, fmt.Sprintf("m%d", i), v.name, v.modules)
-		res.Variants = append(res.Variants, mv)
+		res.Variants = append(res.Variants, ModuleVariant{Name: v.name})
+		s, err := o.moduleServer(ctx, st, prog, fmt.Sprintf("m%d", i), v.name, v.modules)
 		if err != nil {
 			return fmt.Errorf("%s: %w", v.name, err)
+		}
+		servers[i] = s
+	}
+	settle(ctx, time.Second)
+	// Each variant's fan-out and latency runs are cut into --rounds
+	// slices, and the three servers take turns (the order rotating every
+	// round), so that load from outside the tool falls on all three alike
+	// instead of on whichever ran while it lasted.
+	fanDur := max(o.duration/time.Duration(o.rounds), 100*time.Millisecond)
+	latDur := max(o.latencyDur/time.Duration(o.rounds), 100*time.Millisecond)
+	for round := range o.rounds {
+		for k := range servers {
+			i := (k + round) % len(servers)
+			s := servers[i]
+			prog.set("waiting for an idle server", 0, nil, nil)
+			quiesce(ctx, s.t)
+			s.fanout.add(s.r.fanout(ctx, o, prog, 1, fanDur))
+			prog.set("waiting for an idle server", 0, nil, nil)
+			quiesce(ctx, s.t)
+			s.latency.add(s.r.latency(ctx, prog, o.rate, latDur), &st.hist)
+			if ctx.Err() != nil {
+				return fmt.Errorf("modules: %w", ctx.Err())
+			}
+		}
+	}
+	for i, s := range servers {
+		v := &res.Variants[i]
+		v.Fanout, v.Latency = s.fanout.result(), s.latency.result()
+		if msgs := strings.TrimSpace(v.Fanout.Error + " " + v.Latency.Error); msgs != "" {
+			return fmt.Errorf("%s: %s", v.Name, msgs)
 		}
 	}
 	none, nohook, pass := res.Variants[0], res.Variants[1], res.Variants[2]
@@ -114,36 +152,94 @@ func (o *options) runModules(ctx context.Context, rep *Report, st *stats, prog *
 	return nil
 }
 
-// moduleVariant runs fan-out (one publisher) and latency against a server
-// loading modules.
-func (o *options) moduleVariant(ctx context.Context, st *stats, prog *progress, tag, name string, modules []moduleSpec) (ModuleVariant, error) {
-	mv := ModuleVariant{Name: name}
-	t, err := o.start(ctx, serverSpec{rooms: []roomSpec{{id: 1, name: "Bench"}}, modules: modules})
+// moduleServer is one variant of the modules scenario: its server, the
+// clients in its room and the sums of its slices so far.
+type moduleServer struct {
+	t       *target
+	clients []*client
+	r       *room
+	fanout  fanoutSum
+	latency latencySum
+}
+
+// moduleServer starts a server loading modules and connects the room's
+// clients to it.
+func (o *options) moduleServer(ctx context.Context, st *stats, prog *progress, tag, name string, modules []moduleSpec) (*moduleServer, error) {
+	// The publisher keeps up to --guard messages on their way; with the
+	// say limits off, a connection's messages in its hooks are bounded
+	// by modules.messages_in_flight alone (the say limit keeps a real
+	// connection far below it), so the server may take as many as the
+	// publisher sends and the runs measure the module, not that bound.
+	t, err := o.start(ctx, serverSpec{rooms: []roomSpec{{id: 1, name: "Bench"}}, modules: modules, inFlight: o.guard})
 	if err != nil {
-		return mv, err
+		return nil, err
 	}
-	defer func() { _ = t.stop() }()
 	label := "modules (" + name + "): connect"
 	clients, err := connectMany(ctx, t, st, prog, label, o.prefix+tag, o.roomSize, o.dialConcurrency, 1, "", func(int) int64 { return t.room })
 	if err != nil {
-		return mv, err
+		_ = t.stop()
+		return nil, err
 	}
-	defer closeAll(clients)
-	settle(ctx, time.Second)
-	r := &room{clients: clients, st: st}
-	prog.set("waiting for an idle server", 0, nil, nil)
-	quiesce(ctx, t)
-	mv.Fanout = r.fanout(ctx, o, prog, 1, o.duration)
-	prog.set("waiting for an idle server", 0, nil, nil)
-	quiesce(ctx, t)
-	mv.Latency = r.latency(ctx, prog, o.rate, o.latencyDur)
-	if ctx.Err() != nil {
-		return mv, fmt.Errorf("modules: %w", ctx.Err())
+	return &moduleServer{t: t, clients: clients, r: &room{clients: clients, st: st}}, nil
+}
+
+func (s *moduleServer) close() {
+	closeAll(s.clients)
+	_ = s.t.stop()
+}
+
+// fanoutSum adds up fan-out slices of one server.
+type fanoutSum struct{ FanoutResult }
+
+func (f *fanoutSum) add(r FanoutResult) {
+	f.RoomSize, f.Publishers = r.RoomSize, r.Publishers
+	f.Seconds += r.Seconds
+	f.Sent += r.Sent
+	f.Expected += r.Expected
+	f.Delivered += r.Delivered
+	f.Lost += r.Lost
+	f.Disconnects += r.Disconnects
+	if f.Error == "" {
+		f.Error = r.Error
 	}
-	if msgs := strings.TrimSpace(mv.Fanout.Error + " " + mv.Latency.Error); msgs != "" {
-		return mv, errors.New(msgs)
+}
+
+func (f *fanoutSum) result() FanoutResult {
+	r := f.FanoutResult
+	if r.Seconds > 0 {
+		r.PerSecond = float64(r.Delivered) / r.Seconds
+		r.MessagesPerSecond = float64(r.Sent) / r.Seconds
 	}
-	return mv, nil
+	return r
+}
+
+// latencySum adds up latency slices of one server, with a histogram of
+// all their samples for the quantiles.
+type latencySum struct {
+	LatencyResult
+	hist histogram
+}
+
+// add counts slice r, whose samples are in h.
+func (l *latencySum) add(r LatencyResult, h *histogram) {
+	l.RoomSize, l.Rate = r.RoomSize, r.Rate
+	l.Sent += r.Sent
+	l.Samples += r.Samples
+	l.Lost += r.Lost
+	l.Disconnects += r.Disconnects
+	if l.Error == "" {
+		l.Error = r.Error
+	}
+	l.hist.merge(h)
+}
+
+func (l *latencySum) result() LatencyResult {
+	r := l.LatencyResult
+	r.P50 = ms(l.hist.quantile(0.50))
+	r.P99 = ms(l.hist.quantile(0.99))
+	r.P999 = ms(l.hist.quantile(0.999))
+	r.Max = ms(time.Duration(l.hist.max.Load()))
+	return r
 }
 
 // moduleFigures are the summary rows of the modules scenario.

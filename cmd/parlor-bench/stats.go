@@ -64,6 +64,22 @@ func (h *histogram) reset() {
 	h.max.Store(0)
 }
 
+// merge adds the samples of o to h.
+func (h *histogram) merge(o *histogram) {
+	for i := range o.counts {
+		if n := o.counts[i].Load(); n != 0 {
+			h.counts[i].Add(n)
+		}
+	}
+	h.total.Add(o.total.Load())
+	for m := o.max.Load(); ; {
+		cur := h.max.Load()
+		if m <= cur || h.max.CompareAndSwap(cur, m) {
+			return
+		}
+	}
+}
+
 // quantile returns the value at q (0..1), the bucket's lower bound.
 func (h *histogram) quantile(q float64) time.Duration {
 	n := h.total.Load()

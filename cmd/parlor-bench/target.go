@@ -74,6 +74,8 @@ type serverSpec struct {
 	logLevel   string
 	// modules are module plugins to load, by name and binary path.
 	modules []moduleSpec
+	// inFlight is modules.messages_in_flight (0: the server's default).
+	inFlight int64
 }
 
 // moduleSpec is one module plugin a spawned server loads.
@@ -143,6 +145,9 @@ func writeConfig(dir string, spec serverSpec) (path, addr string, err error) {
 	}
 	for _, m := range spec.modules {
 		fmt.Fprintf(&b, "    %s: {path: %q}\n", m.name, m.path)
+	}
+	if spec.inFlight > 0 {
+		fmt.Fprintf(&b, "modules: {messages_in_flight: %d}\n", spec.inFlight)
 	}
 	if spec.authURL != "" {
 		b.WriteString("auth: {chain: [authurl]}\n")
