@@ -66,6 +66,7 @@ type IdleResult struct {
 type FanoutResult struct {
 	RoomSize          int     `json:"room_size"`
 	Publishers        int     `json:"publishers"`
+	Window            int64   `json:"window"` // a publisher's messages in flight
 	Seconds           float64 `json:"seconds"`
 	Sent              int64   `json:"sent"`
 	Expected          int64   `json:"expected"`

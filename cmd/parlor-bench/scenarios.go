@@ -409,7 +409,7 @@ func fanoutRooms(ctx context.Context, o *options, prog *progress, rooms []*room,
 	trackWG.Wait()
 	sent, pc := totals()
 	res := FanoutResult{
-		RoomSize: len(rooms[0].clients), Publishers: pubs * len(rooms), Seconds: finished.Sub(start).Seconds(),
+		RoomSize: len(rooms[0].clients), Publishers: pubs * len(rooms), Window: o.window, Seconds: finished.Sub(start).Seconds(),
 		Sent: sent, Delivered: pc.delivered, Disconnects: st.disconnect.Load() - d0,
 	}
 	for _, rr := range runs {
