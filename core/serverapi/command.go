@@ -14,6 +14,8 @@ import (
 	"io"
 	"net/netip"
 	"sort"
+
+	"github.com/parlorchat/parlor/sdk/schedule"
 )
 
 // Limits of a decoded command.
@@ -39,13 +41,10 @@ type Command struct {
 	Remote netip.Addr
 }
 
-// OpenTime is one roomOpen/Time entry of add_room: on day o ("day1" to
-// "day7" or "special") from s to e.
-type OpenTime struct {
-	O string `json:"o"`
-	S string `json:"s"`
-	E string `json:"e"`
-}
+// OpenTime is one roomOpen/Time entry of add_room and edit_room: on day
+// o ("day1" to "day7", "daily", "special" or "hourly") from s to e; the
+// schedule package reads it.
+type OpenTime = schedule.Entry
 
 // decoding states of DecodeFrame
 const (

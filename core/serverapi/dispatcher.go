@@ -17,6 +17,7 @@ import (
 	"github.com/parlorchat/parlor/core/config"
 	"github.com/parlorchat/parlor/core/limit"
 	"github.com/parlorchat/parlor/core/store"
+	"github.com/parlorchat/parlor/sdk/schedule"
 )
 
 // Names of the server API's limits in /metrics
@@ -203,6 +204,9 @@ func (d *Dispatcher) do(ctx context.Context, cmd Command) Reply {
 	}
 	if len(cmd.Times) > 0 && !h.times {
 		return Fail(CodeBadArgument, "roomOpen applies to add_room and edit_room only.")
+	}
+	if _, err := schedule.ParseAll(cmd.Times); err != nil {
+		return Fail(CodeBadArgument, "roomOpen: %s.", err)
 	}
 	r := h.run(ctx, d, t.chat, a, cmd)
 	switch {

@@ -399,3 +399,25 @@ func TestReplyEncodings(t *testing.T) {
 		t.Fatalf("JSON %s", j)
 	}
 }
+
+func TestRoomOpenRefusesNonsense(t *testing.T) {
+	f := newFixture(t)
+	for _, c := range []struct {
+		times []OpenTime
+		want  string
+	}{
+		{[]OpenTime{{O: "day9", S: "25:00:00", E: "10:00:00"}}, `roomOpen: opening time 1: "day9" is not a kind of opening time`},
+		{[]OpenTime{{O: "day2", S: "25:00:00", E: "10:00:00"}}, `start: "25:00:00" is not a time of day`},
+		{[]OpenTime{{O: "day2", S: "00:00:00", E: "10:00:00"}, {O: "daily", S: "09:00", E: "09:00"}}, "opening time 2: the window opens and closes at 09:00:00"},
+	} {
+		r := f.d.Do(context.Background(), Command{Group: "default", Password: testPwd, Type: "add_room", Remote: localhost,
+			Attrs: map[string]string{"name": "Timed"}, Times: c.times})
+		wantCode(t, r, CodeBadArgument, c.want)
+	}
+	if rooms, _ := f.st.Rooms(context.Background(), "default"); len(rooms) != 1 {
+		t.Fatalf("a refused add_room stored a room: %+v", rooms)
+	}
+	r := f.d.Do(context.Background(), Command{Group: "default", Password: testPwd, Type: "edit_room", Remote: localhost,
+		Attrs: map[string]string{"roomid": "1"}, Times: []OpenTime{{O: "special", S: "2026-02-30 10:00:00", E: "11:00:00"}}})
+	wantCode(t, r, CodeBadArgument, "is not a date")
+}
