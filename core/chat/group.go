@@ -33,6 +33,7 @@ type Member struct {
 	// holding a Room.mu.
 	seat    sync.Mutex
 	room    atomic.Pointer[Room] // written under seat and the room's mu
+	hasList atomic.Bool          // got the whole room list (SendRoomList), so gets its deltas
 	unsaved int                  // messages said but not saved yet; guarded by Group.commits.mu
 }
 
@@ -196,6 +197,11 @@ type Options struct {
 	Sanctions Sanctions
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
+	// RoomListDelay is how long changes of the room list (head counts,
+	// rooms added, changed or removed) are gathered before they go out
+	// to the logged-in users as one RoomsDeltaEvent;
+	// DefaultRoomListDelay when 0, each change at once when negative.
+	RoomListDelay time.Duration
 }
 
 // Group is an independent chat community: its rooms, its online users and
@@ -213,15 +219,11 @@ type Group struct {
 	conns   map[Conn]struct{}  // every connection, logged in or not
 	stopped bool
 
-	lastID     atomic.Int64 // last message id
-	commits    committer    // group commit of public messages (commit.go)
-	messages   atomic.Int64 // messages said since start in rooms removed since (see Room.said)
-	roomsDirty atomic.Bool  // a room list push is scheduled
+	lastID   atomic.Int64 // last message id
+	commits  committer    // group commit of public messages (commit.go)
+	messages atomic.Int64 // messages said since start in rooms removed since (see Room.said)
+	list     roomList     // the room list's deltas (roomlist.go)
 }
-
-// roomsPushDelay coalesces room list pushes: a burst of joins sends the
-// list once, not once per join to every user.
-const roomsPushDelay = 200 * time.Millisecond
 
 // NewGroup makes an empty group.
 func NewGroup(opts Options) *Group {
@@ -236,6 +238,9 @@ func NewGroup(opts Options) *Group {
 	}
 	if opts.MaxUnsaved <= 0 {
 		opts.MaxUnsaved = DefaultMaxUnsaved
+	}
+	if opts.RoomListDelay == 0 {
+		opts.RoomListDelay = DefaultRoomListDelay
 	}
 	return &Group{opts: opts, rooms: map[int64]*Room{}, users: map[string]*Member{}, skels: map[string]int{}, conns: map[Conn]struct{}{}}
 }
@@ -364,7 +369,7 @@ func (g *Group) Logout(m *Member) {
 	g.drop(slow)
 	if r != nil {
 		g.observe(sdk.Left, m.Name, r.id, nil)
-		g.pushRooms()
+		g.roomCountChanged(r.id)
 	}
 	if wasOnline {
 		g.observe(sdk.LoggedOut, m.Name, 0, nil)
@@ -478,7 +483,7 @@ func (g *Group) PutRoom(info RoomInfo, history []Message) {
 	}
 	g.mu.Unlock()
 	g.observe(sdk.RoomChanged, "", info.ID, nil)
-	g.pushRooms()
+	g.roomChanged(info.ID)
 	g.changed()
 }
 
@@ -520,7 +525,7 @@ func (g *Group) RemoveRoom(id int64) error {
 		g.observe(sdk.Left, m.Name, id, nil)
 	}
 	g.observe(sdk.RoomChanged, "", id, nil)
-	g.pushRooms()
+	g.roomChanged(id)
 	g.changed()
 	return nil
 }
@@ -547,13 +552,34 @@ func (g *Group) SetLastMessageID(id int64) {
 // the chat refuses the join (code banned), and so does a kick cooldown
 // (code kicked, with the time left as RetryAfter).
 func (g *Group) Join(m *Member, roomID int64, password string) (JoinedEvent, error) {
-	return g.join(m, roomID, password, false)
+	return g.join(m, roomID, password, joinHow{})
 }
 
-// join is Join; force (a moderator's move) passes the capacity, password,
-// closed-room and sanction checks but not the registered-users rule, and
-// sends m a left event for the room it was in and the joined event.
-func (g *Group) join(m *Member, roomID int64, password string, force bool) (JoinedEvent, error) {
+// Enter is Join for a client's request: the joined event, answering
+// requestID, goes to m's connection under the room's lock, so it comes
+// after the presence of every member it lists and before the presence of
+// anyone who joins later. A client that replaces its user list with the
+// joined event's misses nobody.
+func (g *Group) Enter(m *Member, roomID int64, password, requestID string) error {
+	_, err := g.join(m, roomID, password, joinHow{answer: true, id: requestID})
+	return err
+}
+
+// joinHow says how join treats the member.
+type joinHow struct {
+	// force (a moderator's move) passes the capacity, password,
+	// closed-room and sanction checks but not the registered-users rule,
+	// and sends m a left event for the room it was in and the joined
+	// event.
+	force bool
+	// answer sends m the joined event answering the request id.
+	answer bool
+	id     string
+}
+
+// join is Join, Enter and a moderator's move (see joinHow).
+func (g *Group) join(m *Member, roomID int64, password string, how joinHow) (JoinedEvent, error) {
+	force := how.force
 	m.seat.Lock()
 	r, info, err := g.room(roomID)
 	if err != nil {
@@ -596,7 +622,7 @@ func (g *Group) join(m *Member, roomID int64, password string, force bool) (Join
 	members := r.list()
 	ev := JoinedEvent{
 		Type: "joined", Room: roomView(info, len(members)), Users: names(members), Members: views(members, info),
-		History: r.history(), Welcome: info.Welcome,
+		History: r.history(), Welcome: info.Welcome, ID: how.id,
 	}
 	if force {
 		// A moved member learns it before the new room's next message.
@@ -604,6 +630,8 @@ func (g *Group) join(m *Member, roomID int64, password string, force bool) (Join
 			!m.Conn.Send(NewFrame(ev)) {
 			slow = append(slow, m)
 		}
+	} else if how.answer && !m.Conn.Send(NewFrame(ev)) {
+		slow = append(slow, m)
 	}
 	unlock()
 	m.seat.Unlock()
@@ -611,10 +639,11 @@ func (g *Group) join(m *Member, roomID int64, password string, force bool) (Join
 	if moved {
 		if old != nil {
 			g.observe(sdk.Left, m.Name, old.id, nil)
+			g.roomCountChanged(old.id)
 		}
 		g.observe(sdk.Joined, m.Name, r.id, nil)
+		g.roomCountChanged(r.id)
 	}
-	g.pushRooms()
 	g.changed()
 	return ev, nil
 }
@@ -684,7 +713,7 @@ func (g *Group) takeOut(m *Member, roomID int64, tell func(r *Room) []*Frame) (*
 	m.seat.Unlock()
 	g.drop(slow)
 	g.observe(sdk.Left, m.Name, r.id, nil)
-	g.pushRooms()
+	g.roomCountChanged(r.id)
 	g.changed()
 	return r, slow
 }
@@ -837,21 +866,6 @@ func (g *Group) private(from string, echo *Member, to, text string, style Style,
 // not, and returns how many it reached.
 func (g *Group) Broadcast(text string) int {
 	return g.BroadcastFrom("", text)
-}
-
-// pushRooms schedules one push of the room list to every logged-in member.
-func (g *Group) pushRooms() {
-	if g.roomsDirty.CompareAndSwap(false, true) {
-		time.AfterFunc(roomsPushDelay, g.pushRoomsNow)
-	}
-}
-
-func (g *Group) pushRoomsNow() {
-	g.roomsDirty.Store(false)
-	g.mu.RLock()
-	f := NewFrame(RoomsEvent{Type: "rooms", Rooms: g.roomsLocked()})
-	g.mu.RUnlock()
-	g.sendMembers(f, g.onlineUsers(nil))
 }
 
 // onlineUsers returns the logged-in members that keep (nil: all).

@@ -250,20 +250,18 @@ func TestBroadcastReachesConnectionsNotLoggedIn(t *testing.T) {
 
 func TestRoomListPushAndRemoveRoom(t *testing.T) {
 	g := newTestGroup(t)
-	a, ac := login(t, g, "a", true)
+	a, ac := listed(t, g, "a")
 	_, _ = g.Join(a, 1, "")
 	g.PutRoom(RoomInfo{ID: 9, Name: "New", Open: true, Member: true}, nil)
 	deadline := time.Now().Add(2 * time.Second)
-	for len(ac.events("rooms")) == 0 && time.Now().Before(deadline) {
+	for len(ac.events("rooms_delta")) == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	rooms := ac.events("rooms")
-	if len(rooms) == 0 {
-		t.Fatal("no room list pushed after a room was added")
+	if len(ac.events("rooms_delta")) == 0 {
+		t.Fatal("no room list delta pushed after a room was added")
 	}
-	list := rooms[len(rooms)-1]["rooms"].([]any)
-	if len(list) != 5 {
-		t.Fatalf("pushed list has %d rooms, want 5", len(list))
+	if list := ac.roomList(t); len(list) != 5 || list[9].Name != "New" || list[1].Count != 1 {
+		t.Fatalf("the client's list after the delta = %v", list)
 	}
 	if err := g.RemoveRoom(1); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,114 @@
+package chat
+
+import (
+	"sort"
+	"sync"
+	"time"
+)
+
+// DefaultRoomListDelay is how long room list changes are gathered before
+// they go out as one RoomsDeltaEvent (Options.RoomListDelay).
+const DefaultRoomListDelay = 200 * time.Millisecond
+
+// roomList sends the room list: the whole list to one member (on login and
+// when asked), and what changed since to every member that has a list,
+// gathered over Options.RoomListDelay into one small RoomsDeltaEvent. A
+// burst of joins costs each logged-in user one delta naming the rooms
+// whose head count changed, not the whole list per push.
+//
+// Both kinds of send happen under sendMu, so a member's queue has either
+// its whole list before a delta read later, or a delta before a whole
+// list read later; a delta carries head counts as they are when it is
+// made, never increments, so a member's list is right after the next
+// delta in either order.
+type roomList struct {
+	sendMu sync.Mutex // serializes whole lists and deltas; held while they are queued
+
+	mu        sync.Mutex         // guards the fields below
+	pending   map[int64]listEdit // rooms changed since the last delta
+	scheduled bool               // a flush is scheduled
+}
+
+// listEdit is what changed about one room of the list.
+type listEdit uint8
+
+const (
+	editCount listEdit = iota + 1 // its head count
+	editRoom                      // the room itself: added, changed or removed
+)
+
+// roomCountChanged notes that a room's head count changed.
+func (g *Group) roomCountChanged(ids ...int64) { g.noteRooms(editCount, ids...) }
+
+// roomChanged notes that a room was added, changed or removed.
+func (g *Group) roomChanged(id int64) { g.noteRooms(editRoom, id) }
+
+func (g *Group) noteRooms(e listEdit, ids ...int64) {
+	l := &g.list
+	l.mu.Lock()
+	if l.pending == nil {
+		l.pending = map[int64]listEdit{}
+	}
+	for _, id := range ids {
+		if l.pending[id] < e {
+			l.pending[id] = e
+		}
+	}
+	start := !l.scheduled
+	l.scheduled = true
+	l.mu.Unlock()
+	if start {
+		time.AfterFunc(g.opts.RoomListDelay, g.flushRoomList)
+	}
+}
+
+// flushRoomList sends what changed since the last delta to every member
+// that has its whole list.
+func (g *Group) flushRoomList() {
+	l := &g.list
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	l.mu.Lock()
+	pending := l.pending
+	l.pending = nil
+	l.scheduled = false
+	l.mu.Unlock()
+	if len(pending) == 0 {
+		return
+	}
+	ev := RoomsDeltaEvent{Type: "rooms_delta"}
+	g.mu.RLock()
+	for id, e := range pending {
+		r, ok := g.rooms[id]
+		switch {
+		case !ok:
+			ev.Removed = append(ev.Removed, id)
+		case e == editRoom:
+			ev.Changed = append(ev.Changed, r.view())
+		default:
+			ev.Counts = append(ev.Counts, RoomCount{ID: id, Count: r.count()})
+		}
+	}
+	g.mu.RUnlock()
+	sort.Slice(ev.Counts, func(i, j int) bool { return ev.Counts[i].ID < ev.Counts[j].ID })
+	sort.Slice(ev.Changed, func(i, j int) bool { return ev.Changed[i].ID < ev.Changed[j].ID })
+	sort.Slice(ev.Removed, func(i, j int) bool { return ev.Removed[i] < ev.Removed[j] })
+	g.sendMembers(NewFrame(ev), g.onlineUsers(func(m *Member) bool { return m.hasList.Load() }))
+}
+
+// SendRoomList sends m the whole room list (a RoomsEvent answering the
+// request requestID, "" for none) and, from then on, the deltas. It
+// reports whether the frame was queued; a member that cannot keep up is
+// dropped.
+func (g *Group) SendRoomList(m *Member, requestID string) bool {
+	l := &g.list
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	f := NewFrame(RoomsEvent{Type: "rooms", ID: requestID, Rooms: g.Rooms()})
+	if !m.Conn.Send(f) {
+		g.drop([]*Member{m})
+		return false
+	}
+	m.hasList.Store(true)
+	return true
+}
