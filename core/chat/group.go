@@ -34,6 +34,7 @@ type Member struct {
 	seat    sync.Mutex
 	room    atomic.Pointer[Room] // written under seat and the room's mu
 	hasList atomic.Bool          // got the whole room list (SendRoomList), so gets its deltas
+	since   uint64               // Room.seq when it joined its room (it knows what came before); guarded by the room's mu
 	unsaved int                  // messages said but not saved yet; guarded by Group.commits.mu
 }
 
@@ -66,6 +67,16 @@ type Room struct {
 	draining bool       // a goroutine delivers the outbox
 
 	posting []outMsg // this room's part of the batch being posted; the save loop's only
+
+	pend []pendingFrame // presence not sent yet, in order (Group.presence); guarded by mu
+	seq  uint64         // numbers presence; guarded by mu
+}
+
+// pendingFrame is a presence frame waiting to go to the members who were
+// in the room before it happened.
+type pendingFrame struct {
+	f   *Frame
+	seq uint64
 }
 
 func newRoom(info RoomInfo, history []Message) *Room {
@@ -130,14 +141,52 @@ func (r *Room) remove(m *Member) {
 	}
 }
 
-// send delivers f to every member of r; members whose queue is full are
-// returned so the caller can drop them outside the loop. The caller holds
-// r.mu.
+// send delivers f to every member of r, after the presence that waits;
+// members whose queue is full are returned so the caller can drop them
+// outside the loop. The caller holds r.mu.
 func (r *Room) send(f *Frame, slow []*Member) []*Member {
+	slow = r.flushPresence(slow)
 	for _, m := range r.list() {
 		if !m.Conn.Send(f) {
 			slow = append(slow, m)
 		}
+	}
+	return slow
+}
+
+// flushPresence sends the presence that waits, each frame to the members
+// that were in the room before it happened, one member's frames one after
+// the other (so its writer sends them in one write). The caller holds
+// r.mu.
+func (r *Room) flushPresence(slow []*Member) []*Member {
+	if len(r.pend) == 0 {
+		return slow
+	}
+	for _, m := range r.list() {
+		for _, p := range r.pend {
+			if p.seq > m.since && !m.Conn.Send(p.f) {
+				slow = append(slow, m)
+				break
+			}
+		}
+	}
+	clear(r.pend)
+	r.pend = r.pend[:0]
+	return slow
+}
+
+// presence sends a presence frame to r's members: at once when the group
+// does not gather changes (Options.RoomListDelay negative), else with the
+// next room list delta, or sooner when Options.PresenceBatch frames wait.
+// The caller holds r.mu.
+func (g *Group) presence(r *Room, f *Frame, slow []*Member) []*Member {
+	if g.opts.RoomListDelay < 0 {
+		return r.send(f, slow)
+	}
+	r.seq++
+	r.pend = append(r.pend, pendingFrame{f: f, seq: r.seq})
+	if len(r.pend) >= g.opts.PresenceBatch {
+		slow = r.flushPresence(slow)
 	}
 	return slow
 }
@@ -202,6 +251,10 @@ type Options struct {
 	// to the logged-in users as one RoomsDeltaEvent;
 	// DefaultRoomListDelay when 0, each change at once when negative.
 	RoomListDelay time.Duration
+	// PresenceBatch is how many presence frames of a room may wait for
+	// the next room list delta before they are sent at once;
+	// DefaultPresenceBatch when 0.
+	PresenceBatch int
 }
 
 // Group is an independent chat community: its rooms, its online users and
@@ -241,6 +294,9 @@ func NewGroup(opts Options) *Group {
 	}
 	if opts.RoomListDelay == 0 {
 		opts.RoomListDelay = DefaultRoomListDelay
+	}
+	if opts.PresenceBatch <= 0 {
+		opts.PresenceBatch = DefaultPresenceBatch
 	}
 	return &Group{opts: opts, rooms: map[int64]*Room{}, users: map[string]*Member{}, skels: map[string]int{}, conns: map[Conn]struct{}{}}
 }
@@ -361,7 +417,7 @@ func (g *Group) Logout(m *Member) {
 		r.remove(m)
 		m.room.Store(nil)
 		if !r.removed {
-			slow = r.send(NewFrame(PresenceEvent{Type: "presence", Room: r.id, User: m.Name, Event: "leave", Count: r.count(), Offline: true}), nil)
+			slow = g.presence(r, NewFrame(PresenceEvent{Type: "presence", Room: r.id, User: m.Name, Event: "leave", Count: r.count(), Offline: true}), nil)
 		}
 		r.mu.Unlock()
 	}
@@ -500,6 +556,8 @@ func (g *Group) RemoveRoom(id int64) error {
 	g.mu.Unlock()
 	r.mu.Lock()
 	r.removed = true
+	clear(r.pend) // its members leave it: presence in it no longer matters
+	r.pend = nil
 	g.messages.Add(r.said.Swap(0))
 	members := r.list()
 	r.mu.Unlock()
@@ -609,15 +667,23 @@ func (g *Group) join(m *Member, roomID int64, password string, how joinHow) (Joi
 	if moved && old != nil {
 		old.remove(m)
 		if !old.removed {
-			slow = old.send(NewFrame(PresenceEvent{Type: "presence", Room: old.id, User: m.Name, Event: "leave", Count: old.count()}), slow)
+			slow = g.presence(old, NewFrame(PresenceEvent{Type: "presence", Room: old.id, User: m.Name, Event: "leave", Count: old.count()}), slow)
 		}
 	}
 	if moved {
 		m.room.Store(r)
 		r.add(m)
 		v := m.view(info)
-		slow = r.send(NewFrame(PresenceEvent{Type: "presence", Room: r.id, User: m.Name, Event: "join", Count: r.count(),
-			Role: v.Role, Display: v.Display, Avatar: v.Avatar}), slow)
+		f := NewFrame(PresenceEvent{Type: "presence", Room: r.id, User: m.Name, Event: "join", Count: r.count(),
+			Role: v.Role, Display: v.Display, Avatar: v.Avatar})
+		// m knows everyone the joined event lists, and gets its own
+		// presence now, before joined; the others get it with the
+		// room's next presence.
+		m.since = r.seq + 1
+		slow = g.presence(r, f, slow)
+		if g.opts.RoomListDelay >= 0 && !m.Conn.Send(f) {
+			slow = append(slow, m)
+		}
 	}
 	members := r.list()
 	ev := JoinedEvent{
@@ -699,7 +765,7 @@ func (g *Group) takeOut(m *Member, roomID int64, tell func(r *Room) []*Frame) (*
 	m.room.Store(nil)
 	var slow []*Member
 	if !r.removed {
-		slow = r.send(NewFrame(PresenceEvent{Type: "presence", Room: r.id, User: m.Name, Event: "leave", Count: r.count()}), nil)
+		slow = g.presence(r, NewFrame(PresenceEvent{Type: "presence", Room: r.id, User: m.Name, Event: "leave", Count: r.count()}), nil)
 	}
 	r.mu.Unlock()
 	if tell != nil {

@@ -58,7 +58,9 @@ func (c *fakeConn) events(typ string) []map[string]any {
 
 func newTestGroup(t *testing.T) *Group {
 	t.Helper()
-	g := NewGroup(Options{Name: DefaultGroup, History: 3, MaxMessageChars: 20, Guests: true,
+	// RoomListDelay -1: presence and room list changes go out at once, so
+	// tests see them when the call returns (roomlist_test.go gathers them).
+	g := NewGroup(Options{Name: DefaultGroup, History: 3, MaxMessageChars: 20, Guests: true, RoomListDelay: -1,
 		Now: func() time.Time { return time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) }})
 	g.PutRoom(RoomInfo{ID: 1, Name: "Lobby", Member: true, Open: true, Max: 2, Welcome: "Hi!"}, nil)
 	g.PutRoom(RoomInfo{ID: 2, Name: "Vault", Member: true, Open: true, Password: "s3cret"}, nil)

@@ -10,11 +10,18 @@ import (
 // they go out as one RoomsDeltaEvent (Options.RoomListDelay).
 const DefaultRoomListDelay = 200 * time.Millisecond
 
+// DefaultPresenceBatch is how many presence frames of a room wait at most
+// for the next delta (Options.PresenceBatch).
+const DefaultPresenceBatch = 64
+
 // roomList sends the room list: the whole list to one member (on login and
 // when asked), and what changed since to every member that has a list,
 // gathered over Options.RoomListDelay into one small RoomsDeltaEvent. A
 // burst of joins costs each logged-in user one delta naming the rooms
-// whose head count changed, not the whole list per push.
+// whose head count changed, not the whole list per push. The presence of
+// those rooms waits for the same moment (Group.presence), so a member of
+// a busy room gets its presence and the delta together, in one write,
+// instead of one write per join.
 //
 // Both kinds of send happen under sendMu, so a member's queue has either
 // its whole list before a delta read later, or a delta before a whole
@@ -77,9 +84,13 @@ func (g *Group) flushRoomList() {
 		return
 	}
 	ev := RoomsDeltaEvent{Type: "rooms_delta"}
+	var rooms []*Room
 	g.mu.RLock()
 	for id, e := range pending {
 		r, ok := g.rooms[id]
+		if ok {
+			rooms = append(rooms, r)
+		}
 		switch {
 		case !ok:
 			ev.Removed = append(ev.Removed, id)
@@ -90,6 +101,13 @@ func (g *Group) flushRoomList() {
 		}
 	}
 	g.mu.RUnlock()
+	var slow []*Member
+	for _, r := range rooms {
+		r.mu.Lock()
+		slow = r.flushPresence(slow)
+		r.mu.Unlock()
+	}
+	g.drop(slow)
 	sort.Slice(ev.Counts, func(i, j int) bool { return ev.Counts[i].ID < ev.Counts[j].ID })
 	sort.Slice(ev.Changed, func(i, j int) bool { return ev.Changed[i].ID < ev.Changed[j].ID })
 	sort.Slice(ev.Removed, func(i, j int) bool { return ev.Removed[i] < ev.Removed[j] })

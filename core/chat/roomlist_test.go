@@ -311,6 +311,7 @@ func TestEnterBurstEveryMemberSeesEveryone(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	g.flushRoomList()
 	want, _ := g.Users(5)
 	slices.Sort(want)
 	for i, c := range cs {
@@ -322,10 +323,93 @@ func TestEnterBurstEveryMemberSeesEveryone(t *testing.T) {
 			t.Fatalf("%s got joined %v", ms[i].Name, j)
 		}
 	}
-	g.flushRoomList()
 	for i, c := range cs {
 		if l := c.roomList(t); l[5].Count != n {
 			t.Fatalf("%s's room list counts %d in room 5", ms[i].Name, l[5].Count)
 		}
+	}
+}
+
+// Presence waits for the room list delta, comes before anything else said
+// in the room, and a member gets only what happened after it entered.
+func TestPresenceIsGatheredAndComesBeforeMessages(t *testing.T) {
+	g := newListGroup(t)
+	a, ac := listed(t, g, "a")
+	if err := g.Enter(a, 1, "", "1"); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, f := range ac.frames {
+		switch ev := f.Event().(type) {
+		case PresenceEvent:
+			order = append(order, "presence "+ev.User)
+		case JoinedEvent:
+			order = append(order, "joined")
+		}
+	}
+	if !slices.Equal(order, []string{"presence a", "joined"}) {
+		t.Fatalf("a got %v, want its own presence, then joined", order)
+	}
+	b, bc := listed(t, g, "b")
+	c, _ := listed(t, g, "c")
+	for _, m := range []*Member{b, c} {
+		if err := g.Enter(m, 1, "", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := ac.events("presence"); len(p) != 1 {
+		t.Fatalf("before the delta a got %d presence frames, want its own only", len(p))
+	}
+	if _, err := g.Say(c, "hello", Style{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for _, f := range ac.frames {
+		switch ev := f.Event().(type) {
+		case PresenceEvent:
+			seen = append(seen, "presence "+ev.User)
+		case MessageEvent:
+			seen = append(seen, "message "+ev.Text)
+		}
+	}
+	if want := []string{"presence a", "presence b", "presence c", "message hello"}; !slices.Equal(seen, want) {
+		t.Fatalf("a saw %v, want %v", seen, want)
+	}
+	// b entered before c: it gets c's presence, never its own twice or a's.
+	var bSaw []string
+	for _, ev := range bc.events("presence") {
+		bSaw = append(bSaw, ev["user"].(string))
+	}
+	if !slices.Equal(bSaw, []string{"b", "c"}) {
+		t.Fatalf("b saw the presence of %v, want b, c", bSaw)
+	}
+	g.flushRoomList()
+	if p := ac.events("presence"); len(p) != 3 {
+		t.Fatalf("after the delta a has %d presence frames, want 3", len(p))
+	}
+}
+
+// No more than Options.PresenceBatch presence frames wait in a room.
+func TestPresenceBatchIsBounded(t *testing.T) {
+	g := NewGroup(Options{Name: DefaultGroup, History: 3, MaxMessageChars: 20, RoomListDelay: time.Hour, PresenceBatch: 4})
+	g.PutRoom(RoomInfo{ID: 1, Name: "Lobby", Member: true, Open: true}, nil)
+	a, ac := listed(t, g, "a")
+	if err := g.Enter(a, 1, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 9 {
+		m, _ := listed(t, g, fmt.Sprintf("m%d", i))
+		if err := g.Enter(m, 1, "", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a's own at once; its own also waits for the others, so the first
+	// batch of 4 brings a m0..m2, the second m3..m6; m7 and m8 wait.
+	if p := ac.events("presence"); len(p) != 8 {
+		t.Fatalf("a got %d presence frames, want 8", len(p))
+	}
+	g.flushRoomList()
+	if p := ac.events("presence"); len(p) != 10 {
+		t.Fatalf("after the delta a got %d presence frames, want 10", len(p))
 	}
 }
