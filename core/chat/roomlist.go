@@ -30,6 +30,11 @@ const DefaultPresenceBatch = 64
 // delta in either order.
 type roomList struct {
 	sendMu sync.Mutex // serializes whole lists and deltas; held while they are queued
+	// whole is the whole list as a login gets it, made at most once
+	// between two deltas and shared by the logins in between (encoded
+	// once). A delta drops it: a list made before a delta, given to a
+	// member after it, would miss the delta's changes. Guarded by sendMu.
+	whole *Frame
 
 	mu        sync.Mutex         // guards the fields below
 	pending   map[int64]listEdit // rooms changed since the last delta
@@ -83,6 +88,7 @@ func (g *Group) flushRoomList() {
 	if len(pending) == 0 {
 		return
 	}
+	l.whole = nil
 	ev := RoomsDeltaEvent{Type: "rooms_delta"}
 	var rooms []*Room
 	g.mu.RLock()
@@ -122,7 +128,15 @@ func (g *Group) SendRoomList(m *Member, requestID string) bool {
 	l := &g.list
 	l.sendMu.Lock()
 	defer l.sendMu.Unlock()
-	f := NewFrame(RoomsEvent{Type: "rooms", ID: requestID, Rooms: g.Rooms()})
+	var f *Frame
+	if requestID == "" {
+		if l.whole == nil {
+			l.whole = NewFrame(RoomsEvent{Type: "rooms", Rooms: g.Rooms()})
+		}
+		f = l.whole
+	} else {
+		f = NewFrame(RoomsEvent{Type: "rooms", ID: requestID, Rooms: g.Rooms()})
+	}
 	if !m.Conn.Send(f) {
 		g.drop([]*Member{m})
 		return false

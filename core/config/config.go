@@ -159,6 +159,9 @@ type Chat struct {
 	// logged-in users as one small rooms_delta event; 0 sends each change
 	// at once.
 	RoomListDelay time.Duration `koanf:"room_list_delay"`
+	// PresenceBatch is how many presence events of one room wait at most
+	// for the next rooms_delta before they are sent.
+	PresenceBatch int `koanf:"presence_batch"`
 }
 
 // Auth configures the login pipeline.
@@ -463,6 +466,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Chat.RoomListDelay < 0 || c.Chat.RoomListDelay > 10*time.Second {
 		bad("chat.room_list_delay", "%s is outside 0s..10s", c.Chat.RoomListDelay)
+	}
+	if c.Chat.PresenceBatch < 1 || c.Chat.PresenceBatch > 1000 {
+		bad("chat.presence_batch", "%d is outside 1..1000", c.Chat.PresenceBatch)
 	}
 	for i, name := range c.Auth.Chain {
 		spec, ok := c.Plugins.Load[name]
