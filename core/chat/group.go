@@ -34,6 +34,9 @@ type Member struct {
 	seat    sync.Mutex
 	room    atomic.Pointer[Room] // written under seat and the room's mu
 	hasList atomic.Bool          // got the whole room list (SendRoomList), so gets its deltas
+	// deltaGen is the generation of the last delta sent with its room's
+	// presence (flushRoomList), so it is not sent the same delta twice.
+	deltaGen atomic.Uint64
 	since   uint64               // Room.seq when it joined its room (it knows what came before); guarded by the room's mu
 	unsaved int                  // messages said but not saved yet; guarded by Group.commits.mu
 }
@@ -158,16 +161,29 @@ func (r *Room) send(f *Frame, slow []*Member) []*Member {
 // that were in the room before it happened, one member's frames one after
 // the other (so its writer sends them in one write). The caller holds
 // r.mu.
-func (r *Room) flushPresence(slow []*Member) []*Member {
-	if len(r.pend) == 0 {
+func (r *Room) flushPresence(slow []*Member) []*Member { return r.flushPresenceThen(slow, nil, 0) }
+
+// flushPresenceThen is flushPresence, and sends each member that has the
+// room list the delta right after its presence (in the same write), and
+// marks it with the delta's generation gen.
+func (r *Room) flushPresenceThen(slow []*Member, delta *Frame, gen uint64) []*Member {
+	if len(r.pend) == 0 && delta == nil {
 		return slow
 	}
 	for _, m := range r.list() {
+		ok := true
 		for _, p := range r.pend {
 			if p.seq > m.since && !m.Conn.Send(p.f) {
-				slow = append(slow, m)
+				ok = false
 				break
 			}
+		}
+		if ok && delta != nil && m.hasList.Load() && m.deltaGen.Load() != gen {
+			ok = m.Conn.Send(delta)
+			m.deltaGen.Store(gen)
+		}
+		if !ok {
+			slow = append(slow, m)
 		}
 	}
 	clear(r.pend)

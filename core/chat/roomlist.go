@@ -35,6 +35,7 @@ type roomList struct {
 	// once). A delta drops it: a list made before a delta, given to a
 	// member after it, would miss the delta's changes. Guarded by sendMu.
 	whole *Frame
+	gen   uint64 // numbers the deltas; guarded by sendMu
 
 	mu        sync.Mutex         // guards the fields below
 	pending   map[int64]listEdit // rooms changed since the last delta
@@ -107,17 +108,22 @@ func (g *Group) flushRoomList() {
 		}
 	}
 	g.mu.RUnlock()
-	var slow []*Member
-	for _, r := range rooms {
-		r.mu.Lock()
-		slow = r.flushPresence(slow)
-		r.mu.Unlock()
-	}
-	g.drop(slow)
 	sort.Slice(ev.Counts, func(i, j int) bool { return ev.Counts[i].ID < ev.Counts[j].ID })
 	sort.Slice(ev.Changed, func(i, j int) bool { return ev.Changed[i].ID < ev.Changed[j].ID })
 	sort.Slice(ev.Removed, func(i, j int) bool { return ev.Removed[i] < ev.Removed[j] })
-	g.sendMembers(NewFrame(ev), g.onlineUsers(func(m *Member) bool { return m.hasList.Load() }))
+	f := NewFrame(ev)
+	l.gen++
+	gen := l.gen
+	// The members of the changed rooms get their room's presence and the
+	// delta together; everyone else the delta alone.
+	var slow []*Member
+	for _, r := range rooms {
+		r.mu.Lock()
+		slow = r.flushPresenceThen(slow, f, gen)
+		r.mu.Unlock()
+	}
+	g.drop(slow)
+	g.sendMembers(f, g.onlineUsers(func(m *Member) bool { return m.hasList.Load() && m.deltaGen.Load() != gen }))
 }
 
 // SendRoomList sends m the whole room list (a RoomsEvent answering the
