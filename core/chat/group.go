@@ -37,8 +37,8 @@ type Member struct {
 	// deltaGen is the generation of the last delta sent with its room's
 	// presence (flushRoomList), so it is not sent the same delta twice.
 	deltaGen atomic.Uint64
-	since   uint64               // Room.seq when it joined its room (it knows what came before); guarded by the room's mu
-	unsaved int                  // messages said but not saved yet; guarded by Group.commits.mu
+	since    uint64 // Room.seq when it joined its room (it knows what came before); guarded by the room's mu
+	unsaved  int    // messages said but not saved yet; guarded by Group.commits.mu
 }
 
 // view is m as clients see it in a room with the given definition.
