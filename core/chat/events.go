@@ -69,6 +69,26 @@ type RoomsEvent struct {
 	Rooms []RoomView `json:"rooms"`
 }
 
+// RoomsDeltaEvent tells a logged-in user what changed in the room list
+// since the last RoomsDeltaEvent (or the RoomsEvent of the login): the
+// head counts that changed, rooms added or changed (whole), rooms
+// removed. Changes are gathered over a short time (Options.RoomListDelay)
+// and the counts are those at the time of sending, so a client that
+// applies every delta to the list of its last RoomsEvent has the
+// server's list. Each part is ordered by room id and left out when empty.
+type RoomsDeltaEvent struct {
+	Type    string      `json:"type"` // "rooms_delta"
+	Counts  []RoomCount `json:"counts,omitempty"`
+	Changed []RoomView  `json:"changed,omitempty"`
+	Removed []int64     `json:"removed,omitempty"`
+}
+
+// RoomCount is a room's head count in a RoomsDeltaEvent.
+type RoomCount struct {
+	ID    int64 `json:"id"`
+	Count int   `json:"count"`
+}
+
 // NoticeEvent is a server notice, such as a broadcast.
 type NoticeEvent struct {
 	Type string `json:"type"` // "notice"

@@ -33,7 +33,12 @@ type Member struct {
 	// holding a Room.mu.
 	seat    sync.Mutex
 	room    atomic.Pointer[Room] // written under seat and the room's mu
-	unsaved int                  // messages said but not saved yet; guarded by Group.commits.mu
+	hasList atomic.Bool          // got the whole room list (SendRoomList), so gets its deltas
+	// deltaGen is the generation of the last delta sent with its room's
+	// presence (flushRoomList), so it is not sent the same delta twice.
+	deltaGen atomic.Uint64
+	since    uint64 // Room.seq when it joined its room (it knows what came before); guarded by the room's mu
+	unsaved  int    // messages said but not saved yet; guarded by Group.commits.mu
 }
 
 // view is m as clients see it in a room with the given definition.
@@ -65,6 +70,16 @@ type Room struct {
 	draining bool       // a goroutine delivers the outbox
 
 	posting []outMsg // this room's part of the batch being posted; the save loop's only
+
+	pend []pendingFrame // presence not sent yet, in order (Group.presence); guarded by mu
+	seq  uint64         // numbers presence; guarded by mu
+}
+
+// pendingFrame is a presence frame waiting to go to the members who were
+// in the room before it happened.
+type pendingFrame struct {
+	f   *Frame
+	seq uint64
 }
 
 func newRoom(info RoomInfo, history []Message) *Room {
@@ -129,14 +144,65 @@ func (r *Room) remove(m *Member) {
 	}
 }
 
-// send delivers f to every member of r; members whose queue is full are
-// returned so the caller can drop them outside the loop. The caller holds
-// r.mu.
+// send delivers f to every member of r, after the presence that waits;
+// members whose queue is full are returned so the caller can drop them
+// outside the loop. The caller holds r.mu.
 func (r *Room) send(f *Frame, slow []*Member) []*Member {
+	slow = r.flushPresence(slow)
 	for _, m := range r.list() {
 		if !m.Conn.Send(f) {
 			slow = append(slow, m)
 		}
+	}
+	return slow
+}
+
+// flushPresence sends the presence that waits, each frame to the members
+// that were in the room before it happened, one member's frames one after
+// the other (so its writer sends them in one write). The caller holds
+// r.mu.
+func (r *Room) flushPresence(slow []*Member) []*Member { return r.flushPresenceThen(slow, nil, 0) }
+
+// flushPresenceThen is flushPresence, and sends each member that has the
+// room list the delta right after its presence (in the same write), and
+// marks it with the delta's generation gen.
+func (r *Room) flushPresenceThen(slow []*Member, delta *Frame, gen uint64) []*Member {
+	if len(r.pend) == 0 && delta == nil {
+		return slow
+	}
+	for _, m := range r.list() {
+		ok := true
+		for _, p := range r.pend {
+			if p.seq > m.since && !m.Conn.Send(p.f) {
+				ok = false
+				break
+			}
+		}
+		if ok && delta != nil && m.hasList.Load() && m.deltaGen.Load() != gen {
+			ok = m.Conn.Send(delta)
+			m.deltaGen.Store(gen)
+		}
+		if !ok {
+			slow = append(slow, m)
+		}
+	}
+	clear(r.pend)
+	r.pend = r.pend[:0]
+	return slow
+}
+
+// presence sends a presence frame to r's members: at once when the group
+// does not gather changes (Options.RoomListDelay negative), else with the
+// next room list delta, or sooner when Options.PresenceBatch frames wait.
+// The caller holds r.mu.
+func (g *Group) presence(r *Room, f *Frame, slow []*Member) []*Member {
+	if g.opts.RoomListDelay < 0 {
+		return r.send(f, slow)
+	}
+	r.seq++
+	r.pend = append(r.pend, pendingFrame{f: f, seq: r.seq})
+	if len(r.pend) >= g.opts.PresenceBatch {
+		slow = r.flushPresence(slow)
 	}
 	return slow
 }
@@ -196,6 +262,15 @@ type Options struct {
 	Sanctions Sanctions
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
+	// RoomListDelay is how long changes of the room list (head counts,
+	// rooms added, changed or removed) are gathered before they go out
+	// to the logged-in users as one RoomsDeltaEvent;
+	// DefaultRoomListDelay when 0, each change at once when negative.
+	RoomListDelay time.Duration
+	// PresenceBatch is how many presence frames of a room may wait for
+	// the next room list delta before they are sent at once;
+	// DefaultPresenceBatch when 0.
+	PresenceBatch int
 }
 
 // Group is an independent chat community: its rooms, its online users and
@@ -213,15 +288,11 @@ type Group struct {
 	conns   map[Conn]struct{}  // every connection, logged in or not
 	stopped bool
 
-	lastID     atomic.Int64 // last message id
-	commits    committer    // group commit of public messages (commit.go)
-	messages   atomic.Int64 // messages said since start in rooms removed since (see Room.said)
-	roomsDirty atomic.Bool  // a room list push is scheduled
+	lastID   atomic.Int64 // last message id
+	commits  committer    // group commit of public messages (commit.go)
+	messages atomic.Int64 // messages said since start in rooms removed since (see Room.said)
+	list     roomList     // the room list's deltas (roomlist.go)
 }
-
-// roomsPushDelay coalesces room list pushes: a burst of joins sends the
-// list once, not once per join to every user.
-const roomsPushDelay = 200 * time.Millisecond
 
 // NewGroup makes an empty group.
 func NewGroup(opts Options) *Group {
@@ -236,6 +307,12 @@ func NewGroup(opts Options) *Group {
 	}
 	if opts.MaxUnsaved <= 0 {
 		opts.MaxUnsaved = DefaultMaxUnsaved
+	}
+	if opts.RoomListDelay == 0 {
+		opts.RoomListDelay = DefaultRoomListDelay
+	}
+	if opts.PresenceBatch <= 0 {
+		opts.PresenceBatch = DefaultPresenceBatch
 	}
 	return &Group{opts: opts, rooms: map[int64]*Room{}, users: map[string]*Member{}, skels: map[string]int{}, conns: map[Conn]struct{}{}}
 }
@@ -356,7 +433,7 @@ func (g *Group) Logout(m *Member) {
 		r.remove(m)
 		m.room.Store(nil)
 		if !r.removed {
-			slow = r.send(NewFrame(PresenceEvent{Type: "presence", Room: r.id, User: m.Name, Event: "leave", Count: r.count(), Offline: true}), nil)
+			slow = g.presence(r, NewFrame(PresenceEvent{Type: "presence", Room: r.id, User: m.Name, Event: "leave", Count: r.count(), Offline: true}), nil)
 		}
 		r.mu.Unlock()
 	}
@@ -364,7 +441,7 @@ func (g *Group) Logout(m *Member) {
 	g.drop(slow)
 	if r != nil {
 		g.observe(sdk.Left, m.Name, r.id, nil)
-		g.pushRooms()
+		g.roomCountChanged(r.id)
 	}
 	if wasOnline {
 		g.observe(sdk.LoggedOut, m.Name, 0, nil)
@@ -478,7 +555,7 @@ func (g *Group) PutRoom(info RoomInfo, history []Message) {
 	}
 	g.mu.Unlock()
 	g.observe(sdk.RoomChanged, "", info.ID, nil)
-	g.pushRooms()
+	g.roomChanged(info.ID)
 	g.changed()
 }
 
@@ -495,6 +572,8 @@ func (g *Group) RemoveRoom(id int64) error {
 	g.mu.Unlock()
 	r.mu.Lock()
 	r.removed = true
+	clear(r.pend) // its members leave it: presence in it no longer matters
+	r.pend = nil
 	g.messages.Add(r.said.Swap(0))
 	members := r.list()
 	r.mu.Unlock()
@@ -520,7 +599,7 @@ func (g *Group) RemoveRoom(id int64) error {
 		g.observe(sdk.Left, m.Name, id, nil)
 	}
 	g.observe(sdk.RoomChanged, "", id, nil)
-	g.pushRooms()
+	g.roomChanged(id)
 	g.changed()
 	return nil
 }
@@ -547,13 +626,34 @@ func (g *Group) SetLastMessageID(id int64) {
 // the chat refuses the join (code banned), and so does a kick cooldown
 // (code kicked, with the time left as RetryAfter).
 func (g *Group) Join(m *Member, roomID int64, password string) (JoinedEvent, error) {
-	return g.join(m, roomID, password, false)
+	return g.join(m, roomID, password, joinHow{})
 }
 
-// join is Join; force (a moderator's move) passes the capacity, password,
-// closed-room and sanction checks but not the registered-users rule, and
-// sends m a left event for the room it was in and the joined event.
-func (g *Group) join(m *Member, roomID int64, password string, force bool) (JoinedEvent, error) {
+// Enter is Join for a client's request: the joined event, answering
+// requestID, goes to m's connection under the room's lock, so it comes
+// after the presence of every member it lists and before the presence of
+// anyone who joins later. A client that replaces its user list with the
+// joined event's misses nobody.
+func (g *Group) Enter(m *Member, roomID int64, password, requestID string) error {
+	_, err := g.join(m, roomID, password, joinHow{answer: true, id: requestID})
+	return err
+}
+
+// joinHow says how join treats the member.
+type joinHow struct {
+	// force (a moderator's move) passes the capacity, password,
+	// closed-room and sanction checks but not the registered-users rule,
+	// and sends m a left event for the room it was in and the joined
+	// event.
+	force bool
+	// answer sends m the joined event answering the request id.
+	answer bool
+	id     string
+}
+
+// join is Join, Enter and a moderator's move (see joinHow).
+func (g *Group) join(m *Member, roomID int64, password string, how joinHow) (JoinedEvent, error) {
+	force := how.force
 	m.seat.Lock()
 	r, info, err := g.room(roomID)
 	if err != nil {
@@ -583,20 +683,28 @@ func (g *Group) join(m *Member, roomID int64, password string, force bool) (Join
 	if moved && old != nil {
 		old.remove(m)
 		if !old.removed {
-			slow = old.send(NewFrame(PresenceEvent{Type: "presence", Room: old.id, User: m.Name, Event: "leave", Count: old.count()}), slow)
+			slow = g.presence(old, NewFrame(PresenceEvent{Type: "presence", Room: old.id, User: m.Name, Event: "leave", Count: old.count()}), slow)
 		}
 	}
 	if moved {
 		m.room.Store(r)
 		r.add(m)
 		v := m.view(info)
-		slow = r.send(NewFrame(PresenceEvent{Type: "presence", Room: r.id, User: m.Name, Event: "join", Count: r.count(),
-			Role: v.Role, Display: v.Display, Avatar: v.Avatar}), slow)
+		f := NewFrame(PresenceEvent{Type: "presence", Room: r.id, User: m.Name, Event: "join", Count: r.count(),
+			Role: v.Role, Display: v.Display, Avatar: v.Avatar})
+		// m knows everyone the joined event lists, and gets its own
+		// presence now, before joined; the others get it with the
+		// room's next presence.
+		m.since = r.seq + 1
+		slow = g.presence(r, f, slow)
+		if g.opts.RoomListDelay >= 0 && !m.Conn.Send(f) {
+			slow = append(slow, m)
+		}
 	}
 	members := r.list()
 	ev := JoinedEvent{
 		Type: "joined", Room: roomView(info, len(members)), Users: names(members), Members: views(members, info),
-		History: r.history(), Welcome: info.Welcome,
+		History: r.history(), Welcome: info.Welcome, ID: how.id,
 	}
 	if force {
 		// A moved member learns it before the new room's next message.
@@ -604,6 +712,8 @@ func (g *Group) join(m *Member, roomID int64, password string, force bool) (Join
 			!m.Conn.Send(NewFrame(ev)) {
 			slow = append(slow, m)
 		}
+	} else if how.answer && !m.Conn.Send(NewFrame(ev)) {
+		slow = append(slow, m)
 	}
 	unlock()
 	m.seat.Unlock()
@@ -611,10 +721,11 @@ func (g *Group) join(m *Member, roomID int64, password string, force bool) (Join
 	if moved {
 		if old != nil {
 			g.observe(sdk.Left, m.Name, old.id, nil)
+			g.roomCountChanged(old.id)
 		}
 		g.observe(sdk.Joined, m.Name, r.id, nil)
+		g.roomCountChanged(r.id)
 	}
-	g.pushRooms()
 	g.changed()
 	return ev, nil
 }
@@ -670,7 +781,7 @@ func (g *Group) takeOut(m *Member, roomID int64, tell func(r *Room) []*Frame) (*
 	m.room.Store(nil)
 	var slow []*Member
 	if !r.removed {
-		slow = r.send(NewFrame(PresenceEvent{Type: "presence", Room: r.id, User: m.Name, Event: "leave", Count: r.count()}), nil)
+		slow = g.presence(r, NewFrame(PresenceEvent{Type: "presence", Room: r.id, User: m.Name, Event: "leave", Count: r.count()}), nil)
 	}
 	r.mu.Unlock()
 	if tell != nil {
@@ -684,7 +795,7 @@ func (g *Group) takeOut(m *Member, roomID int64, tell func(r *Room) []*Frame) (*
 	m.seat.Unlock()
 	g.drop(slow)
 	g.observe(sdk.Left, m.Name, r.id, nil)
-	g.pushRooms()
+	g.roomCountChanged(r.id)
 	g.changed()
 	return r, slow
 }
@@ -837,21 +948,6 @@ func (g *Group) private(from string, echo *Member, to, text string, style Style,
 // not, and returns how many it reached.
 func (g *Group) Broadcast(text string) int {
 	return g.BroadcastFrom("", text)
-}
-
-// pushRooms schedules one push of the room list to every logged-in member.
-func (g *Group) pushRooms() {
-	if g.roomsDirty.CompareAndSwap(false, true) {
-		time.AfterFunc(roomsPushDelay, g.pushRoomsNow)
-	}
-}
-
-func (g *Group) pushRoomsNow() {
-	g.roomsDirty.Store(false)
-	g.mu.RLock()
-	f := NewFrame(RoomsEvent{Type: "rooms", Rooms: g.roomsLocked()})
-	g.mu.RUnlock()
-	g.sendMembers(f, g.onlineUsers(nil))
 }
 
 // onlineUsers returns the logged-in members that keep (nil: all).

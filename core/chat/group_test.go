@@ -58,7 +58,9 @@ func (c *fakeConn) events(typ string) []map[string]any {
 
 func newTestGroup(t *testing.T) *Group {
 	t.Helper()
-	g := NewGroup(Options{Name: DefaultGroup, History: 3, MaxMessageChars: 20, Guests: true,
+	// RoomListDelay -1: presence and room list changes go out at once, so
+	// tests see them when the call returns (roomlist_test.go gathers them).
+	g := NewGroup(Options{Name: DefaultGroup, History: 3, MaxMessageChars: 20, Guests: true, RoomListDelay: -1,
 		Now: func() time.Time { return time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) }})
 	g.PutRoom(RoomInfo{ID: 1, Name: "Lobby", Member: true, Open: true, Max: 2, Welcome: "Hi!"}, nil)
 	g.PutRoom(RoomInfo{ID: 2, Name: "Vault", Member: true, Open: true, Password: "s3cret"}, nil)
@@ -250,20 +252,18 @@ func TestBroadcastReachesConnectionsNotLoggedIn(t *testing.T) {
 
 func TestRoomListPushAndRemoveRoom(t *testing.T) {
 	g := newTestGroup(t)
-	a, ac := login(t, g, "a", true)
+	a, ac := listed(t, g, "a")
 	_, _ = g.Join(a, 1, "")
 	g.PutRoom(RoomInfo{ID: 9, Name: "New", Open: true, Member: true}, nil)
 	deadline := time.Now().Add(2 * time.Second)
-	for len(ac.events("rooms")) == 0 && time.Now().Before(deadline) {
+	for len(ac.events("rooms_delta")) == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	rooms := ac.events("rooms")
-	if len(rooms) == 0 {
-		t.Fatal("no room list pushed after a room was added")
+	if len(ac.events("rooms_delta")) == 0 {
+		t.Fatal("no room list delta pushed after a room was added")
 	}
-	list := rooms[len(rooms)-1]["rooms"].([]any)
-	if len(list) != 5 {
-		t.Fatalf("pushed list has %d rooms, want 5", len(list))
+	if list := ac.roomList(t); len(list) != 5 || list[9].Name != "New" || list[1].Count != 1 {
+		t.Fatalf("the client's list after the delta = %v", list)
 	}
 	if err := g.RemoveRoom(1); err != nil {
 		t.Fatal(err)

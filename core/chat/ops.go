@@ -88,7 +88,7 @@ func (g *Group) Move(name string, to int64) error {
 	if !ok {
 		return Errorf(CodeNotOnline, "%s is not online.", name)
 	}
-	_, err := g.join(m, to, "", true)
+	_, err := g.join(m, to, "", joinHow{force: true})
 	return err
 }
 

@@ -41,7 +41,7 @@ var testNow = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
 func sanctionedGroup(t *testing.T, s Sanctions, observe func(sdk.Notification)) *Group {
 	t.Helper()
-	g := NewGroup(Options{Name: DefaultGroup, History: 5, MaxMessageChars: 100, Guests: true,
+	g := NewGroup(Options{Name: DefaultGroup, History: 5, MaxMessageChars: 100, Guests: true, RoomListDelay: -1,
 		Sanctions: s, Observe: observe, Now: func() time.Time { return testNow }})
 	g.PutRoom(RoomInfo{ID: 1, Name: "Lobby", Member: true, Open: true, Owner: "mia, olga", Speaker: "sam"}, nil)
 	g.PutRoom(RoomInfo{ID: 2, Name: "Vault", Member: true, Open: false, Max: 1, Password: "pw"}, nil)

@@ -154,6 +154,14 @@ type Chat struct {
 	// MaxUnsaved is how many of one member's messages may wait to be
 	// saved before its next say waits for its own.
 	MaxUnsaved int `koanf:"max_unsaved"`
+	// RoomListDelay is how long room list changes (head counts, rooms
+	// added, changed or removed) are gathered before they go to the
+	// logged-in users as one small rooms_delta event; 0 sends each change
+	// at once.
+	RoomListDelay time.Duration `koanf:"room_list_delay"`
+	// PresenceBatch is how many presence events of one room wait at most
+	// for the next rooms_delta before they are sent.
+	PresenceBatch int `koanf:"presence_batch"`
 }
 
 // Auth configures the login pipeline.
@@ -455,6 +463,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Chat.MaxUnsaved < 1 {
 		bad("chat.max_unsaved", "must be at least 1")
+	}
+	if c.Chat.RoomListDelay < 0 || c.Chat.RoomListDelay > 10*time.Second {
+		bad("chat.room_list_delay", "%s is outside 0s..10s", c.Chat.RoomListDelay)
+	}
+	if c.Chat.PresenceBatch < 1 || c.Chat.PresenceBatch > 1000 {
+		bad("chat.presence_batch", "%d is outside 1..1000", c.Chat.PresenceBatch)
 	}
 	for i, name := range c.Auth.Chain {
 		spec, ok := c.Plugins.Load[name]

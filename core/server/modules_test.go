@@ -156,8 +156,9 @@ func TestModuleHostAPISanctionsAndEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	alice.WantMatch("rooms", func(ev map[string]any) bool {
-		for _, r := range ev["rooms"].([]any) {
+	alice.WantMatch("rooms_delta", func(ev map[string]any) bool {
+		changed, _ := ev["changed"].([]any)
+		for _, r := range changed {
 			if r.(map[string]any)["name"] == "Studio" {
 				return true
 			}

@@ -92,7 +92,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Name: cfg.Chat.Group, History: cfg.Chat.History, MaxMessageChars: cfg.Chat.MaxMessageChars,
 		Guests: cfg.Chat.Guests, SaveMessages: s.saveMessages, OnChange: s.notifyStatus,
 		SaveTimeout: cfg.Chat.SaveTimeout, MaxUnsaved: cfg.Chat.MaxUnsaved,
-		Sanctions: s.acct.host, Observe: s.observe,
+		Sanctions: s.acct.host, Observe: s.observe, RoomListDelay: roomListDelay(cfg.Chat.RoomListDelay),
+		PresenceBatch: cfg.Chat.PresenceBatch,
 	})
 	if err := s.loadRooms(ctx); err != nil {
 		return err
@@ -289,4 +290,13 @@ func (s *Server) metrics() *prometheus.Registry {
 		reg.MustRegister(p.Collectors()...)
 	}
 	return reg
+}
+
+// roomListDelay is chat.room_list_delay as chat.Options wants it: the
+// configuration's 0 (each change at once) is a negative delay there.
+func roomListDelay(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

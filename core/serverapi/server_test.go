@@ -77,9 +77,10 @@ func mustOK(t *testing.T, addr, cmd string) string {
 	return raw
 }
 
+// hasRoom matches a rooms_delta that adds or changes a room named name.
 func hasRoom(name string) func(map[string]any) bool {
 	return func(ev map[string]any) bool {
-		rooms, _ := ev["rooms"].([]any)
+		rooms, _ := ev["changed"].([]any)
 		for _, r := range rooms {
 			if r.(map[string]any)["name"] == name {
 				return true
@@ -140,7 +141,7 @@ func TestServerAPIAgainstARunningServer(t *testing.T) {
 
 	// add_room appears live in the web client and in the status files.
 	raw := mustOK(t, api, command("add_room", "name", "test room", "owner", "aaa", "max", "200", "member", "false", "passallmessage", "true"))
-	alice.WantMatch("rooms", hasRoom("test room"))
+	alice.WantMatch("rooms_delta", hasRoom("test room"))
 	var id int64
 	if _, err := fmt.Sscanf(raw[strings.Index(raw, "<Room id="):], `<Room id="%d"`, &id); err != nil || id < 3 {
 		t.Fatalf("room id in %s: %v", raw, err)
@@ -149,7 +150,7 @@ func TestServerAPIAgainstARunningServer(t *testing.T) {
 	fileIs(t, filepath.Join(dir, fmt.Sprintf("room_%d.txt", id)), "")
 
 	mustOK(t, api, command("edit_room", "roomid", "1", "name", "Main hall"))
-	alice.WantMatch("rooms", hasRoom("Main hall"))
+	alice.WantMatch("rooms_delta", hasRoom("Main hall"))
 
 	// broadcast reaches connections that have not logged in.
 	mustOK(t, api, command("broadcast", "userid", "test", "msg", "welcome to parlor"))
@@ -191,7 +192,10 @@ func TestServerAPIAgainstARunningServer(t *testing.T) {
 	}
 
 	mustOK(t, api, command("del_room", "room_id", fmt.Sprint(id)))
-	alice.WantMatch("rooms", func(ev map[string]any) bool { return !hasRoom("test room")(ev) })
+	alice.WantMatch("rooms_delta", func(ev map[string]any) bool {
+		removed, _ := ev["removed"].([]any)
+		return len(removed) == 1 && removed[0] == float64(id)
+	})
 	fileGone(t, filepath.Join(dir, fmt.Sprintf("room_%d.txt", id)))
 
 	// stop_group disconnects everyone and refuses logins until start_group.

@@ -67,7 +67,7 @@ func (c *Client) doLogin(req request) error {
 		ok.Token = token
 	}
 	c.reply(ok)
-	c.reply(chat.RoomsEvent{Type: "rooms", Rooms: c.n.group.Rooms()})
+	c.n.group.SendRoomList(m, "")
 	return nil
 }
 

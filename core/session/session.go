@@ -289,7 +289,7 @@ func (c *Client) handle(req request, raw []byte) error {
 	}
 	switch req.Type {
 	case "rooms":
-		c.reply(chat.RoomsEvent{Type: "rooms", ID: req.ID, Rooms: g.Rooms()})
+		g.SendRoomList(m, req.ID)
 	case "join":
 		c.order.wait()
 		return c.join(req)
@@ -321,13 +321,12 @@ func (c *Client) join(req request) error {
 	if err := c.joinHook(req.Room); err != nil {
 		return err
 	}
-	ev, err := c.n.group.Join(c.member, req.Room, req.Password)
-	if err != nil {
+	// The group sends the joined event itself, in order with the room's
+	// presence.
+	if err := c.n.group.Enter(c.member, req.Room, req.Password, req.ID); err != nil {
 		c.joinFailed(err, req.Password)
 		return err
 	}
-	ev.ID = req.ID
-	c.reply(ev)
 	return nil
 }
 

@@ -141,8 +141,34 @@ func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
 	return a, nil
 }
 
-func (s *SQLite) accountBy(ctx context.Context, what, where string, arg any) (Account, error) {
-	a, err := scanAccount(s.db.QueryRowContext(ctx, "SELECT "+accountColumns+" FROM users WHERE "+where+" ORDER BY id LIMIT 1", arg))
+// accountKey names a column an account is looked up by.
+type accountKey string
+
+// The columns of the account lookups (accountBy).
+const (
+	byID       accountKey = "id"
+	byNameKey  accountKey = "name_key"
+	byEmailKey accountKey = "email_key"
+	bySkeleton accountKey = "name_skeleton"
+)
+
+// prepareAccountLookups prepares the account lookup of each column.
+func (s *SQLite) prepareAccountLookups(ctx context.Context) error {
+	s.accountStmts = map[accountKey]*sql.Stmt{}
+	for _, col := range []accountKey{byID, byNameKey, byEmailKey, bySkeleton} {
+		st, err := s.db.PrepareContext(ctx, "SELECT "+accountColumns+" FROM users WHERE "+string(col)+" = ? ORDER BY id LIMIT 1")
+		if err != nil {
+			return fmt.Errorf("prepare the account lookup by %s: %w", col, err)
+		}
+		s.accountStmts[col] = st
+	}
+	return nil
+}
+
+// accountBy finds the oldest account whose column col is arg, with its
+// prepared statement.
+func (s *SQLite) accountBy(ctx context.Context, what string, col accountKey, arg any) (Account, error) {
+	a, err := scanAccount(s.accountStmts[col].QueryRowContext(ctx, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Account{}, fmt.Errorf("account %s: %w", what, ErrNotFound)
 	}
@@ -154,7 +180,7 @@ func (s *SQLite) accountBy(ctx context.Context, what, where string, arg any) (Ac
 
 // AccountByID finds an account by its id.
 func (s *SQLite) AccountByID(ctx context.Context, id int64) (Account, error) {
-	return s.accountBy(ctx, fmt.Sprint(id), "id = ?", id)
+	return s.accountBy(ctx, fmt.Sprint(id), byID, id)
 }
 
 // AccountByName finds the account whose name has the canonical key of
@@ -164,7 +190,7 @@ func (s *SQLite) AccountByName(ctx context.Context, name string) (Account, error
 	if err != nil {
 		return Account{}, fmt.Errorf("account %q: the name has no key: %w", name, ErrNotFound)
 	}
-	return s.accountBy(ctx, fmt.Sprintf("%q", name), "name_key = ?", key)
+	return s.accountBy(ctx, fmt.Sprintf("%q", name), byNameKey, key)
 }
 
 // AccountByEmail finds the account whose e-mail has the canonical key of
@@ -177,13 +203,13 @@ func (s *SQLite) AccountByEmail(ctx context.Context, email string) (Account, err
 	if err != nil {
 		return Account{}, fmt.Errorf("account with e-mail %q: the address has no key: %w", email, ErrNotFound)
 	}
-	return s.accountBy(ctx, fmt.Sprintf("with e-mail %q", email), "email_key = ?", key)
+	return s.accountBy(ctx, fmt.Sprintf("with e-mail %q", email), byEmailKey, key)
 }
 
 // AccountLookalike finds the oldest account whose name has the
 // chat.NameSkeleton of name.
 func (s *SQLite) AccountLookalike(ctx context.Context, name string) (Account, error) {
-	return s.accountBy(ctx, fmt.Sprintf("looking like %q", name), "name_skeleton = ?", chat.NameSkeleton(name))
+	return s.accountBy(ctx, fmt.Sprintf("looking like %q", name), bySkeleton, chat.NameSkeleton(name))
 }
 
 // nullable stores "" as NULL.

@@ -28,6 +28,11 @@ const busyTimeout = 5 * time.Second
 type SQLite struct {
 	db   *sql.DB
 	path string
+	// accountStmts are the account lookups, prepared once at open: a
+	// login asks for its name on every attempt (a guest's too), and
+	// compiling the query each time cost more than running it. They read
+	// the table at every execution, so a rename or delete is seen at once.
+	accountStmts map[accountKey]*sql.Stmt
 }
 
 var _ Store = (*SQLite)(nil)
@@ -155,7 +160,10 @@ func (s *SQLite) init(ctx context.Context) error {
 	if sync < 1 {
 		return fmt.Errorf("synchronous is %d, want 1 (NORMAL) or more", sync)
 	}
-	return s.migrate(ctx)
+	if err := s.migrate(ctx); err != nil {
+		return err
+	}
+	return s.prepareAccountLookups(ctx)
 }
 
 // migrate applies, in one transaction, every migration the database has
@@ -396,6 +404,9 @@ func (s *SQLite) RecentMessages(ctx context.Context, group string, roomID int64,
 
 // Close closes the database. The store must not be used afterwards.
 func (s *SQLite) Close() error {
+	for _, st := range s.accountStmts {
+		_ = st.Close()
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close sqlite %q: %w", s.path, err)
 	}

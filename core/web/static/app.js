@@ -34,7 +34,7 @@ const app = {
     // (nothing: the user signs in again).
     login: null,
     wantOnline: false,    // the user is signed in and expects to stay connected
-    rooms: [],            // ROOM objects from the last rooms event
+    rooms: [],            // ROOM objects: the last rooms event with the rooms_delta events since
     room: null,           // the ROOM the user is in
     roomPassword: "",     // password used for the current room (for rejoins)
     rejoin: null,         // {id, password} to join again after a reconnect

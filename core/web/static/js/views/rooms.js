@@ -185,6 +185,28 @@ export function createRooms(app) {
     render();
   });
 
+  // rooms_delta: what changed since the last rooms event or delta (head
+  // counts, rooms added or changed whole, rooms removed); applied to the
+  // list, so the whole list comes only at login.
+  proto.on("rooms_delta", (ev) => {
+    const list = (v) => (Array.isArray(v) ? v : []);
+    for (const c of list(ev.counts)) {
+      const r = c && find(c.id);
+      if (r && typeof c.count === "number") { r.count = c.count; }
+    }
+    for (const r of list(ev.changed)) {
+      if (r && typeof r.id === "number") { upsert(r); }
+    }
+    const gone = new Set(list(ev.removed));
+    if (gone.size) { state.rooms = state.rooms.filter((r) => !gone.has(r.id)); }
+    if (state.room) {
+      const r = find(state.room.id);
+      if (r) { state.room = r; }
+      renderHead();
+    }
+    render();
+  });
+
   proto.on("joined", (ev, ctx) => {
     const r = ev.room || {};
     state.room = r;
