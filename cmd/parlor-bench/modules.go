@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -38,8 +39,15 @@ type ModulesResult struct {
 	ThroughputRatio float64 `json:"throughput_ratio"`
 	NoHookRatio     float64 `json:"no_hook_ratio"`
 	// AddedP99 is the p99 latency with the pass-through module minus the
-	// p99 with none, in milliseconds.
-	AddedP99 float64 `json:"added_p99_ms"`
+	// p99 with none, in milliseconds: the median over the rounds of the
+	// difference within a round, whose slices ran minutes apart at most,
+	// so that a burst of outside load that hit one slice does not decide
+	// it. PooledAddedP99 is the difference of the p99s of all the slices;
+	// NoHookAddedP99 the round median for the module without hooks, whose
+	// message path is the one without a module: the spread of the method.
+	AddedP99       float64 `json:"added_p99_ms"`
+	PooledAddedP99 float64 `json:"pooled_added_p99_ms"`
+	NoHookAddedP99 float64 `json:"no_hook_added_p99_ms"`
 }
 
 // ModuleVariant is one server of the modules scenario.
@@ -47,6 +55,8 @@ type ModuleVariant struct {
 	Name    string        `json:"name"`
 	Fanout  FanoutResult  `json:"fanout"`
 	Latency LatencyResult `json:"latency"`
+	// Rounds is the p99 latency of each round's slice, ms.
+	Rounds []float64 `json:"round_p99_ms"`
 }
 
 // benchPluginKind reports whether this process was started as one of the
@@ -145,7 +155,7 @@ func (o *options) runModules(ctx context.Context, rep *Report, st *stats, prog *
 	}
 	for i, s := range servers {
 		v := &res.Variants[i]
-		v.Fanout, v.Latency = s.fanout.result(), s.latency.result()
+		v.Fanout, v.Latency, v.Rounds = s.fanout.result(), s.latency.result(), s.latency.rounds
 		if msgs := strings.TrimSpace(v.Fanout.Error + " " + v.Latency.Error); msgs != "" {
 			return fmt.Errorf("%s: %s", v.Name, msgs)
 		}
@@ -155,7 +165,9 @@ func (o *options) runModules(ctx context.Context, rep *Report, st *stats, prog *
 		res.ThroughputRatio = pass.Fanout.PerSecond / none.Fanout.PerSecond
 		res.NoHookRatio = nohook.Fanout.PerSecond / none.Fanout.PerSecond
 	}
-	res.AddedP99 = pass.Latency.P99 - none.Latency.P99
+	res.PooledAddedP99 = pass.Latency.P99 - none.Latency.P99
+	res.AddedP99 = medianDiff(servers[2].latency.rounds, servers[0].latency.rounds)
+	res.NoHookAddedP99 = medianDiff(servers[1].latency.rounds, servers[0].latency.rounds)
 	return nil
 }
 
@@ -232,10 +244,28 @@ func (f *fanoutSum) result() FanoutResult {
 }
 
 // latencySum adds up latency slices of one server, with a histogram of
-// all their samples for the quantiles.
+// all their samples for the quantiles and each slice's p99.
 type latencySum struct {
 	LatencyResult
-	hist histogram
+	hist   histogram
+	rounds []float64 // p99 of each slice, ms
+}
+
+// medianDiff is the median of a[i]-b[i].
+func medianDiff(a, b []float64) float64 {
+	n := min(len(a), len(b))
+	if n == 0 {
+		return 0
+	}
+	d := make([]float64, n)
+	for i := range d {
+		d[i] = a[i] - b[i]
+	}
+	slices.Sort(d)
+	if n%2 == 1 {
+		return d[n/2]
+	}
+	return (d[n/2-1] + d[n/2]) / 2
 }
 
 // add counts slice r, whose samples are in h.
@@ -249,6 +279,7 @@ func (l *latencySum) add(r LatencyResult, h *histogram) {
 		l.Error = r.Error
 	}
 	l.hist.merge(h)
+	l.rounds = append(l.rounds, r.P99)
 }
 
 func (l *latencySum) result() LatencyResult {
@@ -280,7 +311,7 @@ func moduleFigures(m *ModulesResult) []Figure {
 			},
 			Figure{
 				Name:   "modules: p99 latency added by a pass-through OnMessage module",
-				Value:  fmt.Sprintf("%+.2f ms", m.AddedP99),
+				Value:  fmt.Sprintf("%+.2f ms, median of %d rounds (all slices pooled: %+.2f ms; module without hooks: %+.2f ms)", m.AddedP99, len(m.Variants[0].Rounds), m.PooledAddedP99, m.NoHookAddedP99),
 				Target: fmt.Sprintf("<= %.0f ms", targetModuleAddedP99),
 				Met:    met(m.AddedP99 <= targetModuleAddedP99),
 			})

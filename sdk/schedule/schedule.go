@@ -3,7 +3,7 @@
 // entries, and the pure functions that say whether a room is open at an
 // instant (IsOpen) and when that next changes (NextChange).
 //
-// The rules, as in docs/schedule.md:
+// The rules, as docs/server-api.md (add_room) gives them:
 //   - o="daily": every day from s to e (times of day, HH:MM or HH:MM:SS);
 //   - o="day1".."day7": on one weekday, day1 being Monday and day7 Sunday
 //     (ISO 8601); several Time entries give several days;
