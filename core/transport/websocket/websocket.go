@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	"github.com/parlorchat/parlor/core/auth"
 	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/core/session"
+	"github.com/parlorchat/parlor/core/transport/wire"
 )
 
 // maxBatch bounds how many queued frames one write carries.
@@ -53,6 +55,7 @@ type Handler struct {
 	node  *session.Node
 	log   hclog.Logger
 	names publicNames // allowed Host headers (host.go)
+	bufs  *wire.Pool  // batch buffers, lent while a connection writes
 
 	active sync.WaitGroup // connections being served
 }
@@ -77,15 +80,23 @@ func New(node *session.Node, opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
-	return &Handler{opts: opts, node: node, log: opts.Logger, names: newPublicNames(opts.PublicNames)}
+	return &Handler{
+		opts: opts, node: node, log: opts.Logger, names: newPublicNames(opts.PublicNames),
+		bufs: wire.NewPool(maxPooledBatch),
+	}
 }
 
 // Buffer sizes of a connection. net/http's are 4 KiB each, held for the
-// life of the connection; clients send small frames and most of a larger
-// write bypasses the buffer, so 512 bytes each are enough.
+// life of the connection; clients send small frames, so 512 bytes are
+// enough to read. The write buffer carries only coder/websocket's control
+// frames (ping, pong, close: at most 139 bytes, so each leaves in one
+// write); Parlor frames its messages itself in a lent batch buffer.
 const (
 	readBufferSize  = 512
 	writeBufferSize = 512
+	// maxInline is the largest frame Send writes itself, on the
+	// delivering goroutine, when the connection has nothing else to write.
+	maxInline = 16 << 10
 	// maxPooledBatch is the largest batch buffer kept for reuse.
 	maxPooledBatch = 64 << 10
 	// idleQueueCap is the largest send queue kept by an idle connection.
@@ -105,7 +116,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Counted before the hijack: until then the HTTP server's Shutdown
 	// waits for this request, so Wait cannot have started yet.
 	h.active.Add(1)
-	hw := &hijackWriter{ResponseWriter: w}
+	hw := &hijackWriter{ResponseWriter: w, timeout: h.opts.WriteTimeout}
 	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		h.active.Done()
@@ -115,7 +126,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(h.opts.MaxFrameBytes)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
-		h: h, ws: ws, nc: hw.conn, ctx: ctx, cancel: cancel,
+		h: h, ws: ws, w: hw.wire, ctx: ctx, cancel: cancel,
 		ip:    ip,
 		ended: make(chan struct{}),
 	}
@@ -125,7 +136,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		c.ping.Stop()
 		cancel()
-		h.refuse(ws, hw.conn, ip, err)
+		h.refuse(ws, hw.wire.NetConn(), ip, err)
 		h.active.Done()
 		return
 	}
@@ -180,10 +191,12 @@ func (h *Handler) refuse(ws *websocket.Conn, nc net.Conn, ip string, err error) 
 }
 
 // hijackWriter gives coder/websocket the hijacked connection with smaller
-// buffers than net/http's and keeps the net.Conn for write deadlines.
+// buffers than net/http's, writing through a wire.Conn that the
+// connection's own frames share.
 type hijackWriter struct {
 	http.ResponseWriter
-	conn net.Conn
+	timeout time.Duration // the write timeout of the wire
+	wire    *wire.Conn    // set by Hijack
 }
 
 // Hijack implements http.Hijacker.
@@ -196,7 +209,6 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("hijack: %w", err)
 	}
-	w.conn = nc
 	// The server's read and write deadlines (http.read_timeout,
 	// http.response_timeout) must not stay on a hijacked connection: a
 	// WebSocket sets its own. net/http documents that they may remain
@@ -205,7 +217,8 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		_ = nc.Close()
 		return nil, nil, fmt.Errorf("hijack: clear deadlines: %w", err)
 	}
-	bw := bufio.NewWriterSize(nc, writeBufferSize)
+	w.wire = wire.New(nc, w.timeout)
+	bw := bufio.NewWriterSize(w.wire, writeBufferSize)
 	n := brw.Reader.Buffered()
 	if n > readBufferSize {
 		return nc, bufio.NewReadWriter(brw.Reader, bw), nil
@@ -231,14 +244,16 @@ func remoteIP(r *http.Request) string {
 
 // conn is one client connection; it implements chat.Conn.
 //
-// An idle connection has one goroutine, its reader. Frames wait in a
-// bounded queue; a writer goroutine runs only while the queue is not
-// empty and sends what piled up as one message per write. Keep-alive
-// pings run from a timer.
+// An idle connection has one goroutine, its reader. A frame sent while
+// nothing else is being written goes out at once from the sender's
+// goroutine, as one write(2) that does not wait for the client. Otherwise
+// frames wait in a bounded queue, and a writer goroutine runs only while
+// the queue is not empty (or a write was left half done), sending what
+// piled up as one message per write. Keep-alive pings run from a timer.
 type conn struct {
 	h      *Handler
 	ws     *websocket.Conn
-	nc     net.Conn // the hijacked connection (write deadlines); nil if unknown
+	w      *wire.Conn // every write to the client; nil only in tests that never write
 	ctx    context.Context
 	cancel context.CancelFunc
 	ip     string
@@ -253,25 +268,47 @@ type conn struct {
 	queued  int           // bytes of queue and of the batch being written, at most opts.SendQueueBytes
 	writing bool          // a writer goroutine is running
 	closing bool          // closeWith was called; the writer closes the connection
-	// deadline is the write deadline set on nc; only the (single) running
-	// writer uses it, and it is lifted when the writer stops.
-	deadline time.Time
-	status   websocket.StatusCode
-	reason   string
+	status  websocket.StatusCode
+	reason  string
 
 	closeOnce sync.Once
 }
 
-// Send queues f without blocking; false means the queue is full, in
-// frames or in bytes (the hub then closes the connection), or the
-// connection is closing. A frame is always taken while nothing is
+// Send writes or queues f without blocking; false means the queue is
+// full, in frames or in bytes (the hub then closes the connection), or
+// the connection is closing. A frame is always taken while nothing is
 // pending, however large.
+//
+// When nothing is queued or being written, Send writes f itself as far as
+// the socket takes it without waiting: no goroutine is started and
+// nothing is queued. The rest of a frame the socket took only in part is
+// finished by the writer goroutine.
 func (c *conn) Send(f *chat.Frame) bool {
-	n := len(f.JSON()) // encoded once for every member
+	p := f.JSON() // encoded once for every member
+	n := len(p)
 	c.mu.Lock()
 	if c.closing || len(c.queue) >= c.h.opts.SendQueue || c.overBytes(n) {
 		c.mu.Unlock()
 		return false
+	}
+	if !c.writing && len(c.queue) == 0 && c.w != nil && !c.broken.Load() {
+		// Under c.mu, so that no frame sent later can overtake this one.
+		out, err := c.tryWrite(p)
+		switch {
+		case err != nil:
+			c.mu.Unlock()
+			c.broken.Store(true)
+			c.closeWith(websocket.StatusGoingAway, "write failed")
+			return true
+		case out == wire.Wrote:
+			c.mu.Unlock()
+			return true
+		case out == wire.Pending:
+			c.writing = true
+			c.mu.Unlock()
+			go c.writeLoop()
+			return true
+		}
 	}
 	c.queued += n
 	c.queue = append(c.queue, f)
@@ -326,11 +363,20 @@ func (c *conn) writeLoop() {
 	for {
 		c.mu.Lock()
 		c.queued -= inflight
+		inflight = 0
 		n := copy(batch[:], c.queue)
+		if n == 0 && c.w != nil && c.w.HasPending() {
+			// The rest of a frame Send began goes before the writer stops.
+			c.mu.Unlock()
+			if err := c.w.Flush(); err != nil {
+				c.broken.Store(true)
+				c.closeWith(websocket.StatusGoingAway, "write failed")
+			}
+			continue
+		}
 		if n == 0 {
 			closing := c.closing
 			if !closing {
-				c.idleDeadline()
 				c.writing = false
 				if cap(c.queue) > idleQueueCap {
 					c.queue = nil
@@ -350,7 +396,6 @@ func (c *conn) writeLoop() {
 		// slow consumer or can't be written to.
 		drop := c.closing && c.reason == chat.ReasonSlowConsumer
 		c.mu.Unlock()
-		inflight = 0
 		for _, f := range batch[:n] {
 			inflight += len(f.JSON())
 		}
@@ -364,19 +409,6 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// idleDeadline lifts the write deadline when the writer stops, so that it
-// cannot expire under a keep-alive ping sent while the connection idles
-// (pings are bounded by their own context). It runs under c.mu before
-// the writer is marked stopped, so it never lifts a later writer's
-// deadline.
-func (c *conn) idleDeadline() {
-	if c.nc == nil || c.deadline.IsZero() {
-		return
-	}
-	_ = c.nc.SetWriteDeadline(time.Time{})
-	c.deadline = time.Time{}
-}
-
 // finish closes the WebSocket: with the close handshake, or at once when
 // the connection is broken.
 func (c *conn) finish() {
@@ -388,9 +420,6 @@ func (c *conn) finish() {
 	}
 	if c.status != websocket.StatusNormalClosure {
 		c.h.log.Debug("closing connection", "remote", c.ip, "reason", c.reason)
-	}
-	if c.nc != nil {
-		_ = c.nc.SetWriteDeadline(time.Time{}) // the handshake has its own timeouts
 	}
 	_ = c.ws.Close(c.status, c.reason)
 }
@@ -410,48 +439,74 @@ func (c *conn) keepAlive() {
 	c.ping.Reset(c.h.opts.PingInterval)
 }
 
-// batchBuffers holds buffers for writing batches as one message.
-var batchBuffers = sync.Pool{New: func() any { return new([]byte) }}
+// tryWrite writes p as one text message if the socket takes it without
+// waiting (wire.Conn.TryWrite); c.mu is held and nothing is queued.
+func (c *conn) tryWrite(p []byte) (wire.Outcome, error) {
+	if len(p) > maxInline {
+		return wire.NotWritten, nil
+	}
+	bp := c.h.bufs.Get()
+	b := append(appendTextHeader(*bp, len(p)), p...)
+	out, err := c.w.TryWrite(b)
+	*bp = b
+	c.h.bufs.Put(bp)
+	return out, err
+}
 
 // write sends one frame as is, or several as one JSON array, in one
-// WebSocket message. It is bounded by the write timeout only, not by
-// c.ctx: frames queued before a Close still go out.
+// WebSocket message and one write: the frame header is built in the
+// batch buffer in front of the payload. The write is bounded by the
+// write timeout only, not by c.ctx: frames queued before a Close still
+// go out.
 func (c *conn) write(batch []*chat.Frame) error {
-	ctx := context.Background()
-	if c.nc != nil {
-		// A deadline on the connection costs no allocation per write,
-		// unlike a context with a timeout. It is moved only once it has
-		// drifted by a tenth of the timeout, so a write gets between 0.9
-		// and 1 times WriteTimeout.
-		if want := time.Now().Add(c.h.opts.WriteTimeout); want.Sub(c.deadline) > c.h.opts.WriteTimeout/10 {
-			if err := c.nc.SetWriteDeadline(want); err != nil {
-				return fmt.Errorf("set write deadline: %w", err)
-			}
-			c.deadline = want
-		}
-	} else {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.h.opts.WriteTimeout)
-		defer cancel()
+	if len(batch) == 1 && len(batch[0].JSON()) > maxPooledBatch {
+		// Too large to copy: header and payload in one writev(2).
+		p := batch[0].JSON()
+		var hdr [maxHeader]byte
+		_, err := c.w.WriteBuffers(net.Buffers{appendTextHeader(hdr[:0], len(p)), p})
+		return err
 	}
+	bp := c.h.bufs.Get()
+	b := *bp
 	if len(batch) == 1 {
-		return c.ws.Write(ctx, websocket.MessageText, batch[0].JSON())
-	}
-	bp := batchBuffers.Get().(*[]byte)
-	b := append((*bp)[:0], '[')
-	for i, f := range batch {
-		if i > 0 {
-			b = append(b, ',')
+		p := batch[0].JSON()
+		b = append(appendTextHeader(b, len(p)), p...)
+	} else {
+		size := 1 + len(batch) // the brackets and the commas
+		for _, f := range batch {
+			size += len(f.JSON())
 		}
-		b = append(b, f.JSON()...)
+		b = append(appendTextHeader(b, size), '[')
+		for i, f := range batch {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, f.JSON()...)
+		}
+		b = append(b, ']')
 	}
-	b = append(b, ']')
-	err := c.ws.Write(ctx, websocket.MessageText, b)
-	if cap(b) <= maxPooledBatch {
-		*bp = b[:0]
-		batchBuffers.Put(bp)
-	}
+	_, err := c.w.Write(b)
+	*bp = b
+	c.h.bufs.Put(bp)
 	return err
+}
+
+// maxHeader is the longest header of a frame the server sends (RFC 6455
+// section 5.2: no mask, a 64-bit length).
+const maxHeader = 10
+
+// appendTextHeader appends the header of a final, unmasked text frame of
+// n payload bytes.
+func appendTextHeader(b []byte, n int) []byte {
+	const finText = 0x80 | 0x1
+	switch {
+	case n < 126:
+		return append(b, finText, byte(n))
+	case n <= 0xffff:
+		return binary.BigEndian.AppendUint16(append(b, finText, 126), uint16(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(b, finText, 127), uint64(n))
+	}
 }
 
 func (c *conn) readLoop() {
