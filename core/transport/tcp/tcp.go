@@ -23,6 +23,7 @@ import (
 
 	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/core/session"
+	"github.com/parlorchat/parlor/core/transport/wire"
 )
 
 // Options configures a Server.
@@ -49,6 +50,7 @@ type Server struct {
 	opts Options
 	node *session.Node
 	log  hclog.Logger
+	bufs *wire.Pool // write buffers, lent while a connection writes
 
 	mu     sync.Mutex
 	ln     []net.Listener
@@ -67,7 +69,7 @@ func New(node *session.Node, opts Options) *Server {
 	if opts.HandshakeTimeout <= 0 {
 		opts.HandshakeTimeout = opts.WriteTimeout
 	}
-	return &Server{opts: opts, node: node, log: opts.Logger}
+	return &Server{opts: opts, node: node, log: opts.Logger, bufs: wire.NewPool(maxPooledWrite)}
 }
 
 // Serve accepts connections on ln until Close; it returns nil once the
@@ -173,7 +175,10 @@ func (s *Server) start(nc net.Conn) {
 // open starts the session of a connection and its reader and writer.
 func (s *Server) open(nc net.Conn) {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &conn{s: s, nc: nc, ctx: ctx, cancel: cancel, ip: remoteIP(nc), wake: make(chan struct{}, 1), ended: make(chan struct{})}
+	c := &conn{
+		s: s, nc: nc, w: wire.New(nc, s.opts.WriteTimeout), ctx: ctx, cancel: cancel, ip: remoteIP(nc),
+		wake: make(chan struct{}, 1), ended: make(chan struct{}),
+	}
 	client, err := s.node.Connect(ctx, c, session.ConnInfo{RemoteIP: c.ip})
 	if err != nil {
 		cancel()
@@ -191,10 +196,13 @@ func (s *Server) open(nc net.Conn) {
 
 // conn is one TCP client. A reader goroutine hands lines to the session;
 // a writer goroutine writes what is queued, as many lines per write as
-// piled up.
+// piled up. A frame sent while nothing is queued or being written is
+// written by Send itself, as one write(2) that does not wait for the
+// client.
 type conn struct {
 	s      *Server
 	nc     net.Conn
+	w      *wire.Conn // every write to nc
 	ctx    context.Context
 	cancel context.CancelFunc
 	ip     string
@@ -205,15 +213,18 @@ type conn struct {
 
 	mu      sync.Mutex
 	queue   []*chat.Frame
-	queued  int // bytes queued
+	queued  int  // bytes queued
+	writing bool // the writer has frames in hand or the rest of one to finish
 	closing bool
 	reason  string
 
 	closeOnce sync.Once
 }
 
-// Send queues f without blocking; false means the queue is full (in
-// frames or bytes) or the connection is closing.
+// Send writes or queues f without blocking; false means the queue is
+// full (in frames or bytes) or the connection is closing. With nothing
+// queued or being written, Send writes the line itself as far as the
+// socket takes it without waiting; the writer finishes the rest.
 func (c *conn) Send(f *chat.Frame) bool {
 	n := len(f.JSON()) + 1
 	o := &c.s.opts
@@ -221,6 +232,25 @@ func (c *conn) Send(f *chat.Frame) bool {
 	if c.closing || len(c.queue) >= o.SendQueue || (o.SendQueueBytes > 0 && c.queued > 0 && c.queued+n > o.SendQueueBytes) {
 		c.mu.Unlock()
 		return false
+	}
+	if !c.writing && len(c.queue) == 0 && !c.broken.Load() && n <= maxInline {
+		// Under c.mu, so that no frame sent later can overtake this one.
+		out, err := c.tryWrite(f.JSON())
+		switch {
+		case err != nil:
+			c.mu.Unlock()
+			c.broken.Store(true)
+			c.closeWith("write failed")
+			return true
+		case out == wire.Wrote:
+			c.mu.Unlock()
+			return true
+		case out == wire.Pending:
+			c.writing = true
+			c.mu.Unlock()
+			c.signal()
+			return true
+		}
 	}
 	c.queue = append(c.queue, f)
 	c.queued += n
@@ -265,15 +295,29 @@ func (c *conn) closeWith(reason string) {
 	})
 }
 
-// writeBufferSize is the writer's buffer; larger frames go past it.
-const writeBufferSize = 4096
+const (
+	// maxInline is the longest line Send writes itself.
+	maxInline = 16 << 10
+	// maxPooledWrite is the largest write buffer kept for reuse.
+	maxPooledWrite = 64 << 10
+)
 
-// writeLoop writes queued frames, one line each, flushing when the queue
-// is empty, and closes the connection once it is closing and drained.
+// tryWrite writes line p and its newline if the socket takes them without
+// waiting (wire.Conn.TryWrite); c.mu is held and nothing is queued.
+func (c *conn) tryWrite(p []byte) (wire.Outcome, error) {
+	bp := c.s.bufs.Get()
+	b := append(append(*bp, p...), '\n')
+	out, err := c.w.TryWrite(b)
+	*bp = b
+	c.s.bufs.Put(bp)
+	return out, err
+}
+
+// writeLoop writes queued frames, one line each and all that piled up in
+// one write, and closes the connection once it is closing and drained.
 func (c *conn) writeLoop() {
 	defer c.s.active.Done()
 	defer close(c.ended)
-	bw := bufio.NewWriterSize(c.nc, writeBufferSize)
 	var batch []*chat.Frame
 	for {
 		c.mu.Lock()
@@ -281,7 +325,17 @@ func (c *conn) writeLoop() {
 		clear(c.queue)
 		c.queue = c.queue[:0]
 		closing, reason := c.closing, c.reason
+		pending := len(batch) == 0 && c.w.HasPending()
+		c.writing = len(batch) > 0 || pending
 		c.mu.Unlock()
+		if pending {
+			// The rest of a line Send began goes first.
+			if err := c.w.Flush(); err != nil {
+				c.broken.Store(true)
+				c.closeWith("write failed")
+			}
+			continue
+		}
 		if len(batch) == 0 {
 			if closing {
 				if reason != "" {
@@ -294,28 +348,39 @@ func (c *conn) writeLoop() {
 			continue
 		}
 		n := 0
+		for _, f := range batch {
+			n += len(f.JSON()) + 1
+		}
 		if !c.broken.Load() {
-			_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout))
-			for _, f := range batch {
-				b := f.JSON()
-				n += len(b) + 1
-				_, _ = bw.Write(b)
-				_ = bw.WriteByte('\n')
-			}
-			if err := bw.Flush(); err != nil {
+			if err := c.write(batch); err != nil {
 				c.broken.Store(true)
 				c.closeWith("write failed")
 			}
-		} else {
-			for _, f := range batch {
-				n += len(f.JSON()) + 1
-			}
 		}
 		clear(batch)
+		if cap(batch) > maxBatchKept {
+			batch = nil
+		}
 		c.mu.Lock()
 		c.queued = max(c.queued-n, 0)
 		c.mu.Unlock()
 	}
+}
+
+// maxBatchKept bounds the batch slice the writer keeps between batches.
+const maxBatchKept = 64
+
+// write sends the lines of batch in one write from a lent buffer.
+func (c *conn) write(batch []*chat.Frame) error {
+	bp := c.s.bufs.Get()
+	b := *bp
+	for _, f := range batch {
+		b = append(append(b, f.JSON()...), '\n')
+	}
+	_, err := c.w.Write(b)
+	*bp = b
+	c.s.bufs.Put(bp)
+	return err
 }
 
 // serve reads lines until the connection ends, then waits for the writer
