@@ -195,10 +195,8 @@ func (s *Server) open(nc net.Conn) {
 }
 
 // conn is one TCP client. A reader goroutine hands lines to the session;
-// a writer goroutine writes what is queued, as many lines per write as
-// piled up. A frame sent while nothing is queued or being written is
-// written by Send itself, as one write(2) that does not wait for the
-// client.
+// a writer goroutine writes what is queued, as many lines per write (and
+// write(2)) as piled up.
 type conn struct {
 	s      *Server
 	nc     net.Conn
@@ -213,18 +211,15 @@ type conn struct {
 
 	mu      sync.Mutex
 	queue   []*chat.Frame
-	queued  int  // bytes queued
-	writing bool // the writer has frames in hand or the rest of one to finish
+	queued  int // bytes queued
 	closing bool
 	reason  string
 
 	closeOnce sync.Once
 }
 
-// Send writes or queues f without blocking; false means the queue is
-// full (in frames or bytes) or the connection is closing. With nothing
-// queued or being written, Send writes the line itself as far as the
-// socket takes it without waiting; the writer finishes the rest.
+// Send queues f without blocking; false means the queue is full (in
+// frames or bytes) or the connection is closing.
 func (c *conn) Send(f *chat.Frame) bool {
 	n := len(f.JSON()) + 1
 	o := &c.s.opts
@@ -232,25 +227,6 @@ func (c *conn) Send(f *chat.Frame) bool {
 	if c.closing || len(c.queue) >= o.SendQueue || (o.SendQueueBytes > 0 && c.queued > 0 && c.queued+n > o.SendQueueBytes) {
 		c.mu.Unlock()
 		return false
-	}
-	if !c.writing && len(c.queue) == 0 && !c.broken.Load() && n <= maxInline {
-		// Under c.mu, so that no frame sent later can overtake this one.
-		out, err := c.tryWrite(f.JSON())
-		switch {
-		case err != nil:
-			c.mu.Unlock()
-			c.broken.Store(true)
-			c.closeWith("write failed")
-			return true
-		case out == wire.Wrote:
-			c.mu.Unlock()
-			return true
-		case out == wire.Pending:
-			c.writing = true
-			c.mu.Unlock()
-			c.signal()
-			return true
-		}
 	}
 	c.queue = append(c.queue, f)
 	c.queued += n
@@ -295,23 +271,8 @@ func (c *conn) closeWith(reason string) {
 	})
 }
 
-const (
-	// maxInline is the longest line Send writes itself.
-	maxInline = 16 << 10
-	// maxPooledWrite is the largest write buffer kept for reuse.
-	maxPooledWrite = 64 << 10
-)
-
-// tryWrite writes line p and its newline if the socket takes them without
-// waiting (wire.Conn.TryWrite); c.mu is held and nothing is queued.
-func (c *conn) tryWrite(p []byte) (wire.Outcome, error) {
-	bp := c.s.bufs.Get()
-	b := append(append(*bp, p...), '\n')
-	out, err := c.w.TryWrite(b)
-	*bp = b
-	c.s.bufs.Put(bp)
-	return out, err
-}
+// maxPooledWrite is the largest write buffer kept for reuse.
+const maxPooledWrite = 64 << 10
 
 // writeLoop writes queued frames, one line each and all that piled up in
 // one write, and closes the connection once it is closing and drained.
@@ -325,17 +286,7 @@ func (c *conn) writeLoop() {
 		clear(c.queue)
 		c.queue = c.queue[:0]
 		closing, reason := c.closing, c.reason
-		pending := len(batch) == 0 && c.w.HasPending()
-		c.writing = len(batch) > 0 || pending
 		c.mu.Unlock()
-		if pending {
-			// The rest of a line Send began goes first.
-			if err := c.w.Flush(); err != nil {
-				c.broken.Store(true)
-				c.closeWith("write failed")
-			}
-			continue
-		}
 		if len(batch) == 0 {
 			if closing {
 				if reason != "" {
@@ -370,7 +321,8 @@ func (c *conn) writeLoop() {
 // maxBatchKept bounds the batch slice the writer keeps between batches.
 const maxBatchKept = 64
 
-// write sends the lines of batch in one write from a lent buffer.
+// write sends the lines of batch in one write from a lent buffer, waiting
+// for the client up to the write timeout.
 func (c *conn) write(batch []*chat.Frame) error {
 	bp := c.s.bufs.Get()
 	b := *bp

@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,11 +52,12 @@ type Options struct {
 // Handler accepts WebSocket connections at /ws and hands their requests
 // to the session layer.
 type Handler struct {
-	opts  Options
-	node  *session.Node
-	log   hclog.Logger
-	names publicNames // allowed Host headers (host.go)
-	bufs  *wire.Pool  // batch buffers, lent while a connection writes
+	opts    Options
+	node    *session.Node
+	log     hclog.Logger
+	names   publicNames   // allowed Host headers (host.go)
+	bufs    *wire.Pool    // batch buffers, lent while a connection writes
+	writers *wire.Writers // the goroutines that write for the connections
 
 	active sync.WaitGroup // connections being served
 }
@@ -82,7 +84,7 @@ func New(node *session.Node, opts Options) *Handler {
 	}
 	return &Handler{
 		opts: opts, node: node, log: opts.Logger, names: newPublicNames(opts.PublicNames),
-		bufs: wire.NewPool(maxPooledBatch),
+		bufs: wire.NewPool(maxPooledBatch), writers: wire.NewWriters(runtime.GOMAXPROCS(0)),
 	}
 }
 
@@ -94,9 +96,6 @@ func New(node *session.Node, opts Options) *Handler {
 const (
 	readBufferSize  = 512
 	writeBufferSize = 512
-	// maxInline is the largest frame Send writes itself, on the
-	// delivering goroutine, when the connection has nothing else to write.
-	maxInline = 16 << 10
 	// maxPooledBatch is the largest batch buffer kept for reuse.
 	maxPooledBatch = 64 << 10
 	// idleQueueCap is the largest send queue kept by an idle connection.
@@ -244,12 +243,13 @@ func remoteIP(r *http.Request) string {
 
 // conn is one client connection; it implements chat.Conn.
 //
-// An idle connection has one goroutine, its reader. A frame sent while
-// nothing else is being written goes out at once from the sender's
-// goroutine, as one write(2) that does not wait for the client. Otherwise
-// frames wait in a bounded queue, and a writer goroutine runs only while
-// the queue is not empty (or a write was left half done), sending what
-// piled up as one message per write. Keep-alive pings run from a timer.
+// An idle connection has one goroutine, its reader. Frames wait in a
+// bounded queue; a connection with frames queued takes its turn on the
+// handler's writers (Run), which send what piled up as one message in one
+// write that does not wait for the client. Only when the client's socket
+// does not take such a write at once does the connection get a writer
+// goroutine of its own (writeLoop), until its queue is empty. Keep-alive
+// pings run from a timer.
 type conn struct {
 	h      *Handler
 	ws     *websocket.Conn
@@ -266,7 +266,7 @@ type conn struct {
 	mu      sync.Mutex
 	queue   []*chat.Frame // frames waiting for the writer, at most opts.SendQueue
 	queued  int           // bytes of queue and of the batch being written, at most opts.SendQueueBytes
-	writing bool          // a writer goroutine is running
+	writing bool          // frames are queued or being written: Run or writeLoop will see them
 	closing bool          // closeWith was called; the writer closes the connection
 	status  websocket.StatusCode
 	reason  string
@@ -274,41 +274,16 @@ type conn struct {
 	closeOnce sync.Once
 }
 
-// Send writes or queues f without blocking; false means the queue is
-// full, in frames or in bytes (the hub then closes the connection), or
-// the connection is closing. A frame is always taken while nothing is
+// Send queues f without blocking; false means the queue is full, in
+// frames or in bytes (the hub then closes the connection), or the
+// connection is closing. A frame is always taken while nothing is
 // pending, however large.
-//
-// When nothing is queued or being written, Send writes f itself as far as
-// the socket takes it without waiting: no goroutine is started and
-// nothing is queued. The rest of a frame the socket took only in part is
-// finished by the writer goroutine.
 func (c *conn) Send(f *chat.Frame) bool {
-	p := f.JSON() // encoded once for every member
-	n := len(p)
+	n := len(f.JSON()) // encoded once for every member
 	c.mu.Lock()
 	if c.closing || len(c.queue) >= c.h.opts.SendQueue || c.overBytes(n) {
 		c.mu.Unlock()
 		return false
-	}
-	if !c.writing && len(c.queue) == 0 && c.w != nil && !c.broken.Load() {
-		// Under c.mu, so that no frame sent later can overtake this one.
-		out, err := c.tryWrite(p)
-		switch {
-		case err != nil:
-			c.mu.Unlock()
-			c.broken.Store(true)
-			c.closeWith(websocket.StatusGoingAway, "write failed")
-			return true
-		case out == wire.Wrote:
-			c.mu.Unlock()
-			return true
-		case out == wire.Pending:
-			c.writing = true
-			c.mu.Unlock()
-			go c.writeLoop()
-			return true
-		}
 	}
 	c.queued += n
 	c.queue = append(c.queue, f)
@@ -316,7 +291,7 @@ func (c *conn) Send(f *chat.Frame) bool {
 	c.writing = true
 	c.mu.Unlock()
 	if start {
-		go c.writeLoop()
+		c.h.writers.Add(c)
 	}
 	return true
 }
@@ -344,58 +319,129 @@ func (c *conn) closeWith(status websocket.StatusCode, reason string) {
 		c.mu.Lock()
 		c.status, c.reason = status, reason
 		c.closing = true
+		// Nothing is queued while no writer runs; one that runs closes
+		// the connection once it has written what is queued.
 		start := !c.writing
 		c.writing = true
 		c.mu.Unlock()
 		c.cancel()
 		if start {
-			go c.writeLoop()
+			go c.finish()
 		}
 	})
 }
 
-// writeLoop sends the queued frames, up to maxBatch per write, and ends
-// when the queue is empty; on a closing connection it then closes the
-// WebSocket.
-func (c *conn) writeLoop() {
+// take moves up to maxBatch queued frames into batch, after settling the
+// bytes of the last batch (done); c.mu is held. It returns how many it
+// took and whether they are to be dropped rather than written: a closing
+// connection still gets what was queued before (a notice telling the user
+// why, for example), unless it is a slow consumer.
+func (c *conn) take(batch *[maxBatch]*chat.Frame, done int) (n int, drop bool) {
+	c.queued -= done
+	n = copy(batch[:], c.queue)
+	rest := copy(c.queue, c.queue[n:])
+	clear(c.queue[rest:])
+	c.queue = c.queue[:rest]
+	return n, c.closing && c.reason == chat.ReasonSlowConsumer
+}
+
+// stop ends the writing when nothing is queued: the connection waits for
+// its next frame, or is closed when it is closing. c.mu is held; it
+// reports whether the caller must finish the connection.
+func (c *conn) stop() (finish bool) {
+	if c.closing {
+		return true
+	}
+	c.writing = false
+	if cap(c.queue) > idleQueueCap {
+		c.queue = nil
+	}
+	return false
+}
+
+// Run is the connection's turn on the handler's writers (wire.Writers):
+// it writes up to maxBatch queued frames as one message, without waiting
+// for the client. When the client's socket does not take it all at once,
+// the connection goes on writing on a goroutine of its own (writeLoop).
+func (c *conn) Run() (again bool) {
 	var batch [maxBatch]*chat.Frame
-	inflight := 0 // bytes of the last batch, pending until it is written
+	c.mu.Lock()
+	n, drop := c.take(&batch, 0)
+	if n == 0 {
+		finish := c.stop()
+		c.mu.Unlock()
+		if finish {
+			go c.finish() // the close handshake waits for the client
+		}
+		return false
+	}
+	c.mu.Unlock()
+	size := 0
+	for _, f := range batch[:n] {
+		size += len(f.JSON())
+	}
+	if !drop && !c.broken.Load() {
+		bp := c.frame(batch[:n])
+		out, err := c.w.TryWrite(*bp)
+		switch {
+		case err != nil:
+			c.h.bufs.Put(bp)
+			c.broken.Store(true)
+			c.closeWith(websocket.StatusGoingAway, "write failed")
+		case out != wire.Wrote:
+			go c.writeLoop(bp, out == wire.NotWritten, size)
+			return false
+		default:
+			c.h.bufs.Put(bp)
+		}
+	}
+	c.mu.Lock()
+	c.queued -= size
+	more := len(c.queue) > 0
+	var finish bool
+	if !more {
+		finish = c.stop()
+	}
+	c.mu.Unlock()
+	if finish {
+		go c.finish()
+	}
+	return more
+}
+
+// writeLoop writes for a connection whose client did not take a write at
+// once: first the message bp (or the rest of it the wire keeps, when
+// unsent is false), of size payload bytes, then the queued frames, up to
+// maxBatch per write, waiting for the client as long as the write timeout
+// allows. It ends when the queue is empty; on a closing connection it
+// then closes the WebSocket.
+func (c *conn) writeLoop(bp *[]byte, unsent bool, size int) {
+	var err error
+	if unsent {
+		_, err = c.w.Write(*bp)
+	} else {
+		err = c.w.Flush()
+	}
+	c.h.bufs.Put(bp)
+	if err != nil {
+		c.broken.Store(true)
+		c.closeWith(websocket.StatusGoingAway, "write failed")
+	}
+	var batch [maxBatch]*chat.Frame
+	inflight := size // bytes of the last batch, pending until it is written
 	for {
 		c.mu.Lock()
-		c.queued -= inflight
-		inflight = 0
-		n := copy(batch[:], c.queue)
-		if n == 0 && c.w != nil && c.w.HasPending() {
-			// The rest of a frame Send began goes before the writer stops.
-			c.mu.Unlock()
-			if err := c.w.Flush(); err != nil {
-				c.broken.Store(true)
-				c.closeWith(websocket.StatusGoingAway, "write failed")
-			}
-			continue
-		}
+		n, drop := c.take(&batch, inflight)
 		if n == 0 {
-			closing := c.closing
-			if !closing {
-				c.writing = false
-				if cap(c.queue) > idleQueueCap {
-					c.queue = nil
-				}
-			}
+			finish := c.stop()
 			c.mu.Unlock()
-			if closing {
+			if finish {
 				c.finish()
 			}
 			return
 		}
-		rest := copy(c.queue, c.queue[n:])
-		clear(c.queue[rest:])
-		c.queue = c.queue[:rest]
-		// A closing connection still gets what was queued before (a
-		// notice telling the user why, for example), unless it is a
-		// slow consumer or can't be written to.
-		drop := c.closing && c.reason == chat.ReasonSlowConsumer
 		c.mu.Unlock()
+		inflight = 0
 		for _, f := range batch[:n] {
 			inflight += len(f.JSON())
 		}
@@ -439,25 +485,10 @@ func (c *conn) keepAlive() {
 	c.ping.Reset(c.h.opts.PingInterval)
 }
 
-// tryWrite writes p as one text message if the socket takes it without
-// waiting (wire.Conn.TryWrite); c.mu is held and nothing is queued.
-func (c *conn) tryWrite(p []byte) (wire.Outcome, error) {
-	if len(p) > maxInline {
-		return wire.NotWritten, nil
-	}
-	bp := c.h.bufs.Get()
-	b := append(appendTextHeader(*bp, len(p)), p...)
-	out, err := c.w.TryWrite(b)
-	*bp = b
-	c.h.bufs.Put(bp)
-	return out, err
-}
-
 // write sends one frame as is, or several as one JSON array, in one
-// WebSocket message and one write: the frame header is built in the
-// batch buffer in front of the payload. The write is bounded by the
-// write timeout only, not by c.ctx: frames queued before a Close still
-// go out.
+// WebSocket message and one write, waiting for the client up to the write
+// timeout (not bounded by c.ctx: frames queued before a Close still go
+// out).
 func (c *conn) write(batch []*chat.Frame) error {
 	if len(batch) == 1 && len(batch[0].JSON()) > maxPooledBatch {
 		// Too large to copy: header and payload in one writev(2).
@@ -466,6 +497,16 @@ func (c *conn) write(batch []*chat.Frame) error {
 		_, err := c.w.WriteBuffers(net.Buffers{appendTextHeader(hdr[:0], len(p)), p})
 		return err
 	}
+	bp := c.frame(batch)
+	_, err := c.w.Write(*bp)
+	c.h.bufs.Put(bp)
+	return err
+}
+
+// frame builds the WebSocket message of batch in a lent buffer: the frame
+// header in front of the payload, which is one frame as is or several as
+// one JSON array. Give the buffer back with c.h.bufs.Put.
+func (c *conn) frame(batch []*chat.Frame) *[]byte {
 	bp := c.h.bufs.Get()
 	b := *bp
 	if len(batch) == 1 {
@@ -485,10 +526,8 @@ func (c *conn) write(batch []*chat.Frame) error {
 		}
 		b = append(b, ']')
 	}
-	_, err := c.w.Write(b)
 	*bp = b
-	c.h.bufs.Put(bp)
-	return err
+	return bp
 }
 
 // maxHeader is the longest header of a frame the server sends (RFC 6455

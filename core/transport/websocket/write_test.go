@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,7 +17,8 @@ import (
 	"github.com/parlorchat/parlor/core/transport/wire"
 )
 
-// countingConn counts the Write calls made on a connection.
+// countingConn counts the writes made on a connection: Write calls and
+// writes on its descriptor through SyscallConn.
 type countingConn struct {
 	net.Conn
 	mu     sync.Mutex
@@ -24,16 +26,35 @@ type countingConn struct {
 }
 
 func (c *countingConn) Write(p []byte) (int, error) {
+	c.add()
+	return c.Conn.Write(p)
+}
+
+func (c *countingConn) SyscallConn() (syscall.RawConn, error) {
+	raw, err := c.Conn.(syscall.Conn).SyscallConn()
+	return countingRaw{RawConn: raw, c: c}, err
+}
+
+func (c *countingConn) add() {
 	c.mu.Lock()
 	c.writes++
 	c.mu.Unlock()
-	return c.Conn.Write(p)
 }
 
 func (c *countingConn) count() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.writes
+}
+
+type countingRaw struct {
+	syscall.RawConn
+	c *countingConn
+}
+
+func (r countingRaw) Write(f func(uintptr) bool) error {
+	r.c.add()
+	return r.RawConn.Write(f)
 }
 
 // readMessage reads one message from client within a few seconds.
@@ -62,7 +83,12 @@ func TestQueuedFramesGoOutAsOneMessageInOneWrite(t *testing.T) {
 			t.Fatal("frame refused")
 		}
 	}
-	c.writeLoop()
+	if c.Run() {
+		t.Error("the writer would run again with nothing queued")
+	}
+	if !idle(c) {
+		t.Fatal("the client's socket did not take 5 KB at once")
+	}
 	if n := counted.count(); n != 1 {
 		t.Errorf("%d frames took %d writes, want 1", len(frames), n)
 	}
@@ -80,18 +106,52 @@ func TestQueuedFramesGoOutAsOneMessageInOneWrite(t *testing.T) {
 	}
 }
 
-func TestFrameToAnIdleConnectionIsWrittenBySend(t *testing.T) {
-	c, client := pair(t, Options{WriteTimeout: 10 * time.Second, SendQueue: 256})
-	f := benchFrames(1)[0]
-	if !c.Send(f) {
-		t.Fatal("frame refused")
+func TestEveryConnectionGetsItsFramesInOrder(t *testing.T) {
+	const conns, frames = 20, 200
+	h := New(nil, Options{WriteTimeout: 10 * time.Second, SendQueue: 1 << 16})
+	servers := make([]*conn, conns)
+	clients := make([]*websocket.Conn, conns)
+	for i := range conns {
+		servers[i], clients[i] = pair(t, Options{})
+		servers[i].h = h // one handler, so one pool of writers for all
 	}
-	if !idle(c) {
-		t.Error("Send queued the frame for a writer instead of writing it")
+	for _, f := range benchFrames(frames) {
+		for _, c := range servers {
+			if !c.Send(f) {
+				t.Fatal("frame refused")
+			}
+		}
 	}
-	if got := readMessage(t, client); string(got) != string(f.JSON()) {
-		t.Fatalf("client got %s, want %s", got, f.JSON())
+	for i, client := range clients {
+		next := int64(0)
+		for next < frames {
+			for _, ev := range readEvents(t, client) {
+				if ev.Message.ID != next {
+					t.Fatalf("client %d got message %d, want %d", i, ev.Message.ID, next)
+				}
+				next++
+			}
+		}
 	}
+}
+
+// readEvents reads one message, a frame or a batch, and returns its
+// message events.
+func readEvents(t *testing.T, client *websocket.Conn) []chat.MessageEvent {
+	t.Helper()
+	b := readMessage(t, client)
+	var evs []chat.MessageEvent
+	if b[0] == '[' {
+		if err := json.Unmarshal(b, &evs); err != nil {
+			t.Fatalf("bad batch: %v", err)
+		}
+		return evs
+	}
+	var ev chat.MessageEvent
+	if err := json.Unmarshal(b, &ev); err != nil {
+		t.Fatalf("bad frame: %v", err)
+	}
+	return append(evs, ev)
 }
 
 func TestFramesAndPingsInterleaveIntact(t *testing.T) {
@@ -124,19 +184,7 @@ func TestFramesAndPingsInterleaveIntact(t *testing.T) {
 	}()
 	next := int64(0)
 	for next < n {
-		b := readMessage(t, client)
-		var evs []chat.MessageEvent
-		if b[0] == '[' {
-			if err := json.Unmarshal(b, &evs); err != nil {
-				t.Fatalf("bad batch after message %d: %v", next, err)
-			}
-		} else {
-			var ev chat.MessageEvent
-			if err := json.Unmarshal(b, &ev); err != nil {
-				t.Fatalf("bad frame after message %d: %v", next, err)
-			}
-			evs = append(evs, ev)
-		}
+		evs := readEvents(t, client)
 		for _, ev := range evs {
 			if ev.Message.ID != next || len(ev.Message.Text) != int(next%700) {
 				t.Fatalf("got message %d (%d chars), want %d", ev.Message.ID, len(ev.Message.Text), next)
