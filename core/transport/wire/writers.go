@@ -12,7 +12,7 @@ type Task interface {
 }
 
 // maxTake is how many tasks a writer takes from the list at once.
-const maxTake = 16
+const maxTake = 4
 
 // Writers runs the tasks of connections that have something to write on
 // a few goroutines shared by all of them: at most max at a time, started
