@@ -231,14 +231,14 @@ func TestTargetRatios(t *testing.T) {
 		Latency: &LatencyResult{RoomSize: 1000, Rate: 100, P99: 40, Max: 80, CPU: &CPU{MicrosPerOp: 9}},
 		Floor: &FloorResult{Connections: 1000,
 			Fanout: FloorRun{PerSecond: 1250000, CPU: &CPU{MicrosPerOp: 0.25}},
-			Paced:  &FloorRun{Rate: 100, P99: 10, Max: 20, CPU: &CPU{MicrosPerOp: 8}}},
+			Paced:  &FloorRun{Rate: 100, P99: 10, Max: 20, CPU: &CPU{MicrosPerOp: 10}}},
 		Baseline: &Report{Latency: &LatencyResult{RoomSize: 1000, Rate: 100, P99: 40, Max: 60, CPU: &CPU{MicrosPerOp: 10}}},
 	}
 	rep.Figures = figures(rep)
 	for _, want := range []struct{ name, value, met string }{
 		{"fan-out / floor, 1 publisher(s): deliveries/s", "0.40", "yes"},
 		{"fan-out / floor, 1 publisher(s): server CPU per delivery", "4.00", "yes"},
-		{"latency / floor, 100 msg/s: server CPU per delivery", "1.12", "yes"},
+		{"latency / floor, 100 msg/s: server CPU per delivery", "0.90", "yes"},
 		{"latency / floor, 100 msg/s: p99", "4.00 (max 4.00)", "no"},
 		{"new / old binary (same run): server CPU per delivery, paced 100 msg/s", "0.90 (new 9.000, old 10.0 us)", "no"},
 		{"new / old binary (same run): latency p99, paced 100 msg/s", "1.00 (new 40.0, old 40.0 ms)", "yes"},

@@ -23,10 +23,10 @@ const (
 	// second at least this share of the floor's, server CPU per delivery
 	// at most this multiple of the floor's.
 	targetFanoutRate = 0.33
-	targetFanoutCPU  = 5.0
+	targetFanoutCPU  = 4.0
 	// The paced latency run against the floor paced at the same rate.
 	targetLatencyRate   = 100.0
-	targetLatencyCPU    = 1.5 // server CPU per delivery / the floor's
+	targetLatencyCPU    = 1.0 // server CPU per delivery / the floor's
 	targetLatencyP99    = 2.0 // p99 / the floor's p99
 	targetLoginAddedP99 = 2.0 // authurl p99 - guest p99, in Auth URL page p99 round trips
 	// Against an older binary in the same run (--baseline): server CPU per

@@ -14,6 +14,15 @@
 //   - logins: logins per second and login round trip, as a guest without
 //     plugins and through the authurl plugin against an Auth URL page the
 //     tool serves itself (answering 0); the difference is the added latency
+//   - floor: the raw TCP fan-out floor of the same run, this binary started
+//     again as a bare Go server writing ready-made frames of the fan-out
+//     run's size to as many sockets (floor.go); the fan-out and latency
+//     figures are also given as ratios to it
+//
+// Around every measured phase the server's CPU time is read from /proc
+// and given per operation (delivery, login, join). With --baseline OLD the
+// scenarios also run against an older binary, alternately first, and the
+// report gives new/old ratios.
 //
 // Messages lost (sent times receivers minus received) and connections the
 // server dropped are reported for every scenario and must be 0.
@@ -24,7 +33,7 @@
 // profiling with --cpuprofile/--memprofile), or it uses a running server
 // (--url ws://127.0.0.1:8080/ws, with --pid for its RSS).
 //
-//	parlor-bench --spawn bin/parlor [--scenarios idle,fanout,latency,logins]
+//	parlor-bench --spawn bin/parlor [--baseline old/parlor] [--scenarios idle,fanout,latency,floor,logins]
 //	             [--clients 5000] [--room-size 1000] [--publishers 1,4]
 //	             [--duration 10s] [--rate 100] [--json] [--markdown BENCHMARKS.md]
 //
