@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +38,10 @@ const floorServerArg = "--floor-server"
 // floorPublisher is the publisher number the floor's messages carry: above
 // the numbers the clients check the order of (the floor's frames repeat).
 const floorPublisher = 4096
+
+// floorWriteSlack is how long past its end a run's writes may wait for a
+// reader.
+const floorWriteSlack = time.Minute
 
 // Frame shapes the floor falls back on when the fan-out or latency
 // scenario did not run before it.
@@ -349,14 +354,28 @@ func serveFloor(in io.Reader, out io.Writer) error {
 			return err
 		}
 		mu.Lock()
-		cs := append([]net.Conn(nil), conns...)
+		cs := slices.Clone(conns)
 		mu.Unlock()
+		snapshot := slices.Clone(cs)
+		// One deadline per connection and run, far beyond the run: it only
+		// ends a run whose reader stopped. A write it cuts short leaves
+		// part of a frame, so that connection is closed.
+		for _, c := range cs {
+			_ = c.SetWriteDeadline(time.Now().Add(cmd.dur + floorWriteSlack))
+		}
 		var n int64
 		if cmd.rate > 0 {
 			n = floorPaced(cs, cmd)
 		} else {
 			n = floorFlood(cs, floorFrame(cmd.phase, 0, cmd.size, cmd.per), cmd.dur)
 		}
+		mu.Lock()
+		for i, c := range snapshot {
+			if cs[i] == nil { // closed by the run
+				conns = slices.DeleteFunc(conns, func(k net.Conn) bool { return k == c })
+			}
+		}
+		mu.Unlock()
 		if _, err := fmt.Fprintf(out, "done %d\n", n); err != nil {
 			return fmt.Errorf("floor: %w", err)
 		}
@@ -370,19 +389,21 @@ func serveFloor(in io.Reader, out io.Writer) error {
 }
 
 // floorFlood writes frame to every connection, one goroutine each, until
-// dur has passed; it returns the frames written.
+// dur has passed; it returns the frames written. A connection whose write
+// fails is closed and set to nil in conns.
 func floorFlood(conns []net.Conn, frame []byte, dur time.Duration) int64 {
 	end := time.Now().Add(dur)
 	var total atomic.Int64
 	var wg sync.WaitGroup
-	for _, c := range conns {
+	for i, c := range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = c.SetWriteDeadline(end.Add(5 * time.Second))
 			var n int64
 			for time.Now().Before(end) {
 				if _, err := c.Write(frame); err != nil {
+					_ = c.Close()
+					conns[i] = nil
 					break
 				}
 				n++
@@ -396,7 +417,8 @@ func floorFlood(conns []net.Conn, frame []byte, dur time.Duration) int64 {
 
 // floorPaced writes cmd.rate frames a second, each carrying its send time,
 // to every connection; the connections are split over one goroutine per
-// processor. It returns the frames written.
+// processor. It returns the frames written. A connection whose write
+// fails is closed and set to nil in conns.
 func floorPaced(conns []net.Conn, cmd floorCmd) int64 {
 	shards := runtime.GOMAXPROCS(0)
 	tick := time.NewTicker(time.Duration(float64(time.Second) / cmd.rate))
@@ -413,10 +435,15 @@ func floorPaced(conns []net.Conn, cmd floorCmd) int64 {
 				defer wg.Done()
 				var n int64
 				for i := s; i < len(conns); i += shards {
-					_ = conns[i].SetWriteDeadline(time.Now().Add(5 * time.Second))
-					if _, err := conns[i].Write(frame); err == nil {
-						n++
+					if conns[i] == nil {
+						continue
 					}
+					if _, err := conns[i].Write(frame); err != nil {
+						_ = conns[i].Close()
+						conns[i] = nil
+						continue
+					}
+					n++
 				}
 				total.Add(n)
 			}()
