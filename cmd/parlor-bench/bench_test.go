@@ -128,7 +128,7 @@ func wsPayload(f []byte) ([]byte, bool) {
 // TestFloor runs the floor alone at a tiny size: a separate process that
 // every client reaches, whose frames all arrive and whose CPU is read.
 func TestFloor(t *testing.T) {
-	o, err := parseFlags([]string{"--in-process", "--quiet", "--scenarios", "floor,latency", "--room-size", "20", "--latency-duration", "1s", "--rate", "50", "--duration", "1s", "--timeout", "2m"})
+	o, err := parseFlags([]string{"--in-process", "--quiet", "--scenarios", "fanout,floor,latency", "--publishers", "1", "--room-size", "20", "--latency-duration", "1s", "--rate", "50", "--duration", "1s", "--timeout", "2m"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,10 +139,15 @@ func TestFloor(t *testing.T) {
 		t.Fatalf("run: %v", err)
 	}
 	fl := rep.Floor
-	if fl == nil || fl.Connections != 20 || fl.Paced == nil {
+	if fl == nil || fl.Connections != 20 || fl.Paced == nil || fl.Matched == nil {
 		t.Fatalf("floor: %+v", fl)
 	}
-	for _, r := range []FloorRun{fl.Fanout, *fl.Paced} {
+	// The floor writes the fan-out run's frames: its size and batch.
+	if f := rep.Fanout[0]; fl.Fanout.BytesPerFrame != int(f.BytesPerFrame+0.5) || fl.Matched.PerFrame != fl.Fanout.PerFrame || fl.Matched.Rate <= 0 {
+		t.Errorf("floor frames %d bytes of %d (matched: %d at %g msg/s), fan-out read %.1f bytes of %.1f",
+			fl.Fanout.BytesPerFrame, fl.Fanout.PerFrame, fl.Matched.PerFrame, fl.Matched.Rate, f.BytesPerFrame, f.DeliveriesPerFrame)
+	}
+	for _, r := range []FloorRun{fl.Fanout, *fl.Matched, *fl.Paced} {
 		if r.Frames == 0 || r.Delivered != r.Frames*int64(r.PerFrame) || r.Lost != 0 || r.PerSecond <= 0 {
 			t.Errorf("floor run at rate %g: %d frames of %d, delivered %d, lost %d", r.Rate, r.Frames, r.PerFrame, r.Delivered, r.Lost)
 		}

@@ -83,7 +83,13 @@ func figures(rep *Report) []Figure {
 		if fl == nil {
 			continue
 		}
-		rate, cpu := ratio(r.PerSecond, fl.Fanout.PerSecond), ratio(perOp(r.CPU), perOp(fl.Fanout.CPU))
+		// CPU per delivery against the floor at the same message rate
+		// when it ran (the 1-publisher run's), else at full speed.
+		floorCPU := fl.Fanout.CPU
+		if fl.Matched != nil {
+			floorCPU = fl.Matched.CPU
+		}
+		rate, cpu := ratio(r.PerSecond, fl.Fanout.PerSecond), ratio(perOp(r.CPU), perOp(floorCPU))
 		rf := Figure{
 			Name:  fmt.Sprintf("fan-out / floor, %d publisher(s): deliveries/s", r.Publishers),
 			Value: ratioText(rate),
@@ -208,6 +214,12 @@ func floorFigures(fl *FloorResult) []Figure {
 		Name:  fmt.Sprintf("floor: raw TCP fan-out into %d (bare Go writer, %d-byte frames of %d messages)", fl.Connections, f.BytesPerFrame, f.PerFrame),
 		Value: fmt.Sprintf("%s/s (lost %d), %s", thousands(f.PerSecond), f.Lost, cpuText(f.CPU, "delivery")),
 	}}
+	if m := fl.Matched; m != nil {
+		out = append(out, Figure{
+			Name:  fmt.Sprintf("floor: the same frames at the fan-out's %.0f msg/s into %d", m.Rate, fl.Connections),
+			Value: fmt.Sprintf("%s/s (lost %d), %s", thousands(m.PerSecond), m.Lost, cpuText(m.CPU, "delivery")),
+		})
+	}
 	if p := fl.Paced; p != nil {
 		out = append(out, Figure{
 			Name: fmt.Sprintf("floor: paced %.0f msg/s into %d (one %d-byte frame per message)", p.Rate, fl.Connections, p.BytesPerFrame),

@@ -54,15 +54,19 @@ const (
 // FloorResult is the floor scenario.
 type FloorResult struct {
 	Connections int `json:"connections"`
-	// Fanout writes as fast as the receivers read; Paced writes Rate
-	// messages a second.
-	Fanout FloorRun  `json:"fanout"`
-	Paced  *FloorRun `json:"paced,omitempty"`
+	// Fanout writes as fast as the receivers read; Matched the same
+	// frames at the message rate the fan-out run (1 publisher) reached;
+	// Paced writes Rate messages a second, a frame each.
+	Fanout  FloorRun  `json:"fanout"`
+	Matched *FloorRun `json:"matched,omitempty"`
+	Paced   *FloorRun `json:"paced,omitempty"`
 }
 
 // FloorRun is one run of the floor server; times in milliseconds.
 type FloorRun struct {
-	Rate float64 `json:"rate,omitempty"` // 0: as fast as the receivers read
+	// Rate is the messages a second written to each connection; 0: as
+	// fast as the receivers read.
+	Rate float64 `json:"rate,omitempty"`
 	// WriteSeconds is the time until the floor had written its last
 	// frame, Seconds until the clients had read it.
 	WriteSeconds  float64 `json:"write_seconds"`
@@ -121,6 +125,18 @@ func (o *options) runFloor(ctx context.Context, rep *Report, st *stats, prog *pr
 	if err != nil {
 		return err
 	}
+	// The same frames at the fan-out run's message rate: the same work a
+	// second as the server did, without blocking on full sockets more
+	// than it did, so CPU per delivery compares like with like.
+	if len(rep.Fanout) > 0 && rep.Fanout[0].MessagesPerSecond > 0 {
+		quiesce(ctx, ft)
+		frames := rep.Fanout[0].MessagesPerSecond / float64(per)
+		matched, err := r.floorRun(ctx, prog, fs, frames, o.duration, size, per)
+		if err != nil {
+			return err
+		}
+		res.Matched = &matched
+	}
 	if !o.wants("latency") && !o.wants("fanout") {
 		return nil
 	}
@@ -140,16 +156,17 @@ func (o *options) runFloor(ctx context.Context, rep *Report, st *stats, prog *pr
 	return nil
 }
 
-// floorRun has the floor server write for dur (rate messages a second, or
-// as fast as the receivers read with rate 0) and counts what arrived.
+// floorRun has the floor server write frames of per messages for dur
+// (rate frames a second, or as fast as the receivers read with rate 0) and
+// counts what arrived.
 func (r *room) floorRun(ctx context.Context, prog *progress, fs *floorServer, rate float64, dur time.Duration, size, per int) (FloorRun, error) {
 	st := r.st
 	phase := st.phase.Add(1)
-	run := FloorRun{Rate: rate, BytesPerFrame: size, PerFrame: per}
+	run := FloorRun{Rate: rate * float64(per), BytesPerFrame: size, PerFrame: per}
 	base := r.snapshot()
 	label := "floor: fan-out"
 	if rate > 0 {
-		label = fmt.Sprintf("floor: %.0f msg/s", rate)
+		label = fmt.Sprintf("floor: %.0f msg/s", run.Rate)
 		st.hist.reset()
 		st.latency.Store(true)
 		defer st.latency.Store(false)
@@ -415,8 +432,8 @@ func floorFlood(conns []net.Conn, frame []byte, dur time.Duration) int64 {
 	return total.Load()
 }
 
-// floorPaced writes cmd.rate frames a second, each carrying its send time,
-// to every connection; the connections are split over one goroutine per
+// floorPaced writes cmd.rate frames a second of cmd.per messages, each
+// carrying its send time, to every connection; the connections are split over one goroutine per
 // processor. It returns the frames written. A connection whose write
 // fails is closed and set to nil in conns.
 func floorPaced(conns []net.Conn, cmd floorCmd) int64 {
@@ -427,7 +444,7 @@ func floorPaced(conns []net.Conn, cmd floorCmd) int64 {
 	start := time.Now()
 	for time.Since(start) < cmd.dur {
 		<-tick.C
-		frame := floorFrame(cmd.phase, time.Now().UnixNano(), cmd.size, 1)
+		frame := floorFrame(cmd.phase, time.Now().UnixNano(), cmd.size, cmd.per)
 		var wg sync.WaitGroup
 		for s := range shards {
 			wg.Add(1)

@@ -441,8 +441,10 @@ func lostIn(rep *Report) int64 {
 	}
 	if f := rep.Floor; f != nil {
 		n += f.Fanout.Lost
-		if f.Paced != nil {
-			n += f.Paced.Lost
+		for _, r := range []*FloorRun{f.Matched, f.Paced} {
+			if r != nil {
+				n += r.Lost
+			}
 		}
 	}
 	if rep.Modules != nil {
