@@ -65,7 +65,7 @@ clean:
 .PHONY: bench
 bench: build $(BIN)/parlor-bench
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./core/chat/ ./core/modules/ ./core/transport/websocket/ > $(BIN)/gobench.txt && cat $(BIN)/gobench.txt
-	./$(BIN)/parlor-bench --spawn $(BIN)/parlor --gobench $(BIN)/gobench.txt --markdown BENCHMARKS.md
+	./$(BIN)/parlor-bench --spawn $(BIN)/parlor $(if $(BASELINE),--baseline $(BASELINE)) --gobench $(BIN)/gobench.txt --markdown BENCHMARKS.md
 
 $(BIN)/parlor-bench: $(GOFILES) go.mod go.sum
 	$(GO) build -o $@ ./cmd/parlor-bench

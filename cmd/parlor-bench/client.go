@@ -49,6 +49,8 @@ type client struct {
 	index int
 
 	received atomic.Int64 // benchmark messages of the current phase
+	frames   atomic.Int64 // WebSocket messages read (each one frame or a batch)
+	bytes    atomic.Int64 // and their payload bytes
 	echoed   atomic.Int64 // for a publisher: highest own seq seen
 	pub      int          // publisher number, -1 if not one
 	wake     chan struct{}
@@ -202,6 +204,8 @@ func (c *client) read() {
 			}
 			return
 		}
+		c.frames.Add(1)
+		c.bytes.Add(int64(len(buf)))
 		c.handle(buf)
 		if cap(buf) > 64<<10 {
 			buf = make([]byte, 0, 4096) // do not keep a big joined frame's buffer

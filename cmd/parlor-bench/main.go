@@ -15,6 +15,15 @@
 //   - logins: logins per second and login round trip, as a guest without
 //     plugins and through the authurl plugin against an Auth URL page the
 //     tool serves itself (answering 0); the difference is the added latency
+//   - floor: the raw TCP fan-out floor of the same run, this binary started
+//     again as a bare Go server writing ready-made frames of the fan-out
+//     run's size to as many sockets (floor.go); the fan-out and latency
+//     figures are also given as ratios to it
+//
+// Around every measured phase the server's CPU time is read from /proc
+// and given per operation (delivery, login, join). With --baseline OLD the
+// scenarios also run against an older binary, alternately first, and the
+// report gives new/old ratios.
 //
 // Messages lost (sent times receivers minus received) and connections the
 // server dropped are reported for every scenario and must be 0.
@@ -25,7 +34,7 @@
 // profiling with --cpuprofile/--memprofile), or it uses a running server
 // (--url ws://127.0.0.1:8080/ws, with --pid for its RSS).
 //
-//	parlor-bench --spawn bin/parlor [--scenarios idle,fanout,latency,logins]
+//	parlor-bench --spawn bin/parlor [--baseline old/parlor] [--scenarios idle,fanout,latency,floor,logins]
 //	             [--clients 5000] [--room-size 1000] [--publishers 1,4]
 //	             [--duration 10s] [--rate 100] [--json] [--markdown BENCHMARKS.md]
 //
@@ -63,6 +72,7 @@ type options struct {
 	pid        int
 	room       int64
 	spawn      string
+	baseline   string // an older server binary to compare with (--baseline)
 	pluginsDir string
 	inProcess  bool
 	logLevel   string
@@ -96,11 +106,18 @@ type options struct {
 	command string
 }
 
-var allScenarios = []string{"idle", "fanout", "latency", "logins", "modules", "rooms"}
+var allScenarios = []string{"idle", "fanout", "latency", "floor", "logins", "modules", "rooms"}
 
 func main() {
 	if kind, ok := benchPluginKind(os.Args[0]); ok {
 		serveBenchPlugin(kind)
+		return
+	}
+	if len(os.Args) == 2 && os.Args[1] == floorServerArg {
+		if err := serveFloor(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "parlor-bench floor server:", err)
+			os.Exit(1)
+		}
 		return
 	}
 	o, err := parseFlags(os.Args[1:])
@@ -143,10 +160,11 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.pid, "pid", 0, "with --url: the server's process id, to read its RSS from /proc")
 	room := fs.Int("room", 1, "with --url: the room the clients join (its capacity must fit --room-size)")
 	fs.StringVar(&o.spawn, "spawn", "", "start this server binary (bin/parlor) per scenario with a temporary data dir")
+	fs.StringVar(&o.baseline, "baseline", "", "with --spawn: also run every scenario against this older server binary, alternately, and print new/old ratios")
 	fs.StringVar(&o.pluginsDir, "plugins-dir", "", "plugin binaries for --spawn/--in-process (default: <dir of --spawn>/plugins, else bin/plugins)")
 	fs.BoolVar(&o.inProcess, "in-process", false, "run the server inside the tool (for --cpuprofile/--memprofile; no RSS figures)")
 	fs.StringVar(&o.logLevel, "server-log-level", "warn", "log level of a server the tool starts")
-	scen := fs.String("scenarios", "all", "comma list of idle, fanout, latency, logins, modules, rooms; or all")
+	scen := fs.String("scenarios", "all", "comma list of idle, fanout, latency, floor, logins, modules, rooms; or all")
 	fs.IntVar(&o.clients, "clients", 5000, fmt.Sprintf("idle connections (at most %d)", maxClients))
 	fs.IntVar(&o.idleRoomSize, "idle-room-size", 100, "idle clients are spread over rooms of this many (spawned servers)")
 	fs.IntVar(&o.roomSize, "room-size", 1000, "clients in the fan-out and latency room")
@@ -258,6 +276,19 @@ func (o *options) validate() error {
 		}
 		o.spawn = abs
 	}
+	if o.baseline != "" {
+		if o.spawn == "" {
+			return errors.New("--baseline goes with --spawn (both binaries are started by the tool)")
+		}
+		abs, err := filepath.Abs(o.baseline)
+		if err != nil {
+			return fmt.Errorf("--baseline: %w", err)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return fmt.Errorf("--baseline: %w", err)
+		}
+		o.baseline = abs
+	}
 	o.prefix = fmt.Sprintf("pb%04x-", (os.Getpid()^int(time.Now().UnixNano()))&0xffff)
 	return nil
 }
@@ -330,29 +361,51 @@ func run(ctx context.Context, o *options, progOut io.Writer) (*Report, error) {
 		errs = append(errs, fmt.Errorf("%s: %w", scenario, err))
 		rep.Errors = append(rep.Errors, scenario+": "+err.Error())
 	}
-	if o.wants("idle") {
-		if err := o.runIdle(ctx, rep, st, prog); err != nil {
-			fail("idle", err)
-		}
+	// With --baseline every scenario that starts a server runs against
+	// both binaries, alternately first, so that a machine getting busier
+	// or calmer during the run favours neither.
+	var old *options
+	if o.baseline != "" {
+		old = o.against(o.baseline)
+		rep.Baseline = &Report{Target: old.targetName()}
 	}
-	if o.wants("fanout") || o.wants("latency") {
-		if err := o.runRoom(ctx, rep, st, prog); err != nil {
-			fail("fanout", err)
-		}
+	type step struct {
+		name string
+		run  func(o *options, ctx context.Context, rep *Report, st *stats, prog *progress) error
+		both bool // run against the --baseline binary too
 	}
-	if o.wants("logins") {
-		if err := o.runLogins(ctx, rep, st, prog); err != nil {
-			fail("logins", err)
-		}
+	steps := []step{
+		{"idle", (*options).runIdle, true},
+		{"fanout", (*options).runRoom, true},
+		{"floor", (*options).runFloor, false},
+		{"logins", (*options).runLogins, true},
+		{"modules", (*options).runModules, true},
+		{"rooms", (*options).runRooms, true},
 	}
-	if o.wants("modules") {
-		if err := o.runModules(ctx, rep, st, prog); err != nil {
-			fail("modules", err)
+	turn := 0
+	for _, s := range steps {
+		if !o.wants(s.name) && !(s.name == "fanout" && o.wants("latency")) {
+			continue
 		}
-	}
-	if o.wants("rooms") {
-		if err := o.runRooms(ctx, rep, st, prog); err != nil {
-			fail("rooms", err)
+		if old == nil || !s.both {
+			if err := s.run(o, ctx, rep, st, prog); err != nil {
+				fail(s.name, err)
+			}
+			continue
+		}
+		pair := []struct {
+			o   *options
+			rep *Report
+			tag string
+		}{{o, rep, ""}, {old, rep.Baseline, " (baseline)"}}
+		if turn%2 == 1 {
+			pair[0], pair[1] = pair[1], pair[0]
+		}
+		turn++
+		for _, p := range pair {
+			if err := s.run(p.o, ctx, p.rep, st, prog); err != nil {
+				fail(s.name+p.tag, err)
+			}
 		}
 	}
 	if o.gobench != "" {
@@ -369,21 +422,10 @@ func run(ctx context.Context, o *options, progOut io.Writer) (*Report, error) {
 	}
 	st.mu.Unlock()
 	rep.OutOfOrder = st.outOfOrder.Load()
-	for _, f := range rep.Fanout {
-		rep.MessagesLost += f.Lost
-	}
-	if rep.Latency != nil {
-		rep.MessagesLost += rep.Latency.Lost
-	}
-	if rep.Modules != nil {
-		for _, v := range rep.Modules.Variants {
-			rep.MessagesLost += v.Fanout.Lost + v.Latency.Lost
-		}
-	}
-	if r := rep.Rooms; r != nil {
-		for _, f := range append([]FanoutResult{r.Split}, r.OneRoom...) {
-			rep.MessagesLost += f.Lost
-		}
+	rep.MessagesLost = lostIn(rep)
+	if b := rep.Baseline; b != nil {
+		b.MessagesLost = lostIn(b)
+		rep.MessagesLost += b.MessagesLost
 	}
 	rep.LoadAfter = loadAverage()
 	rep.Figures = figures(rep)
@@ -392,6 +434,45 @@ func run(ctx context.Context, o *options, progOut io.Writer) (*Report, error) {
 		errs = append(errs, fmt.Errorf("%d messages lost", rep.MessagesLost))
 	}
 	return rep, errors.Join(errs...)
+}
+
+// lostIn is the messages lost in the scenarios of rep.
+func lostIn(rep *Report) int64 {
+	var n int64
+	for _, f := range rep.Fanout {
+		n += f.Lost
+	}
+	if rep.Latency != nil {
+		n += rep.Latency.Lost
+	}
+	if f := rep.Floor; f != nil {
+		n += f.Fanout.Lost
+		for _, r := range []*FloorRun{f.Matched, f.Paced} {
+			if r != nil {
+				n += r.Lost
+			}
+		}
+	}
+	if rep.Modules != nil {
+		for _, v := range rep.Modules.Variants {
+			n += v.Fanout.Lost + v.Latency.Lost
+		}
+	}
+	if r := rep.Rooms; r != nil {
+		for _, f := range append([]FanoutResult{r.Split}, r.OneRoom...) {
+			n += f.Lost
+		}
+	}
+	return n
+}
+
+// against is o with bin as the server binary the scenarios start (the
+// --baseline run).
+func (o *options) against(bin string) *options {
+	c := *o
+	c.spawn, c.baseline = bin, ""
+	c.prefix = o.prefix + "o"
+	return &c
 }
 
 func (o *options) targetName() string {
@@ -434,14 +515,23 @@ func (o *options) runRoom(ctx context.Context, rep *Report, st *stats, prog *pro
 	}
 	defer func() { _ = t.stop() }()
 	maxPub := slices.Max(o.publishers)
+	quiesce(ctx, t)
+	meter := meterCPU(t.pid)
+	start := time.Now()
 	clients, err := connectMany(ctx, t, st, prog, "room: connect", o.prefix+"r", o.roomSize, o.dialConcurrency, maxPub, "", func(int) int64 { return t.room })
 	if err != nil {
 		return err
 	}
 	defer closeAll(clients)
-	// The joins pushed presence and room lists to everyone: let it pass.
+	join := &JoinResult{Clients: o.roomSize, Seconds: time.Since(start).Seconds()}
+	join.PerSecond = float64(join.Clients) / join.Seconds
+	rep.RoomJoin = join
+	// The joins pushed presence and room lists to everyone: let it pass
+	// (its CPU is the joins').
+	quiesce(ctx, t)
+	join.CPU = meter.done(int64(o.roomSize))
 	settle(ctx, time.Second)
-	r := &room{clients: clients, st: st}
+	r := &room{clients: clients, st: st, pid: t.pid}
 	if o.wants("fanout") {
 		for _, p := range o.publishers {
 			prog.set("waiting for an idle server", 0, nil, nil)

@@ -22,9 +22,9 @@ const (
 	benchPluginPass   = "parlor-plugin-bench-pass"
 )
 
-// Targets of the modules scenario: a pass-through OnMessage module keeps
-// this share of the throughput without one and adds at most this much to
-// the p99 latency.
+// Targets of the modules scenario (issue figures): a pass-through
+// OnMessage module keeps this share of the throughput without one and adds
+// at most this much to the p99 latency.
 const (
 	targetModuleThroughput = 0.8
 	targetModuleAddedP99   = 1.0 // ms
@@ -210,7 +210,7 @@ func (o *options) moduleServer(ctx context.Context, st *stats, prog *progress, t
 		_ = t.stop()
 		return nil, err
 	}
-	return &moduleServer{t: t, clients: clients, r: &room{clients: clients, st: st}}, nil
+	return &moduleServer{t: t, clients: clients, r: &room{clients: clients, st: st, pid: t.pid}}, nil
 }
 
 func (s *moduleServer) close() {
@@ -229,6 +229,7 @@ func (f *fanoutSum) add(r FanoutResult) {
 	f.Delivered += r.Delivered
 	f.Lost += r.Lost
 	f.Disconnects += r.Disconnects
+	f.CPU = addCPU(f.CPU, r.CPU)
 	if f.Error == "" {
 		f.Error = r.Error
 	}
@@ -249,6 +250,24 @@ type latencySum struct {
 	LatencyResult
 	hist   histogram
 	rounds []float64 // p99 of each slice, ms
+}
+
+// addCPU adds the CPU of two slices of a phase (nil when either was not
+// measured).
+func addCPU(a, b *CPU) *CPU {
+	if b == nil {
+		return a
+	}
+	if a == nil {
+		c := *b
+		return &c
+	}
+	c := &CPU{Seconds: a.Seconds + b.Seconds, Ops: a.Ops + b.Ops, PluginSeconds: a.PluginSeconds + b.PluginSeconds}
+	if c.Ops > 0 {
+		c.MicrosPerOp = c.Seconds * 1e6 / float64(c.Ops)
+		c.PluginMicrosPerOp = c.PluginSeconds * 1e6 / float64(c.Ops)
+	}
+	return c
 }
 
 // medianDiff is the median of a[i]-b[i].
@@ -275,6 +294,7 @@ func (l *latencySum) add(r LatencyResult, h *histogram) {
 	l.Samples += r.Samples
 	l.Lost += r.Lost
 	l.Disconnects += r.Disconnects
+	l.CPU = addCPU(l.CPU, r.CPU)
 	if l.Error == "" {
 		l.Error = r.Error
 	}
@@ -297,8 +317,9 @@ func moduleFigures(m *ModulesResult) []Figure {
 	for _, v := range m.Variants {
 		out = append(out, Figure{
 			Name: fmt.Sprintf("modules: %s, fan-out into %d, 1 publisher (window %d) / latency at %.0f msg/s", v.Name, v.Fanout.RoomSize, v.Fanout.Window, v.Latency.Rate),
-			Value: fmt.Sprintf("%s/s (lost %d); p50 %.2f ms, p99 %.2f ms (lost %d)",
-				thousands(v.Fanout.PerSecond), v.Fanout.Lost, v.Latency.P50, v.Latency.P99, v.Latency.Lost),
+			Value: fmt.Sprintf("%s/s (lost %d), %s; p50 %.2f ms, p99 %.2f ms (lost %d), %s",
+				thousands(v.Fanout.PerSecond), v.Fanout.Lost, cpuText(v.Fanout.CPU, "delivery"),
+				v.Latency.P50, v.Latency.P99, v.Latency.Lost, cpuText(v.Latency.CPU, "delivery")),
 		})
 	}
 	if len(m.Variants) == 3 {

@@ -14,25 +14,30 @@ import (
 
 // Report is the outcome of a run (the --json output).
 type Report struct {
-	Machine           Machine         `json:"machine"`
-	Command           string          `json:"command"`
-	Target            string          `json:"target"`
-	Started           string          `json:"started"`
-	LoadBefore        string          `json:"load_before"` // /proc/loadavg at the start
-	LoadAfter         string          `json:"load_after"`  // and at the end
-	Idle              *IdleResult     `json:"idle,omitempty"`
-	Fanout            []FanoutResult  `json:"fanout,omitempty"`
-	Latency           *LatencyResult  `json:"latency,omitempty"`
-	Logins            *LoginsResult   `json:"logins,omitempty"`
-	Modules           *ModulesResult  `json:"modules,omitempty"`
-	Rooms             *RoomsResult    `json:"rooms,omitempty"`
-	GoBench           []GoBenchResult `json:"go_bench,omitempty"`
-	MessagesLost      int64           `json:"messages_lost"`
-	Disconnects       int64           `json:"disconnects"`
-	DisconnectReasons map[string]int  `json:"disconnect_reasons,omitempty"`
-	OutOfOrder        int64           `json:"out_of_order"`
-	Figures           []Figure        `json:"figures"`
-	Errors            []string        `json:"errors,omitempty"`
+	Machine    Machine         `json:"machine"`
+	Command    string          `json:"command"`
+	Target     string          `json:"target"`
+	Started    string          `json:"started"`
+	LoadBefore string          `json:"load_before"` // /proc/loadavg at the start
+	LoadAfter  string          `json:"load_after"`  // and at the end
+	Idle       *IdleResult     `json:"idle,omitempty"`
+	RoomJoin   *JoinResult     `json:"room_join,omitempty"`
+	Fanout     []FanoutResult  `json:"fanout,omitempty"`
+	Latency    *LatencyResult  `json:"latency,omitempty"`
+	Floor      *FloorResult    `json:"floor,omitempty"`
+	Logins     *LoginsResult   `json:"logins,omitempty"`
+	Modules    *ModulesResult  `json:"modules,omitempty"`
+	Rooms      *RoomsResult    `json:"rooms,omitempty"`
+	GoBench    []GoBenchResult `json:"go_bench,omitempty"`
+	// Baseline is the same scenarios against the --baseline binary, run
+	// alternately with these (its Figures are not filled in).
+	Baseline          *Report        `json:"baseline,omitempty"`
+	MessagesLost      int64          `json:"messages_lost"`
+	Disconnects       int64          `json:"disconnects"`
+	DisconnectReasons map[string]int `json:"disconnect_reasons,omitempty"`
+	OutOfOrder        int64          `json:"out_of_order"`
+	Figures           []Figure       `json:"figures"`
+	Errors            []string       `json:"errors,omitempty"`
 }
 
 // Machine describes where the run happened; tool and server share it.
@@ -59,7 +64,23 @@ type IdleResult struct {
 	HeapKiBPerConn    float64 `json:"heap_inuse_kib_per_conn"`
 	StackKiBPerConn   float64 `json:"stack_inuse_kib_per_conn"`
 	ConnectSeconds    float64 `json:"connect_seconds"`
-	Disconnects       int64   `json:"disconnects"`
+	ConnectsPerSecond float64 `json:"connects_per_second"`
+	// ConnectCPU is the server's per connect+login+join while the
+	// clients connected before stay online.
+	ConnectCPU *CPU `json:"connect_server_cpu,omitempty"`
+	// IdleCPU is the server's per connection and second once every
+	// client is connected and nobody says anything.
+	IdleCPU     *CPU  `json:"idle_server_cpu,omitempty"`
+	Disconnects int64 `json:"disconnects"`
+}
+
+// JoinResult is the connect+login+join of the fan-out room's clients into
+// one room (the ramp before the fan-out runs).
+type JoinResult struct {
+	Clients   int     `json:"clients"`
+	Seconds   float64 `json:"seconds"`
+	PerSecond float64 `json:"per_second"`
+	CPU       *CPU    `json:"server_cpu,omitempty"`
 }
 
 // FanoutResult is one fan-out run.
@@ -75,7 +96,13 @@ type FanoutResult struct {
 	PerSecond         float64 `json:"deliveries_per_second"`
 	MessagesPerSecond float64 `json:"messages_per_second"`
 	Disconnects       int64   `json:"disconnects"`
-	Error             string  `json:"error,omitempty"`
+	// CPU is the server's, per delivery (nil when not measured).
+	CPU *CPU `json:"server_cpu,omitempty"`
+	// BytesPerFrame is the mean payload of the WebSocket messages the
+	// clients read, DeliveriesPerFrame the messages each carried.
+	BytesPerFrame      float64 `json:"bytes_per_frame"`
+	DeliveriesPerFrame float64 `json:"deliveries_per_frame"`
+	Error              string  `json:"error,omitempty"`
 }
 
 // LatencyResult is the paced latency run; times in milliseconds.
@@ -90,7 +117,11 @@ type LatencyResult struct {
 	P99         float64 `json:"p99_ms"`
 	P999        float64 `json:"p999_ms"`
 	Max         float64 `json:"max_ms"`
-	Error       string  `json:"error,omitempty"`
+	// CPU is the server's, per delivery (nil when not measured).
+	CPU                *CPU    `json:"server_cpu,omitempty"`
+	BytesPerFrame      float64 `json:"bytes_per_frame"`
+	DeliveriesPerFrame float64 `json:"deliveries_per_frame"`
+	Error              string  `json:"error,omitempty"`
 }
 
 // LoginsResult compares guest logins without plugins with logins through
@@ -131,7 +162,9 @@ type LoginPass struct {
 	P50         float64 `json:"p50_ms"`
 	P99         float64 `json:"p99_ms"`
 	Max         float64 `json:"max_ms"`
-	Error       string  `json:"error,omitempty"`
+	// CPU is the server's per login (nil when not measured).
+	CPU   *CPU   `json:"server_cpu,omitempty"`
+	Error string `json:"error,omitempty"`
 }
 
 // GoBenchResult is one line of `go test -bench` output.
@@ -157,101 +190,6 @@ func met(ok bool) string {
 		return "yes"
 	}
 	return "no"
-}
-
-// Targets of the project (figures, not test assertions).
-const (
-	targetIdleKiB     = 24.0
-	targetIdleClients = 5000
-	targetDeliveries  = 300000.0
-	targetFanoutRoom  = 1000
-	targetLatencyP99  = 20.0
-	targetLatencyRate = 100.0
-	targetLoginAdded  = 0.5
-)
-
-func figures(rep *Report) []Figure {
-	var out []Figure
-	if i := rep.Idle; i != nil {
-		f := Figure{Name: fmt.Sprintf("idle memory per connection (%d logged-in clients)", i.Clients)}
-		if i.Measured {
-			f.Value = fmt.Sprintf("%.1f KiB (RSS %.0f -> %.0f MiB; Go heap %.1f + stacks %.1f KiB, %.2f goroutines per conn)",
-				i.KiBPerConn, mib(i.RSSBefore), mib(i.RSSAfter), i.HeapKiBPerConn, i.StackKiBPerConn, i.GoroutinesPerConn)
-		} else {
-			f.Value = fmt.Sprintf("n/a (no server RSS; %.2f goroutines/conn)", i.GoroutinesPerConn)
-		}
-		if i.Disconnects > 0 {
-			f.Value += fmt.Sprintf("; %d connections dropped", i.Disconnects)
-		}
-		if i.Clients == targetIdleClients {
-			f.Target = fmt.Sprintf("<= %.0f KiB", targetIdleKiB)
-			f.Met = met(i.Measured && i.KiBPerConn <= targetIdleKiB)
-		}
-		out = append(out, f)
-	}
-	for _, r := range rep.Fanout {
-		f := Figure{
-			Name:  fmt.Sprintf("fan-out deliveries/s, room of %d, %d publisher(s)", r.RoomSize, r.Publishers),
-			Value: fmt.Sprintf("%s/s (%.0f msg/s; lost %d, dropped %d)", thousands(r.PerSecond), r.MessagesPerSecond, r.Lost, r.Disconnects),
-		}
-		if r.RoomSize == targetFanoutRoom {
-			f.Target = fmt.Sprintf(">= %s/s", thousands(targetDeliveries))
-			f.Met = met(r.PerSecond >= targetDeliveries && r.Lost == 0)
-		}
-		out = append(out, f)
-	}
-	if l := rep.Latency; l != nil {
-		f := Figure{
-			Name:  fmt.Sprintf("publish-to-receive latency, %.0f msg/s into a room of %d", l.Rate, l.RoomSize),
-			Value: fmt.Sprintf("p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d samples, lost %d)", l.P50, l.P99, l.Max, l.Samples, l.Lost),
-		}
-		if l.RoomSize == targetFanoutRoom && l.Rate == targetLatencyRate {
-			f.Target = fmt.Sprintf("p99 <= %.0f ms", targetLatencyP99)
-			f.Met = met(l.P99 <= targetLatencyP99 && l.Lost == 0)
-		}
-		out = append(out, f)
-	}
-	if lg := rep.Logins; lg != nil {
-		out = append(out, loginFigures("guest", " (no plugin)", lg.Guest)...)
-		if a := lg.AuthURL; a != nil {
-			out = append(out, loginFigures("authurl", "", *a)...)
-			out = append(out, Figure{
-				Name:  "Auth URL page round trip alone (Go client in the tool, keep-alive, sequential)",
-				Value: fmt.Sprintf("p50 %.3f ms, p99 %.3f ms", lg.Page.P50, lg.Page.P99),
-			}, Figure{
-				Name:   "latency the authurl plugin adds to a login (p99 authurl - p99 guest)",
-				Value:  fmt.Sprintf("p99 +%.3f ms (p50 +%.3f ms)", lg.AddedP99, lg.AddedP50),
-				Target: fmt.Sprintf("<= %.1f ms", targetLoginAdded),
-				Met:    met(lg.AddedP99 <= targetLoginAdded),
-			})
-		}
-	}
-	if len(rep.Fanout) > 0 || rep.Latency != nil || rep.Idle != nil || rep.Rooms != nil {
-		out = append(out, Figure{
-			Name: "messages lost / connections dropped", Value: fmt.Sprintf("%d / %d", rep.MessagesLost, rep.Disconnects),
-			Target: "0 / 0", Met: met(rep.MessagesLost == 0 && rep.Disconnects == 0),
-		})
-	}
-	if rep.LoadBefore != "" {
-		out = append(out, Figure{
-			Name:  "machine load during the run (1, 5, 15 min averages, start -> end)",
-			Value: rep.LoadBefore + " -> " + rep.LoadAfter,
-		})
-	}
-	for _, b := range rep.GoBench {
-		v := fmt.Sprintf("%s ns/op, %d B/op, %d allocs/op", thousands(b.NsPerOp), b.BytesPerOp, b.AllocsPerOp)
-		if b.Extra != "" {
-			v += ", " + b.Extra
-		}
-		out = append(out, Figure{Name: "go test -bench " + b.Name, Value: v})
-	}
-	if m := rep.Modules; m != nil {
-		out = append(out, moduleFigures(m)...)
-	}
-	if r := rep.Rooms; r != nil {
-		out = append(out, roomsFigures(r)...)
-	}
-	return out
 }
 
 // loadAverage returns the first three fields of /proc/loadavg.
@@ -488,16 +426,4 @@ func (p *progress) lineLocked() string {
 func (p *progress) stop() {
 	p.once.Do(func() { close(p.quit) })
 	<-p.done
-}
-
-// loginFigures are the two figures of one login server: the sequential
-// round trip and the concurrent rate.
-func loginFigures(kind, detail string, s LoginServer) []Figure {
-	return []Figure{{
-		Name:  kind + " login round trip" + detail + ", sequential",
-		Value: fmt.Sprintf("p50 %.3f ms, p99 %.3f ms", s.Sequential.P50, s.Sequential.P99),
-	}, {
-		Name:  fmt.Sprintf("%s logins/s (%d concurrent)", kind, s.Concurrent.Concurrency),
-		Value: fmt.Sprintf("%s/s (p99 %.2f ms)", thousands(s.Concurrent.PerSecond), s.Concurrent.P99),
-	}}
 }

@@ -80,10 +80,10 @@ func (o *options) runRooms(ctx context.Context, rep *Report, st *stats, prog *pr
 		return err
 	}
 	defer closeAll(clients)
-	whole := &room{clients: clients, st: st}
+	whole := &room{clients: clients, st: st, pid: t.pid}
 	split := make([]*room, roomsSplit)
 	for k := range split {
-		split[k] = &room{st: st}
+		split[k] = &room{st: st, pid: t.pid}
 	}
 	for i, c := range clients { // publisher k (client k) comes first in room k
 		split[i%roomsSplit].clients = append(split[i%roomsSplit].clients, c)
@@ -216,7 +216,7 @@ func roomsFigures(m *RoomsResult) []Figure {
 	var ones []string
 	var lost, dropped int64
 	for _, r := range m.OneRoom {
-		ones = append(ones, thousands(r.PerSecond)+"/s")
+		ones = append(ones, thousands(r.PerSecond)+"/s ("+cpuText(r.CPU, "delivery")+")")
 		lost += r.Lost
 		dropped += r.Disconnects
 	}
@@ -225,8 +225,8 @@ func roomsFigures(m *RoomsResult) []Figure {
 		Value: fmt.Sprintf("%s (lost %d, dropped %d)", strings.Join(ones, ", "), lost, dropped),
 	}, Figure{
 		Name: fmt.Sprintf("rooms: fan-out deliveries/s, %d rooms of %d, 1 publisher each", m.Rooms, m.Split.RoomSize),
-		Value: fmt.Sprintf("%s/s (%.0f msg/s; lost %d, dropped %d)",
-			thousands(m.Split.PerSecond), m.Split.MessagesPerSecond, m.Split.Lost, m.Split.Disconnects),
+		Value: fmt.Sprintf("%s/s (%.0f msg/s; lost %d, dropped %d), %s",
+			thousands(m.Split.PerSecond), m.Split.MessagesPerSecond, m.Split.Lost, m.Split.Disconnects, cpuText(m.Split.CPU, "delivery")),
 	}, Figure{
 		Name:   fmt.Sprintf("rooms: %d rooms x %d / 1 room x %d, deliveries/s (same clients, same run)", m.Rooms, m.Split.RoomSize, m.Clients),
 		Value:  fmt.Sprintf("%.2f", m.Ratio),

@@ -10,8 +10,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +19,14 @@ import (
 // in and, when room returns a room id above 0, joins it. Clients whose
 // index is below pubs are publishers.
 func connectMany(ctx context.Context, t *target, st *stats, prog *progress, label, prefix string, n, conc, pubs int, password string, room func(i int) int64) ([]*client, error) {
+	return openMany(ctx, prog, label, n, conc, func(ctx context.Context, i int) (*client, error) {
+		return openClient(ctx, t, st, i, fmt.Sprintf("%s%d", prefix, i), i < pubs, password, room(i))
+	})
+}
+
+// openMany opens n clients with open, at most conc at once; on the first
+// error it closes those it opened.
+func openMany(ctx context.Context, prog *progress, label string, n, conc int, open func(ctx context.Context, i int) (*client, error)) ([]*client, error) {
 	clients := make([]*client, n)
 	var (
 		done     atomic.Int64
@@ -44,7 +50,7 @@ func connectMany(ctx context.Context, t *target, st *stats, prog *progress, labe
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c, err := openClient(ctx, t, st, i, fmt.Sprintf("%s%d", prefix, i), i < pubs, password, room(i))
+			c, err := open(ctx, i)
 			if err != nil {
 				mu.Lock()
 				if firstErr == nil {
@@ -110,6 +116,7 @@ func idleScenario(ctx context.Context, o *options, t *target, st *stats, prog *p
 	m0 := runtimeMetrics(ctx, t.base)
 	d0 := st.disconnect.Load()
 	defer func() { res.Disconnects = st.disconnect.Load() - d0 }()
+	meter := meterCPU(t.pid)
 	start := time.Now()
 	clients, err := connectMany(ctx, t, st, prog, "idle: connect", o.prefix+"i", o.clients, o.dialConcurrency, 0, "", roomOf)
 	if err != nil {
@@ -117,10 +124,24 @@ func idleScenario(ctx context.Context, o *options, t *target, st *stats, prog *p
 	}
 	defer closeAll(clients)
 	res.ConnectSeconds = time.Since(start).Seconds()
+	res.ConnectsPerSecond = float64(o.clients) / res.ConnectSeconds
 	prog.set("idle: settle", 0, nil, nil)
 	// Let the room list pushes, status file writes and the garbage of
-	// the login burst settle, then take the median of three readings.
-	settle(ctx, 5*time.Second)
+	// the login burst settle (their CPU is the logins'), then take the
+	// median of three readings.
+	quiesce(ctx, t)
+	res.ConnectCPU = meter.done(int64(o.clients))
+	settle(ctx, time.Second)
+	// What the idle connections cost: keep-alive pings, timers.
+	idle := meterCPU(t.pid)
+	idleStart := time.Now()
+	settle(ctx, 2*time.Second)
+	if c := idle.done(int64(o.clients)); c != nil {
+		c.Window = time.Since(idleStart).Seconds()
+		c.MicrosPerOp /= c.Window
+		c.PluginMicrosPerOp /= c.Window
+		res.IdleCPU = c
+	}
 	var readings []int64
 	for k := range 3 {
 		if k > 0 {
@@ -202,30 +223,6 @@ func quiesce(ctx context.Context, t *target) {
 	}
 }
 
-// cpuTicks is the user plus system time of a process in clock ticks.
-func cpuTicks(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("read process times: %w", err)
-	}
-	// The command name may hold spaces; the fields after it do not.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
-	}
-	return utime + stime, nil
-}
-
 func settle(ctx context.Context, d time.Duration) {
 	select {
 	case <-ctx.Done():
@@ -237,6 +234,29 @@ func settle(ctx context.Context, d time.Duration) {
 type room struct {
 	clients []*client
 	st      *stats
+	pid     int // the server process whose CPU is measured; 0 none
+}
+
+// wire is what a set of clients read: WebSocket messages and their bytes.
+type wire struct{ frames, bytes int64 }
+
+func (r *room) wire() wire {
+	var w wire
+	for _, c := range r.clients {
+		w.frames += c.frames.Load()
+		w.bytes += c.bytes.Load()
+	}
+	return w
+}
+
+// framing sets the mean size of the WebSocket messages read between w0
+// and w1 and the deliveries each carried.
+func framing(w0, w1 wire, delivered int64) (bytesPerFrame, perFrame float64) {
+	n := w1.frames - w0.frames
+	if n <= 0 {
+		return 0, 0
+	}
+	return float64(w1.bytes-w0.bytes) / float64(n), float64(delivered) / float64(n)
 }
 
 // snapshot returns each client's received count.
@@ -312,8 +332,11 @@ func fanoutRooms(ctx context.Context, o *options, prog *progress, rooms []*room,
 		sent, minRcv atomic.Int64
 	}
 	runs := make([]*roomRun, len(rooms))
+	var w0 wire
 	for i, r := range rooms {
 		runs[i] = &roomRun{room: r, base: r.snapshot()}
+		w := r.wire()
+		w0.frames, w0.bytes = w0.frames+w.frames, w0.bytes+w.bytes
 	}
 	totals := func() (sent int64, pc phaseCounts) {
 		pc.minimum = -1
@@ -356,6 +379,7 @@ func fanoutRooms(ctx context.Context, o *options, prog *progress, rooms []*room,
 		sent, pc := totals()
 		return fmt.Sprintf("sent %d delivered %d lost conns %d", sent, pc.delivered, st.disconnect.Load()-d0)
 	})
+	meter := meterCPU(rooms[0].pid)
 	start := time.Now()
 	end := start.Add(dur)
 	prog.clock(start, dur)
@@ -411,7 +435,14 @@ func fanoutRooms(ctx context.Context, o *options, prog *progress, rooms []*room,
 	res := FanoutResult{
 		RoomSize: len(rooms[0].clients), Publishers: pubs * len(rooms), Window: o.window, Seconds: finished.Sub(start).Seconds(),
 		Sent: sent, Delivered: pc.delivered, Disconnects: st.disconnect.Load() - d0,
+		CPU: meter.done(pc.delivered),
 	}
+	var w1 wire
+	for _, r := range rooms {
+		w := r.wire()
+		w1.frames, w1.bytes = w1.frames+w.frames, w1.bytes+w.bytes
+	}
+	res.BytesPerFrame, res.DeliveriesPerFrame = framing(w0, w1, pc.delivered)
 	for _, rr := range runs {
 		res.Expected += rr.sent.Load() * int64(len(rr.clients))
 	}
@@ -436,6 +467,8 @@ func (r *room) latency(ctx context.Context, prog *progress, rate float64, dur ti
 	st.hist.reset()
 	st.latency.Store(true)
 	var sent int64
+	w0 := r.wire()
+	meter := meterCPU(r.pid)
 	prog.set(fmt.Sprintf("latency %.0f msg/s", rate), 0, nil, func() string {
 		return fmt.Sprintf("sent %d p99 %s", atomic.LoadInt64(&sent), st.hist.quantile(0.99))
 	})
@@ -466,6 +499,8 @@ loop:
 	r.drain(ctx, base, sent, 10*time.Second)
 	st.latency.Store(false)
 	pc := r.counts(base)
+	res.CPU = meter.done(pc.delivered)
+	res.BytesPerFrame, res.DeliveriesPerFrame = framing(w0, r.wire(), pc.delivered)
 	res.Sent = sent
 	res.Samples = st.hist.total.Load()
 	res.Lost = sent*int64(len(r.clients)) - pc.delivered
@@ -493,6 +528,7 @@ func loginPass(ctx context.Context, t *target, st *stats, prog *progress, label,
 	)
 	prog.set(label, int64(n), done.Load, nil)
 	jobs := make(chan int)
+	meter := meterCPU(t.pid)
 	start := time.Now()
 	for range conc {
 		wg.Add(1)
@@ -523,6 +559,7 @@ func loginPass(ctx context.Context, t *target, st *stats, prog *progress, label,
 	close(jobs)
 	wg.Wait()
 	elapsed := time.Since(start)
+	res.CPU = meter.done(int64(len(lat)))
 	res.Failures = int(failures.Load())
 	res.PerSecond = float64(len(lat)) / elapsed.Seconds()
 	res.P50, res.P99, res.Max = ms(lat.quantile(0.5)), ms(lat.quantile(0.99)), ms(lat.quantile(1))

@@ -212,8 +212,14 @@ func spawn(ctx context.Context, bin string, spec serverSpec) (*target, error) {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited is closed once the process has ended (waitErr is then set):
+	// both the health wait and stop may look.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() {
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
 	t := &target{
 		wsURL: "ws://" + addr + "/ws", base: "http://" + addr, pid: cmd.Process.Pid, room: 1,
 		logTo: logPath,
@@ -229,7 +235,7 @@ func spawn(ctx context.Context, bin string, spec serverSpec) (*target, error) {
 		}
 		return os.RemoveAll(dir)
 	}
-	if err := waitHealthy(ctx, t.base, exited); err != nil {
+	if err := waitHealthy(ctx, t.base, exited, func() error { return waitErr }); err != nil {
 		_ = t.stop()
 		return nil, fmt.Errorf("server %s did not come up: %w%s", bin, err, tail(logPath))
 	}
@@ -277,7 +283,7 @@ func withoutParlorEnv(env []string) []string {
 	return out
 }
 
-func waitHealthy(ctx context.Context, base string, exited <-chan error) error {
+func waitHealthy(ctx context.Context, base string, exited <-chan struct{}, waitErr func() error) error {
 	deadline := time.Now().Add(30 * time.Second)
 	client := &http.Client{Timeout: time.Second}
 	for {
@@ -293,8 +299,8 @@ func waitHealthy(ctx context.Context, base string, exited <-chan error) error {
 			}
 		}
 		select {
-		case err := <-exited:
-			return fmt.Errorf("it exited: %v", err)
+		case <-exited:
+			return fmt.Errorf("it exited: %v", waitErr())
 		case <-ctx.Done():
 			return fmt.Errorf("wait for health: %w", ctx.Err())
 		case <-time.After(50 * time.Millisecond):

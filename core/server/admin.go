@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -13,7 +14,8 @@ import (
 	"github.com/parlorchat/parlor/core/web"
 )
 
-// adminParts is the admin listener of /metrics and /healthz (admin.addr).
+// adminParts is the admin listener of /metrics, /healthz and the
+// profiles under /debug/pprof/ (admin.addr).
 type adminParts struct {
 	srv    *http.Server
 	ln     net.Listener
@@ -69,7 +71,7 @@ func (s *Server) startAdmin(routes *web.Routes) error {
 	}
 	a := &s.adm
 	a.ln = ln
-	a.srv = s.newHTTPServer(web.Admin(*routes))
+	a.srv = s.newHTTPServer(adminHandler(web.Admin(*routes)))
 	a.served = make(chan struct{})
 	go func() {
 		defer close(a.served)
@@ -78,6 +80,24 @@ func (s *Server) startAdmin(routes *web.Routes) error {
 		}
 	}()
 	return nil
+}
+
+// adminHandler serves the Go runtime's profiles (net/http/pprof) under
+// /debug/pprof/ and everything else through routes. The handlers are
+// registered on this mux only, never on http.DefaultServeMux, so they are
+// answered on the admin listener and nowhere else. A CPU profile or trace
+// may last longer than http.response_timeout: net/http/pprof moves the
+// write deadline by the seconds asked for.
+func adminHandler(routes http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	mux.Handle("/", routes)
+	return mux
 }
 
 // stopAdmin closes the admin listener.
