@@ -219,7 +219,34 @@ func (s *moduleServer) close() {
 }
 
 // fanoutSum adds up fan-out slices of one server.
-type fanoutSum struct{ FanoutResult }
+type fanoutSum struct {
+	FanoutResult
+	frames frameSum
+}
+
+// frameSum adds up the WebSocket messages the clients read in slices, for
+// the mean bytes and deliveries per message.
+type frameSum struct{ frames, bytes, deliveries float64 }
+
+// add counts a slice of delivered deliveries, perFrame per message of
+// bytesPerFrame bytes.
+func (s *frameSum) add(delivered int64, perFrame, bytesPerFrame float64) {
+	if perFrame <= 0 {
+		return
+	}
+	n := float64(delivered) / perFrame
+	s.frames += n
+	s.bytes += n * bytesPerFrame
+	s.deliveries += float64(delivered)
+}
+
+// means returns the bytes and the deliveries per message.
+func (s frameSum) means() (bytesPerFrame, perFrame float64) {
+	if s.frames == 0 {
+		return 0, 0
+	}
+	return s.bytes / s.frames, s.deliveries / s.frames
+}
 
 func (f *fanoutSum) add(r FanoutResult) {
 	f.RoomSize, f.Publishers, f.Window = r.RoomSize, r.Publishers, r.Window
@@ -230,6 +257,7 @@ func (f *fanoutSum) add(r FanoutResult) {
 	f.Lost += r.Lost
 	f.Disconnects += r.Disconnects
 	f.CPU = addCPU(f.CPU, r.CPU)
+	f.frames.add(r.Delivered, r.DeliveriesPerFrame, r.BytesPerFrame)
 	if f.Error == "" {
 		f.Error = r.Error
 	}
@@ -241,6 +269,7 @@ func (f *fanoutSum) result() FanoutResult {
 		r.PerSecond = float64(r.Delivered) / r.Seconds
 		r.MessagesPerSecond = float64(r.Sent) / r.Seconds
 	}
+	r.BytesPerFrame, r.DeliveriesPerFrame = f.frames.means()
 	return r
 }
 
@@ -250,6 +279,7 @@ type latencySum struct {
 	LatencyResult
 	hist   histogram
 	rounds []float64 // p99 of each slice, ms
+	frames frameSum
 }
 
 // addCPU adds the CPU of two slices of a phase (nil when either was not
@@ -295,6 +325,7 @@ func (l *latencySum) add(r LatencyResult, h *histogram) {
 	l.Lost += r.Lost
 	l.Disconnects += r.Disconnects
 	l.CPU = addCPU(l.CPU, r.CPU)
+	l.frames.add(r.Samples, r.DeliveriesPerFrame, r.BytesPerFrame)
 	if l.Error == "" {
 		l.Error = r.Error
 	}
@@ -308,6 +339,7 @@ func (l *latencySum) result() LatencyResult {
 	r.P99 = ms(l.hist.quantile(0.99))
 	r.P999 = ms(l.hist.quantile(0.999))
 	r.Max = ms(time.Duration(l.hist.max.Load()))
+	r.BytesPerFrame, r.DeliveriesPerFrame = l.frames.means()
 	return r
 }
 
