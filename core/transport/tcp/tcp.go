@@ -23,6 +23,7 @@ import (
 
 	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/core/session"
+	"github.com/parlorchat/parlor/core/transport/wire"
 )
 
 // Options configures a Server.
@@ -49,6 +50,7 @@ type Server struct {
 	opts Options
 	node *session.Node
 	log  hclog.Logger
+	bufs *wire.Pool // write buffers, lent while a connection writes
 
 	mu     sync.Mutex
 	ln     []net.Listener
@@ -67,7 +69,7 @@ func New(node *session.Node, opts Options) *Server {
 	if opts.HandshakeTimeout <= 0 {
 		opts.HandshakeTimeout = opts.WriteTimeout
 	}
-	return &Server{opts: opts, node: node, log: opts.Logger}
+	return &Server{opts: opts, node: node, log: opts.Logger, bufs: wire.NewPool(maxPooledWrite)}
 }
 
 // Serve accepts connections on ln until Close; it returns nil once the
@@ -173,7 +175,10 @@ func (s *Server) start(nc net.Conn) {
 // open starts the session of a connection and its reader and writer.
 func (s *Server) open(nc net.Conn) {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &conn{s: s, nc: nc, ctx: ctx, cancel: cancel, ip: remoteIP(nc), wake: make(chan struct{}, 1), ended: make(chan struct{})}
+	c := &conn{
+		s: s, nc: nc, w: wire.New(nc, s.opts.WriteTimeout), ctx: ctx, cancel: cancel, ip: remoteIP(nc),
+		wake: make(chan struct{}, 1), ended: make(chan struct{}),
+	}
 	client, err := s.node.Connect(ctx, c, session.ConnInfo{RemoteIP: c.ip})
 	if err != nil {
 		cancel()
@@ -190,11 +195,12 @@ func (s *Server) open(nc net.Conn) {
 }
 
 // conn is one TCP client. A reader goroutine hands lines to the session;
-// a writer goroutine writes what is queued, as many lines per write as
-// piled up.
+// a writer goroutine writes what is queued, as many lines per write (and
+// write(2)) as piled up.
 type conn struct {
 	s      *Server
 	nc     net.Conn
+	w      *wire.Conn // every write to nc
 	ctx    context.Context
 	cancel context.CancelFunc
 	ip     string
@@ -265,15 +271,14 @@ func (c *conn) closeWith(reason string) {
 	})
 }
 
-// writeBufferSize is the writer's buffer; larger frames go past it.
-const writeBufferSize = 4096
+// maxPooledWrite is the largest write buffer kept for reuse.
+const maxPooledWrite = 64 << 10
 
-// writeLoop writes queued frames, one line each, flushing when the queue
-// is empty, and closes the connection once it is closing and drained.
+// writeLoop writes queued frames, one line each and all that piled up in
+// one write, and closes the connection once it is closing and drained.
 func (c *conn) writeLoop() {
 	defer c.s.active.Done()
 	defer close(c.ended)
-	bw := bufio.NewWriterSize(c.nc, writeBufferSize)
 	var batch []*chat.Frame
 	for {
 		c.mu.Lock()
@@ -294,28 +299,40 @@ func (c *conn) writeLoop() {
 			continue
 		}
 		n := 0
+		for _, f := range batch {
+			n += len(f.JSON()) + 1
+		}
 		if !c.broken.Load() {
-			_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout))
-			for _, f := range batch {
-				b := f.JSON()
-				n += len(b) + 1
-				_, _ = bw.Write(b)
-				_ = bw.WriteByte('\n')
-			}
-			if err := bw.Flush(); err != nil {
+			if err := c.write(batch); err != nil {
 				c.broken.Store(true)
 				c.closeWith("write failed")
 			}
-		} else {
-			for _, f := range batch {
-				n += len(f.JSON()) + 1
-			}
 		}
 		clear(batch)
+		if cap(batch) > maxBatchKept {
+			batch = nil
+		}
 		c.mu.Lock()
 		c.queued = max(c.queued-n, 0)
 		c.mu.Unlock()
 	}
+}
+
+// maxBatchKept bounds the batch slice the writer keeps between batches.
+const maxBatchKept = 64
+
+// write sends the lines of batch in one write from a lent buffer, waiting
+// for the client up to the write timeout.
+func (c *conn) write(batch []*chat.Frame) error {
+	bp := c.s.bufs.Get()
+	b := *bp
+	for _, f := range batch {
+		b = append(append(b, f.JSON()...), '\n')
+	}
+	_, err := c.w.Write(b)
+	*bp = b
+	c.s.bufs.Put(bp)
+	return err
 }
 
 // serve reads lines until the connection ends, then waits for the writer

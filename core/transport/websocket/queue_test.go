@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/core/config"
 )
@@ -18,10 +16,7 @@ func queueRoom(t *testing.T) (*chat.Group, *Handler) {
 	def := config.Default()
 	g := chat.NewGroup(chat.Options{History: 0, MaxMessageChars: 1 << 20, Guests: true})
 	g.PutRoom(chat.RoomInfo{ID: 1, Name: "Room", Member: true, Open: true}, nil)
-	h := &Handler{
-		opts: Options{SendQueue: def.HTTP.SendQueue, SendQueueBytes: def.HTTP.SendQueueBytes},
-		log:  hclog.NewNullLogger(),
-	}
+	h := New(nil, Options{SendQueue: def.HTTP.SendQueue, SendQueueBytes: def.HTTP.SendQueueBytes})
 	return g, h
 }
 

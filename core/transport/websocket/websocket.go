@@ -8,12 +8,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +28,7 @@ import (
 	"github.com/parlorchat/parlor/core/auth"
 	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/core/session"
+	"github.com/parlorchat/parlor/core/transport/wire"
 )
 
 // maxBatch bounds how many queued frames one write carries.
@@ -49,10 +52,12 @@ type Options struct {
 // Handler accepts WebSocket connections at /ws and hands their requests
 // to the session layer.
 type Handler struct {
-	opts  Options
-	node  *session.Node
-	log   hclog.Logger
-	names publicNames // allowed Host headers (host.go)
+	opts    Options
+	node    *session.Node
+	log     hclog.Logger
+	names   publicNames   // allowed Host headers (host.go)
+	bufs    *wire.Pool    // batch buffers, lent while a connection writes
+	writers *wire.Writers // the goroutines that write for the connections
 
 	active sync.WaitGroup // connections being served
 }
@@ -77,12 +82,17 @@ func New(node *session.Node, opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
-	return &Handler{opts: opts, node: node, log: opts.Logger, names: newPublicNames(opts.PublicNames)}
+	return &Handler{
+		opts: opts, node: node, log: opts.Logger, names: newPublicNames(opts.PublicNames),
+		bufs: wire.NewPool(maxPooledBatch), writers: wire.NewWriters(runtime.GOMAXPROCS(0)),
+	}
 }
 
 // Buffer sizes of a connection. net/http's are 4 KiB each, held for the
-// life of the connection; clients send small frames and most of a larger
-// write bypasses the buffer, so 512 bytes each are enough.
+// life of the connection; clients send small frames, so 512 bytes are
+// enough to read. The write buffer carries only coder/websocket's control
+// frames (ping, pong, close: at most 139 bytes, so each leaves in one
+// write); Parlor frames its messages itself in a lent batch buffer.
 const (
 	readBufferSize  = 512
 	writeBufferSize = 512
@@ -105,7 +115,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Counted before the hijack: until then the HTTP server's Shutdown
 	// waits for this request, so Wait cannot have started yet.
 	h.active.Add(1)
-	hw := &hijackWriter{ResponseWriter: w}
+	hw := &hijackWriter{ResponseWriter: w, timeout: h.opts.WriteTimeout}
 	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		h.active.Done()
@@ -115,7 +125,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(h.opts.MaxFrameBytes)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
-		h: h, ws: ws, nc: hw.conn, ctx: ctx, cancel: cancel,
+		h: h, ws: ws, w: hw.wire, ctx: ctx, cancel: cancel,
 		ip:    ip,
 		ended: make(chan struct{}),
 	}
@@ -125,7 +135,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		c.ping.Stop()
 		cancel()
-		h.refuse(ws, hw.conn, ip, err)
+		h.refuse(ws, hw.wire.NetConn(), ip, err)
 		h.active.Done()
 		return
 	}
@@ -180,10 +190,12 @@ func (h *Handler) refuse(ws *websocket.Conn, nc net.Conn, ip string, err error) 
 }
 
 // hijackWriter gives coder/websocket the hijacked connection with smaller
-// buffers than net/http's and keeps the net.Conn for write deadlines.
+// buffers than net/http's, writing through a wire.Conn that the
+// connection's own frames share.
 type hijackWriter struct {
 	http.ResponseWriter
-	conn net.Conn
+	timeout time.Duration // the write timeout of the wire
+	wire    *wire.Conn    // set by Hijack
 }
 
 // Hijack implements http.Hijacker.
@@ -196,7 +208,6 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("hijack: %w", err)
 	}
-	w.conn = nc
 	// The server's read and write deadlines (http.read_timeout,
 	// http.response_timeout) must not stay on a hijacked connection: a
 	// WebSocket sets its own. net/http documents that they may remain
@@ -205,7 +216,8 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		_ = nc.Close()
 		return nil, nil, fmt.Errorf("hijack: clear deadlines: %w", err)
 	}
-	bw := bufio.NewWriterSize(nc, writeBufferSize)
+	w.wire = wire.New(nc, w.timeout)
+	bw := bufio.NewWriterSize(w.wire, writeBufferSize)
 	n := brw.Reader.Buffered()
 	if n > readBufferSize {
 		return nc, bufio.NewReadWriter(brw.Reader, bw), nil
@@ -232,13 +244,16 @@ func remoteIP(r *http.Request) string {
 // conn is one client connection; it implements chat.Conn.
 //
 // An idle connection has one goroutine, its reader. Frames wait in a
-// bounded queue; a writer goroutine runs only while the queue is not
-// empty and sends what piled up as one message per write. Keep-alive
+// bounded queue; a connection with frames queued takes its turn on the
+// handler's writers (Run), which send what piled up as one message in one
+// write that does not wait for the client. Only when the client's socket
+// does not take such a write at once does the connection get a writer
+// goroutine of its own (writeLoop), until its queue is empty. Keep-alive
 // pings run from a timer.
 type conn struct {
 	h      *Handler
 	ws     *websocket.Conn
-	nc     net.Conn // the hijacked connection (write deadlines); nil if unknown
+	w      *wire.Conn // every write to the client; nil only in tests that never write
 	ctx    context.Context
 	cancel context.CancelFunc
 	ip     string
@@ -251,13 +266,10 @@ type conn struct {
 	mu      sync.Mutex
 	queue   []*chat.Frame // frames waiting for the writer, at most opts.SendQueue
 	queued  int           // bytes of queue and of the batch being written, at most opts.SendQueueBytes
-	writing bool          // a writer goroutine is running
+	writing bool          // frames are queued or being written: Run or writeLoop will see them
 	closing bool          // closeWith was called; the writer closes the connection
-	// deadline is the write deadline set on nc; only the (single) running
-	// writer uses it, and it is lifted when the writer stops.
-	deadline time.Time
-	status   websocket.StatusCode
-	reason   string
+	status  websocket.StatusCode
+	reason  string
 
 	closeOnce sync.Once
 }
@@ -279,7 +291,7 @@ func (c *conn) Send(f *chat.Frame) bool {
 	c.writing = true
 	c.mu.Unlock()
 	if start {
-		go c.writeLoop()
+		c.h.writers.Add(c)
 	}
 	return true
 }
@@ -307,48 +319,127 @@ func (c *conn) closeWith(status websocket.StatusCode, reason string) {
 		c.mu.Lock()
 		c.status, c.reason = status, reason
 		c.closing = true
+		// Nothing is queued while no writer runs; one that runs closes
+		// the connection once it has written what is queued.
 		start := !c.writing
 		c.writing = true
 		c.mu.Unlock()
 		c.cancel()
 		if start {
-			go c.writeLoop()
+			go c.finish()
 		}
 	})
 }
 
-// writeLoop sends the queued frames, up to maxBatch per write, and ends
-// when the queue is empty; on a closing connection it then closes the
-// WebSocket.
-func (c *conn) writeLoop() {
+// take moves up to maxBatch queued frames into batch, after settling the
+// bytes of the last batch (done); c.mu is held. It returns how many it
+// took and whether they are to be dropped rather than written: a closing
+// connection still gets what was queued before (a notice telling the user
+// why, for example), unless it is a slow consumer.
+func (c *conn) take(batch *[maxBatch]*chat.Frame, done int) (n int, drop bool) {
+	c.queued -= done
+	n = copy(batch[:], c.queue)
+	rest := copy(c.queue, c.queue[n:])
+	clear(c.queue[rest:])
+	c.queue = c.queue[:rest]
+	return n, c.closing && c.reason == chat.ReasonSlowConsumer
+}
+
+// stop ends the writing when nothing is queued: the connection waits for
+// its next frame, or is closed when it is closing. c.mu is held; it
+// reports whether the caller must finish the connection.
+func (c *conn) stop() (finish bool) {
+	if c.closing {
+		return true
+	}
+	c.writing = false
+	if cap(c.queue) > idleQueueCap {
+		c.queue = nil
+	}
+	return false
+}
+
+// Run is the connection's turn on the handler's writers (wire.Writers):
+// it writes up to maxBatch queued frames as one message, without waiting
+// for the client. When the client's socket does not take it all at once,
+// the connection goes on writing on a goroutine of its own (writeLoop).
+func (c *conn) Run() (again bool) {
 	var batch [maxBatch]*chat.Frame
-	inflight := 0 // bytes of the last batch, pending until it is written
+	c.mu.Lock()
+	n, drop := c.take(&batch, 0)
+	if n == 0 {
+		finish := c.stop()
+		c.mu.Unlock()
+		if finish {
+			go c.finish() // the close handshake waits for the client
+		}
+		return false
+	}
+	c.mu.Unlock()
+	size := 0
+	for _, f := range batch[:n] {
+		size += len(f.JSON())
+	}
+	if !drop && !c.broken.Load() {
+		bp := c.frame(batch[:n])
+		out, err := c.w.TryWrite(*bp)
+		switch {
+		case err != nil:
+			c.h.bufs.Put(bp)
+			c.broken.Store(true)
+			c.closeWith(websocket.StatusGoingAway, "write failed")
+		case out != wire.Wrote:
+			go c.writeLoop(bp, out == wire.NotWritten, size)
+			return false
+		default:
+			c.h.bufs.Put(bp)
+		}
+	}
+	c.mu.Lock()
+	c.queued -= size
+	more := len(c.queue) > 0
+	var finish bool
+	if !more {
+		finish = c.stop()
+	}
+	c.mu.Unlock()
+	if finish {
+		go c.finish()
+	}
+	return more
+}
+
+// writeLoop writes for a connection whose client did not take a write at
+// once: first the message bp (or the rest of it the wire keeps, when
+// unsent is false), of size payload bytes, then the queued frames, up to
+// maxBatch per write, waiting for the client as long as the write timeout
+// allows. It ends when the queue is empty; on a closing connection it
+// then closes the WebSocket.
+func (c *conn) writeLoop(bp *[]byte, unsent bool, size int) {
+	var err error
+	if unsent {
+		_, err = c.w.Write(*bp)
+	} else {
+		err = c.w.Flush()
+	}
+	c.h.bufs.Put(bp)
+	if err != nil {
+		c.broken.Store(true)
+		c.closeWith(websocket.StatusGoingAway, "write failed")
+	}
+	var batch [maxBatch]*chat.Frame
+	inflight := size // bytes of the last batch, pending until it is written
 	for {
 		c.mu.Lock()
-		c.queued -= inflight
-		n := copy(batch[:], c.queue)
+		n, drop := c.take(&batch, inflight)
 		if n == 0 {
-			closing := c.closing
-			if !closing {
-				c.idleDeadline()
-				c.writing = false
-				if cap(c.queue) > idleQueueCap {
-					c.queue = nil
-				}
-			}
+			finish := c.stop()
 			c.mu.Unlock()
-			if closing {
+			if finish {
 				c.finish()
 			}
 			return
 		}
-		rest := copy(c.queue, c.queue[n:])
-		clear(c.queue[rest:])
-		c.queue = c.queue[:rest]
-		// A closing connection still gets what was queued before (a
-		// notice telling the user why, for example), unless it is a
-		// slow consumer or can't be written to.
-		drop := c.closing && c.reason == chat.ReasonSlowConsumer
 		c.mu.Unlock()
 		inflight = 0
 		for _, f := range batch[:n] {
@@ -364,19 +455,6 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// idleDeadline lifts the write deadline when the writer stops, so that it
-// cannot expire under a keep-alive ping sent while the connection idles
-// (pings are bounded by their own context). It runs under c.mu before
-// the writer is marked stopped, so it never lifts a later writer's
-// deadline.
-func (c *conn) idleDeadline() {
-	if c.nc == nil || c.deadline.IsZero() {
-		return
-	}
-	_ = c.nc.SetWriteDeadline(time.Time{})
-	c.deadline = time.Time{}
-}
-
 // finish closes the WebSocket: with the close handshake, or at once when
 // the connection is broken.
 func (c *conn) finish() {
@@ -388,9 +466,6 @@ func (c *conn) finish() {
 	}
 	if c.status != websocket.StatusNormalClosure {
 		c.h.log.Debug("closing connection", "remote", c.ip, "reason", c.reason)
-	}
-	if c.nc != nil {
-		_ = c.nc.SetWriteDeadline(time.Time{}) // the handshake has its own timeouts
 	}
 	_ = c.ws.Close(c.status, c.reason)
 }
@@ -410,48 +485,67 @@ func (c *conn) keepAlive() {
 	c.ping.Reset(c.h.opts.PingInterval)
 }
 
-// batchBuffers holds buffers for writing batches as one message.
-var batchBuffers = sync.Pool{New: func() any { return new([]byte) }}
-
 // write sends one frame as is, or several as one JSON array, in one
-// WebSocket message. It is bounded by the write timeout only, not by
-// c.ctx: frames queued before a Close still go out.
+// WebSocket message and one write, waiting for the client up to the write
+// timeout (not bounded by c.ctx: frames queued before a Close still go
+// out).
 func (c *conn) write(batch []*chat.Frame) error {
-	ctx := context.Background()
-	if c.nc != nil {
-		// A deadline on the connection costs no allocation per write,
-		// unlike a context with a timeout. It is moved only once it has
-		// drifted by a tenth of the timeout, so a write gets between 0.9
-		// and 1 times WriteTimeout.
-		if want := time.Now().Add(c.h.opts.WriteTimeout); want.Sub(c.deadline) > c.h.opts.WriteTimeout/10 {
-			if err := c.nc.SetWriteDeadline(want); err != nil {
-				return fmt.Errorf("set write deadline: %w", err)
-			}
-			c.deadline = want
-		}
-	} else {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.h.opts.WriteTimeout)
-		defer cancel()
+	if len(batch) == 1 && len(batch[0].JSON()) > maxPooledBatch {
+		// Too large to copy: header and payload in one writev(2).
+		p := batch[0].JSON()
+		var hdr [maxHeader]byte
+		_, err := c.w.WriteBuffers(net.Buffers{appendTextHeader(hdr[:0], len(p)), p})
+		return err
 	}
-	if len(batch) == 1 {
-		return c.ws.Write(ctx, websocket.MessageText, batch[0].JSON())
-	}
-	bp := batchBuffers.Get().(*[]byte)
-	b := append((*bp)[:0], '[')
-	for i, f := range batch {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, f.JSON()...)
-	}
-	b = append(b, ']')
-	err := c.ws.Write(ctx, websocket.MessageText, b)
-	if cap(b) <= maxPooledBatch {
-		*bp = b[:0]
-		batchBuffers.Put(bp)
-	}
+	bp := c.frame(batch)
+	_, err := c.w.Write(*bp)
+	c.h.bufs.Put(bp)
 	return err
+}
+
+// frame builds the WebSocket message of batch in a lent buffer: the frame
+// header in front of the payload, which is one frame as is or several as
+// one JSON array. Give the buffer back with c.h.bufs.Put.
+func (c *conn) frame(batch []*chat.Frame) *[]byte {
+	bp := c.h.bufs.Get()
+	b := *bp
+	if len(batch) == 1 {
+		p := batch[0].JSON()
+		b = append(appendTextHeader(b, len(p)), p...)
+	} else {
+		size := 1 + len(batch) // the brackets and the commas
+		for _, f := range batch {
+			size += len(f.JSON())
+		}
+		b = append(appendTextHeader(b, size), '[')
+		for i, f := range batch {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, f.JSON()...)
+		}
+		b = append(b, ']')
+	}
+	*bp = b
+	return bp
+}
+
+// maxHeader is the longest header of a frame the server sends (RFC 6455
+// section 5.2: no mask, a 64-bit length).
+const maxHeader = 10
+
+// appendTextHeader appends the header of a final, unmasked text frame of
+// n payload bytes.
+func appendTextHeader(b []byte, n int) []byte {
+	const finText = 0x80 | 0x1
+	switch {
+	case n < 126:
+		return append(b, finText, byte(n))
+	case n <= 0xffff:
+		return binary.BigEndian.AppendUint16(append(b, finText, 126), uint16(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(b, finText, 127), uint64(n))
+	}
 }
 
 func (c *conn) readLoop() {

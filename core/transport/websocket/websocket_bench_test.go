@@ -3,14 +3,9 @@ package websocket
 import (
 	"context"
 	"io"
-	"net/http"
-	"net/http/httptest"
-	"strings"
+	"runtime"
 	"testing"
 	"time"
-
-	"github.com/coder/websocket"
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/parlorchat/parlor/core/chat"
 )
@@ -19,29 +14,7 @@ import (
 // reads.
 func benchConn(b *testing.B) *conn {
 	b.Helper()
-	got := make(chan *conn, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hw := &hijackWriter{ResponseWriter: w}
-		ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
-		if err != nil {
-			b.Error(err)
-			return
-		}
-		h := &Handler{opts: Options{WriteTimeout: 10 * time.Second, SendQueue: 256}, log: hclog.NewNullLogger()}
-		ctx, cancel := context.WithCancel(context.Background())
-		got <- &conn{
-			h: h, ws: ws, nc: hw.conn, ctx: ctx, cancel: cancel, ended: make(chan struct{}),
-			ping: time.AfterFunc(time.Hour, func() {}),
-		}
-	}))
-	b.Cleanup(srv.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	client, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	client.SetReadLimit(-1)
+	c, client := pair(b, Options{WriteTimeout: 10 * time.Second, SendQueue: 256})
 	go func() {
 		for {
 			_, r, err := client.Reader(context.Background())
@@ -53,12 +26,6 @@ func benchConn(b *testing.B) *conn {
 			}
 		}
 	}()
-	c := <-got
-	b.Cleanup(func() {
-		c.ping.Stop()
-		_ = c.ws.CloseNow()
-		_ = client.CloseNow()
-	})
 	return c
 }
 
@@ -114,4 +81,59 @@ func BenchmarkSend(b *testing.B) {
 			time.Sleep(time.Microsecond)
 		}
 	}
+}
+
+// BenchmarkSendPaced is one frame to a connection that has nothing else
+// to write, waiting until it has been handed to the socket.
+func BenchmarkSendPaced(b *testing.B) {
+	c := benchConn(b)
+	f := benchFrames(1)[0]
+	b.ReportAllocs()
+	for b.Loop() {
+		if !c.Send(f) {
+			b.Fatal("frame refused")
+		}
+		for !idle(c) {
+			runtime.Gosched()
+		}
+	}
+}
+
+// BenchmarkFanout100 is a delivery as the paced latency run makes them:
+// one frame to each of 100 connections of one handler that have nothing
+// else to write, waiting until all have handed it to their sockets.
+// cpu-ns/delivery is the CPU time of the process (clients included) per
+// delivery, which a busy machine disturbs less than the wall time.
+func BenchmarkFanout100(b *testing.B) {
+	const n = 100
+	conns := make([]*conn, n)
+	for i := range conns {
+		conns[i] = benchConn(b)
+		conns[i].h = conns[0].h
+	}
+	f := benchFrames(1)[0]
+	b.ReportAllocs()
+	cpu := processCPU()
+	for b.Loop() {
+		for _, c := range conns {
+			if !c.Send(f) {
+				b.Fatal("frame refused")
+			}
+		}
+		for _, c := range conns {
+			for !idle(c) {
+				runtime.Gosched()
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/delivery")
+	// The CPU of the whole process, the clients' reads included.
+	b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(b.N)/n, "cpu-ns/delivery")
+}
+
+// idle reports whether c has nothing queued and no writer running.
+func idle(c *conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.writing && len(c.queue) == 0
 }

@@ -1,0 +1,110 @@
+package wire
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// loopback returns the two ends of a TCP connection over loopback.
+func loopback(t *testing.T) (server, client *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = s.Close()
+		_ = c.Close()
+	})
+	return s.(*net.TCPConn), c.(*net.TCPConn)
+}
+
+func TestTryWriteLeavesWhatTheSocketRefusesForFlush(t *testing.T) {
+	server, client := loopback(t)
+	_ = server.SetWriteBuffer(4096)
+	_ = client.SetReadBuffer(4096)
+	w := New(server, 5*time.Second)
+	var sent bytes.Buffer
+	chunk := bytes.Repeat([]byte("0123456789abcdef"), 1024) // 16 KiB
+	var out Outcome
+	for i := 0; i < 1000; i++ {
+		var err error
+		out, err = w.TryWrite(chunk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out == Pending {
+			sent.Write(chunk)
+			break
+		}
+		if out == NotWritten {
+			break
+		}
+		sent.Write(chunk)
+	}
+	if out == Wrote {
+		t.Fatal("a socket nobody reads took 16 MiB without waiting")
+	}
+	if out == Pending && !w.HasPending() {
+		t.Fatal("a partial write kept nothing pending")
+	}
+	if o, _ := w.TryWrite([]byte("x")); o != NotWritten {
+		t.Fatalf("TryWrite on a full socket = %v, want NotWritten", o)
+	}
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(client)
+		got <- b
+	}()
+	if _, err := w.Write([]byte("end")); err != nil {
+		t.Fatal(err)
+	}
+	sent.WriteString("end")
+	_ = server.CloseWrite()
+	if b := <-got; !bytes.Equal(b, sent.Bytes()) {
+		t.Fatalf("the client got %d bytes, want %d in order", len(b), sent.Len())
+	}
+}
+
+func TestWritesWorkAfterAnIdleSpellLongerThanTheTimeout(t *testing.T) {
+	server, client := loopback(t)
+	w := New(server, 50*time.Millisecond)
+	if _, err := w.Write([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(120 * time.Millisecond) // the deadline set by the first write passes
+	if _, err := w.Write([]byte("b")); err != nil {
+		t.Fatalf("Write after an idle spell: %v", err)
+	}
+	time.Sleep(120 * time.Millisecond)
+	if o, err := w.TryWrite([]byte("c")); o != Wrote || err != nil {
+		t.Fatalf("TryWrite after an idle spell = %v, %v", o, err)
+	}
+	buf := make([]byte, 3)
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(client, buf); err != nil || string(buf) != "abc" {
+		t.Fatalf("client read %q, %v", buf, err)
+	}
+}
+
+func TestAWriteToAClientThatDoesNotReadTimesOut(t *testing.T) {
+	server, _ := loopback(t)
+	_ = server.SetWriteBuffer(4096)
+	w := New(server, 100*time.Millisecond)
+	big := make([]byte, 64<<20)
+	if _, err := w.Write(big); err == nil {
+		t.Fatal("64 MiB to a client that reads nothing were written")
+	}
+}
