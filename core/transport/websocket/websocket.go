@@ -381,6 +381,13 @@ func (c *conn) Run() (again bool) {
 		size += len(f.JSON())
 	}
 	if !drop && !c.broken.Load() {
+		if n == 1 && size > maxPooledBatch {
+			// Too large to copy (write): the client may well take a
+			// while, too.
+			f := batch[0]
+			go c.writeLoop(func() error { return c.write([]*chat.Frame{f}) }, size)
+			return false
+		}
 		bp := c.frame(batch[:n])
 		out, err := c.w.TryWrite(*bp)
 		switch {
@@ -389,7 +396,14 @@ func (c *conn) Run() (again bool) {
 			c.broken.Store(true)
 			c.closeWith(websocket.StatusGoingAway, "write failed")
 		case out != wire.Wrote:
-			go c.writeLoop(bp, out == wire.NotWritten, size)
+			go c.writeLoop(func() error {
+				defer c.h.bufs.Put(bp)
+				if out == wire.NotWritten {
+					_, err := c.w.Write(*bp)
+					return err
+				}
+				return c.w.Flush()
+			}, size)
 			return false
 		default:
 			c.h.bufs.Put(bp)
@@ -410,20 +424,12 @@ func (c *conn) Run() (again bool) {
 }
 
 // writeLoop writes for a connection whose client did not take a write at
-// once: first the message bp (or the rest of it the wire keeps, when
-// unsent is false), of size payload bytes, then the queued frames, up to
-// maxBatch per write, waiting for the client as long as the write timeout
-// allows. It ends when the queue is empty; on a closing connection it
-// then closes the WebSocket.
-func (c *conn) writeLoop(bp *[]byte, unsent bool, size int) {
-	var err error
-	if unsent {
-		_, err = c.w.Write(*bp)
-	} else {
-		err = c.w.Flush()
-	}
-	c.h.bufs.Put(bp)
-	if err != nil {
+// once: first the message Run had in hand (first, of size payload bytes),
+// then the queued frames, up to maxBatch per write, waiting for the
+// client as long as the write timeout allows. It ends when the queue is
+// empty; on a closing connection it then closes the WebSocket.
+func (c *conn) writeLoop(first func() error, size int) {
+	if err := first(); err != nil {
 		c.broken.Store(true)
 		c.closeWith(websocket.StatusGoingAway, "write failed")
 	}
