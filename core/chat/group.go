@@ -271,6 +271,12 @@ type Options struct {
 	// the next room list delta before they are sent at once;
 	// DefaultPresenceBatch when 0.
 	PresenceBatch int
+	// DeltaWrites bounds what the deltas cost: each one is about one
+	// write per logged-in user, so with more than RoomListDelay x
+	// DeltaWrites users online the changes are gathered longer, users /
+	// DeltaWrites seconds (at most MaxRoomListDelay). 0 keeps
+	// RoomListDelay whatever the number of users.
+	DeltaWrites int
 }
 
 // Group is an independent chat community: its rooms, its online users and

@@ -10,6 +10,10 @@ import (
 // they go out as one RoomsDeltaEvent (Options.RoomListDelay).
 const DefaultRoomListDelay = 200 * time.Millisecond
 
+// MaxRoomListDelay is the longest the changes are gathered when
+// Options.DeltaWrites stretches the delay.
+const MaxRoomListDelay = 10 * time.Second
+
 // DefaultPresenceBatch is how many presence frames of a room wait at most
 // for the next delta (Options.PresenceBatch).
 const DefaultPresenceBatch = 64
@@ -40,6 +44,7 @@ type roomList struct {
 	mu        sync.Mutex         // guards the fields below
 	pending   map[int64]listEdit // rooms changed since the last delta
 	scheduled bool               // a flush is scheduled
+	users     int                // logged-in users at the last delta (see deltaDelay)
 }
 
 // listEdit is what changed about one room of the list.
@@ -69,10 +74,22 @@ func (g *Group) noteRooms(e listEdit, ids ...int64) {
 	}
 	start := !l.scheduled
 	l.scheduled = true
+	users := l.users
 	l.mu.Unlock()
 	if start {
-		time.AfterFunc(g.opts.RoomListDelay, g.flushRoomList)
+		time.AfterFunc(deltaDelay(g.opts.RoomListDelay, users, g.opts.DeltaWrites), g.flushRoomList)
 	}
+}
+
+// deltaDelay is how long changes are gathered before the next delta: the
+// delay, or longer when a delta to the users online would cost more than
+// writes (per second) at that pace, at most MaxRoomListDelay.
+func deltaDelay(delay time.Duration, users, writes int) time.Duration {
+	if writes <= 0 || users <= 0 {
+		return delay
+	}
+	d := time.Duration(users) * time.Second / time.Duration(writes)
+	return min(max(d, delay), max(MaxRoomListDelay, delay))
 }
 
 // flushRoomList sends what changed since the last delta to every member
@@ -93,6 +110,7 @@ func (g *Group) flushRoomList() {
 	ev := RoomsDeltaEvent{Type: "rooms_delta"}
 	var rooms []*Room
 	g.mu.RLock()
+	users := len(g.users)
 	for id, e := range pending {
 		r, ok := g.rooms[id]
 		if ok {
@@ -108,6 +126,9 @@ func (g *Group) flushRoomList() {
 		}
 	}
 	g.mu.RUnlock()
+	l.mu.Lock()
+	l.users = users
+	l.mu.Unlock()
 	sort.Slice(ev.Counts, func(i, j int) bool { return ev.Counts[i].ID < ev.Counts[j].ID })
 	sort.Slice(ev.Changed, func(i, j int) bool { return ev.Changed[i].ID < ev.Changed[j].ID })
 	sort.Slice(ev.Removed, func(i, j int) bool { return ev.Removed[i] < ev.Removed[j] })

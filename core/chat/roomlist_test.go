@@ -413,3 +413,24 @@ func TestPresenceBatchIsBounded(t *testing.T) {
 		t.Fatalf("after the delta a got %d presence frames, want 10", len(p))
 	}
 }
+
+func TestDeltaDelayGrowsWithTheUsersOnline(t *testing.T) {
+	for _, c := range []struct {
+		delay         time.Duration
+		users, writes int
+		want          time.Duration
+	}{
+		{200 * time.Millisecond, 5000, 0, 200 * time.Millisecond},                  // no bound
+		{200 * time.Millisecond, 0, 5000, 200 * time.Millisecond},                  // no one online yet
+		{200 * time.Millisecond, 500, 5000, 200 * time.Millisecond},                // 2500 writes/s at the delay
+		{200 * time.Millisecond, 1000, 5000, 200 * time.Millisecond},               // just at the bound
+		{200 * time.Millisecond, 5000, 5000, time.Second},                          // 5000 writes a delta, one a second
+		{200 * time.Millisecond, 7500, 5000, 1500 * time.Millisecond},              //
+		{200 * time.Millisecond, 1_000_000, 5000, MaxRoomListDelay},                // capped
+		{MaxRoomListDelay + time.Second, 10, 5000, MaxRoomListDelay + time.Second}, // a longer delay wins
+	} {
+		if got := deltaDelay(c.delay, c.users, c.writes); got != c.want {
+			t.Errorf("deltaDelay(%s, %d users, %d writes/s) = %s, want %s", c.delay, c.users, c.writes, got, c.want)
+		}
+	}
+}

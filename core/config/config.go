@@ -162,6 +162,11 @@ type Chat struct {
 	// PresenceBatch is how many presence events of one room wait at most
 	// for the next rooms_delta before they are sent.
 	PresenceBatch int `koanf:"presence_batch"`
+	// RoomListWrites bounds the writes per second the deltas cost: with
+	// more than room_list_delay x room_list_writes users online, changes
+	// are gathered users / room_list_writes seconds (at most 10s); 0 keeps
+	// room_list_delay whatever the number of users.
+	RoomListWrites int `koanf:"room_list_writes"`
 }
 
 // Auth configures the login pipeline.
@@ -469,6 +474,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Chat.PresenceBatch < 1 || c.Chat.PresenceBatch > 1000 {
 		bad("chat.presence_batch", "%d is outside 1..1000", c.Chat.PresenceBatch)
+	}
+	if c.Chat.RoomListWrites < 0 || c.Chat.RoomListWrites > 10_000_000 {
+		bad("chat.room_list_writes", "%d is outside 0..10000000", c.Chat.RoomListWrites)
 	}
 	for i, name := range c.Auth.Chain {
 		spec, ok := c.Plugins.Load[name]

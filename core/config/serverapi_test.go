@@ -107,3 +107,13 @@ func TestCheckAllowFrom(t *testing.T) {
 		}
 	}
 }
+
+func TestRoomListWrites(t *testing.T) {
+	if got := Default().Chat.RoomListWrites; got != 5000 {
+		t.Fatalf("chat.room_list_writes default %d, want 5000", got)
+	}
+	p := writeFile(t, "chat:\n  room_list_writes: -1\n")
+	if _, err := Load(p, nil, nil); err == nil || !strings.Contains(err.Error(), "config key chat.room_list_writes:") {
+		t.Fatalf("room_list_writes -1: %v", err)
+	}
+}

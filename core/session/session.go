@@ -108,6 +108,7 @@ type Node struct {
 	hello    atomic.Pointer[[]byte] // the encoded hello frame
 	lim      *limiters              // abuse limits (limits.go)
 	sessions sessionConns           // clients logged in by session (login.go)
+	stacks   *stacks                // where requests run (stacks.go)
 }
 
 // New makes the protocol layer of group.
@@ -123,7 +124,7 @@ func New(group *chat.Group, login Login, opts Options) *Node {
 	}
 	n := &Node{
 		opts: opts, group: group, login: login, log: opts.Logger,
-		lim: newLimiters(opts.Limits),
+		lim: newLimiters(opts.Limits), stacks: newStacks(requestWorkers, 10*time.Second),
 	}
 	n.Announce(opts.Modules, opts.Extensions, opts.Commands)
 	return n
@@ -208,7 +209,7 @@ func (c *Client) Closed() {
 
 // Handle decodes and answers one request frame (a JSON object).
 func (c *Client) Handle(data []byte) {
-	onOwnStack(func() { c.process(data) })
+	c.n.stacks.run(func() { c.process(data) })
 }
 
 // Refuse answers a frame the transport could not take (binary, too
@@ -217,19 +218,9 @@ func (c *Client) Refuse(err error) {
 	c.reply(chat.ErrorEventOf("", err))
 }
 
-// onOwnStack runs f on a short-lived goroutine and waits for it. A
-// goroutine's stack keeps its largest size until a garbage collection
-// shrinks it; requests go deep (JSON decoding, logins through SQLite or
-// plugins over gRPC), so their growth is kept off the connection's
-// long-lived reader, which then needs only a small stack.
-func onOwnStack(f func()) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	<-done
-}
+// requestWorkers is how many goroutines with grown stacks wait for
+// requests at most (stacks.go).
+const requestWorkers = 64
 
 // request is any client-to-server frame.
 type request struct {
