@@ -194,8 +194,6 @@ func idleFigures(i *IdleResult) []Figure {
 	if i.Clients == targetIdleClients {
 		f.Target = fmt.Sprintf("<= %.0f KiB", targetIdleKiB)
 		f.Met = met(i.Measured && i.KiBPerConn <= targetIdleKiB)
-		c.Target = fmt.Sprintf("<= %.0f us server CPU/login", targetLoginCPU)
-		c.Met = met(i.ConnectCPU != nil && i.ConnectCPU.MicrosPerOp <= targetLoginCPU)
 	}
 	idle := Figure{Name: fmt.Sprintf("idle: server CPU per idle connection, %d clients", i.Clients), Value: "-"}
 	if c := i.IdleCPU; c != nil {
@@ -206,7 +204,19 @@ func idleFigures(i *IdleResult) []Figure {
 				micros(clockTick.Seconds()*1e6/float64(c.Ops)/c.Window))
 		}
 	}
-	return []Figure{f, c, idle}
+	out := []Figure{f, c, idle}
+	if ch := i.Churn; ch != nil {
+		cf := Figure{
+			Name:  fmt.Sprintf("idle: connect+login+join+close while %d stay online, %d concurrent", ch.Online, ch.Concurrency),
+			Value: fmt.Sprintf("%s/s (%d in %.2f s), %s", thousands(ch.PerSecond), ch.Logins, ch.Seconds, cpuText(ch.CPU, "login")),
+		}
+		if ch.Online == targetIdleClients {
+			cf.Target = fmt.Sprintf("<= %.0f us server CPU/login", targetLoginCPU)
+			cf.Met = met(ch.CPU != nil && ch.CPU.MicrosPerOp <= targetLoginCPU)
+		}
+		out = append(out, cf)
+	}
+	return out
 }
 
 func floorFigures(fl *FloorResult) []Figure {
@@ -257,6 +267,10 @@ func baselineFigures(rep, old *Report) []Figure {
 		out = append(out,
 			row("idle memory per connection", n.KiBPerConn, o.KiBPerConn, "KiB"),
 			row("server CPU per connect+login+join, idle ramp", perOp(n.ConnectCPU), perOp(o.ConnectCPU), "us"))
+		if n.Churn != nil && o.Churn != nil {
+			out = append(out, row(fmt.Sprintf("server CPU per connect+login+join+close, %d online", n.Churn.Online),
+				perOp(n.Churn.CPU), perOp(o.Churn.CPU), "us"))
+		}
 	}
 	if n, o := rep.RoomJoin, old.RoomJoin; n != nil && o != nil {
 		out = append(out, row(fmt.Sprintf("%d clients into one room", n.Clients), n.Seconds, o.Seconds, "s"))

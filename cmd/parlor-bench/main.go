@@ -87,6 +87,7 @@ type options struct {
 	latencyDur   time.Duration
 	logins       int
 	loginConc    int
+	churn        int
 	loginSamples int
 	window       int64
 	guard        int64
@@ -173,7 +174,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.Float64Var(&o.rate, "rate", 100, "messages per second of the latency run")
 	fs.DurationVar(&o.latencyDur, "latency-duration", 10*time.Second, "length of the latency run")
 	fs.IntVar(&o.logins, "logins", 2000, "logins of the throughput pass (per server)")
-	fs.IntVar(&o.loginConc, "login-concurrency", 32, "concurrent logins of the throughput pass")
+	fs.IntVar(&o.loginConc, "login-concurrency", 32, "concurrent logins of the throughput pass and of --churn")
+	fs.IntVar(&o.churn, "churn", 1000, "connect+login+join+close cycles while the idle clients stay online (0: none)")
 	fs.IntVar(&o.loginSamples, "login-samples", 1000, "sequential logins of the latency pass (per server)")
 	fs.Int64Var(&o.window, "window", 64, "a publisher's messages in flight before it waits for its own echo")
 	fs.IntVar(&o.rounds, "rounds", 5, "slices the modules scenario cuts each run into, its servers taking turns")
@@ -238,6 +240,9 @@ func (o *options) validate() error {
 		if n < 1 || n > maxClients {
 			return fmt.Errorf("%s %d: use 1 to %d", name, n, maxClients)
 		}
+	}
+	if o.churn < 0 || o.churn > maxClients {
+		return fmt.Errorf("--churn %d: use 0 to %d", o.churn, maxClients)
 	}
 	if o.idleRoomSize < 1 || o.loginConc < 1 || o.loginConc > 1024 || o.dialConcurrency < 1 || o.dialConcurrency > 1024 {
 		return errors.New("--idle-room-size, --login-concurrency and --dial-concurrency must be positive (concurrency at most 1024)")

@@ -42,7 +42,7 @@ func TestSmoke(t *testing.T) {
 	o, err := parseFlags([]string{
 		"--in-process", "--plugins-dir", pluginDir, "--quiet",
 		"--clients", "30", "--idle-room-size", "10", "--room-size", "20", "--publishers", "1,2",
-		"--duration", "1s", "--latency-duration", "1s", "--rate", "50", "--rounds", "1",
+		"--duration", "1s", "--latency-duration", "1s", "--rate", "50", "--rounds", "1", "--churn", "20",
 		"--logins", "20", "--login-samples", "10", "--login-concurrency", "4", "--timeout", "2m",
 	})
 	if err != nil {
@@ -56,6 +56,9 @@ func TestSmoke(t *testing.T) {
 	}
 	if rep.Idle == nil || len(rep.Fanout) != 2 || rep.Latency == nil || rep.Logins == nil || rep.Logins.AuthURL == nil {
 		t.Fatalf("scenarios missing: %+v", rep)
+	}
+	if c := rep.Idle.Churn; c == nil || c.Logins != 20 || c.Failures != 0 || c.Online != 30 {
+		t.Errorf("churn: %+v", c)
 	}
 	for _, f := range rep.Fanout {
 		if f.Sent == 0 || f.Delivered != f.Sent*int64(f.RoomSize) {

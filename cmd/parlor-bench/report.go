@@ -70,8 +70,26 @@ type IdleResult struct {
 	ConnectCPU *CPU `json:"connect_server_cpu,omitempty"`
 	// IdleCPU is the server's per connection and second once every
 	// client is connected and nobody says anything.
-	IdleCPU     *CPU  `json:"idle_server_cpu,omitempty"`
-	Disconnects int64 `json:"disconnects"`
+	IdleCPU *CPU `json:"idle_server_cpu,omitempty"`
+	// Churn is --churn clients connecting, logging in, joining and
+	// leaving while all the idle clients stay online.
+	Churn       *ChurnResult `json:"churn,omitempty"`
+	Disconnects int64        `json:"disconnects"`
+}
+
+// ChurnResult is connect+login+join+close of clients, --login-concurrency
+// at a time, while Online clients stay connected.
+type ChurnResult struct {
+	Online      int     `json:"online"`
+	Logins      int     `json:"logins"`
+	Concurrency int     `json:"concurrency"`
+	Failures    int64   `json:"failures"`
+	Seconds     float64 `json:"seconds"`
+	PerSecond   float64 `json:"per_second"`
+	// CPU is the server's per connect+login+join+close, up to the moment
+	// the server is idle again (the room lists and presence the logins
+	// caused count for them).
+	CPU *CPU `json:"server_cpu,omitempty"`
 }
 
 // JoinResult is the connect+login+join of the fan-out room's clients into

@@ -154,6 +154,11 @@ func idleScenario(ctx context.Context, o *options, t *target, st *stats, prog *p
 		readings = append(readings, r)
 	}
 	rss1 := median3(readings)
+	if o.churn > 0 {
+		if res.Churn, err = churn(ctx, o, t, st, prog, roomOf); err != nil {
+			return nil, err
+		}
+	}
 	if o.memprofile != "" {
 		if err := writeHeapProfile(o.memprofile); err != nil {
 			return nil, err
@@ -169,6 +174,65 @@ func idleScenario(ctx context.Context, o *options, t *target, st *stats, prog *p
 	res.GoroutinesPerConn = (m1.goroutines - m0.goroutines) / n
 	res.HeapKiBPerConn = (m1.heapInuse - m0.heapInuse) / 1024 / n
 	res.StackKiBPerConn = (m1.stackInuse - m0.stackInuse) / 1024 / n
+	return res, nil
+}
+
+// churn connects, logs in, joins and closes --churn clients,
+// --login-concurrency at a time, while the idle clients stay online: what
+// a login costs a server that already has many users.
+func churn(ctx context.Context, o *options, t *target, st *stats, prog *progress, roomOf func(int) int64) (*ChurnResult, error) {
+	res := &ChurnResult{Online: o.clients, Logins: o.churn, Concurrency: o.loginConc}
+	prog.set("idle: settle", 0, nil, nil)
+	quiesce(ctx, t)
+	var (
+		done     atomic.Int64
+		failures atomic.Int64
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	label := fmt.Sprintf("idle: %d logins while %d stay online", o.churn, o.clients)
+	prog.set(label, int64(o.churn), done.Load, nil)
+	meter := meterCPU(t.pid)
+	start := time.Now()
+	jobs := make(chan int)
+	for range o.loginConc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				c, err := openClient(ctx, t, st, i, fmt.Sprintf("%sch%d", o.prefix, i), false, "", roomOf(i))
+				done.Add(1)
+				if err != nil {
+					failures.Add(1)
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					continue
+				}
+				c.close()
+			}
+		}()
+	}
+	for i := range o.churn {
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	res.Seconds = time.Since(start).Seconds()
+	res.PerSecond = float64(o.churn) / res.Seconds
+	res.Failures = failures.Load()
+	prog.set("idle: settle", 0, nil, nil)
+	quiesce(ctx, t)
+	res.CPU = meter.done(int64(o.churn))
+	if res.Failures > 0 {
+		return res, fmt.Errorf("churn: %d of %d logins failed, the first: %w", res.Failures, o.churn, firstErr)
+	}
 	return res, nil
 }
 
