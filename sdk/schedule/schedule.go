@@ -370,33 +370,23 @@ func dayAt(loc *time.Location, y int, m time.Month, d int, start, end time.Durat
 // a repeated one.
 func wall(loc *time.Location, y int, m time.Month, d int, offset time.Duration) time.Time {
 	s := int(offset / time.Second)
-	h, mi, sec := s/3600, s/60%60, s%60
-	t := time.Date(y, m, d, h, mi, sec, 0, loc)
-	want := time.Date(y, m, d, h, mi, sec, 0, time.UTC) // the wall clock asked for
-	got := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, time.UTC)
-	if !got.Equal(want) { // in a gap: time.Date moved it out, one way or the other
-		start, end := t.ZoneBounds()
+	want := time.Date(y, m, d, s/3600, s/60%60, s%60, 0, time.UTC) // the wall clock asked for
+	t := time.Date(y, m, d, s/3600, s/60%60, s%60, 0, loc)
+	start, end := t.ZoneBounds()
+	if got := clockOf(t); !got.Equal(want) { // in a gap: time.Date moved it out, one way or the other
 		if got.Before(want) {
 			return end
 		}
 		return start
 	}
-	// A repeated time: the same wall clock an offset change earlier is
-	// its first occurrence.
-	if start, _ := t.ZoneBounds(); !start.IsZero() {
-		before := start.Add(-time.Nanosecond)
-		_, off1 := before.Zone()
-		_, off2 := t.Zone()
-		if diff := time.Duration(off1-off2) * time.Second; diff > 0 {
-			if e := t.Add(-diff); e.Before(start) {
-				el := e.In(loc)
-				if time.Date(el.Year(), el.Month(), el.Day(), el.Hour(), el.Minute(), el.Second(), 0, time.UTC).Equal(want) {
-					return e
-				}
-			}
-		}
-	}
+	// A repeated time: time.Date gives its first occurrence
+	// (TestNewYorkFallBack holds it to that).
 	return t
+}
+
+// clockOf is what t's clocks show, as a UTC time for comparing.
+func clockOf(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, time.UTC)
 }
 
 // merge sorts windows and joins those that overlap or touch.
