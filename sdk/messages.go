@@ -52,26 +52,36 @@ type messageStream struct {
 	mu      sync.Mutex // guards the fields and serialises Send
 	stream  grpc.BidiStreamingClient[proto.MessageCall, proto.MessageAnswer]
 	cancel  context.CancelFunc
-	pending map[uint64]chan answer
+	pending map[uint64]*pendingCall
 	next    uint64
 	unary   bool // the plugin serves no Messages stream: use OnMessage
 }
 
+// pendingCall is a call on the stream waiting for its answer: done gets
+// it once, from whichever comes first of the answer, the stream breaking
+// and the call's context ending (stop unregisters the latter).
+type pendingCall struct {
+	done func(answer)
+	stop func() bool
+}
+
 // answer is what a call on the stream got: the plugin's answer, or the
-// error that broke the stream.
+// error that broke the stream or ended the call.
 type answer struct {
 	a   *proto.MessageAnswer
 	err error
 }
 
-// call sends ev on the stream and waits for its answer or ctx. unary is
-// true when the plugin does not serve the stream.
-func (m *messageStream) call(ctx context.Context, rpc proto.ModuleClient, ev *proto.MessageEvent) (_ *proto.MessageVerdict, unary bool, _ error) {
-	ch := make(chan answer, 1)
+// send sends ev on the stream and returns at once; done gets the answer
+// (or the error: the stream broke, ctx ended) exactly once, on the
+// stream's reader, on a goroutine of ctx, or before send returns when the
+// stream cannot be opened, so it must not block. unary is true, and done
+// is not called, when the plugin does not serve the stream.
+func (m *messageStream) send(ctx context.Context, rpc proto.ModuleClient, ev *proto.MessageEvent, done func(answer)) (unary bool) {
 	m.mu.Lock()
 	if m.unary {
 		m.mu.Unlock()
-		return nil, true, nil
+		return true
 	}
 	if m.stream == nil {
 		sctx, cancel := context.WithCancel(context.Background())
@@ -79,14 +89,16 @@ func (m *messageStream) call(ctx context.Context, rpc proto.ModuleClient, ev *pr
 		if err != nil {
 			cancel()
 			m.mu.Unlock()
-			return nil, false, err
+			done(answer{err: err})
+			return false
 		}
-		m.stream, m.cancel, m.pending = st, cancel, map[uint64]chan answer{}
+		m.stream, m.cancel, m.pending = st, cancel, map[uint64]*pendingCall{}
 		go m.read(st)
 	}
 	id := m.next
 	m.next++
-	m.pending[id] = ch
+	p := &pendingCall{done: done}
+	m.pending[id] = p
 	call := &proto.MessageCall{Id: id, Event: ev}
 	if d, ok := ctx.Deadline(); ok {
 		call.DeadlineUnixNano = d.UnixNano()
@@ -95,28 +107,39 @@ func (m *messageStream) call(ctx context.Context, rpc proto.ModuleClient, ev *pr
 	// from Recv (Unimplemented for a plugin of an earlier sdk) and fails
 	// this call with it, so the call waits for that as for an answer.
 	_ = m.stream.Send(call)
-	m.mu.Unlock()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			if status.Code(r.err) == codes.Unimplemented {
-				m.mu.Lock()
-				m.unary = true
-				m.mu.Unlock()
-				return nil, true, nil
+	if ctx.Done() != nil {
+		// Set under mu, so the reader that takes p sees it.
+		p.stop = context.AfterFunc(ctx, func() {
+			m.mu.Lock()
+			_, ok := m.pending[id]
+			delete(m.pending, id)
+			m.mu.Unlock()
+			if ok {
+				done(answer{err: status.FromContextError(ctx.Err()).Err()})
 			}
-			return nil, false, r.err
-		}
-		if c := codes.Code(r.a.GetCode()); c != codes.OK {
-			return nil, false, status.Error(c, r.a.GetError())
-		}
-		return r.a.GetVerdict(), false, nil
-	case <-ctx.Done():
-		m.mu.Lock()
-		delete(m.pending, id)
-		m.mu.Unlock()
-		return nil, false, status.FromContextError(ctx.Err()).Err()
+		})
 	}
+	m.mu.Unlock()
+	return false
+}
+
+// result reads what a call got: the verdict, or unary true when the
+// plugin turned out not to serve the stream (from now on every call is
+// unary), or the error.
+func (m *messageStream) result(r answer) (_ *proto.MessageVerdict, unary bool, _ error) {
+	if r.err != nil {
+		if status.Code(r.err) == codes.Unimplemented {
+			m.mu.Lock()
+			m.unary = true
+			m.mu.Unlock()
+			return nil, true, nil
+		}
+		return nil, false, r.err
+	}
+	if c := codes.Code(r.a.GetCode()); c != codes.OK {
+		return nil, false, status.Error(c, r.a.GetError())
+	}
+	return r.a.GetVerdict(), false, nil
 }
 
 // read hands the answers of st to their calls until st breaks, then fails
@@ -128,24 +151,36 @@ func (m *messageStream) read(st grpc.BidiStreamingClient[proto.MessageCall, prot
 			if errors.Is(err, io.EOF) {
 				err = status.Error(codes.Unavailable, "the plugin ended the messages stream")
 			}
+			var failed []*pendingCall
 			m.mu.Lock()
 			if m.stream == st {
-				for id, ch := range m.pending {
-					ch <- answer{err: err}
+				for id, p := range m.pending {
+					failed = append(failed, p)
 					delete(m.pending, id)
 				}
 				m.cancel()
 				m.stream, m.cancel = nil, nil
 			}
 			m.mu.Unlock()
+			for _, p := range failed {
+				p.finish(answer{err: err})
+			}
 			return
 		}
 		m.mu.Lock()
-		ch, ok := m.pending[a.GetId()]
+		p, ok := m.pending[a.GetId()]
 		delete(m.pending, a.GetId())
 		m.mu.Unlock()
 		if ok {
-			ch <- answer{a: a}
+			p.finish(answer{a: a})
 		}
 	}
+}
+
+// finish hands r to the call, taken out of pending by the caller.
+func (p *pendingCall) finish(r answer) {
+	if p.stop != nil {
+		p.stop()
+	}
+	p.done(r)
 }

@@ -568,11 +568,41 @@ func (c *ModuleClient) OnJoin(ctx context.Context, ev JoinEvent) (JoinVerdict, e
 
 // OnMessage asks the module's OnMessage. A refusal is a *Refusal error.
 func (c *ModuleClient) OnMessage(ctx context.Context, ev MessageEvent) (MessageVerdict, error) {
-	req := messageEventToProto(ev)
-	resp, unary, err := c.messages.call(ctx, c.rpc, req)
-	if unary {
-		resp, err = c.rpc.OnMessage(ctx, req)
+	type result struct {
+		v   MessageVerdict
+		err error
 	}
+	ch := make(chan result, 1)
+	c.OnMessageAsync(ctx, ev, func(v MessageVerdict, err error) { ch <- result{v, err} })
+	r := <-ch
+	return r.v, r.err
+}
+
+// OnMessageAsync asks the module's OnMessage like OnMessage but returns at
+// once: done gets the verdict or the error exactly once, usually on the
+// goroutine that reads the plugin's answers, so it must be quick and must
+// not block (hand anything slow to a goroutine of its own). The call ends
+// with ctx: done then gets ctx's error.
+func (c *ModuleClient) OnMessageAsync(ctx context.Context, ev MessageEvent, done func(MessageVerdict, error)) {
+	req := messageEventToProto(ev)
+	unary := func() {
+		resp, err := c.rpc.OnMessage(ctx, req)
+		done(messageAnswer(resp, err))
+	}
+	if c.messages.send(ctx, c.rpc, req, func(r answer) {
+		resp, isUnary, err := c.messages.result(r)
+		if isUnary {
+			go unary()
+			return
+		}
+		done(messageAnswer(resp, err))
+	}) {
+		go unary()
+	}
+}
+
+// messageAnswer is the verdict of an OnMessage answer, or its error.
+func messageAnswer(resp *proto.MessageVerdict, err error) (MessageVerdict, error) {
 	if err != nil {
 		return MessageVerdict{}, rpcError("on message", err)
 	}

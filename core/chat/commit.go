@@ -82,8 +82,8 @@ func (o outMsg) from() *Member { return o.batch.meta[o.i].from }
 // batch. Numbering under c.mu keeps every batch, and the batches among
 // themselves, in id order. start reports that no save runs, so the
 // caller must start one; wait that the caller must wait for b.delivered
-// (always when mustWait).
-func (c *committer) queue(g *Group, r *Room, m *Member, msg Message, mustWait bool) (b *commitBatch, _ Message, start, wait bool) {
+// (as mode says).
+func (c *committer) queue(g *Group, r *Room, m *Member, msg Message, mode waitMode) (b *commitBatch, _ Message, start, wait bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	msg.ID = g.lastID.Add(1)
@@ -99,7 +99,8 @@ func (c *committer) queue(g *Group, r *Room, m *Member, msg Message, mustWait bo
 	}
 	b = c.next
 	m.unsaved++
-	wait = mustWait || m.unsaved > g.opts.MaxUnsaved
+	m.lastBatch = b
+	wait = mode == waitAlways || (mode == waitBehind && m.unsaved > g.opts.MaxUnsaved)
 	b.msgs = append(b.msgs, msg)
 	b.meta = append(b.meta, queued{room: r, from: m, waited: wait})
 	b.pending++
@@ -162,7 +163,11 @@ func (c *committer) delivered(out []outMsg) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, o := range out {
-		o.from().unsaved--
+		if m := o.from(); m.unsaved > 1 {
+			m.unsaved--
+		} else {
+			m.unsaved, m.lastBatch = 0, nil
+		}
 		if o.batch.undelivered--; o.batch.undelivered == 0 {
 			close(o.batch.delivered)
 		}

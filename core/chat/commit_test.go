@@ -233,3 +233,55 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// Post returns at once however far the speaker is ahead of the store;
+// CatchUp is the wait Say would have made.
+func TestPostNeverWaitsAndCatchUpDoes(t *testing.T) {
+	hold := make(chan struct{})
+	s := &saver{hold: hold}
+	g := NewGroup(Options{Name: DefaultGroup, MaxMessageChars: 100, Guests: true, SaveMessages: s.save, MaxUnsaved: 2})
+	g.PutRoom(RoomInfo{ID: 1, Name: "One", Member: true, Open: true}, nil)
+	ann, _ := joinRoom(t, g, "ann", 1)
+	_, bob := joinRoom(t, g, "bob", 1)
+	if err := g.CatchUp(context.Background(), ann); err != nil {
+		t.Fatalf("CatchUp with nothing unsaved = %v", err)
+	}
+	posted := make(chan error, 1)
+	go func() {
+		for i := range 5 {
+			if _, err := g.Post(ann, fmt.Sprintf("m%d", i), Style{}, ""); err != nil {
+				posted <- err
+				return
+			}
+		}
+		posted <- nil
+	}()
+	select {
+	case err := <-posted:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Post waited for the store")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := g.CatchUp(ctx, ann); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("CatchUp with 5 unsaved of at most 2 = %v, want it to wait", err)
+	}
+	caught := make(chan error, 1)
+	go func() { caught <- g.CatchUp(context.Background(), ann) }()
+	s.mu.Lock()
+	s.hold = nil
+	s.mu.Unlock()
+	close(hold)
+	if err := <-caught; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(bob.events("message")) == 5 })
+	for i, ev := range bob.events("message") {
+		if ev["text"] != fmt.Sprintf("m%d", i) {
+			t.Fatalf("bob got %v", bob.events("message"))
+		}
+	}
+}

@@ -39,6 +39,9 @@ type Member struct {
 	deltaGen atomic.Uint64
 	since    uint64 // Room.seq when it joined its room (it knows what came before); guarded by the room's mu
 	unsaved  int    // messages said but not saved yet; guarded by Group.commits.mu
+	// lastBatch is the batch holding m's latest unsaved message (nil
+	// when none waits); guarded by Group.commits.mu.
+	lastBatch *commitBatch
 }
 
 // view is m as clients see it in a room with the given definition.
@@ -856,16 +859,72 @@ func (g *Group) Say(m *Member, text string, style Style, emotion string) (Messag
 	return g.publish(r, m, Message{
 		Group: g.opts.Name, RoomID: r.id, From: m.Name,
 		Text: text, Style: CleanStyle(style), Emotion: CleanEmotion(emotion),
-	}, false)
+	}, waitBehind)
 }
 
-// publish numbers msg and delivers it to r (see Say); wait makes it
-// return only once msg is delivered, or failed to be saved.
-func (g *Group) publish(r *Room, m *Member, msg Message, wait bool) (Message, error) {
+// Post is Say that never waits for the store: for a caller that must not
+// block (the goroutine reading a module's answers), which bounds the
+// member's unsaved messages itself with CatchUp before it lets the
+// member say more.
+func (g *Group) Post(m *Member, text string, style Style, emotion string) (Message, error) {
+	text, err := g.CleanText(text)
+	if err != nil {
+		return Message{}, err
+	}
+	r := m.room.Load()
+	if r == nil {
+		return Message{}, Errorf(CodeNotInRoom, "Join a room before you speak.")
+	}
+	if err := g.Muted(m, r.id); err != nil {
+		return Message{}, err
+	}
+	return g.publish(r, m, Message{
+		Group: g.opts.Name, RoomID: r.id, From: m.Name,
+		Text: text, Style: CleanStyle(style), Emotion: CleanEmotion(emotion),
+	}, waitNever)
+}
+
+// CatchUp returns once the store has caught up with m, so that m has at
+// most Options.MaxUnsaved messages waiting to be saved (at once when it
+// has), or when ctx ends: the wait Say makes when a member gets ahead of
+// the store, for messages said with Post.
+func (g *Group) CatchUp(ctx context.Context, m *Member) error {
+	if g.opts.SaveMessages == nil {
+		return nil
+	}
+	g.commits.mu.Lock()
+	var b *commitBatch
+	if m.unsaved > g.opts.MaxUnsaved {
+		b = m.lastBatch
+	}
+	g.commits.mu.Unlock()
+	if b == nil {
+		return nil
+	}
+	select {
+	case <-b.delivered:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// waitMode says when publish returns.
+type waitMode int
+
+const (
+	waitBehind waitMode = iota // once delivered when the member has too many unsaved (Say)
+	waitAlways                 // once delivered, or failed to be saved
+	waitNever                  // at once (Post)
+)
+
+// publish numbers msg and delivers it to r (see Say); mode says whether
+// it returns only once msg is delivered, or failed to be saved.
+func (g *Group) publish(r *Room, m *Member, msg Message, mode waitMode) (Message, error) {
 	if g.opts.SaveMessages == nil {
 		return g.fanout(r, msg), nil
 	}
-	b, msg, start, waits := g.commits.queue(g, r, m, msg, wait)
+	b, msg, start, waits := g.commits.queue(g, r, m, msg, mode)
 	if start {
 		go g.commits.saveLoop(g)
 	}

@@ -109,7 +109,7 @@ func (g *Group) SayAs(from string, roomID int64, text string, style Style, emoti
 	return g.publish(r, author, Message{
 		Group: g.opts.Name, RoomID: r.id, From: from,
 		Text: text, Style: CleanStyle(style), Emotion: CleanEmotion(emotion),
-	}, true)
+	}, waitAlways)
 }
 
 // nopConn takes and forgets every frame: the connection of an author

@@ -2,6 +2,7 @@ package modules
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -165,4 +166,38 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// asyncFake is a fake that answers OnMessage asynchronously, on a
+// goroutine of its own, as a plugin over gRPC does (AsyncMessager).
+type asyncFake struct{ *fake }
+
+func (a asyncFake) OnMessageAsync(ctx context.Context, ev sdk.MessageEvent, done func(sdk.MessageVerdict, error)) {
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				done(sdk.MessageVerdict{}, fmt.Errorf("panicked: %v", r))
+			}
+		}()
+		done(a.OnMessage(ctx, ev))
+	}()
+}
+
+// askAsync is MessageAsync waiting for its outcome, which it fails the
+// test when it comes more than once.
+func askAsync(t testing.TB, p *Pipeline, ctx context.Context, ev sdk.MessageEvent, failClosed bool) (sdk.MessageVerdict, error) {
+	t.Helper()
+	type outcome struct {
+		v   sdk.MessageVerdict
+		err error
+	}
+	ch := make(chan outcome, 2)
+	p.MessageAsync(ctx, ev, failClosed, func(v sdk.MessageVerdict, err error) { ch <- outcome{v, err} })
+	o := <-ch
+	select {
+	case <-ch:
+		t.Error("MessageAsync called done twice")
+	case <-time.After(10 * time.Millisecond):
+	}
+	return o.v, o.err
 }

@@ -361,39 +361,114 @@ func (p *Pipeline) Message(ctx context.Context, ev sdk.MessageEvent, failClosed 
 	if len(hooks) == 0 {
 		return sdk.MessageVerdict{}, nil
 	}
-	modified := false
-	for _, e := range hooks {
-		v, err := invoke(ctx, p.opts.HookTimeout, e, sdk.HookMessage, ev, Plugin.OnMessage)
-		if err == nil && (v.Action < sdk.Pass || v.Action > sdk.Drop) {
-			err = fmt.Errorf("module %q: unknown message action %d", e.name, v.Action)
-		}
-		if err != nil {
-			if stop := p.failure(ctx, e, sdk.HookMessage, err, failClosed, "your message was not sent"); stop != nil {
-				return sdk.MessageVerdict{}, stop
-			}
-			continue
-		}
-		switch v.Action {
-		case sdk.Pass:
-		case sdk.Modify:
-			ev.Text, ev.Style = v.Text, v.Style
-			modified = true
-		case sdk.Hold:
-			return sdk.MessageVerdict{Action: sdk.Hold, Text: ev.Text, Style: ev.Style, Note: v.Note}, nil
-		case sdk.Reject:
-			reason := v.Reason
-			if reason == "" {
-				reason = fmt.Sprintf("The %s module refused your message.", e.name)
-			}
-			return sdk.MessageVerdict{Action: sdk.Reject, Reason: reason}, nil
-		case sdk.Drop:
-			return sdk.MessageVerdict{Action: sdk.Drop}, nil
+	return p.messageFrom(ctx, hooks, messageChain{ev: ev, failClosed: failClosed})
+}
+
+// messageFrom asks the message hooks from c.next on, one after the other.
+func (p *Pipeline) messageFrom(ctx context.Context, hooks []*entry, c messageChain) (sdk.MessageVerdict, error) {
+	for ; c.next < len(hooks); c.next++ {
+		e := hooks[c.next]
+		v, err := invoke(ctx, p.opts.HookTimeout, e, sdk.HookMessage, c.ev, Plugin.OnMessage)
+		if v, err, end := p.messageStep(ctx, e, &c, v, err); end {
+			return v, err
 		}
 	}
-	if modified {
-		return sdk.MessageVerdict{Action: sdk.Modify, Text: ev.Text, Style: ev.Style}, nil
+	return c.verdict(), nil
+}
+
+// AsyncMessager is a Plugin that can answer OnMessage without a goroutine
+// waiting for it: done gets the answer once, and must not block.
+// *pluginhost.Module is one.
+type AsyncMessager interface {
+	OnMessageAsync(ctx context.Context, ev sdk.MessageEvent, done func(sdk.MessageVerdict, error))
+}
+
+// MessageAsync asks the message hooks like Message but returns at once:
+// done gets the outcome exactly once. While the modules answer
+// asynchronously (AsyncMessager), done runs where the last answer
+// arrived, usually the goroutine reading a plugin's answers, so it must
+// be quick and not block; otherwise it runs on a goroutine of its own.
+func (p *Pipeline) MessageAsync(ctx context.Context, ev sdk.MessageEvent, failClosed bool, done func(sdk.MessageVerdict, error)) {
+	hooks := p.load().messageHooks()
+	if len(hooks) == 0 {
+		done(sdk.MessageVerdict{}, nil)
+		return
 	}
-	return sdk.MessageVerdict{}, nil
+	p.messageAsync(ctx, hooks, messageChain{ev: ev, failClosed: failClosed}, done)
+}
+
+// messageAsync asks hooks[c.next] without waiting and goes on with the
+// next hook from its answer.
+func (p *Pipeline) messageAsync(ctx context.Context, hooks []*entry, c messageChain, done func(sdk.MessageVerdict, error)) {
+	if c.next == len(hooks) {
+		done(c.verdict(), nil)
+		return
+	}
+	e := hooks[c.next]
+	a, ok := e.p.(AsyncMessager)
+	if !ok {
+		go func() { done(p.messageFrom(ctx, hooks, c)) }()
+		return
+	}
+	hctx, cancel := context.WithTimeout(ctx, p.opts.HookTimeout)
+	a.OnMessageAsync(hctx, c.ev, func(v sdk.MessageVerdict, err error) {
+		err = hookError(hctx, p.opts.HookTimeout, e, sdk.HookMessage, err)
+		cancel()
+		if v, err, end := p.messageStep(ctx, e, &c, v, err); end {
+			done(v, err)
+			return
+		}
+		c.next++
+		p.messageAsync(ctx, hooks, c, done)
+	})
+}
+
+// messageChain is where a message is in the message hooks: the event as
+// the modules so far left it and the next hook to ask.
+type messageChain struct {
+	ev         sdk.MessageEvent
+	failClosed bool
+	modified   bool
+	next       int
+}
+
+// verdict is the outcome once every hook passed or modified.
+func (c *messageChain) verdict() sdk.MessageVerdict {
+	if c.modified {
+		return sdk.MessageVerdict{Action: sdk.Modify, Text: c.ev.Text, Style: c.ev.Style}
+	}
+	return sdk.MessageVerdict{}
+}
+
+// messageStep applies e's answer (v, err) to the chain: end is true, with
+// the outcome, when it ends the chain (a hold, reject, drop or a failure
+// that refuses); otherwise the next hook is asked.
+func (p *Pipeline) messageStep(ctx context.Context, e *entry, c *messageChain, v sdk.MessageVerdict, err error) (_ sdk.MessageVerdict, _ error, end bool) {
+	if err == nil && (v.Action < sdk.Pass || v.Action > sdk.Drop) {
+		err = fmt.Errorf("module %q: unknown message action %d", e.name, v.Action)
+	}
+	if err != nil {
+		if stop := p.failure(ctx, e, sdk.HookMessage, err, c.failClosed, "your message was not sent"); stop != nil {
+			return sdk.MessageVerdict{}, stop, true
+		}
+		return sdk.MessageVerdict{}, nil, false
+	}
+	switch v.Action {
+	case sdk.Modify:
+		c.ev.Text, c.ev.Style = v.Text, v.Style
+		c.modified = true
+	case sdk.Hold:
+		return sdk.MessageVerdict{Action: sdk.Hold, Text: c.ev.Text, Style: c.ev.Style, Note: v.Note}, nil, true
+	case sdk.Reject:
+		reason := v.Reason
+		if reason == "" {
+			reason = fmt.Sprintf("The %s module refused your message.", e.name)
+		}
+		return sdk.MessageVerdict{Action: sdk.Reject, Reason: reason}, nil, true
+	case sdk.Drop:
+		return sdk.MessageVerdict{Action: sdk.Drop}, nil, true
+	}
+	return sdk.MessageVerdict{}, nil, false
 }
 
 // HasMessageHooks reports whether a module declared OnMessage.
@@ -482,17 +557,24 @@ func invoke[E, V any](ctx context.Context, timeout time.Duration, e *entry, hook
 		}
 	}()
 	v, err = f(e.p, ctx, ev)
+	return v, hookError(ctx, timeout, e, hook, err)
+}
+
+// hookError is the error err of e's hook as the pipeline reports it: a
+// refusal as it is, a timeout saying after how long (ctx is the hook's),
+// anything else naming the module.
+func hookError(ctx context.Context, timeout time.Duration, e *entry, hook string, err error) error {
 	if err == nil {
-		return v, nil
+		return nil
 	}
 	var ref *sdk.Refusal
 	if errors.As(err, &ref) {
-		return v, err
+		return err
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return v, fmt.Errorf("module %q: %s timed out after %s: %w", e.name, hook, timeout, err)
+		return fmt.Errorf("module %q: %s timed out after %s: %w", e.name, hook, timeout, err)
 	}
-	return v, fmt.Errorf("module %q: %s: %w", e.name, hook, err)
+	return fmt.Errorf("module %q: %s: %w", e.name, hook, err)
 }
 
 // failure applies the fail policy to the error err of a decision hook: a

@@ -51,12 +51,35 @@ func (h *Host) Collector() prometheus.Collector { return h.calls }
 // answer and comes back as it is; any other error names the plugin, and a
 // timeout says after how long.
 func (m *managed) call(ctx context.Context, method string, fn func(ctx context.Context, inst *instance) error) error {
-	start := time.Now()
-	parentDeadline, hasParentDeadline := ctx.Deadline()
-	ctx, cancel := context.WithTimeout(ctx, m.timeout)
+	c, ctx, cancel := m.begin(ctx, method)
 	defer cancel()
-	err := m.attempt(ctx, fn)
-	m.host.calls.WithLabelValues(m.name, method).Observe(time.Since(start).Seconds())
+	return c.end(ctx, m.attempt(ctx, fn))
+}
+
+// callTiming is what call measures and reports a call by.
+type callTiming struct {
+	m              *managed
+	method         string
+	start          time.Time
+	parentDeadline time.Time
+	hasParent      bool
+}
+
+// begin starts the bookkeeping of a call of method: ctx bounded by the
+// call timeout, which the caller cancels when the call is over.
+func (m *managed) begin(ctx context.Context, method string) (callTiming, context.Context, context.CancelFunc) {
+	c := callTiming{m: m, method: method, start: time.Now()}
+	c.parentDeadline, c.hasParent = ctx.Deadline()
+	ctx, cancel := context.WithTimeout(ctx, m.timeout)
+	return c, ctx, cancel
+}
+
+// end observes the call's duration and returns its error as call does:
+// a refusal as it is, a timeout saying after how long, anything else
+// naming the plugin.
+func (c callTiming) end(ctx context.Context, err error) error {
+	m := c.m
+	m.host.calls.WithLabelValues(m.name, c.method).Observe(time.Since(c.start).Seconds())
 	if err == nil {
 		return nil
 	}
@@ -67,10 +90,10 @@ func (m *managed) call(ctx context.Context, method string, fn func(ctx context.C
 	// The server side of the deadline may fire a moment before ours.
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded {
 		limit := m.timeout
-		if hasParentDeadline && parentDeadline.Before(start.Add(m.timeout)) {
-			limit = time.Since(start).Round(time.Millisecond)
+		if c.hasParent && c.parentDeadline.Before(c.start.Add(m.timeout)) {
+			limit = time.Since(c.start).Round(time.Millisecond)
 		}
-		return fmt.Errorf("plugin %q: %s timed out after %s: %w", m.name, method, limit, context.DeadlineExceeded)
+		return fmt.Errorf("plugin %q: %s timed out after %s: %w", m.name, c.method, limit, context.DeadlineExceeded)
 	}
 	return fmt.Errorf("plugin %q: %w", m.name, err)
 }

@@ -288,6 +288,18 @@ func (m *managed) current(ctx context.Context) (*instance, error) {
 	return m.ensure(ctx, inst)
 }
 
+// running returns the plugin's instance if it runs, without starting
+// it: nil when it is down, starting or stopped.
+func (m *managed) running() *instance {
+	m.mu.Lock()
+	inst, stopped := m.inst, m.stopped
+	m.mu.Unlock()
+	if stopped || inst == nil || !inst.alive() {
+		return nil
+	}
+	return inst
+}
+
 // ensure returns a running instance other than stale, restarting the
 // plugin if needed. Concurrent callers share one restart; the restart
 // honours the backoff, and a caller whose ctx ends before the restart can

@@ -287,6 +287,35 @@ func (mod *Module) OnMessage(ctx context.Context, ev sdk.MessageEvent) (sdk.Mess
 	return v, err
 }
 
+// OnMessageAsync asks the module's OnMessage like OnMessage but returns
+// at once; done gets the answer exactly once, usually on the goroutine
+// that reads the plugin's answers, so it must not block. When the plugin
+// is not running, or the connection is lost during the call, the call is
+// made as OnMessage makes it (starting or restarting the plugin and
+// retrying once) on a goroutine of its own.
+func (mod *Module) OnMessageAsync(ctx context.Context, ev sdk.MessageEvent, done func(sdk.MessageVerdict, error)) {
+	if !mod.declares(sdk.HookMessage) {
+		done(sdk.MessageVerdict{}, mod.notServed(MethodOnMessage))
+		return
+	}
+	inst := mod.m.running()
+	if inst == nil || inst.module == nil {
+		go func() { done(mod.OnMessage(ctx, ev)) }()
+		return
+	}
+	parent := ctx
+	c, ctx, cancel := mod.m.begin(ctx, MethodOnMessage)
+	inst.module.OnMessageAsync(ctx, ev, func(v sdk.MessageVerdict, err error) {
+		defer cancel()
+		var refusal *sdk.Refusal
+		if err != nil && !errors.As(err, &refusal) && ctx.Err() == nil && lostConnection(inst, err) {
+			go func() { done(mod.OnMessage(parent, ev)) }()
+			return
+		}
+		done(v, c.end(ctx, err))
+	})
+}
+
 // Command hands a client command to the module. A type outside the
 // module's declared prefixes is not sent (sdk.ErrNotServed); a refusal is
 // a *sdk.Refusal.

@@ -19,9 +19,11 @@ type Modules interface {
 	Login(ctx context.Context, ev sdk.LoginEvent) (sdk.LoginVerdict, error)
 	// Join asks the join hooks; an error refuses the join.
 	Join(ctx context.Context, ev sdk.JoinEvent) error
-	// Message asks the message hooks; failClosed refuses the message
-	// while a module is down or late.
-	Message(ctx context.Context, ev sdk.MessageEvent, failClosed bool) (sdk.MessageVerdict, error)
+	// MessageAsync asks the message hooks and returns at once; done gets
+	// the outcome once, possibly on a goroutine reading a plugin's
+	// answers, so it must not block. failClosed refuses the message while
+	// a module is down or late.
+	MessageAsync(ctx context.Context, ev sdk.MessageEvent, failClosed bool, done func(sdk.MessageVerdict, error))
 	// HasMessageHooks reports whether Message asks any module.
 	HasMessageHooks() bool
 	// Owner returns the module owning a command type.
@@ -178,19 +180,33 @@ func (c *Client) say(req request) error {
 	cl := c.caller(info)
 	cl.Room = room
 	ev := sdk.MessageEvent{From: cl, Room: room, Text: text, Style: style}
+	// The verdict is applied where the answer arrives, which must not
+	// wait for the store: the wait Say would make when the member is
+	// ahead of the store is made here instead, before the hooks.
+	if err := g.CatchUp(c.ctx, m); err != nil {
+		return err
+	}
 	c.afterHooks(req, ev, info.PassAllMessage, func(v sdk.MessageVerdict) error {
 		if v.Action == sdk.Hold {
 			text, style := text, style
 			if v.Text != "" { // the message as the modules before the holder left it
 				text, style = v.Text, chat.CleanStyle(v.Style)
 			}
-			return c.hold(req, chat.Message{Group: g.Name(), RoomID: room, From: m.Name, Text: text, Style: style, Emotion: chat.CleanEmotion(req.Emotion)}, v.Note)
+			held := chat.Message{Group: g.Name(), RoomID: room, From: m.Name, Text: text, Style: style, Emotion: chat.CleanEmotion(req.Emotion)}
+			end := c.order.detach()
+			go func() { // the store write is not made where the answer arrived
+				defer end()
+				if err := c.hold(req, held, v.Note); err != nil {
+					c.reply(chat.ErrorEventOf(req.ID, err))
+				}
+			}()
+			return nil
 		}
 		text, style, send, err := c.verdict(v, text, style)
 		if !send {
 			return err
 		}
-		_, err = g.Say(m, text, style, req.Emotion)
+		_, err = g.Post(m, text, style, req.Emotion)
 		return err
 	})
 	return nil
@@ -218,11 +234,12 @@ func (c *Client) verdict(v sdk.MessageVerdict, text string, style chat.Style) (_
 
 // afterHooks asks the message hooks about ev without waiting for them and
 // then applies their verdict, in the order the client said its messages
-// (order.go); an error is answered to the request.
+// (order.go); an error is answered to the request. apply runs where the
+// last module's answer arrived (the goroutine reading that plugin's
+// answers), so it must not block: no store writes, no waiting.
 func (c *Client) afterHooks(req request, ev sdk.MessageEvent, failClosed bool, apply func(sdk.MessageVerdict) error) {
 	seq := c.order.start()
-	go func() {
-		v, err := c.n.opts.Hooks.Message(c.ctx, ev, failClosed)
+	c.n.opts.Hooks.MessageAsync(c.ctx, ev, failClosed, func(v sdk.MessageVerdict, err error) {
 		c.order.finish(seq, func() {
 			if err != nil {
 				err = hookRefusal(err, messageUnavailable)
@@ -233,7 +250,7 @@ func (c *Client) afterHooks(req request, ev sdk.MessageEvent, failClosed bool, a
 				c.reply(chat.ErrorEventOf(req.ID, err))
 			}
 		})
-	}()
+	})
 }
 
 // refusalCode is an error with code and reason, or def when the reason

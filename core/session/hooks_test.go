@@ -79,16 +79,16 @@ func (f *fakeModules) Login(context.Context, sdk.LoginEvent) (sdk.LoginVerdict, 
 	return f.login, f.loginErr
 }
 func (f *fakeModules) Join(context.Context, sdk.JoinEvent) error { return f.joinErr }
-func (f *fakeModules) Message(_ context.Context, ev sdk.MessageEvent, failClosed bool) (sdk.MessageVerdict, error) {
+func (f *fakeModules) MessageAsync(_ context.Context, ev sdk.MessageEvent, failClosed bool, done func(sdk.MessageVerdict, error)) {
 	f.mu.Lock()
 	f.message, f.failClosed = ev, failClosed
 	f.mu.Unlock()
-	return f.verdict, f.msgErr
+	go done(f.verdict, f.msgErr)
 }
 
 func (f *fakeModules) HasMessageHooks() bool { return true }
 
-// last returns what the last Message call was asked.
+// last returns what the last MessageAsync call was asked.
 func (f *fakeModules) last() (sdk.MessageEvent, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

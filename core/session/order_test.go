@@ -14,14 +14,16 @@ type slowFirst struct {
 	askedTwo chan struct{}
 }
 
-func (s *slowFirst) Message(_ context.Context, ev sdk.MessageEvent, _ bool) (sdk.MessageVerdict, error) {
-	switch ev.Text {
-	case "one":
-		<-s.askedTwo
-	case "two":
-		close(s.askedTwo)
-	}
-	return sdk.MessageVerdict{Action: sdk.Modify, Text: ev.Text + "!"}, nil
+func (s *slowFirst) MessageAsync(_ context.Context, ev sdk.MessageEvent, _ bool, done func(sdk.MessageVerdict, error)) {
+	go func() {
+		switch ev.Text {
+		case "one":
+			<-s.askedTwo
+		case "two":
+			close(s.askedTwo)
+		}
+		done(sdk.MessageVerdict{Action: sdk.Modify, Text: ev.Text + "!"}, nil)
+	}()
 }
 
 func TestMessagesKeepTheirOrderWhileTheirHooksRun(t *testing.T) {
