@@ -40,7 +40,9 @@ func TestMessageAsyncDecidesAsMessage(t *testing.T) {
 		{name: "late module refuses (fail-closed)", hooks: []hook{hang, appendWord("N")}, failClosed: true, wantErr: true, wantText: "The m0 module is not available; your message was not sent.", failures: 1},
 		{name: "erroring module skipped", hooks: []hook{verdict(sdk.MessageVerdict{Action: sdk.Drop}, errors.New("database gone")), appendWord("G")}, wantAction: sdk.Modify, wantText: "hi G", failures: 1},
 		{name: "unknown action is a failure", hooks: []hook{verdict(sdk.MessageVerdict{Action: 42}, nil)}, failClosed: true, wantErr: true, wantText: "The m0 module is not available; your message was not sent.", failures: 1},
-		{name: "cancelled caller", hooks: []hook{func(ctx context.Context, _ sdk.MessageEvent) (sdk.MessageVerdict, error) { return sdk.MessageVerdict{}, ctx.Err() }}, cancelled: true, wantErr: true, wantText: "on_message: context canceled"},
+		{name: "cancelled caller", hooks: []hook{func(ctx context.Context, _ sdk.MessageEvent) (sdk.MessageVerdict, error) {
+			return sdk.MessageVerdict{}, ctx.Err()
+		}}, cancelled: true, wantErr: true, wantText: "on_message: context canceled"},
 	}
 	modes := map[string]func(i int) bool{
 		"sync":           func(int) bool { return false },
