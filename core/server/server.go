@@ -102,6 +102,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	s.acct.host.SetChat(s.group, s.api.dispatcher)
+	s.api.dispatcher.SetHost(s.acct.host.Operator())
 
 	chain, err := s.startPlugins(ctx)
 	if err != nil {
