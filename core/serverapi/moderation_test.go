@@ -251,5 +251,3 @@ func TestHeldCommands(t *testing.T) {
 		t.Fatalf("json %s", j)
 	}
 }
-
-
