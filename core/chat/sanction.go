@@ -73,6 +73,14 @@ func (g *Group) RoomOf(m *Member) int64 {
 	return 0
 }
 
+// EntrySanctions returns the refusal (code banned or kicked) of a
+// member banned from room or kicked out of it and in the cooldown, or
+// nil: what keeps them out keeps them from acting in it too (module
+// commands about the room).
+func (g *Group) EntrySanctions(m *Member, room int64) error {
+	return g.joinSanctions(m, room)
+}
+
 // joinSanctions refuses a join of a banned member (in the room or
 // everywhere) or of one kicked out of the room whose cooldown runs.
 func (g *Group) joinSanctions(m *Member, room int64) error {
