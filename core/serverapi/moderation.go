@@ -401,7 +401,7 @@ func getHeld(ctx context.Context, d *Dispatcher, _ *chat.Group, a *attrs, _ Comm
 	for _, m := range list {
 		out = append(out, heldReply(m))
 	}
-	return Reply{Code: CodeOK, Message: fmt.Sprintf("%d held messages%s.", len(out), roomWords(room)), Held: out}
+	return Reply{Code: CodeOK, Message: fmt.Sprintf("%d held %s%s.", len(out), plural(len(out), "message"), roomWords(room)), Held: out}
 }
 
 // heldID reads the id of a held message and the resolution attributes.
@@ -494,7 +494,7 @@ func getAudit(ctx context.Context, d *Dispatcher, _ *chat.Group, a *attrs, _ Com
 	for _, e := range list {
 		out = append(out, auditReply(e))
 	}
-	return Reply{Code: CodeOK, Message: fmt.Sprintf("%d audit entries, newest first.", len(out)), Audit: out}
+	return Reply{Code: CodeOK, Message: fmt.Sprintf("%d audit %s, newest first.", len(out), map[bool]string{true: "entry", false: "entries"}[len(out) == 1]), Audit: out}
 }
 
 // Sanction is a sanction in a reply. Times are RFC 3339 in UTC; empty
