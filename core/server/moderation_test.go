@@ -3,8 +3,11 @@ package server_test
 import (
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/parlorchat/parlor/core/config"
 	"github.com/parlorchat/parlor/internal/servertest"
+	"github.com/parlorchat/parlor/internal/testenv"
 )
 
 // TestBannedRangeCannotLogIn: a ban of an IPv4 or IPv6 range, given
@@ -131,5 +134,96 @@ func TestModerationOverHTTP(t *testing.T) {
 	out = servertest.APIOK(t, base, "get_sanctions", map[string]any{"user": "bob"})
 	if list := out["sanctions"].([]any); len(list) != 1 || list[0].(map[string]any)["kind"] != "kick" {
 		t.Fatalf("in force %v", out)
+	}
+}
+
+// TestHeldMessageApprovedKeepsAuthorAndTime: a message a module held is
+// approved (edited) through the server API: the room gets it from its
+// author with the time it was written, the history keeps that time, a
+// declined one reaches nobody, and the module hears of each step.
+func TestHeldMessageApprovedKeepsAuthorAndTime(t *testing.T) {
+	bin := testenv.GoBuild(t, "./core/pluginhost/testdata/parlor-plugin-mod", "parlor-plugin-mod")
+	cfg := testConfig(t)
+	cfg.Plugins.Load = map[string]config.PluginSpec{"mod": {Path: bin}}
+	servertest.EnableAPI(cfg)
+	srv := servertest.Start(t, cfg)
+	base := servertest.URL(srv)
+	alice, bob := servertest.Dial(t, srv), servertest.Dial(t, srv)
+	alice.Login("alice", "")
+	alice.Join(1, "")
+	bob.Login("bob", "")
+	bob.Join(1, "")
+
+	alice.Send(map[string]any{"type": "say", "id": "1", "text": "hold this please"})
+	held := alice.Want("held")
+	if held["note"] != "test hold" || held["room"] != 1.0 {
+		t.Fatalf("held %v", held)
+	}
+	out := servertest.APIOK(t, base, "get_held", map[string]any{"room_id": 1})
+	list := out["held"].([]any)
+	if len(list) != 1 || list[0].(map[string]any)["from"] != "alice" || list[0].(map[string]any)["text"] != "hold this please" {
+		t.Fatalf("get_held %v", out)
+	}
+	written, err := time.Parse(time.RFC3339, list[0].(map[string]any)["time"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // approved a second later at least
+
+	servertest.APIOK(t, base, "approve", map[string]any{"id": held["held"], "text": "held, then edited", "actor": "ops"})
+	m := bob.WantMatch("message", func(ev map[string]any) bool { return ev["from"] == "alice" })
+	ts, _ := time.Parse(time.RFC3339Nano, m["ts"].(string))
+	if m["text"] != "held, then edited" || ts.Truncate(time.Second) != written || time.Since(ts) < time.Second {
+		t.Fatalf("published %v (written at %s)", m, written)
+	}
+	carol := servertest.Dial(t, srv)
+	carol.Login("carol", "")
+	hist := carol.Join(1, "")["history"].([]any)
+	if len(hist) == 0 || hist[len(hist)-1].(map[string]any)["ts"] != m["ts"] || hist[len(hist)-1].(map[string]any)["from"] != "alice" {
+		t.Fatalf("history %v", hist)
+	}
+
+	alice.Send(map[string]any{"type": "say", "id": "2", "text": "hold two"})
+	second := alice.Want("held")
+	servertest.APIOK(t, base, "decline", map[string]any{"id": second["held"], "reason": "off topic"})
+	if n := alice.WantMatch("notice", func(ev map[string]any) bool { return strings.Contains(ev["text"].(string), "off topic") }); n == nil {
+		t.Fatal("alice was not told")
+	}
+
+	// The module heard of the hold, the release and the decline.
+	want := []string{"held 1 hold this please  ", "released 1 held, then edited ops ", "held 2 hold two  ", "declined 2 hold two api off topic"}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		alice.Send(map[string]any{"type": "mod.queue", "id": "q"})
+		res := alice.WantMatch("result", func(ev map[string]any) bool { return ev["id"] == "q" })
+		var got []string
+		for _, s := range res["data"].([]any) {
+			got = append(got, s.(string))
+		}
+		if strings.Join(got, "|") == strings.Join(want, "|") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the module heard %q, want %q", got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, ev := range drain(bob) {
+		if ev["type"] == "message" && ev["text"] == "hold two" {
+			t.Fatal("a declined message reached the room")
+		}
+	}
+}
+
+// drain returns the events c got so far without waiting.
+func drain(c *servertest.Client) []map[string]any {
+	var out []map[string]any
+	for {
+		select {
+		case ev := <-c.Events():
+			out = append(out, ev)
+		default:
+			return out
+		}
 	}
 }
