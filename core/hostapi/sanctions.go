@@ -1,10 +1,12 @@
 package hostapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -150,6 +152,39 @@ func (a *API) Active(kind, name, ip string, room int64, now time.Time) *chat.San
 	}
 	s := *best
 	return &s
+}
+
+// InForce implements chat.SanctionLister: the sanctions in force at now
+// against the user name or, for bans, the address ip, by ID.
+func (a *API) InForce(name, ip string, now time.Time) []chat.Sanction {
+	x := &a.index
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	seen := map[int64]bool{}
+	var out []chat.Sanction
+	keep := func(s *chat.Sanction) {
+		if !expired(s, now) && !seen[s.ID] {
+			seen[s.ID] = true
+			out = append(out, *s)
+		}
+	}
+	if name != "" {
+		for _, s := range x.byUser[chat.NameKey(name)] {
+			keep(s)
+		}
+	}
+	if ip != "" && len(x.byIP) > 0 {
+		if addr, err := netip.ParseAddr(ip); err == nil {
+			addr = addr.Unmap().WithZone("")
+			for _, e := range x.byIP {
+				if e.prefix.Contains(addr) {
+					keep(e.s)
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b chat.Sanction) int { return cmp.Compare(a.ID, b.ID) })
+	return out
 }
 
 // Load reads the sanctions in force from the store into the index that
