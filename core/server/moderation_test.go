@@ -236,4 +236,3 @@ func drain(c *servertest.Client) []map[string]any {
 		}
 	}
 }
-
