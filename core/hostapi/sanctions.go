@@ -344,15 +344,35 @@ func (s sanctions) enforceBan(b chat.Sanction) {
 		return
 	}
 	c := s.h.api.chat()
-	if b.User == "" || c == nil {
+	if c == nil {
 		return
 	}
 	reason := "You are banned from this room."
 	if b.Reason != "" {
 		reason = "You are banned from this room: " + b.Reason
 	}
-	// Not being in the room is fine: the ban keeps them out.
-	_ = c.Kick(b.User, b.Room, reason)
+	if b.User != "" {
+		// Not being in the room is fine: the ban keeps them out.
+		_ = c.Kick(b.User, b.Room, reason)
+	}
+	if b.IP == "" {
+		return
+	}
+	// The members of the room connected from the banned addresses leave
+	// it too, told why.
+	prefix, err := parseIP(b.IP)
+	if err != nil {
+		return
+	}
+	members, _ := c.Members(b.Room)
+	for _, m := range members {
+		addr, err := netip.ParseAddr(m.IP)
+		if err != nil || !prefix.Contains(addr.Unmap().WithZone("")) || chat.NameKey(m.Name) == chat.NameKey(b.User) {
+			continue
+		}
+		c.SendUser(m.Name, c.SanctionFrame(b))
+		_ = c.Kick(m.Name, b.Room, reason)
+	}
 }
 
 func (s sanctions) Lift(ctx context.Context, id int64, by string) (sdk.Sanction, error) {
