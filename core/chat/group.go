@@ -116,6 +116,12 @@ func names(members []*Member) []string {
 	return out
 }
 
+// seesIP reports whether m may see the members' addresses in the room
+// info: its moderators and the administrators, when the group allows it.
+func (g *Group) seesIP(m *Member, info RoomInfo) bool {
+	return g.opts.ModeratorsSeeIP && RoleIn(m, info).Rank() >= sdk.RoleModerator.Rank()
+}
+
 func views(members []*Member, info RoomInfo) []MemberView {
 	out := make([]MemberView, len(members))
 	for i, m := range members {
@@ -240,6 +246,11 @@ type Options struct {
 	History         int  // messages kept per room and shown on enter
 	MaxMessageChars int  // longest message text
 	Guests          bool // the group admits guests
+	// ModeratorsSeeIP adds each member's address (MemberView.IP) to the
+	// member list of the joined event a room's moderators and the
+	// administrators get, and sends them a member_ip event for each member
+	// who joins after them. Nobody else ever gets an address.
+	ModeratorsSeeIP bool
 	// SaveMessages, if set, stores public messages (in id order) before
 	// any member gets them: the group commit of commit.go calls it, under
 	// no lock, with everything said while the previous call ran, bounded
@@ -536,13 +547,19 @@ func (g *Group) Users(roomID int64) ([]string, error) {
 }
 
 // Members returns a room's members in join order with their roles in
-// the room.
+// the room and their addresses (for the Host API; clients never get IP
+// from it).
 func (g *Group) Members(roomID int64) ([]MemberView, error) {
 	r, info, err := g.room(roomID)
 	if err != nil {
 		return nil, err
 	}
-	return views(r.list(), info), nil
+	list := r.list()
+	out := views(list, info)
+	for i, m := range list {
+		out[i].IP = m.IP
+	}
+	return out, nil
 }
 
 // PutRoom adds a room or replaces the definition of an existing one
@@ -714,6 +731,19 @@ func (g *Group) join(m *Member, roomID int64, password string, how joinHow) (Joi
 	ev := JoinedEvent{
 		Type: "joined", Room: roomView(info, len(members)), Users: names(members), Members: views(members, info),
 		History: r.history(), Welcome: info.Welcome, ID: how.id,
+	}
+	if g.seesIP(m, info) {
+		for i, o := range members {
+			ev.Members[i].IP = o.IP
+		}
+	}
+	if moved && g.opts.ModeratorsSeeIP && m.IP != "" {
+		ipf := NewFrame(MemberIPEvent{Type: "member_ip", Room: r.id, User: m.Name, IP: m.IP})
+		for _, o := range members {
+			if o != m && g.seesIP(o, info) && !o.Conn.Send(ipf) {
+				slow = append(slow, o)
+			}
+		}
 	}
 	if force {
 		// A moved member learns it before the new room's next message.
@@ -942,7 +972,9 @@ func (g *Group) publish(r *Room, m *Member, msg Message, mode waitMode) (Message
 func (g *Group) fanout(r *Room, msg Message) Message {
 	r.mu.Lock()
 	msg.ID = g.lastID.Add(1)
-	msg.Time = g.opts.Now().UTC()
+	if msg.Time.IsZero() { // SayAt may give the time
+		msg.Time = g.opts.Now().UTC()
+	}
 	g.remember(r, msg)
 	slow := r.send(newMessageFrame(&msg), nil)
 	g.count(r, 1)

@@ -1,6 +1,9 @@
 package chat
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // The operations below are what the Host API (core/hostapi) does for
 // modules: messaging, moderation and publishing on a user's behalf.
@@ -79,8 +82,10 @@ func (g *Group) Kick(name string, roomID int64, reason string) error {
 }
 
 // Move puts the user logged in as name into another room, as a
-// moderator does: the room's capacity, password, closed state and
-// sanctions do not apply, its registered-users rule does. The user gets a
+// moderator does: the room's capacity, password and closed state do not
+// apply, its registered-users rule and its sanctions do (a user banned
+// from the room, or kicked out of it and in the cooldown, is refused
+// with banned or kicked: lift the sanction first). The user gets a
 // left event for the room they were in (reason "moved") and a joined
 // event for the new one; both rooms get presence.
 func (g *Group) Move(name string, to int64) error {
@@ -88,15 +93,26 @@ func (g *Group) Move(name string, to int64) error {
 	if !ok {
 		return Errorf(CodeNotOnline, "%s is not online.", name)
 	}
+	if g.RoomOf(m) != to {
+		if err := g.joinSanctions(m, to); err != nil {
+			return err
+		}
+	}
 	_, err := g.join(m, to, "", joinHow{force: true})
 	return err
 }
 
 // SayAs publishes a public message from the user called from, who need
-// not be online or in the room, through the group commit as Say does (a
-// held message a moderator released). It returns once the message is
-// delivered, or with the not_saved error.
+// not be online or in the room, through the group commit as Say does. It
+// returns once the message is delivered, or with the not_saved error.
 func (g *Group) SayAs(from string, roomID int64, text string, style Style, emotion string) (Message, error) {
+	return g.SayAt(from, roomID, text, style, emotion, time.Time{})
+}
+
+// SayAt is SayAs dated at (the time a held message was written, when a
+// moderator releases it): the room and history get the message with that
+// time, under a new id. A zero at dates it now.
+func (g *Group) SayAt(from string, roomID int64, text string, style Style, emotion string, at time.Time) (Message, error) {
 	text, err := g.CleanText(text)
 	if err != nil {
 		return Message{}, err
@@ -107,7 +123,7 @@ func (g *Group) SayAs(from string, roomID int64, text string, style Style, emoti
 	}
 	author := &Member{Name: from, Conn: nopConn{}}
 	return g.publish(r, author, Message{
-		Group: g.opts.Name, RoomID: r.id, From: from,
+		Group: g.opts.Name, RoomID: r.id, From: from, Time: at.UTC(),
 		Text: text, Style: CleanStyle(style), Emotion: CleanEmotion(emotion),
 	}, waitAlways)
 }

@@ -1,11 +1,12 @@
 package hostapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
@@ -153,6 +154,39 @@ func (a *API) Active(kind, name, ip string, room int64, now time.Time) *chat.San
 	return &s
 }
 
+// InForce implements chat.SanctionLister: the sanctions in force at now
+// against the user name or, for bans, the address ip, by ID.
+func (a *API) InForce(name, ip string, now time.Time) []chat.Sanction {
+	x := &a.index
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	seen := map[int64]bool{}
+	var out []chat.Sanction
+	keep := func(s *chat.Sanction) {
+		if !expired(s, now) && !seen[s.ID] {
+			seen[s.ID] = true
+			out = append(out, *s)
+		}
+	}
+	if name != "" {
+		for _, s := range x.byUser[chat.NameKey(name)] {
+			keep(s)
+		}
+	}
+	if ip != "" && len(x.byIP) > 0 {
+		if addr, err := netip.ParseAddr(ip); err == nil {
+			addr = addr.Unmap().WithZone("")
+			for _, e := range x.byIP {
+				if e.prefix.Contains(addr) {
+					keep(e.s)
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b chat.Sanction) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
 // Load reads the sanctions in force from the store into the index that
 // Active answers from. Call it once before the chat serves users.
 func (a *API) Load(ctx context.Context) error {
@@ -174,37 +208,12 @@ func (a *API) Load(ctx context.Context) error {
 	return nil
 }
 
-// parseIP reads an address or a CIDR prefix as a (masked) prefix.
-func parseIP(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		if p.Addr().Is4In6() {
-			bits := p.Bits() - 96
-			if bits < 0 {
-				return netip.Prefix{}, fmt.Errorf("%q is wider than the IPv4-mapped range", s)
-			}
-			p = netip.PrefixFrom(p.Addr().Unmap(), bits)
-		}
-		return p.Masked(), nil
-	}
-	addr, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	addr = addr.Unmap().WithZone("")
-	return netip.PrefixFrom(addr, addr.BitLen()), nil
-}
-
-// canonicalIP writes an address or prefix the way the index compares it.
-func canonicalIP(p netip.Prefix) string {
-	if p.IsSingleIP() {
-		return p.Addr().String()
-	}
-	return p.String()
-}
+// parseIP and canonicalIP are the chat's reading of a sanction's
+// address (chat.ParseSanctionIP, chat.CanonicalSanctionIP).
+var (
+	parseIP     = chat.ParseSanctionIP
+	canonicalIP = chat.CanonicalSanctionIP
+)
 
 type sanctions struct{ h *host }
 
@@ -264,7 +273,7 @@ func (s sanctions) check(sn *sdk.Sanction, now time.Time) error {
 	}
 	switch sn.Source {
 	case "":
-		sn.Source = s.h.plugin
+		sn.Source = s.h.source()
 	case "manual", "automod":
 	default:
 		errs = append(errs, invalid("source %q is not \"manual\", \"automod\" or empty (the plugin's name)", sn.Source))
@@ -298,10 +307,31 @@ func (s sanctions) Add(ctx context.Context, sn sdk.Sanction) (sdk.Sanction, erro
 	s.h.api.index.add(rec.Sanction)
 	s.h.api.log.Info("sanction added", "plugin", s.h.plugin, "id", rec.ID, "kind", rec.Kind, "user", rec.User,
 		"ip", rec.IP, "room", rec.Room, "actor", rec.Actor, "expires", rec.Expires)
+	s.h.api.record(ctx, sanctionAudit(rec.Kind, rec, rec.Actor, rec.Source))
+	s.h.api.tellSanctioned(rec.Sanction, false, "") // before a ban ends the session
 	if rec.Kind == sdk.SanctionBan {
 		s.enforceBan(rec.Sanction)
 	}
 	return toSanction(rec), nil
+}
+
+// sanctionAudit is the audit entry of a sanction added (action its kind)
+// or lifted (sdk.AuditLift) by actor from source.
+func sanctionAudit(action string, rec store.SanctionRecord, actor, source string) sdk.AuditEntry {
+	target := rec.User
+	detail := fmt.Sprintf("%s %d", rec.Kind, rec.ID)
+	if target == "" {
+		target = rec.IP
+	} else if rec.IP != "" {
+		detail += ", ip " + rec.IP
+	}
+	if !rec.Expires.IsZero() {
+		detail += ", until " + rec.Expires.UTC().Format(time.RFC3339)
+	} else if rec.Kind != sdk.SanctionKick {
+		detail += ", permanent"
+	}
+	return sdk.AuditEntry{Action: action, Actor: actor, Source: source, Target: target, Room: rec.Room,
+		Reason: rec.Reason, Detail: detail}
 }
 
 // enforceBan ends what a new ban forbids: the session (global ban, through
@@ -314,15 +344,35 @@ func (s sanctions) enforceBan(b chat.Sanction) {
 		return
 	}
 	c := s.h.api.chat()
-	if b.User == "" || c == nil {
+	if c == nil {
 		return
 	}
 	reason := "You are banned from this room."
 	if b.Reason != "" {
 		reason = "You are banned from this room: " + b.Reason
 	}
-	// Not being in the room is fine: the ban keeps them out.
-	_ = c.Kick(b.User, b.Room, reason)
+	if b.User != "" {
+		// Not being in the room is fine: the ban keeps them out.
+		_ = c.Kick(b.User, b.Room, reason)
+	}
+	if b.IP == "" {
+		return
+	}
+	// The members of the room connected from the banned addresses leave
+	// it too, told why.
+	prefix, err := parseIP(b.IP)
+	if err != nil {
+		return
+	}
+	members, _ := c.Members(b.Room)
+	for _, m := range members {
+		addr, err := netip.ParseAddr(m.IP)
+		if err != nil || !prefix.Contains(addr.Unmap().WithZone("")) || chat.NameKey(m.Name) == chat.NameKey(b.User) {
+			continue
+		}
+		c.SendUser(m.Name, c.SanctionFrame(b))
+		_ = c.Kick(m.Name, b.Room, reason)
+	}
 }
 
 func (s sanctions) Lift(ctx context.Context, id int64, by string) (sdk.Sanction, error) {
@@ -334,7 +384,7 @@ func (s sanctions) Lift(ctx context.Context, id int64, by string) (sdk.Sanction,
 		return sdk.Sanction{}, err
 	}
 	if by == "" {
-		by = s.h.plugin
+		by = s.h.source()
 	}
 	rec, err := st.LiftSanction(ctx, id, by, s.h.api.opts.Now())
 	if err != nil {
@@ -342,6 +392,8 @@ func (s sanctions) Lift(ctx context.Context, id int64, by string) (sdk.Sanction,
 	}
 	s.h.api.index.remove(id)
 	s.h.api.log.Info("sanction lifted", "plugin", s.h.plugin, "id", id, "kind", rec.Kind, "user", rec.User, "by", by)
+	s.h.api.record(ctx, sanctionAudit(sdk.AuditLift, rec, by, s.h.source()))
+	s.h.api.tellSanctioned(rec.Sanction, true, by)
 	return toSanction(rec), nil
 }
 
@@ -371,4 +423,14 @@ func (s sanctions) List(ctx context.Context, f sdk.SanctionFilter) ([]sdk.Sancti
 		out = append(out, toSanction(r))
 	}
 	return out, nil
+}
+
+// tellSanctioned tells the user a sanction names, if online, that it was
+// imposed or lifted (by by) with the sanctioned and sanction_lifted
+// events. An address ban is told to nobody: the connections it covers
+// end (Options.OnBan) with its reason.
+func (a *API) tellSanctioned(s chat.Sanction, lifted bool, by string) {
+	if c := a.chat(); c != nil {
+		c.TellSanction(s, lifted, by)
+	}
 }

@@ -68,6 +68,11 @@ func (c *Client) doLogin(req request) error {
 	}
 	c.reply(ok)
 	c.n.group.SendRoomList(m, "")
+	// What is in force against the user (a mute, a room's ban, a kick's
+	// cooldown) is told again at every login, so a client knows it.
+	for _, s := range c.n.group.SanctionsInForce(m) {
+		c.Send(c.n.group.SanctionFrame(s))
+	}
 	return nil
 }
 
@@ -172,6 +177,10 @@ func (n *Node) EndBanned() {
 		reason := "banned"
 		if s.Reason != "" {
 			reason += ": " + s.Reason
+		}
+		if s.User == "" || chat.NameKey(s.User) != chat.NameKey(m.Name) {
+			// Banned by address: the Host API told only the user it names.
+			m.Conn.Send(n.group.SanctionFrame(*s))
 		}
 		if c, ok := m.Conn.(*Client); ok {
 			n.revoke([]*Client{c}, reason, nil)
