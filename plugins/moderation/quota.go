@@ -41,7 +41,7 @@ func (m *moderation) withQuota(ctx context.Context, caller sdk.Caller, kind stri
 		n, _ = strconv.Atoi(string(v))
 	}
 	if n >= limit {
-		return refuse("quota_exceeded", "You have given %d %s sanctions today, the most a %s may give per day; try again after midnight UTC.", n, kind, caller.Role)
+		return refuse("quota_exceeded", "You have given %d %ss today, the most a %s may give in a day; the count starts again at midnight UTC.", n, kind, caller.Role)
 	}
 	if err := give(); err != nil {
 		return err
