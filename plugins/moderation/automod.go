@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/runes"
@@ -68,9 +67,21 @@ func (w words) match(text string) (string, int) {
 			return word
 		}
 		n++
-		return strings.Repeat("*", utf8.RuneCountInString(word))
+		return strings.Repeat("*", visible(word))
 	})
 	return out, n
+}
+
+// visible counts the runes of a word that are not combining marks, so
+// that "bád" written with a combining accent is masked as "***".
+func visible(word string) int {
+	n := 0
+	for _, r := range word {
+		if !unicode.Is(unicode.Mn, r) {
+			n++
+		}
+	}
+	return n
 }
 
 // capitals counts the letters and the capital letters of text.

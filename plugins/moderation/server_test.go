@@ -339,3 +339,59 @@ func TestQuota(t *testing.T) {
 		t.Fatalf("sanctions %v: want two mutes and a kick", list)
 	}
 }
+
+// TestAutomodInServer: the third identical message mutes its author in
+// the room (and is refused with why), a listed word arrives masked
+// whatever its Unicode form, a message with too many links waits for a
+// moderator, and shouting is refused.
+func TestAutomodInServer(t *testing.T) {
+	srv := startServer(t, map[string]any{"automod": map[string]any{
+		"words": map[string]any{"list": []string{"badword"}},
+		"links": map[string]any{"max": 1},
+		"caps":  map[string]any{"max_ratio": 0.6},
+	}})
+	vic := guest(t, srv, "vic", lobby)
+	gus := guest(t, srv, "gus", lobby)
+	mia := guest(t, srv, "mia", lobby)
+
+	say(gus, "what a Ｂädword")
+	if from, text := nextMessage(t, vic); from != "gus" || text != "what a *******" {
+		t.Fatalf("vic got %s: %q", from, text)
+	}
+	say(gus, "see http://a.example and http://b.example")
+	if ev := gus.Want("held"); !strings.Contains(fmt.Sprint(ev["note"]), "too many links") {
+		t.Fatalf("gus got %v", ev)
+	}
+	if q := heldList(t, command(t, mia, "mod.queue", nil)); len(q) != 1 || q[0]["room"] != float64(lobby) {
+		t.Fatalf("queue %v", q)
+	}
+	say(gus, "WHY IS NOBODY ANSWERING")
+	if msg := gus.WantError("rejected"); !strings.Contains(msg, "capital") {
+		t.Fatalf("shouting: %q", msg)
+	}
+
+	say(gus, "buy now")
+	say(gus, "buy now")
+	say(gus, "buy now")
+	if msg := gus.WantError("rejected"); !strings.Contains(msg, "muted") || !strings.Contains(msg, "3 times") {
+		t.Fatalf("third repeat: %q", msg)
+	}
+	say(gus, "sorry")
+	gus.WantError("muted")
+	s := command(t, mia, "mod.sanctions", nil)["sanctions"].([]any)
+	if len(s) != 1 || s[0].(map[string]any)["source"] != "automod" || s[0].(map[string]any)["actor"] != "repeats" {
+		t.Fatalf("sanctions %v", s)
+	}
+	// Moderators are exempt.
+	say(mia, "RULES: READ THEM")
+	say(mia, "RULES: READ THEM")
+	say(mia, "RULES: READ THEM")
+	var got []string
+	for range 5 {
+		from, text := nextMessage(t, vic)
+		got = append(got, from+": "+text)
+	}
+	if want := "gus: buy now|gus: buy now|mia: RULES: READ THEM|mia: RULES: READ THEM|mia: RULES: READ THEM"; strings.Join(got, "|") != want {
+		t.Fatalf("vic got %q, want %q", got, want)
+	}
+}
