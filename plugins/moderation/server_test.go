@@ -370,8 +370,13 @@ func TestAutomodInServer(t *testing.T) {
 		t.Fatalf("shouting: %q", msg)
 	}
 
-	say(gus, "buy now")
-	say(gus, "buy now")
+	// One at a time: the hooks of one connection's messages may overlap.
+	for range 2 {
+		say(gus, "buy now")
+		if from, text := nextMessage(t, vic); from != "gus" || text != "buy now" {
+			t.Fatalf("vic got %s: %q", from, text)
+		}
+	}
 	say(gus, "buy now")
 	if msg := gus.WantError("rejected"); !strings.Contains(msg, "muted") || !strings.Contains(msg, "3 times") {
 		t.Fatalf("third repeat: %q", msg)
@@ -387,11 +392,11 @@ func TestAutomodInServer(t *testing.T) {
 	say(mia, "RULES: READ THEM")
 	say(mia, "RULES: READ THEM")
 	var got []string
-	for range 5 {
+	for range 3 {
 		from, text := nextMessage(t, vic)
 		got = append(got, from+": "+text)
 	}
-	if want := "gus: buy now|gus: buy now|mia: RULES: READ THEM|mia: RULES: READ THEM|mia: RULES: READ THEM"; strings.Join(got, "|") != want {
+	if want := "mia: RULES: READ THEM|mia: RULES: READ THEM|mia: RULES: READ THEM"; strings.Join(got, "|") != want {
 		t.Fatalf("vic got %q, want %q", got, want)
 	}
 }
