@@ -158,6 +158,12 @@ func notificationsToProto(batch []Notification) []*proto.Notification {
 		if m := n.Message; m != nil {
 			p.Message = messageToProto(*m)
 		}
+		if n.Held.ID != 0 {
+			p.Held = heldToProto(n.Held)
+		}
+		if n.Resolution != (Resolution{}) {
+			p.Resolution = resolutionToProto(n.Resolution)
+		}
 		out[i] = p
 	}
 	return out
@@ -168,7 +174,14 @@ func notificationsFromProto(batch []*proto.Notification) []Notification {
 	for i, p := range batch {
 		n := Notification{Kind: NotificationKind(p.GetKind()), User: p.GetUser(), Room: p.GetRoom(), Time: fromUnixNano(p.GetTimeUnixNano())}
 		if m := p.GetMessage(); m != nil {
-			n.Message = &Message{ID: m.GetId(), Room: m.GetRoom(), From: m.GetFrom(), Text: m.GetText(), Style: styleFromProto(m.GetStyle()), Time: fromUnixNano(m.GetTimeUnixNano())}
+			msg := messageFromProto(m)
+			n.Message = &msg
+		}
+		if h := p.GetHeld(); h != nil {
+			n.Held = heldFromProto(h)
+		}
+		if r := p.GetResolution(); r != nil {
+			n.Resolution = resolutionFromProto(r)
 		}
 		out[i] = n
 	}

@@ -169,6 +169,15 @@ const (
 	LoggedOut   NotificationKind = "logged_out"   // User left the chat
 	Delivered   NotificationKind = "delivered"    // a public message was delivered in Room
 	RoomChanged NotificationKind = "room_changed" // Room was created, edited, opened, closed or deleted
+	// MessageHeld: a public message was held for a moderator (Held; User
+	// is its author, Room its room).
+	MessageHeld NotificationKind = "held"
+	// MessageReleased: a held message was approved and published (Held,
+	// with the text as published, and Resolution; Message is the
+	// published message).
+	MessageReleased NotificationKind = "released"
+	// MessageDeclined: a held message was declined (Held and Resolution).
+	MessageDeclined NotificationKind = "declined"
 )
 
 // Notification tells a module that something happened. Notifications
@@ -178,9 +187,16 @@ type Notification struct {
 	Kind NotificationKind
 	User string
 	Room int64
-	// Message is the delivered message, with Delivered.
+	// Message is the delivered message, with Delivered and
+	// MessageReleased.
 	Message *Message
 	Time    time.Time
+	// Held is the held message, with MessageHeld, MessageReleased and
+	// MessageDeclined, whatever resolved it (a module, the server API).
+	Held HeldMessage
+	// Resolution is who released or declined it and why, with
+	// MessageReleased and MessageDeclined.
+	Resolution Resolution
 }
 
 // Message is a public message as the Host API and notifications give it.

@@ -28,7 +28,7 @@ var (
 
 // Host is the Host API a module receives in Config.Host: the chat's
 // accounts, login sessions, rooms and their members, sanctions,
-// messaging, held messages, and a key-value and a document store private
+// messaging, held messages, the moderation log, and a key-value and a document store private
 // to the plugin. Plugins keep no state of their own; what must survive a
 // restart goes through Host. It is safe for concurrent use.
 type Host interface {
@@ -50,6 +50,8 @@ type Host interface {
 	Held() Held
 	// Docs is the plugin's document store.
 	Docs() Docs
+	// Audit is the moderation log.
+	Audit() Audit
 }
 
 // User is one of the chat's accounts.
@@ -226,6 +228,7 @@ func (h *hostClient) Sanctions() Sanctions {
 func (h *hostClient) Messages() Messages { return hostMessages{h} }
 func (h *hostClient) Held() Held         { return hostHeld{h} }
 func (h *hostClient) Docs() Docs         { return hostDocs{h} }
+func (h *hostClient) Audit() Audit       { return hostAudit{h} }
 
 type hostUsers struct{ h *hostClient }
 

@@ -70,7 +70,7 @@ func (m hostMembers) List(ctx context.Context, room int64) ([]Member, error) {
 	}
 	out := make([]Member, 0, len(resp.GetMembers()))
 	for _, p := range resp.GetMembers() {
-		out = append(out, Member{Name: p.GetName(), Display: p.GetDisplay(), Role: Role(p.GetRole()), Avatar: p.GetAvatar()})
+		out = append(out, Member{Name: p.GetName(), Display: p.GetDisplay(), Role: Role(p.GetRole()), Avatar: p.GetAvatar(), IP: p.GetIp()})
 	}
 	return out, nil
 }
@@ -154,24 +154,47 @@ func (h hostHeld) List(ctx context.Context, room int64) ([]HeldMessage, error) {
 	}
 	out := make([]HeldMessage, 0, len(resp.GetHeld()))
 	for _, p := range resp.GetHeld() {
-		out = append(out, HeldMessage{ID: p.GetId(), Message: messageFromProto(p.GetMessage()), Note: p.GetNote(), Plugin: p.GetPlugin()})
+		out = append(out, heldFromProto(p))
 	}
 	return out, nil
 }
 
-func (h hostHeld) Release(ctx context.Context, id int64) (Message, error) {
-	resp, err := h.h.rpc.ReleaseHeld(ctx, &proto.HostHeldID{Id: id})
+func (h hostHeld) Release(ctx context.Context, id int64, r Resolution) (Message, error) {
+	resp, err := h.h.rpc.ReleaseHeld(ctx, &proto.HostResolveRequest{Id: id, Resolution: resolutionToProto(r)})
 	if err != nil {
 		return Message{}, clientError(fmt.Sprintf("release held message %d", id), err)
 	}
 	return messageFromProto(resp), nil
 }
 
-func (h hostHeld) Decline(ctx context.Context, id int64, reason string) error {
-	if _, err := h.h.rpc.DeclineHeld(ctx, &proto.HostDeclineRequest{Id: id, Reason: reason}); err != nil {
+func (h hostHeld) Decline(ctx context.Context, id int64, r Resolution) error {
+	if _, err := h.h.rpc.DeclineHeld(ctx, &proto.HostResolveRequest{Id: id, Resolution: resolutionToProto(r)}); err != nil {
 		return clientError(fmt.Sprintf("decline held message %d", id), err)
 	}
 	return nil
+}
+
+type hostAudit struct{ h *hostClient }
+
+func (a hostAudit) Append(ctx context.Context, e AuditEntry) (AuditEntry, error) {
+	resp, err := a.h.rpc.AuditAppend(ctx, auditToProto(e))
+	if err != nil {
+		return AuditEntry{}, clientError(fmt.Sprintf("append %q to the audit log", e.Action), err)
+	}
+	return auditFromProto(resp), nil
+}
+
+func (a hostAudit) List(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+	resp, err := a.h.rpc.AuditList(ctx, &proto.HostAuditFilter{Room: f.Room, Target: f.Target, Action: f.Action,
+		SinceUnixMs: unixMs(f.Since), Limit: int32(min(max(f.Limit, -1), MaxAuditList+1))})
+	if err != nil {
+		return nil, clientError("list the audit log", err)
+	}
+	out := make([]AuditEntry, 0, len(resp.GetEntries()))
+	for _, p := range resp.GetEntries() {
+		out = append(out, auditFromProto(p))
+	}
+	return out, nil
 }
 
 type hostDocs struct{ h *hostClient }

@@ -90,3 +90,34 @@ func audienceToProto(a Audience) *proto.HostAudience {
 func audienceFromProto(a *proto.HostAudience) Audience {
 	return Audience{Kind: a.GetKind(), User: a.GetUser(), Room: a.GetRoom()}
 }
+
+func resolutionToProto(r Resolution) *proto.HostResolution {
+	return &proto.HostResolution{Actor: r.Actor, Reason: r.Reason, Text: r.Text}
+}
+
+func resolutionFromProto(r *proto.HostResolution) Resolution {
+	return Resolution{Actor: r.GetActor(), Reason: r.GetReason(), Text: r.GetText()}
+}
+
+func heldToProto(h HeldMessage) *proto.HostHeld {
+	return &proto.HostHeld{Id: h.ID, Message: messageToProto(h.Message), Note: h.Note, Plugin: h.Plugin}
+}
+
+func heldFromProto(h *proto.HostHeld) HeldMessage {
+	return HeldMessage{ID: h.GetId(), Message: messageFromProto(h.GetMessage()), Note: h.GetNote(), Plugin: h.GetPlugin()}
+}
+
+func auditToProto(e AuditEntry) *proto.HostAuditEntry {
+	return &proto.HostAuditEntry{
+		Id: e.ID, TimeUnixMs: unixMs(e.Time), Action: e.Action, Actor: e.Actor, Source: e.Source,
+		Target: e.Target, Room: e.Room, Reason: e.Reason, Detail: e.Detail, Plugin: e.Plugin,
+	}
+}
+
+func auditFromProto(e *proto.HostAuditEntry) AuditEntry {
+	return AuditEntry{
+		ID: e.GetId(), Time: fromUnixMs(e.GetTimeUnixMs()), Action: e.GetAction(), Actor: e.GetActor(),
+		Source: e.GetSource(), Target: e.GetTarget(), Room: e.GetRoom(), Reason: e.GetReason(),
+		Detail: e.GetDetail(), Plugin: e.GetPlugin(),
+	}
+}

@@ -65,7 +65,7 @@ func (s *hostServer) ListMembers(ctx context.Context, req *proto.HostRoomID) (*p
 	}
 	out := &proto.HostMemberList{Members: make([]*proto.HostMember, 0, len(ms))}
 	for _, m := range ms {
-		out.Members = append(out.Members, &proto.HostMember{Name: m.Name, Display: m.Display, Role: string(m.Role), Avatar: m.Avatar})
+		out.Members = append(out.Members, &proto.HostMember{Name: m.Name, Display: m.Display, Role: string(m.Role), Avatar: m.Avatar, Ip: m.IP})
 	}
 	return out, nil
 }
@@ -145,24 +145,45 @@ func (s *hostServer) ListHeld(ctx context.Context, req *proto.HostRoomID) (*prot
 	}
 	out := &proto.HostHeldList{Held: make([]*proto.HostHeld, 0, len(list))}
 	for _, h := range list {
-		out.Held = append(out.Held, &proto.HostHeld{Id: h.ID, Message: messageToProto(h.Message), Note: h.Note, Plugin: h.Plugin})
+		out.Held = append(out.Held, heldToProto(h))
 	}
 	return out, nil
 }
 
-func (s *hostServer) ReleaseHeld(ctx context.Context, req *proto.HostHeldID) (*proto.Message, error) {
-	m, err := s.impl.Held().Release(ctx, req.GetId())
+func (s *hostServer) ReleaseHeld(ctx context.Context, req *proto.HostResolveRequest) (*proto.Message, error) {
+	m, err := s.impl.Held().Release(ctx, req.GetId(), resolutionFromProto(req.GetResolution()))
 	if err != nil {
 		return nil, hostError(err)
 	}
 	return messageToProto(m), nil
 }
 
-func (s *hostServer) DeclineHeld(ctx context.Context, req *proto.HostDeclineRequest) (*proto.Empty, error) {
-	if err := s.impl.Held().Decline(ctx, req.GetId(), req.GetReason()); err != nil {
+func (s *hostServer) DeclineHeld(ctx context.Context, req *proto.HostResolveRequest) (*proto.Empty, error) {
+	if err := s.impl.Held().Decline(ctx, req.GetId(), resolutionFromProto(req.GetResolution())); err != nil {
 		return nil, hostError(err)
 	}
 	return &proto.Empty{}, nil
+}
+
+func (s *hostServer) AuditAppend(ctx context.Context, req *proto.HostAuditEntry) (*proto.HostAuditEntry, error) {
+	e, err := s.impl.Audit().Append(ctx, auditFromProto(req))
+	if err != nil {
+		return nil, hostError(err)
+	}
+	return auditToProto(e), nil
+}
+
+func (s *hostServer) AuditList(ctx context.Context, req *proto.HostAuditFilter) (*proto.HostAuditList, error) {
+	list, err := s.impl.Audit().List(ctx, AuditFilter{Room: req.GetRoom(), Target: req.GetTarget(), Action: req.GetAction(),
+		Since: fromUnixMs(req.GetSinceUnixMs()), Limit: int(req.GetLimit())})
+	if err != nil {
+		return nil, hostError(err)
+	}
+	out := &proto.HostAuditList{Entries: make([]*proto.HostAuditEntry, 0, len(list))}
+	for _, e := range list {
+		out.Entries = append(out.Entries, auditToProto(e))
+	}
+	return out, nil
 }
 
 func (s *hostServer) DocGet(req *proto.HostDocKey, stream grpc.ServerStreamingServer[proto.HostDocChunk]) error {

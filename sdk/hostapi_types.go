@@ -53,6 +53,9 @@ type Member struct {
 	Display string
 	Role    Role
 	Avatar  string // an http(s) URL, "e1".."e32", or empty
+	// IP is the address the member is connected from. Plugins are
+	// trusted with it; a module decides who among its users may see it.
+	IP string
 }
 
 // Members are the users in rooms.
@@ -182,17 +185,85 @@ type HeldMessage struct {
 	Plugin  string  // the module that held it, when known
 }
 
+// Resolution is how a moderator resolved a held message: who did it
+// and why, and, for a release, an edit of the text.
+type Resolution struct {
+	Actor  string // who resolved it (a moderator's name); empty takes the plugin's name
+	Reason string // why; with Decline the author is told it
+	// Text, with Release, replaces the message's text when not empty (an
+	// edit before approval). Decline ignores it.
+	Text string
+}
+
 // Held are messages held for a moderator; they survive a restart.
 type Held interface {
 	// List returns the held messages of a room (0: every room), oldest
 	// first.
 	List(ctx context.Context, room int64) ([]HeldMessage, error)
 	// Release says the message in its room as its author (who need not
-	// be online) and forgets it; ErrNotFound if there is none.
-	Release(ctx context.Context, id int64) (Message, error)
+	// be online), with its original time (it goes into history with that
+	// time), and forgets it; r.Text, when not empty, replaces its text.
+	// ErrNotFound if there is none. The release is recorded in the audit
+	// log and notified (MessageReleased).
+	Release(ctx context.Context, id int64, r Resolution) (Message, error)
 	// Decline forgets the message; its author, if online, gets a notice
-	// with reason.
-	Decline(ctx context.Context, id int64, reason string) error
+	// with r.Reason. The decline is recorded in the audit log and
+	// notified (MessageDeclined).
+	Decline(ctx context.Context, id int64, r Resolution) error
+}
+
+// Audit actions the host records; modules may record others (such as
+// AuditAutomod and AuditSetting). A sanction added is recorded with its
+// kind as the action (SanctionBan, SanctionMute, SanctionKick).
+const (
+	AuditLift    = "lift"    // a sanction was lifted
+	AuditHold    = "hold"    // a message was held for a moderator
+	AuditApprove = "approve" // a held message was released
+	AuditDecline = "decline" // a held message was declined
+	AuditAutomod = "automod" // an automod rule acted (recorded by the module)
+	AuditSetting = "setting" // a moderation setting changed (recorded by the module)
+)
+
+// Audit log limits: the most entries one List returns, and how many when
+// the filter gives no Limit.
+const (
+	MaxAuditList     = 1000
+	DefaultAuditList = 100
+)
+
+// AuditEntry is one record of the moderation log.
+type AuditEntry struct {
+	ID     int64
+	Time   time.Time // set by the host
+	Action string    // "ban", "mute", "kick", "lift", "hold", "approve", "decline", "automod", "setting", ...
+	Actor  string    // who acted: a moderator's name, "api", an automod rule's name
+	Source string    // "manual", "automod", "api", or a plugin's name; empty takes the plugin's name
+	Target string    // a user's name, or an IP address or CIDR prefix
+	Room   int64     // 0: not about one room
+	Reason string
+	Detail string // free text, at most 4 KiB
+	Plugin string // set by the host: the plugin that appended it ("" for the core)
+}
+
+// AuditFilter selects audit entries; the zero value selects the newest
+// DefaultAuditList.
+type AuditFilter struct {
+	Room   int64  // 0: every room
+	Target string // compared as the chat compares names
+	Action string
+	Since  time.Time // zero: from the start
+	Limit  int       // 0: DefaultAuditList; at most MaxAuditList
+}
+
+// Audit is the append-only moderation log, kept by the host. The host
+// itself records every sanction added and lifted and every hold, release
+// and decline, whatever asked for it (a module, the server API).
+type Audit interface {
+	// Append records what only a module knows, such as an automod hit
+	// or a setting change; the host sets ID, Time and Plugin.
+	Append(ctx context.Context, e AuditEntry) (AuditEntry, error)
+	// List returns the entries f selects, newest first.
+	List(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 }
 
 // AnyVersion, as the expected version of Docs.Put or Docs.Delete,

@@ -87,7 +87,9 @@ func (c *committer) queue(g *Group, r *Room, m *Member, msg Message, mustWait bo
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	msg.ID = g.lastID.Add(1)
-	msg.Time = g.opts.Now().UTC()
+	if msg.Time.IsZero() { // SayAt may give the time
+		msg.Time = g.opts.Now().UTC()
+	}
 	if c.next == nil {
 		c.next = &commitBatch{done: make(chan struct{}), delivered: make(chan struct{}),
 			msgs: make([]Message, 0, c.size+c.size/4), meta: make([]queued, 0, c.size+c.size/4)}

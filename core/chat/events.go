@@ -127,6 +127,11 @@ type MemberView struct {
 	// Avatar is an http(s) URL or a built-in picture "e1".."e32"; empty
 	// for none.
 	Avatar string `json:"avatar,omitempty"`
+	// IP is the member's address: only in what the Host API gives plugins
+	// (Group.Members) and, when the group allows it (Options.ModeratorsSeeIP),
+	// in the member lists sent to the room's moderators and to
+	// administrators.
+	IP string `json:"ip,omitempty"`
 }
 
 // LeftEvent answers a leave, and tells a member it was taken out of a

@@ -533,13 +533,19 @@ func (g *Group) Users(roomID int64) ([]string, error) {
 }
 
 // Members returns a room's members in join order with their roles in
-// the room.
+// the room and their addresses (for the Host API; clients never get IP
+// from it).
 func (g *Group) Members(roomID int64) ([]MemberView, error) {
 	r, info, err := g.room(roomID)
 	if err != nil {
 		return nil, err
 	}
-	return views(r.list(), info), nil
+	list := r.list()
+	out := views(list, info)
+	for i, m := range list {
+		out[i].IP = m.IP
+	}
+	return out, nil
 }
 
 // PutRoom adds a room or replaces the definition of an existing one
@@ -883,7 +889,9 @@ func (g *Group) publish(r *Room, m *Member, msg Message, wait bool) (Message, er
 func (g *Group) fanout(r *Room, msg Message) Message {
 	r.mu.Lock()
 	msg.ID = g.lastID.Add(1)
-	msg.Time = g.opts.Now().UTC()
+	if msg.Time.IsZero() { // SayAt may give the time
+		msg.Time = g.opts.Now().UTC()
+	}
 	g.remember(r, msg)
 	slow := r.send(newMessageFrame(&msg), nil)
 	g.count(r, 1)

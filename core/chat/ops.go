@@ -1,6 +1,9 @@
 package chat
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // The operations below are what the Host API (core/hostapi) does for
 // modules: messaging, moderation and publishing on a user's behalf.
@@ -93,10 +96,16 @@ func (g *Group) Move(name string, to int64) error {
 }
 
 // SayAs publishes a public message from the user called from, who need
-// not be online or in the room, through the group commit as Say does (a
-// held message a moderator released). It returns once the message is
-// delivered, or with the not_saved error.
+// not be online or in the room, through the group commit as Say does. It
+// returns once the message is delivered, or with the not_saved error.
 func (g *Group) SayAs(from string, roomID int64, text string, style Style, emotion string) (Message, error) {
+	return g.SayAt(from, roomID, text, style, emotion, time.Time{})
+}
+
+// SayAt is SayAs dated at (the time a held message was written, when a
+// moderator releases it): the room and history get the message with that
+// time, under a new id. A zero at dates it now.
+func (g *Group) SayAt(from string, roomID int64, text string, style Style, emotion string, at time.Time) (Message, error) {
 	text, err := g.CleanText(text)
 	if err != nil {
 		return Message{}, err
@@ -107,7 +116,7 @@ func (g *Group) SayAs(from string, roomID int64, text string, style Style, emoti
 	}
 	author := &Member{Name: from, Conn: nopConn{}}
 	return g.publish(r, author, Message{
-		Group: g.opts.Name, RoomID: r.id, From: from,
+		Group: g.opts.Name, RoomID: r.id, From: from, Time: at.UTC(),
 		Text: text, Style: CleanStyle(style), Emotion: CleanEmotion(emotion),
 	}, true)
 }

@@ -120,3 +120,79 @@ func untilWords(t, now time.Time) string {
 	}
 	return fmt.Sprintf("%s UTC", t.Format("2 Jan 2006 15:04"))
 }
+
+// SanctionEvent tells a user a sanction was imposed on them ("sanctioned")
+// or lifted ("sanction_lifted"): what, where, why, until when, by whom,
+// and a sentence to show.
+type SanctionEvent struct {
+	Type   string `json:"type"` // "sanctioned" or "sanction_lifted"
+	ID     int64  `json:"id"`
+	Kind   string `json:"kind"`           // "ban", "mute" or "kick"
+	Room   int64  `json:"room"`           // 0: everywhere
+	Reason string `json:"reason"`         // may be empty
+	Until  string `json:"until"`          // RFC 3339, UTC; empty: permanent
+	By     string `json:"by,omitempty"`   // who imposed (or lifted) it
+	Text   string `json:"text,omitempty"` // the sentence, such as "You are muted in Lobby until 14:05 UTC: spamming."
+}
+
+// TellSanction sends the user s names, if online, the SanctionEvent of s
+// imposed (lifted false, by its Actor) or lifted (by by), and reports
+// whether they got it.
+func (g *Group) TellSanction(s Sanction, lifted bool, by string) bool {
+	if s.User == "" {
+		return false
+	}
+	return g.SendUser(s.User, NewFrame(g.sanctionEvent(s, lifted, by)))
+}
+
+func (g *Group) sanctionEvent(s Sanction, lifted bool, by string) SanctionEvent {
+	ev := SanctionEvent{Type: "sanctioned", ID: s.ID, Kind: s.Kind, Room: s.Room, Reason: s.Reason, By: s.Actor}
+	if !s.Expires.IsZero() {
+		ev.Until = s.Expires.UTC().Format(time.RFC3339)
+	}
+	where := "everywhere in this chat"
+	if s.Room != 0 {
+		where = fmt.Sprintf("room %d", s.Room)
+		g.mu.RLock()
+		if r, ok := g.rooms[s.Room]; ok {
+			where = r.info.Name
+		}
+		g.mu.RUnlock()
+	}
+	if lifted {
+		ev.Type, ev.By = "sanction_lifted", by
+		switch s.Kind {
+		case SanctionMute:
+			ev.Text = fmt.Sprintf("You may speak again (%s).", where)
+		case SanctionBan:
+			ev.Text = fmt.Sprintf("Your ban was lifted (%s).", where)
+		default:
+			ev.Text = fmt.Sprintf("You may enter %s again.", where)
+		}
+		return ev
+	}
+	var what string
+	switch s.Kind {
+	case SanctionMute:
+		what = "You are muted"
+		if s.Room != 0 {
+			what += " in " + where
+		}
+	case SanctionBan:
+		what = "You are banned from " + where
+		if s.Room == 0 {
+			what = "You are banned from this chat"
+		}
+	default:
+		what = "You were kicked out of " + where
+	}
+	if s.Actor != "" {
+		what += " by " + s.Actor
+	}
+	code := CodeMuted
+	if s.Kind == SanctionKick {
+		code = CodeKicked
+	}
+	ev.Text = g.sanctionError(&s, code, what).Message
+	return ev
+}

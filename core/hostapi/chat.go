@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/sdk"
@@ -36,6 +37,11 @@ type Chat interface {
 	SendAll(f *chat.Frame) int
 	// SayAs says a public message in a room as from.
 	SayAs(from string, roomID int64, text string, style chat.Style, emotion string) (chat.Message, error)
+	// TellSanction tells the user a sanction names that it was imposed
+	// or lifted.
+	TellSanction(s chat.Sanction, lifted bool, by string) bool
+	// SayAt is SayAs dated at (a released held message keeps its time).
+	SayAt(from string, roomID int64, text string, style chat.Style, emotion string, at time.Time) (chat.Message, error)
 }
 
 // RoomChanger stores room changes and puts them in the chat group

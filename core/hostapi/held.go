@@ -35,12 +35,30 @@ func (a *API) HoldBy(ctx context.Context, plugin string, m chat.Message, note st
 		note = string(r[:MaxReasonChars])
 	}
 	m.Time = a.opts.Now()
-	id, err := a.data.HoldMessage(ctx, store.HeldRecord{Message: m, Note: note, Plugin: plugin})
+	rec := store.HeldRecord{Message: m, Note: note, Plugin: plugin}
+	id, err := a.data.HoldMessage(ctx, rec)
 	if err != nil {
 		return 0, fmt.Errorf("host api: %w", err)
 	}
+	rec.ID = id
 	a.log.Info("message held", "plugin", plugin, "id", id, "user", m.From, "room", m.RoomID)
+	actor := plugin
+	if actor == "" {
+		actor = "module"
+	}
+	a.record(ctx, sdk.AuditEntry{Action: sdk.AuditHold, Actor: actor, Source: actor, Target: m.From, Room: m.RoomID,
+		Reason: note, Detail: fmt.Sprintf("held message %d: %s", id, m.Text)})
+	a.notifyHeld(sdk.MessageHeld, toHeld(rec), sdk.Resolution{}, nil)
 	return id, nil
+}
+
+// notifyHeld tells the modules about the held queue.
+func (a *API) notifyHeld(kind sdk.NotificationKind, h sdk.HeldMessage, r sdk.Resolution, published *sdk.Message) {
+	if a.opts.Notify == nil {
+		return
+	}
+	a.opts.Notify(sdk.Notification{Kind: kind, User: h.Message.From, Room: h.Message.Room, Time: a.opts.Now().UTC(),
+		Held: h, Resolution: r, Message: published})
 }
 
 type held struct{ h *host }
@@ -93,9 +111,24 @@ func (d held) find(ctx context.Context, c Chat, st store.HostData, id int64) (st
 	return r, nil
 }
 
-func (d held) Release(ctx context.Context, id int64) (sdk.Message, error) {
+// resolution checks r and fills in the actor (the caller's name when
+// empty).
+func (d held) resolution(r *sdk.Resolution) error {
+	if err := errors.Join(checkText("the actor", r.Actor, MaxActorChars), checkText("the reason", r.Reason, MaxReasonChars)); err != nil {
+		return err
+	}
+	if r.Actor == "" {
+		r.Actor = d.h.source()
+	}
+	return nil
+}
+
+func (d held) Release(ctx context.Context, id int64, res sdk.Resolution) (sdk.Message, error) {
 	c, st, err := d.prepare()
 	if err != nil {
+		return sdk.Message{}, err
+	}
+	if err := d.resolution(&res); err != nil {
 		return sdk.Message{}, err
 	}
 	d.h.api.heldMu.Lock()
@@ -104,26 +137,42 @@ func (d held) Release(ctx context.Context, id int64) (sdk.Message, error) {
 	if err != nil {
 		return sdk.Message{}, err
 	}
-	// Said first, forgotten after: a failure keeps the message held.
-	msg, err := c.SayAs(r.Message.From, r.Message.RoomID, r.Message.Text, r.Message.Style, r.Message.Emotion)
+	text := r.Message.Text
+	if res.Text != "" {
+		text = res.Text
+	}
+	// Said first, forgotten after: a failure keeps the message held. It
+	// keeps its author and the time it was written.
+	msg, err := c.SayAt(r.Message.From, r.Message.RoomID, text, r.Message.Style, r.Message.Emotion, r.Message.Time)
 	if err != nil {
 		return sdk.Message{}, chatErr(err)
 	}
 	if _, err := st.TakeHeld(ctx, id); err != nil {
 		return sdk.Message{}, fmt.Errorf("released held message %d, but it could not be forgotten: %w", id, err)
 	}
-	d.h.api.log.Info("held message released", "plugin", d.h.plugin, "id", id, "user", r.Message.From, "room", r.Message.RoomID)
-	return msg.SDK(), nil
+	d.h.api.log.Info("held message released", "plugin", d.h.plugin, "id", id, "user", r.Message.From, "room", r.Message.RoomID, "by", res.Actor)
+	detail := fmt.Sprintf("held message %d, published as message %d", id, msg.ID)
+	if msg.Text != r.Message.Text {
+		detail += fmt.Sprintf("; edited from %q to %q", r.Message.Text, msg.Text)
+	}
+	d.h.api.record(ctx, sdk.AuditEntry{Action: sdk.AuditApprove, Actor: res.Actor, Source: d.h.source(), Target: r.Message.From,
+		Room: r.Message.RoomID, Reason: res.Reason, Detail: detail})
+	out := msg.SDK()
+	h := toHeld(r)
+	h.Message.Text = msg.Text
+	d.h.api.notifyHeld(sdk.MessageReleased, h, res, &out)
+	return out, nil
 }
 
-func (d held) Decline(ctx context.Context, id int64, reason string) error {
+func (d held) Decline(ctx context.Context, id int64, res sdk.Resolution) error {
 	c, st, err := d.prepare()
 	if err != nil {
 		return err
 	}
-	if err := checkText("the reason", reason, MaxReasonChars); err != nil {
+	if err := d.resolution(&res); err != nil {
 		return err
 	}
+	res.Text = ""
 	d.h.api.heldMu.Lock()
 	defer d.h.api.heldMu.Unlock()
 	if _, err := d.find(ctx, c, st, id); err != nil {
@@ -138,10 +187,13 @@ func (d held) Decline(ctx context.Context, id int64, reason string) error {
 		room = info.Name
 	}
 	text := fmt.Sprintf("Your message in %s was not published.", room)
-	if reason != "" {
-		text = fmt.Sprintf("Your message in %s was not published: %s", room, reason)
+	if res.Reason != "" {
+		text = fmt.Sprintf("Your message in %s was not published: %s", room, res.Reason)
 	}
 	c.SendUser(r.Message.From, chat.NewFrame(chat.NoticeEvent{Type: "notice", Text: text}))
-	d.h.api.log.Info("held message declined", "plugin", d.h.plugin, "id", id, "user", r.Message.From, "room", r.Message.RoomID)
+	d.h.api.log.Info("held message declined", "plugin", d.h.plugin, "id", id, "user", r.Message.From, "room", r.Message.RoomID, "by", res.Actor)
+	d.h.api.record(ctx, sdk.AuditEntry{Action: sdk.AuditDecline, Actor: res.Actor, Source: d.h.source(), Target: r.Message.From,
+		Room: r.Message.RoomID, Reason: res.Reason, Detail: fmt.Sprintf("held message %d: %s", id, r.Message.Text)})
+	d.h.api.notifyHeld(sdk.MessageDeclined, toHeld(r), res, nil)
 	return nil
 }

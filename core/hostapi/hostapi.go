@@ -1,7 +1,8 @@
 // Package hostapi is the Host API that plugins call back into: the chat's
 // accounts, login sessions, rooms and their members, sanctions,
-// messaging, held messages, and a key-value and a document store private
-// to each plugin, kept in core/store so that they survive restarts.
+// messaging, held messages, the moderation log, and a key-value and a
+// document store private to each plugin, kept in core/store so that
+// they survive restarts.
 // core/pluginhost serves it to each module plugin over the go-plugin
 // broker (sdk.Host is the interface both sides share). The API also
 // enforces nothing itself: it implements chat.Sanctions (an in-memory
@@ -78,6 +79,10 @@ type Options struct {
 	// session of the banned user, or the connections from the banned
 	// addresses, must end. May be nil.
 	OnBan func(s chat.Sanction)
+	// Notify is called with the notifications of the held queue
+	// (sdk.MessageHeld, MessageReleased, MessageDeclined), whatever
+	// caused them, for the modules. May be nil.
+	Notify func(n sdk.Notification)
 	// MaxDocBytes is the largest document a plugin may store;
 	// DefaultMaxDocBytes when 0.
 	MaxDocBytes int
@@ -183,10 +188,26 @@ func (a *API) revoked(hashes [][]byte) {
 	}
 }
 
-// host is one plugin's view of the API.
+// host is one plugin's view of the API, or the server API's (plugin
+// empty, src "api").
 type host struct {
 	api    *API
 	plugin string
+	src    string // the default Source of what it does; the plugin's name when empty
+}
+
+// source is the default Source of sanctions and audit entries.
+func (h *host) source() string {
+	if h.src != "" {
+		return h.src
+	}
+	return h.plugin
+}
+
+// Operator returns the Host API as the server API uses it: what it does
+// has the source "api" and is recorded as the server's own (no plugin).
+func (a *API) Operator() sdk.Host {
+	return &host{api: a, src: "api"}
 }
 
 func (h *host) Users() sdk.Users       { return users{h} }
@@ -200,6 +221,7 @@ func (h *host) Sanctions() sdk.Sanctions {
 func (h *host) Messages() sdk.Messages { return messages{h} }
 func (h *host) Held() sdk.Held         { return held{h} }
 func (h *host) Docs() sdk.Docs         { return docs{h} }
+func (h *host) Audit() sdk.Audit       { return audit{h} }
 
 // storeErr maps store errors to the SDK's sentinels, keeping the message
 // (without the store sentinel's own text).

@@ -131,14 +131,36 @@ func (c *fakeChat) SendAll(f *chat.Frame) int {
 }
 
 func (c *fakeChat) SayAs(from string, room int64, text string, style chat.Style, emotion string) (chat.Message, error) {
+	return c.SayAt(from, room, text, style, emotion, time.Time{})
+}
+
+func (c *fakeChat) SayAt(from string, room int64, text string, style chat.Style, emotion string, at time.Time) (chat.Message, error) {
 	if _, ok := c.RoomInfo(room); !ok {
 		return chat.Message{}, chat.Errorf(chat.CodeNoSuchRoom, "There is no room %d.", room)
 	}
+	if at.IsZero() {
+		at = time.Now()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m := chat.Message{ID: int64(len(c.said) + 1), RoomID: room, From: from, Text: text, Style: style, Time: time.Now()}
+	m := chat.Message{ID: int64(len(c.said) + 1), RoomID: room, From: from, Text: text, Style: style, Time: at.UTC()}
 	c.said = append(c.said, m)
 	return m, nil
+}
+
+// TellSanction records the event the user would get, if online.
+func (c *fakeChat) TellSanction(sn chat.Sanction, lifted bool, by string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.online[sn.User] {
+		return false
+	}
+	kind := "sanctioned"
+	if lifted {
+		kind = "sanction_lifted"
+	}
+	c.got[sn.User] = append(c.got[sn.User], chat.SanctionEvent{Type: kind, ID: sn.ID, Kind: sn.Kind, Room: sn.Room, Reason: sn.Reason, By: by})
+	return true
 }
 
 func (c *fakeChat) saidTexts() []string {
@@ -164,6 +186,14 @@ type platform struct {
 	clock *testenv.Clock
 	mu    sync.Mutex
 	bans  []chat.Sanction
+	notes []sdk.Notification // what Options.Notify got
+}
+
+// notified returns the notifications of the held queue so far.
+func (p *platform) notified() []sdk.Notification {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]sdk.Notification(nil), p.notes...)
 }
 
 func newPlatform(t *testing.T, path string, c *fakeChat, clock *testenv.Clock) *platform {
@@ -196,6 +226,11 @@ func newPlatform(t *testing.T, path string, c *fakeChat, clock *testenv.Clock) *
 		OnBan: func(s chat.Sanction) {
 			p.mu.Lock()
 			p.bans = append(p.bans, s)
+			p.mu.Unlock()
+		},
+		Notify: func(n sdk.Notification) {
+			p.mu.Lock()
+			p.notes = append(p.notes, n)
 			p.mu.Unlock()
 		},
 	})
@@ -593,24 +628,40 @@ func TestHeldSurvivesRestart(t *testing.T) {
 		t.Fatalf("held everywhere: %d %v", len(all), err)
 	}
 
-	m, err := h.Held().Release(ctx, ids[0])
-	if err != nil || m.Text != "first" || m.From != "bob" || m.ID == 0 {
-		t.Fatalf("release: %+v %v", m, err)
+	// Released later, edited: the room gets it from its author, with the
+	// time it was written.
+	q.clock.Add(5 * time.Minute)
+	m, err := h.Held().Release(ctx, ids[0], sdk.Resolution{Actor: "mia", Reason: "fine", Text: "first, edited"})
+	if err != nil || m.Text != "first, edited" || m.From != "bob" || m.ID == 0 || !m.Time.Equal(list[0].Message.Time) {
+		t.Fatalf("release: %+v %v (held at %s)", m, err, list[0].Message.Time)
 	}
-	if got := strings.Join(c.saidTexts(), "|"); got != "bob: first" {
+	if got := strings.Join(c.saidTexts(), "|"); got != "bob: first, edited" {
 		t.Fatalf("said %q", got)
 	}
-	if _, err := h.Held().Release(ctx, ids[0]); !errors.Is(err, sdk.ErrNotFound) {
+	if _, err := h.Held().Release(ctx, ids[0], sdk.Resolution{}); !errors.Is(err, sdk.ErrNotFound) {
 		t.Fatalf("release twice: %v", err)
 	}
-	if err := h.Held().Decline(ctx, ids[1], "no links"); err != nil {
+	if err := h.Held().Decline(ctx, ids[1], sdk.Resolution{Actor: "mia", Reason: "no links"}); err != nil {
 		t.Fatal(err)
+	}
+	// The modules heard of both, with who resolved them.
+	notes := q.notified()
+	if len(notes) != 2 || notes[0].Kind != sdk.MessageReleased || notes[0].Held.ID != ids[0] || notes[0].Held.Message.Text != "first, edited" ||
+		notes[0].Resolution.Actor != "mia" || notes[0].Message == nil || notes[0].Message.ID != m.ID || notes[0].User != "bob" ||
+		notes[1].Kind != sdk.MessageDeclined || notes[1].Held.ID != ids[1] || notes[1].Resolution.Reason != "no links" || notes[1].Room != lobby {
+		t.Fatalf("notifications %+v", notes)
+	}
+	// And the audit log has them, newest first.
+	log, err := h.Audit().List(ctx, sdk.AuditFilter{Room: lobby})
+	if err != nil || len(log) < 2 || log[0].Action != sdk.AuditDecline || log[0].Actor != "mia" || log[0].Target != "bob" ||
+		log[1].Action != sdk.AuditApprove || !strings.Contains(log[1].Detail, "edited") || log[1].Source != "mod" || log[1].Plugin != "" {
+		t.Fatalf("audit %+v %v", log, err)
 	}
 	got := c.events("bob")
 	if len(got) != 1 || !strings.Contains(got[0].(chat.NoticeEvent).Text, "no links") || !strings.Contains(got[0].(chat.NoticeEvent).Text, "lobby") {
 		t.Fatalf("the author got %+v", got)
 	}
-	if err := h.Held().Decline(ctx, ids[1], ""); !errors.Is(err, sdk.ErrNotFound) {
+	if err := h.Held().Decline(ctx, ids[1], sdk.Resolution{}); !errors.Is(err, sdk.ErrNotFound) {
 		t.Fatalf("decline twice: %v", err)
 	}
 	if list, _ := h.Held().List(ctx, lobby); len(list) != 1 || list[0].ID != ids[2] {

@@ -151,7 +151,7 @@ func (m members) List(ctx context.Context, room int64) ([]sdk.Member, error) {
 	}
 	out := make([]sdk.Member, 0, len(views))
 	for _, v := range views {
-		out = append(out, sdk.Member{Name: v.Name, Display: v.Display, Role: v.Role, Avatar: v.Avatar})
+		out = append(out, sdk.Member{Name: v.Name, Display: v.Display, Role: v.Role, Avatar: v.Avatar, IP: v.IP})
 	}
 	return out, ctx.Err()
 }
@@ -184,6 +184,12 @@ func (m members) Kick(ctx context.Context, name string, room int64, reason, acto
 	}
 	m.h.api.log.Info("user kicked", "plugin", m.h.plugin, "user", name, "room", room, "cooldown", cooldown)
 	if cooldown == 0 {
+		// No sanction to record it: the kick is recorded as it is.
+		if actor == "" {
+			actor = m.h.source()
+		}
+		m.h.api.record(ctx, sdk.AuditEntry{Action: sdk.SanctionKick, Actor: actor, Source: m.h.source(), Target: name,
+			Room: room, Reason: reason, Detail: "kick without cooldown"})
 		return nil
 	}
 	_, err = m.h.Sanctions().Add(ctx, sdk.Sanction{Kind: sdk.SanctionKick, User: name, Room: room, Reason: reason,

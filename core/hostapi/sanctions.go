@@ -264,7 +264,7 @@ func (s sanctions) check(sn *sdk.Sanction, now time.Time) error {
 	}
 	switch sn.Source {
 	case "":
-		sn.Source = s.h.plugin
+		sn.Source = s.h.source()
 	case "manual", "automod":
 	default:
 		errs = append(errs, invalid("source %q is not \"manual\", \"automod\" or empty (the plugin's name)", sn.Source))
@@ -298,10 +298,31 @@ func (s sanctions) Add(ctx context.Context, sn sdk.Sanction) (sdk.Sanction, erro
 	s.h.api.index.add(rec.Sanction)
 	s.h.api.log.Info("sanction added", "plugin", s.h.plugin, "id", rec.ID, "kind", rec.Kind, "user", rec.User,
 		"ip", rec.IP, "room", rec.Room, "actor", rec.Actor, "expires", rec.Expires)
+	s.h.api.record(ctx, sanctionAudit(rec.Kind, rec, rec.Actor, rec.Source))
+	s.h.api.tellSanctioned(rec.Sanction, false, "") // before a ban ends the session
 	if rec.Kind == sdk.SanctionBan {
 		s.enforceBan(rec.Sanction)
 	}
 	return toSanction(rec), nil
+}
+
+// sanctionAudit is the audit entry of a sanction added (action its kind)
+// or lifted (sdk.AuditLift) by actor from source.
+func sanctionAudit(action string, rec store.SanctionRecord, actor, source string) sdk.AuditEntry {
+	target := rec.User
+	detail := fmt.Sprintf("%s %d", rec.Kind, rec.ID)
+	if target == "" {
+		target = rec.IP
+	} else if rec.IP != "" {
+		detail += ", ip " + rec.IP
+	}
+	if !rec.Expires.IsZero() {
+		detail += ", until " + rec.Expires.UTC().Format(time.RFC3339)
+	} else if rec.Kind != sdk.SanctionKick {
+		detail += ", permanent"
+	}
+	return sdk.AuditEntry{Action: action, Actor: actor, Source: source, Target: target, Room: rec.Room,
+		Reason: rec.Reason, Detail: detail}
 }
 
 // enforceBan ends what a new ban forbids: the session (global ban, through
@@ -334,7 +355,7 @@ func (s sanctions) Lift(ctx context.Context, id int64, by string) (sdk.Sanction,
 		return sdk.Sanction{}, err
 	}
 	if by == "" {
-		by = s.h.plugin
+		by = s.h.source()
 	}
 	rec, err := st.LiftSanction(ctx, id, by, s.h.api.opts.Now())
 	if err != nil {
@@ -342,6 +363,8 @@ func (s sanctions) Lift(ctx context.Context, id int64, by string) (sdk.Sanction,
 	}
 	s.h.api.index.remove(id)
 	s.h.api.log.Info("sanction lifted", "plugin", s.h.plugin, "id", id, "kind", rec.Kind, "user", rec.User, "by", by)
+	s.h.api.record(ctx, sanctionAudit(sdk.AuditLift, rec, by, s.h.source()))
+	s.h.api.tellSanctioned(rec.Sanction, true, by)
 	return toSanction(rec), nil
 }
 
@@ -371,4 +394,14 @@ func (s sanctions) List(ctx context.Context, f sdk.SanctionFilter) ([]sdk.Sancti
 		out = append(out, toSanction(r))
 	}
 	return out, nil
+}
+
+// tellSanctioned tells the user a sanction names, if online, that it was
+// imposed or lifted (by by) with the sanctioned and sanction_lifted
+// events. An address ban is told to nobody: the connections it covers
+// end (Options.OnBan) with its reason.
+func (a *API) tellSanctioned(s chat.Sanction, lifted bool, by string) {
+	if c := a.chat(); c != nil {
+		c.TellSanction(s, lifted, by)
+	}
 }

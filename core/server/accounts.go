@@ -34,6 +34,7 @@ func (s *Server) startAccounts(ctx context.Context) error {
 		OnAccountEnded: s.endAccount,
 		Prefixes:       s.commandPrefixes,
 		OnBan:          s.endBanned,
+		Notify:         s.observe,
 		MaxDocBytes:    s.cfg.Modules.MaxDocBytes,
 		Logger:         s.log.Named("hostapi"),
 	})

@@ -85,6 +85,8 @@ var migrations = []string{
 	// 4: sanctions, held messages and the plugins' documents
 	// (hostdata.go).
 	migrationHostData,
+	// 5: the moderation log (audit.go).
+	migrationAudit,
 }
 
 // migrationSteps holds the Go code some migrations need after their SQL

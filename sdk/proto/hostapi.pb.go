@@ -1114,11 +1114,13 @@ func (x *HostRoomEdit) GetWhiteboard() bool {
 
 // HostMember is a room member with its role.
 type HostMember struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Display       string                 `protobuf:"bytes,2,opt,name=display,proto3" json:"display,omitempty"`
-	Role          string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
-	Avatar        string                 `protobuf:"bytes,4,opt,name=avatar,proto3" json:"avatar,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Display string                 `protobuf:"bytes,2,opt,name=display,proto3" json:"display,omitempty"`
+	Role    string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	Avatar  string                 `protobuf:"bytes,4,opt,name=avatar,proto3" json:"avatar,omitempty"`
+	// ip is the address the member is connected from.
+	Ip            string `protobuf:"bytes,5,opt,name=ip,proto3" json:"ip,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1177,6 +1179,13 @@ func (x *HostMember) GetRole() string {
 func (x *HostMember) GetAvatar() string {
 	if x != nil {
 		return x.Avatar
+	}
+	return ""
+}
+
+func (x *HostMember) GetIp() string {
+	if x != nil {
+		return x.Ip
 	}
 	return ""
 }
@@ -2034,28 +2043,31 @@ func (x *HostHeldList) GetHeld() []*HostHeld {
 	return nil
 }
 
-// HostHeldID names one held message.
-type HostHeldID struct {
+// HostResolution is who released or declined a held message and why;
+// text, on release, replaces the message's text when not empty.
+type HostResolution struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Actor         string                 `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Text          string                 `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *HostHeldID) Reset() {
-	*x = HostHeldID{}
+func (x *HostResolution) Reset() {
+	*x = HostResolution{}
 	mi := &file_hostapi_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *HostHeldID) String() string {
+func (x *HostResolution) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*HostHeldID) ProtoMessage() {}
+func (*HostResolution) ProtoMessage() {}
 
-func (x *HostHeldID) ProtoReflect() protoreflect.Message {
+func (x *HostResolution) ProtoReflect() protoreflect.Message {
 	mi := &file_hostapi_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -2067,70 +2079,325 @@ func (x *HostHeldID) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use HostHeldID.ProtoReflect.Descriptor instead.
-func (*HostHeldID) Descriptor() ([]byte, []int) {
+// Deprecated: Use HostResolution.ProtoReflect.Descriptor instead.
+func (*HostResolution) Descriptor() ([]byte, []int) {
 	return file_hostapi_proto_rawDescGZIP(), []int{31}
 }
 
-func (x *HostHeldID) GetId() int64 {
+func (x *HostResolution) GetActor() string {
 	if x != nil {
-		return x.Id
+		return x.Actor
 	}
-	return 0
+	return ""
 }
 
-// HostDeclineRequest declines a held message; the author (if online) is
-// told the reason.
-type HostDeclineRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *HostDeclineRequest) Reset() {
-	*x = HostDeclineRequest{}
-	mi := &file_hostapi_proto_msgTypes[32]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *HostDeclineRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*HostDeclineRequest) ProtoMessage() {}
-
-func (x *HostDeclineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[32]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use HostDeclineRequest.ProtoReflect.Descriptor instead.
-func (*HostDeclineRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{32}
-}
-
-func (x *HostDeclineRequest) GetId() int64 {
-	if x != nil {
-		return x.Id
-	}
-	return 0
-}
-
-func (x *HostDeclineRequest) GetReason() string {
+func (x *HostResolution) GetReason() string {
 	if x != nil {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *HostResolution) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+// HostResolveRequest releases or declines held message id; on decline
+// the author (if online) is told the reason.
+type HostResolveRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Resolution    *HostResolution        `protobuf:"bytes,2,opt,name=resolution,proto3" json:"resolution,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostResolveRequest) Reset() {
+	*x = HostResolveRequest{}
+	mi := &file_hostapi_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostResolveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostResolveRequest) ProtoMessage() {}
+
+func (x *HostResolveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostResolveRequest.ProtoReflect.Descriptor instead.
+func (*HostResolveRequest) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *HostResolveRequest) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *HostResolveRequest) GetResolution() *HostResolution {
+	if x != nil {
+		return x.Resolution
+	}
+	return nil
+}
+
+// HostAuditEntry is one record of the moderation log; id, time_unix_ms
+// and plugin are set by the host.
+type HostAuditEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	TimeUnixMs    int64                  `protobuf:"varint,2,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	Action        string                 `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
+	Actor         string                 `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
+	Source        string                 `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`
+	Target        string                 `protobuf:"bytes,6,opt,name=target,proto3" json:"target,omitempty"`
+	Room          int64                  `protobuf:"varint,7,opt,name=room,proto3" json:"room,omitempty"`
+	Reason        string                 `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
+	Detail        string                 `protobuf:"bytes,9,opt,name=detail,proto3" json:"detail,omitempty"`
+	Plugin        string                 `protobuf:"bytes,10,opt,name=plugin,proto3" json:"plugin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostAuditEntry) Reset() {
+	*x = HostAuditEntry{}
+	mi := &file_hostapi_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostAuditEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostAuditEntry) ProtoMessage() {}
+
+func (x *HostAuditEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostAuditEntry.ProtoReflect.Descriptor instead.
+func (*HostAuditEntry) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *HostAuditEntry) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *HostAuditEntry) GetTimeUnixMs() int64 {
+	if x != nil {
+		return x.TimeUnixMs
+	}
+	return 0
+}
+
+func (x *HostAuditEntry) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *HostAuditEntry) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *HostAuditEntry) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *HostAuditEntry) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *HostAuditEntry) GetRoom() int64 {
+	if x != nil {
+		return x.Room
+	}
+	return 0
+}
+
+func (x *HostAuditEntry) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *HostAuditEntry) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *HostAuditEntry) GetPlugin() string {
+	if x != nil {
+		return x.Plugin
+	}
+	return ""
+}
+
+// HostAuditFilter selects audit entries; empty fields select all, limit
+// 0 takes the host's default.
+type HostAuditFilter struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Room          int64                  `protobuf:"varint,1,opt,name=room,proto3" json:"room,omitempty"`
+	Target        string                 `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	Action        string                 `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
+	SinceUnixMs   int64                  `protobuf:"varint,4,opt,name=since_unix_ms,json=sinceUnixMs,proto3" json:"since_unix_ms,omitempty"`
+	Limit         int32                  `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostAuditFilter) Reset() {
+	*x = HostAuditFilter{}
+	mi := &file_hostapi_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostAuditFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostAuditFilter) ProtoMessage() {}
+
+func (x *HostAuditFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostAuditFilter.ProtoReflect.Descriptor instead.
+func (*HostAuditFilter) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *HostAuditFilter) GetRoom() int64 {
+	if x != nil {
+		return x.Room
+	}
+	return 0
+}
+
+func (x *HostAuditFilter) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *HostAuditFilter) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *HostAuditFilter) GetSinceUnixMs() int64 {
+	if x != nil {
+		return x.SinceUnixMs
+	}
+	return 0
+}
+
+func (x *HostAuditFilter) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// HostAuditList lists audit entries, newest first.
+type HostAuditList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*HostAuditEntry      `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostAuditList) Reset() {
+	*x = HostAuditList{}
+	mi := &file_hostapi_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostAuditList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostAuditList) ProtoMessage() {}
+
+func (x *HostAuditList) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostAuditList.ProtoReflect.Descriptor instead.
+func (*HostAuditList) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *HostAuditList) GetEntries() []*HostAuditEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
 }
 
 // HostDocKey names one document.
@@ -2143,7 +2410,7 @@ type HostDocKey struct {
 
 func (x *HostDocKey) Reset() {
 	*x = HostDocKey{}
-	mi := &file_hostapi_proto_msgTypes[33]
+	mi := &file_hostapi_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2155,7 +2422,7 @@ func (x *HostDocKey) String() string {
 func (*HostDocKey) ProtoMessage() {}
 
 func (x *HostDocKey) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[33]
+	mi := &file_hostapi_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2168,7 +2435,7 @@ func (x *HostDocKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocKey.ProtoReflect.Descriptor instead.
 func (*HostDocKey) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{33}
+	return file_hostapi_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *HostDocKey) GetKey() string {
@@ -2195,7 +2462,7 @@ type HostDocChunk struct {
 
 func (x *HostDocChunk) Reset() {
 	*x = HostDocChunk{}
-	mi := &file_hostapi_proto_msgTypes[34]
+	mi := &file_hostapi_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2207,7 +2474,7 @@ func (x *HostDocChunk) String() string {
 func (*HostDocChunk) ProtoMessage() {}
 
 func (x *HostDocChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[34]
+	mi := &file_hostapi_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2220,7 +2487,7 @@ func (x *HostDocChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocChunk.ProtoReflect.Descriptor instead.
 func (*HostDocChunk) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{34}
+	return file_hostapi_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *HostDocChunk) GetKey() string {
@@ -2278,7 +2545,7 @@ type HostDocInfo struct {
 
 func (x *HostDocInfo) Reset() {
 	*x = HostDocInfo{}
-	mi := &file_hostapi_proto_msgTypes[35]
+	mi := &file_hostapi_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2290,7 +2557,7 @@ func (x *HostDocInfo) String() string {
 func (*HostDocInfo) ProtoMessage() {}
 
 func (x *HostDocInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[35]
+	mi := &file_hostapi_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2303,7 +2570,7 @@ func (x *HostDocInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocInfo.ProtoReflect.Descriptor instead.
 func (*HostDocInfo) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{35}
+	return file_hostapi_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *HostDocInfo) GetKey() string {
@@ -2345,7 +2612,7 @@ type HostDocDeleteRequest struct {
 
 func (x *HostDocDeleteRequest) Reset() {
 	*x = HostDocDeleteRequest{}
-	mi := &file_hostapi_proto_msgTypes[36]
+	mi := &file_hostapi_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2357,7 +2624,7 @@ func (x *HostDocDeleteRequest) String() string {
 func (*HostDocDeleteRequest) ProtoMessage() {}
 
 func (x *HostDocDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[36]
+	mi := &file_hostapi_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2370,7 +2637,7 @@ func (x *HostDocDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocDeleteRequest.ProtoReflect.Descriptor instead.
 func (*HostDocDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{36}
+	return file_hostapi_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *HostDocDeleteRequest) GetKey() string {
@@ -2397,7 +2664,7 @@ type HostDocListRequest struct {
 
 func (x *HostDocListRequest) Reset() {
 	*x = HostDocListRequest{}
-	mi := &file_hostapi_proto_msgTypes[37]
+	mi := &file_hostapi_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2409,7 +2676,7 @@ func (x *HostDocListRequest) String() string {
 func (*HostDocListRequest) ProtoMessage() {}
 
 func (x *HostDocListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[37]
+	mi := &file_hostapi_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2422,7 +2689,7 @@ func (x *HostDocListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocListRequest.ProtoReflect.Descriptor instead.
 func (*HostDocListRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{37}
+	return file_hostapi_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *HostDocListRequest) GetPrefix() string {
@@ -2442,7 +2709,7 @@ type HostDocList struct {
 
 func (x *HostDocList) Reset() {
 	*x = HostDocList{}
-	mi := &file_hostapi_proto_msgTypes[38]
+	mi := &file_hostapi_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2454,7 +2721,7 @@ func (x *HostDocList) String() string {
 func (*HostDocList) ProtoMessage() {}
 
 func (x *HostDocList) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[38]
+	mi := &file_hostapi_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2467,7 +2734,7 @@ func (x *HostDocList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocList.ProtoReflect.Descriptor instead.
 func (*HostDocList) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{38}
+	return file_hostapi_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *HostDocList) GetDocs() []*HostDocInfo {
@@ -2577,13 +2844,14 @@ const file_hostapi_proto_rawDesc = "" +
 	"\b_welcomeB\b\n" +
 	"\x06_audioB\b\n" +
 	"\x06_videoB\r\n" +
-	"\v_whiteboard\"f\n" +
+	"\v_whiteboard\"v\n" +
 	"\n" +
 	"HostMember\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\adisplay\x18\x02 \x01(\tR\adisplay\x12\x12\n" +
 	"\x04role\x18\x03 \x01(\tR\x04role\x12\x16\n" +
-	"\x06avatar\x18\x04 \x01(\tR\x06avatar\"E\n" +
+	"\x06avatar\x18\x04 \x01(\tR\x06avatar\x12\x0e\n" +
+	"\x02ip\x18\x05 \x01(\tR\x02ip\"E\n" +
 	"\x0eHostMemberList\x123\n" +
 	"\amembers\x18\x01 \x03(\v2\x19.parlor.sdk.v1.HostMemberR\amembers\"\x88\x01\n" +
 	"\x0fHostKickRequest\x12\x12\n" +
@@ -2644,13 +2912,37 @@ const file_hostapi_proto_rawDesc = "" +
 	"\x04note\x18\x03 \x01(\tR\x04note\x12\x16\n" +
 	"\x06plugin\x18\x04 \x01(\tR\x06plugin\";\n" +
 	"\fHostHeldList\x12+\n" +
-	"\x04held\x18\x01 \x03(\v2\x17.parlor.sdk.v1.HostHeldR\x04held\"\x1c\n" +
+	"\x04held\x18\x01 \x03(\v2\x17.parlor.sdk.v1.HostHeldR\x04held\"R\n" +
+	"\x0eHostResolution\x12\x14\n" +
+	"\x05actor\x18\x01 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\"c\n" +
+	"\x12HostResolveRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12=\n" +
 	"\n" +
-	"HostHeldID\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x03R\x02id\"<\n" +
-	"\x12HostDeclineRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x1e\n" +
+	"resolution\x18\x02 \x01(\v2\x1d.parlor.sdk.v1.HostResolutionR\n" +
+	"resolution\"\xfc\x01\n" +
+	"\x0eHostAuditEntry\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12 \n" +
+	"\ftime_unix_ms\x18\x02 \x01(\x03R\n" +
+	"timeUnixMs\x12\x16\n" +
+	"\x06action\x18\x03 \x01(\tR\x06action\x12\x14\n" +
+	"\x05actor\x18\x04 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06source\x18\x05 \x01(\tR\x06source\x12\x16\n" +
+	"\x06target\x18\x06 \x01(\tR\x06target\x12\x12\n" +
+	"\x04room\x18\a \x01(\x03R\x04room\x12\x16\n" +
+	"\x06reason\x18\b \x01(\tR\x06reason\x12\x16\n" +
+	"\x06detail\x18\t \x01(\tR\x06detail\x12\x16\n" +
+	"\x06plugin\x18\n" +
+	" \x01(\tR\x06plugin\"\x8f\x01\n" +
+	"\x0fHostAuditFilter\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\x03R\x04room\x12\x16\n" +
+	"\x06target\x18\x02 \x01(\tR\x06target\x12\x16\n" +
+	"\x06action\x18\x03 \x01(\tR\x06action\x12\"\n" +
+	"\rsince_unix_ms\x18\x04 \x01(\x03R\vsinceUnixMs\x12\x14\n" +
+	"\x05limit\x18\x05 \x01(\x05R\x05limit\"H\n" +
+	"\rHostAuditList\x127\n" +
+	"\aentries\x18\x01 \x03(\v2\x1d.parlor.sdk.v1.HostAuditEntryR\aentries\"\x1e\n" +
 	"\n" +
 	"HostDocKey\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\"\xb1\x01\n" +
@@ -2672,7 +2964,7 @@ const file_hostapi_proto_rawDesc = "" +
 	"\x12HostDocListRequest\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\tR\x06prefix\"=\n" +
 	"\vHostDocList\x12.\n" +
-	"\x04docs\x18\x01 \x03(\v2\x1a.parlor.sdk.v1.HostDocInfoR\x04docs2\xab\x11\n" +
+	"\x04docs\x18\x01 \x03(\v2\x1a.parlor.sdk.v1.HostDocInfoR\x04docs2\xcb\x12\n" +
 	"\aHostAPI\x12?\n" +
 	"\bFindUser\x12\x1e.parlor.sdk.v1.FindUserRequest\x1a\x13.parlor.sdk.v1.User\x12C\n" +
 	"\n" +
@@ -2706,9 +2998,11 @@ const file_hostapi_proto_rawDesc = "" +
 	"SendNotice\x12\x1e.parlor.sdk.v1.HostSendRequest\x1a\x1f.parlor.sdk.v1.HostSendResponse\x12L\n" +
 	"\tSendEvent\x12\x1e.parlor.sdk.v1.HostSendRequest\x1a\x1f.parlor.sdk.v1.HostSendResponse\x12>\n" +
 	"\x05SayAs\x12\x1d.parlor.sdk.v1.HostSayRequest\x1a\x16.parlor.sdk.v1.Message\x12B\n" +
-	"\bListHeld\x12\x19.parlor.sdk.v1.HostRoomID\x1a\x1b.parlor.sdk.v1.HostHeldList\x12@\n" +
-	"\vReleaseHeld\x12\x19.parlor.sdk.v1.HostHeldID\x1a\x16.parlor.sdk.v1.Message\x12F\n" +
-	"\vDeclineHeld\x12!.parlor.sdk.v1.HostDeclineRequest\x1a\x14.parlor.sdk.v1.Empty\x12B\n" +
+	"\bListHeld\x12\x19.parlor.sdk.v1.HostRoomID\x1a\x1b.parlor.sdk.v1.HostHeldList\x12H\n" +
+	"\vReleaseHeld\x12!.parlor.sdk.v1.HostResolveRequest\x1a\x16.parlor.sdk.v1.Message\x12F\n" +
+	"\vDeclineHeld\x12!.parlor.sdk.v1.HostResolveRequest\x1a\x14.parlor.sdk.v1.Empty\x12K\n" +
+	"\vAuditAppend\x12\x1d.parlor.sdk.v1.HostAuditEntry\x1a\x1d.parlor.sdk.v1.HostAuditEntry\x12I\n" +
+	"\tAuditList\x12\x1e.parlor.sdk.v1.HostAuditFilter\x1a\x1c.parlor.sdk.v1.HostAuditList\x12B\n" +
 	"\x06DocGet\x12\x19.parlor.sdk.v1.HostDocKey\x1a\x1b.parlor.sdk.v1.HostDocChunk0\x01\x12C\n" +
 	"\x06DocPut\x12\x1b.parlor.sdk.v1.HostDocChunk\x1a\x1a.parlor.sdk.v1.HostDocInfo(\x01\x12F\n" +
 	"\tDocDelete\x12#.parlor.sdk.v1.HostDocDeleteRequest\x1a\x14.parlor.sdk.v1.Empty\x12H\n" +
@@ -2726,7 +3020,7 @@ func file_hostapi_proto_rawDescGZIP() []byte {
 	return file_hostapi_proto_rawDescData
 }
 
-var file_hostapi_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_hostapi_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_hostapi_proto_goTypes = []any{
 	(*Empty)(nil),                 // 0: parlor.sdk.v1.Empty
 	(*User)(nil),                  // 1: parlor.sdk.v1.User
@@ -2759,96 +3053,105 @@ var file_hostapi_proto_goTypes = []any{
 	(*HostSayRequest)(nil),        // 28: parlor.sdk.v1.HostSayRequest
 	(*HostHeld)(nil),              // 29: parlor.sdk.v1.HostHeld
 	(*HostHeldList)(nil),          // 30: parlor.sdk.v1.HostHeldList
-	(*HostHeldID)(nil),            // 31: parlor.sdk.v1.HostHeldID
-	(*HostDeclineRequest)(nil),    // 32: parlor.sdk.v1.HostDeclineRequest
-	(*HostDocKey)(nil),            // 33: parlor.sdk.v1.HostDocKey
-	(*HostDocChunk)(nil),          // 34: parlor.sdk.v1.HostDocChunk
-	(*HostDocInfo)(nil),           // 35: parlor.sdk.v1.HostDocInfo
-	(*HostDocDeleteRequest)(nil),  // 36: parlor.sdk.v1.HostDocDeleteRequest
-	(*HostDocListRequest)(nil),    // 37: parlor.sdk.v1.HostDocListRequest
-	(*HostDocList)(nil),           // 38: parlor.sdk.v1.HostDocList
-	(*Room)(nil),                  // 39: parlor.sdk.v1.Room
-	(*Style)(nil),                 // 40: parlor.sdk.v1.Style
-	(*Message)(nil),               // 41: parlor.sdk.v1.Message
+	(*HostResolution)(nil),        // 31: parlor.sdk.v1.HostResolution
+	(*HostResolveRequest)(nil),    // 32: parlor.sdk.v1.HostResolveRequest
+	(*HostAuditEntry)(nil),        // 33: parlor.sdk.v1.HostAuditEntry
+	(*HostAuditFilter)(nil),       // 34: parlor.sdk.v1.HostAuditFilter
+	(*HostAuditList)(nil),         // 35: parlor.sdk.v1.HostAuditList
+	(*HostDocKey)(nil),            // 36: parlor.sdk.v1.HostDocKey
+	(*HostDocChunk)(nil),          // 37: parlor.sdk.v1.HostDocChunk
+	(*HostDocInfo)(nil),           // 38: parlor.sdk.v1.HostDocInfo
+	(*HostDocDeleteRequest)(nil),  // 39: parlor.sdk.v1.HostDocDeleteRequest
+	(*HostDocListRequest)(nil),    // 40: parlor.sdk.v1.HostDocListRequest
+	(*HostDocList)(nil),           // 41: parlor.sdk.v1.HostDocList
+	(*Room)(nil),                  // 42: parlor.sdk.v1.Room
+	(*Style)(nil),                 // 43: parlor.sdk.v1.Style
+	(*Message)(nil),               // 44: parlor.sdk.v1.Message
 }
 var file_hostapi_proto_depIdxs = []int32{
-	39, // 0: parlor.sdk.v1.HostRoomList.rooms:type_name -> parlor.sdk.v1.Room
+	42, // 0: parlor.sdk.v1.HostRoomList.rooms:type_name -> parlor.sdk.v1.Room
 	17, // 1: parlor.sdk.v1.HostMemberList.members:type_name -> parlor.sdk.v1.HostMember
 	21, // 2: parlor.sdk.v1.HostSanctionList.sanctions:type_name -> parlor.sdk.v1.HostSanction
 	25, // 3: parlor.sdk.v1.HostSendRequest.to:type_name -> parlor.sdk.v1.HostAudience
-	40, // 4: parlor.sdk.v1.HostSayRequest.style:type_name -> parlor.sdk.v1.Style
-	41, // 5: parlor.sdk.v1.HostHeld.message:type_name -> parlor.sdk.v1.Message
+	43, // 4: parlor.sdk.v1.HostSayRequest.style:type_name -> parlor.sdk.v1.Style
+	44, // 5: parlor.sdk.v1.HostHeld.message:type_name -> parlor.sdk.v1.Message
 	29, // 6: parlor.sdk.v1.HostHeldList.held:type_name -> parlor.sdk.v1.HostHeld
-	35, // 7: parlor.sdk.v1.HostDocList.docs:type_name -> parlor.sdk.v1.HostDocInfo
-	2,  // 8: parlor.sdk.v1.HostAPI.FindUser:input_type -> parlor.sdk.v1.FindUserRequest
-	3,  // 9: parlor.sdk.v1.HostAPI.CreateUser:input_type -> parlor.sdk.v1.CreateUserRequest
-	4,  // 10: parlor.sdk.v1.HostAPI.EditUser:input_type -> parlor.sdk.v1.EditUserRequest
-	5,  // 11: parlor.sdk.v1.HostAPI.DeleteUser:input_type -> parlor.sdk.v1.UserID
-	6,  // 12: parlor.sdk.v1.HostAPI.SetPassword:input_type -> parlor.sdk.v1.SetPasswordRequest
-	7,  // 13: parlor.sdk.v1.HostAPI.IssueSession:input_type -> parlor.sdk.v1.IssueSessionRequest
-	9,  // 14: parlor.sdk.v1.HostAPI.RevokeSession:input_type -> parlor.sdk.v1.RevokeSessionRequest
-	5,  // 15: parlor.sdk.v1.HostAPI.RevokeUserSessions:input_type -> parlor.sdk.v1.UserID
-	11, // 16: parlor.sdk.v1.HostAPI.KVGet:input_type -> parlor.sdk.v1.KVKey
-	13, // 17: parlor.sdk.v1.HostAPI.KVSet:input_type -> parlor.sdk.v1.KVSetRequest
-	11, // 18: parlor.sdk.v1.HostAPI.KVDelete:input_type -> parlor.sdk.v1.KVKey
-	0,  // 19: parlor.sdk.v1.HostAPI.ListRooms:input_type -> parlor.sdk.v1.Empty
-	15, // 20: parlor.sdk.v1.HostAPI.GetRoom:input_type -> parlor.sdk.v1.HostRoomID
-	39, // 21: parlor.sdk.v1.HostAPI.CreateRoom:input_type -> parlor.sdk.v1.Room
-	16, // 22: parlor.sdk.v1.HostAPI.EditRoom:input_type -> parlor.sdk.v1.HostRoomEdit
-	15, // 23: parlor.sdk.v1.HostAPI.DeleteRoom:input_type -> parlor.sdk.v1.HostRoomID
-	15, // 24: parlor.sdk.v1.HostAPI.ListMembers:input_type -> parlor.sdk.v1.HostRoomID
-	19, // 25: parlor.sdk.v1.HostAPI.KickMember:input_type -> parlor.sdk.v1.HostKickRequest
-	20, // 26: parlor.sdk.v1.HostAPI.MoveMember:input_type -> parlor.sdk.v1.HostMoveRequest
-	21, // 27: parlor.sdk.v1.HostAPI.AddSanction:input_type -> parlor.sdk.v1.HostSanction
-	22, // 28: parlor.sdk.v1.HostAPI.LiftSanction:input_type -> parlor.sdk.v1.HostLiftRequest
-	23, // 29: parlor.sdk.v1.HostAPI.ListSanctions:input_type -> parlor.sdk.v1.HostSanctionFilter
-	26, // 30: parlor.sdk.v1.HostAPI.SendNotice:input_type -> parlor.sdk.v1.HostSendRequest
-	26, // 31: parlor.sdk.v1.HostAPI.SendEvent:input_type -> parlor.sdk.v1.HostSendRequest
-	28, // 32: parlor.sdk.v1.HostAPI.SayAs:input_type -> parlor.sdk.v1.HostSayRequest
-	15, // 33: parlor.sdk.v1.HostAPI.ListHeld:input_type -> parlor.sdk.v1.HostRoomID
-	31, // 34: parlor.sdk.v1.HostAPI.ReleaseHeld:input_type -> parlor.sdk.v1.HostHeldID
-	32, // 35: parlor.sdk.v1.HostAPI.DeclineHeld:input_type -> parlor.sdk.v1.HostDeclineRequest
-	33, // 36: parlor.sdk.v1.HostAPI.DocGet:input_type -> parlor.sdk.v1.HostDocKey
-	34, // 37: parlor.sdk.v1.HostAPI.DocPut:input_type -> parlor.sdk.v1.HostDocChunk
-	36, // 38: parlor.sdk.v1.HostAPI.DocDelete:input_type -> parlor.sdk.v1.HostDocDeleteRequest
-	37, // 39: parlor.sdk.v1.HostAPI.DocList:input_type -> parlor.sdk.v1.HostDocListRequest
-	1,  // 40: parlor.sdk.v1.HostAPI.FindUser:output_type -> parlor.sdk.v1.User
-	1,  // 41: parlor.sdk.v1.HostAPI.CreateUser:output_type -> parlor.sdk.v1.User
-	1,  // 42: parlor.sdk.v1.HostAPI.EditUser:output_type -> parlor.sdk.v1.User
-	0,  // 43: parlor.sdk.v1.HostAPI.DeleteUser:output_type -> parlor.sdk.v1.Empty
-	0,  // 44: parlor.sdk.v1.HostAPI.SetPassword:output_type -> parlor.sdk.v1.Empty
-	8,  // 45: parlor.sdk.v1.HostAPI.IssueSession:output_type -> parlor.sdk.v1.Session
-	10, // 46: parlor.sdk.v1.HostAPI.RevokeSession:output_type -> parlor.sdk.v1.RevokeSessionResponse
-	10, // 47: parlor.sdk.v1.HostAPI.RevokeUserSessions:output_type -> parlor.sdk.v1.RevokeSessionResponse
-	12, // 48: parlor.sdk.v1.HostAPI.KVGet:output_type -> parlor.sdk.v1.KVValue
-	0,  // 49: parlor.sdk.v1.HostAPI.KVSet:output_type -> parlor.sdk.v1.Empty
-	0,  // 50: parlor.sdk.v1.HostAPI.KVDelete:output_type -> parlor.sdk.v1.Empty
-	14, // 51: parlor.sdk.v1.HostAPI.ListRooms:output_type -> parlor.sdk.v1.HostRoomList
-	39, // 52: parlor.sdk.v1.HostAPI.GetRoom:output_type -> parlor.sdk.v1.Room
-	39, // 53: parlor.sdk.v1.HostAPI.CreateRoom:output_type -> parlor.sdk.v1.Room
-	39, // 54: parlor.sdk.v1.HostAPI.EditRoom:output_type -> parlor.sdk.v1.Room
-	0,  // 55: parlor.sdk.v1.HostAPI.DeleteRoom:output_type -> parlor.sdk.v1.Empty
-	18, // 56: parlor.sdk.v1.HostAPI.ListMembers:output_type -> parlor.sdk.v1.HostMemberList
-	0,  // 57: parlor.sdk.v1.HostAPI.KickMember:output_type -> parlor.sdk.v1.Empty
-	0,  // 58: parlor.sdk.v1.HostAPI.MoveMember:output_type -> parlor.sdk.v1.Empty
-	21, // 59: parlor.sdk.v1.HostAPI.AddSanction:output_type -> parlor.sdk.v1.HostSanction
-	21, // 60: parlor.sdk.v1.HostAPI.LiftSanction:output_type -> parlor.sdk.v1.HostSanction
-	24, // 61: parlor.sdk.v1.HostAPI.ListSanctions:output_type -> parlor.sdk.v1.HostSanctionList
-	27, // 62: parlor.sdk.v1.HostAPI.SendNotice:output_type -> parlor.sdk.v1.HostSendResponse
-	27, // 63: parlor.sdk.v1.HostAPI.SendEvent:output_type -> parlor.sdk.v1.HostSendResponse
-	41, // 64: parlor.sdk.v1.HostAPI.SayAs:output_type -> parlor.sdk.v1.Message
-	30, // 65: parlor.sdk.v1.HostAPI.ListHeld:output_type -> parlor.sdk.v1.HostHeldList
-	41, // 66: parlor.sdk.v1.HostAPI.ReleaseHeld:output_type -> parlor.sdk.v1.Message
-	0,  // 67: parlor.sdk.v1.HostAPI.DeclineHeld:output_type -> parlor.sdk.v1.Empty
-	34, // 68: parlor.sdk.v1.HostAPI.DocGet:output_type -> parlor.sdk.v1.HostDocChunk
-	35, // 69: parlor.sdk.v1.HostAPI.DocPut:output_type -> parlor.sdk.v1.HostDocInfo
-	0,  // 70: parlor.sdk.v1.HostAPI.DocDelete:output_type -> parlor.sdk.v1.Empty
-	38, // 71: parlor.sdk.v1.HostAPI.DocList:output_type -> parlor.sdk.v1.HostDocList
-	40, // [40:72] is the sub-list for method output_type
-	8,  // [8:40] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	31, // 7: parlor.sdk.v1.HostResolveRequest.resolution:type_name -> parlor.sdk.v1.HostResolution
+	33, // 8: parlor.sdk.v1.HostAuditList.entries:type_name -> parlor.sdk.v1.HostAuditEntry
+	38, // 9: parlor.sdk.v1.HostDocList.docs:type_name -> parlor.sdk.v1.HostDocInfo
+	2,  // 10: parlor.sdk.v1.HostAPI.FindUser:input_type -> parlor.sdk.v1.FindUserRequest
+	3,  // 11: parlor.sdk.v1.HostAPI.CreateUser:input_type -> parlor.sdk.v1.CreateUserRequest
+	4,  // 12: parlor.sdk.v1.HostAPI.EditUser:input_type -> parlor.sdk.v1.EditUserRequest
+	5,  // 13: parlor.sdk.v1.HostAPI.DeleteUser:input_type -> parlor.sdk.v1.UserID
+	6,  // 14: parlor.sdk.v1.HostAPI.SetPassword:input_type -> parlor.sdk.v1.SetPasswordRequest
+	7,  // 15: parlor.sdk.v1.HostAPI.IssueSession:input_type -> parlor.sdk.v1.IssueSessionRequest
+	9,  // 16: parlor.sdk.v1.HostAPI.RevokeSession:input_type -> parlor.sdk.v1.RevokeSessionRequest
+	5,  // 17: parlor.sdk.v1.HostAPI.RevokeUserSessions:input_type -> parlor.sdk.v1.UserID
+	11, // 18: parlor.sdk.v1.HostAPI.KVGet:input_type -> parlor.sdk.v1.KVKey
+	13, // 19: parlor.sdk.v1.HostAPI.KVSet:input_type -> parlor.sdk.v1.KVSetRequest
+	11, // 20: parlor.sdk.v1.HostAPI.KVDelete:input_type -> parlor.sdk.v1.KVKey
+	0,  // 21: parlor.sdk.v1.HostAPI.ListRooms:input_type -> parlor.sdk.v1.Empty
+	15, // 22: parlor.sdk.v1.HostAPI.GetRoom:input_type -> parlor.sdk.v1.HostRoomID
+	42, // 23: parlor.sdk.v1.HostAPI.CreateRoom:input_type -> parlor.sdk.v1.Room
+	16, // 24: parlor.sdk.v1.HostAPI.EditRoom:input_type -> parlor.sdk.v1.HostRoomEdit
+	15, // 25: parlor.sdk.v1.HostAPI.DeleteRoom:input_type -> parlor.sdk.v1.HostRoomID
+	15, // 26: parlor.sdk.v1.HostAPI.ListMembers:input_type -> parlor.sdk.v1.HostRoomID
+	19, // 27: parlor.sdk.v1.HostAPI.KickMember:input_type -> parlor.sdk.v1.HostKickRequest
+	20, // 28: parlor.sdk.v1.HostAPI.MoveMember:input_type -> parlor.sdk.v1.HostMoveRequest
+	21, // 29: parlor.sdk.v1.HostAPI.AddSanction:input_type -> parlor.sdk.v1.HostSanction
+	22, // 30: parlor.sdk.v1.HostAPI.LiftSanction:input_type -> parlor.sdk.v1.HostLiftRequest
+	23, // 31: parlor.sdk.v1.HostAPI.ListSanctions:input_type -> parlor.sdk.v1.HostSanctionFilter
+	26, // 32: parlor.sdk.v1.HostAPI.SendNotice:input_type -> parlor.sdk.v1.HostSendRequest
+	26, // 33: parlor.sdk.v1.HostAPI.SendEvent:input_type -> parlor.sdk.v1.HostSendRequest
+	28, // 34: parlor.sdk.v1.HostAPI.SayAs:input_type -> parlor.sdk.v1.HostSayRequest
+	15, // 35: parlor.sdk.v1.HostAPI.ListHeld:input_type -> parlor.sdk.v1.HostRoomID
+	32, // 36: parlor.sdk.v1.HostAPI.ReleaseHeld:input_type -> parlor.sdk.v1.HostResolveRequest
+	32, // 37: parlor.sdk.v1.HostAPI.DeclineHeld:input_type -> parlor.sdk.v1.HostResolveRequest
+	33, // 38: parlor.sdk.v1.HostAPI.AuditAppend:input_type -> parlor.sdk.v1.HostAuditEntry
+	34, // 39: parlor.sdk.v1.HostAPI.AuditList:input_type -> parlor.sdk.v1.HostAuditFilter
+	36, // 40: parlor.sdk.v1.HostAPI.DocGet:input_type -> parlor.sdk.v1.HostDocKey
+	37, // 41: parlor.sdk.v1.HostAPI.DocPut:input_type -> parlor.sdk.v1.HostDocChunk
+	39, // 42: parlor.sdk.v1.HostAPI.DocDelete:input_type -> parlor.sdk.v1.HostDocDeleteRequest
+	40, // 43: parlor.sdk.v1.HostAPI.DocList:input_type -> parlor.sdk.v1.HostDocListRequest
+	1,  // 44: parlor.sdk.v1.HostAPI.FindUser:output_type -> parlor.sdk.v1.User
+	1,  // 45: parlor.sdk.v1.HostAPI.CreateUser:output_type -> parlor.sdk.v1.User
+	1,  // 46: parlor.sdk.v1.HostAPI.EditUser:output_type -> parlor.sdk.v1.User
+	0,  // 47: parlor.sdk.v1.HostAPI.DeleteUser:output_type -> parlor.sdk.v1.Empty
+	0,  // 48: parlor.sdk.v1.HostAPI.SetPassword:output_type -> parlor.sdk.v1.Empty
+	8,  // 49: parlor.sdk.v1.HostAPI.IssueSession:output_type -> parlor.sdk.v1.Session
+	10, // 50: parlor.sdk.v1.HostAPI.RevokeSession:output_type -> parlor.sdk.v1.RevokeSessionResponse
+	10, // 51: parlor.sdk.v1.HostAPI.RevokeUserSessions:output_type -> parlor.sdk.v1.RevokeSessionResponse
+	12, // 52: parlor.sdk.v1.HostAPI.KVGet:output_type -> parlor.sdk.v1.KVValue
+	0,  // 53: parlor.sdk.v1.HostAPI.KVSet:output_type -> parlor.sdk.v1.Empty
+	0,  // 54: parlor.sdk.v1.HostAPI.KVDelete:output_type -> parlor.sdk.v1.Empty
+	14, // 55: parlor.sdk.v1.HostAPI.ListRooms:output_type -> parlor.sdk.v1.HostRoomList
+	42, // 56: parlor.sdk.v1.HostAPI.GetRoom:output_type -> parlor.sdk.v1.Room
+	42, // 57: parlor.sdk.v1.HostAPI.CreateRoom:output_type -> parlor.sdk.v1.Room
+	42, // 58: parlor.sdk.v1.HostAPI.EditRoom:output_type -> parlor.sdk.v1.Room
+	0,  // 59: parlor.sdk.v1.HostAPI.DeleteRoom:output_type -> parlor.sdk.v1.Empty
+	18, // 60: parlor.sdk.v1.HostAPI.ListMembers:output_type -> parlor.sdk.v1.HostMemberList
+	0,  // 61: parlor.sdk.v1.HostAPI.KickMember:output_type -> parlor.sdk.v1.Empty
+	0,  // 62: parlor.sdk.v1.HostAPI.MoveMember:output_type -> parlor.sdk.v1.Empty
+	21, // 63: parlor.sdk.v1.HostAPI.AddSanction:output_type -> parlor.sdk.v1.HostSanction
+	21, // 64: parlor.sdk.v1.HostAPI.LiftSanction:output_type -> parlor.sdk.v1.HostSanction
+	24, // 65: parlor.sdk.v1.HostAPI.ListSanctions:output_type -> parlor.sdk.v1.HostSanctionList
+	27, // 66: parlor.sdk.v1.HostAPI.SendNotice:output_type -> parlor.sdk.v1.HostSendResponse
+	27, // 67: parlor.sdk.v1.HostAPI.SendEvent:output_type -> parlor.sdk.v1.HostSendResponse
+	44, // 68: parlor.sdk.v1.HostAPI.SayAs:output_type -> parlor.sdk.v1.Message
+	30, // 69: parlor.sdk.v1.HostAPI.ListHeld:output_type -> parlor.sdk.v1.HostHeldList
+	44, // 70: parlor.sdk.v1.HostAPI.ReleaseHeld:output_type -> parlor.sdk.v1.Message
+	0,  // 71: parlor.sdk.v1.HostAPI.DeclineHeld:output_type -> parlor.sdk.v1.Empty
+	33, // 72: parlor.sdk.v1.HostAPI.AuditAppend:output_type -> parlor.sdk.v1.HostAuditEntry
+	35, // 73: parlor.sdk.v1.HostAPI.AuditList:output_type -> parlor.sdk.v1.HostAuditList
+	37, // 74: parlor.sdk.v1.HostAPI.DocGet:output_type -> parlor.sdk.v1.HostDocChunk
+	38, // 75: parlor.sdk.v1.HostAPI.DocPut:output_type -> parlor.sdk.v1.HostDocInfo
+	0,  // 76: parlor.sdk.v1.HostAPI.DocDelete:output_type -> parlor.sdk.v1.Empty
+	41, // 77: parlor.sdk.v1.HostAPI.DocList:output_type -> parlor.sdk.v1.HostDocList
+	44, // [44:78] is the sub-list for method output_type
+	10, // [10:44] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_hostapi_proto_init() }
@@ -2870,7 +3173,7 @@ func file_hostapi_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hostapi_proto_rawDesc), len(file_hostapi_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   39,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -52,6 +52,8 @@ const (
 	HostAPI_ListHeld_FullMethodName           = "/parlor.sdk.v1.HostAPI/ListHeld"
 	HostAPI_ReleaseHeld_FullMethodName        = "/parlor.sdk.v1.HostAPI/ReleaseHeld"
 	HostAPI_DeclineHeld_FullMethodName        = "/parlor.sdk.v1.HostAPI/DeclineHeld"
+	HostAPI_AuditAppend_FullMethodName        = "/parlor.sdk.v1.HostAPI/AuditAppend"
+	HostAPI_AuditList_FullMethodName          = "/parlor.sdk.v1.HostAPI/AuditList"
 	HostAPI_DocGet_FullMethodName             = "/parlor.sdk.v1.HostAPI/DocGet"
 	HostAPI_DocPut_FullMethodName             = "/parlor.sdk.v1.HostAPI/DocPut"
 	HostAPI_DocDelete_FullMethodName          = "/parlor.sdk.v1.HostAPI/DocDelete"
@@ -105,10 +107,14 @@ type HostAPIClient interface {
 	SendNotice(ctx context.Context, in *HostSendRequest, opts ...grpc.CallOption) (*HostSendResponse, error)
 	SendEvent(ctx context.Context, in *HostSendRequest, opts ...grpc.CallOption) (*HostSendResponse, error)
 	SayAs(ctx context.Context, in *HostSayRequest, opts ...grpc.CallOption) (*Message, error)
-	// Held messages: kept for a moderator to release or decline.
+	// Held messages: kept for a moderator to release (optionally edited)
+	// or decline, recording who did it.
 	ListHeld(ctx context.Context, in *HostRoomID, opts ...grpc.CallOption) (*HostHeldList, error)
-	ReleaseHeld(ctx context.Context, in *HostHeldID, opts ...grpc.CallOption) (*Message, error)
-	DeclineHeld(ctx context.Context, in *HostDeclineRequest, opts ...grpc.CallOption) (*Empty, error)
+	ReleaseHeld(ctx context.Context, in *HostResolveRequest, opts ...grpc.CallOption) (*Message, error)
+	DeclineHeld(ctx context.Context, in *HostResolveRequest, opts ...grpc.CallOption) (*Empty, error)
+	// Audit: the append-only moderation log.
+	AuditAppend(ctx context.Context, in *HostAuditEntry, opts ...grpc.CallOption) (*HostAuditEntry, error)
+	AuditList(ctx context.Context, in *HostAuditFilter, opts ...grpc.CallOption) (*HostAuditList, error)
 	// Documents: the plugin's store for values past the KV limit, sent in
 	// chunks (the first carries the key and the expected version).
 	DocGet(ctx context.Context, in *HostDocKey, opts ...grpc.CallOption) (grpc.ServerStreamingClient[HostDocChunk], error)
@@ -385,7 +391,7 @@ func (c *hostAPIClient) ListHeld(ctx context.Context, in *HostRoomID, opts ...gr
 	return out, nil
 }
 
-func (c *hostAPIClient) ReleaseHeld(ctx context.Context, in *HostHeldID, opts ...grpc.CallOption) (*Message, error) {
+func (c *hostAPIClient) ReleaseHeld(ctx context.Context, in *HostResolveRequest, opts ...grpc.CallOption) (*Message, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Message)
 	err := c.cc.Invoke(ctx, HostAPI_ReleaseHeld_FullMethodName, in, out, cOpts...)
@@ -395,10 +401,30 @@ func (c *hostAPIClient) ReleaseHeld(ctx context.Context, in *HostHeldID, opts ..
 	return out, nil
 }
 
-func (c *hostAPIClient) DeclineHeld(ctx context.Context, in *HostDeclineRequest, opts ...grpc.CallOption) (*Empty, error) {
+func (c *hostAPIClient) DeclineHeld(ctx context.Context, in *HostResolveRequest, opts ...grpc.CallOption) (*Empty, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Empty)
 	err := c.cc.Invoke(ctx, HostAPI_DeclineHeld_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) AuditAppend(ctx context.Context, in *HostAuditEntry, opts ...grpc.CallOption) (*HostAuditEntry, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HostAuditEntry)
+	err := c.cc.Invoke(ctx, HostAPI_AuditAppend_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) AuditList(ctx context.Context, in *HostAuditFilter, opts ...grpc.CallOption) (*HostAuditList, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HostAuditList)
+	err := c.cc.Invoke(ctx, HostAPI_AuditList_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -504,10 +530,14 @@ type HostAPIServer interface {
 	SendNotice(context.Context, *HostSendRequest) (*HostSendResponse, error)
 	SendEvent(context.Context, *HostSendRequest) (*HostSendResponse, error)
 	SayAs(context.Context, *HostSayRequest) (*Message, error)
-	// Held messages: kept for a moderator to release or decline.
+	// Held messages: kept for a moderator to release (optionally edited)
+	// or decline, recording who did it.
 	ListHeld(context.Context, *HostRoomID) (*HostHeldList, error)
-	ReleaseHeld(context.Context, *HostHeldID) (*Message, error)
-	DeclineHeld(context.Context, *HostDeclineRequest) (*Empty, error)
+	ReleaseHeld(context.Context, *HostResolveRequest) (*Message, error)
+	DeclineHeld(context.Context, *HostResolveRequest) (*Empty, error)
+	// Audit: the append-only moderation log.
+	AuditAppend(context.Context, *HostAuditEntry) (*HostAuditEntry, error)
+	AuditList(context.Context, *HostAuditFilter) (*HostAuditList, error)
 	// Documents: the plugin's store for values past the KV limit, sent in
 	// chunks (the first carries the key and the expected version).
 	DocGet(*HostDocKey, grpc.ServerStreamingServer[HostDocChunk]) error
@@ -602,11 +632,17 @@ func (UnimplementedHostAPIServer) SayAs(context.Context, *HostSayRequest) (*Mess
 func (UnimplementedHostAPIServer) ListHeld(context.Context, *HostRoomID) (*HostHeldList, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListHeld not implemented")
 }
-func (UnimplementedHostAPIServer) ReleaseHeld(context.Context, *HostHeldID) (*Message, error) {
+func (UnimplementedHostAPIServer) ReleaseHeld(context.Context, *HostResolveRequest) (*Message, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReleaseHeld not implemented")
 }
-func (UnimplementedHostAPIServer) DeclineHeld(context.Context, *HostDeclineRequest) (*Empty, error) {
+func (UnimplementedHostAPIServer) DeclineHeld(context.Context, *HostResolveRequest) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeclineHeld not implemented")
+}
+func (UnimplementedHostAPIServer) AuditAppend(context.Context, *HostAuditEntry) (*HostAuditEntry, error) {
+	return nil, status.Error(codes.Unimplemented, "method AuditAppend not implemented")
+}
+func (UnimplementedHostAPIServer) AuditList(context.Context, *HostAuditFilter) (*HostAuditList, error) {
+	return nil, status.Error(codes.Unimplemented, "method AuditList not implemented")
 }
 func (UnimplementedHostAPIServer) DocGet(*HostDocKey, grpc.ServerStreamingServer[HostDocChunk]) error {
 	return status.Error(codes.Unimplemented, "method DocGet not implemented")
@@ -1110,7 +1146,7 @@ func _HostAPI_ListHeld_Handler(srv interface{}, ctx context.Context, dec func(in
 }
 
 func _HostAPI_ReleaseHeld_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(HostHeldID)
+	in := new(HostResolveRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
@@ -1122,13 +1158,13 @@ func _HostAPI_ReleaseHeld_Handler(srv interface{}, ctx context.Context, dec func
 		FullMethod: HostAPI_ReleaseHeld_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(HostAPIServer).ReleaseHeld(ctx, req.(*HostHeldID))
+		return srv.(HostAPIServer).ReleaseHeld(ctx, req.(*HostResolveRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
 
 func _HostAPI_DeclineHeld_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(HostDeclineRequest)
+	in := new(HostResolveRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
@@ -1140,7 +1176,43 @@ func _HostAPI_DeclineHeld_Handler(srv interface{}, ctx context.Context, dec func
 		FullMethod: HostAPI_DeclineHeld_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(HostAPIServer).DeclineHeld(ctx, req.(*HostDeclineRequest))
+		return srv.(HostAPIServer).DeclineHeld(ctx, req.(*HostResolveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_AuditAppend_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostAuditEntry)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).AuditAppend(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_AuditAppend_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).AuditAppend(ctx, req.(*HostAuditEntry))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_AuditList_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostAuditFilter)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).AuditList(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_AuditList_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).AuditList(ctx, req.(*HostAuditFilter))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1317,6 +1389,14 @@ var HostAPI_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeclineHeld",
 			Handler:    _HostAPI_DeclineHeld_Handler,
+		},
+		{
+			MethodName: "AuditAppend",
+			Handler:    _HostAPI_AuditAppend_Handler,
+		},
+		{
+			MethodName: "AuditList",
+			Handler:    _HostAPI_AuditList_Handler,
 		},
 		{
 			MethodName: "DocDelete",

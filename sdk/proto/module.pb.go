@@ -1168,12 +1168,16 @@ func (x *CommandReply) GetRefusal() *Refusal {
 
 // Notification tells a module that something happened.
 type Notification struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	User          string                 `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
-	Room          int64                  `protobuf:"varint,3,opt,name=room,proto3" json:"room,omitempty"`
-	Message       *Message               `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
-	TimeUnixNano  int64                  `protobuf:"varint,5,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Kind         string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	User         string                 `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	Room         int64                  `protobuf:"varint,3,opt,name=room,proto3" json:"room,omitempty"`
+	Message      *Message               `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	TimeUnixNano int64                  `protobuf:"varint,5,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	// held is the held message of kinds "held", "released" and "declined".
+	Held *HostHeld `protobuf:"bytes,6,opt,name=held,proto3" json:"held,omitempty"`
+	// resolution is who released or declined it, and why.
+	Resolution    *HostResolution `protobuf:"bytes,7,opt,name=resolution,proto3" json:"resolution,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1241,6 +1245,20 @@ func (x *Notification) GetTimeUnixNano() int64 {
 		return x.TimeUnixNano
 	}
 	return 0
+}
+
+func (x *Notification) GetHeld() *HostHeld {
+	if x != nil {
+		return x.Held
+	}
+	return nil
+}
+
+func (x *Notification) GetResolution() *HostResolution {
+	if x != nil {
+		return x.Resolution
+	}
+	return nil
 }
 
 // NotificationBatch is what one send on the Notify stream carries.
@@ -1461,7 +1479,7 @@ var File_module_proto protoreflect.FileDescriptor
 
 const file_module_proto_rawDesc = "" +
 	"\n" +
-	"\fmodule.proto\x12\rparlor.sdk.v1\x1a\vtypes.proto\"Y\n" +
+	"\fmodule.proto\x12\rparlor.sdk.v1\x1a\vtypes.proto\x1a\rhostapi.proto\"Y\n" +
 	"\x16ModuleConfigureRequest\x12\x12\n" +
 	"\x04json\x18\x01 \x01(\fR\x04json\x12+\n" +
 	"\x12host_api_broker_id\x18\x02 \x01(\rR\x0fhostApiBrokerId\"\x80\x01\n" +
@@ -1548,13 +1566,17 @@ const file_module_proto_rawDesc = "" +
 	"\x04data\x18\x04 \x01(\fR\x04data\"T\n" +
 	"\fCommandReply\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x120\n" +
-	"\arefusal\x18\x02 \x01(\v2\x16.parlor.sdk.v1.RefusalR\arefusal\"\xa2\x01\n" +
+	"\arefusal\x18\x02 \x01(\v2\x16.parlor.sdk.v1.RefusalR\arefusal\"\x8e\x02\n" +
 	"\fNotification\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\x12\x12\n" +
 	"\x04room\x18\x03 \x01(\x03R\x04room\x120\n" +
 	"\amessage\x18\x04 \x01(\v2\x16.parlor.sdk.v1.MessageR\amessage\x12$\n" +
-	"\x0etime_unix_nano\x18\x05 \x01(\x03R\ftimeUnixNano\"V\n" +
+	"\x0etime_unix_nano\x18\x05 \x01(\x03R\ftimeUnixNano\x12+\n" +
+	"\x04held\x18\x06 \x01(\v2\x17.parlor.sdk.v1.HostHeldR\x04held\x12=\n" +
+	"\n" +
+	"resolution\x18\a \x01(\v2\x1d.parlor.sdk.v1.HostResolutionR\n" +
+	"resolution\"V\n" +
 	"\x11NotificationBatch\x12A\n" +
 	"\rnotifications\x18\x01 \x03(\v2\x1b.parlor.sdk.v1.NotificationR\rnotifications\"\x0e\n" +
 	"\fNotifyResult\"~\n" +
@@ -1616,6 +1638,8 @@ var file_module_proto_goTypes = []any{
 	(*Room)(nil),                    // 22: parlor.sdk.v1.Room
 	(*Style)(nil),                   // 23: parlor.sdk.v1.Style
 	(*Message)(nil),                 // 24: parlor.sdk.v1.Message
+	(*HostHeld)(nil),                // 25: parlor.sdk.v1.HostHeld
+	(*HostResolution)(nil),          // 26: parlor.sdk.v1.HostResolution
 }
 var file_module_proto_depIdxs = []int32{
 	2,  // 0: parlor.sdk.v1.ModuleConfigureResponse.capabilities:type_name -> parlor.sdk.v1.Capabilities
@@ -1633,30 +1657,32 @@ var file_module_proto_depIdxs = []int32{
 	7,  // 12: parlor.sdk.v1.CommandRequest.caller:type_name -> parlor.sdk.v1.ModuleCaller
 	6,  // 13: parlor.sdk.v1.CommandReply.refusal:type_name -> parlor.sdk.v1.Refusal
 	24, // 14: parlor.sdk.v1.Notification.message:type_name -> parlor.sdk.v1.Message
-	16, // 15: parlor.sdk.v1.NotificationBatch.notifications:type_name -> parlor.sdk.v1.Notification
-	12, // 16: parlor.sdk.v1.MessageCall.event:type_name -> parlor.sdk.v1.MessageEvent
-	13, // 17: parlor.sdk.v1.MessageAnswer.verdict:type_name -> parlor.sdk.v1.MessageVerdict
-	0,  // 18: parlor.sdk.v1.Module.Configure:input_type -> parlor.sdk.v1.ModuleConfigureRequest
-	4,  // 19: parlor.sdk.v1.Module.ServeHTTP:input_type -> parlor.sdk.v1.HTTPRequest
-	8,  // 20: parlor.sdk.v1.Module.OnLogin:input_type -> parlor.sdk.v1.LoginEvent
-	10, // 21: parlor.sdk.v1.Module.OnJoin:input_type -> parlor.sdk.v1.JoinEvent
-	12, // 22: parlor.sdk.v1.Module.OnMessage:input_type -> parlor.sdk.v1.MessageEvent
-	19, // 23: parlor.sdk.v1.Module.Messages:input_type -> parlor.sdk.v1.MessageCall
-	14, // 24: parlor.sdk.v1.Module.Command:input_type -> parlor.sdk.v1.CommandRequest
-	17, // 25: parlor.sdk.v1.Module.Notify:input_type -> parlor.sdk.v1.NotificationBatch
-	1,  // 26: parlor.sdk.v1.Module.Configure:output_type -> parlor.sdk.v1.ModuleConfigureResponse
-	5,  // 27: parlor.sdk.v1.Module.ServeHTTP:output_type -> parlor.sdk.v1.HTTPResponse
-	9,  // 28: parlor.sdk.v1.Module.OnLogin:output_type -> parlor.sdk.v1.LoginVerdict
-	11, // 29: parlor.sdk.v1.Module.OnJoin:output_type -> parlor.sdk.v1.JoinVerdict
-	13, // 30: parlor.sdk.v1.Module.OnMessage:output_type -> parlor.sdk.v1.MessageVerdict
-	20, // 31: parlor.sdk.v1.Module.Messages:output_type -> parlor.sdk.v1.MessageAnswer
-	15, // 32: parlor.sdk.v1.Module.Command:output_type -> parlor.sdk.v1.CommandReply
-	18, // 33: parlor.sdk.v1.Module.Notify:output_type -> parlor.sdk.v1.NotifyResult
-	26, // [26:34] is the sub-list for method output_type
-	18, // [18:26] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	25, // 15: parlor.sdk.v1.Notification.held:type_name -> parlor.sdk.v1.HostHeld
+	26, // 16: parlor.sdk.v1.Notification.resolution:type_name -> parlor.sdk.v1.HostResolution
+	16, // 17: parlor.sdk.v1.NotificationBatch.notifications:type_name -> parlor.sdk.v1.Notification
+	12, // 18: parlor.sdk.v1.MessageCall.event:type_name -> parlor.sdk.v1.MessageEvent
+	13, // 19: parlor.sdk.v1.MessageAnswer.verdict:type_name -> parlor.sdk.v1.MessageVerdict
+	0,  // 20: parlor.sdk.v1.Module.Configure:input_type -> parlor.sdk.v1.ModuleConfigureRequest
+	4,  // 21: parlor.sdk.v1.Module.ServeHTTP:input_type -> parlor.sdk.v1.HTTPRequest
+	8,  // 22: parlor.sdk.v1.Module.OnLogin:input_type -> parlor.sdk.v1.LoginEvent
+	10, // 23: parlor.sdk.v1.Module.OnJoin:input_type -> parlor.sdk.v1.JoinEvent
+	12, // 24: parlor.sdk.v1.Module.OnMessage:input_type -> parlor.sdk.v1.MessageEvent
+	19, // 25: parlor.sdk.v1.Module.Messages:input_type -> parlor.sdk.v1.MessageCall
+	14, // 26: parlor.sdk.v1.Module.Command:input_type -> parlor.sdk.v1.CommandRequest
+	17, // 27: parlor.sdk.v1.Module.Notify:input_type -> parlor.sdk.v1.NotificationBatch
+	1,  // 28: parlor.sdk.v1.Module.Configure:output_type -> parlor.sdk.v1.ModuleConfigureResponse
+	5,  // 29: parlor.sdk.v1.Module.ServeHTTP:output_type -> parlor.sdk.v1.HTTPResponse
+	9,  // 30: parlor.sdk.v1.Module.OnLogin:output_type -> parlor.sdk.v1.LoginVerdict
+	11, // 31: parlor.sdk.v1.Module.OnJoin:output_type -> parlor.sdk.v1.JoinVerdict
+	13, // 32: parlor.sdk.v1.Module.OnMessage:output_type -> parlor.sdk.v1.MessageVerdict
+	20, // 33: parlor.sdk.v1.Module.Messages:output_type -> parlor.sdk.v1.MessageAnswer
+	15, // 34: parlor.sdk.v1.Module.Command:output_type -> parlor.sdk.v1.CommandReply
+	18, // 35: parlor.sdk.v1.Module.Notify:output_type -> parlor.sdk.v1.NotifyResult
+	28, // [28:36] is the sub-list for method output_type
+	20, // [20:28] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_module_proto_init() }
@@ -1665,6 +1691,7 @@ func file_module_proto_init() {
 		return
 	}
 	file_types_proto_init()
+	file_hostapi_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -169,11 +169,26 @@ func TestModuleHooks(t *testing.T) {
 	if err := m.Notify(ctx, []sdk.Notification{{Kind: sdk.LoggedOut, User: "ann"}}); err != nil {
 		t.Fatal(err)
 	}
+	held := sdk.HeldMessage{ID: 4, Note: "links", Plugin: "moderation",
+		Message: sdk.Message{Room: 3, From: "guest1", Text: "see http://x", Time: at, Emotion: "e3"}}
+	if err := m.Notify(ctx, []sdk.Notification{
+		{Kind: sdk.MessageHeld, User: "guest1", Room: 3, Held: held},
+		{Kind: sdk.MessageDeclined, User: "guest1", Room: 3, Held: held, Resolution: sdk.Resolution{Actor: "mia", Reason: "no links"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
 	impl.mu.Lock()
 	seen := impl.seen
 	impl.mu.Unlock()
-	if len(seen) != 3 || seen[0].Kind != sdk.Joined || !seen[0].Time.Equal(at) || seen[1].Message == nil || seen[1].Message.Text != "hi" || seen[1].Message.Style != style || seen[2].Kind != sdk.LoggedOut {
+	if len(seen) != 5 || seen[0].Kind != sdk.Joined || !seen[0].Time.Equal(at) || seen[1].Message == nil || seen[1].Message.Text != "hi" || seen[1].Message.Style != style || seen[2].Kind != sdk.LoggedOut {
 		t.Fatalf("module saw %+v", seen)
+	}
+	if h := seen[3].Held; seen[3].Kind != sdk.MessageHeld || h.ID != 4 || h.Note != "links" || h.Plugin != "moderation" || h.Message.Text != "see http://x" ||
+		!h.Message.Time.Equal(at) || h.Message.Emotion != "e3" || seen[3].Resolution != (sdk.Resolution{}) {
+		t.Fatalf("held notification %+v", seen[3])
+	}
+	if seen[4].Kind != sdk.MessageDeclined || seen[4].Held.ID != 4 || seen[4].Resolution != (sdk.Resolution{Actor: "mia", Reason: "no links"}) {
+		t.Fatalf("declined notification %+v", seen[4])
 	}
 }
 
