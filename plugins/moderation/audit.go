@@ -6,25 +6,25 @@ import (
 	"github.com/parlorchat/parlor/sdk"
 )
 
-// auditEntry is one line of the moderation log.
-type auditEntry struct {
-	Action string // kick, mute, ban, lift, approve, decline, automod, setting
-	Actor  string
-	Target string
-	Room   int64
-	Reason string
-	Detail string
-}
+// The host records every sanction added and lifted, every kick and every
+// hold, release and decline in the audit log, whoever asked for it; the
+// module records what only it knows: automod hits.
 
-// audit appends an entry to the server's audit log.
-func (m *moderation) audit(ctx context.Context, e auditEntry) {
-	m.log.Info("moderation", "action", e.Action, "actor", e.Actor, "target", e.Target, "room", e.Room, "reason", e.Reason, "detail", e.Detail)
-}
+// maxAuditText bounds the message text quoted in an automod entry.
+const maxAuditText = 500
 
-// auditAutomod records an automod hit.
+// auditAutomod records an automod hit: Actor is the rule, Source
+// "automod", Target the author, Detail the action and the message.
 func (m *moderation) auditAutomod(ctx context.Context, ev sdk.MessageEvent, h *hit) {
-	m.audit(ctx, auditEntry{Action: "automod", Actor: h.Rule, Target: ev.From.Name, Room: ev.Room, Reason: h.Why, Detail: h.Action})
+	text := []rune(ev.Text)
+	if len(text) > maxAuditText {
+		text = append(text[:maxAuditText], '…')
+	}
+	_, err := m.host.Audit().Append(ctx, sdk.AuditEntry{
+		Action: sdk.AuditAutomod, Actor: h.Rule, Source: "automod", Target: ev.From.Name, Room: ev.Room,
+		Reason: h.Why, Detail: h.Action + ": " + string(text),
+	})
+	if err != nil {
+		m.log.Warn("could not record an automod hit", "rule", h.Rule, "user", ev.From.Name, "error", err)
+	}
 }
-
-// memberIP is a member's address, when the host gives it.
-func memberIP(mem sdk.Member) string { return "" }

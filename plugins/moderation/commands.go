@@ -306,8 +306,6 @@ func (m *moderation) kick(ctx context.Context, cmd sdk.Command, req request) (sd
 	if err != nil {
 		return sdk.Reply{}, hostRefusal(err)
 	}
-	m.audit(ctx, auditEntry{Action: "kick", Actor: cmd.Caller.Name, Target: req.User, Room: cmd.Room, Reason: req.Reason,
-		Detail: fmt.Sprintf("cooldown %d minutes", cooldown)})
 	m.announceSanctions(ctx, cmd.Room)
 	return reply(map[string]any{"kicked": req.User, "cooldown": cooldown})
 }
@@ -361,28 +359,8 @@ func (m *moderation) sanction(ctx context.Context, cmd sdk.Command, req request,
 	if err != nil {
 		return sdk.Reply{}, hostRefusal(err)
 	}
-	m.audit(ctx, auditEntry{Action: kind, Actor: cmd.Caller.Name, Target: target(s), Room: s.Room, Reason: s.Reason, Detail: until(s)})
 	m.announceSanctions(ctx, cmd.Room)
 	return reply(viewSanction(s))
-}
-
-// target names whom a sanction is about.
-func target(s sdk.Sanction) string {
-	switch {
-	case s.User != "" && s.IP != "":
-		return s.User + " " + s.IP
-	case s.User != "":
-		return s.User
-	}
-	return s.IP
-}
-
-// until says how long a sanction lasts.
-func until(s sdk.Sanction) string {
-	if s.Expires.IsZero() {
-		return "until lifted"
-	}
-	return "until " + s.Expires.UTC().Format(time.RFC3339)
 }
 
 // lift answers mod.unban, mod.unmute (kind) and mod.lift (any kind): by
@@ -421,8 +399,6 @@ func (m *moderation) lift(ctx context.Context, cmd sdk.Command, req request, kin
 		if err != nil {
 			return sdk.Reply{}, hostRefusal(err)
 		}
-		m.audit(ctx, auditEntry{Action: "lift", Actor: cmd.Caller.Name, Target: target(l), Room: l.Room, Reason: req.Reason,
-			Detail: fmt.Sprintf("%s %d", l.Kind, l.ID)})
 		lifted = append(lifted, viewSanction(l))
 	}
 	m.announceSanctions(ctx, cmd.Room)
@@ -501,7 +477,7 @@ func (m *moderation) members(ctx context.Context, cmd sdk.Command) (sdk.Reply, e
 	for _, mem := range list {
 		v := memberView{Name: mem.Name, Display: mem.Display, Role: mem.Role}
 		if showIP {
-			v.IP = memberIP(mem)
+			v.IP = mem.IP
 		}
 		out = append(out, v)
 	}

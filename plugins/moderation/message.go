@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/parlorchat/parlor/sdk"
@@ -68,13 +69,19 @@ func (m *moderation) enforce(ctx context.Context, ev sdk.MessageEvent, h *hit) (
 }
 
 // OnNotify keeps the room cache fresh and tells moderators about their
-// queues.
+// queues: each held message and resolution as it comes, then each
+// changed queue once per batch.
 func (m *moderation) OnNotify(ctx context.Context, batch []sdk.Notification) {
+	var changed []int64
 	for _, n := range batch {
-		switch n.Kind {
-		case sdk.RoomChanged:
+		if n.Kind == sdk.RoomChanged {
 			m.rooms.forget(n.Room)
 		}
-		m.notifyHeld(ctx, n)
+		if m.notifyHeld(ctx, n) && !slices.Contains(changed, n.Room) {
+			changed = append(changed, n.Room)
+		}
+	}
+	for _, room := range changed {
+		m.announceQueue(ctx, room)
 	}
 }

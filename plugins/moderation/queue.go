@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"unicode/utf8"
 
 	"github.com/parlorchat/parlor/sdk"
@@ -33,16 +32,16 @@ func (m *moderation) approve(ctx context.Context, cmd sdk.Command, req request) 
 		}
 		text = *req.Text
 	}
-	msg, err := m.release(ctx, h, cmd.Caller.Name, text)
+	res := sdk.Resolution{Actor: cmd.Caller.Name, Reason: req.Reason}
+	if text != h.Message.Text {
+		res.Text = text
+	}
+	// The host records the approval in the audit log and notifies it
+	// (OnNotify tells the moderators).
+	msg, err := m.host.Held().Release(ctx, h.ID, res)
 	if err != nil {
 		return sdk.Reply{}, hostRefusal(err)
 	}
-	detail := ""
-	if text != h.Message.Text {
-		detail = "edited: " + h.Message.Text
-	}
-	m.audit(ctx, auditEntry{Action: "approve", Actor: cmd.Caller.Name, Target: h.Message.From, Room: cmd.Room, Detail: detail})
-	m.resolved(ctx, resolvedView{Room: cmd.Room, ID: h.ID, Action: "released", By: cmd.Caller.Name, Text: msg.Text})
 	return reply(map[string]any{"released": h.ID, "message": map[string]any{"id": msg.ID, "from": msg.From, "text": msg.Text}})
 }
 
@@ -51,34 +50,35 @@ func (m *moderation) decline(ctx context.Context, cmd sdk.Command, req request) 
 	if err != nil {
 		return sdk.Reply{}, err
 	}
-	if err := m.declineHeld(ctx, h, cmd.Caller.Name, req.Reason); err != nil {
+	// The host tells the author (a notice with the reason), records the
+	// decline and notifies it.
+	if err := m.host.Held().Decline(ctx, h.ID, sdk.Resolution{Actor: cmd.Caller.Name, Reason: req.Reason}); err != nil {
 		return sdk.Reply{}, hostRefusal(err)
 	}
-	m.audit(ctx, auditEntry{Action: "decline", Actor: cmd.Caller.Name, Target: h.Message.From, Room: cmd.Room, Reason: req.Reason})
-	m.resolved(ctx, resolvedView{Room: cmd.Room, ID: h.ID, Action: "declined", By: cmd.Caller.Name, Reason: req.Reason})
 	return reply(map[string]any{"declined": h.ID})
 }
 
-// release publishes a held message with text (its own or an edit).
-func (m *moderation) release(ctx context.Context, h sdk.HeldMessage, by, text string) (sdk.Message, error) {
-	if text != h.Message.Text {
-		return sdk.Message{}, refuse("not_supported", "This server cannot publish an edited held message.")
+// notifyHeld tells the moderators of the room about a held message
+// (mod.held) or its resolution (mod.resolved), whoever resolved it, and
+// reports whether the room's queue changed.
+func (m *moderation) notifyHeld(ctx context.Context, n sdk.Notification) bool {
+	var err error
+	switch n.Kind {
+	case sdk.MessageHeld:
+		err = m.event(ctx, sdk.ToModerators(n.Room), "mod.held", n.Room, viewHeld(n.Held))
+	case sdk.MessageReleased, sdk.MessageDeclined:
+		v := resolvedView{Room: n.Room, ID: n.Held.ID, Action: string(n.Kind), By: n.Resolution.Actor, Reason: n.Resolution.Reason}
+		if n.Kind == sdk.MessageReleased {
+			v.Text = n.Held.Message.Text
+		}
+		err = m.event(ctx, sdk.ToModerators(n.Room), "mod.resolved", n.Room, v)
+	default:
+		return false
 	}
-	return m.host.Held().Release(ctx, h.ID)
-}
-
-// declineHeld forgets a held message; the host tells the author.
-func (m *moderation) declineHeld(ctx context.Context, h sdk.HeldMessage, by, reason string) error {
-	return m.host.Held().Decline(ctx, h.ID, reason)
-}
-
-// resolved tells the room's moderators that a held message was handled
-// (mod.resolved) and how long the queue is now (mod.queue).
-func (m *moderation) resolved(ctx context.Context, v resolvedView) {
-	if err := m.event(ctx, sdk.ToModerators(v.Room), "mod.resolved", v.Room, v); err != nil {
-		m.log.Warn("could not announce a resolved held message", "room", v.Room, "error", err)
+	if err != nil {
+		m.log.Warn("could not tell the moderators about a held message", "room", n.Room, "error", err)
 	}
-	m.announceQueue(ctx, v.Room)
+	return true
 }
 
 // announceQueue sends a room's queue to its moderators (mod.queue).
@@ -90,9 +90,4 @@ func (m *moderation) announceQueue(ctx context.Context, room int64) {
 	if err != nil {
 		m.log.Warn("could not announce the queue", "room", room, "error", err)
 	}
-}
-
-// notifyHeld handles the notifications about held messages.
-func (m *moderation) notifyHeld(ctx context.Context, n sdk.Notification) {
-	_ = fmt.Sprint(ctx, n)
 }

@@ -4,6 +4,7 @@ package main
 // WebSocket protocol to it, as the web client does.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/parlorchat/parlor/core/server"
 	"github.com/parlorchat/parlor/internal/servertest"
 	"github.com/parlorchat/parlor/internal/testenv"
+	"github.com/parlorchat/parlor/sdk"
 )
 
 // Rooms of the test server: mia moderates both, sam speaks in the Stage.
@@ -155,10 +157,23 @@ func heldList(t testing.TB, data map[string]any) []map[string]any {
 	return out
 }
 
+// wantQueue waits for a mod.queue event of room with n held messages.
+func wantQueue(t testing.TB, c *client, room, n int) []map[string]any {
+	t.Helper()
+	for {
+		data := c.Want("mod.queue")["data"].(map[string]any)
+		if q := heldList(t, data); data["room"] == float64(room) && len(q) == n {
+			return q
+		}
+	}
+}
+
 // TestModeratedRoom: in the Stage a guest's messages wait for a
-// moderator, a speaker's go straight out; the moderator sees the queue,
-// approves one and declines the other with a reason; the third member
-// sees only the approved one and the author hears of the decline.
+// moderator, a speaker's go straight out; the moderator sees the queue
+// live, approves one, edits and approves another and declines the third
+// with a reason; the third member sees only the approved ones, with their
+// author, and the author hears of the decline. The host's audit log has
+// each resolution with the moderator.
 func TestModeratedRoom(t *testing.T) {
 	srv := startServer(t, nil)
 	mia := guest(t, srv, "mia", stage)
@@ -171,41 +186,67 @@ func TestModeratedRoom(t *testing.T) {
 	if held["note"] != "waiting for approval" || held["room"] != float64(stage) {
 		t.Fatalf("gus got %v", held)
 	}
+	if ev := mia.Want("mod.held"); ev["data"].(map[string]any)["text"] != "first, please approve" || ev["room"] != float64(stage) {
+		t.Fatalf("mia got %v", ev)
+	}
 	say(gus, "second, to decline")
 	gus.Want("held")
+	say(gus, "thrid, with a typo")
+	gus.Want("held")
+	wantQueue(t, mia, stage, 3)
 	say(sam, "speakers speak")
 	if from, text := nextMessage(t, vic); from != "sam" || text != "speakers speak" {
 		t.Fatalf("vic got %s: %q first, want sam's message", from, text)
 	}
 
 	q := heldList(t, command(t, mia, "mod.queue", nil))
-	if len(q) != 2 || q[0]["from"] != "gus" || q[0]["text"] != "first, please approve" || q[1]["text"] != "second, to decline" {
+	if len(q) != 3 || q[0]["from"] != "gus" || q[0]["text"] != "first, please approve" || q[1]["text"] != "second, to decline" {
 		t.Fatalf("queue %v", q)
 	}
 	refused(t, vic, "mod.queue", nil, "not_moderator")
 	refused(t, sam, "mod.approve", map[string]any{"held": q[0]["id"]}, "not_moderator")
 	refused(t, mia, "mod.approve", map[string]any{"held": 999999}, "not_found")
+	refused(t, mia, "mod.approve", map[string]any{"held": q[2]["id"], "text": ""}, "bad_request")
 
 	command(t, mia, "mod.approve", map[string]any{"held": q[0]["id"]})
-	if ev := mia.Want("mod.resolved"); ev["data"].(map[string]any)["action"] != "released" {
+	if ev := mia.Want("mod.resolved"); ev["data"].(map[string]any)["action"] != "released" || ev["data"].(map[string]any)["by"] != "mia" {
 		t.Fatalf("mia got %v", ev)
 	}
-	if left := heldList(t, mia.Want("mod.queue")["data"].(map[string]any)); len(left) != 1 {
-		t.Fatalf("queue after approve %v", left)
-	}
+	wantQueue(t, mia, stage, 2)
+	command(t, mia, "mod.approve", map[string]any{"held": q[2]["id"], "text": "third, edited"})
 	command(t, mia, "mod.decline", map[string]any{"held": q[1]["id"], "reason": "off topic"})
 	if n := gus.Want("notice"); !strings.Contains(fmt.Sprint(n["text"]), "off topic") {
 		t.Fatalf("gus got %v", n)
 	}
-	say(sam, "after the queue")
-	if from, text := nextMessage(t, vic); from != "gus" || text != "first, please approve" {
-		t.Fatalf("vic got %s: %q, want the approved message", from, text)
+	if ev := mia.Want("mod.resolved"); ev["data"].(map[string]any)["action"] != "released" || ev["data"].(map[string]any)["text"] != "third, edited" {
+		t.Fatalf("mia got %v", ev)
 	}
-	if from, text := nextMessage(t, vic); from != "sam" || text != "after the queue" {
-		t.Fatalf("vic got %s: %q, want sam's message (the declined one must not arrive)", from, text)
+	if ev := mia.Want("mod.resolved"); ev["data"].(map[string]any)["action"] != "declined" || ev["data"].(map[string]any)["reason"] != "off topic" {
+		t.Fatalf("mia got %v", ev)
+	}
+	wantQueue(t, mia, stage, 0)
+	say(sam, "after the queue")
+	var got []string
+	for range 3 {
+		from, text := nextMessage(t, vic)
+		got = append(got, from+": "+text)
+	}
+	if want := "gus: first, please approve|gus: third, edited|sam: after the queue"; strings.Join(got, "|") != want {
+		t.Fatalf("vic got %q, want %q (the declined one must not arrive)", got, want)
 	}
 	if q := heldList(t, command(t, mia, "mod.queue", nil)); len(q) != 0 {
 		t.Fatalf("queue at the end %v", q)
+	}
+	log, err := srv.HostAPI("test").Audit().List(context.Background(), sdk.AuditFilter{Room: stage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range log {
+		actions = append(actions, e.Action+" "+e.Actor+" "+e.Reason)
+	}
+	if s := strings.Join(actions, "|"); !strings.Contains(s, "decline mia off topic") || strings.Count(s, "approve mia") != 2 {
+		t.Fatalf("audit log %q", actions)
 	}
 
 	// In the Lobby nothing is held.
@@ -387,6 +428,21 @@ func TestAutomodInServer(t *testing.T) {
 	if len(s) != 1 || s[0].(map[string]any)["source"] != "automod" || s[0].(map[string]any)["actor"] != "repeats" {
 		t.Fatalf("sanctions %v", s)
 	}
+	log, err := srv.HostAPI("test").Audit().List(context.Background(), sdk.AuditFilter{Action: sdk.AuditAutomod})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules []string
+	for _, e := range log {
+		if e.Source != "automod" || e.Target != "gus" || e.Room != lobby || e.Plugin != "moderation" {
+			t.Errorf("audit entry %+v", e)
+		}
+		rules = append(rules, e.Actor)
+	}
+	if s := strings.Join(rules, ","); s != "repeats,caps,links,words" { // newest first
+		t.Errorf("automod entries %q", s)
+	}
+
 	// Moderators are exempt.
 	say(mia, "RULES: READ THEM")
 	say(mia, "RULES: READ THEM")
@@ -398,5 +454,27 @@ func TestAutomodInServer(t *testing.T) {
 	}
 	if want := "mia: RULES: READ THEM|mia: RULES: READ THEM|mia: RULES: READ THEM"; strings.Join(got, "|") != want {
 		t.Fatalf("vic got %q, want %q", got, want)
+	}
+}
+
+// TestMembersIP: moderators see the members' addresses only when show_ip
+// allows it.
+func TestMembersIP(t *testing.T) {
+	for _, show := range []bool{false, true} {
+		srv := startServer(t, map[string]any{"show_ip": show})
+		mia := guest(t, srv, "mia", lobby)
+		guest(t, srv, "bob", lobby)
+		data := command(t, mia, "mod.members", nil)
+		members := data["members"].([]any)
+		if len(members) != 2 || data["ips"] != show {
+			t.Fatalf("show_ip %v: %v", show, data)
+		}
+		for _, m := range members {
+			ip, _ := m.(map[string]any)["ip"].(string)
+			if show && ip != "127.0.0.1" || !show && ip != "" {
+				t.Errorf("show_ip %v: member %v", show, m)
+			}
+		}
+		refused(t, guest(t, srv, "vic", lobby), "mod.members", nil, "not_moderator")
 	}
 }
