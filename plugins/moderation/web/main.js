@@ -3,7 +3,8 @@
 // messages (approve, edit then approve, decline with a reason), a
 // "Moderate" action in the user list (kick, mute, ban with a duration and
 // a reason), a badge with the queue length on the rooms they moderate and
-// a "muted" badge in the user list.
+// a "muted" badge in the user list; and for everyone, the sanctions the
+// core tells them of (sanctioned, sanction_lifted).
 
 const css = document.createElement("link");
 css.rel = "stylesheet";
@@ -126,6 +127,7 @@ export default function (api) {
       const name = li.getAttribute("data-user");
       const s = muted.get(name.toLowerCase());
       let b = li.querySelector(".mod-muted");
+      li.classList.toggle("mod-is-muted", !!s);
       if (!s) { if (b) { b.remove(); } return; }
       if (!b) {
         b = el("span", "badge mod-muted", "muted");
@@ -136,8 +138,22 @@ export default function (api) {
     });
   }
 
+  // The user action's label is short, so that names keep their room in
+  // the narrow list; its title and accessible name say what it does.
+  const ACTION = "\u22ef"; // ⋯
+  function labelActions() {
+    document.querySelectorAll("#users li[data-user] .user-action").forEach((b) => {
+      if (b.textContent !== ACTION) { return; }
+      const name = b.closest("li").getAttribute("data-user");
+      const t = "Moderate " + name + " (kick, mute, ban)";
+      if (b.title !== t) { b.title = t; b.setAttribute("aria-label", t); b.classList.add("mod-action"); }
+    });
+  }
+
   const users = document.getElementById("users");
-  if (users) { new MutationObserver(() => { if (muted.size) { markMuted(); } }).observe(users, { childList: true, subtree: true }); }
+  if (users) {
+    new MutationObserver(() => { markMuted(); labelActions(); }).observe(users, { childList: true, subtree: true });
+  }
 
   function setSanctions(list) {
     muted = new Map();
@@ -154,6 +170,7 @@ export default function (api) {
     const form = el("form", "mod-form");
     form.appendChild(el("h3", "", "Moderate " + user.name));
     const kind = el("select", "mod-kind");
+    kind.setAttribute("aria-label", "Action");
     [["kick", "Kick"], ["mute", "Mute"], ["ban", "Ban from the room"]].forEach(([v, l]) => {
       const o = el("option", "", l);
       o.value = v;
@@ -169,6 +186,7 @@ export default function (api) {
     const reason = el("input", "mod-reason");
     reason.type = "text";
     reason.placeholder = "Reason (the user sees it)";
+    reason.setAttribute("aria-label", "Reason");
     reason.maxLength = 200;
     const error = el("p", "mod-error", "");
     const explain = () => {
@@ -217,7 +235,7 @@ export default function (api) {
         }
       });
     }
-    if (!action) { action = api.addUserAction({ label: "Moderate", onClick: moderate }); }
+    if (!action) { action = api.addUserAction({ label: ACTION, onClick: moderate }); }
     const room = api.room().id;
     api.send("mod.queue", { room }).then((q) => {
       if (api.room() && api.room().id === q.room) { queue = q.held || []; counts[q.room] = queue.length; drawQueue(); drawBadges(); }
@@ -253,5 +271,10 @@ export default function (api) {
       status("Message " + r.id + " " + r.action + (r.by ? " by " + r.by : "") + ".");
     }
   });
+  // What a sanctioned user sees: the core's sentence ("You are muted in
+  // Stage until 14:05 UTC: flooding.") in the chat log.
+  const sentence = (ev, fallback) => ev.text || fallback + (ev.reason ? ": " + ev.reason : ".");
+  api.on("sanctioned", (ev) => api.showSystem(sentence(ev, "You were sanctioned (" + ev.kind + ")")));
+  api.on("sanction_lifted", (ev) => api.showSystem(sentence(ev, "Your " + ev.kind + " was lifted")));
   drawBadges();
 }
