@@ -100,7 +100,7 @@ func capitals(text string) (letters, upper int) {
 // recent is what automod remembers of one user's last message.
 type recent struct {
 	last    time.Time
-	repeat  string // the last text, folded
+	repeat  string // the last text, squashed
 	repeats int    // how many in a row
 }
 
@@ -182,8 +182,11 @@ func (a *automodState) checkRecent(from sdk.Caller, text string) *hit {
 		return ruleHit("min_interval", iv.rule, fmt.Sprintf("wait %gs between messages", iv.Seconds))
 	}
 	if useRp {
-		f := fold(strings.Join(strings.Fields(text), " "))
-		if !first && f == u.repeat && gap <= time.Duration(rp.WindowSeconds*float64(time.Second)) {
+		// Compared without regard to case and runs of spaces; no
+		// allocation unless the text has odd spacing (this runs for
+		// every message).
+		f := squash(text)
+		if !first && strings.EqualFold(f, u.repeat) && gap <= time.Duration(rp.WindowSeconds*float64(time.Second)) {
 			u.repeats++
 		} else {
 			u.repeat, u.repeats = f, 1
@@ -194,6 +197,23 @@ func (a *automodState) checkRecent(from sdk.Caller, text string) *hit {
 		}
 	}
 	return nil
+}
+
+// squash returns s with its runs of white space made one space and its
+// ends trimmed; s itself when there is nothing to change.
+func squash(s string) string {
+	prevSpace := true // so that a leading space counts
+	for _, r := range s {
+		sp := unicode.IsSpace(r)
+		if sp && (prevSpace || r != ' ') {
+			return strings.Join(strings.Fields(s), " ")
+		}
+		prevSpace = sp
+	}
+	if prevSpace && s != "" { // a trailing space
+		return strings.Join(strings.Fields(s), " ")
+	}
+	return s
 }
 
 // sweep forgets users quiet for longer than the windows once too many are

@@ -148,6 +148,29 @@ func TestAutomodRepeats(t *testing.T) {
 	}
 }
 
+func TestSquash(t *testing.T) {
+	for in, want := range map[string]string{"a b": "a b", " a  b ": "a b", "a\tb": "a b", "a ": "a", "": "", "  ": ""} {
+		if got := squash(in); got != want {
+			t.Errorf("squash(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// BenchmarkCheck is automod's cost per message with the default rules (a
+// message that passes).
+func BenchmarkCheck(b *testing.B) {
+	m := newModeration(nil)
+	if err := m.Configure(context.Background(), sdk.Config{}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := range b.N {
+		if h := m.automod.check(guestGus, "b1 0 "+string(rune('a'+i%26))+" 1700000000"); h != nil {
+			b.Fatal(h)
+		}
+	}
+}
+
 func TestConfig(t *testing.T) {
 	m := newModeration(nil)
 	if err := m.Configure(context.Background(), sdk.Config{}); err != nil {
