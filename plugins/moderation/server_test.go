@@ -7,8 +7,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 
 	parlor "github.com/parlorchat/parlor/core/config"
 	"github.com/parlorchat/parlor/core/server"
@@ -476,5 +480,50 @@ func TestMembersIP(t *testing.T) {
 			}
 		}
 		refused(t, guest(t, srv, "vic", lobby), "mod.members", nil, "not_moderator")
+	}
+}
+
+// TestAdminSanctions: an administrator (root, through the users-file
+// authenticator) may mute a moderator in every room and ban an address
+// range from the chat, which ends the sessions from it and refuses the
+// next login; a moderator cannot sanction the administrator.
+func TestAdminSanctions(t *testing.T) {
+	users := filepath.Join(t.TempDir(), "users.txt")
+	hash, _ := bcrypt.GenerateFromPassword([]byte("root-pw"), bcrypt.MinCost)
+	if err := os.WriteFile(users, []byte("root:"+string(hash)+":admin\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := serverConfig(t, nil)
+	cfg.Plugins.Load["users"] = parlor.PluginSpec{Path: testenv.GoBuild(t, "./examples/auth-plugin", "parlor-plugin-users"), Config: map[string]any{"users_file": users}}
+	cfg.Auth.Chain = []string{"users"}
+	srv := servertest.Start(t, cfg)
+	root := &client{Client: servertest.Dial(t, srv), t: t}
+	if u := root.Login("root", "root-pw")["user"].(map[string]any); u["admin"] != true {
+		t.Fatalf("root is %v", u)
+	}
+	root.Join(lobby, "")
+	mia := guest(t, srv, "mia", lobby)
+	if msg := refused(t, mia, "mod.mute", map[string]any{"user": "root"}, "not_allowed"); !strings.Contains(msg, "admin") {
+		t.Fatalf("a moderator muting root: %q", msg)
+	}
+
+	s := command(t, root, "mod.mute", map[string]any{"user": "mia", "global": true, "minutes": 5})
+	if s["room"] != 0.0 {
+		t.Fatalf("global mute %v", s)
+	}
+	mia.Send(map[string]any{"type": "pm", "to": "root", "text": "hey"})
+	mia.WantError("muted")
+
+	refused(t, root, "mod.ban", map[string]any{"ip": "not-an-address"}, "bad_request")
+	// The range holds every client of the test, root too: his session
+	// ends with the ban (before the answer can reach him).
+	root.Send(map[string]any{"type": "mod.ban", "id": "ban", "ip": "127.0.0.0/8", "global": true, "minutes": 5, "reason": "range ban"})
+	if ev := root.Want("logged_out"); !strings.Contains(fmt.Sprint(ev["reason"]), "range ban") {
+		t.Fatalf("root got %v", ev)
+	}
+	c := servertest.Dial(t, srv)
+	c.Send(map[string]string{"type": "login", "user": "newcomer"})
+	if msg := c.WantError("banned"); !strings.Contains(msg, "range ban") {
+		t.Fatalf("a login from the banned range: %q", msg)
 	}
 }
