@@ -23,6 +23,7 @@ type request struct {
 	Minutes  *int    `json:"minutes"`  // how long; 0 is until lifted
 	Cooldown *int    `json:"cooldown"` // a kick's re-entry cooldown in minutes
 	Sanction int64   `json:"sanction"` // a sanction's id
+	On       *bool   `json:"on"`       // mod.moderate: pre-moderation on or off
 }
 
 // refuse is a refusal the caller sees.
@@ -79,6 +80,8 @@ func (m *moderation) Command(ctx context.Context, cmd sdk.Command) (sdk.Reply, e
 		return m.sanctions(ctx, cmd)
 	case "mod.members":
 		return m.members(ctx, cmd)
+	case "mod.moderate":
+		return m.moderate(ctx, cmd, req)
 	}
 	return sdk.Reply{}, refuse("unknown_command", "The moderation module does not know %s.", cmd.Type)
 }
@@ -102,6 +105,21 @@ func viewHeld(h sdk.HeldMessage) heldView {
 type queueView struct {
 	Room int64      `json:"room"`
 	Held []heldView `json:"held"`
+	// Moderated says whether the room is pre-moderated (passallmessage).
+	Moderated bool `json:"moderated"`
+}
+
+// queueOf is a room's queue, as mod.queue gives it.
+func (m *moderation) queueOf(ctx context.Context, room int64) (queueView, error) {
+	held, err := m.heldIn(ctx, room)
+	if err != nil {
+		return queueView{}, err
+	}
+	r, err := m.room(ctx, room)
+	if err != nil {
+		return queueView{}, err
+	}
+	return queueView{Room: room, Held: held, Moderated: r.moderated}, nil
 }
 
 func (m *moderation) heldIn(ctx context.Context, room int64) ([]heldView, error) {
@@ -117,11 +135,11 @@ func (m *moderation) heldIn(ctx context.Context, room int64) ([]heldView, error)
 }
 
 func (m *moderation) queue(ctx context.Context, cmd sdk.Command) (sdk.Reply, error) {
-	held, err := m.heldIn(ctx, cmd.Room)
+	q, err := m.queueOf(ctx, cmd.Room)
 	if err != nil {
 		return sdk.Reply{}, err
 	}
-	return reply(queueView{Room: cmd.Room, Held: held})
+	return reply(q)
 }
 
 // counts answers mod.counts: the queue length of each room the caller
@@ -482,4 +500,35 @@ func (m *moderation) members(ctx context.Context, cmd sdk.Command) (sdk.Reply, e
 		out = append(out, v)
 	}
 	return reply(map[string]any{"room": cmd.Room, "members": out, "ips": showIP})
+}
+
+// moderate answers mod.moderate: pre-moderation of the room on or off
+// (the room's passallmessage, stored as changed at run time), recorded in
+// the audit log as a setting.
+func (m *moderation) moderate(ctx context.Context, cmd sdk.Command, req request) (sdk.Reply, error) {
+	if req.On == nil {
+		return sdk.Reply{}, refuse("bad_request", "Give \"on\": true or false.")
+	}
+	before, err := m.host.Rooms().Get(ctx, cmd.Room)
+	if err != nil {
+		return sdk.Reply{}, hostRefusal(err)
+	}
+	r, err := m.host.Rooms().Edit(ctx, cmd.Room, sdk.RoomEdit{Moderated: req.On})
+	if err != nil {
+		return sdk.Reply{}, hostRefusal(err)
+	}
+	// The room_changed notification follows; until then the cache must
+	// not answer with the old setting.
+	m.rooms.forget(cmd.Room)
+	if before.Moderated != r.Moderated {
+		_, err := m.host.Audit().Append(ctx, sdk.AuditEntry{
+			Action: sdk.AuditSetting, Actor: cmd.Caller.Name, Source: "manual", Room: cmd.Room, Reason: req.Reason,
+			Detail: fmt.Sprintf("passallmessage %v -> %v", before.Moderated, r.Moderated),
+		})
+		if err != nil {
+			m.log.Warn("could not record a setting change", "room", cmd.Room, "error", err)
+		}
+	}
+	m.announceQueue(ctx, cmd.Room)
+	return reply(map[string]any{"room": r.ID, "moderated": r.Moderated})
 }

@@ -83,9 +83,9 @@ func (m *moderation) notifyHeld(ctx context.Context, n sdk.Notification) bool {
 
 // announceQueue sends a room's queue to its moderators (mod.queue).
 func (m *moderation) announceQueue(ctx context.Context, room int64) {
-	held, err := m.heldIn(ctx, room)
+	q, err := m.queueOf(ctx, room)
 	if err == nil {
-		err = m.event(ctx, sdk.ToModerators(room), "mod.queue", room, queueView{Room: room, Held: held})
+		err = m.event(ctx, sdk.ToModerators(room), "mod.queue", room, q)
 	}
 	if err != nil {
 		m.log.Warn("could not announce the queue", "room", room, "error", err)

@@ -253,12 +253,34 @@ func TestModeratedRoom(t *testing.T) {
 		t.Fatalf("audit log %q", actions)
 	}
 
-	// In the Lobby nothing is held.
+	// In the Lobby nothing is held, until mia turns pre-moderation on.
+	mia.Join(lobby, "")
 	vic.Join(lobby, "")
 	gus.Join(lobby, "")
 	say(gus, "free speech")
 	if from, text := nextMessage(t, vic); from != "gus" || text != "free speech" {
 		t.Fatalf("vic got %s: %q in the Lobby", from, text)
+	}
+	refused(t, vic, "mod.moderate", map[string]any{"on": true}, "not_moderator")
+	if r := command(t, mia, "mod.moderate", map[string]any{"on": true, "reason": "a rush of newcomers"}); r["moderated"] != true {
+		t.Fatalf("mod.moderate %v", r)
+	}
+	if q := wantQueue(t, mia, lobby, 0); q == nil {
+		t.Fatal("no queue")
+	}
+	say(gus, "now held")
+	gus.Want("held")
+	if q := command(t, mia, "mod.queue", nil); q["moderated"] != true || len(heldList(t, q)) != 1 {
+		t.Fatalf("Lobby queue %v", q)
+	}
+	command(t, mia, "mod.moderate", map[string]any{"on": false})
+	say(gus, "free again")
+	if from, text := nextMessage(t, vic); from != "gus" || text != "free again" {
+		t.Fatalf("vic got %s: %q in the Lobby", from, text)
+	}
+	log, err = srv.HostAPI("test").Audit().List(context.Background(), sdk.AuditFilter{Room: lobby, Action: sdk.AuditSetting})
+	if err != nil || len(log) != 2 || log[1].Actor != "mia" || log[1].Reason != "a rush of newcomers" || log[1].Detail != "passallmessage false -> true" {
+		t.Fatalf("setting changes in the audit log: %+v, %v", log, err)
 	}
 }
 

@@ -147,7 +147,8 @@ func TestWebClientQueue(t *testing.T) {
 	mia.enter(base, "2")
 	vic.enter(base, "2")
 	gus.enter(base, "2")
-	mia.do("see the empty queue", chromedp.WaitVisible(chromedp.CSS(`[data-panel="moderation.queue"] .mod-empty`)))
+	mia.do("see the empty queue of a moderated room", chromedp.WaitVisible(chromedp.CSS(`[data-panel="moderation.queue"] .mod-empty`)),
+		poll(`() => document.querySelector('[data-panel="moderation.queue"] .mod-moderated').checked`))
 	vic.do("have no queue panel", poll(`() => !document.querySelector('[data-panel="moderation.queue"]')`))
 
 	gus.say("hello from gus")

@@ -62,9 +62,13 @@ export default function (api) {
     return (e) => { status(what + ": " + e.message); api.showSystem(what + ": " + e.message); };
   }
 
+  let moderated = false; // the current room is pre-moderated
+
   // drawQueue fills the panel with the held messages.
   function drawQueue() {
     if (!panel) { return; }
+    const box = panel.el.querySelector(".mod-moderated");
+    if (box && !box.disabled) { box.checked = moderated; }
     const list = panel.el.querySelector(".mod-queue");
     list.textContent = "";
     const empty = panel.el.querySelector(".mod-empty");
@@ -228,6 +232,18 @@ export default function (api) {
     if (!panel) {
       panel = api.addPanel({
         id: "queue", title: "Held messages", render(body) {
+          const toggle = el("label", "mod-toggle");
+          const box = el("input", "mod-moderated");
+          box.type = "checkbox";
+          box.addEventListener("change", () => {
+            box.disabled = true;
+            api.send("mod.moderate", { on: box.checked }).then(
+              (r) => { box.checked = r.moderated; box.disabled = false; },
+              (e) => { box.checked = !box.checked; box.disabled = false; fail("Not changed")(e); });
+          });
+          toggle.appendChild(box);
+          toggle.appendChild(document.createTextNode(" Hold messages of users and guests"));
+          body.appendChild(toggle);
           body.appendChild(el("p", "mod-status", ""));
           const empty = el("p", "mod-empty", "No message waits for approval.");
           body.appendChild(empty);
@@ -238,7 +254,7 @@ export default function (api) {
     if (!action) { action = api.addUserAction({ label: ACTION, onClick: moderate }); }
     const room = api.room().id;
     api.send("mod.queue", { room }).then((q) => {
-      if (api.room() && api.room().id === q.room) { queue = q.held || []; counts[q.room] = queue.length; drawQueue(); drawBadges(); }
+      if (api.room() && api.room().id === q.room) { queue = q.held || []; moderated = !!q.moderated; counts[q.room] = queue.length; drawQueue(); drawBadges(); }
     }, fail("No queue"));
     api.send("mod.sanctions", { room }).then((s) => {
       if (api.room() && api.room().id === s.room) { setSanctions(s.sanctions); }
@@ -246,12 +262,21 @@ export default function (api) {
     drawQueue();
   }
 
-  api.on("login_ok", () => {
+  // The queue lengths of the rooms the user moderates, once the room list
+  // says there are any.
+  let counted = false;
+  api.on("rooms", (ev) => {
+    const me = api.user();
+    if (counted || !me) { return; }
+    const owns = (r) => String(r.owner || "").split(",").some((n) => sameName(n.trim(), me.name));
+    if (!me.admin && !(ev.rooms || []).some(owns)) { return; }
+    counted = true;
     api.send("mod.counts", {}).then((r) => {
       Object.keys(r.counts || {}).forEach((k) => { counts[k] = r.counts[k]; });
       drawBadges();
-    }, () => {});
+    }, () => { counted = false; });
   });
+  api.on("login_ok", () => { counted = false; });
   api.on("joined", refresh);
   api.on("users", () => { if (moderates() !== !!panel) { refresh(); } });
   api.on("left", () => { if (!api.room()) { refresh(); } });
@@ -259,7 +284,7 @@ export default function (api) {
     const q = ev.data || {};
     counts[q.room] = (q.held || []).length;
     drawBadges();
-    if (panel && api.room() && api.room().id === q.room) { queue = q.held || []; drawQueue(); status(""); }
+    if (panel && api.room() && api.room().id === q.room) { queue = q.held || []; moderated = !!q.moderated; drawQueue(); status(""); }
   });
   api.on("mod.sanctions", (ev) => {
     const s = ev.data || {};
