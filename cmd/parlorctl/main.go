@@ -12,7 +12,9 @@
 //
 // TYPE sends a server API command (docs/server-api.md) over TCP: add_room,
 // edit_room, del_room, broadcast, private_message, start_group, stop_group,
-// get_online, get_rooms, get_room_users. Each key=value becomes an
+// get_online, get_rooms, get_room_users, and the moderation commands kick,
+// ban, unban, mute, unmute, get_sanctions, get_held, approve, decline and
+// get_audit. Each key=value becomes an
 // attribute; time=o,s,e adds a roomOpen/Time entry. The password comes from
 // --password or the PARLOR_API_PASSWORD environment variable. --raw sends
 // an XML command as it is. The reply is printed indented (--plain prints it
@@ -116,6 +118,17 @@ Commands:
   get_online       print the numbers of connections, users and rooms
   get_rooms        list the rooms
   get_room_users   list a room's users: room_id=...
+  kick             kick a user out of a room: user=... room_id=... [reason=... minutes=(cooldown)]
+  ban              ban a user and/or an address: user=... and/or ip=(IP or CIDR) [room_id=(0: all)
+                   minutes=(0: permanent) or until=RFC3339, reason=... actor=...]
+  unban            lift bans: id=... or user=.../ip=... [room_id=...]
+  mute             mute a user: user=... [room_id=(0: everywhere) minutes=... reason=...]
+  unmute           lift mutes: id=... or user=... [room_id=...]
+  get_sanctions    list sanctions [kind=... user=... ip=... room_id=... active=0 (all, not only in force)]
+  get_held         list the messages held for a moderator [room_id=...]
+  approve          publish a held message: id=... [text=(edited text) actor=...]
+  decline          decline a held message: id=... [reason=... actor=...]
+  get_audit        list the moderation log, newest first [room_id= target= action= since=RFC3339 limit=]
 The server API commands (all but health) go to --addr over TCP with the
 password of --password or $` + PasswordEnv + `; docs/server-api.md describes
 their attributes. time=o,s,e adds an opening time (day2,00:00:00,10:00:00).

@@ -72,6 +72,28 @@ func TestCommands(t *testing.T) {
 		t.Fatalf("raw malformed: %v", err)
 	}
 
+	// The moderation commands: a ban, listed, lifted, and the audit log.
+	out, err = ctl(env, "--addr", api, "ban", "ip=203.0.113.0/24", "minutes=30", "reason=spam wave")
+	if err != nil || !strings.Contains(out, "<Sanction id=\"1\" kind=\"ban\" user=\"\" ip=\"203.0.113.0/24\"") || !strings.Contains(out, `source="api"`) {
+		t.Fatalf("ban: %v\n%s", err, out)
+	}
+	out, err = ctl(env, "--addr", api, "get_sanctions")
+	if err != nil || !strings.Contains(out, `reason="spam wave"`) || !strings.Contains(out, `active="1"`) {
+		t.Fatalf("get_sanctions: %v\n%s", err, out)
+	}
+	out, err = ctl(env, "--addr", api, "unban", "id=1")
+	if err != nil || !strings.Contains(out, "1 ban lifted") {
+		t.Fatalf("unban: %v\n%s", err, out)
+	}
+	out, err = ctl(env, "--addr", api, "get_audit", "action=lift")
+	if err != nil || !strings.Contains(out, `<Entry id="2"`) || !strings.Contains(out, `target="203.0.113.0/24"`) {
+		t.Fatalf("get_audit: %v\n%s", err, out)
+	}
+	out, err = ctl(env, "--addr", api, "approve", "id=9")
+	if !errors.As(err, &re) || re.code != serverapi.CodeNotFound {
+		t.Fatalf("approve 9: %v\n%s", err, out)
+	}
+
 	// health is still there.
 	out, err = ctl(nil, "--url", "http://"+srv.HTTPAddr(), "health")
 	if err != nil || !strings.Contains(out, `"status":"ok"`) {

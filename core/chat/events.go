@@ -134,6 +134,16 @@ type MemberView struct {
 	IP string `json:"ip,omitempty"`
 }
 
+// MemberIPEvent tells a room's moderator (and the administrators) the
+// address of a member who joined, when the group allows it
+// (Options.ModeratorsSeeIP).
+type MemberIPEvent struct {
+	Type string `json:"type"` // "member_ip"
+	Room int64  `json:"room"`
+	User string `json:"user"`
+	IP   string `json:"ip"`
+}
+
 // LeftEvent answers a leave, and tells a member it was taken out of a
 // room (kicked, moved, or the room was removed).
 type LeftEvent struct {

@@ -113,6 +113,12 @@ func names(members []*Member) []string {
 	return out
 }
 
+// seesIP reports whether m may see the members' addresses in the room
+// info: its moderators and the administrators, when the group allows it.
+func (g *Group) seesIP(m *Member, info RoomInfo) bool {
+	return g.opts.ModeratorsSeeIP && RoleIn(m, info).Rank() >= sdk.RoleModerator.Rank()
+}
+
 func views(members []*Member, info RoomInfo) []MemberView {
 	out := make([]MemberView, len(members))
 	for i, m := range members {
@@ -237,6 +243,11 @@ type Options struct {
 	History         int  // messages kept per room and shown on enter
 	MaxMessageChars int  // longest message text
 	Guests          bool // the group admits guests
+	// ModeratorsSeeIP adds each member's address (MemberView.IP) to the
+	// member list of the joined event a room's moderators and the
+	// administrators get, and sends them a member_ip event for each member
+	// who joins after them. Nobody else ever gets an address.
+	ModeratorsSeeIP bool
 	// SaveMessages, if set, stores public messages (in id order) before
 	// any member gets them: the group commit of commit.go calls it, under
 	// no lock, with everything said while the previous call ran, bounded
@@ -717,6 +728,19 @@ func (g *Group) join(m *Member, roomID int64, password string, how joinHow) (Joi
 	ev := JoinedEvent{
 		Type: "joined", Room: roomView(info, len(members)), Users: names(members), Members: views(members, info),
 		History: r.history(), Welcome: info.Welcome, ID: how.id,
+	}
+	if g.seesIP(m, info) {
+		for i, o := range members {
+			ev.Members[i].IP = o.IP
+		}
+	}
+	if moved && g.opts.ModeratorsSeeIP && m.IP != "" {
+		ipf := NewFrame(MemberIPEvent{Type: "member_ip", Room: r.id, User: m.Name, IP: m.IP})
+		for _, o := range members {
+			if o != m && g.seesIP(o, info) && !o.Conn.Send(ipf) {
+				slow = append(slow, o)
+			}
+		}
 	}
 	if force {
 		// A moved member learns it before the new room's next message.

@@ -82,14 +82,21 @@ func (g *Group) Kick(name string, roomID int64, reason string) error {
 }
 
 // Move puts the user logged in as name into another room, as a
-// moderator does: the room's capacity, password, closed state and
-// sanctions do not apply, its registered-users rule does. The user gets a
+// moderator does: the room's capacity, password and closed state do not
+// apply, its registered-users rule and its sanctions do (a user banned
+// from the room, or kicked out of it and in the cooldown, is refused
+// with banned or kicked: lift the sanction first). The user gets a
 // left event for the room they were in (reason "moved") and a joined
 // event for the new one; both rooms get presence.
 func (g *Group) Move(name string, to int64) error {
 	m, ok := g.Online(name)
 	if !ok {
 		return Errorf(CodeNotOnline, "%s is not online.", name)
+	}
+	if g.RoomOf(m) != to {
+		if err := g.joinSanctions(m, to); err != nil {
+			return err
+		}
 	}
 	_, err := g.join(m, to, "", joinHow{force: true})
 	return err

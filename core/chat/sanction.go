@@ -2,6 +2,8 @@ package chat
 
 import (
 	"fmt"
+	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -69,6 +71,14 @@ func (g *Group) RoomOf(m *Member) int64 {
 		return r.id
 	}
 	return 0
+}
+
+// EntrySanctions returns the refusal (code banned or kicked) of a
+// member banned from room or kicked out of it and in the cooldown, or
+// nil: what keeps them out keeps them from acting in it too (module
+// commands about the room).
+func (g *Group) EntrySanctions(m *Member, room int64) error {
+	return g.joinSanctions(m, room)
 }
 
 // joinSanctions refuses a join of a banned member (in the room or
@@ -145,6 +155,12 @@ func (g *Group) TellSanction(s Sanction, lifted bool, by string) bool {
 	return g.SendUser(s.User, NewFrame(g.sanctionEvent(s, lifted, by)))
 }
 
+// SanctionFrame is the sanctioned event of s, for a member it covers by
+// address (whom TellSanction does not reach).
+func (g *Group) SanctionFrame(s Sanction) *Frame {
+	return NewFrame(g.sanctionEvent(s, false, ""))
+}
+
 func (g *Group) sanctionEvent(s Sanction, lifted bool, by string) SanctionEvent {
 	ev := SanctionEvent{Type: "sanctioned", ID: s.ID, Kind: s.Kind, Room: s.Room, Reason: s.Reason, By: s.Actor}
 	if !s.Expires.IsZero() {
@@ -195,4 +211,36 @@ func (g *Group) sanctionEvent(s Sanction, lifted bool, by string) SanctionEvent 
 	}
 	ev.Text = g.sanctionError(&s, code, what).Message
 	return ev
+}
+
+// ParseSanctionIP reads an address or a CIDR prefix as a (masked) prefix.
+func ParseSanctionIP(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if p.Addr().Is4In6() {
+			bits := p.Bits() - 96
+			if bits < 0 {
+				return netip.Prefix{}, fmt.Errorf("%q is wider than the IPv4-mapped range", s)
+			}
+			p = netip.PrefixFrom(p.Addr().Unmap(), bits)
+		}
+		return p.Masked(), nil
+	}
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	addr = addr.Unmap().WithZone("")
+	return netip.PrefixFrom(addr, addr.BitLen()), nil
+}
+
+// CanonicalSanctionIP writes an address or prefix the way the index compares it.
+func CanonicalSanctionIP(p netip.Prefix) string {
+	if p.IsSingleIP() {
+		return p.Addr().String()
+	}
+	return p.String()
 }

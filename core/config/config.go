@@ -167,6 +167,9 @@ type Chat struct {
 	// are gathered users / room_list_writes seconds (at most 10s); 0 keeps
 	// room_list_delay whatever the number of users.
 	RoomListWrites int `koanf:"room_list_writes"`
+	// ModeratorsSeeIP lets a room's moderators and the administrators see
+	// the members' IP addresses in the member list (off by default).
+	ModeratorsSeeIP bool `koanf:"moderators_see_ip"`
 }
 
 // Auth configures the login pipeline.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 
@@ -174,37 +173,12 @@ func (a *API) Load(ctx context.Context) error {
 	return nil
 }
 
-// parseIP reads an address or a CIDR prefix as a (masked) prefix.
-func parseIP(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		if p.Addr().Is4In6() {
-			bits := p.Bits() - 96
-			if bits < 0 {
-				return netip.Prefix{}, fmt.Errorf("%q is wider than the IPv4-mapped range", s)
-			}
-			p = netip.PrefixFrom(p.Addr().Unmap(), bits)
-		}
-		return p.Masked(), nil
-	}
-	addr, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	addr = addr.Unmap().WithZone("")
-	return netip.PrefixFrom(addr, addr.BitLen()), nil
-}
-
-// canonicalIP writes an address or prefix the way the index compares it.
-func canonicalIP(p netip.Prefix) string {
-	if p.IsSingleIP() {
-		return p.Addr().String()
-	}
-	return p.String()
-}
+// parseIP and canonicalIP are the chat's reading of a sanction's
+// address (chat.ParseSanctionIP, chat.CanonicalSanctionIP).
+var (
+	parseIP     = chat.ParseSanctionIP
+	canonicalIP = chat.CanonicalSanctionIP
+)
 
 type sanctions struct{ h *host }
 

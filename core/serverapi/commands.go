@@ -11,6 +11,7 @@ import (
 
 	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/core/store"
+	"github.com/parlorchat/parlor/sdk"
 )
 
 // handler is one command type.
@@ -37,6 +38,17 @@ var handlers = map[string]handler{
 	"get_online":      {query: true, run: getOnline},
 	"get_rooms":       {query: true, run: getRooms},
 	"get_room_users":  {attrs: []string{"room_id", "roomid"}, query: true, run: getRoomUsers},
+	// Moderation (moderation.go).
+	"kick":          {attrs: []string{"user", "room_id", "roomid", "reason", "minutes", "actor"}, run: kickCmd},
+	"ban":           {attrs: []string{"user", "ip", "room_id", "roomid", "minutes", "until", "reason", "actor"}, run: sanctionCmd(sdk.SanctionBan)},
+	"mute":          {attrs: []string{"user", "room_id", "roomid", "minutes", "until", "reason", "actor"}, run: sanctionCmd(sdk.SanctionMute)},
+	"unban":         {attrs: []string{"id", "user", "ip", "room_id", "roomid", "actor"}, run: liftCmd(sdk.SanctionBan)},
+	"unmute":        {attrs: []string{"id", "user", "room_id", "roomid", "actor"}, run: liftCmd(sdk.SanctionMute)},
+	"get_sanctions": {attrs: []string{"kind", "user", "ip", "room_id", "roomid", "active"}, query: true, run: getSanctions},
+	"get_held":      {attrs: []string{"room_id", "roomid"}, query: true, run: getHeld},
+	"approve":       {attrs: []string{"id", "text", "reason", "actor"}, run: approveCmd},
+	"decline":       {attrs: []string{"id", "reason", "actor"}, run: declineCmd},
+	"get_audit":     {attrs: []string{"room_id", "roomid", "target", "action", "since", "limit"}, query: true, run: getAudit},
 }
 
 // commandTypes lists the command types in name order.

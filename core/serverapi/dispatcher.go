@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -17,6 +18,7 @@ import (
 	"github.com/parlorchat/parlor/core/config"
 	"github.com/parlorchat/parlor/core/limit"
 	"github.com/parlorchat/parlor/core/store"
+	"github.com/parlorchat/parlor/sdk"
 	"github.com/parlorchat/parlor/sdk/schedule"
 )
 
@@ -70,6 +72,8 @@ type Dispatcher struct {
 	refusals     *limit.Refusals
 
 	roomMu sync.Mutex // serialises room changes (store, then group)
+
+	host atomic.Pointer[sdk.Host] // the moderation commands' Host API (SetHost)
 }
 
 type target struct {

@@ -78,6 +78,12 @@ type Reply struct {
 	Rooms   []Room     // get_rooms (non-nil, possibly empty)
 	Users   *RoomUsers // get_room_users
 	Online  *Online    // get_online
+	// Sanction is the sanction ban and mute added; Sanctions those
+	// get_sanctions lists and unban and unmute lifted.
+	Sanction  *Sanction
+	Sanctions []Sanction
+	Held      []Held       // get_held; approve: the published message
+	Audit     []AuditEntry // get_audit
 	// RetryAfter, with CodeRateLimited, is how long until the address may
 	// try again (retry_after_ms in XML and JSON, Retry-After over HTTP).
 	RetryAfter time.Duration
@@ -152,7 +158,8 @@ func (r Reply) XML() []byte {
 	if r.RetryAfter > 0 {
 		attr(&b, "retry_after_ms", strconv.FormatInt(r.RetryAfter.Milliseconds(), 10))
 	}
-	if r.Room == nil && r.Rooms == nil && r.Users == nil && r.Online == nil {
+	if r.Room == nil && r.Rooms == nil && r.Users == nil && r.Online == nil && r.Sanction == nil &&
+		r.Sanctions == nil && r.Held == nil && r.Audit == nil {
 		b.WriteString("/>\n")
 		return b.Bytes()
 	}
@@ -185,6 +192,18 @@ func (r Reply) XML() []byte {
 		attr(&b, "users", strconv.Itoa(o.Users))
 		attr(&b, "rooms", strconv.Itoa(o.Rooms))
 		b.WriteString("/>\n")
+	}
+	if r.Sanction != nil {
+		r.Sanction.xml(&b)
+	}
+	for _, s := range r.Sanctions {
+		s.xml(&b)
+	}
+	for _, h := range r.Held {
+		h.xml(&b)
+	}
+	for _, e := range r.Audit {
+		e.xml(&b)
 	}
 	b.WriteString("</Result>\n")
 	return b.Bytes()
@@ -228,6 +247,11 @@ type replyJSON struct {
 	Rooms   *[]Room    `json:"rooms,omitempty"`
 	Users   *RoomUsers `json:"users,omitempty"`
 	Online  *Online    `json:"online,omitempty"`
+	// Sanction, Sanctions, Held and Audit are the moderation commands'.
+	Sanction  *Sanction     `json:"sanction,omitempty"`
+	Sanctions *[]Sanction   `json:"sanctions,omitempty"`
+	Held      *[]Held       `json:"held,omitempty"`
+	Audit     *[]AuditEntry `json:"audit,omitempty"`
 	// RetryAfterMS is Reply.RetryAfter in milliseconds.
 	RetryAfterMS int64 `json:"retry_after_ms,omitempty"`
 }
@@ -239,6 +263,16 @@ func (r Reply) MarshalJSON() ([]byte, error) {
 		Count: r.Count, Room: r.Room, Users: r.Users, Online: r.Online, RetryAfterMS: r.RetryAfter.Milliseconds()}
 	if r.Rooms != nil {
 		j.Rooms = &r.Rooms
+	}
+	j.Sanction = r.Sanction
+	if r.Sanctions != nil {
+		j.Sanctions = &r.Sanctions
+	}
+	if r.Held != nil {
+		j.Held = &r.Held
+	}
+	if r.Audit != nil {
+		j.Audit = &r.Audit
 	}
 	return json.Marshal(j)
 }

@@ -317,6 +317,12 @@ func (c *Client) command(req request, raw []byte) error {
 	if room == 0 {
 		room = cl.Room
 	}
+	if room != 0 && room != cl.Room {
+		// A room the caller is not in: not one they are kept out of.
+		if err := c.n.group.EntrySanctions(c.member, room); err != nil {
+			return err
+		}
+	}
 	if !quiet(owner.Capabilities().Quiet, req.Type) {
 		if err := c.n.group.Muted(c.member, room); err != nil {
 			return err

@@ -477,3 +477,56 @@ func TestHelloAnnouncesModules(t *testing.T) {
 		t.Fatalf("hello = %s, want %s", b, want)
 	}
 }
+
+// banList is a chat.Sanctions of fixed sanctions by user name.
+type banList []chat.Sanction
+
+func (b banList) Active(kind, name, _ string, room int64, _ time.Time) *chat.Sanction {
+	for _, s := range b {
+		if s.Kind == kind && strings.EqualFold(s.User, name) && (s.Room == 0 || s.Room == room) {
+			return &s
+		}
+	}
+	return nil
+}
+
+// A module command about a room the caller is banned from, or kicked out
+// of, is refused like the join; a mute refuses it unless it is quiet.
+func TestCommandsMeetTheRoomsSanctions(t *testing.T) {
+	mods := &fakeModules{}
+	g := chat.NewGroup(chat.Options{History: 10, MaxMessageChars: 500, Guests: true, Sanctions: banList{
+		{Kind: chat.SanctionBan, User: "ann", Room: 2, Reason: "trolling"},
+		{Kind: chat.SanctionKick, User: "ann", Room: 3, Reason: "cool off", Expires: time.Now().Add(time.Hour)},
+		{Kind: chat.SanctionMute, User: "ann", Room: 1, Reason: "caps"},
+	}})
+	for _, r := range []chat.RoomInfo{{ID: 1, Name: "Lobby"}, {ID: 2, Name: "Stage"}, {ID: 3, Name: "Side"}, {ID: 4, Name: "Free"}} {
+		r.Member, r.Open = true, true
+		g.PutRoom(r, nil)
+	}
+	n := New(g, guestLogin{}, Options{LoginTimeout: time.Minute, Hooks: mods})
+	ann, annT := member(t, n, "ann", 1)
+	annT.take("")
+	send(ann, map[string]any{"type": "dice.roll", "room": 2})
+	if e := wantError(t, annT, "banned"); !strings.Contains(e["message"].(string), "trolling") {
+		t.Fatalf("banned: %v", e)
+	}
+	send(ann, map[string]any{"type": "dice.peek", "room": 3})
+	if e := wantError(t, annT, "kicked"); !strings.Contains(e["message"].(string), "cool off") {
+		t.Fatalf("kicked: %v", e)
+	}
+	send(ann, map[string]any{"type": "dice.roll"})
+	wantError(t, annT, "muted")
+	mods.cmd = sdk.Command{}
+	send(ann, map[string]any{"type": "dice.peek"})
+	send(ann, map[string]any{"type": "dice.roll", "room": 4})
+	if len(annT.take("error")) != 0 || mods.cmd.Room != 4 {
+		t.Fatalf("allowed commands were refused: %+v", mods.cmd)
+	}
+	// A move into a room the user is banned from is refused too.
+	if err := g.Move("ann", 2); chat.CodeOf(err) != chat.CodeBanned {
+		t.Fatalf("move into a banned room: %v", err)
+	}
+	if err := g.Move("ann", 4); err != nil {
+		t.Fatal(err)
+	}
+}

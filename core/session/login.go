@@ -173,6 +173,10 @@ func (n *Node) EndBanned() {
 		if s.Reason != "" {
 			reason += ": " + s.Reason
 		}
+		if s.User == "" || chat.NameKey(s.User) != chat.NameKey(m.Name) {
+			// Banned by address: the Host API told only the user it names.
+			m.Conn.Send(n.group.SanctionFrame(*s))
+		}
 		if c, ok := m.Conn.(*Client); ok {
 			n.revoke([]*Client{c}, reason, nil)
 			continue

@@ -4,8 +4,11 @@
 // and assets. Its OnMessage hangs for "hang" (ignoring cancellation),
 // exits for "crash", exits once for "crash-once" (while the file named by
 // the config key "crash_file" does not exist: it creates it first), and
-// upper-cases any other text. "mod.seen" answers how many notifications
-// arrived; a batch naming the user "hang" blocks its stream for good.
+// holds a text that starts with "hold" (note "test hold"), and upper-cases
+// any other text. "mod.seen" answers how many notifications arrived;
+// "mod.queue" the held-queue notifications, as "kind id text actor
+// reason" strings; a batch naming the user "hang" blocks its stream for
+// good.
 package main
 
 import (
@@ -16,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing/fstest"
 
@@ -62,6 +66,9 @@ func (b *bare) Manifest() sdk.Manifest {
 type full struct {
 	bare
 	seen atomic.Int64
+
+	mu    sync.Mutex
+	queue []string // the held-queue notifications, in order
 }
 
 func (f *full) Manifest() sdk.Manifest {
@@ -100,6 +107,9 @@ func (f *full) OnMessage(_ context.Context, ev sdk.MessageEvent) (sdk.MessageVer
 	case "refuse":
 		return sdk.MessageVerdict{}, &sdk.Refusal{Code: "flood", Message: "Slow down."}
 	}
+	if strings.HasPrefix(ev.Text, "hold") {
+		return sdk.MessageVerdict{Action: sdk.Hold, Note: "test hold"}, nil
+	}
 	return sdk.MessageVerdict{Action: sdk.Modify, Text: strings.ToUpper(ev.Text), Style: ev.Style}, nil
 }
 
@@ -107,6 +117,11 @@ func (f *full) Command(_ context.Context, cmd sdk.Command) (sdk.Reply, error) {
 	switch cmd.Type {
 	case "mod.seen":
 		b, _ := json.Marshal(f.seen.Load())
+		return sdk.Reply{Data: b}, nil
+	case "mod.queue":
+		f.mu.Lock()
+		b, _ := json.Marshal(f.queue)
+		f.mu.Unlock()
 		return sdk.Reply{Data: b}, nil
 	case "mod.echo":
 		b, _ := json.Marshal(map[string]any{"caller": cmd.Caller.Name, "role": cmd.Caller.Role, "room": cmd.Room, "frame": json.RawMessage(cmd.Data)})
@@ -119,6 +134,12 @@ func (f *full) OnNotify(_ context.Context, batch []sdk.Notification) {
 	for _, n := range batch {
 		if n.User == "hang" {
 			select {}
+		}
+		switch n.Kind {
+		case sdk.MessageHeld, sdk.MessageReleased, sdk.MessageDeclined:
+			f.mu.Lock()
+			f.queue = append(f.queue, fmt.Sprintf("%s %d %s %s %s", n.Kind, n.Held.ID, n.Held.Message.Text, n.Resolution.Actor, n.Resolution.Reason))
+			f.mu.Unlock()
 		}
 	}
 	f.seen.Add(int64(len(batch)))

@@ -11,15 +11,51 @@ export function createCompose(app) {
   state.style = { b: false, i: false, u: false, color: "" };
   state.emotion = "";
   state.pm = "";
+  // Mutes in force on this user, by sanction id: {room (0: everywhere),
+  // until (a Date, or null until lifted)}, from sanctioned events.
+  state.mutes = new Map();
+  let muteTimer = null;
+
+  // muted returns the mute that applies to what the box would send (a
+  // room message, or a private one, which only a mute of everywhere
+  // stops), or null; expired mutes are dropped.
+  function muted() {
+    const now = Date.now();
+    let found = null;
+    for (const [id, m] of state.mutes) {
+      if (m.until && m.until.getTime() <= now) { state.mutes.delete(id); continue; }
+      if (m.room === 0 || (!state.pm && state.room && m.room === state.room.id)) {
+        if (!found || (found.until && (!m.until || m.until > found.until))) { found = m; }
+      }
+    }
+    return found;
+  }
+
+  // scheduleUnmute updates the box when the next mute ends.
+  function scheduleUnmute() {
+    if (muteTimer) { clearTimeout(muteTimer); muteTimer = null; }
+    let next = null;
+    for (const m of state.mutes.values()) {
+      if (m.until && (!next || m.until < next)) { next = m.until; }
+    }
+    if (next) {
+      muteTimer = setTimeout(() => { update(); scheduleUnmute(); }, Math.min(Math.max(next.getTime() - Date.now(), 0) + 250, 0x7fffffff));
+    }
+  }
 
   function update() {
     const online = conn.open && !!state.me;
-    const can = online && (!!state.room || !!state.pm);
+    const mute = online ? muted() : null;
+    const can = online && (!!state.room || !!state.pm) && !mute;
     el.text.disabled = !can;
     el.send.disabled = !can;
     el.emotionButton.disabled = !can;
+    el.compose.classList.toggle("compose-muted", !!mute);
     if (!online) {
       el.text.placeholder = "Not connected";
+    } else if (mute) {
+      el.text.placeholder = "You are muted" + (mute.room ? " in this room" : "") +
+        (mute.until ? " until " + mute.until.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "");
     } else if (state.pm) {
       el.text.placeholder = "Private message to " + state.pm;
     } else if (state.room) {
@@ -188,6 +224,20 @@ export function createCompose(app) {
   document.addEventListener("click", (e) => {
     if (!el.emotionPicker.hidden && !el.emotionPicker.contains(e.target) && !el.emotionButton.contains(e.target)) { closePicker(); }
   });
+  proto.on("sanctioned", (ev) => {
+    if (ev.kind !== "mute" || typeof ev.id !== "number") { return; }
+    const until = ev.until ? new Date(ev.until) : null;
+    state.mutes.set(ev.id, { room: typeof ev.room === "number" ? ev.room : 0, until: until && !isNaN(until.getTime()) ? until : null });
+    scheduleUnmute();
+    update();
+  });
+  proto.on("sanction_lifted", (ev) => {
+    if (state.mutes.delete(ev.id)) {
+      scheduleUnmute();
+      update();
+    }
+  });
+
   buildPicker();
   setEmotion("");
 

@@ -82,8 +82,9 @@ export function createMessages(app) {
   function addLine(kind, text) {
     const li = node("li", "msg msg-" + kind);
     li.setAttribute("data-kind", kind);
-    if (kind === "notice" || kind === "error") {
-      li.appendChild(node("span", "msg-tag", kind === "notice" ? "Notice" : "Error"));
+    const tags = { notice: "Notice", error: "Error", sanction: "Moderation" };
+    if (tags[kind]) {
+      li.appendChild(node("span", "msg-tag", tags[kind]));
     }
     li.appendChild(node("span", "msg-text", text));
     appendLine(li);
@@ -106,6 +107,16 @@ export function createMessages(app) {
   proto.on("private", addPrivate);
   proto.on("notice", (ev) => {
     addLine("notice", ev.from ? ev.from + ": " + (ev.text || "") : ev.text || "");
+  });
+  // What a moderator (or the operator) did to this user: the server's
+  // sentence says what, where, why and until when.
+  proto.on("sanctioned", (ev) => {
+    const li = addLine("sanction", ev.text || "A moderator sanctioned you.");
+    li.setAttribute("data-sanction", String(ev.kind || ""));
+  });
+  proto.on("sanction_lifted", (ev) => {
+    const li = addLine("sanction", ev.text || "A sanction was lifted.");
+    li.classList.add("msg-sanction-lifted");
   });
   proto.on("held", (ev) => {
     addLine("info", "Your message is waiting for a moderator" + (ev.note ? ": " + ev.note : "."));

@@ -16,6 +16,10 @@ const ROLE_LABELS = {
 export function createUsers(app) {
   const { el, state, proto } = app;
   state.members = []; // MemberView objects of the current room, sorted by name
+  // Members' addresses by name key: only a room's moderators and the
+  // administrators get them, and only when the server allows it
+  // (chat.moderators_see_ip): in the joined event and member_ip events.
+  state.ips = new Map();
 
   function key(name) { return String(name).toLowerCase(); }
 
@@ -34,6 +38,7 @@ export function createUsers(app) {
   // only, when it predates roles).
   function member(m) {
     if (typeof m === "string") { return { name: m, display: "", role: "", avatar: "" }; }
+    if (typeof m.ip === "string" && m.ip && m.name) { state.ips.set(key(m.name), m.ip); }
     return {
       name: String(m.name || ""),
       display: typeof m.display === "string" ? m.display : "",
@@ -101,6 +106,13 @@ export function createUsers(app) {
       btn.setAttribute("data-avatar", m.avatar);
       const label = node("span", "user-name", m.display && m.display !== u ? m.display + " (" + u + ")" : u);
       btn.appendChild(label);
+      // The address goes under the name, so the name keeps its width.
+      const ip = state.ips.get(key(u));
+      if (ip) {
+        const addr = node("span", "user-ip", ip);
+        addr.title = "IP address (shown to moderators only)";
+        label.appendChild(addr);
+      }
       li.className = "user";
       li.setAttribute("data-role", m.role || "");
       const role = ROLE_LABELS[m.role];
@@ -109,6 +121,7 @@ export function createUsers(app) {
         b.title = role[1];
         btn.appendChild(b);
       }
+
       // Extension actions, rebuilt with the item (the user button stays).
       let bar = li.querySelector(".user-actions");
       if (bar) { bar.remove(); }
@@ -165,6 +178,12 @@ export function createUsers(app) {
       render();
     }
     app.rooms.render();
+  });
+
+  proto.on("member_ip", (ev) => {
+    if (typeof ev.user !== "string" || typeof ev.ip !== "string" || !ev.ip) { return; }
+    state.ips.set(key(ev.user), ev.ip);
+    if (state.room && ev.room === state.room.id) { render(); }
   });
 
   proto.on("users", (ev) => {
