@@ -549,3 +549,23 @@ func TestAdminSanctions(t *testing.T) {
 		t.Fatalf("a login from the banned range: %q", msg)
 	}
 }
+
+// TestQueueResolvedElsewhere: a held message resolved outside the module
+// (as the server API does) reaches the moderators' queue all the same.
+func TestQueueResolvedElsewhere(t *testing.T) {
+	srv := startServer(t, nil)
+	mia := guest(t, srv, "mia", lobby) // moderates the Stage from the Lobby
+	gus := guest(t, srv, "gus", stage)
+	say(gus, "please let me in")
+	gus.Want("held")
+	q := wantQueue(t, mia, stage, 1)
+	id := int64(q[0]["id"].(float64))
+	if err := srv.HostAPI("operator").Held().Decline(context.Background(), id, sdk.Resolution{Actor: "ops", Reason: "closed tonight"}); err != nil {
+		t.Fatal(err)
+	}
+	ev := mia.Want("mod.resolved")["data"].(map[string]any)
+	if ev["action"] != "declined" || ev["by"] != "ops" || ev["reason"] != "closed tonight" || ev["id"] != q[0]["id"] {
+		t.Fatalf("mod.resolved %v", ev)
+	}
+	wantQueue(t, mia, stage, 0)
+}

@@ -3,8 +3,7 @@
 // messages (approve, edit then approve, decline with a reason), a
 // "Moderate" action in the user list (kick, mute, ban with a duration and
 // a reason), a badge with the queue length on the rooms they moderate and
-// a "muted" badge in the user list; and for everyone, the sanctions the
-// core tells them of (sanctioned, sanction_lifted).
+// a "muted" badge in the user list.
 
 const css = document.createElement("link");
 css.rel = "stylesheet";
@@ -145,10 +144,18 @@ export default function (api) {
   // The user action's label is short, so that names keep their room in
   // the narrow list; its title and accessible name say what it does.
   const ACTION = "\u22ef"; // ⋯
+  // The action is hidden on the entries of those the user may not
+  // sanction: himself and anyone of his rank or above.
+  const RANK = { admin: 5, moderator: 4, speaker: 3, user: 2, guest: 1 };
   function labelActions() {
+    const me = api.user();
+    const mine = me && me.admin ? "admin" : "moderator";
     document.querySelectorAll("#users li[data-user] .user-action").forEach((b) => {
       if (b.textContent !== ACTION) { return; }
-      const name = b.closest("li").getAttribute("data-user");
+      const li = b.closest("li");
+      const name = li.getAttribute("data-user");
+      const hide = (me && sameName(name, me.name)) || (RANK[li.getAttribute("data-role")] || 0) >= RANK[mine];
+      if (b.hidden !== hide) { b.hidden = hide; }
       const t = "Moderate " + name + " (kick, mute, ban)";
       if (b.title !== t) { b.title = t; b.setAttribute("aria-label", t); b.classList.add("mod-action"); }
     });
@@ -296,10 +303,7 @@ export default function (api) {
       status("Message " + r.id + " " + r.action + (r.by ? " by " + r.by : "") + ".");
     }
   });
-  // What a sanctioned user sees: the core's sentence ("You are muted in
-  // Stage until 14:05 UTC: flooding.") in the chat log.
-  const sentence = (ev, fallback) => ev.text || fallback + (ev.reason ? ": " + ev.reason : ".");
-  api.on("sanctioned", (ev) => api.showSystem(sentence(ev, "You were sanctioned (" + ev.kind + ")")));
-  api.on("sanction_lifted", (ev) => api.showSystem(sentence(ev, "Your " + ev.kind + " was lifted")));
+  // What a sanctioned user sees (the sanctioned and sanction_lifted
+  // events) the core web client shows itself.
   drawBadges();
 }
