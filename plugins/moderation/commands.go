@@ -105,12 +105,23 @@ func viewHeld(h sdk.HeldMessage) heldView {
 type queueView struct {
 	Room int64      `json:"room"`
 	Held []heldView `json:"held"`
+	// Count is how many messages the room holds; Held may give fewer (the
+	// oldest first) to stay within an event's size.
+	Count int `json:"count"`
 	// Moderated says whether the room is pre-moderated (passallmessage).
 	Moderated bool `json:"moderated"`
 }
 
-// queueOf is a room's queue, as mod.queue gives it.
-func (m *moderation) queueOf(ctx context.Context, room int64) (queueView, error) {
+// Size budgets of a queue: a mod.queue event (the host takes at most
+// 64 KiB of data) and a mod.queue answer.
+const (
+	queueEventBytes  = 48 << 10
+	queueAnswerBytes = 1 << 20
+)
+
+// queueOf is a room's queue, the oldest held messages first, as many as
+// fit in budget bytes of JSON.
+func (m *moderation) queueOf(ctx context.Context, room int64, budget int) (queueView, error) {
 	held, err := m.heldIn(ctx, room)
 	if err != nil {
 		return queueView{}, err
@@ -119,7 +130,16 @@ func (m *moderation) queueOf(ctx context.Context, room int64) (queueView, error)
 	if err != nil {
 		return queueView{}, err
 	}
-	return queueView{Room: room, Held: held, Moderated: r.moderated}, nil
+	q := queueView{Room: room, Held: held, Count: len(held), Moderated: r.moderated}
+	size := 0
+	for i, h := range held {
+		b, _ := json.Marshal(h)
+		if size += len(b) + 1; size > budget {
+			q.Held = held[:i]
+			break
+		}
+	}
+	return q, nil
 }
 
 func (m *moderation) heldIn(ctx context.Context, room int64) ([]heldView, error) {
@@ -135,7 +155,7 @@ func (m *moderation) heldIn(ctx context.Context, room int64) ([]heldView, error)
 }
 
 func (m *moderation) queue(ctx context.Context, cmd sdk.Command) (sdk.Reply, error) {
-	q, err := m.queueOf(ctx, cmd.Room)
+	q, err := m.queueOf(ctx, cmd.Room, queueAnswerBytes)
 	if err != nil {
 		return sdk.Reply{}, err
 	}

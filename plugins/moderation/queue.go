@@ -83,7 +83,7 @@ func (m *moderation) notifyHeld(ctx context.Context, n sdk.Notification) bool {
 
 // announceQueue sends a room's queue to its moderators (mod.queue).
 func (m *moderation) announceQueue(ctx context.Context, room int64) {
-	q, err := m.queueOf(ctx, room)
+	q, err := m.queueOf(ctx, room, queueEventBytes)
 	if err == nil {
 		err = m.event(ctx, sdk.ToModerators(room), "mod.queue", room, q)
 	}

@@ -62,6 +62,7 @@ export default function (api) {
   }
 
   let moderated = false; // the current room is pre-moderated
+  let total = 0;         // the current room's held messages, shown or not
 
   // drawQueue fills the panel with the held messages.
   function drawQueue() {
@@ -73,6 +74,9 @@ export default function (api) {
     const empty = panel.el.querySelector(".mod-empty");
     empty.hidden = queue.length > 0;
     queue.forEach((h) => list.appendChild(heldItem(h)));
+    const more = panel.el.querySelector(".mod-more");
+    more.hidden = total <= queue.length;
+    more.textContent = "and " + (total - queue.length) + " more, shown as these are handled";
   }
 
   // heldItem is one held message with its buttons.
@@ -230,6 +234,7 @@ export default function (api) {
   // refresh sets the extension up for the current room.
   function refresh() {
     queue = [];
+    total = 0;
     setSanctions([]);
     if (!moderates()) {
       if (panel) { panel.remove(); panel = null; }
@@ -255,13 +260,16 @@ export default function (api) {
           const empty = el("p", "mod-empty", "No message waits for approval.");
           body.appendChild(empty);
           body.appendChild(el("ul", "mod-queue"));
+          const more = el("p", "mod-more", "");
+          more.hidden = true;
+          body.appendChild(more);
         }
       });
     }
     if (!action) { action = api.addUserAction({ label: ACTION, onClick: moderate }); }
     const room = api.room().id;
     api.send("mod.queue", { room }).then((q) => {
-      if (api.room() && api.room().id === q.room) { queue = q.held || []; moderated = !!q.moderated; counts[q.room] = queue.length; drawQueue(); drawBadges(); }
+      if (api.room() && api.room().id === q.room) { queue = q.held || []; total = q.count || queue.length; moderated = !!q.moderated; counts[q.room] = total; drawQueue(); drawBadges(); }
     }, fail("No queue"));
     api.send("mod.sanctions", { room }).then((s) => {
       if (api.room() && api.room().id === s.room) { setSanctions(s.sanctions); }
@@ -289,9 +297,9 @@ export default function (api) {
   api.on("left", () => { if (!api.room()) { refresh(); } });
   api.on("mod.queue", (ev) => {
     const q = ev.data || {};
-    counts[q.room] = (q.held || []).length;
+    counts[q.room] = q.count || (q.held || []).length;
     drawBadges();
-    if (panel && api.room() && api.room().id === q.room) { queue = q.held || []; moderated = !!q.moderated; drawQueue(); status(""); }
+    if (panel && api.room() && api.room().id === q.room) { queue = q.held || []; total = counts[q.room]; moderated = !!q.moderated; drawQueue(); status(""); }
   });
   api.on("mod.sanctions", (ev) => {
     const s = ev.data || {};
