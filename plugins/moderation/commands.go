@@ -26,6 +26,17 @@ type request struct {
 	On       *bool   `json:"on"`       // mod.moderate: pre-moderation on or off
 }
 
+// jsonKind names a Go kind as JSON does.
+func jsonKind(kind string) string {
+	switch {
+	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "float"):
+		return "number"
+	case kind == "bool":
+		return "boolean (true or false)"
+	}
+	return kind
+}
+
 // refuse is a refusal the caller sees.
 func refuse(code, format string, args ...any) error {
 	return &sdk.Refusal{Code: code, Message: fmt.Sprintf(format, args...)}
@@ -45,7 +56,11 @@ func (m *moderation) Command(ctx context.Context, cmd sdk.Command) (sdk.Reply, e
 	var req request
 	if len(cmd.Data) > 0 {
 		if err := json.Unmarshal(cmd.Data, &req); err != nil {
-			return sdk.Reply{}, refuse("bad_request", "The %s request is not valid: %v.", cmd.Type, err)
+			var typeErr *json.UnmarshalTypeError
+			if errors.As(err, &typeErr) && typeErr.Field != "" {
+				return sdk.Reply{}, refuse("bad_request", "The field %q of %s must be a %s, not a %s.", typeErr.Field, cmd.Type, jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+			}
+			return sdk.Reply{}, refuse("bad_request", "The %s request is not valid JSON.", cmd.Type)
 		}
 	}
 	if cmd.Type == "mod.counts" {
@@ -237,27 +252,27 @@ func hostRefusal(err error) error {
 // memberRole is the role a user has in a room: from the members there,
 // or else from the room's lists (a server administrator who is not in
 // the room is not known and counts as a user).
-func (m *moderation) memberRole(ctx context.Context, room int64, name string) (sdk.Role, bool, error) {
+func (m *moderation) memberRole(ctx context.Context, room int64, name string) (sdk.Role, error) {
 	members, err := m.host.Members().List(ctx, room)
 	if err != nil {
-		return "", false, fmt.Errorf("list the members of room %d: %w", room, err)
+		return "", fmt.Errorf("list the members of room %d: %w", room, err)
 	}
 	for _, mem := range members {
 		if strings.EqualFold(mem.Name, name) {
-			return mem.Role, true, nil
+			return mem.Role, nil
 		}
 	}
 	r, err := m.host.Rooms().Get(ctx, room)
 	if err != nil {
-		return "", false, fmt.Errorf("look up room %d: %w", room, err)
+		return "", fmt.Errorf("look up room %d: %w", room, err)
 	}
 	switch {
 	case inList(r.Owner, name):
-		return sdk.RoleModerator, false, nil
+		return sdk.RoleModerator, nil
 	case inList(r.Speaker, name):
-		return sdk.RoleSpeaker, false, nil
+		return sdk.RoleSpeaker, nil
 	}
-	return sdk.RoleUser, false, nil
+	return sdk.RoleUser, nil
 }
 
 // mayTarget refuses a sanction of the caller, or of someone of the
@@ -270,12 +285,12 @@ func (m *moderation) mayTarget(ctx context.Context, cmd sdk.Command, name string
 	if strings.EqualFold(name, cmd.Caller.Name) {
 		return refuse("refused", "You cannot sanction yourself.")
 	}
-	role, _, err := m.memberRole(ctx, cmd.Room, name)
+	role, err := m.memberRole(ctx, cmd.Room, name)
 	if err != nil {
 		return err
 	}
 	if role.Rank() >= cmd.Caller.Role.Rank() {
-		return refuse("not_allowed", "A %s cannot sanction %s, who is a %s here.", cmd.Caller.Role, name, role)
+		return refuse("not_allowed", "You cannot sanction %s (%s here): only a higher role may.", name, role)
 	}
 	return nil
 }

@@ -373,6 +373,9 @@ func TestSanctionPermissions(t *testing.T) {
 	refused(t, mia, "mod.mute", map[string]any{"user": "bob", "minutes": 100000}, "too_long")
 	refused(t, mia, "mod.mute", map[string]any{"user": "bob", "minutes": -1}, "bad_request")
 	refused(t, mia, "mod.mute", map[string]any{}, "bad_request")
+	if msg := refused(t, mia, "mod.mute", map[string]any{"user": "bob", "minutes": "ten"}, "bad_request"); !strings.Contains(msg, `"minutes"`) || !strings.Contains(msg, "number") {
+		t.Fatalf("minutes as text: %q", msg)
+	}
 	// A moderator of the Lobby has no say in the Den.
 	refused(t, mia, "mod.mute", map[string]any{"user": "sam", "room": den}, "not_moderator")
 	// Nothing was given.
