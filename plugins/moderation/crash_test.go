@@ -159,3 +159,27 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// TestQueueSurvivesServerRestart: held messages are in the server's store;
+// after a restart on the same data the moderator finds them in the queue
+// and approves one.
+func TestQueueSurvivesServerRestart(t *testing.T) {
+	cfg := serverConfig(t, nil)
+	srv := servertest.Start(t, cfg)
+	gus := guest(t, srv, "gus", stage)
+	say(gus, "held across a restart")
+	gus.Want("held")
+	servertest.Stop(t, srv)
+
+	srv = servertest.Start(t, cfg)
+	mia := guest(t, srv, "mia", stage)
+	vic := guest(t, srv, "vic", stage)
+	q := heldList(t, command(t, mia, "mod.queue", nil))
+	if len(q) != 1 || q[0]["text"] != "held across a restart" || q[0]["from"] != "gus" {
+		t.Fatalf("queue after the restart %v", q)
+	}
+	command(t, mia, "mod.approve", map[string]any{"held": q[0]["id"]})
+	if from, text := nextMessage(t, vic); from != "gus" || text != "held across a restart" {
+		t.Fatalf("vic got %s: %q", from, text)
+	}
+}
