@@ -41,6 +41,25 @@ type Sanctions interface {
 	Active(kind, name, ip string, room int64, now time.Time) *Sanction
 }
 
+// SanctionLister is a Sanctions that can also list what is in force
+// against a user or an address (core/hostapi implements it).
+type SanctionLister interface {
+	// InForce returns the sanctions in force at now against the user
+	// called name or, for bans, the address ip, in every room.
+	InForce(name, ip string, now time.Time) []Sanction
+}
+
+// SanctionsInForce returns the sanctions in force against m (mutes, room
+// bans, kick cooldowns, by ID), so that a user who logs in learns them;
+// nil when the group's Sanctions cannot list them.
+func (g *Group) SanctionsInForce(m *Member) []Sanction {
+	l, ok := g.opts.Sanctions.(SanctionLister)
+	if !ok {
+		return nil
+	}
+	return l.InForce(m.Name, m.IP, g.opts.Now())
+}
+
 // Sanctioned returns the sanction of kind that applies to m in room (0:
 // of everywhere only), or nil; it is nil when the group has no
 // Options.Sanctions.

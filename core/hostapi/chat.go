@@ -40,6 +40,9 @@ type Chat interface {
 	// TellSanction tells the user a sanction names that it was imposed
 	// or lifted.
 	TellSanction(s chat.Sanction, lifted bool, by string) bool
+	// SanctionFrame is the sanctioned event of s, for a member it covers
+	// by address.
+	SanctionFrame(s chat.Sanction) *chat.Frame
 	// SayAt is SayAs dated at (a released held message keeps its time).
 	SayAt(from string, roomID int64, text string, style chat.Style, emotion string, at time.Time) (chat.Message, error)
 }

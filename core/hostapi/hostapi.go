@@ -115,7 +115,8 @@ type chatParts struct {
 }
 
 var (
-	_ chat.Sanctions = (*API)(nil)
+	_ chat.Sanctions      = (*API)(nil)
+	_ chat.SanctionLister = (*API)(nil)
 )
 
 // New makes the API over st; sessions issues the login sessions. When st

@@ -1,10 +1,12 @@
 package hostapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -150,6 +152,39 @@ func (a *API) Active(kind, name, ip string, room int64, now time.Time) *chat.San
 	}
 	s := *best
 	return &s
+}
+
+// InForce implements chat.SanctionLister: the sanctions in force at now
+// against the user name or, for bans, the address ip, by ID.
+func (a *API) InForce(name, ip string, now time.Time) []chat.Sanction {
+	x := &a.index
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	seen := map[int64]bool{}
+	var out []chat.Sanction
+	keep := func(s *chat.Sanction) {
+		if !expired(s, now) && !seen[s.ID] {
+			seen[s.ID] = true
+			out = append(out, *s)
+		}
+	}
+	if name != "" {
+		for _, s := range x.byUser[chat.NameKey(name)] {
+			keep(s)
+		}
+	}
+	if ip != "" && len(x.byIP) > 0 {
+		if addr, err := netip.ParseAddr(ip); err == nil {
+			addr = addr.Unmap().WithZone("")
+			for _, e := range x.byIP {
+				if e.prefix.Contains(addr) {
+					keep(e.s)
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b chat.Sanction) int { return cmp.Compare(a.ID, b.ID) })
+	return out
 }
 
 // Load reads the sanctions in force from the store into the index that
@@ -309,15 +344,35 @@ func (s sanctions) enforceBan(b chat.Sanction) {
 		return
 	}
 	c := s.h.api.chat()
-	if b.User == "" || c == nil {
+	if c == nil {
 		return
 	}
 	reason := "You are banned from this room."
 	if b.Reason != "" {
 		reason = "You are banned from this room: " + b.Reason
 	}
-	// Not being in the room is fine: the ban keeps them out.
-	_ = c.Kick(b.User, b.Room, reason)
+	if b.User != "" {
+		// Not being in the room is fine: the ban keeps them out.
+		_ = c.Kick(b.User, b.Room, reason)
+	}
+	if b.IP == "" {
+		return
+	}
+	// The members of the room connected from the banned addresses leave
+	// it too, told why.
+	prefix, err := parseIP(b.IP)
+	if err != nil {
+		return
+	}
+	members, _ := c.Members(b.Room)
+	for _, m := range members {
+		addr, err := netip.ParseAddr(m.IP)
+		if err != nil || !prefix.Contains(addr.Unmap().WithZone("")) || chat.NameKey(m.Name) == chat.NameKey(b.User) {
+			continue
+		}
+		c.SendUser(m.Name, c.SanctionFrame(b))
+		_ = c.Kick(m.Name, b.Room, reason)
+	}
 }
 
 func (s sanctions) Lift(ctx context.Context, id int64, by string) (sdk.Sanction, error) {

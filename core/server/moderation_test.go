@@ -109,6 +109,15 @@ func TestModerationOverHTTP(t *testing.T) {
 	if msg := bob.WantError("muted"); !strings.Contains(msg, "shouting") || !strings.Contains(msg, "until") {
 		t.Fatalf("say while muted: %q", msg)
 	}
+	// A mute in force is told again at the next login.
+	bob.Send(map[string]any{"type": "logout"})
+	bob.Want("logged_out")
+	bob.WaitClosed()
+	bob = loginAgain(t, srv, "bob")
+	if ev := bob.Want("sanctioned"); ev["id"] != id || ev["kind"] != "mute" || ev["reason"] != "shouting" {
+		t.Fatalf("at login bob got %v", ev)
+	}
+	bob.Join(1, "")
 	servertest.APIOK(t, base, "unmute", map[string]any{"id": id})
 	if ev := bob.Want("sanction_lifted"); ev["kind"] != "mute" || ev["by"] != "api" {
 		t.Fatalf("bob got %v", ev)

@@ -251,3 +251,27 @@ func TestHeldCommands(t *testing.T) {
 		t.Fatalf("json %s", j)
 	}
 }
+
+// A room's ban of an address range takes the members connected from it
+// out of the room, telling them why, and keeps them out; others stay.
+func TestRoomBanOfAnAddressTakesMembersOut(t *testing.T) {
+	f := newModFixture(t)
+	carol, cm := f.online(t, "carol", "2001:db8::9", 1)
+	dave, _ := f.online(t, "dave", "198.51.100.4", 1)
+	wantCode(t, f.do("ban", "ip", "2001:db8::/48", "room_id", "1", "reason", "raid"), CodeOK, "room 1")
+	if ev := carol.last("sanctioned"); ev == nil || ev["kind"] != "ban" || ev["room"] != 1.0 || ev["reason"] != "raid" {
+		t.Fatalf("carol got %v", carol.events)
+	}
+	if ev := carol.last("left"); ev == nil || !strings.Contains(ev["reason"].(string), "raid") {
+		t.Fatalf("carol is still in the room: %v", carol.events)
+	}
+	if _, err := f.g.Join(cm, 1, ""); chat.CodeOf(err) != chat.CodeBanned {
+		t.Fatalf("carol rejoins: %v", err)
+	}
+	if dave.last("left") != nil || dave.last("sanctioned") != nil {
+		t.Fatalf("dave was touched: %v", dave.events)
+	}
+	if users, _ := f.g.Users(1); len(users) != 1 || users[0] != "dave" {
+		t.Fatalf("room 1 has %v", users)
+	}
+}

@@ -68,6 +68,11 @@ func (c *Client) doLogin(req request) error {
 	}
 	c.reply(ok)
 	c.n.group.SendRoomList(m, "")
+	// What is in force against the user (a mute, a room's ban, a kick's
+	// cooldown) is told again at every login, so a client knows it.
+	for _, s := range c.n.group.SanctionsInForce(m) {
+		c.Send(c.n.group.SanctionFrame(s))
+	}
 	return nil
 }
 
