@@ -24,7 +24,7 @@ build: $(BIN)/parlor $(BIN)/parlorctl $(addprefix $(BIN)/plugins/parlor-plugin-,
 $(BIN)/parlor $(BIN)/parlorctl: $(GOFILES) go.mod go.sum config/parlor.yaml $(wildcard core/web/static/*)
 	$(GO) build -o $@ ./cmd/$(notdir $@)
 
-$(BIN)/plugins/parlor-plugin-%: $(GOFILES) go.mod go.sum
+$(BIN)/plugins/parlor-plugin-%: $(GOFILES) $(wildcard plugins/*/web/*) go.mod go.sum
 	$(GO) build -o $@ ./plugins/$*
 
 # examples: the example plugins, next to the shipped ones (docs/example-module.md).

@@ -36,6 +36,11 @@ const (
 	targetBaselineCPU = 0.85
 	targetBaselineP99 = 1.0
 	targetBaselineMax = 1.0
+	// The modules scenario with --module-plugin: fan-out into the room
+	// (targetFanoutRoom clients, not moderated) with the moderation module
+	// loaded keeps at least this share of the throughput without a module
+	// (same run).
+	targetRealModuleThroughput = 0.8
 )
 
 // ratio is a/b, NaN when either is not a positive figure.

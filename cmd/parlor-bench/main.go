@@ -7,8 +7,10 @@
 //   - fanout: deliveries per second into one room with 1 and 4 publishers
 //   - latency: publish-to-receive p50/p99/max at a paced rate
 //   - modules: fan-out and latency with no module, a module declaring no
-//     hook and a pass-through OnMessage module (the cost of the hooks);
-//     the three servers run at once and take turns in --rounds slices
+//     hook and a pass-through OnMessage module (the cost of the hooks),
+//     and with --module-plugin a real module (the moderation plugin) as a
+//     fourth server; the servers run at once and take turns in --rounds
+//     slices
 //   - rooms: fan-out of --room-size clients in 1 room against the same
 //     clients in 10 rooms, 10 publishers in both (rooms do not wait for
 //     each other: the ratio is at least 1)
@@ -92,6 +94,7 @@ type options struct {
 	window       int64
 	guard        int64
 	rounds       int
+	modulePlugin string // a real module the modules scenario adds as a variant (--module-plugin)
 
 	dialConcurrency int
 	procs           int
@@ -179,6 +182,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.loginSamples, "login-samples", 1000, "sequential logins of the latency pass (per server)")
 	fs.Int64Var(&o.window, "window", 64, "a publisher's messages in flight before it waits for its own echo")
 	fs.IntVar(&o.rounds, "rounds", 5, "slices the modules scenario cuts each run into, its servers taking turns")
+	fs.StringVar(&o.modulePlugin, "module-plugin", "", "a module plugin binary (such as bin/plugins/parlor-plugin-moderation) the modules scenario also runs, with its default config, as a fourth server")
 	fs.Int64Var(&o.guard, "guard", 128, "messages a publisher may be ahead of the slowest receiver (keep below http.send_queue)")
 	fs.IntVar(&o.dialConcurrency, "dial-concurrency", 64, "connections being opened at once")
 	fs.DurationVar(&o.timeout, "timeout", maxDuration, "stop the whole run after this long (at most 10m)")
@@ -333,8 +337,8 @@ func run(ctx context.Context, o *options, progOut io.Writer) (*Report, error) {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(o.procs))
 	}
 	need := max(o.clients, o.roomSize, o.loginConc) + 256
-	if o.wants("modules") { // its three servers keep their rooms connected at once
-		need = max(need, 3*o.roomSize+256)
+	if o.wants("modules") { // its servers keep their rooms connected at once
+		need = max(need, moduleVariants(o)*o.roomSize+256)
 	}
 	if o.inProcess {
 		need *= 2

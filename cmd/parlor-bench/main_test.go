@@ -134,3 +134,45 @@ func checkRooms(t *testing.T, r *RoomsResult) {
 		}
 	}
 }
+
+// TestModulesScenarioRealModule runs the modules scenario alone at a tiny
+// size with --module-plugin set to the moderation plugin: a fourth server
+// loads it, every message reaches the whole (unmoderated) room, and the
+// report has its ratio against the target. It asserts no speed.
+func TestModulesScenarioRealModule(t *testing.T) {
+	bin := testenv.GoBuild(t, "./plugins/moderation", "parlor-plugin-moderation")
+	o, err := parseFlags([]string{
+		"--in-process", "--quiet", "--scenarios", "modules", "--module-plugin", bin,
+		"--room-size", "20", "--duration", "1s", "--latency-duration", "1s", "--rate", "50", "--rounds", "1", "--timeout", "2m",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := run(ctx, o, io.Discard)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	m := rep.Modules
+	if m == nil || len(m.Variants) != 4 || m.Variants[3].Name != "moderation module" {
+		t.Fatalf("modules scenario: %+v", m)
+	}
+	for _, v := range m.Variants {
+		if f := v.Fanout; f.Sent == 0 || f.Delivered != f.Sent*int64(f.RoomSize) || f.Lost != 0 {
+			t.Errorf("%s: sent %d, delivered %d of %d", v.Name, f.Sent, f.Delivered, f.Expected)
+		}
+	}
+	if m.RealModuleRatio <= 0 {
+		t.Errorf("no ratio for the moderation module: %+v", m)
+	}
+	var found bool
+	for _, f := range rep.Figures {
+		if strings.Contains(f.Name, "moderation module") && f.Target == ">= 0.80" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no figure of the moderation module with its target: %+v", rep.Figures)
+	}
+}

@@ -24,11 +24,30 @@ const (
 
 // Targets of the modules scenario (issue figures): a pass-through
 // OnMessage module keeps this share of the throughput without one and adds
-// at most this much to the p99 latency.
+// at most this much to the p99 latency. The target of the real module of
+// --module-plugin is targetRealModuleThroughput (figures.go).
 const (
 	targetModuleThroughput = 0.8
 	targetModuleAddedP99   = 1.0 // ms
 )
+
+// moduleVariants is how many servers the modules scenario runs.
+func moduleVariants(o *options) int {
+	if o.modulePlugin != "" {
+		return 4
+	}
+	return 3
+}
+
+// realModuleName is the plugin name of --module-plugin's binary:
+// "moderation" for parlor-plugin-moderation.
+func realModuleName(path string) string {
+	name := strings.TrimPrefix(filepath.Base(path), "parlor-plugin-")
+	if name == "" {
+		return "module"
+	}
+	return name
+}
 
 // ModulesResult is the modules scenario.
 type ModulesResult struct {
@@ -48,6 +67,11 @@ type ModulesResult struct {
 	AddedP99       float64 `json:"added_p99_ms"`
 	PooledAddedP99 float64 `json:"pooled_added_p99_ms"`
 	NoHookAddedP99 float64 `json:"no_hook_added_p99_ms"`
+	// RealModuleRatio is the throughput with --module-plugin's module over
+	// that with none (0 when it did not run); RealAddedP99 its round
+	// median of added p99 latency, ms.
+	RealModuleRatio float64 `json:"real_module_ratio,omitempty"`
+	RealAddedP99    float64 `json:"real_module_added_p99_ms,omitempty"`
 }
 
 // ModuleVariant is one server of the modules scenario.
@@ -108,6 +132,20 @@ func (o *options) runModules(ctx context.Context, rep *Report, st *stats, prog *
 		{"module without hooks", []moduleSpec{{"nohook", filepath.Join(dir, benchPluginNoHook)}}},
 		{"pass-through OnMessage", []moduleSpec{{"pass", filepath.Join(dir, benchPluginPass)}}},
 	}
+	if o.modulePlugin != "" {
+		path, err := filepath.Abs(o.modulePlugin)
+		if err != nil {
+			return fmt.Errorf("--module-plugin: %w", err)
+		}
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("--module-plugin: %w", err)
+		}
+		name := realModuleName(path)
+		variants = append(variants, struct {
+			name    string
+			modules []moduleSpec
+		}{name + " module", []moduleSpec{{name, path}}})
+	}
 	servers := make([]*moduleServer, len(variants))
 	defer func() {
 		for _, s := range servers {
@@ -133,7 +171,7 @@ func (o *options) runModules(ctx context.Context, rep *Report, st *stats, prog *
 	// a receiver.
 	o = o.withWindow(moduleWindow)
 	// Each variant's fan-out and latency runs are cut into --rounds
-	// slices, and the three servers take turns (the order rotating every
+	// slices, and the servers take turns (the order rotating every
 	// round), so that load from outside the tool falls on all three alike
 	// instead of on whichever ran while it lasted.
 	fanDur := max(o.duration/time.Duration(o.rounds), 100*time.Millisecond)
@@ -168,6 +206,12 @@ func (o *options) runModules(ctx context.Context, rep *Report, st *stats, prog *
 	res.PooledAddedP99 = pass.Latency.P99 - none.Latency.P99
 	res.AddedP99 = medianDiff(servers[2].latency.rounds, servers[0].latency.rounds)
 	res.NoHookAddedP99 = medianDiff(servers[1].latency.rounds, servers[0].latency.rounds)
+	if len(servers) == 4 {
+		if none.Fanout.PerSecond > 0 {
+			res.RealModuleRatio = res.Variants[3].Fanout.PerSecond / none.Fanout.PerSecond
+		}
+		res.RealAddedP99 = medianDiff(servers[3].latency.rounds, servers[0].latency.rounds)
+	}
 	return nil
 }
 
@@ -354,7 +398,7 @@ func moduleFigures(m *ModulesResult) []Figure {
 				v.Latency.P50, v.Latency.P99, v.Latency.Lost, cpuText(v.Latency.CPU, "delivery")),
 		})
 	}
-	if len(m.Variants) == 3 {
+	if len(m.Variants) >= 3 {
 		out = append(out,
 			Figure{
 				Name:   "modules: throughput with a pass-through OnMessage module / with none (same run)",
@@ -368,6 +412,15 @@ func moduleFigures(m *ModulesResult) []Figure {
 				Target: fmt.Sprintf("<= %.0f ms", targetModuleAddedP99),
 				Met:    met(m.AddedP99 <= targetModuleAddedP99),
 			})
+	}
+	if len(m.Variants) == 4 {
+		real := m.Variants[3].Name
+		out = append(out, Figure{
+			Name:   "modules: throughput with the " + real + " (unmoderated room) / with none (same run)",
+			Value:  fmt.Sprintf("%.2f (p99 latency added: %+.2f ms, median of %d rounds)", m.RealModuleRatio, m.RealAddedP99, len(m.Variants[0].Rounds)),
+			Target: fmt.Sprintf(">= %.2f", targetRealModuleThroughput),
+			Met:    met(m.RealModuleRatio >= targetRealModuleThroughput),
+		})
 	}
 	return out
 }
