@@ -146,14 +146,14 @@ func parseConfig(cfg sdk.Config) (config, error) {
 	}
 	// A snapshot is sent in pages of frame_bytes, so one element must
 	// fit in a page with room to spare; a board must hold one element.
+	if raw.MaxElementBytes == 0 {
+		c.MaxElementBytes = min(c.MaxElementBytes, c.FrameBytes-512)
+	}
 	if len(errs) == 0 && c.MaxElementBytes > c.FrameBytes-512 {
 		bad("max_element_bytes", "%d does not fit in a frame (frame_bytes %d less 512)", c.MaxElementBytes, c.FrameBytes)
 	}
 	if len(errs) == 0 && c.MaxBoardBytes < c.MaxElementBytes {
 		bad("max_board_bytes", "%d is below max_element_bytes %d", c.MaxBoardBytes, c.MaxElementBytes)
-	}
-	if len(errs) == 0 && float64(c.OpsBurst) < 1 {
-		bad("ops_burst", "must be at least 1")
 	}
 	return c, errors.Join(errs...)
 }
