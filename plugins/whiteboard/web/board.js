@@ -35,16 +35,30 @@ export function createBoard(api, onChange, onStatus) {
     buffer: [],   // events that arrived while syncing
     out: new Map(), // id -> {put, del, points} of this frame
     frame: 0,
+    sending: [],  // batches waiting for the one in flight
+    inflight: false,
     localZ: 0
   };
+
+  // put sets element id to el, in place: the element being drawn keeps
+  // being the one on the board.
+  function put(el) {
+    const cur = b.els.get(el.id);
+    if (!cur) { b.els.set(el.id, Object.assign({}, el)); return; }
+    for (const k of Object.keys(cur)) { delete cur[k]; }
+    Object.assign(cur, el);
+  }
 
   // applyOp applies one op of a batch of the module's.
   function applyOp(op) {
     const cur = b.els.get(op.id || (op.el && op.el.id));
     if (op.op === "put") {
       const el = op.el;
-      if (!cur || beats(cur, el.version, el.nonce)) {
-        b.els.set(el.id, Object.assign({}, el));
+      if (cur && el.version === cur.version && el.nonce === cur.nonce) {
+        cur.z = el.z;
+        cur.by = el.by;
+      } else if (!cur || beats(cur, el.version, el.nonce)) {
+        put(el);
       } else {
         // One's own element, changed here since: keep it, take its place.
         cur.z = el.z;
@@ -212,24 +226,37 @@ export function createBoard(api, onChange, onStatus) {
     let batch = [], size = 0;
     for (const op of ops) {
       const n = JSON.stringify(op).length + 1;
-      if (batch.length && size + n > limit) { send(batch); batch = []; size = 0; }
+      if (batch.length && size + n > limit) { b.sending.push(batch); batch = []; size = 0; }
       batch.push(op);
       size += n;
     }
-    if (batch.length) { send(batch); }
+    if (batch.length) { b.sending.push(batch); }
+    pump();
   }
 
-  function send(ops) {
+  // pump sends the next batch once the one before is answered: the
+  // module takes the commands of a connection in any order, and an
+  // append must not overtake the put that creates its stroke.
+  function pump() {
+    if (b.inflight || !b.sending.length) { return; }
+    const ops = b.sending.shift();
     const room = b.room;
+    b.inflight = true;
+    const done = () => {
+      b.inflight = false;
+      if (room === b.room) { pump(); } else { b.sending = []; }
+    };
     api.send("wb.ops", { room, ops }).then((r) => {
+      done();
       if (room !== b.room) { return; }
       for (const rej of r.rejected || []) {
-        if (rej.current) { b.els.set(rej.id, rej.current); } else { b.els.delete(rej.id); }
+        if (rej.current) { put(rej.current); } else { b.els.delete(rej.id); }
       }
       if (r.rejected && r.rejected.length) { onChange(); }
     }, (e) => {
+      done();
       onStatus(e.message || String(e));
-      if (room === b.room) { resync(false); }
+      if (room === b.room) { b.sending = []; resync(false); }
     });
   }
 
