@@ -78,9 +78,11 @@ func buildPlugin(t testing.TB) string {
 
 // TestServerProtocol: over the WebSocket protocol, a batch is answered
 // with its seq and reaches the room as wb.batch; a late joiner's sync
-// holds it; a room without a whiteboard refuses.
+// holds it; a muted member still syncs but cannot draw; a room without a
+// whiteboard refuses.
 func TestServerProtocol(t *testing.T) {
-	base := servertest.URL(servertest.Start(t, serverConfig(t, buildPlugin(t))))
+	srv := servertest.Start(t, serverConfig(t, buildPlugin(t)))
+	base := servertest.URL(srv)
 	alice := servertest.DialURL(t, base, nil)
 	if exts, _ := json.Marshal(alice.Hello()["extensions"]); !strings.Contains(string(exts), `"url":"/plugins/whiteboard/main.js"`) {
 		t.Errorf("hello extensions %s", exts)
@@ -111,6 +113,14 @@ func TestServerProtocol(t *testing.T) {
 	if err := json.Unmarshal(data, &sr); err != nil || !sr.Snapshot || sr.Seq != 1 || len(sr.Elements) != 1 || sr.Epoch != be.Epoch {
 		t.Fatalf("carol's sync %s", data)
 	}
+	// A mute in the room: the core refuses wb.ops, wb.sync is quiet.
+	if _, err := srv.HostAPI("test").Sanctions().Add(context.Background(), sdk.Sanction{Kind: sdk.SanctionMute, User: "carol", Room: 1, Reason: "test", Source: "manual"}); err != nil {
+		t.Fatal(err)
+	}
+	carol.Send(map[string]any{"type": "wb.ops", "id": "10", "ops": []Op{rect("c1", 1, 3, 10, 10, 20, 20)}})
+	carol.WantError("muted")
+	carol.Send(map[string]any{"type": "wb.sync", "id": "11"})
+	carol.WantMatch("result", func(ev map[string]any) bool { return ev["id"] == "11" })
 	carol.Join(2, "")
 	carol.Send(map[string]any{"type": "wb.sync", "id": "9"})
 	if msg := carol.WantError("no_whiteboard"); !strings.Contains(msg, "no whiteboard") {
@@ -148,7 +158,7 @@ func (b *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 func (b *tab) eval(js string) string {
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[json.RawMessage](js))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[json.RawMessage](js, chromedp.EvalAwaitPromise))
 	if err != nil {
 		return "(" + err.Error() + ")"
 	}
@@ -333,4 +343,71 @@ func TestWebClientBoard(t *testing.T) {
 	alice.enter(base2)
 	alice.seesDrawing("see the board after a restart", 3)
 	alice.screenshot("restarted")
+}
+
+// TestWebClientTools: line, arrow, ellipse and text reach the other
+// member; the eraser takes one's own element away for everyone; the PNG
+// and SVG exports make files of the board.
+func TestWebClientTools(t *testing.T) {
+	base := servertest.URL(servertest.Start(t, serverConfig(t, buildPlugin(t))))
+	browser := testenv.Browser(t)
+	alice := openTab(t, browser, "alice")
+	bob := openTab(t, browser, "bob")
+	alice.enter(base)
+	bob.enter(base)
+
+	alice.tool("line")
+	alice.drag([2]float64{100, 100}, [2]float64{300, 100})
+	alice.tool("arrow")
+	alice.drag([2]float64{100, 300}, [2]float64{200, 350}, [2]float64{300, 400})
+	alice.tool("ellipse")
+	alice.drag([2]float64{600, 300}, [2]float64{800, 450}, [2]float64{1000, 600})
+	alice.tool("text")
+	alice.drag([2]float64{1200, 100}, [2]float64{1200, 100})
+	alice.do("type a text",
+		chromedp.WaitVisible(chromedp.CSS(".wb-text-input")),
+		chromedp.SendKeys(chromedp.CSS(".wb-text-input"), "Hello board\r"),
+		poll(`() => !document.querySelector(".wb-text-input")`),
+	)
+	bob.do("see line, arrow, ellipse and text",
+		poll(`() => document.querySelector(".wb-overlay").dataset.elements === "4"`),
+		// the line, the arrow's tip, the ellipse's left and right ends,
+		// the text; the ellipse's centre stays white.
+		poll(jsInk, [][2]float64{{200, 100}, {300, 400}, {600, 450}, {1000, 450}, {800, 300}}, true),
+		poll(jsInk, [][2]float64{{800, 450}, {200, 200}}, false),
+		poll(`() => { const c = document.querySelector(".wb-canvas"), g = c.getContext("2d");
+			const d = g.getImageData(Math.round(1200 / 1600 * c.width), Math.round(100 / 900 * c.height), Math.round(120 / 1600 * c.width), Math.round(30 / 900 * c.height)).data;
+			for (let i = 0; i < d.length; i += 4) { if (d[i] < 100) { return true; } } return false; }`),
+	)
+	bob.screenshot("tools")
+
+	alice.tool("eraser")
+	alice.drag([2]float64{200, 100}, [2]float64{200, 101})
+	bob.do("see the line erased",
+		poll(`() => document.querySelector(".wb-overlay").dataset.elements === "3"`),
+		poll(jsInk, [][2]float64{{200, 100}}, false),
+	)
+	// Bob's eraser does not take alice's ellipse away.
+	bob.tool("eraser")
+	bob.drag([2]float64{600, 450}, [2]float64{600, 451})
+	time.Sleep(300 * time.Millisecond)
+	alice.do("still see the ellipse", poll(jsInk, [][2]float64{{600, 450}}, true), poll(`() => document.querySelector(".wb-overlay").dataset.elements === "3"`))
+
+	// Exports: the page hands a PNG and an SVG to the browser.
+	alice.do("export",
+		chromedp.Evaluate[chromedp.Void](`(() => { window.__blobs = []; const o = URL.createObjectURL; URL.createObjectURL = (b) => { window.__blobs.push(b); return o(b); }; })()`),
+		chromedp.Click(chromedp.CSS(`[data-wb="png"]`)),
+		chromedp.Click(chromedp.CSS(`[data-wb="svg"]`)),
+		poll(`() => window.__blobs.length === 2`),
+	)
+	got := alice.eval(`(async () => { const [png, svg] = window.__blobs; const head = new Uint8Array(await png.slice(0, 4).arrayBuffer()); return [png.type, String.fromCharCode(...head.slice(1)), svg.type, await svg.text()]; })()`)
+	var exp []string
+	if err := json.Unmarshal([]byte(got), &exp); err != nil || len(exp) != 4 {
+		t.Fatalf("exports %s", got)
+	}
+	if exp[0] != "image/png" || exp[1] != "PNG" || exp[2] != "image/svg+xml" ||
+		!strings.Contains(exp[3], "<ellipse") || !strings.Contains(exp[3], ">Hello board</text>") || strings.Contains(exp[3], "<line") {
+		t.Errorf("exports: %q", exp)
+	}
+	alice.screenshot("tools")
 }

@@ -176,7 +176,6 @@ export default function (api) {
   api.on("rooms_delta", roomChanged);
   api.on("rooms", roomChanged);
   api.on("logged_out", roomChanged);
-  api.on("disconnected", () => { st.syncing = false; });
   roomChanged();
 
   // Remote pointers.
