@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	parlor "github.com/parlorchat/parlor/core/config"
@@ -410,4 +412,74 @@ func TestWebClientTools(t *testing.T) {
 		t.Errorf("exports: %q", exp)
 	}
 	alice.screenshot("tools")
+}
+
+// jsKeepSockets runs before the page's own scripts and keeps its
+// WebSockets, so that a test can drop the connection as a network would;
+// while window.__hold is true, new connections fail.
+const jsKeepSockets = `(() => {
+  const W = window.WebSocket;
+  window.__sockets = [];
+  window.__hold = false;
+  window.WebSocket = function (url, ...rest) {
+    const s = new W(window.__hold ? "ws://127.0.0.1:9/" : url, ...rest);
+    window.__sockets.push(s);
+    return s;
+  };
+  window.WebSocket.prototype = W.prototype;
+  Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+})()`
+
+// TestWebClientReconnect: bob's connection drops while alice draws; the
+// client reconnects, enters the room again and asks only for the batches
+// it missed (wb.sync with since), and bob's canvas shows them.
+func TestWebClientReconnect(t *testing.T) {
+	base := servertest.URL(servertest.Start(t, serverConfig(t, buildPlugin(t))))
+	browser := testenv.Browser(t)
+	alice := openTab(t, browser, "alice")
+	bob := openTab(t, browser, "bob")
+	watch := testenv.WatchPage(t, bob.ctx)
+	bob.do("keep the sockets", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: jsKeepSockets})
+		return err
+	}))
+	alice.enter(base)
+	bob.enter(base)
+	alice.tool("pen")
+	alice.drag(strokeA...)
+	bob.do("see the first stroke", poll(`() => document.querySelector(".wb-overlay").dataset.elements === "1"`))
+
+	bob.do("lose the connection",
+		chromedp.Evaluate[chromedp.Void](`window.__hold = true; window.__sockets.forEach(s => s.close())`),
+		chromedp.WaitVisible(chromedp.ID("conn-lost")),
+	)
+	seq := bob.eval(`document.querySelector(".wb-overlay").dataset.seq`)
+	alice.drag(strokeB...)
+	alice.tool("rect")
+	alice.drag(rectA...)
+	alice.seesDrawing("see her drawing", 3)
+	if n := bob.eval(`document.querySelector(".wb-overlay").dataset.elements`); n != `"1"` {
+		t.Fatalf("bob, offline, has %s elements", n)
+	}
+	bob.do("reconnect",
+		// "Reconnect now" (under the board, so clicked from script) until
+		// the connection is back.
+		chromedp.Evaluate[chromedp.Void](`window.__hold = false`),
+		poll(`() => { const lost = document.getElementById("conn-lost"); if (!lost.hidden) { document.getElementById("reconnect").click(); } return lost.hidden; }`),
+	)
+	bob.seesDrawing("see what was drawn while he was away", 3)
+	var asked bool
+	for _, f := range watch.SentFrames() {
+		var m map[string]any
+		if json.Unmarshal([]byte(f), &m) == nil && m["type"] == "wb.sync" && m["since"] != nil && fmt.Sprint(m["since"]) == strings.Trim(seq, `"`) {
+			asked = true
+		}
+	}
+	if !asked {
+		t.Errorf("bob did not ask for the batches since %s: %q", seq, watch.SentFrames())
+	}
+	if p := watch.Problems(); len(p) > 0 {
+		t.Errorf("bob's page: %q", p)
+	}
+	bob.screenshot("reconnected")
 }

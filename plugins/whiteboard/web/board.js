@@ -32,6 +32,7 @@ export function createBoard(api, onChange, onStatus) {
     can: { draw: false, moderate: false },
     limits: { frame_bytes: 49152, max_points: 2000, cursors_per_second: 20 },
     syncing: false,
+    stale: false, // own changes were refused or lost: take a snapshot
     buffer: [],   // events that arrived while syncing
     out: new Map(), // id -> {put, del, points} of this frame
     frame: 0,
@@ -157,7 +158,10 @@ export function createBoard(api, onChange, onStatus) {
         break;
       }
       b.saved = Math.max(b.saved, r.saved);
+      b.stale = false;
     } catch (e) {
+      // The next entry takes a whole snapshot.
+      b.stale = true;
       onStatus("The whiteboard could not be loaded: " + e.message);
     } finally {
       b.syncing = false;
@@ -182,7 +186,16 @@ export function createBoard(api, onChange, onStatus) {
       b.syncing = false;
       onChange({ reset: { reason: "entered" } });
     }
-    resync(!!b.epoch);
+    resync(!!b.epoch && !b.stale);
+  }
+
+  // offline keeps the board as it is, read-only, until the room is
+  // entered again.
+  function offline() {
+    b.can = { draw: false, moderate: false };
+    b.out = new Map();
+    b.sending = [];
+    onChange();
   }
 
   function leave() {
@@ -256,7 +269,7 @@ export function createBoard(api, onChange, onStatus) {
     }, (e) => {
       done();
       onStatus(e.message || String(e));
-      if (room === b.room) { b.sending = []; resync(false); }
+      if (room === b.room) { b.sending = []; b.stale = true; resync(false); }
     });
   }
 
@@ -268,5 +281,5 @@ export function createBoard(api, onChange, onStatus) {
 
   api.on("wb.batch", handle);
   api.on("wb.reset", handle);
-  return { state: b, enter, leave, queue, local, resync, flush };
+  return { state: b, enter, leave, offline, queue, local, resync, flush };
 }

@@ -99,7 +99,7 @@ export default function (api) {
     overlay.dataset.epoch = st.epoch;
     bClear.hidden = !st.can.moderate;
     overlay.classList.toggle("wb-readonly", !st.can.draw);
-    if (info && info.synced && !st.can.draw) { say("You may look at this board but not draw on it."); }
+    if (info && info.synced) { say(st.can.draw ? "" : "You may look at this board but not draw on it."); }
   }
 
   // Drawing order: the module's z, then own elements it has not placed yet.
@@ -176,6 +176,12 @@ export default function (api) {
   api.on("rooms_delta", roomChanged);
   api.on("rooms", roomChanged);
   api.on("logged_out", roomChanged);
+  api.on("disconnected", () => {
+    if (!st.room) { return; }
+    if (drawing) { finish(); }
+    board.offline();
+    say("Connection lost: the board is read-only until it is back.");
+  });
   roomChanged();
 
   // Remote pointers.
