@@ -132,9 +132,10 @@ func TestServerProtocol(t *testing.T) {
 
 // tab is one user's page.
 type tab struct {
-	t    *testing.T
-	name string
-	ctx  context.Context
+	t     *testing.T
+	name  string
+	ctx   context.Context
+	watch *testenv.PageWatch
 }
 
 func openTab(t *testing.T, browser context.Context, name string) *tab {
@@ -144,7 +145,16 @@ func openTab(t *testing.T, browser context.Context, name string) *tab {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("%s: open tab: %v", name, err)
 	}
-	return &tab{t: t, name: name, ctx: ctx}
+	return &tab{t: t, name: name, ctx: ctx, watch: testenv.WatchPage(t, ctx)}
+}
+
+// clean fails the test if the page reported errors (console, uncaught
+// exceptions, failed requests).
+func (b *tab) clean() {
+	b.t.Helper()
+	if p := b.watch.Problems(); len(p) > 0 {
+		b.t.Errorf("%s's page: %q", b.name, p)
+	}
 }
 
 func (b *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
@@ -317,6 +327,8 @@ func TestWebClientBoard(t *testing.T) {
 	carol.enter(base)
 	carol.seesDrawing("see the board as a late joiner", 3)
 	carol.screenshot("late")
+	bob.clean()
+	carol.clean()
 	if a, c := alice.eval(`document.querySelector(".wb-overlay").dataset.seq`), carol.eval(`document.querySelector(".wb-overlay").dataset.seq`); a != c {
 		t.Errorf("alice is at seq %s, carol at %s", a, c)
 	}
@@ -345,6 +357,7 @@ func TestWebClientBoard(t *testing.T) {
 	alice.enter(base2)
 	alice.seesDrawing("see the board after a restart", 3)
 	alice.screenshot("restarted")
+	alice.clean()
 }
 
 // TestWebClientTools: line, arrow, ellipse and text reach the other
@@ -412,6 +425,8 @@ func TestWebClientTools(t *testing.T) {
 		t.Errorf("exports: %q", exp)
 	}
 	alice.screenshot("tools")
+	alice.clean()
+	bob.clean()
 }
 
 // jsKeepSockets runs before the page's own scripts and keeps its
@@ -438,7 +453,7 @@ func TestWebClientReconnect(t *testing.T) {
 	browser := testenv.Browser(t)
 	alice := openTab(t, browser, "alice")
 	bob := openTab(t, browser, "bob")
-	watch := testenv.WatchPage(t, bob.ctx)
+	watch := bob.watch
 	bob.do("keep the sockets", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: jsKeepSockets})
 		return err
@@ -478,8 +493,7 @@ func TestWebClientReconnect(t *testing.T) {
 	if !asked {
 		t.Errorf("bob did not ask for the batches since %s: %q", seq, watch.SentFrames())
 	}
-	if p := watch.Problems(); len(p) > 0 {
-		t.Errorf("bob's page: %q", p)
-	}
 	bob.screenshot("reconnected")
+	alice.clean()
+	bob.clean()
 }
