@@ -82,18 +82,6 @@ func (m *module) Manifest() sdk.Manifest {
 	}
 }
 
-// OnNotify forgets what it knew of rooms that changed.
-func (m *module) OnNotify(_ context.Context, ns []sdk.Notification) {
-	m.mu.Lock()
-	rc := m.rooms
-	m.mu.Unlock()
-	for _, n := range ns {
-		if n.Kind == sdk.RoomChanged && rc != nil {
-			rc.forget(n.Room)
-		}
-	}
-}
-
 // request is the fields of a wb.* frame the module reads.
 type request struct {
 	Since  *int64  `json:"since"`

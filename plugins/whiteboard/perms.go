@@ -8,8 +8,9 @@ import (
 	"github.com/parlorchat/parlor/sdk"
 )
 
-// roomTTL is how long the module trusts what it read of a room; a
-// room_changed notification ends it sooner.
+// roomTTL is how long the module trusts what it read of a room. (The
+// module takes no notifications: they would bring it every message of
+// the chat, to learn of the rare change of a room.)
 const roomTTL = 2 * time.Second
 
 // roomCache keeps the rooms the module read, so that a batch does not
@@ -44,12 +45,6 @@ func (c *roomCache) get(ctx context.Context, id int64) (sdk.Room, error) {
 	c.known[id] = cachedRoom{room: r, at: time.Now()}
 	c.mu.Unlock()
 	return r, nil
-}
-
-func (c *roomCache) forget(id int64) {
-	c.mu.Lock()
-	delete(c.known, id)
-	c.mu.Unlock()
 }
 
 // perms is what a member may do on a room's board.

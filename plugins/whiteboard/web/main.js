@@ -326,6 +326,10 @@ export default function (api) {
       const text = input.value.trim();
       input.remove();
       if (!keep || !text) { return; }
+      if (new TextEncoder().encode(text).length > (st.limits.max_text_bytes || 1000)) {
+        say("A text has at most " + st.limits.max_text_bytes + " bytes.");
+        return;
+      }
       const e = Object.assign({ id: newId(), kind: "text", points: [x, y], text, version: 1, nonce: nonce() }, style());
       board.local(e);
       board.queue(e.id, "put");
