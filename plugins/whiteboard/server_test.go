@@ -68,7 +68,7 @@ func serverConfig(t testing.TB, bin string) *parlor.Config {
 	spec.Path = bin
 	cfg.Plugins.Load["whiteboard"] = spec
 	cfg.Rooms = []parlor.Room{
-		{ID: 1, Name: "Lobby", Member: true, Open: true, Max: 50, Welcome: welcome, Whiteboard: true},
+		{ID: 1, Name: "Lobby", Member: true, Open: true, Max: 50, Welcome: welcome, Whiteboard: true, Owner: "mia"},
 		{ID: 2, Name: "Plain", Member: true, Open: true, Max: 50},
 	}
 	return cfg
@@ -425,8 +425,34 @@ func TestWebClientTools(t *testing.T) {
 		t.Errorf("exports: %q", exp)
 	}
 	alice.screenshot("tools")
+
+	// Clear is for the room's moderators (mia is in its owner list); two
+	// clicks, and the board is empty for everyone.
+	mia := openTab(t, browser, "mia")
+	mia.enter(base)
+	mia.seesElements(3)
+	if h := bob.eval(`document.querySelector('[data-wb="clear"]').hidden`); h != "true" {
+		t.Errorf("bob sees Clear: hidden %s", h)
+	}
+	mia.do("clear the board",
+		chromedp.WaitVisible(chromedp.CSS(`[data-wb="clear"]`)),
+		chromedp.Click(chromedp.CSS(`[data-wb="clear"]`)),
+		poll(`() => document.querySelector('[data-wb="clear"]').dataset.armed === "true"`),
+		chromedp.Click(chromedp.CSS(`[data-wb="clear"]`)),
+	)
+	for _, u := range []*tab{alice, bob, mia} {
+		u.seesElements(0)
+		u.do("see an empty board", poll(jsInk, [][2]float64{{600, 450}, {300, 400}}, false))
+	}
+	bob.do("be told", poll(`() => document.querySelector(".wb-status").textContent === "The board was cleared by mia."`))
 	alice.clean()
 	bob.clean()
+	mia.clean()
+}
+
+func (b *tab) seesElements(n int) {
+	b.t.Helper()
+	b.do(fmt.Sprintf("see %d elements", n), poll(`(n) => document.querySelector(".wb-overlay").dataset.elements === String(n)`, n))
 }
 
 // jsKeepSockets runs before the page's own scripts and keeps its

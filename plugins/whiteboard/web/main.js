@@ -68,11 +68,12 @@ export default function (api) {
   width.value = "3";
   width.title = "Width";
   const bUndo = button("Undo", "undo"), bRedo = button("Redo", "redo");
-  const bClear = button("Clear", "clear"), bPNG = button("PNG", "png"), bSVG = button("SVG", "svg");
+  const bClear = button("Clear", "clear"), bArchive = button("Archive", "archive");
+  const bPNG = button("PNG", "png"), bSVG = button("SVG", "svg");
   const bClose = button("Close", "close");
   const status = el("span", "wb-status");
   status.setAttribute("role", "status");
-  bar.append(tools, color, width, bUndo, bRedo, bClear, bPNG, bSVG, status, bClose);
+  bar.append(tools, color, width, bUndo, bRedo, bClear, bArchive, bPNG, bSVG, status, bClose);
   const stage = el("div", "wb-stage");
   const canvas = el("canvas", "wb-canvas");
   const layer = el("div", "wb-cursors");
@@ -98,6 +99,7 @@ export default function (api) {
     overlay.dataset.seq = String(st.seq);
     overlay.dataset.epoch = st.epoch;
     bClear.hidden = !st.can.moderate;
+    bArchive.hidden = !st.can.moderate;
     overlay.classList.toggle("wb-readonly", !st.can.draw);
     if (info && info.synced) { say(st.can.draw ? "" : "You may look at this board but not draw on it."); }
   }
@@ -259,9 +261,34 @@ export default function (api) {
   bUndo.addEventListener("click", () => step(undo, redo, false));
   bRedo.addEventListener("click", () => step(redo, undo, true));
 
-  bClear.addEventListener("click", () => {
-    if (!window.confirm("Clear the board for everyone?")) { return; }
+  // armed asks for a second click within 3 s before fn runs: clearing
+  // and archiving empty the board for everyone.
+  function armed(btn, ask, fn) {
+    const label = btn.textContent;
+    let timer = 0;
+    btn.addEventListener("click", () => {
+      if (!timer) {
+        btn.textContent = ask;
+        btn.setAttribute("data-armed", "true");
+        timer = setTimeout(reset, 3000);
+        return;
+      }
+      reset();
+      fn();
+    });
+    function reset() {
+      clearTimeout(timer);
+      timer = 0;
+      btn.textContent = label;
+      btn.removeAttribute("data-armed");
+    }
+  }
+  armed(bClear, "Clear for everyone?", () => {
     api.send("wb.clear", { room: st.room }).catch((e) => say("Not cleared: " + e.message));
+  });
+  armed(bArchive, "Archive and clear?", () => {
+    api.send("wb.archive", { room: st.room }).then((r) => say("Archived " + r.elements + " elements; the board is empty."),
+      (e) => say("Not archived: " + e.message));
   });
   bClose.addEventListener("click", () => show(false));
   bPNG.addEventListener("click", () => {
