@@ -70,6 +70,7 @@ func serverConfig(t testing.TB, bin string) *parlor.Config {
 	cfg.Rooms = []parlor.Room{
 		{ID: 1, Name: "Lobby", Member: true, Open: true, Max: 50, Welcome: welcome, Whiteboard: true, Owner: "mia"},
 		{ID: 2, Name: "Plain", Member: true, Open: true, Max: 50},
+		{ID: 3, Name: "Stage", Member: true, Open: true, Max: 50, PassAllMessage: true, Whiteboard: true},
 	}
 	return cfg
 }
@@ -431,6 +432,7 @@ func TestWebClientTools(t *testing.T) {
 	mia := openTab(t, browser, "mia")
 	mia.enter(base)
 	mia.seesElements(3)
+	mia.screenshot("moderator")
 	if h := bob.eval(`document.querySelector('[data-wb="clear"]').hidden`); h != "true" {
 		t.Errorf("bob sees Clear: hidden %s", h)
 	}
@@ -445,6 +447,24 @@ func TestWebClientTools(t *testing.T) {
 		u.do("see an empty board", poll(jsInk, [][2]float64{{600, 450}, {300, 400}}, false))
 	}
 	bob.do("be told", poll(`() => document.querySelector(".wb-status").textContent === "The board was cleared by mia."`))
+
+	// In a moderated room a guest only looks: the tools are off and a
+	// drag draws nothing.
+	bob.do("enter the Stage",
+		chromedp.Click(chromedp.CSS(`[data-wb="close"]`)),
+		chromedp.Click(chromedp.CSS(`#rooms [data-room-id="3"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-button="whiteboard.open"]`)),
+		chromedp.Click(chromedp.CSS(`[data-button="whiteboard.open"]`)),
+		poll(`() => document.querySelector(".wb-overlay").classList.contains("wb-readonly")`),
+		poll(`() => document.querySelector(".wb-status").textContent === "You may look at this board but not draw on it."`),
+	)
+	bob.drag(strokeA...)
+	time.Sleep(300 * time.Millisecond)
+	bob.seesElements(0)
+	if n := bob.eval(`document.querySelectorAll(".wb-cursor").length`); n != "0" {
+		t.Errorf("bob sees %s pointers of the Lobby on the Stage", n)
+	}
+	bob.screenshot("readonly")
 	alice.clean()
 	bob.clean()
 	mia.clean()

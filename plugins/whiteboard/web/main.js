@@ -93,6 +93,8 @@ export default function (api) {
     if (info && info.reset) {
       undo.length = 0;
       redo.length = 0;
+      for (const c of cursors.values()) { c.node.remove(); }
+      cursors.clear();
       if (info.reset.by && info.reset.by !== me()) { say("The board was " + info.reset.reason + " by " + info.reset.by + "."); }
     }
     dirty = true;
