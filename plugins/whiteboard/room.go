@@ -102,6 +102,7 @@ type board struct {
 
 	loadMu sync.Mutex
 	loaded bool
+	saveMu sync.Mutex // one save at a time
 
 	mu         sync.Mutex
 	st         *state
@@ -377,11 +378,24 @@ func (b *board) markDirty() {
 // live board is this one, so it is written over that version, with a
 // warning.
 func (b *board) save() {
+	if err := b.saveNow(context.Background()); err != nil {
+		b.log.Error("save the board failed; trying again", "room", b.room, "error", err)
+	}
+}
+
+// saveNow stores the board if it changed; on an error it stays marked
+// changed, with a save scheduled.
+func (b *board) saveNow(parent context.Context) error {
+	b.saveMu.Lock()
+	defer b.saveMu.Unlock()
 	b.mu.Lock()
-	b.saveTimer = nil
-	if !b.dirty {
+	if b.saveTimer != nil {
+		b.saveTimer.Stop()
+		b.saveTimer = nil
+	}
+	if !b.dirty || b.st == nil {
 		b.mu.Unlock()
-		return
+		return nil
 	}
 	sb := storedBoard{Epoch: b.st.epoch, Seq: b.st.seq, Elements: b.st.elements()}
 	version := b.docVersion
@@ -390,7 +404,7 @@ func (b *board) save() {
 	data, err := json.Marshal(sb)
 	var v int64
 	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		ctx, cancel := context.WithTimeout(parent, storeTimeout)
 		v, err = b.host.Docs().Put(ctx, b.key, data, version)
 		if errors.Is(err, sdk.ErrConflict) || (version == 0 && errors.Is(err, sdk.ErrExists)) {
 			var doc sdk.Document
@@ -406,12 +420,12 @@ func (b *board) save() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err != nil {
-		b.log.Error("save the board failed; trying again", "room", b.room, "error", err)
 		b.markDirty()
-		return
+		return err
 	}
 	b.docVersion = v
 	if sb.Epoch == b.st.epoch {
 		b.savedSeq = sb.Seq
 	}
+	return nil
 }

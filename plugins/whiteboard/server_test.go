@@ -416,7 +416,13 @@ func TestWebClientTools(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-wb="svg"]`)),
 		poll(`() => window.__blobs.length === 2`),
 	)
-	got := alice.eval(`(async () => { const [png, svg] = window.__blobs; const head = new Uint8Array(await png.slice(0, 4).arrayBuffer()); return [png.type, String.fromCharCode(...head.slice(1)), svg.type, await svg.text()]; })()`)
+	got := alice.eval(`(async () => {
+		// toBlob is asynchronous: the PNG may come after the SVG.
+		const png = window.__blobs.find((b) => b.type === "image/png"), svg = window.__blobs.find((b) => b.type === "image/svg+xml");
+		if (!png || !svg) { return window.__blobs.map((b) => b.type); }
+		const head = new Uint8Array(await png.slice(0, 4).arrayBuffer());
+		return [png.type, String.fromCharCode(...head.slice(1)), svg.type, await svg.text()];
+	})()`)
 	var exp []string
 	if err := json.Unmarshal([]byte(got), &exp); err != nil || len(exp) != 4 {
 		t.Fatalf("exports %s", got)
