@@ -283,6 +283,25 @@ var (
 	blankAt = [][2]float64{{950, 350}, {1300, 700}, {350, 450}}
 )
 
+// jsCanvasHash is a hash of the canvas's pixels.
+const jsCanvasHash = `(() => {
+  const c = document.querySelector(".wb-canvas");
+  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  let h = 2166136261;
+  for (let i = 0; i < d.length; i++) { h = Math.imul(h ^ d[i], 16777619) >>> 0; }
+  return c.width + "x" + c.height + ":" + h;
+})()`
+
+// seesSameAs waits until the canvas holds the same pixels as other's
+// (same window size, same elements at rest): the same points, not only
+// ink in the same places.
+func (b *tab) seesSameAs(other *tab) {
+	b.t.Helper()
+	time.Sleep(400 * time.Millisecond) // what changed last comes to rest
+	want := other.eval(jsCanvasHash)
+	b.do("see the same pixels as "+other.name, poll(`(want) => `+jsCanvasHash+` === want`, json.RawMessage(want)))
+}
+
 func (b *tab) seesDrawing(what string, elements int) {
 	b.t.Helper()
 	b.do(what,
@@ -314,6 +333,7 @@ func TestWebClientBoard(t *testing.T) {
 	alice.drag(rectA...)
 	alice.seesDrawing("see her own drawing", 3)
 	bob.seesDrawing("see alice's drawing", 3)
+	bob.seesSameAs(alice)
 	bob.do("see alice's pointer", poll(`() => !!document.querySelector('.wb-cursor[data-user="alice"]')`))
 	alice.screenshot("drawn")
 	bob.screenshot("drawn")
@@ -327,6 +347,7 @@ func TestWebClientBoard(t *testing.T) {
 	carol := openTab(t, browser, "carol")
 	carol.enter(base)
 	carol.seesDrawing("see the board as a late joiner", 3)
+	carol.seesSameAs(alice)
 	carol.screenshot("late")
 	bob.clean()
 	carol.clean()

@@ -228,8 +228,10 @@ export function createBoard(api, onChange, onStatus) {
       if (o.del) {
         ops.push({ op: "delete", id, version: el.version, nonce: el.nonce });
       } else if (o.put) {
+        // A copy: the batch may wait for the one in flight while the
+        // stroke goes on (its new points travel as the next append).
         const { z, by, ...rest } = el;
-        ops.push({ op: "put", el: rest });
+        ops.push({ op: "put", el: Object.assign(rest, { points: el.points.slice() }) });
       } else if (o.points.length) {
         ops.push({ op: "append", id, points: o.points, version: el.version });
       }

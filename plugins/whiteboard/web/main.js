@@ -122,12 +122,52 @@ export default function (api) {
     }
   }
 
-  function render(c, w, h) {
+  function render(c, w, h, els) {
     c.setTransform(1, 0, 0, 1, 0, 0);
     c.fillStyle = "#ffffff";
     c.fillRect(0, 0, w, h);
     c.setTransform(w / BOARD_W, 0, 0, h / BOARD_H, 0, 0);
-    for (const e of visible()) { drawElement(c, e); }
+    for (const e of els || visible()) { drawElement(c, e); }
+  }
+
+  // The board is drawn as a cached picture of the elements at rest and,
+  // on top, the ones that changed in the last HOT_MS (strokes being drawn,
+  // shapes being dragged), so a frame costs the changing elements only.
+  // An element joins the picture once it rests; until then it may show
+  // above elements that are in fact above it.
+  const HOT_MS = 300;
+  const base = document.createElement("canvas");
+  const baseCtx = base.getContext("2d");
+  let baseEls = new Map(); // id -> version drawn in base
+  const seen = new Map();  // id -> [version, time it was first seen]
+
+  function paint() {
+    const now = performance.now();
+    const els = visible();
+    const rest = [], hot = [];
+    for (const e of els) {
+      const v = seen.get(e.id);
+      if (!v || v[0] !== e.version) { seen.set(e.id, [e.version, now]); }
+      (now - seen.get(e.id)[1] < HOT_MS ? hot : rest).push(e);
+    }
+    let same = base.width === canvas.width && base.height === canvas.height && rest.length === baseEls.size;
+    for (let i = 0; same && i < rest.length; i++) { same = baseEls.get(rest[i].id) === rest[i].version; }
+    if (!same) {
+      base.width = canvas.width;
+      base.height = canvas.height;
+      render(baseCtx, base.width, base.height, rest);
+      baseEls = new Map(rest.map((e) => [e.id, e.version]));
+      if (seen.size > 2 * els.length + 100) {
+        for (const id of seen.keys()) { if (!st.els.has(id)) { seen.delete(id); } }
+      }
+    }
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.drawImage(base, 0, 0);
+    ctx.setTransform(canvas.width / BOARD_W, 0, 0, canvas.height / BOARD_H, 0, 0);
+    for (const e of hot) { drawElement(ctx, e); }
+    // Hot elements come to rest without a change: draw again until then.
+    if (hot.length) { dirty = true; }
+    return els.length;
   }
 
   function frame() {
@@ -135,8 +175,7 @@ export default function (api) {
       fit();
       if (dirty) {
         dirty = false;
-        render(ctx, canvas.width, canvas.height);
-        overlay.dataset.elements = String(visible().length);
+        overlay.dataset.elements = String(paint());
       }
       const now = Date.now();
       for (const [u, c] of cursors) {
