@@ -416,6 +416,7 @@ func TestWebClientTools(t *testing.T) {
 			const d = g.getImageData(Math.round(1200 / 1600 * c.width), Math.round(100 / 900 * c.height), Math.round(120 / 1600 * c.width), Math.round(30 / 900 * c.height)).data;
 			for (let i = 0; i < d.length; i += 4) { if (d[i] < 100) { return true; } } return false; }`),
 	)
+	bob.seesSameAs(alice)
 	bob.screenshot("tools")
 
 	alice.tool("eraser")
@@ -556,6 +557,7 @@ func TestWebClientReconnect(t *testing.T) {
 		poll(`() => { const lost = document.getElementById("conn-lost"); if (!lost.hidden) { document.getElementById("reconnect").click(); } return lost.hidden; }`),
 	)
 	bob.seesDrawing("see what was drawn while he was away", 3)
+	bob.seesSameAs(alice)
 	var asked bool
 	for _, f := range watch.SentFrames() {
 		var m map[string]any
