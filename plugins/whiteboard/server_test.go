@@ -252,6 +252,29 @@ func (b *tab) drag(pts ...[2]float64) {
 	b.do("drag on the board", steps...)
 }
 
+// touch draws with a finger: CDP touch events, which the page sees as
+// Pointer Events of pointerType "touch".
+func (b *tab) touch(pts ...[2]float64) {
+	b.t.Helper()
+	l, tp, w, h := b.canvasRect()
+	touch := func(typ input.DispatchTouchEventType, p *[2]float64) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			params := input.DispatchTouchEventParams{Type: typ, TouchPoints: []*input.TouchPoint{}}
+			if p != nil {
+				params.TouchPoints = []*input.TouchPoint{{X: l + p[0]/1600*w, Y: tp + p[1]/900*h}}
+			}
+			_, err := cdp.Call(ctx, tg, input.DispatchTouchEvent, params)
+			return err
+		})
+	}
+	steps := []chromedp.Action[chromedp.Void]{touch(input.DispatchTouchEventTypeTouchStart, &pts[0])}
+	for i := range pts[1:] {
+		steps = append(steps, touch(input.DispatchTouchEventTypeTouchMove, &pts[i+1]), chromedp.Sleep(16*time.Millisecond))
+	}
+	steps = append(steps, touch(input.DispatchTouchEventTypeTouchEnd, nil))
+	b.do("draw with a finger", steps...)
+}
+
 func (b *tab) tool(name string) {
 	b.t.Helper()
 	b.do("pick "+name, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-tool=%q]`, name))))
@@ -453,13 +476,20 @@ func TestWebClientTools(t *testing.T) {
 		!strings.Contains(exp[3], "<ellipse") || !strings.Contains(exp[3], ">Hello board</text>") || strings.Contains(exp[3], "<line") {
 		t.Errorf("exports: %q", exp)
 	}
+	// A finger draws like the mouse.
+	alice.tool("pen")
+	alice.touch([2]float64{900, 750}, [2]float64{1000, 780}, [2]float64{1100, 760}, [2]float64{1200, 800})
+	bob.do("see the finger's stroke",
+		poll(`() => document.querySelector(".wb-overlay").dataset.elements === "4"`),
+		poll(jsInk, [][2]float64{{900, 750}, {1200, 800}}, true),
+	)
 	alice.screenshot("tools")
 
 	// Clear is for the room's moderators (mia is in its owner list); two
 	// clicks, and the board is empty for everyone.
 	mia := openTab(t, browser, "mia")
 	mia.enter(base)
-	mia.seesElements(3)
+	mia.seesElements(4)
 	mia.screenshot("moderator")
 	if h := bob.eval(`document.querySelector('[data-wb="clear"]').hidden`); h != "true" {
 		t.Errorf("bob sees Clear: hidden %s", h)
