@@ -311,10 +311,10 @@ func TestRateLimit(t *testing.T) {
 	w.ops(bob, stroke("e", 1, 1, 1))
 	// Cursors past their rate are dropped, not refused.
 	w2 := start(t, map[string]any{"cursors_per_second": 1}, nil)
-	var r1, r2 map[string]bool
+	var r1, r2 cursorReply
 	w2.call(alice, cmdCursor, map[string]any{"x": 10, "y": 20}, &r1)
 	w2.call(alice, cmdCursor, map[string]any{"x": 11, "y": 20}, &r2)
-	if r1["dropped"] || !r2["dropped"] {
+	if r1.Dropped || !r2.Dropped {
 		t.Fatalf("cursor answers %v %v", r1, r2)
 	}
 	eventually(t, "a cursor event", func() bool { return len(w2.host.msgs.ofType(evCursors)) == 1 })
@@ -389,8 +389,8 @@ func TestPersistence(t *testing.T) {
 	if err != nil || json.Unmarshal(doc.Value, &sb) != nil || len(sb.Elements) != 3 {
 		t.Fatalf("archived %s: %v %s", ar.Key, err, doc.Value)
 	}
-	var list map[string][]archiveInfo
-	if err := w2.call(mod, cmdArchives, nil, &list); err != nil || len(list["archives"]) != 1 || list["archives"][0].Key != ar.Key {
+	var list archivesReply
+	if err := w2.call(mod, cmdArchives, nil, &list); err != nil || len(list.Archives) != 1 || list.Archives[0].Key != ar.Key {
 		t.Fatalf("archives: %v %v", list, err)
 	}
 	if _, els := w2.snapshot(bob); len(els) != 0 {

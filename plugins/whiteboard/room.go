@@ -69,6 +69,21 @@ type cursor struct {
 	Y    float64 `json:"y"`
 }
 
+// cursorReply answers wb.cursor.
+type cursorReply struct {
+	Dropped bool `json:"dropped"` // past cursors_per_second
+}
+
+// cursorsEvent is the data of wb.cursors: the pointers that moved.
+type cursorsEvent struct {
+	Cursors []cursor `json:"cursors"`
+}
+
+// archivesReply answers wb.archives.
+type archivesReply struct {
+	Archives []archiveInfo `json:"archives"`
+}
+
 // batchEvent is the data of wb.batch: consecutive batches of one epoch.
 type batchEvent struct {
 	Epoch   string  `json:"epoch"`
@@ -221,7 +236,7 @@ func (b *board) ops(c *config, by string, moderator bool, ops []Op) (opsReply, e
 }
 
 // cursor relays a member's pointer, at most cursors_per_second.
-func (b *board) cursor(c *config, by string, x, y float64) any {
+func (b *board) cursor(c *config, by string, x, y float64) cursorReply {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	lim := b.cursorRate[by]
@@ -230,11 +245,11 @@ func (b *board) cursor(c *config, by string, x, y float64) any {
 		b.cursorRate[by] = lim
 	}
 	if !lim.Allow() {
-		return map[string]bool{"dropped": true}
+		return cursorReply{Dropped: true}
 	}
 	b.cursors[by] = cursor{User: by, X: round(x), Y: round(y)}
 	b.signal()
-	return map[string]bool{"dropped": false}
+	return cursorReply{}
 }
 
 // reset empties the board under a new epoch.
@@ -291,16 +306,16 @@ type archiveInfo struct {
 	Time time.Time `json:"time"`
 }
 
-func (b *board) archives(ctx context.Context) (map[string][]archiveInfo, error) {
+func (b *board) archives(ctx context.Context) (archivesReply, error) {
 	docs, err := b.host.Docs().List(ctx, "archive/"+strconv.FormatInt(b.room, 10)+"/")
 	if err != nil {
-		return nil, fmt.Errorf("list the archives of room %d: %w", b.room, err)
+		return archivesReply{}, fmt.Errorf("list the archives of room %d: %w", b.room, err)
 	}
 	out := []archiveInfo{}
 	for _, d := range docs {
 		out = append(out, archiveInfo{Key: d.Key, Size: d.Size, Time: d.Updated})
 	}
-	return map[string][]archiveInfo{"archives": out}, nil
+	return archivesReply{Archives: out}, nil
 }
 
 // enqueue queues an event for the room; b.mu is held.
@@ -347,7 +362,7 @@ func (b *board) relay() {
 			for _, c := range curs {
 				list = append(list, c)
 			}
-			b.send(evCursors, map[string][]cursor{"cursors": list})
+			b.send(evCursors, cursorsEvent{Cursors: list})
 		}
 	}
 }
