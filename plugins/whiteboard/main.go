@@ -13,6 +13,7 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"sync"
@@ -84,13 +85,12 @@ func (m *module) Manifest() sdk.Manifest {
 
 // request is the fields of a wb.* frame the module reads.
 type request struct {
-	Since  *int64  `json:"since"`
-	Epoch  string  `json:"epoch"`
-	After  int     `json:"after"`
-	Ops    []Op    `json:"ops"`
-	X      float64 `json:"x"`
-	Y      float64 `json:"y"`
-	Reason string  `json:"reason"`
+	Since *int64  `json:"since"`
+	Epoch string  `json:"epoch"`
+	After int     `json:"after"`
+	Ops   []Op    `json:"ops"`
+	X     float64 `json:"x"`
+	Y     float64 `json:"y"`
 }
 
 func (m *module) Command(ctx context.Context, cmd sdk.Command) (sdk.Reply, error) {
@@ -111,10 +111,10 @@ func (m *module) Command(ctx context.Context, cmd sdk.Command) (sdk.Reply, error
 		return sdk.Reply{}, refuse("not_in_room", "Enter the room to use its whiteboard.")
 	}
 	room, err := rc.get(ctx, cmd.Room)
-	if err != nil {
+	if err != nil && !errors.Is(err, sdk.ErrNotFound) {
 		return sdk.Reply{}, fmt.Errorf("read room %d: %w", cmd.Room, err)
 	}
-	if !room.Whiteboard {
+	if err != nil || !room.Whiteboard {
 		return sdk.Reply{}, refuse("no_whiteboard", "This room has no whiteboard.")
 	}
 	p := permissions(&cfg, cmd.Caller, room)
