@@ -208,12 +208,11 @@ export default function (api) {
       show(false);
     }
   }
-  api.on("joined", (ev) => {
+  api.on("joined", () => {
     // Entering again (a reconnect) asks only for what was missed.
     const r = api.room();
     if (r && r.wb && st.room === r.id) { board.enter(r.id); }
     roomChanged();
-    void ev;
   });
   api.on("left", roomChanged);
   api.on("rooms_delta", roomChanged);
