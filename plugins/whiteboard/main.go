@@ -1,0 +1,180 @@
+// Command parlor-plugin-whiteboard is the whiteboard module: a shared
+// drawing board in every room whose whiteboard flag is on (the seed's
+// wb=1). The module is the single writer of each board: members send
+// batches of changes (wb.ops), the module checks them against the
+// room's permissions and the limits, numbers every accepted batch and
+// relays it to the room (wb.batch); late joiners and reconnecting
+// clients catch up with wb.sync. Boards are stored through the Host
+// API's documents and survive restarts. docs/whiteboard.md is the
+// protocol; web/ is the web client's board.
+package main
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/parlorchat/parlor/sdk"
+)
+
+//go:embed web
+var web embed.FS
+
+// Command types.
+const (
+	cmdSync     = "wb.sync"
+	cmdOps      = "wb.ops"
+	cmdCursor   = "wb.cursor"
+	cmdClear    = "wb.clear"
+	cmdArchive  = "wb.archive"
+	cmdArchives = "wb.archives"
+)
+
+// Event types.
+const (
+	evBatch   = "wb.batch"
+	evCursors = "wb.cursors"
+	evReset   = "wb.reset"
+)
+
+// module is the whiteboard module.
+type module struct {
+	log hclog.Logger
+
+	mu     sync.Mutex
+	cfg    config
+	host   sdk.Host
+	boards map[int64]*board
+	rooms  *roomCache
+}
+
+// newModule makes the module; Configure gives it its host.
+func newModule(log hclog.Logger) *module {
+	return &module{log: log, cfg: defaults(), boards: map[int64]*board{}}
+}
+
+func (m *module) Configure(_ context.Context, cfg sdk.Config) error {
+	c, err := parseConfig(cfg)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cfg, m.host = c, cfg.Host
+	if cfg.Host != nil {
+		m.rooms = newRoomCache(cfg.Host.Rooms())
+	}
+	return nil
+}
+
+func (m *module) Manifest() sdk.Manifest {
+	sub, _ := fs.Sub(web, "web")
+	return sdk.Manifest{
+		Commands: []string{"wb."},
+		Quiet:    []string{cmdSync, cmdArchives},
+		Assets:   sub,
+		Client:   "main.js",
+	}
+}
+
+// request is the fields of a wb.* frame the module reads.
+type request struct {
+	Since *int64  `json:"since"`
+	Epoch string  `json:"epoch"`
+	After int     `json:"after"`
+	Ops   []Op    `json:"ops"`
+	X     float64 `json:"x"`
+	Y     float64 `json:"y"`
+}
+
+func (m *module) Command(ctx context.Context, cmd sdk.Command) (sdk.Reply, error) {
+	m.mu.Lock()
+	cfg, host, rc := m.cfg, m.host, m.rooms
+	m.mu.Unlock()
+	if host == nil {
+		return sdk.Reply{}, fmt.Errorf("whiteboard: no host API")
+	}
+	if cmd.Type == cmdOps && len(cmd.Data) > cfg.FrameBytes+1024 {
+		return sdk.Reply{}, refuse("frame_too_large", "A batch is at most %d bytes; send fewer changes at once.", cfg.FrameBytes)
+	}
+	var req request
+	if err := json.Unmarshal(cmd.Data, &req); err != nil {
+		return sdk.Reply{}, refuse("bad_request", "The %s request is not valid JSON of the whiteboard protocol: %v.", cmd.Type, err)
+	}
+	if cmd.Room == 0 || cmd.Caller.Room != cmd.Room {
+		return sdk.Reply{}, refuse("not_in_room", "Enter the room to use its whiteboard.")
+	}
+	room, err := rc.get(ctx, cmd.Room)
+	if err != nil && !errors.Is(err, sdk.ErrNotFound) {
+		return sdk.Reply{}, fmt.Errorf("read room %d: %w", cmd.Room, err)
+	}
+	if err != nil || !room.Whiteboard {
+		return sdk.Reply{}, refuse("no_whiteboard", "This room has no whiteboard.")
+	}
+	p := permissions(&cfg, cmd.Caller, room)
+	b, err := m.board(ctx, cmd.Room)
+	if err != nil {
+		return sdk.Reply{}, err
+	}
+	var v any
+	switch cmd.Type {
+	case cmdSync:
+		v = b.sync(&cfg, req, p)
+	case cmdOps:
+		if !p.Draw {
+			return sdk.Reply{}, refuse("not_allowed", "%s", p.why)
+		}
+		v, err = b.ops(&cfg, cmd.Caller.Name, p.Moderate, req.Ops)
+	case cmdCursor:
+		if !p.Draw {
+			return sdk.Reply{}, refuse("not_allowed", "%s", p.why)
+		}
+		v = b.cursor(&cfg, cmd.Caller.Name, req.X, req.Y)
+	case cmdClear, cmdArchive, cmdArchives:
+		if !p.Moderate {
+			return sdk.Reply{}, refuse("not_allowed", "Only the room's moderators may do that.")
+		}
+		switch cmd.Type {
+		case cmdClear:
+			v, err = b.reset(cmd.Caller.Name, "cleared")
+		case cmdArchive:
+			v, err = b.archive(ctx, &cfg, cmd.Caller.Name)
+		default:
+			v, err = b.archives(ctx)
+		}
+	default:
+		return sdk.Reply{}, refuse("unknown_command", "The whiteboard knows wb.sync, wb.ops, wb.cursor, wb.clear, wb.archive and wb.archives.")
+	}
+	if err != nil {
+		return sdk.Reply{}, err
+	}
+	data, err := json.Marshal(v)
+	return sdk.Reply{Data: data}, err
+}
+
+// board returns the board of a room, loading it from the store the first
+// time.
+func (m *module) board(ctx context.Context, room int64) (*board, error) {
+	m.mu.Lock()
+	b, ok := m.boards[room]
+	if !ok {
+		b = newBoard(room, m.host, m.log, m.cfg)
+		m.boards[room] = b
+	}
+	m.mu.Unlock()
+	if err := b.ensureLoaded(ctx); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func main() {
+	log := sdk.NewLogger("whiteboard")
+	sdk.Serve(sdk.ServeOpts{Module: newModule(log), Logger: log})
+}
