@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -134,7 +135,7 @@ func TestConfigRoomsDefaultAsAddRoom(t *testing.T) {
 	}
 	// Compare all but what names the room and where it comes from.
 	apiRoom.ID, apiRoom.Name, apiRoom.Origin = configRoom.ID, configRoom.Name, configRoom.Origin
-	if configRoom != apiRoom {
+	if !reflect.DeepEqual(configRoom, apiRoom) {
 		t.Errorf("config room %+v\nadd_room room %+v", configRoom, apiRoom)
 	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -147,7 +148,7 @@ rooms:
 		t.Fatalf("rooms %+v", c.Rooms)
 	}
 	for i := range want {
-		if c.Rooms[i] != want[i] {
+		if !reflect.DeepEqual(c.Rooms[i], want[i]) {
 			t.Errorf("room %d = %+v, want %+v", i, c.Rooms[i], want[i])
 		}
 	}

@@ -36,6 +36,9 @@ type Chat interface {
 	SendAll(f *chat.Frame) int
 	// SayAs says a public message in a room as from.
 	SayAs(from string, roomID int64, text string, style chat.Style, emotion string) (chat.Message, error)
+	// SetSchedule sets the verdict of a room's timetable, taking the
+	// members out on a closing with moveOut.
+	SetSchedule(id int64, s chat.ScheduleState, moveOut bool) (chat.RoomInfo, error)
 }
 
 // RoomChanger stores room changes and puts them in the chat group

@@ -965,21 +965,25 @@ func (x *HostRoomID) GetId() int64 {
 
 // HostRoomEdit changes the fields that are set.
 type HostRoomEdit struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          *string                `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
-	Desc          *string                `protobuf:"bytes,3,opt,name=desc,proto3,oneof" json:"desc,omitempty"`
-	Owner         *string                `protobuf:"bytes,4,opt,name=owner,proto3,oneof" json:"owner,omitempty"`
-	Speaker       *string                `protobuf:"bytes,5,opt,name=speaker,proto3,oneof" json:"speaker,omitempty"`
-	Max           *int32                 `protobuf:"varint,6,opt,name=max,proto3,oneof" json:"max,omitempty"`
-	Guests        *bool                  `protobuf:"varint,7,opt,name=guests,proto3,oneof" json:"guests,omitempty"`
-	Password      *string                `protobuf:"bytes,8,opt,name=password,proto3,oneof" json:"password,omitempty"`
-	Open          *bool                  `protobuf:"varint,9,opt,name=open,proto3,oneof" json:"open,omitempty"`
-	Moderated     *bool                  `protobuf:"varint,10,opt,name=moderated,proto3,oneof" json:"moderated,omitempty"`
-	Welcome       *string                `protobuf:"bytes,11,opt,name=welcome,proto3,oneof" json:"welcome,omitempty"`
-	Audio         *bool                  `protobuf:"varint,12,opt,name=audio,proto3,oneof" json:"audio,omitempty"`
-	Video         *bool                  `protobuf:"varint,13,opt,name=video,proto3,oneof" json:"video,omitempty"`
-	Whiteboard    *bool                  `protobuf:"varint,14,opt,name=whiteboard,proto3,oneof" json:"whiteboard,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name       *string                `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	Desc       *string                `protobuf:"bytes,3,opt,name=desc,proto3,oneof" json:"desc,omitempty"`
+	Owner      *string                `protobuf:"bytes,4,opt,name=owner,proto3,oneof" json:"owner,omitempty"`
+	Speaker    *string                `protobuf:"bytes,5,opt,name=speaker,proto3,oneof" json:"speaker,omitempty"`
+	Max        *int32                 `protobuf:"varint,6,opt,name=max,proto3,oneof" json:"max,omitempty"`
+	Guests     *bool                  `protobuf:"varint,7,opt,name=guests,proto3,oneof" json:"guests,omitempty"`
+	Password   *string                `protobuf:"bytes,8,opt,name=password,proto3,oneof" json:"password,omitempty"`
+	Open       *bool                  `protobuf:"varint,9,opt,name=open,proto3,oneof" json:"open,omitempty"`
+	Moderated  *bool                  `protobuf:"varint,10,opt,name=moderated,proto3,oneof" json:"moderated,omitempty"`
+	Welcome    *string                `protobuf:"bytes,11,opt,name=welcome,proto3,oneof" json:"welcome,omitempty"`
+	Audio      *bool                  `protobuf:"varint,12,opt,name=audio,proto3,oneof" json:"audio,omitempty"`
+	Video      *bool                  `protobuf:"varint,13,opt,name=video,proto3,oneof" json:"video,omitempty"`
+	Whiteboard *bool                  `protobuf:"varint,14,opt,name=whiteboard,proto3,oneof" json:"whiteboard,omitempty"`
+	// schedule, when set, replaces the opening times (no times: none).
+	Schedule *HostOpenTimes `protobuf:"bytes,15,opt,name=schedule,proto3,oneof" json:"schedule,omitempty"`
+	// zone, when set, is the room's own IANA zone ("": the group's).
+	Zone          *string `protobuf:"bytes,16,opt,name=zone,proto3,oneof" json:"zone,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1112,6 +1116,136 @@ func (x *HostRoomEdit) GetWhiteboard() bool {
 	return false
 }
 
+func (x *HostRoomEdit) GetSchedule() *HostOpenTimes {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *HostRoomEdit) GetZone() string {
+	if x != nil && x.Zone != nil {
+		return *x.Zone
+	}
+	return ""
+}
+
+// HostOpenTimes is a room's opening times.
+type HostOpenTimes struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Times         []*OpenTime            `protobuf:"bytes,1,rep,name=times,proto3" json:"times,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostOpenTimes) Reset() {
+	*x = HostOpenTimes{}
+	mi := &file_hostapi_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostOpenTimes) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostOpenTimes) ProtoMessage() {}
+
+func (x *HostOpenTimes) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostOpenTimes.ProtoReflect.Descriptor instead.
+func (*HostOpenTimes) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *HostOpenTimes) GetTimes() []*OpenTime {
+	if x != nil {
+		return x.Times
+	}
+	return nil
+}
+
+// HostRoomSchedule is a module's verdict on a scheduled room: closed by
+// its timetable or not, when that next changes (0: never), and whether a
+// closing takes the members out (sdk.ScheduleState).
+type HostRoomSchedule struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Id                 int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Closed             bool                   `protobuf:"varint,2,opt,name=closed,proto3" json:"closed,omitempty"`
+	NextChangeUnixNano int64                  `protobuf:"varint,3,opt,name=next_change_unix_nano,json=nextChangeUnixNano,proto3" json:"next_change_unix_nano,omitempty"`
+	MoveOut            bool                   `protobuf:"varint,4,opt,name=move_out,json=moveOut,proto3" json:"move_out,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *HostRoomSchedule) Reset() {
+	*x = HostRoomSchedule{}
+	mi := &file_hostapi_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostRoomSchedule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostRoomSchedule) ProtoMessage() {}
+
+func (x *HostRoomSchedule) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostRoomSchedule.ProtoReflect.Descriptor instead.
+func (*HostRoomSchedule) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *HostRoomSchedule) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *HostRoomSchedule) GetClosed() bool {
+	if x != nil {
+		return x.Closed
+	}
+	return false
+}
+
+func (x *HostRoomSchedule) GetNextChangeUnixNano() int64 {
+	if x != nil {
+		return x.NextChangeUnixNano
+	}
+	return 0
+}
+
+func (x *HostRoomSchedule) GetMoveOut() bool {
+	if x != nil {
+		return x.MoveOut
+	}
+	return false
+}
+
 // HostMember is a room member with its role.
 type HostMember struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1125,7 +1259,7 @@ type HostMember struct {
 
 func (x *HostMember) Reset() {
 	*x = HostMember{}
-	mi := &file_hostapi_proto_msgTypes[17]
+	mi := &file_hostapi_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1137,7 +1271,7 @@ func (x *HostMember) String() string {
 func (*HostMember) ProtoMessage() {}
 
 func (x *HostMember) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[17]
+	mi := &file_hostapi_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1150,7 +1284,7 @@ func (x *HostMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostMember.ProtoReflect.Descriptor instead.
 func (*HostMember) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{17}
+	return file_hostapi_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *HostMember) GetName() string {
@@ -1191,7 +1325,7 @@ type HostMemberList struct {
 
 func (x *HostMemberList) Reset() {
 	*x = HostMemberList{}
-	mi := &file_hostapi_proto_msgTypes[18]
+	mi := &file_hostapi_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1203,7 +1337,7 @@ func (x *HostMemberList) String() string {
 func (*HostMemberList) ProtoMessage() {}
 
 func (x *HostMemberList) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[18]
+	mi := &file_hostapi_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1216,7 +1350,7 @@ func (x *HostMemberList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostMemberList.ProtoReflect.Descriptor instead.
 func (*HostMemberList) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{18}
+	return file_hostapi_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *HostMemberList) GetMembers() []*HostMember {
@@ -1241,7 +1375,7 @@ type HostKickRequest struct {
 
 func (x *HostKickRequest) Reset() {
 	*x = HostKickRequest{}
-	mi := &file_hostapi_proto_msgTypes[19]
+	mi := &file_hostapi_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +1387,7 @@ func (x *HostKickRequest) String() string {
 func (*HostKickRequest) ProtoMessage() {}
 
 func (x *HostKickRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[19]
+	mi := &file_hostapi_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +1400,7 @@ func (x *HostKickRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostKickRequest.ProtoReflect.Descriptor instead.
 func (*HostKickRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{19}
+	return file_hostapi_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *HostKickRequest) GetName() string {
@@ -1315,7 +1449,7 @@ type HostMoveRequest struct {
 
 func (x *HostMoveRequest) Reset() {
 	*x = HostMoveRequest{}
-	mi := &file_hostapi_proto_msgTypes[20]
+	mi := &file_hostapi_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1327,7 +1461,7 @@ func (x *HostMoveRequest) String() string {
 func (*HostMoveRequest) ProtoMessage() {}
 
 func (x *HostMoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[20]
+	mi := &file_hostapi_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1340,7 +1474,7 @@ func (x *HostMoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostMoveRequest.ProtoReflect.Descriptor instead.
 func (*HostMoveRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{20}
+	return file_hostapi_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *HostMoveRequest) GetName() string {
@@ -1379,7 +1513,7 @@ type HostSanction struct {
 
 func (x *HostSanction) Reset() {
 	*x = HostSanction{}
-	mi := &file_hostapi_proto_msgTypes[21]
+	mi := &file_hostapi_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1391,7 +1525,7 @@ func (x *HostSanction) String() string {
 func (*HostSanction) ProtoMessage() {}
 
 func (x *HostSanction) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[21]
+	mi := &file_hostapi_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1404,7 +1538,7 @@ func (x *HostSanction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostSanction.ProtoReflect.Descriptor instead.
 func (*HostSanction) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{21}
+	return file_hostapi_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *HostSanction) GetId() int64 {
@@ -1502,7 +1636,7 @@ type HostLiftRequest struct {
 
 func (x *HostLiftRequest) Reset() {
 	*x = HostLiftRequest{}
-	mi := &file_hostapi_proto_msgTypes[22]
+	mi := &file_hostapi_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1514,7 +1648,7 @@ func (x *HostLiftRequest) String() string {
 func (*HostLiftRequest) ProtoMessage() {}
 
 func (x *HostLiftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[22]
+	mi := &file_hostapi_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1527,7 +1661,7 @@ func (x *HostLiftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostLiftRequest.ProtoReflect.Descriptor instead.
 func (*HostLiftRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{22}
+	return file_hostapi_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *HostLiftRequest) GetId() int64 {
@@ -1557,7 +1691,7 @@ type HostSanctionFilter struct {
 
 func (x *HostSanctionFilter) Reset() {
 	*x = HostSanctionFilter{}
-	mi := &file_hostapi_proto_msgTypes[23]
+	mi := &file_hostapi_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1569,7 +1703,7 @@ func (x *HostSanctionFilter) String() string {
 func (*HostSanctionFilter) ProtoMessage() {}
 
 func (x *HostSanctionFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[23]
+	mi := &file_hostapi_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1582,7 +1716,7 @@ func (x *HostSanctionFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostSanctionFilter.ProtoReflect.Descriptor instead.
 func (*HostSanctionFilter) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{23}
+	return file_hostapi_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *HostSanctionFilter) GetKind() string {
@@ -1623,7 +1757,7 @@ type HostSanctionList struct {
 
 func (x *HostSanctionList) Reset() {
 	*x = HostSanctionList{}
-	mi := &file_hostapi_proto_msgTypes[24]
+	mi := &file_hostapi_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +1769,7 @@ func (x *HostSanctionList) String() string {
 func (*HostSanctionList) ProtoMessage() {}
 
 func (x *HostSanctionList) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[24]
+	mi := &file_hostapi_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +1782,7 @@ func (x *HostSanctionList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostSanctionList.ProtoReflect.Descriptor instead.
 func (*HostSanctionList) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{24}
+	return file_hostapi_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *HostSanctionList) GetSanctions() []*HostSanction {
@@ -1671,7 +1805,7 @@ type HostAudience struct {
 
 func (x *HostAudience) Reset() {
 	*x = HostAudience{}
-	mi := &file_hostapi_proto_msgTypes[25]
+	mi := &file_hostapi_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1683,7 +1817,7 @@ func (x *HostAudience) String() string {
 func (*HostAudience) ProtoMessage() {}
 
 func (x *HostAudience) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[25]
+	mi := &file_hostapi_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1696,7 +1830,7 @@ func (x *HostAudience) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostAudience.ProtoReflect.Descriptor instead.
 func (*HostAudience) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{25}
+	return file_hostapi_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *HostAudience) GetKind() string {
@@ -1735,7 +1869,7 @@ type HostSendRequest struct {
 
 func (x *HostSendRequest) Reset() {
 	*x = HostSendRequest{}
-	mi := &file_hostapi_proto_msgTypes[26]
+	mi := &file_hostapi_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1747,7 +1881,7 @@ func (x *HostSendRequest) String() string {
 func (*HostSendRequest) ProtoMessage() {}
 
 func (x *HostSendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[26]
+	mi := &file_hostapi_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1760,7 +1894,7 @@ func (x *HostSendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostSendRequest.ProtoReflect.Descriptor instead.
 func (*HostSendRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{26}
+	return file_hostapi_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *HostSendRequest) GetTo() *HostAudience {
@@ -1808,7 +1942,7 @@ type HostSendResponse struct {
 
 func (x *HostSendResponse) Reset() {
 	*x = HostSendResponse{}
-	mi := &file_hostapi_proto_msgTypes[27]
+	mi := &file_hostapi_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1820,7 +1954,7 @@ func (x *HostSendResponse) String() string {
 func (*HostSendResponse) ProtoMessage() {}
 
 func (x *HostSendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[27]
+	mi := &file_hostapi_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1833,7 +1967,7 @@ func (x *HostSendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostSendResponse.ProtoReflect.Descriptor instead.
 func (*HostSendResponse) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{27}
+	return file_hostapi_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *HostSendResponse) GetDelivered() int32 {
@@ -1857,7 +1991,7 @@ type HostSayRequest struct {
 
 func (x *HostSayRequest) Reset() {
 	*x = HostSayRequest{}
-	mi := &file_hostapi_proto_msgTypes[28]
+	mi := &file_hostapi_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1869,7 +2003,7 @@ func (x *HostSayRequest) String() string {
 func (*HostSayRequest) ProtoMessage() {}
 
 func (x *HostSayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[28]
+	mi := &file_hostapi_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1882,7 +2016,7 @@ func (x *HostSayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostSayRequest.ProtoReflect.Descriptor instead.
 func (*HostSayRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{28}
+	return file_hostapi_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *HostSayRequest) GetFrom() string {
@@ -1933,7 +2067,7 @@ type HostHeld struct {
 
 func (x *HostHeld) Reset() {
 	*x = HostHeld{}
-	mi := &file_hostapi_proto_msgTypes[29]
+	mi := &file_hostapi_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1945,7 +2079,7 @@ func (x *HostHeld) String() string {
 func (*HostHeld) ProtoMessage() {}
 
 func (x *HostHeld) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[29]
+	mi := &file_hostapi_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1958,7 +2092,7 @@ func (x *HostHeld) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostHeld.ProtoReflect.Descriptor instead.
 func (*HostHeld) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{29}
+	return file_hostapi_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *HostHeld) GetId() int64 {
@@ -1999,7 +2133,7 @@ type HostHeldList struct {
 
 func (x *HostHeldList) Reset() {
 	*x = HostHeldList{}
-	mi := &file_hostapi_proto_msgTypes[30]
+	mi := &file_hostapi_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2011,7 +2145,7 @@ func (x *HostHeldList) String() string {
 func (*HostHeldList) ProtoMessage() {}
 
 func (x *HostHeldList) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[30]
+	mi := &file_hostapi_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2024,7 +2158,7 @@ func (x *HostHeldList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostHeldList.ProtoReflect.Descriptor instead.
 func (*HostHeldList) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{30}
+	return file_hostapi_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *HostHeldList) GetHeld() []*HostHeld {
@@ -2044,7 +2178,7 @@ type HostHeldID struct {
 
 func (x *HostHeldID) Reset() {
 	*x = HostHeldID{}
-	mi := &file_hostapi_proto_msgTypes[31]
+	mi := &file_hostapi_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2056,7 +2190,7 @@ func (x *HostHeldID) String() string {
 func (*HostHeldID) ProtoMessage() {}
 
 func (x *HostHeldID) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[31]
+	mi := &file_hostapi_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2069,7 +2203,7 @@ func (x *HostHeldID) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostHeldID.ProtoReflect.Descriptor instead.
 func (*HostHeldID) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{31}
+	return file_hostapi_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *HostHeldID) GetId() int64 {
@@ -2091,7 +2225,7 @@ type HostDeclineRequest struct {
 
 func (x *HostDeclineRequest) Reset() {
 	*x = HostDeclineRequest{}
-	mi := &file_hostapi_proto_msgTypes[32]
+	mi := &file_hostapi_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2103,7 +2237,7 @@ func (x *HostDeclineRequest) String() string {
 func (*HostDeclineRequest) ProtoMessage() {}
 
 func (x *HostDeclineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[32]
+	mi := &file_hostapi_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2116,7 +2250,7 @@ func (x *HostDeclineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDeclineRequest.ProtoReflect.Descriptor instead.
 func (*HostDeclineRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{32}
+	return file_hostapi_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *HostDeclineRequest) GetId() int64 {
@@ -2143,7 +2277,7 @@ type HostDocKey struct {
 
 func (x *HostDocKey) Reset() {
 	*x = HostDocKey{}
-	mi := &file_hostapi_proto_msgTypes[33]
+	mi := &file_hostapi_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2155,7 +2289,7 @@ func (x *HostDocKey) String() string {
 func (*HostDocKey) ProtoMessage() {}
 
 func (x *HostDocKey) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[33]
+	mi := &file_hostapi_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2168,7 +2302,7 @@ func (x *HostDocKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocKey.ProtoReflect.Descriptor instead.
 func (*HostDocKey) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{33}
+	return file_hostapi_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *HostDocKey) GetKey() string {
@@ -2195,7 +2329,7 @@ type HostDocChunk struct {
 
 func (x *HostDocChunk) Reset() {
 	*x = HostDocChunk{}
-	mi := &file_hostapi_proto_msgTypes[34]
+	mi := &file_hostapi_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2207,7 +2341,7 @@ func (x *HostDocChunk) String() string {
 func (*HostDocChunk) ProtoMessage() {}
 
 func (x *HostDocChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[34]
+	mi := &file_hostapi_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2220,7 +2354,7 @@ func (x *HostDocChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocChunk.ProtoReflect.Descriptor instead.
 func (*HostDocChunk) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{34}
+	return file_hostapi_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *HostDocChunk) GetKey() string {
@@ -2278,7 +2412,7 @@ type HostDocInfo struct {
 
 func (x *HostDocInfo) Reset() {
 	*x = HostDocInfo{}
-	mi := &file_hostapi_proto_msgTypes[35]
+	mi := &file_hostapi_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2290,7 +2424,7 @@ func (x *HostDocInfo) String() string {
 func (*HostDocInfo) ProtoMessage() {}
 
 func (x *HostDocInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[35]
+	mi := &file_hostapi_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2303,7 +2437,7 @@ func (x *HostDocInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocInfo.ProtoReflect.Descriptor instead.
 func (*HostDocInfo) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{35}
+	return file_hostapi_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *HostDocInfo) GetKey() string {
@@ -2345,7 +2479,7 @@ type HostDocDeleteRequest struct {
 
 func (x *HostDocDeleteRequest) Reset() {
 	*x = HostDocDeleteRequest{}
-	mi := &file_hostapi_proto_msgTypes[36]
+	mi := &file_hostapi_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2357,7 +2491,7 @@ func (x *HostDocDeleteRequest) String() string {
 func (*HostDocDeleteRequest) ProtoMessage() {}
 
 func (x *HostDocDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[36]
+	mi := &file_hostapi_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2370,7 +2504,7 @@ func (x *HostDocDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocDeleteRequest.ProtoReflect.Descriptor instead.
 func (*HostDocDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{36}
+	return file_hostapi_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *HostDocDeleteRequest) GetKey() string {
@@ -2397,7 +2531,7 @@ type HostDocListRequest struct {
 
 func (x *HostDocListRequest) Reset() {
 	*x = HostDocListRequest{}
-	mi := &file_hostapi_proto_msgTypes[37]
+	mi := &file_hostapi_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2409,7 +2543,7 @@ func (x *HostDocListRequest) String() string {
 func (*HostDocListRequest) ProtoMessage() {}
 
 func (x *HostDocListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[37]
+	mi := &file_hostapi_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2422,7 +2556,7 @@ func (x *HostDocListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocListRequest.ProtoReflect.Descriptor instead.
 func (*HostDocListRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{37}
+	return file_hostapi_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *HostDocListRequest) GetPrefix() string {
@@ -2442,7 +2576,7 @@ type HostDocList struct {
 
 func (x *HostDocList) Reset() {
 	*x = HostDocList{}
-	mi := &file_hostapi_proto_msgTypes[38]
+	mi := &file_hostapi_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2454,7 +2588,7 @@ func (x *HostDocList) String() string {
 func (*HostDocList) ProtoMessage() {}
 
 func (x *HostDocList) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[38]
+	mi := &file_hostapi_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2467,7 +2601,7 @@ func (x *HostDocList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocList.ProtoReflect.Descriptor instead.
 func (*HostDocList) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{38}
+	return file_hostapi_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *HostDocList) GetDocs() []*HostDocInfo {
@@ -2542,7 +2676,7 @@ const file_hostapi_proto_rawDesc = "" +
 	"\x05rooms\x18\x01 \x03(\v2\x13.parlor.sdk.v1.RoomR\x05rooms\"\x1c\n" +
 	"\n" +
 	"HostRoomID\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x03R\x02id\"\xa3\x04\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\"\x91\x05\n" +
 	"\fHostRoomEdit\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x17\n" +
 	"\x04name\x18\x02 \x01(\tH\x00R\x04name\x88\x01\x01\x12\x17\n" +
@@ -2561,7 +2695,9 @@ const file_hostapi_proto_rawDesc = "" +
 	"\x05video\x18\r \x01(\bH\vR\x05video\x88\x01\x01\x12#\n" +
 	"\n" +
 	"whiteboard\x18\x0e \x01(\bH\fR\n" +
-	"whiteboard\x88\x01\x01B\a\n" +
+	"whiteboard\x88\x01\x01\x12=\n" +
+	"\bschedule\x18\x0f \x01(\v2\x1c.parlor.sdk.v1.HostOpenTimesH\rR\bschedule\x88\x01\x01\x12\x17\n" +
+	"\x04zone\x18\x10 \x01(\tH\x0eR\x04zone\x88\x01\x01B\a\n" +
 	"\x05_nameB\a\n" +
 	"\x05_descB\b\n" +
 	"\x06_ownerB\n" +
@@ -2577,7 +2713,16 @@ const file_hostapi_proto_rawDesc = "" +
 	"\b_welcomeB\b\n" +
 	"\x06_audioB\b\n" +
 	"\x06_videoB\r\n" +
-	"\v_whiteboard\"f\n" +
+	"\v_whiteboardB\v\n" +
+	"\t_scheduleB\a\n" +
+	"\x05_zone\">\n" +
+	"\rHostOpenTimes\x12-\n" +
+	"\x05times\x18\x01 \x03(\v2\x17.parlor.sdk.v1.OpenTimeR\x05times\"\x88\x01\n" +
+	"\x10HostRoomSchedule\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x16\n" +
+	"\x06closed\x18\x02 \x01(\bR\x06closed\x121\n" +
+	"\x15next_change_unix_nano\x18\x03 \x01(\x03R\x12nextChangeUnixNano\x12\x19\n" +
+	"\bmove_out\x18\x04 \x01(\bR\amoveOut\"f\n" +
 	"\n" +
 	"HostMember\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
@@ -2672,7 +2817,7 @@ const file_hostapi_proto_rawDesc = "" +
 	"\x12HostDocListRequest\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\tR\x06prefix\"=\n" +
 	"\vHostDocList\x12.\n" +
-	"\x04docs\x18\x01 \x03(\v2\x1a.parlor.sdk.v1.HostDocInfoR\x04docs2\xab\x11\n" +
+	"\x04docs\x18\x01 \x03(\v2\x1a.parlor.sdk.v1.HostDocInfoR\x04docs2\xf4\x11\n" +
 	"\aHostAPI\x12?\n" +
 	"\bFindUser\x12\x1e.parlor.sdk.v1.FindUserRequest\x1a\x13.parlor.sdk.v1.User\x12C\n" +
 	"\n" +
@@ -2694,6 +2839,7 @@ const file_hostapi_proto_rawDesc = "" +
 	"\bEditRoom\x12\x1b.parlor.sdk.v1.HostRoomEdit\x1a\x13.parlor.sdk.v1.Room\x12=\n" +
 	"\n" +
 	"DeleteRoom\x12\x19.parlor.sdk.v1.HostRoomID\x1a\x14.parlor.sdk.v1.Empty\x12G\n" +
+	"\x0fSetRoomSchedule\x12\x1f.parlor.sdk.v1.HostRoomSchedule\x1a\x13.parlor.sdk.v1.Room\x12G\n" +
 	"\vListMembers\x12\x19.parlor.sdk.v1.HostRoomID\x1a\x1d.parlor.sdk.v1.HostMemberList\x12B\n" +
 	"\n" +
 	"KickMember\x12\x1e.parlor.sdk.v1.HostKickRequest\x1a\x14.parlor.sdk.v1.Empty\x12B\n" +
@@ -2726,7 +2872,7 @@ func file_hostapi_proto_rawDescGZIP() []byte {
 	return file_hostapi_proto_rawDescData
 }
 
-var file_hostapi_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_hostapi_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_hostapi_proto_goTypes = []any{
 	(*Empty)(nil),                 // 0: parlor.sdk.v1.Empty
 	(*User)(nil),                  // 1: parlor.sdk.v1.User
@@ -2745,110 +2891,117 @@ var file_hostapi_proto_goTypes = []any{
 	(*HostRoomList)(nil),          // 14: parlor.sdk.v1.HostRoomList
 	(*HostRoomID)(nil),            // 15: parlor.sdk.v1.HostRoomID
 	(*HostRoomEdit)(nil),          // 16: parlor.sdk.v1.HostRoomEdit
-	(*HostMember)(nil),            // 17: parlor.sdk.v1.HostMember
-	(*HostMemberList)(nil),        // 18: parlor.sdk.v1.HostMemberList
-	(*HostKickRequest)(nil),       // 19: parlor.sdk.v1.HostKickRequest
-	(*HostMoveRequest)(nil),       // 20: parlor.sdk.v1.HostMoveRequest
-	(*HostSanction)(nil),          // 21: parlor.sdk.v1.HostSanction
-	(*HostLiftRequest)(nil),       // 22: parlor.sdk.v1.HostLiftRequest
-	(*HostSanctionFilter)(nil),    // 23: parlor.sdk.v1.HostSanctionFilter
-	(*HostSanctionList)(nil),      // 24: parlor.sdk.v1.HostSanctionList
-	(*HostAudience)(nil),          // 25: parlor.sdk.v1.HostAudience
-	(*HostSendRequest)(nil),       // 26: parlor.sdk.v1.HostSendRequest
-	(*HostSendResponse)(nil),      // 27: parlor.sdk.v1.HostSendResponse
-	(*HostSayRequest)(nil),        // 28: parlor.sdk.v1.HostSayRequest
-	(*HostHeld)(nil),              // 29: parlor.sdk.v1.HostHeld
-	(*HostHeldList)(nil),          // 30: parlor.sdk.v1.HostHeldList
-	(*HostHeldID)(nil),            // 31: parlor.sdk.v1.HostHeldID
-	(*HostDeclineRequest)(nil),    // 32: parlor.sdk.v1.HostDeclineRequest
-	(*HostDocKey)(nil),            // 33: parlor.sdk.v1.HostDocKey
-	(*HostDocChunk)(nil),          // 34: parlor.sdk.v1.HostDocChunk
-	(*HostDocInfo)(nil),           // 35: parlor.sdk.v1.HostDocInfo
-	(*HostDocDeleteRequest)(nil),  // 36: parlor.sdk.v1.HostDocDeleteRequest
-	(*HostDocListRequest)(nil),    // 37: parlor.sdk.v1.HostDocListRequest
-	(*HostDocList)(nil),           // 38: parlor.sdk.v1.HostDocList
-	(*Room)(nil),                  // 39: parlor.sdk.v1.Room
-	(*Style)(nil),                 // 40: parlor.sdk.v1.Style
-	(*Message)(nil),               // 41: parlor.sdk.v1.Message
+	(*HostOpenTimes)(nil),         // 17: parlor.sdk.v1.HostOpenTimes
+	(*HostRoomSchedule)(nil),      // 18: parlor.sdk.v1.HostRoomSchedule
+	(*HostMember)(nil),            // 19: parlor.sdk.v1.HostMember
+	(*HostMemberList)(nil),        // 20: parlor.sdk.v1.HostMemberList
+	(*HostKickRequest)(nil),       // 21: parlor.sdk.v1.HostKickRequest
+	(*HostMoveRequest)(nil),       // 22: parlor.sdk.v1.HostMoveRequest
+	(*HostSanction)(nil),          // 23: parlor.sdk.v1.HostSanction
+	(*HostLiftRequest)(nil),       // 24: parlor.sdk.v1.HostLiftRequest
+	(*HostSanctionFilter)(nil),    // 25: parlor.sdk.v1.HostSanctionFilter
+	(*HostSanctionList)(nil),      // 26: parlor.sdk.v1.HostSanctionList
+	(*HostAudience)(nil),          // 27: parlor.sdk.v1.HostAudience
+	(*HostSendRequest)(nil),       // 28: parlor.sdk.v1.HostSendRequest
+	(*HostSendResponse)(nil),      // 29: parlor.sdk.v1.HostSendResponse
+	(*HostSayRequest)(nil),        // 30: parlor.sdk.v1.HostSayRequest
+	(*HostHeld)(nil),              // 31: parlor.sdk.v1.HostHeld
+	(*HostHeldList)(nil),          // 32: parlor.sdk.v1.HostHeldList
+	(*HostHeldID)(nil),            // 33: parlor.sdk.v1.HostHeldID
+	(*HostDeclineRequest)(nil),    // 34: parlor.sdk.v1.HostDeclineRequest
+	(*HostDocKey)(nil),            // 35: parlor.sdk.v1.HostDocKey
+	(*HostDocChunk)(nil),          // 36: parlor.sdk.v1.HostDocChunk
+	(*HostDocInfo)(nil),           // 37: parlor.sdk.v1.HostDocInfo
+	(*HostDocDeleteRequest)(nil),  // 38: parlor.sdk.v1.HostDocDeleteRequest
+	(*HostDocListRequest)(nil),    // 39: parlor.sdk.v1.HostDocListRequest
+	(*HostDocList)(nil),           // 40: parlor.sdk.v1.HostDocList
+	(*Room)(nil),                  // 41: parlor.sdk.v1.Room
+	(*OpenTime)(nil),              // 42: parlor.sdk.v1.OpenTime
+	(*Style)(nil),                 // 43: parlor.sdk.v1.Style
+	(*Message)(nil),               // 44: parlor.sdk.v1.Message
 }
 var file_hostapi_proto_depIdxs = []int32{
-	39, // 0: parlor.sdk.v1.HostRoomList.rooms:type_name -> parlor.sdk.v1.Room
-	17, // 1: parlor.sdk.v1.HostMemberList.members:type_name -> parlor.sdk.v1.HostMember
-	21, // 2: parlor.sdk.v1.HostSanctionList.sanctions:type_name -> parlor.sdk.v1.HostSanction
-	25, // 3: parlor.sdk.v1.HostSendRequest.to:type_name -> parlor.sdk.v1.HostAudience
-	40, // 4: parlor.sdk.v1.HostSayRequest.style:type_name -> parlor.sdk.v1.Style
-	41, // 5: parlor.sdk.v1.HostHeld.message:type_name -> parlor.sdk.v1.Message
-	29, // 6: parlor.sdk.v1.HostHeldList.held:type_name -> parlor.sdk.v1.HostHeld
-	35, // 7: parlor.sdk.v1.HostDocList.docs:type_name -> parlor.sdk.v1.HostDocInfo
-	2,  // 8: parlor.sdk.v1.HostAPI.FindUser:input_type -> parlor.sdk.v1.FindUserRequest
-	3,  // 9: parlor.sdk.v1.HostAPI.CreateUser:input_type -> parlor.sdk.v1.CreateUserRequest
-	4,  // 10: parlor.sdk.v1.HostAPI.EditUser:input_type -> parlor.sdk.v1.EditUserRequest
-	5,  // 11: parlor.sdk.v1.HostAPI.DeleteUser:input_type -> parlor.sdk.v1.UserID
-	6,  // 12: parlor.sdk.v1.HostAPI.SetPassword:input_type -> parlor.sdk.v1.SetPasswordRequest
-	7,  // 13: parlor.sdk.v1.HostAPI.IssueSession:input_type -> parlor.sdk.v1.IssueSessionRequest
-	9,  // 14: parlor.sdk.v1.HostAPI.RevokeSession:input_type -> parlor.sdk.v1.RevokeSessionRequest
-	5,  // 15: parlor.sdk.v1.HostAPI.RevokeUserSessions:input_type -> parlor.sdk.v1.UserID
-	11, // 16: parlor.sdk.v1.HostAPI.KVGet:input_type -> parlor.sdk.v1.KVKey
-	13, // 17: parlor.sdk.v1.HostAPI.KVSet:input_type -> parlor.sdk.v1.KVSetRequest
-	11, // 18: parlor.sdk.v1.HostAPI.KVDelete:input_type -> parlor.sdk.v1.KVKey
-	0,  // 19: parlor.sdk.v1.HostAPI.ListRooms:input_type -> parlor.sdk.v1.Empty
-	15, // 20: parlor.sdk.v1.HostAPI.GetRoom:input_type -> parlor.sdk.v1.HostRoomID
-	39, // 21: parlor.sdk.v1.HostAPI.CreateRoom:input_type -> parlor.sdk.v1.Room
-	16, // 22: parlor.sdk.v1.HostAPI.EditRoom:input_type -> parlor.sdk.v1.HostRoomEdit
-	15, // 23: parlor.sdk.v1.HostAPI.DeleteRoom:input_type -> parlor.sdk.v1.HostRoomID
-	15, // 24: parlor.sdk.v1.HostAPI.ListMembers:input_type -> parlor.sdk.v1.HostRoomID
-	19, // 25: parlor.sdk.v1.HostAPI.KickMember:input_type -> parlor.sdk.v1.HostKickRequest
-	20, // 26: parlor.sdk.v1.HostAPI.MoveMember:input_type -> parlor.sdk.v1.HostMoveRequest
-	21, // 27: parlor.sdk.v1.HostAPI.AddSanction:input_type -> parlor.sdk.v1.HostSanction
-	22, // 28: parlor.sdk.v1.HostAPI.LiftSanction:input_type -> parlor.sdk.v1.HostLiftRequest
-	23, // 29: parlor.sdk.v1.HostAPI.ListSanctions:input_type -> parlor.sdk.v1.HostSanctionFilter
-	26, // 30: parlor.sdk.v1.HostAPI.SendNotice:input_type -> parlor.sdk.v1.HostSendRequest
-	26, // 31: parlor.sdk.v1.HostAPI.SendEvent:input_type -> parlor.sdk.v1.HostSendRequest
-	28, // 32: parlor.sdk.v1.HostAPI.SayAs:input_type -> parlor.sdk.v1.HostSayRequest
-	15, // 33: parlor.sdk.v1.HostAPI.ListHeld:input_type -> parlor.sdk.v1.HostRoomID
-	31, // 34: parlor.sdk.v1.HostAPI.ReleaseHeld:input_type -> parlor.sdk.v1.HostHeldID
-	32, // 35: parlor.sdk.v1.HostAPI.DeclineHeld:input_type -> parlor.sdk.v1.HostDeclineRequest
-	33, // 36: parlor.sdk.v1.HostAPI.DocGet:input_type -> parlor.sdk.v1.HostDocKey
-	34, // 37: parlor.sdk.v1.HostAPI.DocPut:input_type -> parlor.sdk.v1.HostDocChunk
-	36, // 38: parlor.sdk.v1.HostAPI.DocDelete:input_type -> parlor.sdk.v1.HostDocDeleteRequest
-	37, // 39: parlor.sdk.v1.HostAPI.DocList:input_type -> parlor.sdk.v1.HostDocListRequest
-	1,  // 40: parlor.sdk.v1.HostAPI.FindUser:output_type -> parlor.sdk.v1.User
-	1,  // 41: parlor.sdk.v1.HostAPI.CreateUser:output_type -> parlor.sdk.v1.User
-	1,  // 42: parlor.sdk.v1.HostAPI.EditUser:output_type -> parlor.sdk.v1.User
-	0,  // 43: parlor.sdk.v1.HostAPI.DeleteUser:output_type -> parlor.sdk.v1.Empty
-	0,  // 44: parlor.sdk.v1.HostAPI.SetPassword:output_type -> parlor.sdk.v1.Empty
-	8,  // 45: parlor.sdk.v1.HostAPI.IssueSession:output_type -> parlor.sdk.v1.Session
-	10, // 46: parlor.sdk.v1.HostAPI.RevokeSession:output_type -> parlor.sdk.v1.RevokeSessionResponse
-	10, // 47: parlor.sdk.v1.HostAPI.RevokeUserSessions:output_type -> parlor.sdk.v1.RevokeSessionResponse
-	12, // 48: parlor.sdk.v1.HostAPI.KVGet:output_type -> parlor.sdk.v1.KVValue
-	0,  // 49: parlor.sdk.v1.HostAPI.KVSet:output_type -> parlor.sdk.v1.Empty
-	0,  // 50: parlor.sdk.v1.HostAPI.KVDelete:output_type -> parlor.sdk.v1.Empty
-	14, // 51: parlor.sdk.v1.HostAPI.ListRooms:output_type -> parlor.sdk.v1.HostRoomList
-	39, // 52: parlor.sdk.v1.HostAPI.GetRoom:output_type -> parlor.sdk.v1.Room
-	39, // 53: parlor.sdk.v1.HostAPI.CreateRoom:output_type -> parlor.sdk.v1.Room
-	39, // 54: parlor.sdk.v1.HostAPI.EditRoom:output_type -> parlor.sdk.v1.Room
-	0,  // 55: parlor.sdk.v1.HostAPI.DeleteRoom:output_type -> parlor.sdk.v1.Empty
-	18, // 56: parlor.sdk.v1.HostAPI.ListMembers:output_type -> parlor.sdk.v1.HostMemberList
-	0,  // 57: parlor.sdk.v1.HostAPI.KickMember:output_type -> parlor.sdk.v1.Empty
-	0,  // 58: parlor.sdk.v1.HostAPI.MoveMember:output_type -> parlor.sdk.v1.Empty
-	21, // 59: parlor.sdk.v1.HostAPI.AddSanction:output_type -> parlor.sdk.v1.HostSanction
-	21, // 60: parlor.sdk.v1.HostAPI.LiftSanction:output_type -> parlor.sdk.v1.HostSanction
-	24, // 61: parlor.sdk.v1.HostAPI.ListSanctions:output_type -> parlor.sdk.v1.HostSanctionList
-	27, // 62: parlor.sdk.v1.HostAPI.SendNotice:output_type -> parlor.sdk.v1.HostSendResponse
-	27, // 63: parlor.sdk.v1.HostAPI.SendEvent:output_type -> parlor.sdk.v1.HostSendResponse
-	41, // 64: parlor.sdk.v1.HostAPI.SayAs:output_type -> parlor.sdk.v1.Message
-	30, // 65: parlor.sdk.v1.HostAPI.ListHeld:output_type -> parlor.sdk.v1.HostHeldList
-	41, // 66: parlor.sdk.v1.HostAPI.ReleaseHeld:output_type -> parlor.sdk.v1.Message
-	0,  // 67: parlor.sdk.v1.HostAPI.DeclineHeld:output_type -> parlor.sdk.v1.Empty
-	34, // 68: parlor.sdk.v1.HostAPI.DocGet:output_type -> parlor.sdk.v1.HostDocChunk
-	35, // 69: parlor.sdk.v1.HostAPI.DocPut:output_type -> parlor.sdk.v1.HostDocInfo
-	0,  // 70: parlor.sdk.v1.HostAPI.DocDelete:output_type -> parlor.sdk.v1.Empty
-	38, // 71: parlor.sdk.v1.HostAPI.DocList:output_type -> parlor.sdk.v1.HostDocList
-	40, // [40:72] is the sub-list for method output_type
-	8,  // [8:40] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	41, // 0: parlor.sdk.v1.HostRoomList.rooms:type_name -> parlor.sdk.v1.Room
+	17, // 1: parlor.sdk.v1.HostRoomEdit.schedule:type_name -> parlor.sdk.v1.HostOpenTimes
+	42, // 2: parlor.sdk.v1.HostOpenTimes.times:type_name -> parlor.sdk.v1.OpenTime
+	19, // 3: parlor.sdk.v1.HostMemberList.members:type_name -> parlor.sdk.v1.HostMember
+	23, // 4: parlor.sdk.v1.HostSanctionList.sanctions:type_name -> parlor.sdk.v1.HostSanction
+	27, // 5: parlor.sdk.v1.HostSendRequest.to:type_name -> parlor.sdk.v1.HostAudience
+	43, // 6: parlor.sdk.v1.HostSayRequest.style:type_name -> parlor.sdk.v1.Style
+	44, // 7: parlor.sdk.v1.HostHeld.message:type_name -> parlor.sdk.v1.Message
+	31, // 8: parlor.sdk.v1.HostHeldList.held:type_name -> parlor.sdk.v1.HostHeld
+	37, // 9: parlor.sdk.v1.HostDocList.docs:type_name -> parlor.sdk.v1.HostDocInfo
+	2,  // 10: parlor.sdk.v1.HostAPI.FindUser:input_type -> parlor.sdk.v1.FindUserRequest
+	3,  // 11: parlor.sdk.v1.HostAPI.CreateUser:input_type -> parlor.sdk.v1.CreateUserRequest
+	4,  // 12: parlor.sdk.v1.HostAPI.EditUser:input_type -> parlor.sdk.v1.EditUserRequest
+	5,  // 13: parlor.sdk.v1.HostAPI.DeleteUser:input_type -> parlor.sdk.v1.UserID
+	6,  // 14: parlor.sdk.v1.HostAPI.SetPassword:input_type -> parlor.sdk.v1.SetPasswordRequest
+	7,  // 15: parlor.sdk.v1.HostAPI.IssueSession:input_type -> parlor.sdk.v1.IssueSessionRequest
+	9,  // 16: parlor.sdk.v1.HostAPI.RevokeSession:input_type -> parlor.sdk.v1.RevokeSessionRequest
+	5,  // 17: parlor.sdk.v1.HostAPI.RevokeUserSessions:input_type -> parlor.sdk.v1.UserID
+	11, // 18: parlor.sdk.v1.HostAPI.KVGet:input_type -> parlor.sdk.v1.KVKey
+	13, // 19: parlor.sdk.v1.HostAPI.KVSet:input_type -> parlor.sdk.v1.KVSetRequest
+	11, // 20: parlor.sdk.v1.HostAPI.KVDelete:input_type -> parlor.sdk.v1.KVKey
+	0,  // 21: parlor.sdk.v1.HostAPI.ListRooms:input_type -> parlor.sdk.v1.Empty
+	15, // 22: parlor.sdk.v1.HostAPI.GetRoom:input_type -> parlor.sdk.v1.HostRoomID
+	41, // 23: parlor.sdk.v1.HostAPI.CreateRoom:input_type -> parlor.sdk.v1.Room
+	16, // 24: parlor.sdk.v1.HostAPI.EditRoom:input_type -> parlor.sdk.v1.HostRoomEdit
+	15, // 25: parlor.sdk.v1.HostAPI.DeleteRoom:input_type -> parlor.sdk.v1.HostRoomID
+	18, // 26: parlor.sdk.v1.HostAPI.SetRoomSchedule:input_type -> parlor.sdk.v1.HostRoomSchedule
+	15, // 27: parlor.sdk.v1.HostAPI.ListMembers:input_type -> parlor.sdk.v1.HostRoomID
+	21, // 28: parlor.sdk.v1.HostAPI.KickMember:input_type -> parlor.sdk.v1.HostKickRequest
+	22, // 29: parlor.sdk.v1.HostAPI.MoveMember:input_type -> parlor.sdk.v1.HostMoveRequest
+	23, // 30: parlor.sdk.v1.HostAPI.AddSanction:input_type -> parlor.sdk.v1.HostSanction
+	24, // 31: parlor.sdk.v1.HostAPI.LiftSanction:input_type -> parlor.sdk.v1.HostLiftRequest
+	25, // 32: parlor.sdk.v1.HostAPI.ListSanctions:input_type -> parlor.sdk.v1.HostSanctionFilter
+	28, // 33: parlor.sdk.v1.HostAPI.SendNotice:input_type -> parlor.sdk.v1.HostSendRequest
+	28, // 34: parlor.sdk.v1.HostAPI.SendEvent:input_type -> parlor.sdk.v1.HostSendRequest
+	30, // 35: parlor.sdk.v1.HostAPI.SayAs:input_type -> parlor.sdk.v1.HostSayRequest
+	15, // 36: parlor.sdk.v1.HostAPI.ListHeld:input_type -> parlor.sdk.v1.HostRoomID
+	33, // 37: parlor.sdk.v1.HostAPI.ReleaseHeld:input_type -> parlor.sdk.v1.HostHeldID
+	34, // 38: parlor.sdk.v1.HostAPI.DeclineHeld:input_type -> parlor.sdk.v1.HostDeclineRequest
+	35, // 39: parlor.sdk.v1.HostAPI.DocGet:input_type -> parlor.sdk.v1.HostDocKey
+	36, // 40: parlor.sdk.v1.HostAPI.DocPut:input_type -> parlor.sdk.v1.HostDocChunk
+	38, // 41: parlor.sdk.v1.HostAPI.DocDelete:input_type -> parlor.sdk.v1.HostDocDeleteRequest
+	39, // 42: parlor.sdk.v1.HostAPI.DocList:input_type -> parlor.sdk.v1.HostDocListRequest
+	1,  // 43: parlor.sdk.v1.HostAPI.FindUser:output_type -> parlor.sdk.v1.User
+	1,  // 44: parlor.sdk.v1.HostAPI.CreateUser:output_type -> parlor.sdk.v1.User
+	1,  // 45: parlor.sdk.v1.HostAPI.EditUser:output_type -> parlor.sdk.v1.User
+	0,  // 46: parlor.sdk.v1.HostAPI.DeleteUser:output_type -> parlor.sdk.v1.Empty
+	0,  // 47: parlor.sdk.v1.HostAPI.SetPassword:output_type -> parlor.sdk.v1.Empty
+	8,  // 48: parlor.sdk.v1.HostAPI.IssueSession:output_type -> parlor.sdk.v1.Session
+	10, // 49: parlor.sdk.v1.HostAPI.RevokeSession:output_type -> parlor.sdk.v1.RevokeSessionResponse
+	10, // 50: parlor.sdk.v1.HostAPI.RevokeUserSessions:output_type -> parlor.sdk.v1.RevokeSessionResponse
+	12, // 51: parlor.sdk.v1.HostAPI.KVGet:output_type -> parlor.sdk.v1.KVValue
+	0,  // 52: parlor.sdk.v1.HostAPI.KVSet:output_type -> parlor.sdk.v1.Empty
+	0,  // 53: parlor.sdk.v1.HostAPI.KVDelete:output_type -> parlor.sdk.v1.Empty
+	14, // 54: parlor.sdk.v1.HostAPI.ListRooms:output_type -> parlor.sdk.v1.HostRoomList
+	41, // 55: parlor.sdk.v1.HostAPI.GetRoom:output_type -> parlor.sdk.v1.Room
+	41, // 56: parlor.sdk.v1.HostAPI.CreateRoom:output_type -> parlor.sdk.v1.Room
+	41, // 57: parlor.sdk.v1.HostAPI.EditRoom:output_type -> parlor.sdk.v1.Room
+	0,  // 58: parlor.sdk.v1.HostAPI.DeleteRoom:output_type -> parlor.sdk.v1.Empty
+	41, // 59: parlor.sdk.v1.HostAPI.SetRoomSchedule:output_type -> parlor.sdk.v1.Room
+	20, // 60: parlor.sdk.v1.HostAPI.ListMembers:output_type -> parlor.sdk.v1.HostMemberList
+	0,  // 61: parlor.sdk.v1.HostAPI.KickMember:output_type -> parlor.sdk.v1.Empty
+	0,  // 62: parlor.sdk.v1.HostAPI.MoveMember:output_type -> parlor.sdk.v1.Empty
+	23, // 63: parlor.sdk.v1.HostAPI.AddSanction:output_type -> parlor.sdk.v1.HostSanction
+	23, // 64: parlor.sdk.v1.HostAPI.LiftSanction:output_type -> parlor.sdk.v1.HostSanction
+	26, // 65: parlor.sdk.v1.HostAPI.ListSanctions:output_type -> parlor.sdk.v1.HostSanctionList
+	29, // 66: parlor.sdk.v1.HostAPI.SendNotice:output_type -> parlor.sdk.v1.HostSendResponse
+	29, // 67: parlor.sdk.v1.HostAPI.SendEvent:output_type -> parlor.sdk.v1.HostSendResponse
+	44, // 68: parlor.sdk.v1.HostAPI.SayAs:output_type -> parlor.sdk.v1.Message
+	32, // 69: parlor.sdk.v1.HostAPI.ListHeld:output_type -> parlor.sdk.v1.HostHeldList
+	44, // 70: parlor.sdk.v1.HostAPI.ReleaseHeld:output_type -> parlor.sdk.v1.Message
+	0,  // 71: parlor.sdk.v1.HostAPI.DeclineHeld:output_type -> parlor.sdk.v1.Empty
+	36, // 72: parlor.sdk.v1.HostAPI.DocGet:output_type -> parlor.sdk.v1.HostDocChunk
+	37, // 73: parlor.sdk.v1.HostAPI.DocPut:output_type -> parlor.sdk.v1.HostDocInfo
+	0,  // 74: parlor.sdk.v1.HostAPI.DocDelete:output_type -> parlor.sdk.v1.Empty
+	40, // 75: parlor.sdk.v1.HostAPI.DocList:output_type -> parlor.sdk.v1.HostDocList
+	43, // [43:76] is the sub-list for method output_type
+	10, // [10:43] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_hostapi_proto_init() }
@@ -2870,7 +3023,7 @@ func file_hostapi_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hostapi_proto_rawDesc), len(file_hostapi_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   39,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
