@@ -35,7 +35,7 @@ func (s *Server) startDispatcher() error {
 		Store: s.store, DefaultGroup: group, MaxFrameBytes: cfg.ServerAPI.MaxFrameBytes,
 		Groups:          []serverapi.GroupAccess{{Chat: s.group, Password: access.Password, AllowFrom: access.AllowFrom}},
 		FailedPasswords: cfg.ServerAPI.FailedPasswordsPerAddr, Refusals: s.refusals,
-		Logger: s.log.Named("serverapi"),
+		Scheduler: s.scheduleApplied, Logger: s.log.Named("serverapi"),
 	})
 	if err != nil {
 		return fmt.Errorf("config key server_api.groups.%s: %w", group, err)
