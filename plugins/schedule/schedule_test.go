@@ -177,7 +177,9 @@ func TestServerOpensAndClosesOnAFakeClock(t *testing.T) {
 	if n := alice.WantMatch("notice", func(ev map[string]any) bool { return strings.Contains(ev["text"].(string), "closes") }); n["text"] != "The room Event closes in 5 minutes, at Tue 1 Dec 2026 10:00 CET." {
 		t.Fatalf("warning %v", n)
 	}
-	bob.WantMatch("notice", func(ev map[string]any) bool { return strings.Contains(ev["text"].(string), "The room Stage closes in 5 minutes") })
+	bob.WantMatch("notice", func(ev map[string]any) bool {
+		return strings.Contains(ev["text"].(string), "The room Stage closes in 5 minutes")
+	})
 	alice.Send(map[string]any{"type": "say", "text": "still here"})
 	alice.WantMatch("message", func(ev map[string]any) bool { return ev["text"] == "still here" })
 
