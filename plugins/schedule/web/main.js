@@ -62,14 +62,17 @@ export default function (api) {
     });
   }
 
-  api.addToolbarButton({
-    id: "times",
-    label: "Opening times",
-    onClick() {
-      const me = api.user();
-      if (!me || !me.admin) { api.showSystem("Only administrators change opening times."); return; }
-      openPanel();
-    },
+  // The button is an administrator's only: added at a login as one,
+  // taken away at any other login.
+  let button = null;
+  api.on("login_ok", (ev) => {
+    const admin = !!(ev.user && ev.user.admin);
+    if (admin && !button) {
+      button = api.addToolbarButton({ id: "times", label: "Opening times", onClick: openPanel });
+    } else if (!admin && button) {
+      button.remove();
+      button = null;
+    }
   });
 
   api.addCommand("/hours", (args, room) => {

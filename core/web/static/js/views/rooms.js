@@ -22,11 +22,11 @@ export function createRooms(app) {
   function textRoom(r) { return r.st !== 2; }
 
   // when writes an RFC 3339 instant of a room's timetable in the room's
-  // zone: "Tue 8 Dec, 09:00 CET".
+  // zone: "8 Dec, 09:00 CET".
   function when(iso, tz) {
     const d = new Date(iso);
     if (isNaN(d.getTime())) { return iso; }
-    const opts = { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" };
+    const opts = { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" };
     try {
       return d.toLocaleString(undefined, tz ? Object.assign({ timeZone: tz }, opts) : opts);
     } catch (e) {
