@@ -13,7 +13,8 @@
 // TYPE sends a server API command (docs/server-api.md) over TCP: add_room,
 // edit_room, del_room, broadcast, private_message, start_group, stop_group,
 // get_online, get_rooms, get_room_users. Each key=value becomes an
-// attribute; time=o,s,e adds a roomOpen/Time entry. The password comes from
+// attribute; time=o,s,e adds a roomOpen/Time entry (time=none sends an
+// empty roomOpen). The password comes from
 // --password or the PARLOR_API_PASSWORD environment variable. --raw sends
 // an XML command as it is. The reply is printed indented (--plain prints it
 // as received).
@@ -118,7 +119,8 @@ Commands:
   get_room_users   list a room's users: room_id=...
 The server API commands (all but health) go to --addr over TCP with the
 password of --password or $` + PasswordEnv + `; docs/server-api.md describes
-their attributes. time=o,s,e adds an opening time (day2,00:00:00,10:00:00).
+their attributes. time=o,s,e adds an opening time (day2,00:00:00,10:00:00);
+edit_room with time=none removes a room's opening times.
 
 Exit status: 0 done, 1 server unreachable or reply unreadable, 2 bad usage,
 3 the server answered with an error code.
@@ -213,6 +215,10 @@ func buildCommand(group, password, typ string, pairs []string) (serverapi.Comman
 			return cmd, fmt.Errorf("argument %q is not key=value", p)
 		}
 		if k == "time" {
+			cmd.HasTimes = true
+			if v == "none" {
+				continue // an empty roomOpen: edit_room removes the room's times
+			}
 			parts := strings.Split(v, ",")
 			if len(parts) != 3 {
 				return cmd, fmt.Errorf("time=%q must be o,s,e such as day2,00:00:00,10:00:00", v)
