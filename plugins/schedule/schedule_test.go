@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/parlorchat/parlor/core/chat"
 	parlor "github.com/parlorchat/parlor/core/config"
 	"github.com/parlorchat/parlor/internal/servertest"
+	"github.com/parlorchat/parlor/internal/testenv"
 	"github.com/parlorchat/parlor/sdk"
 	"github.com/parlorchat/parlor/sdk/sdktest"
 )
@@ -239,5 +242,32 @@ func TestConfigErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("config %s: %v, want %q", cfg, err, want)
 		}
+	}
+}
+
+// TestExampleConfig: config/schedule.yaml loads, and the module takes its
+// plugin configuration.
+func TestExampleConfig(t *testing.T) {
+	c, err := parlor.Load(filepath.Join(testenv.ModuleRoot(t), "config", "schedule.yaml"), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Chat.TimeZone != "Europe/Berlin" || len(c.Rooms) != 3 || len(c.Rooms[2].OpenTimes) != 2 || c.Rooms[2].TZ != "America/New_York" {
+		t.Fatalf("config/schedule.yaml: %+v %+v", c.Chat, c.Rooms)
+	}
+	raw, err := json.Marshal(c.Plugins.Load["schedule"].Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(nil, realClock{})
+	err = m.Configure(context.Background(), sdk.Config{Raw: raw})
+	if err == nil || !strings.Contains(err.Error(), "no Host API") {
+		t.Fatalf("configure: %v, want only the missing Host API refused", err)
+	}
+	if p := m.policyOf(3); p.moveOut || p.warn != 10*time.Minute || p.openMessage != "The stage is open!" {
+		t.Fatalf("room 3's policy %+v", p)
+	}
+	if p := m.policyOf(2); !p.moveOut || p.warn != 5*time.Minute {
+		t.Fatalf("room 2's policy %+v", p)
 	}
 }
