@@ -20,10 +20,18 @@ function parse(value) {
   });
 }
 
+// when writes an RFC 3339 instant in the room's zone.
+function when(iso, tz) {
+  const d = new Date(iso);
+  if (isNaN(d.getTime())) return iso;
+  const opts = { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" };
+  try { return d.toLocaleString(undefined, Object.assign({ timeZone: tz }, opts)); } catch (e) { return d.toLocaleString(undefined, opts); }
+}
+
 function summary(a) {
   if (!a.times.length) return "No opening times: the room is always open.";
   const state = a.open ? "open" : "closed";
-  const next = a.next ? (a.opens ? ", opens " : ", closes ") + a.next : "";
+  const next = a.next ? (a.opens ? ", opens " : ", closes ") + when(a.next, a.tz) : "";
   return a.text.join("; ") + " (" + a.tz + "): " + state + next + ".";
 }
 
