@@ -271,3 +271,28 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatalf("room 2's policy %+v", p)
 	}
 }
+
+// TestStartedInsideAWindow: a server (and module) started inside a
+// window opens the room at once, with its closing; before the module
+// runs, the times are shown but not applied.
+func TestStartedInsideAWindow(t *testing.T) {
+	cfg := servertest.Config(t)
+	cfg.Chat.TimeZone = "Europe/Berlin"
+	cfg.Rooms = []parlor.Room{{ID: 1, Name: "Event", Member: true, Open: true,
+		OpenTimes: []parlor.OpenTime{{O: "daily", S: "22:00", E: "02:00"}}}} // across midnight
+	srv := servertest.Start(t, cfg)
+	if v := srv.Group().Rooms()[0]; v.Schedule != "off" || !v.Open || v.Closes != "" {
+		t.Fatalf("before the module: %+v", v)
+	}
+	clock := newFakeClock(berlin(t, 2026, time.December, 2, 1, 30)) // inside Tuesday's window, after midnight
+	mod := New(nil, clock)
+	sdktest.Module(t, mod, nil, srv.HostAPI("schedule"))
+	t.Cleanup(mod.Close)
+	waitState(t, srv.Group(), 1, false, berlin(t, 2026, time.December, 2, 2, 0))
+	if v := srv.Group().Rooms()[0]; v.Schedule != "open" || !v.Open || v.Closes != "2026-12-02T02:00:00+01:00" {
+		t.Fatalf("started inside the window: %+v", v)
+	}
+	c := servertest.Dial(t, srv)
+	c.Login("early", "")
+	c.Join(1, "")
+}
