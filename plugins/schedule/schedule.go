@@ -335,6 +335,15 @@ func (m *Module) warn(ctx context.Context, room sdk.Room, v verdict, p policy, n
 	if done {
 		return
 	}
+	// The mark is also kept in the host's KV store, so that a restarted
+	// module does not warn of the same closing again.
+	key := fmt.Sprintf("warned/%d/%d", room.ID, v.next.Unix())
+	if _, found, err := m.host.KV().Get(ctx, key); err == nil && found {
+		return
+	}
+	if err := m.host.KV().Set(ctx, key, []byte("1"), p.warn+time.Hour); err != nil {
+		m.log.Warn("keep the warning's mark", "room", room.ID, "error", err)
+	}
 	mins := int(math.Ceil(v.next.Sub(now).Minutes()))
 	in := fmt.Sprintf("%d minutes", mins)
 	if mins == 1 {

@@ -296,3 +296,37 @@ func TestStartedInsideAWindow(t *testing.T) {
 	c.Login("early", "")
 	c.Join(1, "")
 }
+
+// TestWarningOnceAcrossRestarts: a module started again inside the
+// warning window of a closing it warned of does not warn again.
+func TestWarningOnceAcrossRestarts(t *testing.T) {
+	cfg := servertest.Config(t)
+	cfg.Chat.TimeZone = "Europe/Berlin"
+	cfg.Rooms = []parlor.Room{{ID: 1, Name: "Event", Member: true, Open: true,
+		OpenTimes: []parlor.OpenTime{{O: "day2", S: "00:00:00", E: "10:00:00"}}}}
+	srv := servertest.Start(t, cfg)
+	c := servertest.Dial(t, srv)
+	c.Login("ann", "")
+	c.Join(1, "")
+	at := berlin(t, 2026, time.December, 1, 9, 57)
+	for i := range 2 {
+		mod := New(nil, newFakeClock(at))
+		sdktest.Module(t, mod, map[string]any{"warn": "5m"}, srv.HostAPI("schedule"))
+		if i == 0 {
+			c.WantMatch("notice", func(ev map[string]any) bool {
+				return ev["text"] == "The room Event closes in 3 minutes, at Tue 1 Dec 2026 10:00 CET."
+			})
+		}
+		// The module has applied the times once it listed the rooms;
+		// a second, unchanged pass follows any room change.
+		waitState(t, srv.Group(), 1, false, berlin(t, 2026, time.December, 1, 10, 0))
+		time.Sleep(200 * time.Millisecond)
+		mod.Close()
+	}
+	if _, err := srv.HostAPI("test").Messages().Notice(context.Background(), sdk.ToRoom(1), "marker"); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.Want("notice"); n["text"] != "marker" {
+		t.Fatalf("after the restart the room got %v, want no second warning", n)
+	}
+}
