@@ -30,6 +30,7 @@ type Clock interface {
 	At(t time.Time) <-chan time.Time
 }
 
+// realClock is the machine's clock.
 type realClock struct{}
 
 func (realClock) Now() time.Time                  { return time.Now() }
@@ -55,6 +56,7 @@ const (
 // duration is a time.Duration written as "5m" in the configuration.
 type duration time.Duration
 
+// UnmarshalJSON reads a duration string such as "5m".
 func (d *duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
@@ -203,6 +205,7 @@ func (m *Module) Manifest() sdk.Manifest {
 	return sdk.Manifest{Commands: []string{"schedule."}, Quiet: []string{"schedule.get"}, Assets: web, Client: "web/main.js"}
 }
 
+// policyOf is the policy of room id: its own, else the default.
 func (m *Module) policyOf(id int64) policy {
 	if p, ok := m.rooms[id]; ok {
 		return p
@@ -352,6 +355,7 @@ func (m *Module) warn(ctx context.Context, room sdk.Room, v verdict, p policy, n
 	m.notice(ctx, room.ID, fmt.Sprintf("The room %s closes in %s, at %s.", room.Name, in, schedule.When(v.next, v.loc)))
 }
 
+// notice sends text to the members of room.
 func (m *Module) notice(ctx context.Context, room int64, text string) {
 	if _, err := m.host.Messages().Notice(ctx, sdk.ToRoom(room), text); err != nil {
 		m.log.Warn("room notice", "room", room, "error", err)
@@ -464,6 +468,8 @@ func (m *Module) Command(ctx context.Context, cmd sdk.Command) (sdk.Reply, error
 	return sdk.Reply{}, &sdk.Refusal{Code: "unknown_command", Message: "Try schedule.get or schedule.set."}
 }
 
+// answer is the reply of schedule.get and schedule.set: room's times,
+// zone and state now.
 func (m *Module) answer(room sdk.Room) (sdk.Reply, error) {
 	a := getAnswer{Room: room.ID, Times: room.Schedule, Zone: room.Zone, OwnZone: room.OwnZone, Open: true, Text: []string{}}
 	if a.Times == nil {
