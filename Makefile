@@ -27,6 +27,9 @@ $(BIN)/parlor $(BIN)/parlorctl: $(GOFILES) go.mod go.sum config/parlor.yaml $(wi
 $(BIN)/plugins/parlor-plugin-%: $(GOFILES) $(wildcard plugins/*/web/*) go.mod go.sum
 	$(GO) build -o $@ ./plugins/$*
 
+# The schedule plugin embeds its web client extension.
+$(BIN)/plugins/parlor-plugin-schedule: $(wildcard plugins/schedule/web/*)
+
 # examples: the example plugins, next to the shipped ones (docs/example-module.md).
 examples: $(BIN)/plugins/parlor-plugin-dice $(BIN)/plugins/parlor-plugin-users
 

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/parlorchat/parlor/sdk/proto"
+	"github.com/parlorchat/parlor/sdk/schedule"
 )
 
 // Conversions between the sdk's hook types and their wire form.
@@ -51,8 +52,31 @@ func roomToProto(r Room) *proto.Room {
 		Id: r.ID, Name: r.Name, Desc: r.Desc, Owner: r.Owner, Speaker: r.Speaker, Max: int32(r.Max),
 		Guests: r.Guests, Password: r.Password, Locked: r.Locked || r.Password != "", Open: r.Open,
 		Moderated: r.Moderated, Welcome: r.Welcome, Audio: r.Audio, Video: r.Video, Whiteboard: r.Whiteboard,
-		Count: int32(r.Count),
+		Count: int32(r.Count), Schedule: openTimesToProto(r.Schedule), Zone: r.Zone, OwnZone: r.OwnZone,
+		Scheduled: r.Scheduled, ScheduleClosed: r.ScheduleClosed, NextChangeUnixNano: unixNano(r.NextChange),
 	}
+}
+
+func openTimesToProto(es []schedule.Entry) []*proto.OpenTime {
+	if len(es) == 0 {
+		return nil
+	}
+	out := make([]*proto.OpenTime, len(es))
+	for i, e := range es {
+		out[i] = &proto.OpenTime{O: e.O, S: e.S, E: e.E}
+	}
+	return out
+}
+
+func openTimesFromProto(ps []*proto.OpenTime) []schedule.Entry {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]schedule.Entry, len(ps))
+	for i, p := range ps {
+		out[i] = schedule.Entry{O: p.GetO(), S: p.GetS(), E: p.GetE()}
+	}
+	return out
 }
 
 func roomFromProto(r *proto.Room) Room {
@@ -61,6 +85,9 @@ func roomFromProto(r *proto.Room) Room {
 		Max: int(r.GetMax()), Guests: r.GetGuests(), Password: r.GetPassword(), Locked: r.GetLocked(),
 		Open: r.GetOpen(), Moderated: r.GetModerated(), Welcome: r.GetWelcome(), Audio: r.GetAudio(),
 		Video: r.GetVideo(), Whiteboard: r.GetWhiteboard(), Count: int(r.GetCount()),
+		Schedule: openTimesFromProto(r.GetSchedule()), Zone: r.GetZone(), OwnZone: r.GetOwnZone(),
+		Scheduled: r.GetScheduled(), ScheduleClosed: r.GetScheduleClosed(),
+		NextChange: fromUnixNano(r.GetNextChangeUnixNano()),
 	}
 }
 

@@ -54,6 +54,14 @@ func (r hostRooms) SetOpen(ctx context.Context, id int64, open bool) (Room, erro
 	return r.Edit(ctx, id, RoomEdit{Open: &open})
 }
 
+func (r hostRooms) SetSchedule(ctx context.Context, id int64, s ScheduleState) (Room, error) {
+	resp, err := r.h.rpc.SetRoomSchedule(ctx, &proto.HostRoomSchedule{Id: id, Closed: s.Closed, NextChangeUnixNano: unixNano(s.Next), MoveOut: s.MoveOut})
+	if err != nil {
+		return Room{}, clientError(fmt.Sprintf("set schedule of room %d", id), err)
+	}
+	return roomFromProto(resp), nil
+}
+
 func (r hostRooms) Delete(ctx context.Context, id int64) error {
 	if _, err := r.h.rpc.DeleteRoom(ctx, &proto.HostRoomID{Id: id}); err != nil {
 		return clientError(fmt.Sprintf("delete room %d", id), err)

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/parlorchat/parlor/sdk/proto"
+	"github.com/parlorchat/parlor/sdk/schedule"
 )
 
 // docChunk is the size of the pieces a document travels in, well under
@@ -43,19 +44,31 @@ func optInt(v *int32) *int {
 }
 
 func roomEditToProto(id int64, e RoomEdit) *proto.HostRoomEdit {
-	return &proto.HostRoomEdit{
+	p := &proto.HostRoomEdit{
 		Id: id, Name: e.Name, Desc: e.Desc, Owner: e.Owner, Speaker: e.Speaker, Max: optInt32(e.Max),
 		Guests: e.Guests, Password: e.Password, Open: e.Open, Moderated: e.Moderated, Welcome: e.Welcome,
-		Audio: e.Audio, Video: e.Video, Whiteboard: e.Whiteboard,
+		Audio: e.Audio, Video: e.Video, Whiteboard: e.Whiteboard, Zone: e.Zone,
 	}
+	if e.Schedule != nil {
+		p.Schedule = &proto.HostOpenTimes{Times: openTimesToProto(*e.Schedule)}
+	}
+	return p
 }
 
 func roomEditFromProto(e *proto.HostRoomEdit) RoomEdit {
-	return RoomEdit{
+	r := RoomEdit{
 		Name: e.Name, Desc: e.Desc, Owner: e.Owner, Speaker: e.Speaker, Max: optInt(e.Max),
 		Guests: e.Guests, Password: e.Password, Open: e.Open, Moderated: e.Moderated, Welcome: e.Welcome,
-		Audio: e.Audio, Video: e.Video, Whiteboard: e.Whiteboard,
+		Audio: e.Audio, Video: e.Video, Whiteboard: e.Whiteboard, Zone: e.Zone,
 	}
+	if e.Schedule != nil {
+		times := openTimesFromProto(e.Schedule.GetTimes())
+		if times == nil {
+			times = []schedule.Entry{}
+		}
+		r.Schedule = &times
+	}
+	return r
 }
 
 func sanctionToProto(s Sanction) *proto.HostSanction {

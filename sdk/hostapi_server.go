@@ -51,6 +51,16 @@ func (s *hostServer) EditRoom(ctx context.Context, req *proto.HostRoomEdit) (*pr
 	return roomToProto(r), nil
 }
 
+func (s *hostServer) SetRoomSchedule(ctx context.Context, req *proto.HostRoomSchedule) (*proto.Room, error) {
+	r, err := s.impl.Rooms().SetSchedule(ctx, req.GetId(), ScheduleState{
+		Closed: req.GetClosed(), Next: fromUnixNano(req.GetNextChangeUnixNano()), MoveOut: req.GetMoveOut(),
+	})
+	if err != nil {
+		return nil, hostError(err)
+	}
+	return roomToProto(r), nil
+}
+
 func (s *hostServer) DeleteRoom(ctx context.Context, req *proto.HostRoomID) (*proto.Empty, error) {
 	if err := s.impl.Rooms().Delete(ctx, req.GetId()); err != nil {
 		return nil, hostError(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/parlorchat/parlor/sdk"
+	"github.com/parlorchat/parlor/sdk/schedule"
 	"github.com/parlorchat/parlor/sdk/sdktest"
 )
 
@@ -21,6 +22,7 @@ type fakeHost struct {
 	room     sdk.Room
 	edit     sdk.RoomEdit
 	sanction sdk.Sanction
+	sched    sdk.ScheduleState
 	event    sdk.Event
 	to       sdk.Audience
 	doc      []byte
@@ -48,6 +50,10 @@ func (r fakeRooms) Edit(_ context.Context, id int64, e sdk.RoomEdit) (sdk.Room, 
 }
 func (r fakeRooms) SetOpen(context.Context, int64, bool) (sdk.Room, error) { return sdk.Room{}, nil }
 func (r fakeRooms) Delete(context.Context, int64) error                    { return nil }
+func (r fakeRooms) SetSchedule(_ context.Context, _ int64, st sdk.ScheduleState) (sdk.Room, error) {
+	r.f.sched = st
+	return r.f.room, nil
+}
 
 type fakeSanctions struct{ f *fakeHost }
 
@@ -110,7 +116,9 @@ func TestHostAPIRoundTrip(t *testing.T) {
 	h, ctx := g.host, context.Background()
 
 	room := sdk.Room{ID: 3, Name: "Lobby", Desc: "d", Owner: "ann,bo", Speaker: "cy", Max: 9, Guests: true, Password: "pw",
-		Locked: true, Open: true, Moderated: true, Welcome: "hi", Audio: true, Video: true, Whiteboard: true, Count: 2}
+		Locked: true, Open: true, Moderated: true, Welcome: "hi", Audio: true, Video: true, Whiteboard: true, Count: 2,
+		Schedule: []schedule.Entry{{O: "day2", S: "00:00:00", E: "10:00:00"}, {O: "hourly", S: "00", E: "15"}},
+		Zone:     "Europe/Berlin", OwnZone: "Europe/Berlin", Scheduled: true, ScheduleClosed: true, NextChange: time.Unix(1700000000, 0)}
 	got, err := h.Rooms().Create(ctx, room)
 	if err != nil || !reflect.DeepEqual(got, room) || !reflect.DeepEqual(f.room, room) {
 		t.Fatalf("create room: sent %+v, host got %+v, answer %+v, %v", room, f.room, got, err)
@@ -122,8 +130,24 @@ func TestHostAPIRoundTrip(t *testing.T) {
 	if _, err := h.Rooms().Edit(ctx, 3, sdk.RoomEdit{Name: &name, Max: &max, Open: &no}); err != nil {
 		t.Fatal(err)
 	}
-	if e := f.edit; e.Name == nil || *e.Name != "x" || e.Max == nil || *e.Max != 0 || e.Open == nil || *e.Open || e.Desc != nil || e.Guests != nil {
+	if e := f.edit; e.Name == nil || *e.Name != "x" || e.Max == nil || *e.Max != 0 || e.Open == nil || *e.Open || e.Desc != nil || e.Guests != nil ||
+		e.Schedule != nil || e.Zone != nil {
 		t.Fatalf("edit arrived as %+v", e)
+	}
+	none, zone := []schedule.Entry{}, ""
+	if _, err := h.Rooms().Edit(ctx, 3, sdk.RoomEdit{Schedule: &none, Zone: &zone}); err != nil {
+		t.Fatal(err)
+	}
+	if e := f.edit; e.Schedule == nil || len(*e.Schedule) != 0 || e.Zone == nil || *e.Zone != "" || e.Name != nil {
+		t.Fatalf("clearing edit arrived as %+v", e)
+	}
+	times := room.Schedule[:1]
+	if _, err := h.Rooms().Edit(ctx, 3, sdk.RoomEdit{Schedule: &times}); err != nil || f.edit.Schedule == nil || !reflect.DeepEqual(*f.edit.Schedule, times) {
+		t.Fatalf("schedule edit arrived as %+v, %v", f.edit, err)
+	}
+	st := sdk.ScheduleState{Closed: true, Next: time.Unix(1700000600, 0), MoveOut: true}
+	if _, err := h.Rooms().SetSchedule(ctx, 3, st); err != nil || !reflect.DeepEqual(f.sched, st) {
+		t.Fatalf("set schedule arrived as %+v, %v", f.sched, err)
 	}
 	if _, err := h.Rooms().Get(ctx, 5); !errors.Is(err, sdk.ErrNotFound) || sdk.Reason(err) != "there is no room 5" {
 		t.Fatalf("get room: %v (reason %q)", err, sdk.Reason(err))

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/parlorchat/parlor/sdk/schedule"
 )
 
 // More Host API errors (see ErrNotFound).
@@ -25,6 +27,11 @@ type RoomEdit struct {
 	Open, Moderated            *bool
 	Welcome                    *string
 	Audio, Video, Whiteboard   *bool
+	// Schedule replaces the opening times (an empty slice removes them);
+	// each entry is checked as the server API checks roomOpen.
+	Schedule *[]schedule.Entry
+	// Zone sets the room's own IANA zone ("": the group's).
+	Zone *string
 }
 
 // Rooms manages the chat's rooms. Changes are stored and reach the users
@@ -45,6 +52,27 @@ type Rooms interface {
 	// Delete removes a room and its history; its members are moved out
 	// and told.
 	Delete(ctx context.Context, id int64) error
+	// SetSchedule gives a room with opening times the verdict of its
+	// timetable (see ScheduleState). It is not stored and does not change
+	// the room's definition (en stays the administrator's switch): every
+	// node's module computes it from the same rules. ErrInvalid for a
+	// room without opening times.
+	SetSchedule(ctx context.Context, id int64, s ScheduleState) (Room, error)
+}
+
+// ScheduleState is what a room's timetable says now (Rooms.SetSchedule).
+type ScheduleState struct {
+	// Closed: the timetable closes the room. It refuses joins ("The room
+	// is closed; it opens at ...") and the messages of members still in
+	// it ("you can read, not write"); administrators may still enter and
+	// speak. The room list shows it closed with its next opening.
+	Closed bool
+	// Next is when that next changes; zero for never.
+	Next time.Time
+	// MoveOut, with Closed, takes the members out of the room
+	// (administrators stay), each told when it opens again; without it
+	// they stay, read-only.
+	MoveOut bool
 }
 
 // Member is a user in a room, with the role they have there.

@@ -1,5 +1,11 @@
 package sdk
 
+import (
+	"time"
+
+	"github.com/parlorchat/parlor/sdk/schedule"
+)
+
 // Room is a room as the Host API and hooks give it.
 type Room struct {
 	ID      int64
@@ -20,4 +26,18 @@ type Room struct {
 	Video      bool
 	Whiteboard bool
 	Count      int // members now
+	// Schedule is the room's opening times, as the server API's roomOpen
+	// gives them (sdk/schedule parses them); empty for a room that is
+	// always open.
+	Schedule []schedule.Entry
+	// Zone is the IANA zone the times are read in: OwnZone, else the
+	// group's chat.time_zone. OwnZone is the room's own, empty when it
+	// follows the group's.
+	Zone, OwnZone string
+	// Scheduled is true once a module applies the schedule
+	// (Rooms.SetSchedule); ScheduleClosed and NextChange are its verdict:
+	// closed by the timetable, and when that next changes (zero: never).
+	Scheduled      bool
+	ScheduleClosed bool
+	NextChange     time.Time
 }

@@ -15,7 +15,8 @@
 // get_online, get_rooms, get_room_users, and the moderation commands kick,
 // ban, unban, mute, unmute, get_sanctions, get_held, approve, decline and
 // get_audit. Each key=value becomes an
-// attribute; time=o,s,e adds a roomOpen/Time entry. The password comes from
+// attribute; time=o,s,e adds a roomOpen/Time entry (time=none sends an
+// empty roomOpen). The password comes from
 // --password or the PARLOR_API_PASSWORD environment variable. --raw sends
 // an XML command as it is. The reply is printed indented (--plain prints it
 // as received).
@@ -131,7 +132,8 @@ Commands:
   get_audit        list the moderation log, newest first [room_id= target= action= since=RFC3339 limit=]
 The server API commands (all but health) go to --addr over TCP with the
 password of --password or $` + PasswordEnv + `; docs/server-api.md describes
-their attributes. time=o,s,e adds an opening time (day2,00:00:00,10:00:00).
+their attributes. time=o,s,e adds an opening time (day2,00:00:00,10:00:00);
+edit_room with time=none removes a room's opening times.
 
 Exit status: 0 done, 1 server unreachable or reply unreadable, 2 bad usage,
 3 the server answered with an error code.
@@ -226,6 +228,10 @@ func buildCommand(group, password, typ string, pairs []string) (serverapi.Comman
 			return cmd, fmt.Errorf("argument %q is not key=value", p)
 		}
 		if k == "time" {
+			cmd.HasTimes = true
+			if v == "none" {
+				continue // an empty roomOpen: edit_room removes the room's times
+			}
 			parts := strings.Split(v, ",")
 			if len(parts) != 3 {
 				return cmd, fmt.Errorf("time=%q must be o,s,e such as day2,00:00:00,10:00:00", v)

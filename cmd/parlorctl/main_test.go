@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -49,8 +50,18 @@ func TestCommands(t *testing.T) {
 	if !strings.Contains(out, "<Result code=\"0\" type=\"add_room\"") || !strings.Contains(out, "\n  <Room id=\"3\" name=\"test room\"") {
 		t.Fatalf("add_room printed:\n%s", out)
 	}
-	if info, ok := srv.Group().RoomInfo(3); !ok || info.Max != 200 || info.Member {
+	if info, ok := srv.Group().RoomInfo(3); !ok || info.Max != 200 || info.Member || len(info.Schedule) != 1 || info.Schedule[0].O != "day2" {
 		t.Fatalf("room 3 %+v", info)
+	}
+	if !strings.Contains(out, `<Time o="day2" s="00:00:00" e="10:00:00"/>`) {
+		t.Fatalf("add_room does not show the time:\n%s", out)
+	}
+	// time=none removes the times.
+	if out, err := ctl(env, "--addr", api, "edit_room", "room_id=3", "time=none"); err != nil || !strings.Contains(out, "no opening times now") {
+		t.Fatalf("edit_room time=none: %v\n%s", err, out)
+	}
+	if info, _ := srv.Group().RoomInfo(3); len(info.Schedule) != 0 {
+		t.Fatalf("room 3 keeps %+v", info.Schedule)
 	}
 
 	// --password wins over the environment.
@@ -156,7 +167,7 @@ func TestConfigRoomsDefaultAsAddRoom(t *testing.T) {
 	}
 	// Compare all but what names the room and where it comes from.
 	apiRoom.ID, apiRoom.Name, apiRoom.Origin = configRoom.ID, configRoom.Name, configRoom.Origin
-	if configRoom != apiRoom {
+	if !reflect.DeepEqual(configRoom, apiRoom) {
 		t.Errorf("config room %+v\nadd_room room %+v", configRoom, apiRoom)
 	}
 }

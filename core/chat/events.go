@@ -24,6 +24,14 @@ type RoomView struct {
 	Audio  bool   `json:"audio"`
 	Video  bool   `json:"video"`
 	WB     bool   `json:"wb"`
+	// Schedule is set for a room with opening times: "open" or "closed"
+	// by its timetable as a module applies it, "off" while none does.
+	// Zone is the zone its times are read in; Opens (while closed) or
+	// Closes (while open) is the next change, RFC 3339 in that zone.
+	Schedule string `json:"schedule,omitempty"`
+	Zone     string `json:"tz,omitempty"`
+	Opens    string `json:"opens,omitempty"`
+	Closes   string `json:"closes,omitempty"`
 }
 
 // MessageEvent carries a public message.

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/parlorchat/parlor/sdk"
+	"github.com/parlorchat/parlor/sdk/schedule"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -57,8 +58,12 @@ func (m *Member) view(info RoomInfo) MemberView {
 // on write: readers (user lists, counts, snapshots) never wait for a
 // fan-out.
 type Room struct {
-	id   int64    // never changes
-	info RoomInfo // guarded by Group.mu
+	id   int64          // never changes
+	info RoomInfo       // guarded by Group.mu
+	loc  *time.Location // the zone of its times (its own or the group's); guarded by Group.mu
+	// closed is info.Sched.Closed, read on the message path without
+	// Group.mu.
+	closed atomic.Bool
 
 	mu      sync.Mutex                // serializes sends to the room and member changes
 	members atomic.Pointer[[]*Member] // in join order; replaced, never changed, under mu
@@ -97,15 +102,27 @@ func (r *Room) list() []*Member { return *r.members.Load() }
 // count is the number of members.
 func (r *Room) count() int { return len(r.list()) }
 
-func (r *Room) view() RoomView { return roomView(r.info, r.count()) }
+func (r *Room) view() RoomView { return roomView(r.info, r.count(), r.loc) }
 
-// roomView is the view of a room with definition i and n members.
-func roomView(i RoomInfo, n int) RoomView {
-	return RoomView{
+// roomView is the view of a room with definition i and n members, its
+// times read in loc.
+func roomView(i RoomInfo, n int, loc *time.Location) RoomView {
+	v := RoomView{
 		ID: i.ID, Name: i.Name, Desc: i.Desc, Owner: i.Owner, Count: n, Max: i.Max,
-		Locked: i.Password != "", Open: i.Open, Guests: i.Member, ST: i.ST,
+		Locked: i.Password != "", Open: i.Open && !i.Sched.Closed, Guests: i.Member, ST: i.ST,
 		Audio: i.Audio, Video: i.Video, WB: i.Whiteboard,
 	}
+	if len(i.Schedule) > 0 {
+		v.Schedule, v.Zone = i.Sched.Word(), loc.String()
+		if next := i.Sched.Next; !next.IsZero() && i.Sched.Applied {
+			if i.Sched.Closed {
+				v.Opens = next.In(loc).Format(time.RFC3339)
+			} else {
+				v.Closes = next.In(loc).Format(time.RFC3339)
+			}
+		}
+	}
+	return v
 }
 
 func names(members []*Member) []string {
@@ -285,6 +302,10 @@ type Options struct {
 	// the next room list delta before they are sent at once;
 	// DefaultPresenceBatch when 0.
 	PresenceBatch int
+	// TimeZone is the IANA zone rooms' opening times are read in unless
+	// a room names its own; UTC when empty or not a zone (core/config
+	// refuses those).
+	TimeZone string
 	// DeltaWrites bounds what the deltas cost: each one is about one
 	// write per logged-in user, so with more than RoomListDelay x
 	// DeltaWrites users online the changes are gathered longer, users /
@@ -308,10 +329,11 @@ type Group struct {
 	conns   map[Conn]struct{}  // every connection, logged in or not
 	stopped bool
 
-	lastID   atomic.Int64 // last message id
-	commits  committer    // group commit of public messages (commit.go)
-	messages atomic.Int64 // messages said since start in rooms removed since (see Room.said)
-	list     roomList     // the room list's deltas (roomlist.go)
+	lastID   atomic.Int64   // last message id
+	commits  committer      // group commit of public messages (commit.go)
+	messages atomic.Int64   // messages said since start in rooms removed since (see Room.said)
+	list     roomList       // the room list's deltas (roomlist.go)
+	zone     *time.Location // Options.TimeZone
 }
 
 // NewGroup makes an empty group.
@@ -334,7 +356,13 @@ func NewGroup(opts Options) *Group {
 	if opts.PresenceBatch <= 0 {
 		opts.PresenceBatch = DefaultPresenceBatch
 	}
-	return &Group{opts: opts, rooms: map[int64]*Room{}, users: map[string]*Member{}, skels: map[string]int{}, conns: map[Conn]struct{}{}}
+	zone := time.UTC
+	if opts.TimeZone != "" {
+		if loc, err := schedule.LoadZone(opts.TimeZone); err == nil {
+			zone = loc
+		}
+	}
+	return &Group{opts: opts, rooms: map[int64]*Room{}, users: map[string]*Member{}, skels: map[string]int{}, conns: map[Conn]struct{}{}, zone: zone}
 }
 
 // Name returns the group's name.
@@ -523,7 +551,7 @@ func (g *Group) Room(id int64) (sdk.Room, bool) {
 	if !ok {
 		return sdk.Room{}, false
 	}
-	return r.info.SDK(r.count()), true
+	return r.info.SDK(r.count(), r.loc.String()), true
 }
 
 // room returns a room and its definition.
@@ -535,6 +563,17 @@ func (g *Group) room(id int64) (*Room, RoomInfo, error) {
 		return nil, RoomInfo{}, Errorf(CodeNoSuchRoom, "There is no room %d.", id)
 	}
 	return r, r.info, nil
+}
+
+// roomZone returns a room, its definition and the zone of its times.
+func (g *Group) roomZone(id int64) (*Room, RoomInfo, *time.Location, error) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	r, ok := g.rooms[id]
+	if !ok {
+		return nil, RoomInfo{}, nil, Errorf(CodeNoSuchRoom, "There is no room %d.", id)
+	}
+	return r, r.info, r.loc, nil
 }
 
 // Users returns the names of a room's members in join order.
@@ -568,17 +607,24 @@ func (g *Group) Members(roomID int64) ([]MemberView, error) {
 func (g *Group) PutRoom(info RoomInfo, history []Message) {
 	g.mu.Lock()
 	info.Group = g.opts.Name
-	if r, ok := g.rooms[info.ID]; ok {
+	if len(info.Schedule) == 0 {
+		info.Sched = ScheduleState{}
+	}
+	r, ok := g.rooms[info.ID]
+	if ok {
 		r.info = info
 	} else {
 		if len(history) > g.opts.History {
 			history = history[len(history)-g.opts.History:]
 		}
-		g.rooms[info.ID] = newRoom(info, append([]Message(nil), history...))
+		r = newRoom(info, append([]Message(nil), history...))
+		g.rooms[info.ID] = r
 		for _, m := range history {
 			g.SetLastMessageID(m.ID)
 		}
 	}
+	r.loc = g.zoneOf(info)
+	r.closed.Store(info.Sched.Closed)
 	g.mu.Unlock()
 	g.observe(sdk.RoomChanged, "", info.ID, nil)
 	g.roomChanged(info.ID)
@@ -681,7 +727,7 @@ type joinHow struct {
 func (g *Group) join(m *Member, roomID int64, password string, how joinHow) (JoinedEvent, error) {
 	force := how.force
 	m.seat.Lock()
-	r, info, err := g.room(roomID)
+	r, info, loc, err := g.roomZone(roomID)
 	if err != nil {
 		m.seat.Unlock()
 		return JoinedEvent{}, err
@@ -699,7 +745,7 @@ func (g *Group) join(m *Member, roomID int64, password string, how joinHow) (Joi
 		m.seat.Unlock()
 		return JoinedEvent{}, Errorf(CodeNoSuchRoom, "There is no room %d.", roomID)
 	}
-	if err := admit(r, info, m, password, force); err != nil {
+	if err := admit(r, info, m, password, force, loc); err != nil {
 		unlock()
 		m.seat.Unlock()
 		return JoinedEvent{}, err
@@ -729,7 +775,7 @@ func (g *Group) join(m *Member, roomID int64, password string, how joinHow) (Joi
 	}
 	members := r.list()
 	ev := JoinedEvent{
-		Type: "joined", Room: roomView(info, len(members)), Users: names(members), Members: views(members, info),
+		Type: "joined", Room: roomView(info, len(members), loc), Users: names(members), Members: views(members, info),
 		History: r.history(), Welcome: info.Welcome, ID: how.id,
 	}
 	if g.seesIP(m, info) {
@@ -769,8 +815,9 @@ func (g *Group) join(m *Member, roomID int64, password string, how joinHow) (Joi
 	return ev, nil
 }
 
-// admit checks whether m may enter r (whose lock the caller holds).
-func admit(r *Room, i RoomInfo, m *Member, password string, force bool) error {
+// admit checks whether m may enter r (whose lock the caller holds); loc
+// is the zone of r's times.
+func admit(r *Room, i RoomInfo, m *Member, password string, force bool, loc *time.Location) error {
 	if m.room.Load() == r {
 		return nil
 	}
@@ -782,6 +829,9 @@ func admit(r *Room, i RoomInfo, m *Member, password string, force bool) error {
 	}
 	if !i.Open {
 		return Errorf(CodeRoomClosed, "The room %q is closed.", i.Name)
+	}
+	if i.Sched.Closed {
+		return Errorf(CodeRoomClosed, "The room %q is closed%s.", i.Name, i.Sched.until(loc, "; it opens at "))
 	}
 	if n := r.count(); i.Max > 0 && n >= i.Max {
 		return Errorf(CodeRoomFull, "The room %q is full (%d of %d).", i.Name, n, i.Max)
@@ -885,6 +935,9 @@ func (g *Group) Say(m *Member, text string, style Style, emotion string) (Messag
 	}
 	if err := g.Muted(m, r.id); err != nil {
 		return Message{}, err
+	}
+	if r.closed.Load() && !m.Admin {
+		return Message{}, g.closedToWriters(r)
 	}
 	return g.publish(r, m, Message{
 		Group: g.opts.Name, RoomID: r.id, From: m.Name,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/parlorchat/parlor/sdk"
+	"github.com/parlorchat/parlor/sdk/schedule"
 )
 
 // DefaultGroup is the name of the group every server has.
@@ -44,6 +45,17 @@ type RoomInfo struct {
 	Video          bool   `json:"video"`
 	Whiteboard     bool   `json:"wb"`
 	Origin         Origin `json:"-"`
+	// Schedule is the room's opening times (sdk/schedule entries, checked
+	// by schedule.ParseAll before they get here); empty for a room that
+	// is always open. Stored with the room.
+	Schedule []schedule.Entry `json:"roomOpen,omitempty"`
+	// Zone is the room's own IANA zone for its times; empty: the group's
+	// (Options.TimeZone). Stored with the room.
+	Zone string `json:"tz,omitempty"`
+	// Sched is what a module that applies the schedule said about the
+	// room (Group.SetSchedule); not stored: every node's module computes
+	// it from the same rules.
+	Sched ScheduleState `json:"-"`
 }
 
 // Style is the text style of a message; the sdk's type, so that modules
@@ -71,11 +83,14 @@ func (m Message) SDK() sdk.Message {
 }
 
 // SDK returns the room's definition as modules see it: no password (Locked
-// says whether there is one), with count members.
-func (i RoomInfo) SDK(count int) sdk.Room {
+// says whether there is one), with count members and its times read in
+// zone (the room's own or the group's).
+func (i RoomInfo) SDK(count int, zone string) sdk.Room {
 	return sdk.Room{
 		ID: i.ID, Name: i.Name, Desc: i.Desc, Owner: i.Owner, Speaker: i.Speaker, Max: i.Max,
 		Guests: i.Member, Locked: i.Password != "", Open: i.Open, Moderated: i.PassAllMessage,
 		Welcome: i.Welcome, Audio: i.Audio, Video: i.Video, Whiteboard: i.Whiteboard, Count: count,
+		Schedule: append([]schedule.Entry(nil), i.Schedule...), Zone: zone, OwnZone: i.Zone,
+		Scheduled: i.Sched.Applied, ScheduleClosed: i.Sched.Closed, NextChange: i.Sched.Next,
 	}
 }

@@ -24,6 +24,7 @@ import (
 
 	defaults "github.com/parlorchat/parlor/config"
 	"github.com/parlorchat/parlor/core/limit"
+	"github.com/parlorchat/parlor/sdk/schedule"
 )
 
 // EnvPrefix is the prefix of environment overrides: PARLOR_HTTP__ADDR sets
@@ -170,6 +171,9 @@ type Chat struct {
 	// ModeratorsSeeIP lets a room's moderators and the administrators see
 	// the members' IP addresses in the member list (off by default).
 	ModeratorsSeeIP bool `koanf:"moderators_see_ip"`
+	// TimeZone is the IANA zone rooms' opening times are read in, unless
+	// a room names its own (rooms[].tz, the server API's tz).
+	TimeZone string `koanf:"time_zone"`
 }
 
 // Auth configures the login pipeline.
@@ -266,6 +270,31 @@ type Room struct {
 	Audio          bool   `koanf:"audio"`
 	Video          bool   `koanf:"video"`
 	Whiteboard     bool   `koanf:"wb"`
+	// OpenTimes are the room's opening times, as the server API's
+	// roomOpen/Time entries (applied by the schedule module).
+	OpenTimes []OpenTime `koanf:"open_times"`
+	// TZ is the room's own IANA zone for its times; empty: chat.time_zone.
+	TZ string `koanf:"tz"`
+}
+
+// OpenTime is one opening window of a room: o (daily, day1 for Monday to
+// day7, special or hourly), s and e, as docs/server-api.md gives them.
+type OpenTime struct {
+	O string `koanf:"o"`
+	S string `koanf:"s"`
+	E string `koanf:"e"`
+}
+
+// Entries returns the times as sdk/schedule reads them.
+func (r Room) Entries() []schedule.Entry {
+	if len(r.OpenTimes) == 0 {
+		return nil
+	}
+	out := make([]schedule.Entry, len(r.OpenTimes))
+	for i, t := range r.OpenTimes {
+		out[i] = schedule.Entry{O: t.O, S: t.S, E: t.E}
+	}
+	return out
 }
 
 // Default returns the embedded defaults (config/parlor.yaml's values).
@@ -507,6 +536,17 @@ func (c *Config) Validate() error {
 		if r.ST != 0 && r.ST != 2 {
 			bad(key+".st", "%d is not 0 or 2", r.ST)
 		}
+		if _, err := schedule.ParseAll(r.Entries()); err != nil {
+			bad(key+".open_times", "room %q: %v", r.Name, err)
+		}
+		if r.TZ != "" {
+			if _, err := schedule.LoadZone(r.TZ); err != nil {
+				bad(key+".tz", "room %q: %v", r.Name, err)
+			}
+		}
+	}
+	if _, err := schedule.LoadZone(c.Chat.TimeZone); err != nil {
+		bad("chat.time_zone", "%v", err)
 	}
 	c.validateServerAPI(bad)
 	c.validateTCP(bad)

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -95,6 +96,11 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		{"auth:\n  chain: [ghost]\n", "", "auth.chain[0]"},
 		{"rooms:\n  - {id: 1, name: A}\n  - {id: 1, name: B}\n", "", "rooms[1].id"},
 		{"rooms:\n  - {id: 1, name: A, st: 1}\n", "", "rooms[0].st"},
+		{"rooms:\n  - {id: 1, name: Event, open_times: [{o: day9, s: \"25:00:00\", e: \"10:00:00\"}]}\n", "", `rooms[0].open_times: room "Event": opening time 1: "day9" is not a kind of opening time`},
+		{"rooms:\n  - {id: 1, name: Event, open_times: [{o: day2, s: \"10:00\", e: \"10:00\"}]}\n", "", `rooms[0].open_times: room "Event": opening time 1: the window opens and closes at 10:00:00`},
+		{"rooms:\n  - {id: 1, name: Event, tz: Mars/Olympus}\n", "", `rooms[0].tz: room "Event": "Mars/Olympus" is not an IANA time zone`},
+		{"rooms:\n  - {id: 1, name: Event, open_times: [{o: day2, s: \"09:00\", e: \"10:00\", x: 1}]}\n", "", "rooms[0].open_times[0].x"},
+		{"chat:\n  time_zone: Local\n", "", "chat.time_zone"},
 	}
 	for _, tc := range cases {
 		p := writeFile(t, tc.body)
@@ -147,7 +153,7 @@ rooms:
 		t.Fatalf("rooms %+v", c.Rooms)
 	}
 	for i := range want {
-		if c.Rooms[i] != want[i] {
+		if !reflect.DeepEqual(c.Rooms[i], want[i]) {
 			t.Errorf("room %d = %+v, want %+v", i, c.Rooms[i], want[i])
 		}
 	}

@@ -45,6 +45,9 @@ type Chat interface {
 	SanctionFrame(s chat.Sanction) *chat.Frame
 	// SayAt is SayAs dated at (a released held message keeps its time).
 	SayAt(from string, roomID int64, text string, style chat.Style, emotion string, at time.Time) (chat.Message, error)
+	// SetSchedule sets the verdict of a room's timetable, taking the
+	// members out on a closing with moveOut.
+	SetSchedule(id int64, s chat.ScheduleState, moveOut bool) (chat.RoomInfo, error)
 }
 
 // RoomChanger stores room changes and puts them in the chat group

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/parlorchat/parlor/core/store"
 	"github.com/parlorchat/parlor/internal/testenv"
 	"github.com/parlorchat/parlor/sdk"
+	"github.com/parlorchat/parlor/sdk/schedule"
 )
 
 // fakeChat is a real chat group (rooms, through the server API's room
@@ -785,4 +787,50 @@ func TestEditKeepsWhatTheRoomHad(t *testing.T) {
 	if _, err := p.api.For("mod").Rooms().Edit(ctx, 7, sdk.RoomEdit{Owner: ptr(owners + "x")}); !errors.Is(err, sdk.ErrInvalid) || !strings.Contains(sdk.Reason(err), "owner is too long") {
 		t.Fatalf("longer owner list: %v", err)
 	}
+}
+
+// TestRoomSchedule: a room's opening times and zone go through the
+// server API's checks and are stored; the timetable's verdict is set,
+// not stored, and refused for a room without times.
+func TestRoomSchedule(t *testing.T) {
+	p := newPlatform(t, filepath.Join(t.TempDir(), "p.db"), nil, nil)
+	ctx := context.Background()
+	p.both(t, "schedule", func(t *testing.T, h sdk.Host) {
+		rooms := h.Rooms()
+		r, err := rooms.Create(ctx, sdk.Room{Name: "Event", Open: true, Guests: true,
+			Schedule: []schedule.Entry{{O: "DAY2", S: "09:00", E: "17:00"}}, OwnZone: "Europe/Berlin"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []schedule.Entry{{O: "day2", S: "09:00:00", E: "17:00:00"}}
+		if !reflect.DeepEqual(r.Schedule, want) || r.Zone != "Europe/Berlin" || r.OwnZone != "Europe/Berlin" || r.Scheduled {
+			t.Fatalf("created %+v", r)
+		}
+		stored, _ := p.st.Rooms(ctx, chat.DefaultGroup)
+		if s := stored[len(stored)-1]; !reflect.DeepEqual(s.Schedule, want) || s.Zone != "Europe/Berlin" {
+			t.Fatalf("stored %+v", s)
+		}
+		bad := []schedule.Entry{{O: "day9", S: "09:00", E: "10:00"}}
+		if _, err := rooms.Edit(ctx, r.ID, sdk.RoomEdit{Schedule: &bad}); !errors.Is(err, sdk.ErrInvalid) || !strings.Contains(sdk.Reason(err), `roomOpen: opening time 1: "day9"`) {
+			t.Fatalf("bad times: %v", err)
+		}
+		if _, err := rooms.Edit(ctx, r.ID, sdk.RoomEdit{Zone: ptr("Mars/Olympus")}); !errors.Is(err, sdk.ErrInvalid) || !strings.Contains(sdk.Reason(err), "tz:") {
+			t.Fatalf("bad zone: %v", err)
+		}
+		next := time.Date(2026, 12, 8, 8, 0, 0, 0, time.UTC)
+		got, err := rooms.SetSchedule(ctx, r.ID, sdk.ScheduleState{Closed: true, Next: next})
+		if err != nil || !got.Scheduled || !got.ScheduleClosed || !got.NextChange.Equal(next) {
+			t.Fatalf("set schedule: %+v %v", got, err)
+		}
+		if g, _ := rooms.Get(ctx, r.ID); !g.ScheduleClosed || !g.NextChange.Equal(next) {
+			t.Fatalf("get after the verdict: %+v", g)
+		}
+		none := []schedule.Entry{}
+		if r, err = rooms.Edit(ctx, r.ID, sdk.RoomEdit{Schedule: &none, Zone: ptr("")}); err != nil || len(r.Schedule) != 0 || r.Scheduled || r.OwnZone != "" || r.Zone != "UTC" {
+			t.Fatalf("clearing edit: %+v %v", r, err)
+		}
+		if _, err := rooms.SetSchedule(ctx, r.ID, sdk.ScheduleState{Closed: true}); !errors.Is(err, sdk.ErrInvalid) {
+			t.Fatalf("verdict on a room without times: %v", err)
+		}
+	})
 }

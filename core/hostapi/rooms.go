@@ -7,6 +7,7 @@ import (
 
 	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/sdk"
+	"github.com/parlorchat/parlor/sdk/schedule"
 )
 
 type rooms struct{ h *host }
@@ -55,12 +56,24 @@ func (r rooms) Create(ctx context.Context, room sdk.Room) (sdk.Room, error) {
 		Name: room.Name, Desc: room.Desc, Owner: room.Owner, Speaker: room.Speaker, Max: room.Max,
 		Member: room.Guests, Password: room.Password, Open: room.Open, PassAllMessage: room.Moderated,
 		Welcome: room.Welcome, Audio: room.Audio, Video: room.Video, Whiteboard: room.Whiteboard,
+		Schedule: room.Schedule, Zone: room.OwnZone,
 	})
 	if err != nil {
 		return sdk.Room{}, storeErr(err)
 	}
 	r.h.api.log.Info("room created", "plugin", r.h.plugin, "room", info.ID, "name", info.Name)
-	return info.SDK(0), nil
+	return r.view(info, 0), nil
+}
+
+// view is the room as plugins see it, from the chat group when it has it
+// (with its zone and count), else from info.
+func (r rooms) view(info chat.RoomInfo, count int) sdk.Room {
+	if c, err := r.h.chat(); err == nil {
+		if room, ok := c.Room(info.ID); ok {
+			return room
+		}
+	}
+	return info.SDK(count, info.Zone)
 }
 
 // errNothing refuses an edit that changes nothing.
@@ -93,6 +106,10 @@ func applyEdit(info *chat.RoomInfo, e sdk.RoomEdit) error {
 	if e.Max != nil {
 		info.Max, changed = *e.Max, true
 	}
+	if e.Schedule != nil {
+		info.Schedule, changed = append([]schedule.Entry(nil), *e.Schedule...), true
+	}
+	str(&info.Zone, e.Zone)
 	if !changed {
 		return errNothing
 	}
@@ -112,13 +129,19 @@ func (r rooms) Edit(ctx context.Context, id int64, e sdk.RoomEdit) (sdk.Room, er
 		return sdk.Room{}, storeErr(err)
 	}
 	r.h.api.log.Info("room changed", "plugin", r.h.plugin, "room", id, "name", info.Name)
-	count := 0
-	if c, err := r.h.chat(); err == nil {
-		if room, ok := c.Room(id); ok {
-			count = room.Count
-		}
+	return r.view(info, 0), nil
+}
+
+func (r rooms) SetSchedule(ctx context.Context, id int64, s sdk.ScheduleState) (sdk.Room, error) {
+	c, err := r.h.chat()
+	if err != nil {
+		return sdk.Room{}, err
 	}
-	return info.SDK(count), nil
+	info, err := c.SetSchedule(id, chat.ScheduleState{Closed: s.Closed, Next: s.Next}, s.MoveOut)
+	if err != nil {
+		return sdk.Room{}, chatErr(err)
+	}
+	return r.view(info, 0), ctx.Err()
 }
 
 func (r rooms) SetOpen(ctx context.Context, id int64, open bool) (sdk.Room, error) {

@@ -126,6 +126,25 @@ func (s *Server) commandPrefixes(name string) []string {
 	return mod.Capabilities().Commands
 }
 
+// scheduleApplied reports whether a running module owns the schedule.
+// command prefix, the module that applies rooms' opening times.
+func (s *Server) scheduleApplied() bool {
+	if s.plugins == nil {
+		return false
+	}
+	for _, mod := range s.plugins.Modules() {
+		if !mod.Ready() {
+			continue
+		}
+		for _, p := range mod.Capabilities().Commands {
+			if p == "schedule." {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // endBanned ends the logins a new ban of the whole chat covers.
 func (s *Server) endBanned(chat.Sanction) {
 	if s.node != nil {

@@ -67,6 +67,6 @@ func roomFromConfig(group string, rc config.Room) chat.RoomInfo {
 		ID: rc.ID, Group: group, Name: rc.Name, Owner: rc.Owner, Desc: rc.Desc, Max: rc.Max,
 		Speaker: rc.Speaker, Member: rc.Member, Password: rc.Password, PassAllMessage: rc.PassAllMessage,
 		Open: rc.Open, ST: rc.ST, Welcome: rc.Welcome, Audio: rc.Audio, Video: rc.Video,
-		Whiteboard: rc.Whiteboard, Origin: chat.OriginConfig,
+		Whiteboard: rc.Whiteboard, Origin: chat.OriginConfig, Schedule: rc.Entries(), Zone: rc.TZ,
 	}
 }

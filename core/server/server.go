@@ -93,7 +93,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Guests: cfg.Chat.Guests, SaveMessages: s.saveMessages, OnChange: s.notifyStatus,
 		SaveTimeout: cfg.Chat.SaveTimeout, MaxUnsaved: cfg.Chat.MaxUnsaved,
 		Sanctions: s.acct.host, Observe: s.observe, RoomListDelay: roomListDelay(cfg.Chat.RoomListDelay),
-		PresenceBatch: cfg.Chat.PresenceBatch, DeltaWrites: cfg.Chat.RoomListWrites, ModeratorsSeeIP: cfg.Chat.ModeratorsSeeIP,
+		PresenceBatch: cfg.Chat.PresenceBatch, DeltaWrites: cfg.Chat.RoomListWrites, ModeratorsSeeIP: cfg.Chat.ModeratorsSeeIP, TimeZone: cfg.Chat.TimeZone,
 	})
 	if err := s.loadRooms(ctx); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/parlorchat/parlor/core/serverapi"
 	"github.com/parlorchat/parlor/core/status"
@@ -15,7 +16,9 @@ import (
 
 // apiParts are the server API and the status files of a running server.
 type apiParts struct {
-	status     *status.Writer
+	// status is set once the status files start; plugins that change
+	// rooms while the server starts may notify before that.
+	status     atomic.Pointer[status.Writer]
 	dispatcher *serverapi.Dispatcher
 	tcp        *serverapi.TCPServer
 	ln         net.Listener
@@ -35,7 +38,7 @@ func (s *Server) startDispatcher() error {
 		Store: s.store, DefaultGroup: group, MaxFrameBytes: cfg.ServerAPI.MaxFrameBytes,
 		Groups:          []serverapi.GroupAccess{{Chat: s.group, Password: access.Password, AllowFrom: access.AllowFrom}},
 		FailedPasswords: cfg.ServerAPI.FailedPasswordsPerAddr, Refusals: s.refusals,
-		Logger: s.log.Named("serverapi"),
+		Scheduler: s.scheduleApplied, Logger: s.log.Named("serverapi"),
 	})
 	if err != nil {
 		return fmt.Errorf("config key server_api.groups.%s: %w", group, err)
@@ -57,7 +60,7 @@ func (s *Server) startServerAPI(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("start status files: %w", err)
 		}
-		s.api.status = w
+		s.api.status.Store(w)
 	}
 
 	access := cfg.ServerAPI.Groups[group]
@@ -103,8 +106,8 @@ func (s *Server) apiRoutes() map[string]http.Handler {
 // notifyStatus is the group's change hook: it schedules a rewrite of the
 // status files.
 func (s *Server) notifyStatus() {
-	if s.api.status != nil {
-		s.api.status.Notify()
+	if w := s.api.status.Load(); w != nil {
+		w.Notify()
 	}
 }
 
@@ -124,8 +127,8 @@ func (s *Server) stopServerAPI(ctx context.Context) error {
 
 // closeStatus writes the status files a last time and stops the writer.
 func (s *Server) closeStatus() {
-	if s.api.status != nil {
-		s.api.status.Close()
+	if w := s.api.status.Load(); w != nil {
+		w.Close()
 	}
 }
 

@@ -36,6 +36,10 @@ type Command struct {
 	Type     string            // add_room, del_room, ...
 	Attrs    map[string]string // the other attributes, by name
 	Times    []OpenTime        // roomOpen/Time children (add_room, edit_room)
+	// HasTimes is true when the command has a roomOpen (XML) or roomOpen
+	// key (JSON), even an empty one: edit_room with an empty <roomOpen/>
+	// removes the room's opening times.
+	HasTimes bool
 	// Remote is the client's address, set by the transport; the allowed
 	// addresses of the group are checked against it.
 	Remote netip.Addr
@@ -104,6 +108,10 @@ func DecodeFrame(frame []byte) (Command, error) {
 				if len(t.Attr) > 0 {
 					return Command{}, errors.New("<roomOpen> takes no attributes")
 				}
+				if cmd.HasTimes {
+					return Command{}, errors.New("<roomOpen> is given twice")
+				}
+				cmd.HasTimes = true
 				state = stRoomOpen
 			case state == stRoomOpen && t.Name.Local == "Time":
 				ot, err := openTime(t.Attr)
@@ -215,7 +223,7 @@ func EncodeCommand(c Command) []byte {
 	for _, k := range names {
 		attr(&b, k, c.Attrs[k])
 	}
-	if len(c.Times) == 0 {
+	if len(c.Times) == 0 && !c.HasTimes {
 		b.WriteString("/>")
 		return b.Bytes()
 	}

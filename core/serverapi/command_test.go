@@ -36,7 +36,7 @@ func TestDecodeSpecSamples(t *testing.T) {
 	want := Command{Group: "default", Password: "3874-3459-9999-2199", Type: "add_room",
 		Attrs: map[string]string{"name": "test room", "owner": "aaa", "desc": "room for test", "max": "200",
 			"speaker": "bbb", "member": "false", "pwd": "", "passallmessage": "true"},
-		Times: []OpenTime{{O: "day2", S: "00:00:00", E: "10:00:00"}}}
+		Times: []OpenTime{{O: "day2", S: "00:00:00", E: "10:00:00"}}, HasTimes: true}
 	if !reflect.DeepEqual(cmd, want) {
 		t.Fatalf("decoded\n%+v\nwant\n%+v", cmd, want)
 	}
@@ -88,7 +88,7 @@ func TestDecodeAcceptsCommentsAndWhitespace(t *testing.T) {
 func TestEncodeCommandRoundTrip(t *testing.T) {
 	c := Command{Group: "default", Password: `p"w<d>&'`, Type: "add_room",
 		Attrs: map[string]string{"name": "a\tb\nc\rd", "desc": "é ✓ 😀", "pwd": ""},
-		Times: []OpenTime{{O: "day1", S: "08:00:00", E: "17:00:00"}, {O: "special"}}}
+		Times: []OpenTime{{O: "day1", S: "08:00:00", E: "17:00:00"}, {O: "special"}}, HasTimes: true}
 	got, err := DecodeFrame(EncodeCommand(c))
 	if err != nil {
 		t.Fatal(err)

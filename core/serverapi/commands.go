@@ -7,11 +7,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/core/store"
 	"github.com/parlorchat/parlor/sdk"
+	"github.com/parlorchat/parlor/sdk/schedule"
 )
 
 // handler is one command type.
@@ -24,7 +26,7 @@ type handler struct {
 
 // roomAttrs are the room properties of add_room and edit_room.
 var roomAttrs = []string{"name", "owner", "desc", "max", "speaker", "member", "pwd", "passallmessage",
-	"en", "st", "wm", "audio", "video", "wb"}
+	"en", "st", "wm", "audio", "video", "wb", "tz"}
 
 // handlers maps each command type to its handler; it is never modified.
 var handlers = map[string]handler{
@@ -207,6 +209,8 @@ func applyRoom(info *chat.RoomInfo, a *attrs) (bool, error) {
 	text("speaker", maxNameChars, &info.Speaker)
 	text("pwd", maxPwdChars, &info.Password)
 	text("wm", maxTextChars, &info.Welcome)
+	text("tz", maxNameChars, &info.Zone)
+	info.Zone = strings.TrimSpace(info.Zone)
 	flag("member", &info.Member)
 	flag("passallmessage", &info.PassAllMessage)
 	flag("en", &info.Open)
@@ -233,17 +237,44 @@ func applyRoom(info *chat.RoomInfo, a *attrs) (bool, error) {
 	return changed, errors.Join(errs...)
 }
 
-// scheduleNote is added to the reply of a room command that carried
-// opening times.
-const scheduleNote = " The opening times (roomOpen) were accepted but not applied: scheduling needs the schedule module."
+// notApplied is added to the replies that show opening times while no
+// module applies them.
+const notApplied = " The opening times (roomOpen) are stored and shown but not applied: scheduling needs the schedule module."
 
-func roomReply(info chat.RoomInfo, count int) *Room {
-	return &Room{
+// timesNote is what a reply adds about opening times: nothing when the
+// schedule module applies them, or there are none.
+func (d *Dispatcher) timesNote(has bool) string {
+	if !has || (d.scheduler != nil && d.scheduler()) {
+		return ""
+	}
+	return notApplied
+}
+
+func roomReply(g *chat.Group, info chat.RoomInfo, count int) *Room {
+	r := &Room{
 		ID: info.ID, Name: info.Name, Owner: info.Owner, Desc: info.Desc, Max: info.Max,
 		Speaker: info.Speaker, Member: info.Member, Locked: info.Password != "",
 		PassAllMessage: info.PassAllMessage, Open: info.Open, ST: info.ST, Welcome: info.Welcome,
 		Audio: info.Audio, Video: info.Video, Whiteboard: info.Whiteboard, Count: count,
 	}
+	if len(info.Schedule) == 0 {
+		return r
+	}
+	loc := g.Zone()
+	if info.Zone != "" {
+		if l, err := schedule.LoadZone(info.Zone); err == nil {
+			loc = l
+		}
+	}
+	r.Times, r.Zone, r.Schedule = append([]OpenTime{}, info.Schedule...), loc.String(), info.Sched.Word()
+	if next := info.Sched.Next; info.Sched.Applied && !next.IsZero() {
+		if info.Sched.Closed {
+			r.Opens = next.In(loc).Format(time.RFC3339)
+		} else {
+			r.Closes = next.In(loc).Format(time.RFC3339)
+		}
+	}
+	return r
 }
 
 func roomCount(g *chat.Group, id int64) int {
@@ -257,7 +288,7 @@ func roomCount(g *chat.Group, id int64) int {
 func addRoom(ctx context.Context, d *Dispatcher, g *chat.Group, a *attrs, cmd Command) Reply {
 	// Defaults of a room the command does not describe fully: open,
 	// guests welcome, unlimited, listed in the text client.
-	info := chat.RoomInfo{Group: g.Name(), Member: true, Open: true, Origin: chat.OriginAPI}
+	info := chat.RoomInfo{Group: g.Name(), Member: true, Open: true, Origin: chat.OriginAPI, Schedule: cmd.Times}
 	if _, err := applyRoom(&info, a); err != nil {
 		return failErr(CodeBadArgument, err)
 	}
@@ -269,11 +300,11 @@ func addRoom(ctx context.Context, d *Dispatcher, g *chat.Group, a *attrs, cmd Co
 		return d.roomChangeReply("add_room", 0, err)
 	}
 	id := info.ID
-	r := Reply{Code: CodeOK, Message: fmt.Sprintf("Room %d %q added.", id, info.Name), Room: roomReply(info, 0)}
-	if len(cmd.Times) > 0 {
-		r.Message += scheduleNote
+	if now, ok := g.RoomInfo(id); ok {
+		info = now // with the schedule's state, when a module set it meanwhile
 	}
-	return r
+	return Reply{Code: CodeOK, Message: fmt.Sprintf("Room %d %q added.", id, info.Name) + d.timesNote(len(info.Schedule) > 0),
+		Room: roomReply(g, info, 0)}
 }
 
 func editRoom(ctx context.Context, d *Dispatcher, g *chat.Group, a *attrs, cmd Command) Reply {
@@ -285,7 +316,10 @@ func editRoom(ctx context.Context, d *Dispatcher, g *chat.Group, a *attrs, cmd C
 	nothing := errors.New("nothing to change")
 	info, err := d.EditRoom(ctx, g.Name(), id, func(info *chat.RoomInfo) error {
 		changed, err := applyRoom(info, a)
-		if err == nil && !changed && len(cmd.Times) == 0 {
+		if cmd.HasTimes {
+			info.Schedule, changed = cmd.Times, true
+		}
+		if err == nil && !changed {
 			err = nothing
 		}
 		applyErr = err
@@ -293,7 +327,7 @@ func editRoom(ctx context.Context, d *Dispatcher, g *chat.Group, a *attrs, cmd C
 	})
 	switch {
 	case applyErr == nothing:
-		return Fail(CodeBadArgument, "Nothing to change: give at least one of %s.", strings.Join(roomAttrs, ", "))
+		return Fail(CodeBadArgument, "Nothing to change: give at least one of %s, or roomOpen.", strings.Join(roomAttrs, ", "))
 	case applyErr != nil:
 		return failErr(CodeBadArgument, applyErr)
 	case errors.Is(err, store.ErrNotFound):
@@ -301,11 +335,11 @@ func editRoom(ctx context.Context, d *Dispatcher, g *chat.Group, a *attrs, cmd C
 	case err != nil:
 		return d.roomChangeReply("edit_room", id, err)
 	}
-	r := Reply{Code: CodeOK, Message: fmt.Sprintf("Room %d %q changed.", id, info.Name), Room: roomReply(info, roomCount(g, id))}
-	if len(cmd.Times) > 0 {
-		r.Message += scheduleNote
+	msg := fmt.Sprintf("Room %d %q changed.", id, info.Name)
+	if cmd.HasTimes && len(info.Schedule) == 0 {
+		msg += " It has no opening times now: it is always open."
 	}
-	return r
+	return Reply{Code: CodeOK, Message: msg + d.timesNote(len(info.Schedule) > 0), Room: roomReply(g, info, roomCount(g, id))}
 }
 
 func delRoom(ctx context.Context, d *Dispatcher, g *chat.Group, a *attrs, _ Command) Reply {
@@ -328,7 +362,7 @@ func delRoom(ctx context.Context, d *Dispatcher, g *chat.Group, a *attrs, _ Comm
 	if info.Origin == chat.OriginConfig {
 		msg += " It is defined in the configuration file and comes back at the next start unless it is removed there."
 	}
-	return Reply{Code: CodeOK, Message: msg, Room: roomReply(info, 0)}
+	return Reply{Code: CodeOK, Message: msg, Room: roomReply(g, info, 0)}
 }
 
 // roomChangeReply answers a room command whose change failed: a refused
@@ -461,17 +495,19 @@ func getOnline(_ context.Context, _ *Dispatcher, g *chat.Group, _ *attrs, _ Comm
 		Online: &Online{Connections: c, Users: u, Rooms: r}}
 }
 
-func getRooms(_ context.Context, _ *Dispatcher, g *chat.Group, _ *attrs, _ Command) Reply {
+func getRooms(_ context.Context, d *Dispatcher, g *chat.Group, _ *attrs, _ Command) Reply {
 	snap := g.Snapshot()
 	rooms := make([]Room, 0, len(snap.Rooms))
+	timed := false
 	for _, ru := range snap.Rooms {
 		info, ok := g.RoomInfo(ru.ID)
 		if !ok {
 			continue // removed meanwhile
 		}
-		rooms = append(rooms, *roomReply(info, len(ru.Users)))
+		timed = timed || len(info.Schedule) > 0
+		rooms = append(rooms, *roomReply(g, info, len(ru.Users)))
 	}
-	return Reply{Code: CodeOK, Message: fmt.Sprintf("%d rooms.", len(rooms)), Rooms: rooms}
+	return Reply{Code: CodeOK, Message: fmt.Sprintf("%d rooms.", len(rooms)) + d.timesNote(timed), Rooms: rooms}
 }
 
 func getRoomUsers(_ context.Context, _ *Dispatcher, g *chat.Group, a *attrs, _ Command) Reply {

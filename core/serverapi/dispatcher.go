@@ -57,8 +57,11 @@ type Options struct {
 	// Refusals counts refusals for /metrics; nil counts nothing.
 	Refusals *limit.Refusals
 	// Now is the clock of the throttle; time.Now when nil.
-	Now    func() time.Time
-	Logger hclog.Logger
+	Now func() time.Time
+	// Scheduler reports whether a module applies rooms' opening times
+	// (the schedule module runs); nil: none does. Replies say so.
+	Scheduler func() bool
+	Logger    hclog.Logger
 }
 
 // Dispatcher checks and runs server API commands for both transports.
@@ -70,6 +73,7 @@ type Dispatcher struct {
 	log          hclog.Logger
 	failed       *limit.Keyed // wrong api_pwd by address
 	refusals     *limit.Refusals
+	scheduler    func() bool // Options.Scheduler
 
 	roomMu sync.Mutex // serialises room changes (store, then group)
 
@@ -97,7 +101,7 @@ func New(opts Options) (*Dispatcher, error) {
 		opts.MaxFrameBytes = DefaultMaxFrameBytes
 	}
 	d := &Dispatcher{store: opts.Store, groups: map[string]*target{}, defaultGroup: opts.DefaultGroup,
-		maxBody: opts.MaxFrameBytes, log: opts.Logger, refusals: opts.Refusals,
+		maxBody: opts.MaxFrameBytes, log: opts.Logger, refusals: opts.Refusals, scheduler: opts.Scheduler,
 		failed: limit.NewKeyed(opts.FailedPasswords, limit.Options{Name: LimitFailedPasswords, Refusals: opts.Refusals, Now: opts.Now})}
 	for _, g := range opts.Groups {
 		if g.Chat == nil {
@@ -206,7 +210,7 @@ func (d *Dispatcher) do(ctx context.Context, cmd Command) Reply {
 	if err := a.only(h.attrs); err != nil {
 		return failErr(CodeBadArgument, err)
 	}
-	if len(cmd.Times) > 0 && !h.times {
+	if (len(cmd.Times) > 0 || cmd.HasTimes) && !h.times {
 		return Fail(CodeBadArgument, "roomOpen applies to add_room and edit_room only.")
 	}
 	if _, err := schedule.ParseAll(cmd.Times); err != nil {

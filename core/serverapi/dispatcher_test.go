@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -198,11 +199,11 @@ func TestAddRoom(t *testing.T) {
 	want := chat.RoomInfo{ID: id, Group: "default", Name: "test room", Owner: "aaa", Desc: "room for test", Max: 200,
 		Speaker: "bbb", Member: false, PassAllMessage: true, Open: true, ST: 2, Welcome: "Hello", Audio: true,
 		Whiteboard: true, Origin: chat.OriginAPI}
-	if !ok || info != want {
+	if !ok || !reflect.DeepEqual(info, want) {
 		t.Fatalf("room in group\n%+v\nwant\n%+v", info, want)
 	}
 	stored, err := f.st.Rooms(context.Background(), "default")
-	if err != nil || len(stored) != 2 || stored[1] != want {
+	if err != nil || len(stored) != 2 || !reflect.DeepEqual(stored[1], want) {
 		t.Fatalf("stored rooms %+v, %v", stored, err)
 	}
 	// Defaults: open, guests welcome; roomOpen is accepted, not applied.
@@ -231,7 +232,7 @@ func TestEditRoomMergesAndPersists(t *testing.T) {
 		t.Fatalf("edited room %+v", info)
 	}
 	stored, _ := f.st.Rooms(context.Background(), "default")
-	if stored[0] != info {
+	if !reflect.DeepEqual(stored[0], info) {
 		t.Fatalf("stored %+v, want %+v", stored[0], info)
 	}
 	wantCode(t, f.do("edit_room", "room_id", "1", "name", "Hall"), CodeOK, "Hall")

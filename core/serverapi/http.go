@@ -134,6 +134,7 @@ func (c *Command) setJSON(body []byte) error {
 	}
 	for k, raw := range obj {
 		if k == "roomOpen" {
+			c.HasTimes = true
 			if err := json.Unmarshal(raw, &c.Times); err != nil {
 				return fmt.Errorf(`roomOpen must be a list of {"o","s","e"}: %w`, err)
 			}

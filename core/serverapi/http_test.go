@@ -49,6 +49,17 @@ func TestHTTPTwin(t *testing.T) {
 	if status != 200 || out["room"].(map[string]any)["wb"] != true {
 		t.Fatalf("edit_room: %d %v", status, out)
 	}
+	if times, _ := room["roomOpen"].([]any); len(times) != 1 || room["tz"] != "UTC" || room["schedule"] != "off" {
+		t.Fatalf("add_room's room shows its times as %v", room)
+	}
+	// An empty roomOpen removes the times.
+	status, out = httpDo(t, h, "POST", "/api/v1/edit_room", testPwd, `{"roomid":"`+itoa(id)+`","roomOpen":[]}`)
+	if r := out["room"].(map[string]any); status != 200 || r["roomOpen"] != nil || r["schedule"] != nil || !strings.Contains(out["message"].(string), "no opening times now") {
+		t.Fatalf("clearing edit_room: %d %v", status, out)
+	}
+	if info, _ := f.g.RoomInfo(id); len(info.Schedule) != 0 {
+		t.Fatalf("the room keeps %v", info.Schedule)
+	}
 	status, out = httpDo(t, h, "GET", "/api/v1/get_rooms", testPwd, "")
 	if status != 200 || len(out["rooms"].([]any)) != 2 {
 		t.Fatalf("get_rooms: %d %v", status, out)

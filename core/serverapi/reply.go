@@ -108,6 +108,15 @@ type Room struct {
 	Video          bool   `json:"video"`
 	Whiteboard     bool   `json:"wb"`
 	Count          int    `json:"count"` // users in the room
+	// The opening times, for a room that has them: the entries, the zone
+	// they are read in, the state ("open", "closed", or "off" while no
+	// module applies them) and the next change (RFC 3339 in the zone):
+	// Opens while closed, Closes while open.
+	Times    []OpenTime `json:"roomOpen,omitempty"`
+	Zone     string     `json:"tz,omitempty"`
+	Schedule string     `json:"schedule,omitempty"`
+	Opens    string     `json:"opens,omitempty"`
+	Closes   string     `json:"closes,omitempty"`
 }
 
 // RoomUsers is the user list of a room.
@@ -233,7 +242,27 @@ func (r Room) xml(b *bytes.Buffer) {
 	attr(b, "video", bit(r.Video))
 	attr(b, "wb", bit(r.Whiteboard))
 	attr(b, "count", strconv.Itoa(r.Count))
-	b.WriteString("/>\n")
+	if r.Schedule == "" {
+		b.WriteString("/>\n")
+		return
+	}
+	attr(b, "tz", r.Zone)
+	attr(b, "schedule", r.Schedule)
+	if r.Opens != "" {
+		attr(b, "opens", r.Opens)
+	}
+	if r.Closes != "" {
+		attr(b, "closes", r.Closes)
+	}
+	b.WriteString(">\n<roomOpen>\n")
+	for _, t := range r.Times {
+		b.WriteString("<Time")
+		attr(b, "o", t.O)
+		attr(b, "s", t.S)
+		attr(b, "e", t.E)
+		b.WriteString("/>\n")
+	}
+	b.WriteString("</roomOpen>\n</Room>\n")
 }
 
 // replyJSON is the JSON form of a Reply.

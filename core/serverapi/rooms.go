@@ -9,6 +9,7 @@ import (
 
 	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/core/store"
+	"github.com/parlorchat/parlor/sdk/schedule"
 )
 
 // The room changes of add_room, edit_room and del_room, for the server
@@ -50,10 +51,35 @@ func checkRoomChange(before *chat.RoomInfo, info chat.RoomInfo) error {
 	if info.ST != 0 && info.ST != 2 && (before == nil || before.ST != info.ST) {
 		errs = append(errs, fmt.Errorf("st=%d is not 0 (text list too) or 2 (avatar client only)", info.ST))
 	}
+	if len(info.Schedule) > maxTimes {
+		errs = append(errs, fmt.Errorf("roomOpen: more than %d opening times", maxTimes))
+	} else if _, err := schedule.ParseAll(info.Schedule); err != nil {
+		errs = append(errs, fmt.Errorf("roomOpen: %w", err))
+	}
+	if info.Zone != "" {
+		if _, err := schedule.LoadZone(info.Zone); err != nil {
+			errs = append(errs, fmt.Errorf("tz: %w", err))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", err, store.ErrInvalid)
 	}
 	return nil
+}
+
+// normalTimes writes valid opening times as sdk/schedule does (HH:MM
+// becomes HH:MM:SS, day names lower case); invalid ones are left for
+// CheckRoom to refuse.
+func normalTimes(times []OpenTime) []OpenTime {
+	rules, err := schedule.ParseAll(times)
+	if err != nil || len(rules) == 0 {
+		return times
+	}
+	out := make([]OpenTime, len(rules))
+	for i, r := range rules {
+		out[i] = r.Entry()
+	}
+	return out
 }
 
 // group returns the chat group called name ("" for the default one).
@@ -77,6 +103,7 @@ func (d *Dispatcher) CreateRoom(ctx context.Context, info chat.RoomInfo) (chat.R
 		return chat.RoomInfo{}, err
 	}
 	info.ID, info.Group, info.Name, info.Origin = 0, g.Name(), strings.TrimSpace(info.Name), chat.OriginAPI
+	info.Schedule, info.Sched = normalTimes(info.Schedule), chat.ScheduleState{}
 	if err := CheckRoom(info); err != nil {
 		return chat.RoomInfo{}, err
 	}
@@ -110,6 +137,7 @@ func (d *Dispatcher) EditRoom(ctx context.Context, group string, id int64, edit 
 		return chat.RoomInfo{}, err
 	}
 	info.ID, info.Group, info.Name, info.Origin = id, g.Name(), strings.TrimSpace(info.Name), chat.OriginAPI
+	info.Schedule = normalTimes(info.Schedule)
 	if err := checkRoomChange(&before, info); err != nil {
 		return chat.RoomInfo{}, err
 	}

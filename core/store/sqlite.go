@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -87,6 +88,9 @@ var migrations = []string{
 	migrationHostData,
 	// 5: the moderation log (audit.go).
 	migrationAudit,
+	// 6: rooms' opening times and zone (the schedule module's rules).
+	`ALTER TABLE rooms ADD COLUMN open_times TEXT NOT NULL DEFAULT '';
+	ALTER TABLE rooms ADD COLUMN tz TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrationSteps holds the Go code some migrations need after their SQL
@@ -215,7 +219,7 @@ func (s *SQLite) migrate(ctx context.Context) (err error) {
 
 // roomColumns lists the rooms columns in the order scanRoom reads them.
 const roomColumns = `id, grp, name, owner, description, max_members, speaker, member, password,
-	pass_all_message, open, st, welcome, audio, video, whiteboard, origin`
+	pass_all_message, open, st, welcome, audio, video, whiteboard, origin, open_times, tz`
 
 // Rooms lists the rooms of group ordered by ID. It returns an empty,
 // non-nil slice when the group has none.
@@ -228,13 +232,18 @@ func (s *SQLite) Rooms(ctx context.Context, group string) ([]chat.RoomInfo, erro
 	rooms := []chat.RoomInfo{}
 	for rows.Next() {
 		var r chat.RoomInfo
-		var origin string
+		var origin, times string
 		if err := rows.Scan(&r.ID, &r.Group, &r.Name, &r.Owner, &r.Desc, &r.Max, &r.Speaker, &r.Member,
 			&r.Password, &r.PassAllMessage, &r.Open, &r.ST, &r.Welcome, &r.Audio, &r.Video,
-			&r.Whiteboard, &origin); err != nil {
+			&r.Whiteboard, &origin, &times, &r.Zone); err != nil {
 			return nil, fmt.Errorf("list rooms of group %q: scan: %w", group, err)
 		}
 		r.Origin = chat.Origin(origin)
+		if times != "" {
+			if err := json.Unmarshal([]byte(times), &r.Schedule); err != nil {
+				return nil, fmt.Errorf("list rooms of group %q: room %d: opening times: %w", group, r.ID, err)
+			}
+		}
 		rooms = append(rooms, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -251,12 +260,21 @@ func (s *SQLite) SaveRoom(ctx context.Context, r chat.RoomInfo) (int64, error) {
 	if r.ID < 0 {
 		return 0, fmt.Errorf("save room %d: negative id", r.ID)
 	}
+	times := ""
+	if len(r.Schedule) > 0 {
+		b, err := json.Marshal(r.Schedule)
+		if err != nil {
+			return 0, fmt.Errorf("save room %d: opening times: %w", r.ID, err)
+		}
+		times = string(b)
+	}
 	args := []any{r.Group, r.Name, r.Owner, r.Desc, r.Max, r.Speaker, r.Member, r.Password,
-		r.PassAllMessage, r.Open, r.ST, r.Welcome, r.Audio, r.Video, r.Whiteboard, string(r.Origin)}
+		r.PassAllMessage, r.Open, r.ST, r.Welcome, r.Audio, r.Video, r.Whiteboard, string(r.Origin), times, r.Zone}
 	if r.ID == 0 {
 		res, err := s.db.ExecContext(ctx, `INSERT INTO rooms (grp, name, owner, description, max_members,
-			speaker, member, password, pass_all_message, open, st, welcome, audio, video, whiteboard, origin)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+			speaker, member, password, pass_all_message, open, st, welcome, audio, video, whiteboard, origin,
+			open_times, tz)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 		if err != nil {
 			return 0, fmt.Errorf("save new room %q: %w", r.Name, err)
 		}
@@ -267,15 +285,17 @@ func (s *SQLite) SaveRoom(ctx context.Context, r chat.RoomInfo) (int64, error) {
 		return id, nil
 	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO rooms (id, grp, name, owner, description, max_members,
-		speaker, member, password, pass_all_message, open, st, welcome, audio, video, whiteboard, origin)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		speaker, member, password, pass_all_message, open, st, welcome, audio, video, whiteboard, origin,
+		open_times, tz)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET
 			grp = excluded.grp, name = excluded.name, owner = excluded.owner,
 			description = excluded.description, max_members = excluded.max_members,
 			speaker = excluded.speaker, member = excluded.member, password = excluded.password,
 			pass_all_message = excluded.pass_all_message, open = excluded.open, st = excluded.st,
 			welcome = excluded.welcome, audio = excluded.audio, video = excluded.video,
-			whiteboard = excluded.whiteboard, origin = excluded.origin`,
+			whiteboard = excluded.whiteboard, origin = excluded.origin,
+			open_times = excluded.open_times, tz = excluded.tz`,
 		append([]any{r.ID}, args...)...)
 	if err != nil {
 		return 0, fmt.Errorf("save room %d: %w", r.ID, err)

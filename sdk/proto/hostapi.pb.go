@@ -965,21 +965,25 @@ func (x *HostRoomID) GetId() int64 {
 
 // HostRoomEdit changes the fields that are set.
 type HostRoomEdit struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          *string                `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
-	Desc          *string                `protobuf:"bytes,3,opt,name=desc,proto3,oneof" json:"desc,omitempty"`
-	Owner         *string                `protobuf:"bytes,4,opt,name=owner,proto3,oneof" json:"owner,omitempty"`
-	Speaker       *string                `protobuf:"bytes,5,opt,name=speaker,proto3,oneof" json:"speaker,omitempty"`
-	Max           *int32                 `protobuf:"varint,6,opt,name=max,proto3,oneof" json:"max,omitempty"`
-	Guests        *bool                  `protobuf:"varint,7,opt,name=guests,proto3,oneof" json:"guests,omitempty"`
-	Password      *string                `protobuf:"bytes,8,opt,name=password,proto3,oneof" json:"password,omitempty"`
-	Open          *bool                  `protobuf:"varint,9,opt,name=open,proto3,oneof" json:"open,omitempty"`
-	Moderated     *bool                  `protobuf:"varint,10,opt,name=moderated,proto3,oneof" json:"moderated,omitempty"`
-	Welcome       *string                `protobuf:"bytes,11,opt,name=welcome,proto3,oneof" json:"welcome,omitempty"`
-	Audio         *bool                  `protobuf:"varint,12,opt,name=audio,proto3,oneof" json:"audio,omitempty"`
-	Video         *bool                  `protobuf:"varint,13,opt,name=video,proto3,oneof" json:"video,omitempty"`
-	Whiteboard    *bool                  `protobuf:"varint,14,opt,name=whiteboard,proto3,oneof" json:"whiteboard,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name       *string                `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	Desc       *string                `protobuf:"bytes,3,opt,name=desc,proto3,oneof" json:"desc,omitempty"`
+	Owner      *string                `protobuf:"bytes,4,opt,name=owner,proto3,oneof" json:"owner,omitempty"`
+	Speaker    *string                `protobuf:"bytes,5,opt,name=speaker,proto3,oneof" json:"speaker,omitempty"`
+	Max        *int32                 `protobuf:"varint,6,opt,name=max,proto3,oneof" json:"max,omitempty"`
+	Guests     *bool                  `protobuf:"varint,7,opt,name=guests,proto3,oneof" json:"guests,omitempty"`
+	Password   *string                `protobuf:"bytes,8,opt,name=password,proto3,oneof" json:"password,omitempty"`
+	Open       *bool                  `protobuf:"varint,9,opt,name=open,proto3,oneof" json:"open,omitempty"`
+	Moderated  *bool                  `protobuf:"varint,10,opt,name=moderated,proto3,oneof" json:"moderated,omitempty"`
+	Welcome    *string                `protobuf:"bytes,11,opt,name=welcome,proto3,oneof" json:"welcome,omitempty"`
+	Audio      *bool                  `protobuf:"varint,12,opt,name=audio,proto3,oneof" json:"audio,omitempty"`
+	Video      *bool                  `protobuf:"varint,13,opt,name=video,proto3,oneof" json:"video,omitempty"`
+	Whiteboard *bool                  `protobuf:"varint,14,opt,name=whiteboard,proto3,oneof" json:"whiteboard,omitempty"`
+	// schedule, when set, replaces the opening times (no times: none).
+	Schedule *HostOpenTimes `protobuf:"bytes,15,opt,name=schedule,proto3,oneof" json:"schedule,omitempty"`
+	// zone, when set, is the room's own IANA zone ("": the group's).
+	Zone          *string `protobuf:"bytes,16,opt,name=zone,proto3,oneof" json:"zone,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1112,6 +1116,136 @@ func (x *HostRoomEdit) GetWhiteboard() bool {
 	return false
 }
 
+func (x *HostRoomEdit) GetSchedule() *HostOpenTimes {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *HostRoomEdit) GetZone() string {
+	if x != nil && x.Zone != nil {
+		return *x.Zone
+	}
+	return ""
+}
+
+// HostOpenTimes is a room's opening times.
+type HostOpenTimes struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Times         []*OpenTime            `protobuf:"bytes,1,rep,name=times,proto3" json:"times,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostOpenTimes) Reset() {
+	*x = HostOpenTimes{}
+	mi := &file_hostapi_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostOpenTimes) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostOpenTimes) ProtoMessage() {}
+
+func (x *HostOpenTimes) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostOpenTimes.ProtoReflect.Descriptor instead.
+func (*HostOpenTimes) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *HostOpenTimes) GetTimes() []*OpenTime {
+	if x != nil {
+		return x.Times
+	}
+	return nil
+}
+
+// HostRoomSchedule is a module's verdict on a scheduled room: closed by
+// its timetable or not, when that next changes (0: never), and whether a
+// closing takes the members out (sdk.ScheduleState).
+type HostRoomSchedule struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Id                 int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Closed             bool                   `protobuf:"varint,2,opt,name=closed,proto3" json:"closed,omitempty"`
+	NextChangeUnixNano int64                  `protobuf:"varint,3,opt,name=next_change_unix_nano,json=nextChangeUnixNano,proto3" json:"next_change_unix_nano,omitempty"`
+	MoveOut            bool                   `protobuf:"varint,4,opt,name=move_out,json=moveOut,proto3" json:"move_out,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *HostRoomSchedule) Reset() {
+	*x = HostRoomSchedule{}
+	mi := &file_hostapi_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostRoomSchedule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostRoomSchedule) ProtoMessage() {}
+
+func (x *HostRoomSchedule) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostRoomSchedule.ProtoReflect.Descriptor instead.
+func (*HostRoomSchedule) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *HostRoomSchedule) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *HostRoomSchedule) GetClosed() bool {
+	if x != nil {
+		return x.Closed
+	}
+	return false
+}
+
+func (x *HostRoomSchedule) GetNextChangeUnixNano() int64 {
+	if x != nil {
+		return x.NextChangeUnixNano
+	}
+	return 0
+}
+
+func (x *HostRoomSchedule) GetMoveOut() bool {
+	if x != nil {
+		return x.MoveOut
+	}
+	return false
+}
+
 // HostMember is a room member with its role.
 type HostMember struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -1127,7 +1261,7 @@ type HostMember struct {
 
 func (x *HostMember) Reset() {
 	*x = HostMember{}
-	mi := &file_hostapi_proto_msgTypes[17]
+	mi := &file_hostapi_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1139,7 +1273,7 @@ func (x *HostMember) String() string {
 func (*HostMember) ProtoMessage() {}
 
 func (x *HostMember) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[17]
+	mi := &file_hostapi_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1152,7 +1286,7 @@ func (x *HostMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostMember.ProtoReflect.Descriptor instead.
 func (*HostMember) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{17}
+	return file_hostapi_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *HostMember) GetName() string {
@@ -1200,7 +1334,7 @@ type HostMemberList struct {
 
 func (x *HostMemberList) Reset() {
 	*x = HostMemberList{}
-	mi := &file_hostapi_proto_msgTypes[18]
+	mi := &file_hostapi_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1212,7 +1346,7 @@ func (x *HostMemberList) String() string {
 func (*HostMemberList) ProtoMessage() {}
 
 func (x *HostMemberList) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[18]
+	mi := &file_hostapi_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1225,7 +1359,7 @@ func (x *HostMemberList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostMemberList.ProtoReflect.Descriptor instead.
 func (*HostMemberList) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{18}
+	return file_hostapi_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *HostMemberList) GetMembers() []*HostMember {
@@ -1250,7 +1384,7 @@ type HostKickRequest struct {
 
 func (x *HostKickRequest) Reset() {
 	*x = HostKickRequest{}
-	mi := &file_hostapi_proto_msgTypes[19]
+	mi := &file_hostapi_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1262,7 +1396,7 @@ func (x *HostKickRequest) String() string {
 func (*HostKickRequest) ProtoMessage() {}
 
 func (x *HostKickRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[19]
+	mi := &file_hostapi_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1275,7 +1409,7 @@ func (x *HostKickRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostKickRequest.ProtoReflect.Descriptor instead.
 func (*HostKickRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{19}
+	return file_hostapi_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *HostKickRequest) GetName() string {
@@ -1324,7 +1458,7 @@ type HostMoveRequest struct {
 
 func (x *HostMoveRequest) Reset() {
 	*x = HostMoveRequest{}
-	mi := &file_hostapi_proto_msgTypes[20]
+	mi := &file_hostapi_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1336,7 +1470,7 @@ func (x *HostMoveRequest) String() string {
 func (*HostMoveRequest) ProtoMessage() {}
 
 func (x *HostMoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[20]
+	mi := &file_hostapi_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1349,7 +1483,7 @@ func (x *HostMoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostMoveRequest.ProtoReflect.Descriptor instead.
 func (*HostMoveRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{20}
+	return file_hostapi_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *HostMoveRequest) GetName() string {
@@ -1388,7 +1522,7 @@ type HostSanction struct {
 
 func (x *HostSanction) Reset() {
 	*x = HostSanction{}
-	mi := &file_hostapi_proto_msgTypes[21]
+	mi := &file_hostapi_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1400,7 +1534,7 @@ func (x *HostSanction) String() string {
 func (*HostSanction) ProtoMessage() {}
 
 func (x *HostSanction) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[21]
+	mi := &file_hostapi_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1413,7 +1547,7 @@ func (x *HostSanction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostSanction.ProtoReflect.Descriptor instead.
 func (*HostSanction) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{21}
+	return file_hostapi_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *HostSanction) GetId() int64 {
@@ -1511,7 +1645,7 @@ type HostLiftRequest struct {
 
 func (x *HostLiftRequest) Reset() {
 	*x = HostLiftRequest{}
-	mi := &file_hostapi_proto_msgTypes[22]
+	mi := &file_hostapi_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1523,7 +1657,7 @@ func (x *HostLiftRequest) String() string {
 func (*HostLiftRequest) ProtoMessage() {}
 
 func (x *HostLiftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[22]
+	mi := &file_hostapi_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1536,7 +1670,7 @@ func (x *HostLiftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostLiftRequest.ProtoReflect.Descriptor instead.
 func (*HostLiftRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{22}
+	return file_hostapi_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *HostLiftRequest) GetId() int64 {
@@ -1566,7 +1700,7 @@ type HostSanctionFilter struct {
 
 func (x *HostSanctionFilter) Reset() {
 	*x = HostSanctionFilter{}
-	mi := &file_hostapi_proto_msgTypes[23]
+	mi := &file_hostapi_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1578,7 +1712,7 @@ func (x *HostSanctionFilter) String() string {
 func (*HostSanctionFilter) ProtoMessage() {}
 
 func (x *HostSanctionFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[23]
+	mi := &file_hostapi_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1591,7 +1725,7 @@ func (x *HostSanctionFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostSanctionFilter.ProtoReflect.Descriptor instead.
 func (*HostSanctionFilter) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{23}
+	return file_hostapi_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *HostSanctionFilter) GetKind() string {
@@ -1632,7 +1766,7 @@ type HostSanctionList struct {
 
 func (x *HostSanctionList) Reset() {
 	*x = HostSanctionList{}
-	mi := &file_hostapi_proto_msgTypes[24]
+	mi := &file_hostapi_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1644,7 +1778,7 @@ func (x *HostSanctionList) String() string {
 func (*HostSanctionList) ProtoMessage() {}
 
 func (x *HostSanctionList) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[24]
+	mi := &file_hostapi_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1657,7 +1791,7 @@ func (x *HostSanctionList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostSanctionList.ProtoReflect.Descriptor instead.
 func (*HostSanctionList) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{24}
+	return file_hostapi_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *HostSanctionList) GetSanctions() []*HostSanction {
@@ -1680,7 +1814,7 @@ type HostAudience struct {
 
 func (x *HostAudience) Reset() {
 	*x = HostAudience{}
-	mi := &file_hostapi_proto_msgTypes[25]
+	mi := &file_hostapi_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1692,7 +1826,7 @@ func (x *HostAudience) String() string {
 func (*HostAudience) ProtoMessage() {}
 
 func (x *HostAudience) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[25]
+	mi := &file_hostapi_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1705,7 +1839,7 @@ func (x *HostAudience) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostAudience.ProtoReflect.Descriptor instead.
 func (*HostAudience) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{25}
+	return file_hostapi_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *HostAudience) GetKind() string {
@@ -1744,7 +1878,7 @@ type HostSendRequest struct {
 
 func (x *HostSendRequest) Reset() {
 	*x = HostSendRequest{}
-	mi := &file_hostapi_proto_msgTypes[26]
+	mi := &file_hostapi_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1756,7 +1890,7 @@ func (x *HostSendRequest) String() string {
 func (*HostSendRequest) ProtoMessage() {}
 
 func (x *HostSendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[26]
+	mi := &file_hostapi_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1769,7 +1903,7 @@ func (x *HostSendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostSendRequest.ProtoReflect.Descriptor instead.
 func (*HostSendRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{26}
+	return file_hostapi_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *HostSendRequest) GetTo() *HostAudience {
@@ -1817,7 +1951,7 @@ type HostSendResponse struct {
 
 func (x *HostSendResponse) Reset() {
 	*x = HostSendResponse{}
-	mi := &file_hostapi_proto_msgTypes[27]
+	mi := &file_hostapi_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1829,7 +1963,7 @@ func (x *HostSendResponse) String() string {
 func (*HostSendResponse) ProtoMessage() {}
 
 func (x *HostSendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[27]
+	mi := &file_hostapi_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1842,7 +1976,7 @@ func (x *HostSendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostSendResponse.ProtoReflect.Descriptor instead.
 func (*HostSendResponse) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{27}
+	return file_hostapi_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *HostSendResponse) GetDelivered() int32 {
@@ -1866,7 +2000,7 @@ type HostSayRequest struct {
 
 func (x *HostSayRequest) Reset() {
 	*x = HostSayRequest{}
-	mi := &file_hostapi_proto_msgTypes[28]
+	mi := &file_hostapi_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1878,7 +2012,7 @@ func (x *HostSayRequest) String() string {
 func (*HostSayRequest) ProtoMessage() {}
 
 func (x *HostSayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[28]
+	mi := &file_hostapi_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1891,7 +2025,7 @@ func (x *HostSayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostSayRequest.ProtoReflect.Descriptor instead.
 func (*HostSayRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{28}
+	return file_hostapi_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *HostSayRequest) GetFrom() string {
@@ -1942,7 +2076,7 @@ type HostHeld struct {
 
 func (x *HostHeld) Reset() {
 	*x = HostHeld{}
-	mi := &file_hostapi_proto_msgTypes[29]
+	mi := &file_hostapi_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1954,7 +2088,7 @@ func (x *HostHeld) String() string {
 func (*HostHeld) ProtoMessage() {}
 
 func (x *HostHeld) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[29]
+	mi := &file_hostapi_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1967,7 +2101,7 @@ func (x *HostHeld) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostHeld.ProtoReflect.Descriptor instead.
 func (*HostHeld) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{29}
+	return file_hostapi_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *HostHeld) GetId() int64 {
@@ -2008,7 +2142,7 @@ type HostHeldList struct {
 
 func (x *HostHeldList) Reset() {
 	*x = HostHeldList{}
-	mi := &file_hostapi_proto_msgTypes[30]
+	mi := &file_hostapi_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2020,7 +2154,7 @@ func (x *HostHeldList) String() string {
 func (*HostHeldList) ProtoMessage() {}
 
 func (x *HostHeldList) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[30]
+	mi := &file_hostapi_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2033,7 +2167,7 @@ func (x *HostHeldList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostHeldList.ProtoReflect.Descriptor instead.
 func (*HostHeldList) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{30}
+	return file_hostapi_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *HostHeldList) GetHeld() []*HostHeld {
@@ -2056,7 +2190,7 @@ type HostResolution struct {
 
 func (x *HostResolution) Reset() {
 	*x = HostResolution{}
-	mi := &file_hostapi_proto_msgTypes[31]
+	mi := &file_hostapi_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2068,7 +2202,7 @@ func (x *HostResolution) String() string {
 func (*HostResolution) ProtoMessage() {}
 
 func (x *HostResolution) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[31]
+	mi := &file_hostapi_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2081,7 +2215,7 @@ func (x *HostResolution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostResolution.ProtoReflect.Descriptor instead.
 func (*HostResolution) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{31}
+	return file_hostapi_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *HostResolution) GetActor() string {
@@ -2117,7 +2251,7 @@ type HostResolveRequest struct {
 
 func (x *HostResolveRequest) Reset() {
 	*x = HostResolveRequest{}
-	mi := &file_hostapi_proto_msgTypes[32]
+	mi := &file_hostapi_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2129,7 +2263,7 @@ func (x *HostResolveRequest) String() string {
 func (*HostResolveRequest) ProtoMessage() {}
 
 func (x *HostResolveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[32]
+	mi := &file_hostapi_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2142,7 +2276,7 @@ func (x *HostResolveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostResolveRequest.ProtoReflect.Descriptor instead.
 func (*HostResolveRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{32}
+	return file_hostapi_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *HostResolveRequest) GetId() int64 {
@@ -2179,7 +2313,7 @@ type HostAuditEntry struct {
 
 func (x *HostAuditEntry) Reset() {
 	*x = HostAuditEntry{}
-	mi := &file_hostapi_proto_msgTypes[33]
+	mi := &file_hostapi_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2191,7 +2325,7 @@ func (x *HostAuditEntry) String() string {
 func (*HostAuditEntry) ProtoMessage() {}
 
 func (x *HostAuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[33]
+	mi := &file_hostapi_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2204,7 +2338,7 @@ func (x *HostAuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostAuditEntry.ProtoReflect.Descriptor instead.
 func (*HostAuditEntry) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{33}
+	return file_hostapi_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *HostAuditEntry) GetId() int64 {
@@ -2292,7 +2426,7 @@ type HostAuditFilter struct {
 
 func (x *HostAuditFilter) Reset() {
 	*x = HostAuditFilter{}
-	mi := &file_hostapi_proto_msgTypes[34]
+	mi := &file_hostapi_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2304,7 +2438,7 @@ func (x *HostAuditFilter) String() string {
 func (*HostAuditFilter) ProtoMessage() {}
 
 func (x *HostAuditFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[34]
+	mi := &file_hostapi_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2317,7 +2451,7 @@ func (x *HostAuditFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostAuditFilter.ProtoReflect.Descriptor instead.
 func (*HostAuditFilter) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{34}
+	return file_hostapi_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *HostAuditFilter) GetRoom() int64 {
@@ -2365,7 +2499,7 @@ type HostAuditList struct {
 
 func (x *HostAuditList) Reset() {
 	*x = HostAuditList{}
-	mi := &file_hostapi_proto_msgTypes[35]
+	mi := &file_hostapi_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2377,7 +2511,7 @@ func (x *HostAuditList) String() string {
 func (*HostAuditList) ProtoMessage() {}
 
 func (x *HostAuditList) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[35]
+	mi := &file_hostapi_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2390,7 +2524,7 @@ func (x *HostAuditList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostAuditList.ProtoReflect.Descriptor instead.
 func (*HostAuditList) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{35}
+	return file_hostapi_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *HostAuditList) GetEntries() []*HostAuditEntry {
@@ -2410,7 +2544,7 @@ type HostDocKey struct {
 
 func (x *HostDocKey) Reset() {
 	*x = HostDocKey{}
-	mi := &file_hostapi_proto_msgTypes[36]
+	mi := &file_hostapi_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2422,7 +2556,7 @@ func (x *HostDocKey) String() string {
 func (*HostDocKey) ProtoMessage() {}
 
 func (x *HostDocKey) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[36]
+	mi := &file_hostapi_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2435,7 +2569,7 @@ func (x *HostDocKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocKey.ProtoReflect.Descriptor instead.
 func (*HostDocKey) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{36}
+	return file_hostapi_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *HostDocKey) GetKey() string {
@@ -2462,7 +2596,7 @@ type HostDocChunk struct {
 
 func (x *HostDocChunk) Reset() {
 	*x = HostDocChunk{}
-	mi := &file_hostapi_proto_msgTypes[37]
+	mi := &file_hostapi_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2474,7 +2608,7 @@ func (x *HostDocChunk) String() string {
 func (*HostDocChunk) ProtoMessage() {}
 
 func (x *HostDocChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[37]
+	mi := &file_hostapi_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2487,7 +2621,7 @@ func (x *HostDocChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocChunk.ProtoReflect.Descriptor instead.
 func (*HostDocChunk) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{37}
+	return file_hostapi_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *HostDocChunk) GetKey() string {
@@ -2545,7 +2679,7 @@ type HostDocInfo struct {
 
 func (x *HostDocInfo) Reset() {
 	*x = HostDocInfo{}
-	mi := &file_hostapi_proto_msgTypes[38]
+	mi := &file_hostapi_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2557,7 +2691,7 @@ func (x *HostDocInfo) String() string {
 func (*HostDocInfo) ProtoMessage() {}
 
 func (x *HostDocInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[38]
+	mi := &file_hostapi_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2570,7 +2704,7 @@ func (x *HostDocInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocInfo.ProtoReflect.Descriptor instead.
 func (*HostDocInfo) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{38}
+	return file_hostapi_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *HostDocInfo) GetKey() string {
@@ -2612,7 +2746,7 @@ type HostDocDeleteRequest struct {
 
 func (x *HostDocDeleteRequest) Reset() {
 	*x = HostDocDeleteRequest{}
-	mi := &file_hostapi_proto_msgTypes[39]
+	mi := &file_hostapi_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2624,7 +2758,7 @@ func (x *HostDocDeleteRequest) String() string {
 func (*HostDocDeleteRequest) ProtoMessage() {}
 
 func (x *HostDocDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[39]
+	mi := &file_hostapi_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2637,7 +2771,7 @@ func (x *HostDocDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocDeleteRequest.ProtoReflect.Descriptor instead.
 func (*HostDocDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{39}
+	return file_hostapi_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *HostDocDeleteRequest) GetKey() string {
@@ -2664,7 +2798,7 @@ type HostDocListRequest struct {
 
 func (x *HostDocListRequest) Reset() {
 	*x = HostDocListRequest{}
-	mi := &file_hostapi_proto_msgTypes[40]
+	mi := &file_hostapi_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2676,7 +2810,7 @@ func (x *HostDocListRequest) String() string {
 func (*HostDocListRequest) ProtoMessage() {}
 
 func (x *HostDocListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[40]
+	mi := &file_hostapi_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2689,7 +2823,7 @@ func (x *HostDocListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocListRequest.ProtoReflect.Descriptor instead.
 func (*HostDocListRequest) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{40}
+	return file_hostapi_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *HostDocListRequest) GetPrefix() string {
@@ -2709,7 +2843,7 @@ type HostDocList struct {
 
 func (x *HostDocList) Reset() {
 	*x = HostDocList{}
-	mi := &file_hostapi_proto_msgTypes[41]
+	mi := &file_hostapi_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2721,7 +2855,7 @@ func (x *HostDocList) String() string {
 func (*HostDocList) ProtoMessage() {}
 
 func (x *HostDocList) ProtoReflect() protoreflect.Message {
-	mi := &file_hostapi_proto_msgTypes[41]
+	mi := &file_hostapi_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2734,7 +2868,7 @@ func (x *HostDocList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostDocList.ProtoReflect.Descriptor instead.
 func (*HostDocList) Descriptor() ([]byte, []int) {
-	return file_hostapi_proto_rawDescGZIP(), []int{41}
+	return file_hostapi_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *HostDocList) GetDocs() []*HostDocInfo {
@@ -2809,7 +2943,7 @@ const file_hostapi_proto_rawDesc = "" +
 	"\x05rooms\x18\x01 \x03(\v2\x13.parlor.sdk.v1.RoomR\x05rooms\"\x1c\n" +
 	"\n" +
 	"HostRoomID\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x03R\x02id\"\xa3\x04\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\"\x91\x05\n" +
 	"\fHostRoomEdit\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x17\n" +
 	"\x04name\x18\x02 \x01(\tH\x00R\x04name\x88\x01\x01\x12\x17\n" +
@@ -2828,7 +2962,9 @@ const file_hostapi_proto_rawDesc = "" +
 	"\x05video\x18\r \x01(\bH\vR\x05video\x88\x01\x01\x12#\n" +
 	"\n" +
 	"whiteboard\x18\x0e \x01(\bH\fR\n" +
-	"whiteboard\x88\x01\x01B\a\n" +
+	"whiteboard\x88\x01\x01\x12=\n" +
+	"\bschedule\x18\x0f \x01(\v2\x1c.parlor.sdk.v1.HostOpenTimesH\rR\bschedule\x88\x01\x01\x12\x17\n" +
+	"\x04zone\x18\x10 \x01(\tH\x0eR\x04zone\x88\x01\x01B\a\n" +
 	"\x05_nameB\a\n" +
 	"\x05_descB\b\n" +
 	"\x06_ownerB\n" +
@@ -2844,7 +2980,16 @@ const file_hostapi_proto_rawDesc = "" +
 	"\b_welcomeB\b\n" +
 	"\x06_audioB\b\n" +
 	"\x06_videoB\r\n" +
-	"\v_whiteboard\"v\n" +
+	"\v_whiteboardB\v\n" +
+	"\t_scheduleB\a\n" +
+	"\x05_zone\">\n" +
+	"\rHostOpenTimes\x12-\n" +
+	"\x05times\x18\x01 \x03(\v2\x17.parlor.sdk.v1.OpenTimeR\x05times\"\x88\x01\n" +
+	"\x10HostRoomSchedule\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x16\n" +
+	"\x06closed\x18\x02 \x01(\bR\x06closed\x121\n" +
+	"\x15next_change_unix_nano\x18\x03 \x01(\x03R\x12nextChangeUnixNano\x12\x19\n" +
+	"\bmove_out\x18\x04 \x01(\bR\amoveOut\"v\n" +
 	"\n" +
 	"HostMember\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
@@ -2964,7 +3109,7 @@ const file_hostapi_proto_rawDesc = "" +
 	"\x12HostDocListRequest\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\tR\x06prefix\"=\n" +
 	"\vHostDocList\x12.\n" +
-	"\x04docs\x18\x01 \x03(\v2\x1a.parlor.sdk.v1.HostDocInfoR\x04docs2\xcb\x12\n" +
+	"\x04docs\x18\x01 \x03(\v2\x1a.parlor.sdk.v1.HostDocInfoR\x04docs2\x94\x13\n" +
 	"\aHostAPI\x12?\n" +
 	"\bFindUser\x12\x1e.parlor.sdk.v1.FindUserRequest\x1a\x13.parlor.sdk.v1.User\x12C\n" +
 	"\n" +
@@ -2986,6 +3131,7 @@ const file_hostapi_proto_rawDesc = "" +
 	"\bEditRoom\x12\x1b.parlor.sdk.v1.HostRoomEdit\x1a\x13.parlor.sdk.v1.Room\x12=\n" +
 	"\n" +
 	"DeleteRoom\x12\x19.parlor.sdk.v1.HostRoomID\x1a\x14.parlor.sdk.v1.Empty\x12G\n" +
+	"\x0fSetRoomSchedule\x12\x1f.parlor.sdk.v1.HostRoomSchedule\x1a\x13.parlor.sdk.v1.Room\x12G\n" +
 	"\vListMembers\x12\x19.parlor.sdk.v1.HostRoomID\x1a\x1d.parlor.sdk.v1.HostMemberList\x12B\n" +
 	"\n" +
 	"KickMember\x12\x1e.parlor.sdk.v1.HostKickRequest\x1a\x14.parlor.sdk.v1.Empty\x12B\n" +
@@ -3020,7 +3166,7 @@ func file_hostapi_proto_rawDescGZIP() []byte {
 	return file_hostapi_proto_rawDescData
 }
 
-var file_hostapi_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_hostapi_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_hostapi_proto_goTypes = []any{
 	(*Empty)(nil),                 // 0: parlor.sdk.v1.Empty
 	(*User)(nil),                  // 1: parlor.sdk.v1.User
@@ -3039,119 +3185,126 @@ var file_hostapi_proto_goTypes = []any{
 	(*HostRoomList)(nil),          // 14: parlor.sdk.v1.HostRoomList
 	(*HostRoomID)(nil),            // 15: parlor.sdk.v1.HostRoomID
 	(*HostRoomEdit)(nil),          // 16: parlor.sdk.v1.HostRoomEdit
-	(*HostMember)(nil),            // 17: parlor.sdk.v1.HostMember
-	(*HostMemberList)(nil),        // 18: parlor.sdk.v1.HostMemberList
-	(*HostKickRequest)(nil),       // 19: parlor.sdk.v1.HostKickRequest
-	(*HostMoveRequest)(nil),       // 20: parlor.sdk.v1.HostMoveRequest
-	(*HostSanction)(nil),          // 21: parlor.sdk.v1.HostSanction
-	(*HostLiftRequest)(nil),       // 22: parlor.sdk.v1.HostLiftRequest
-	(*HostSanctionFilter)(nil),    // 23: parlor.sdk.v1.HostSanctionFilter
-	(*HostSanctionList)(nil),      // 24: parlor.sdk.v1.HostSanctionList
-	(*HostAudience)(nil),          // 25: parlor.sdk.v1.HostAudience
-	(*HostSendRequest)(nil),       // 26: parlor.sdk.v1.HostSendRequest
-	(*HostSendResponse)(nil),      // 27: parlor.sdk.v1.HostSendResponse
-	(*HostSayRequest)(nil),        // 28: parlor.sdk.v1.HostSayRequest
-	(*HostHeld)(nil),              // 29: parlor.sdk.v1.HostHeld
-	(*HostHeldList)(nil),          // 30: parlor.sdk.v1.HostHeldList
-	(*HostResolution)(nil),        // 31: parlor.sdk.v1.HostResolution
-	(*HostResolveRequest)(nil),    // 32: parlor.sdk.v1.HostResolveRequest
-	(*HostAuditEntry)(nil),        // 33: parlor.sdk.v1.HostAuditEntry
-	(*HostAuditFilter)(nil),       // 34: parlor.sdk.v1.HostAuditFilter
-	(*HostAuditList)(nil),         // 35: parlor.sdk.v1.HostAuditList
-	(*HostDocKey)(nil),            // 36: parlor.sdk.v1.HostDocKey
-	(*HostDocChunk)(nil),          // 37: parlor.sdk.v1.HostDocChunk
-	(*HostDocInfo)(nil),           // 38: parlor.sdk.v1.HostDocInfo
-	(*HostDocDeleteRequest)(nil),  // 39: parlor.sdk.v1.HostDocDeleteRequest
-	(*HostDocListRequest)(nil),    // 40: parlor.sdk.v1.HostDocListRequest
-	(*HostDocList)(nil),           // 41: parlor.sdk.v1.HostDocList
-	(*Room)(nil),                  // 42: parlor.sdk.v1.Room
-	(*Style)(nil),                 // 43: parlor.sdk.v1.Style
-	(*Message)(nil),               // 44: parlor.sdk.v1.Message
+	(*HostOpenTimes)(nil),         // 17: parlor.sdk.v1.HostOpenTimes
+	(*HostRoomSchedule)(nil),      // 18: parlor.sdk.v1.HostRoomSchedule
+	(*HostMember)(nil),            // 19: parlor.sdk.v1.HostMember
+	(*HostMemberList)(nil),        // 20: parlor.sdk.v1.HostMemberList
+	(*HostKickRequest)(nil),       // 21: parlor.sdk.v1.HostKickRequest
+	(*HostMoveRequest)(nil),       // 22: parlor.sdk.v1.HostMoveRequest
+	(*HostSanction)(nil),          // 23: parlor.sdk.v1.HostSanction
+	(*HostLiftRequest)(nil),       // 24: parlor.sdk.v1.HostLiftRequest
+	(*HostSanctionFilter)(nil),    // 25: parlor.sdk.v1.HostSanctionFilter
+	(*HostSanctionList)(nil),      // 26: parlor.sdk.v1.HostSanctionList
+	(*HostAudience)(nil),          // 27: parlor.sdk.v1.HostAudience
+	(*HostSendRequest)(nil),       // 28: parlor.sdk.v1.HostSendRequest
+	(*HostSendResponse)(nil),      // 29: parlor.sdk.v1.HostSendResponse
+	(*HostSayRequest)(nil),        // 30: parlor.sdk.v1.HostSayRequest
+	(*HostHeld)(nil),              // 31: parlor.sdk.v1.HostHeld
+	(*HostHeldList)(nil),          // 32: parlor.sdk.v1.HostHeldList
+	(*HostResolution)(nil),        // 33: parlor.sdk.v1.HostResolution
+	(*HostResolveRequest)(nil),    // 34: parlor.sdk.v1.HostResolveRequest
+	(*HostAuditEntry)(nil),        // 35: parlor.sdk.v1.HostAuditEntry
+	(*HostAuditFilter)(nil),       // 36: parlor.sdk.v1.HostAuditFilter
+	(*HostAuditList)(nil),         // 37: parlor.sdk.v1.HostAuditList
+	(*HostDocKey)(nil),            // 38: parlor.sdk.v1.HostDocKey
+	(*HostDocChunk)(nil),          // 39: parlor.sdk.v1.HostDocChunk
+	(*HostDocInfo)(nil),           // 40: parlor.sdk.v1.HostDocInfo
+	(*HostDocDeleteRequest)(nil),  // 41: parlor.sdk.v1.HostDocDeleteRequest
+	(*HostDocListRequest)(nil),    // 42: parlor.sdk.v1.HostDocListRequest
+	(*HostDocList)(nil),           // 43: parlor.sdk.v1.HostDocList
+	(*Room)(nil),                  // 44: parlor.sdk.v1.Room
+	(*OpenTime)(nil),              // 45: parlor.sdk.v1.OpenTime
+	(*Style)(nil),                 // 46: parlor.sdk.v1.Style
+	(*Message)(nil),               // 47: parlor.sdk.v1.Message
 }
 var file_hostapi_proto_depIdxs = []int32{
-	42, // 0: parlor.sdk.v1.HostRoomList.rooms:type_name -> parlor.sdk.v1.Room
-	17, // 1: parlor.sdk.v1.HostMemberList.members:type_name -> parlor.sdk.v1.HostMember
-	21, // 2: parlor.sdk.v1.HostSanctionList.sanctions:type_name -> parlor.sdk.v1.HostSanction
-	25, // 3: parlor.sdk.v1.HostSendRequest.to:type_name -> parlor.sdk.v1.HostAudience
-	43, // 4: parlor.sdk.v1.HostSayRequest.style:type_name -> parlor.sdk.v1.Style
-	44, // 5: parlor.sdk.v1.HostHeld.message:type_name -> parlor.sdk.v1.Message
-	29, // 6: parlor.sdk.v1.HostHeldList.held:type_name -> parlor.sdk.v1.HostHeld
-	31, // 7: parlor.sdk.v1.HostResolveRequest.resolution:type_name -> parlor.sdk.v1.HostResolution
-	33, // 8: parlor.sdk.v1.HostAuditList.entries:type_name -> parlor.sdk.v1.HostAuditEntry
-	38, // 9: parlor.sdk.v1.HostDocList.docs:type_name -> parlor.sdk.v1.HostDocInfo
-	2,  // 10: parlor.sdk.v1.HostAPI.FindUser:input_type -> parlor.sdk.v1.FindUserRequest
-	3,  // 11: parlor.sdk.v1.HostAPI.CreateUser:input_type -> parlor.sdk.v1.CreateUserRequest
-	4,  // 12: parlor.sdk.v1.HostAPI.EditUser:input_type -> parlor.sdk.v1.EditUserRequest
-	5,  // 13: parlor.sdk.v1.HostAPI.DeleteUser:input_type -> parlor.sdk.v1.UserID
-	6,  // 14: parlor.sdk.v1.HostAPI.SetPassword:input_type -> parlor.sdk.v1.SetPasswordRequest
-	7,  // 15: parlor.sdk.v1.HostAPI.IssueSession:input_type -> parlor.sdk.v1.IssueSessionRequest
-	9,  // 16: parlor.sdk.v1.HostAPI.RevokeSession:input_type -> parlor.sdk.v1.RevokeSessionRequest
-	5,  // 17: parlor.sdk.v1.HostAPI.RevokeUserSessions:input_type -> parlor.sdk.v1.UserID
-	11, // 18: parlor.sdk.v1.HostAPI.KVGet:input_type -> parlor.sdk.v1.KVKey
-	13, // 19: parlor.sdk.v1.HostAPI.KVSet:input_type -> parlor.sdk.v1.KVSetRequest
-	11, // 20: parlor.sdk.v1.HostAPI.KVDelete:input_type -> parlor.sdk.v1.KVKey
-	0,  // 21: parlor.sdk.v1.HostAPI.ListRooms:input_type -> parlor.sdk.v1.Empty
-	15, // 22: parlor.sdk.v1.HostAPI.GetRoom:input_type -> parlor.sdk.v1.HostRoomID
-	42, // 23: parlor.sdk.v1.HostAPI.CreateRoom:input_type -> parlor.sdk.v1.Room
-	16, // 24: parlor.sdk.v1.HostAPI.EditRoom:input_type -> parlor.sdk.v1.HostRoomEdit
-	15, // 25: parlor.sdk.v1.HostAPI.DeleteRoom:input_type -> parlor.sdk.v1.HostRoomID
-	15, // 26: parlor.sdk.v1.HostAPI.ListMembers:input_type -> parlor.sdk.v1.HostRoomID
-	19, // 27: parlor.sdk.v1.HostAPI.KickMember:input_type -> parlor.sdk.v1.HostKickRequest
-	20, // 28: parlor.sdk.v1.HostAPI.MoveMember:input_type -> parlor.sdk.v1.HostMoveRequest
-	21, // 29: parlor.sdk.v1.HostAPI.AddSanction:input_type -> parlor.sdk.v1.HostSanction
-	22, // 30: parlor.sdk.v1.HostAPI.LiftSanction:input_type -> parlor.sdk.v1.HostLiftRequest
-	23, // 31: parlor.sdk.v1.HostAPI.ListSanctions:input_type -> parlor.sdk.v1.HostSanctionFilter
-	26, // 32: parlor.sdk.v1.HostAPI.SendNotice:input_type -> parlor.sdk.v1.HostSendRequest
-	26, // 33: parlor.sdk.v1.HostAPI.SendEvent:input_type -> parlor.sdk.v1.HostSendRequest
-	28, // 34: parlor.sdk.v1.HostAPI.SayAs:input_type -> parlor.sdk.v1.HostSayRequest
-	15, // 35: parlor.sdk.v1.HostAPI.ListHeld:input_type -> parlor.sdk.v1.HostRoomID
-	32, // 36: parlor.sdk.v1.HostAPI.ReleaseHeld:input_type -> parlor.sdk.v1.HostResolveRequest
-	32, // 37: parlor.sdk.v1.HostAPI.DeclineHeld:input_type -> parlor.sdk.v1.HostResolveRequest
-	33, // 38: parlor.sdk.v1.HostAPI.AuditAppend:input_type -> parlor.sdk.v1.HostAuditEntry
-	34, // 39: parlor.sdk.v1.HostAPI.AuditList:input_type -> parlor.sdk.v1.HostAuditFilter
-	36, // 40: parlor.sdk.v1.HostAPI.DocGet:input_type -> parlor.sdk.v1.HostDocKey
-	37, // 41: parlor.sdk.v1.HostAPI.DocPut:input_type -> parlor.sdk.v1.HostDocChunk
-	39, // 42: parlor.sdk.v1.HostAPI.DocDelete:input_type -> parlor.sdk.v1.HostDocDeleteRequest
-	40, // 43: parlor.sdk.v1.HostAPI.DocList:input_type -> parlor.sdk.v1.HostDocListRequest
-	1,  // 44: parlor.sdk.v1.HostAPI.FindUser:output_type -> parlor.sdk.v1.User
-	1,  // 45: parlor.sdk.v1.HostAPI.CreateUser:output_type -> parlor.sdk.v1.User
-	1,  // 46: parlor.sdk.v1.HostAPI.EditUser:output_type -> parlor.sdk.v1.User
-	0,  // 47: parlor.sdk.v1.HostAPI.DeleteUser:output_type -> parlor.sdk.v1.Empty
-	0,  // 48: parlor.sdk.v1.HostAPI.SetPassword:output_type -> parlor.sdk.v1.Empty
-	8,  // 49: parlor.sdk.v1.HostAPI.IssueSession:output_type -> parlor.sdk.v1.Session
-	10, // 50: parlor.sdk.v1.HostAPI.RevokeSession:output_type -> parlor.sdk.v1.RevokeSessionResponse
-	10, // 51: parlor.sdk.v1.HostAPI.RevokeUserSessions:output_type -> parlor.sdk.v1.RevokeSessionResponse
-	12, // 52: parlor.sdk.v1.HostAPI.KVGet:output_type -> parlor.sdk.v1.KVValue
-	0,  // 53: parlor.sdk.v1.HostAPI.KVSet:output_type -> parlor.sdk.v1.Empty
-	0,  // 54: parlor.sdk.v1.HostAPI.KVDelete:output_type -> parlor.sdk.v1.Empty
-	14, // 55: parlor.sdk.v1.HostAPI.ListRooms:output_type -> parlor.sdk.v1.HostRoomList
-	42, // 56: parlor.sdk.v1.HostAPI.GetRoom:output_type -> parlor.sdk.v1.Room
-	42, // 57: parlor.sdk.v1.HostAPI.CreateRoom:output_type -> parlor.sdk.v1.Room
-	42, // 58: parlor.sdk.v1.HostAPI.EditRoom:output_type -> parlor.sdk.v1.Room
-	0,  // 59: parlor.sdk.v1.HostAPI.DeleteRoom:output_type -> parlor.sdk.v1.Empty
-	18, // 60: parlor.sdk.v1.HostAPI.ListMembers:output_type -> parlor.sdk.v1.HostMemberList
-	0,  // 61: parlor.sdk.v1.HostAPI.KickMember:output_type -> parlor.sdk.v1.Empty
-	0,  // 62: parlor.sdk.v1.HostAPI.MoveMember:output_type -> parlor.sdk.v1.Empty
-	21, // 63: parlor.sdk.v1.HostAPI.AddSanction:output_type -> parlor.sdk.v1.HostSanction
-	21, // 64: parlor.sdk.v1.HostAPI.LiftSanction:output_type -> parlor.sdk.v1.HostSanction
-	24, // 65: parlor.sdk.v1.HostAPI.ListSanctions:output_type -> parlor.sdk.v1.HostSanctionList
-	27, // 66: parlor.sdk.v1.HostAPI.SendNotice:output_type -> parlor.sdk.v1.HostSendResponse
-	27, // 67: parlor.sdk.v1.HostAPI.SendEvent:output_type -> parlor.sdk.v1.HostSendResponse
-	44, // 68: parlor.sdk.v1.HostAPI.SayAs:output_type -> parlor.sdk.v1.Message
-	30, // 69: parlor.sdk.v1.HostAPI.ListHeld:output_type -> parlor.sdk.v1.HostHeldList
-	44, // 70: parlor.sdk.v1.HostAPI.ReleaseHeld:output_type -> parlor.sdk.v1.Message
-	0,  // 71: parlor.sdk.v1.HostAPI.DeclineHeld:output_type -> parlor.sdk.v1.Empty
-	33, // 72: parlor.sdk.v1.HostAPI.AuditAppend:output_type -> parlor.sdk.v1.HostAuditEntry
-	35, // 73: parlor.sdk.v1.HostAPI.AuditList:output_type -> parlor.sdk.v1.HostAuditList
-	37, // 74: parlor.sdk.v1.HostAPI.DocGet:output_type -> parlor.sdk.v1.HostDocChunk
-	38, // 75: parlor.sdk.v1.HostAPI.DocPut:output_type -> parlor.sdk.v1.HostDocInfo
-	0,  // 76: parlor.sdk.v1.HostAPI.DocDelete:output_type -> parlor.sdk.v1.Empty
-	41, // 77: parlor.sdk.v1.HostAPI.DocList:output_type -> parlor.sdk.v1.HostDocList
-	44, // [44:78] is the sub-list for method output_type
-	10, // [10:44] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	44, // 0: parlor.sdk.v1.HostRoomList.rooms:type_name -> parlor.sdk.v1.Room
+	17, // 1: parlor.sdk.v1.HostRoomEdit.schedule:type_name -> parlor.sdk.v1.HostOpenTimes
+	45, // 2: parlor.sdk.v1.HostOpenTimes.times:type_name -> parlor.sdk.v1.OpenTime
+	19, // 3: parlor.sdk.v1.HostMemberList.members:type_name -> parlor.sdk.v1.HostMember
+	23, // 4: parlor.sdk.v1.HostSanctionList.sanctions:type_name -> parlor.sdk.v1.HostSanction
+	27, // 5: parlor.sdk.v1.HostSendRequest.to:type_name -> parlor.sdk.v1.HostAudience
+	46, // 6: parlor.sdk.v1.HostSayRequest.style:type_name -> parlor.sdk.v1.Style
+	47, // 7: parlor.sdk.v1.HostHeld.message:type_name -> parlor.sdk.v1.Message
+	31, // 8: parlor.sdk.v1.HostHeldList.held:type_name -> parlor.sdk.v1.HostHeld
+	33, // 9: parlor.sdk.v1.HostResolveRequest.resolution:type_name -> parlor.sdk.v1.HostResolution
+	35, // 10: parlor.sdk.v1.HostAuditList.entries:type_name -> parlor.sdk.v1.HostAuditEntry
+	40, // 11: parlor.sdk.v1.HostDocList.docs:type_name -> parlor.sdk.v1.HostDocInfo
+	2,  // 12: parlor.sdk.v1.HostAPI.FindUser:input_type -> parlor.sdk.v1.FindUserRequest
+	3,  // 13: parlor.sdk.v1.HostAPI.CreateUser:input_type -> parlor.sdk.v1.CreateUserRequest
+	4,  // 14: parlor.sdk.v1.HostAPI.EditUser:input_type -> parlor.sdk.v1.EditUserRequest
+	5,  // 15: parlor.sdk.v1.HostAPI.DeleteUser:input_type -> parlor.sdk.v1.UserID
+	6,  // 16: parlor.sdk.v1.HostAPI.SetPassword:input_type -> parlor.sdk.v1.SetPasswordRequest
+	7,  // 17: parlor.sdk.v1.HostAPI.IssueSession:input_type -> parlor.sdk.v1.IssueSessionRequest
+	9,  // 18: parlor.sdk.v1.HostAPI.RevokeSession:input_type -> parlor.sdk.v1.RevokeSessionRequest
+	5,  // 19: parlor.sdk.v1.HostAPI.RevokeUserSessions:input_type -> parlor.sdk.v1.UserID
+	11, // 20: parlor.sdk.v1.HostAPI.KVGet:input_type -> parlor.sdk.v1.KVKey
+	13, // 21: parlor.sdk.v1.HostAPI.KVSet:input_type -> parlor.sdk.v1.KVSetRequest
+	11, // 22: parlor.sdk.v1.HostAPI.KVDelete:input_type -> parlor.sdk.v1.KVKey
+	0,  // 23: parlor.sdk.v1.HostAPI.ListRooms:input_type -> parlor.sdk.v1.Empty
+	15, // 24: parlor.sdk.v1.HostAPI.GetRoom:input_type -> parlor.sdk.v1.HostRoomID
+	44, // 25: parlor.sdk.v1.HostAPI.CreateRoom:input_type -> parlor.sdk.v1.Room
+	16, // 26: parlor.sdk.v1.HostAPI.EditRoom:input_type -> parlor.sdk.v1.HostRoomEdit
+	15, // 27: parlor.sdk.v1.HostAPI.DeleteRoom:input_type -> parlor.sdk.v1.HostRoomID
+	18, // 28: parlor.sdk.v1.HostAPI.SetRoomSchedule:input_type -> parlor.sdk.v1.HostRoomSchedule
+	15, // 29: parlor.sdk.v1.HostAPI.ListMembers:input_type -> parlor.sdk.v1.HostRoomID
+	21, // 30: parlor.sdk.v1.HostAPI.KickMember:input_type -> parlor.sdk.v1.HostKickRequest
+	22, // 31: parlor.sdk.v1.HostAPI.MoveMember:input_type -> parlor.sdk.v1.HostMoveRequest
+	23, // 32: parlor.sdk.v1.HostAPI.AddSanction:input_type -> parlor.sdk.v1.HostSanction
+	24, // 33: parlor.sdk.v1.HostAPI.LiftSanction:input_type -> parlor.sdk.v1.HostLiftRequest
+	25, // 34: parlor.sdk.v1.HostAPI.ListSanctions:input_type -> parlor.sdk.v1.HostSanctionFilter
+	28, // 35: parlor.sdk.v1.HostAPI.SendNotice:input_type -> parlor.sdk.v1.HostSendRequest
+	28, // 36: parlor.sdk.v1.HostAPI.SendEvent:input_type -> parlor.sdk.v1.HostSendRequest
+	30, // 37: parlor.sdk.v1.HostAPI.SayAs:input_type -> parlor.sdk.v1.HostSayRequest
+	15, // 38: parlor.sdk.v1.HostAPI.ListHeld:input_type -> parlor.sdk.v1.HostRoomID
+	34, // 39: parlor.sdk.v1.HostAPI.ReleaseHeld:input_type -> parlor.sdk.v1.HostResolveRequest
+	34, // 40: parlor.sdk.v1.HostAPI.DeclineHeld:input_type -> parlor.sdk.v1.HostResolveRequest
+	35, // 41: parlor.sdk.v1.HostAPI.AuditAppend:input_type -> parlor.sdk.v1.HostAuditEntry
+	36, // 42: parlor.sdk.v1.HostAPI.AuditList:input_type -> parlor.sdk.v1.HostAuditFilter
+	38, // 43: parlor.sdk.v1.HostAPI.DocGet:input_type -> parlor.sdk.v1.HostDocKey
+	39, // 44: parlor.sdk.v1.HostAPI.DocPut:input_type -> parlor.sdk.v1.HostDocChunk
+	41, // 45: parlor.sdk.v1.HostAPI.DocDelete:input_type -> parlor.sdk.v1.HostDocDeleteRequest
+	42, // 46: parlor.sdk.v1.HostAPI.DocList:input_type -> parlor.sdk.v1.HostDocListRequest
+	1,  // 47: parlor.sdk.v1.HostAPI.FindUser:output_type -> parlor.sdk.v1.User
+	1,  // 48: parlor.sdk.v1.HostAPI.CreateUser:output_type -> parlor.sdk.v1.User
+	1,  // 49: parlor.sdk.v1.HostAPI.EditUser:output_type -> parlor.sdk.v1.User
+	0,  // 50: parlor.sdk.v1.HostAPI.DeleteUser:output_type -> parlor.sdk.v1.Empty
+	0,  // 51: parlor.sdk.v1.HostAPI.SetPassword:output_type -> parlor.sdk.v1.Empty
+	8,  // 52: parlor.sdk.v1.HostAPI.IssueSession:output_type -> parlor.sdk.v1.Session
+	10, // 53: parlor.sdk.v1.HostAPI.RevokeSession:output_type -> parlor.sdk.v1.RevokeSessionResponse
+	10, // 54: parlor.sdk.v1.HostAPI.RevokeUserSessions:output_type -> parlor.sdk.v1.RevokeSessionResponse
+	12, // 55: parlor.sdk.v1.HostAPI.KVGet:output_type -> parlor.sdk.v1.KVValue
+	0,  // 56: parlor.sdk.v1.HostAPI.KVSet:output_type -> parlor.sdk.v1.Empty
+	0,  // 57: parlor.sdk.v1.HostAPI.KVDelete:output_type -> parlor.sdk.v1.Empty
+	14, // 58: parlor.sdk.v1.HostAPI.ListRooms:output_type -> parlor.sdk.v1.HostRoomList
+	44, // 59: parlor.sdk.v1.HostAPI.GetRoom:output_type -> parlor.sdk.v1.Room
+	44, // 60: parlor.sdk.v1.HostAPI.CreateRoom:output_type -> parlor.sdk.v1.Room
+	44, // 61: parlor.sdk.v1.HostAPI.EditRoom:output_type -> parlor.sdk.v1.Room
+	0,  // 62: parlor.sdk.v1.HostAPI.DeleteRoom:output_type -> parlor.sdk.v1.Empty
+	44, // 63: parlor.sdk.v1.HostAPI.SetRoomSchedule:output_type -> parlor.sdk.v1.Room
+	20, // 64: parlor.sdk.v1.HostAPI.ListMembers:output_type -> parlor.sdk.v1.HostMemberList
+	0,  // 65: parlor.sdk.v1.HostAPI.KickMember:output_type -> parlor.sdk.v1.Empty
+	0,  // 66: parlor.sdk.v1.HostAPI.MoveMember:output_type -> parlor.sdk.v1.Empty
+	23, // 67: parlor.sdk.v1.HostAPI.AddSanction:output_type -> parlor.sdk.v1.HostSanction
+	23, // 68: parlor.sdk.v1.HostAPI.LiftSanction:output_type -> parlor.sdk.v1.HostSanction
+	26, // 69: parlor.sdk.v1.HostAPI.ListSanctions:output_type -> parlor.sdk.v1.HostSanctionList
+	29, // 70: parlor.sdk.v1.HostAPI.SendNotice:output_type -> parlor.sdk.v1.HostSendResponse
+	29, // 71: parlor.sdk.v1.HostAPI.SendEvent:output_type -> parlor.sdk.v1.HostSendResponse
+	47, // 72: parlor.sdk.v1.HostAPI.SayAs:output_type -> parlor.sdk.v1.Message
+	32, // 73: parlor.sdk.v1.HostAPI.ListHeld:output_type -> parlor.sdk.v1.HostHeldList
+	47, // 74: parlor.sdk.v1.HostAPI.ReleaseHeld:output_type -> parlor.sdk.v1.Message
+	0,  // 75: parlor.sdk.v1.HostAPI.DeclineHeld:output_type -> parlor.sdk.v1.Empty
+	35, // 76: parlor.sdk.v1.HostAPI.AuditAppend:output_type -> parlor.sdk.v1.HostAuditEntry
+	37, // 77: parlor.sdk.v1.HostAPI.AuditList:output_type -> parlor.sdk.v1.HostAuditList
+	39, // 78: parlor.sdk.v1.HostAPI.DocGet:output_type -> parlor.sdk.v1.HostDocChunk
+	40, // 79: parlor.sdk.v1.HostAPI.DocPut:output_type -> parlor.sdk.v1.HostDocInfo
+	0,  // 80: parlor.sdk.v1.HostAPI.DocDelete:output_type -> parlor.sdk.v1.Empty
+	43, // 81: parlor.sdk.v1.HostAPI.DocList:output_type -> parlor.sdk.v1.HostDocList
+	47, // [47:82] is the sub-list for method output_type
+	12, // [12:47] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_hostapi_proto_init() }
@@ -3173,7 +3326,7 @@ func file_hostapi_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hostapi_proto_rawDesc), len(file_hostapi_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   42,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -40,6 +40,7 @@ const (
 	HostAPI_CreateRoom_FullMethodName         = "/parlor.sdk.v1.HostAPI/CreateRoom"
 	HostAPI_EditRoom_FullMethodName           = "/parlor.sdk.v1.HostAPI/EditRoom"
 	HostAPI_DeleteRoom_FullMethodName         = "/parlor.sdk.v1.HostAPI/DeleteRoom"
+	HostAPI_SetRoomSchedule_FullMethodName    = "/parlor.sdk.v1.HostAPI/SetRoomSchedule"
 	HostAPI_ListMembers_FullMethodName        = "/parlor.sdk.v1.HostAPI/ListMembers"
 	HostAPI_KickMember_FullMethodName         = "/parlor.sdk.v1.HostAPI/KickMember"
 	HostAPI_MoveMember_FullMethodName         = "/parlor.sdk.v1.HostAPI/MoveMember"
@@ -94,6 +95,7 @@ type HostAPIClient interface {
 	CreateRoom(ctx context.Context, in *Room, opts ...grpc.CallOption) (*Room, error)
 	EditRoom(ctx context.Context, in *HostRoomEdit, opts ...grpc.CallOption) (*Room, error)
 	DeleteRoom(ctx context.Context, in *HostRoomID, opts ...grpc.CallOption) (*Empty, error)
+	SetRoomSchedule(ctx context.Context, in *HostRoomSchedule, opts ...grpc.CallOption) (*Room, error)
 	// Members of rooms, with their roles.
 	ListMembers(ctx context.Context, in *HostRoomID, opts ...grpc.CallOption) (*HostMemberList, error)
 	KickMember(ctx context.Context, in *HostKickRequest, opts ...grpc.CallOption) (*Empty, error)
@@ -285,6 +287,16 @@ func (c *hostAPIClient) DeleteRoom(ctx context.Context, in *HostRoomID, opts ...
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Empty)
 	err := c.cc.Invoke(ctx, HostAPI_DeleteRoom_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) SetRoomSchedule(ctx context.Context, in *HostRoomSchedule, opts ...grpc.CallOption) (*Room, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Room)
+	err := c.cc.Invoke(ctx, HostAPI_SetRoomSchedule_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -517,6 +529,7 @@ type HostAPIServer interface {
 	CreateRoom(context.Context, *Room) (*Room, error)
 	EditRoom(context.Context, *HostRoomEdit) (*Room, error)
 	DeleteRoom(context.Context, *HostRoomID) (*Empty, error)
+	SetRoomSchedule(context.Context, *HostRoomSchedule) (*Room, error)
 	// Members of rooms, with their roles.
 	ListMembers(context.Context, *HostRoomID) (*HostMemberList, error)
 	KickMember(context.Context, *HostKickRequest) (*Empty, error)
@@ -601,6 +614,9 @@ func (UnimplementedHostAPIServer) EditRoom(context.Context, *HostRoomEdit) (*Roo
 }
 func (UnimplementedHostAPIServer) DeleteRoom(context.Context, *HostRoomID) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteRoom not implemented")
+}
+func (UnimplementedHostAPIServer) SetRoomSchedule(context.Context, *HostRoomSchedule) (*Room, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetRoomSchedule not implemented")
 }
 func (UnimplementedHostAPIServer) ListMembers(context.Context, *HostRoomID) (*HostMemberList, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListMembers not implemented")
@@ -961,6 +977,24 @@ func _HostAPI_DeleteRoom_Handler(srv interface{}, ctx context.Context, dec func(
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(HostAPIServer).DeleteRoom(ctx, req.(*HostRoomID))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_SetRoomSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostRoomSchedule)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).SetRoomSchedule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_SetRoomSchedule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).SetRoomSchedule(ctx, req.(*HostRoomSchedule))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1341,6 +1375,10 @@ var HostAPI_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteRoom",
 			Handler:    _HostAPI_DeleteRoom_Handler,
+		},
+		{
+			MethodName: "SetRoomSchedule",
+			Handler:    _HostAPI_SetRoomSchedule_Handler,
 		},
 		{
 			MethodName: "ListMembers",

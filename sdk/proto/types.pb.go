@@ -98,25 +98,40 @@ func (x *Style) GetColor() string {
 // or edits a room; the host never sends it (locked says whether there is
 // one).
 type Room struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Desc          string                 `protobuf:"bytes,3,opt,name=desc,proto3" json:"desc,omitempty"`
-	Owner         string                 `protobuf:"bytes,4,opt,name=owner,proto3" json:"owner,omitempty"`
-	Speaker       string                 `protobuf:"bytes,5,opt,name=speaker,proto3" json:"speaker,omitempty"`
-	Max           int32                  `protobuf:"varint,6,opt,name=max,proto3" json:"max,omitempty"`
-	Guests        bool                   `protobuf:"varint,7,opt,name=guests,proto3" json:"guests,omitempty"`
-	Password      string                 `protobuf:"bytes,8,opt,name=password,proto3" json:"password,omitempty"`
-	Locked        bool                   `protobuf:"varint,9,opt,name=locked,proto3" json:"locked,omitempty"`
-	Open          bool                   `protobuf:"varint,10,opt,name=open,proto3" json:"open,omitempty"`
-	Moderated     bool                   `protobuf:"varint,11,opt,name=moderated,proto3" json:"moderated,omitempty"`
-	Welcome       string                 `protobuf:"bytes,12,opt,name=welcome,proto3" json:"welcome,omitempty"`
-	Audio         bool                   `protobuf:"varint,13,opt,name=audio,proto3" json:"audio,omitempty"`
-	Video         bool                   `protobuf:"varint,14,opt,name=video,proto3" json:"video,omitempty"`
-	Whiteboard    bool                   `protobuf:"varint,15,opt,name=whiteboard,proto3" json:"whiteboard,omitempty"`
-	Count         int32                  `protobuf:"varint,16,opt,name=count,proto3" json:"count,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name       string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Desc       string                 `protobuf:"bytes,3,opt,name=desc,proto3" json:"desc,omitempty"`
+	Owner      string                 `protobuf:"bytes,4,opt,name=owner,proto3" json:"owner,omitempty"`
+	Speaker    string                 `protobuf:"bytes,5,opt,name=speaker,proto3" json:"speaker,omitempty"`
+	Max        int32                  `protobuf:"varint,6,opt,name=max,proto3" json:"max,omitempty"`
+	Guests     bool                   `protobuf:"varint,7,opt,name=guests,proto3" json:"guests,omitempty"`
+	Password   string                 `protobuf:"bytes,8,opt,name=password,proto3" json:"password,omitempty"`
+	Locked     bool                   `protobuf:"varint,9,opt,name=locked,proto3" json:"locked,omitempty"`
+	Open       bool                   `protobuf:"varint,10,opt,name=open,proto3" json:"open,omitempty"`
+	Moderated  bool                   `protobuf:"varint,11,opt,name=moderated,proto3" json:"moderated,omitempty"`
+	Welcome    string                 `protobuf:"bytes,12,opt,name=welcome,proto3" json:"welcome,omitempty"`
+	Audio      bool                   `protobuf:"varint,13,opt,name=audio,proto3" json:"audio,omitempty"`
+	Video      bool                   `protobuf:"varint,14,opt,name=video,proto3" json:"video,omitempty"`
+	Whiteboard bool                   `protobuf:"varint,15,opt,name=whiteboard,proto3" json:"whiteboard,omitempty"`
+	Count      int32                  `protobuf:"varint,16,opt,name=count,proto3" json:"count,omitempty"`
+	// schedule is the room's opening times (sdk/schedule entries); empty
+	// for a room that is always open.
+	Schedule []*OpenTime `protobuf:"bytes,17,rep,name=schedule,proto3" json:"schedule,omitempty"`
+	// zone is the IANA zone the times are read in: the room's own, else
+	// the group's chat.time_zone.
+	Zone string `protobuf:"bytes,18,opt,name=zone,proto3" json:"zone,omitempty"`
+	// own_zone is the room's own zone, empty when it follows the group's.
+	OwnZone string `protobuf:"bytes,19,opt,name=own_zone,json=ownZone,proto3" json:"own_zone,omitempty"`
+	// scheduled is true once a module applies the schedule (Host API
+	// SetSchedule); schedule_closed and next_change_unix_nano are its
+	// verdict: closed by the timetable, and when that next changes (0 for
+	// never).
+	Scheduled          bool  `protobuf:"varint,20,opt,name=scheduled,proto3" json:"scheduled,omitempty"`
+	ScheduleClosed     bool  `protobuf:"varint,21,opt,name=schedule_closed,json=scheduleClosed,proto3" json:"schedule_closed,omitempty"`
+	NextChangeUnixNano int64 `protobuf:"varint,22,opt,name=next_change_unix_nano,json=nextChangeUnixNano,proto3" json:"next_change_unix_nano,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Room) Reset() {
@@ -261,6 +276,110 @@ func (x *Room) GetCount() int32 {
 	return 0
 }
 
+func (x *Room) GetSchedule() []*OpenTime {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *Room) GetZone() string {
+	if x != nil {
+		return x.Zone
+	}
+	return ""
+}
+
+func (x *Room) GetOwnZone() string {
+	if x != nil {
+		return x.OwnZone
+	}
+	return ""
+}
+
+func (x *Room) GetScheduled() bool {
+	if x != nil {
+		return x.Scheduled
+	}
+	return false
+}
+
+func (x *Room) GetScheduleClosed() bool {
+	if x != nil {
+		return x.ScheduleClosed
+	}
+	return false
+}
+
+func (x *Room) GetNextChangeUnixNano() int64 {
+	if x != nil {
+		return x.NextChangeUnixNano
+	}
+	return 0
+}
+
+// OpenTime is one opening window of a room as the server API writes it
+// (roomOpen/Time's o, s and e; sdk/schedule.Entry).
+type OpenTime struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	O             string                 `protobuf:"bytes,1,opt,name=o,proto3" json:"o,omitempty"`
+	S             string                 `protobuf:"bytes,2,opt,name=s,proto3" json:"s,omitempty"`
+	E             string                 `protobuf:"bytes,3,opt,name=e,proto3" json:"e,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpenTime) Reset() {
+	*x = OpenTime{}
+	mi := &file_types_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpenTime) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpenTime) ProtoMessage() {}
+
+func (x *OpenTime) ProtoReflect() protoreflect.Message {
+	mi := &file_types_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpenTime.ProtoReflect.Descriptor instead.
+func (*OpenTime) Descriptor() ([]byte, []int) {
+	return file_types_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *OpenTime) GetO() string {
+	if x != nil {
+		return x.O
+	}
+	return ""
+}
+
+func (x *OpenTime) GetS() string {
+	if x != nil {
+		return x.S
+	}
+	return ""
+}
+
+func (x *OpenTime) GetE() string {
+	if x != nil {
+		return x.E
+	}
+	return ""
+}
+
 // Message is a public message.
 type Message struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -279,7 +398,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_types_proto_msgTypes[2]
+	mi := &file_types_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -291,7 +410,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_types_proto_msgTypes[2]
+	mi := &file_types_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -304,7 +423,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_types_proto_rawDescGZIP(), []int{2}
+	return file_types_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Message) GetId() int64 {
@@ -365,7 +484,7 @@ const file_types_proto_rawDesc = "" +
 	"\x04bold\x18\x01 \x01(\bR\x04bold\x12\x16\n" +
 	"\x06italic\x18\x02 \x01(\bR\x06italic\x12\x1c\n" +
 	"\tunderline\x18\x03 \x01(\bR\tunderline\x12\x14\n" +
-	"\x05color\x18\x04 \x01(\tR\x05color\"\xfa\x02\n" +
+	"\x05color\x18\x04 \x01(\tR\x05color\"\xd8\x04\n" +
 	"\x04Room\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -385,7 +504,17 @@ const file_types_proto_rawDesc = "" +
 	"\n" +
 	"whiteboard\x18\x0f \x01(\bR\n" +
 	"whiteboard\x12\x14\n" +
-	"\x05count\x18\x10 \x01(\x05R\x05count\"\xc1\x01\n" +
+	"\x05count\x18\x10 \x01(\x05R\x05count\x123\n" +
+	"\bschedule\x18\x11 \x03(\v2\x17.parlor.sdk.v1.OpenTimeR\bschedule\x12\x12\n" +
+	"\x04zone\x18\x12 \x01(\tR\x04zone\x12\x19\n" +
+	"\bown_zone\x18\x13 \x01(\tR\aownZone\x12\x1c\n" +
+	"\tscheduled\x18\x14 \x01(\bR\tscheduled\x12'\n" +
+	"\x0fschedule_closed\x18\x15 \x01(\bR\x0escheduleClosed\x121\n" +
+	"\x15next_change_unix_nano\x18\x16 \x01(\x03R\x12nextChangeUnixNano\"4\n" +
+	"\bOpenTime\x12\f\n" +
+	"\x01o\x18\x01 \x01(\tR\x01o\x12\f\n" +
+	"\x01s\x18\x02 \x01(\tR\x01s\x12\f\n" +
+	"\x01e\x18\x03 \x01(\tR\x01e\"\xc1\x01\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
 	"\x04room\x18\x02 \x01(\x03R\x04room\x12\x12\n" +
@@ -407,19 +536,21 @@ func file_types_proto_rawDescGZIP() []byte {
 	return file_types_proto_rawDescData
 }
 
-var file_types_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_types_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_types_proto_goTypes = []any{
-	(*Style)(nil),   // 0: parlor.sdk.v1.Style
-	(*Room)(nil),    // 1: parlor.sdk.v1.Room
-	(*Message)(nil), // 2: parlor.sdk.v1.Message
+	(*Style)(nil),    // 0: parlor.sdk.v1.Style
+	(*Room)(nil),     // 1: parlor.sdk.v1.Room
+	(*OpenTime)(nil), // 2: parlor.sdk.v1.OpenTime
+	(*Message)(nil),  // 3: parlor.sdk.v1.Message
 }
 var file_types_proto_depIdxs = []int32{
-	0, // 0: parlor.sdk.v1.Message.style:type_name -> parlor.sdk.v1.Style
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	2, // 0: parlor.sdk.v1.Room.schedule:type_name -> parlor.sdk.v1.OpenTime
+	0, // 1: parlor.sdk.v1.Message.style:type_name -> parlor.sdk.v1.Style
+	2, // [2:2] is the sub-list for method output_type
+	2, // [2:2] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_types_proto_init() }
@@ -433,7 +564,7 @@ func file_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_types_proto_rawDesc), len(file_types_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

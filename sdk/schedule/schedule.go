@@ -404,3 +404,27 @@ func merge(ws []window) []window {
 	}
 	return out
 }
+
+// LoadZone reads an IANA zone name such as "Europe/Berlin" or "UTC" (the
+// embedded zone database is used when the machine has none). "Local" and
+// the empty name are refused: a schedule names its zone.
+func LoadZone(name string) (*time.Location, error) {
+	if name == "" || name == "Local" {
+		return nil, fmt.Errorf("%q is not an IANA time zone: use a name such as Europe/Berlin, America/New_York or UTC", name)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not an IANA time zone: use a name such as Europe/Berlin, America/New_York or UTC", name)
+	}
+	return loc, nil
+}
+
+// When writes an instant for people in the room's zone, as "Tue 1 Dec
+// 2026 09:00 EST": what "opens at" and "closes at" messages say.
+func When(t time.Time, loc *time.Location) string {
+	t = t.In(loc)
+	if t.Second() != 0 {
+		return t.Format("Mon 2 Jan 2006 15:04:05 MST")
+	}
+	return t.Format("Mon 2 Jan 2006 15:04 MST")
+}

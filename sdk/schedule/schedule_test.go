@@ -207,3 +207,26 @@ func TestWeeklyAndSpecial(t *testing.T) {
 		{at: "2026-12-25T00:00:00Z", open: false, next: "", reason: "past: never again"},
 	})
 }
+
+func TestLoadZoneAndWhen(t *testing.T) {
+	for _, bad := range []string{"", "Local", "Mars/Olympus", "+01:00"} {
+		if _, err := LoadZone(bad); err == nil || !strings.Contains(err.Error(), "is not an IANA time zone") {
+			t.Errorf("LoadZone(%q): %v", bad, err)
+		}
+	}
+	ny, err := LoadZone("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same instant, before and after New York's 2025-11-02 change.
+	for at, want := range map[string]string{
+		"2025-11-02T05:30:00Z": "Sun 2 Nov 2025 01:30 EDT",
+		"2025-11-02T06:30:00Z": "Sun 2 Nov 2025 01:30 EST",
+		"2025-11-02T06:30:15Z": "Sun 2 Nov 2025 01:30:15 EST",
+	} {
+		ts, _ := time.Parse(time.RFC3339, at)
+		if got := When(ts, ny); got != want {
+			t.Errorf("When(%s) = %q, want %q", at, got, want)
+		}
+	}
+}

@@ -21,6 +21,19 @@ export function createRooms(app) {
   // the protocol lists it, this client does not.
   function textRoom(r) { return r.st !== 2; }
 
+  // when writes an RFC 3339 instant of a room's timetable in the room's
+  // zone: "8 Dec, 09:00 CET".
+  function when(iso, tz) {
+    const d = new Date(iso);
+    if (isNaN(d.getTime())) { return iso; }
+    const opts = { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" };
+    try {
+      return d.toLocaleString(undefined, tz ? Object.assign({ timeZone: tz }, opts) : opts);
+    } catch (e) {
+      return d.toLocaleString(undefined, opts);
+    }
+  }
+
   function showError(text) {
     el.roomError.textContent = text;
     el.roomError.hidden = false;
@@ -45,6 +58,7 @@ export function createRooms(app) {
       li.setAttribute("data-locked", r.locked ? "true" : "false");
       li.setAttribute("data-open", r.open === false ? "false" : "true");
       li.setAttribute("data-guests", r.guests === false ? "false" : "true");
+      if (r.schedule) { li.setAttribute("data-schedule", r.schedule); } else { li.removeAttribute("data-schedule"); }
       const current = state.room && state.room.id === r.id;
       if (current) { li.classList.add("current"); }
       if (r.open === false) { li.classList.add("closed"); }
@@ -65,6 +79,8 @@ export function createRooms(app) {
 
       const extras = node("span", "room-flags");
       if (r.open === false) { extras.appendChild(badge("closed", "badge-closed")); }
+      if (r.opens) { extras.appendChild(badge("opens " + when(r.opens, r.tz), "badge-opens")); }
+      if (r.closes) { extras.appendChild(badge("until " + when(r.closes, r.tz), "badge-closes")); }
       if (r.guests === false) { extras.appendChild(badge("members only", "badge-members")); }
       if (r.max && r.count >= r.max) { extras.appendChild(badge("full", "badge-full")); }
       for (const b of badges) {
