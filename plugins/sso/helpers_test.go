@@ -28,7 +28,9 @@ func ssoConfig(t *testing.T, dataDir, tokenTTL string) *config.Config {
 	cfg := servertest.Config(t)
 	cfg.DataDir = dataDir
 	cfg.ServerAPI.Addr = ""
-	cfg.Plugins.CallTimeout = 5 * time.Second
+	// Registrations hash passwords with bcrypt, which under -race on a
+	// loaded machine can take seconds: these tests are not about timeouts.
+	cfg.Plugins.CallTimeout = 30 * time.Second
 	pc := map[string]any{
 		"api_key":      testAPIKey,
 		"login_url":    "http://127.0.0.1:1/login",
