@@ -925,6 +925,19 @@ func CleanStyle(s Style) Style {
 // cannot be saved is delivered to nobody, and m gets an error event with
 // code not_saved naming it. Without a store, Say returns after delivery.
 func (g *Group) Say(m *Member, text string, style Style, emotion string) (Message, error) {
+	return g.say(m, text, style, emotion, waitBehind)
+}
+
+// Post is Say that never waits for the store: for a caller that must not
+// block (the goroutine reading a module's answers), which bounds the
+// member's unsaved messages itself with CatchUp before it lets the
+// member say more.
+func (g *Group) Post(m *Member, text string, style Style, emotion string) (Message, error) {
+	return g.say(m, text, style, emotion, waitNever)
+}
+
+// say is Say and Post, whose wait mode says when it returns.
+func (g *Group) say(m *Member, text string, style Style, emotion string, mode waitMode) (Message, error) {
 	text, err := g.CleanText(text)
 	if err != nil {
 		return Message{}, err
@@ -942,29 +955,7 @@ func (g *Group) Say(m *Member, text string, style Style, emotion string) (Messag
 	return g.publish(r, m, Message{
 		Group: g.opts.Name, RoomID: r.id, From: m.Name,
 		Text: text, Style: CleanStyle(style), Emotion: CleanEmotion(emotion),
-	}, waitBehind)
-}
-
-// Post is Say that never waits for the store: for a caller that must not
-// block (the goroutine reading a module's answers), which bounds the
-// member's unsaved messages itself with CatchUp before it lets the
-// member say more.
-func (g *Group) Post(m *Member, text string, style Style, emotion string) (Message, error) {
-	text, err := g.CleanText(text)
-	if err != nil {
-		return Message{}, err
-	}
-	r := m.room.Load()
-	if r == nil {
-		return Message{}, Errorf(CodeNotInRoom, "Join a room before you speak.")
-	}
-	if err := g.Muted(m, r.id); err != nil {
-		return Message{}, err
-	}
-	return g.publish(r, m, Message{
-		Group: g.opts.Name, RoomID: r.id, From: m.Name,
-		Text: text, Style: CleanStyle(style), Emotion: CleanEmotion(emotion),
-	}, waitNever)
+	}, mode)
 }
 
 // CatchUp returns once the store has caught up with m, so that m has at

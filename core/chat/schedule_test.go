@@ -72,6 +72,9 @@ func TestScheduleStateClosesTheRoom(t *testing.T) {
 	if !strings.Contains(err.Error(), "until Tue 8 Dec 2026 09:00 CET: you can read, not write") {
 		t.Fatalf("say: %v", err)
 	}
+	// A message that went through the modules' hooks first meets the same.
+	_, err = g.Post(bob, "hello?", Style{}, "")
+	wantCode(t, err, CodeRoomClosed)
 	if len(bc.events("left")) != 0 {
 		t.Fatal("bob was moved out of a read-only room")
 	}
