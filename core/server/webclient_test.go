@@ -2,8 +2,6 @@ package server_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -103,25 +101,11 @@ func (b *browserTab) finish() { b.screenshot("") }
 // screenshot keeps a picture of the page in PARLOR_SCREENSHOT_DIR, if set,
 // named for the test, the tab and what (may be empty).
 func (b *browserTab) screenshot(what string) {
-	dir := os.Getenv("PARLOR_SCREENSHOT_DIR")
-	if dir == "" {
-		return
-	}
-	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 gives PNG
-	if err != nil {
-		b.t.Logf("%s: screenshot: %v", b.name, err)
-		return
-	}
-	name := b.t.Name() + "-" + b.name
+	name := b.name
 	if what != "" {
 		name += "-" + what
 	}
-	name = strings.NewReplacer("/", "_", " ", "_").Replace(name) + ".png"
-	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
-		b.t.Logf("%s: screenshot: %v", b.name, err)
-	}
+	testenv.Screenshot(b.t, b.ctx, name)
 }
 
 // pollJS polls a JavaScript function of args until it returns true.

@@ -8,7 +8,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -152,21 +151,7 @@ func poll(fn string, args ...any) chromedp.Action[chromedp.Void] {
 }
 
 // screenshot keeps the page in PARLOR_SCREENSHOT_DIR, if set.
-func (b *tab) screenshot() {
-	dir := os.Getenv("PARLOR_SCREENSHOT_DIR")
-	if dir == "" {
-		return
-	}
-	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err == nil {
-		err = os.WriteFile(filepath.Join(dir, b.t.Name()+"-"+b.name+".png"), png, 0o644)
-	}
-	if err != nil {
-		b.t.Logf("%s: screenshot: %v", b.name, err)
-	}
-}
+func (b *tab) screenshot() { testenv.Screenshot(b.t, b.ctx, b.name) }
 
 // enter logs in as a guest and joins the Lobby, once the dice extension
 // has been fetched.

@@ -3,6 +3,8 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -142,4 +144,25 @@ func (w *PageWatch) SentFrames() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.sent)
+}
+
+// Screenshot keeps a picture of the page of ctx (a Browser tab) as
+// <dir>/<test>-<name>.png when PARLOR_SCREENSHOT_DIR names dir; otherwise
+// it does nothing. A failure is logged, not fatal.
+func Screenshot(t testing.TB, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("PARLOR_SCREENSHOT_DIR")
+	if dir == "" {
+		return
+	}
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(c, chromedp.FullScreenshot(100)) // quality 100 gives PNG
+	if err == nil {
+		file := strings.ReplaceAll(t.Name(), "/", "_") + "-" + name + ".png"
+		err = os.WriteFile(filepath.Join(dir, file), png, 0o644)
+	}
+	if err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+	}
 }

@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -71,21 +69,7 @@ func poll(fn string, args ...any) chromedp.Action[chromedp.Void] {
 
 // shot keeps the page as <dir>/<test>-<name>-<what>.png, when
 // PARLOR_SCREENSHOT_DIR is set.
-func (b *tab) shot(what string) {
-	dir := os.Getenv("PARLOR_SCREENSHOT_DIR")
-	if dir == "" {
-		return
-	}
-	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err == nil {
-		err = os.WriteFile(filepath.Join(dir, b.t.Name()+"-"+b.name+"-"+what+".png"), png, 0o644)
-	}
-	if err != nil {
-		b.t.Logf("%s: screenshot: %v", b.name, err)
-	}
-}
+func (b *tab) shot(what string) { testenv.Screenshot(b.t, b.ctx, b.name+"-"+what) }
 
 func (b *tab) screenshot() { b.shot("end") }
 

@@ -25,23 +25,11 @@ func special(from, to time.Time) parlor.OpenTime {
 	return parlor.OpenTime{O: "special", S: from.Format("2006-01-02 15:04:05"), E: to.Format("15:04:05")}
 }
 
-// shot saves the page as <dir>/<test>-<name>.png, dir being
-// PARLOR_SCREENSHOT_DIR or the test's temporary directory.
+// shot keeps the page as <dir>/<test>-<name>.png when
+// PARLOR_SCREENSHOT_DIR is set.
 func shot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	dir := os.Getenv("PARLOR_SCREENSHOT_DIR")
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	c, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(c, chromedp.FullScreenshot(100))
-	if err == nil {
-		err = os.WriteFile(filepath.Join(dir, t.Name()+"-"+name+".png"), png, 0o644)
-	}
-	if err != nil {
-		t.Logf("screenshot %s: %v", name, err)
-	}
+	testenv.Screenshot(t, ctx, name)
 }
 
 // TestWebClientClosedRoomAndMoveOut: in the web client, a room closed by

@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -183,21 +182,7 @@ func poll(fn string, args ...any) chromedp.Action[chromedp.Void] {
 }
 
 // screenshot keeps the page in PARLOR_SCREENSHOT_DIR, if set.
-func (b *tab) screenshot(label string) {
-	dir := os.Getenv("PARLOR_SCREENSHOT_DIR")
-	if dir == "" {
-		return
-	}
-	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err == nil {
-		err = os.WriteFile(filepath.Join(dir, b.t.Name()+"-"+b.name+"-"+label+".png"), png, 0o644)
-	}
-	if err != nil {
-		b.t.Logf("%s: screenshot: %v", b.name, err)
-	}
-}
+func (b *tab) screenshot(label string) { testenv.Screenshot(b.t, b.ctx, b.name+"-"+label) }
 
 // enter logs in as a guest, joins the Lobby and opens the whiteboard.
 func (b *tab) enter(base string) {
