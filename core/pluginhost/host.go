@@ -3,8 +3,9 @@
 // (their capabilities, declared once per process), bounds every call with
 // a timeout through one wrapper (restart and retry once on a lost
 // connection, a duration histogram), health-checks them, restarts a
-// crashed plugin with exponential backoff and kills every plugin process
-// on Stop. A module's handle (*Module) implements core/modules.Plugin;
+// crashed plugin with exponential backoff and, on Stop, calls each
+// module's Stop hook (with the Host API still served) before it ends
+// every plugin process. A module's handle (*Module) implements core/modules.Plugin;
 // Assets serves the modules' web client files.
 //
 // A plugin named N is the binary <Options.Dir>/parlor-plugin-N unless its
