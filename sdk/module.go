@@ -92,10 +92,11 @@ type Notifier interface {
 	OnNotify(ctx context.Context, batch []Notification)
 }
 
-// Stopper is a Module told that its process is about to end: the server
-// shuts down, or the plugin is stopped. Stop is the last call the module
-// gets, made while the Host API still works, so that it can save what it
-// keeps in memory; ctx carries the host's deadline (modules.stop_timeout).
+// Stopper is a Module told that its process is about to be stopped (the
+// server shuts down and stops its plugins). Stop is the last call the
+// module gets, made while the Host API still works, so that it can save
+// what it keeps in memory; ctx carries the host's deadline
+// (modules.stop_timeout).
 // The host goes on when Stop fails or does not return in time, and kills
 // the process afterwards either way. A crash, a kill -9 or a plugin the
 // host restarts because it stopped answering gets no Stop.

@@ -235,7 +235,7 @@ type Modules struct {
 	// NotifyTimeout bounds one batch of notifications.
 	NotifyTimeout time.Duration `koanf:"notify_timeout"`
 	// StopTimeout bounds a module's Stop hook, called when the server
-	// shuts down or the plugin is stopped, before its process ends.
+	// shuts down, before the module's process is stopped.
 	StopTimeout time.Duration `koanf:"stop_timeout"`
 	// MaxDocBytes is the largest document a module may store.
 	MaxDocBytes int `koanf:"max_doc_bytes"`

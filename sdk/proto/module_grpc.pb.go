@@ -67,7 +67,7 @@ type ModuleClient interface {
 	// notifications; the host closes it when it stops the plugin.
 	Notify(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[NotificationBatch, NotifyResult], error)
 	// Stop tells a module that declared the "stop" hook that its process is
-	// about to end (the server shuts down, or the plugin is stopped): it is
+	// about to be stopped (the server shuts down): it is
 	// the last call, made while the Host API is still served, with the
 	// host's stop deadline. The host goes on when it fails or times out.
 	Stop(ctx context.Context, in *StopRequest, opts ...grpc.CallOption) (*StopResponse, error)
@@ -206,7 +206,7 @@ type ModuleServer interface {
 	// notifications; the host closes it when it stops the plugin.
 	Notify(grpc.ClientStreamingServer[NotificationBatch, NotifyResult]) error
 	// Stop tells a module that declared the "stop" hook that its process is
-	// about to end (the server shuts down, or the plugin is stopped): it is
+	// about to be stopped (the server shuts down): it is
 	// the last call, made while the Host API is still served, with the
 	// host's stop deadline. The host goes on when it fails or times out.
 	Stop(context.Context, *StopRequest) (*StopResponse, error)
