@@ -12,8 +12,30 @@ import (
 func capabilitiesToProto(c Capabilities) *proto.Capabilities {
 	return &proto.Capabilities{
 		Hooks: c.Hooks, Commands: c.Commands, Quiet: c.Quiet, HttpPrefix: c.HTTPPrefix,
-		Assets: c.Assets, Client: c.Client, FailClosed: c.FailClosed,
+		Assets: c.Assets, Client: c.Client, FailClosed: c.FailClosed, Notify: kindsToProto(c.Notify),
 	}
+}
+
+func kindsToProto(kinds []NotificationKind) []string {
+	if len(kinds) == 0 {
+		return nil
+	}
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
+		out[i] = string(k)
+	}
+	return out
+}
+
+func kindsFromProto(kinds []string) []NotificationKind {
+	if len(kinds) == 0 {
+		return nil
+	}
+	out := make([]NotificationKind, len(kinds))
+	for i, k := range kinds {
+		out[i] = NotificationKind(k)
+	}
+	return out
 }
 
 func capabilitiesFromProto(c *proto.Capabilities) Capabilities {
@@ -22,7 +44,7 @@ func capabilitiesFromProto(c *proto.Capabilities) Capabilities {
 	}
 	return Capabilities{
 		Hooks: c.GetHooks(), Commands: c.GetCommands(), Quiet: c.GetQuiet(), HTTPPrefix: c.GetHttpPrefix(),
-		Assets: c.GetAssets(), Client: c.GetClient(), FailClosed: c.GetFailClosed(),
+		Assets: c.GetAssets(), Client: c.GetClient(), FailClosed: c.GetFailClosed(), Notify: kindsFromProto(c.GetNotify()),
 	}
 }
 

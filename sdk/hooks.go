@@ -47,6 +47,7 @@ const (
 	HookJoin    = "on_join"
 	HookMessage = "on_message"
 	HookNotify  = "notify"
+	HookStop    = "stop"
 )
 
 // Caller is the user a hook or command is about.
@@ -180,6 +181,12 @@ const (
 	MessageDeclined NotificationKind = "declined"
 )
 
+// NotificationKinds are the kinds a Notification may have, in the order
+// above.
+func NotificationKinds() []NotificationKind {
+	return []NotificationKind{Joined, Left, LoggedOut, Delivered, RoomChanged, MessageHeld, MessageReleased, MessageDeclined}
+}
+
 // Notification tells a module that something happened. Notifications
 // never wait for the module: when its stream is full they are dropped
 // (and counted).
@@ -234,4 +241,7 @@ type Capabilities struct {
 	// FailClosed makes the host refuse what a declared hook would decide
 	// while the module is down or late, instead of letting it pass.
 	FailClosed bool
+	// Notify are the notification kinds the module wants, with HookNotify;
+	// empty means every kind. The host queues no other kind for it.
+	Notify []NotificationKind
 }

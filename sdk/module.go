@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"reflect"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -42,11 +43,12 @@ var ErrNotServed = errors.New("not served by this plugin")
 //
 //   - Configurer: receives the plugin's `config` block and the Host API;
 //   - Manifester: declares command prefixes, quiet commands, HTTP, web
-//     client assets and FailClosed;
+//     client assets, FailClosed and the notification kinds it wants;
 //   - LoginHook, JoinHook, MessageHook: the decision hooks;
 //   - Notifier: notifications (joined, left, logged out, delivered, room
-//     changed);
-//   - Commander: the client commands of the declared prefixes.
+//     changed, the held queue), of the kinds Manifest.Notify names;
+//   - Commander: the client commands of the declared prefixes;
+//   - Stopper: told when its process is about to end, to save its state.
 //
 // The host never calls a hook the module does not implement, so a hook
 // costs nothing until a module wants it. Implementations must be safe for
@@ -90,6 +92,18 @@ type Notifier interface {
 	OnNotify(ctx context.Context, batch []Notification)
 }
 
+// Stopper is a Module told that its process is about to be stopped (the
+// server shuts down and stops its plugins). Stop is the last call the
+// module gets, made while the Host API still works, so that it can save
+// what it keeps in memory; ctx carries the host's deadline
+// (modules.stop_timeout).
+// The host goes on when Stop fails or does not return in time, and kills
+// the process afterwards either way. A crash, a kill -9 or a plugin the
+// host restarts because it stopped answering gets no Stop.
+type Stopper interface {
+	Stop(ctx context.Context) error
+}
+
 // Commander is a Module that answers client commands of the prefixes its
 // Manifest declares. A *Refusal error reaches the caller with its code and
 // message; any other error as code module_error with a generic sentence.
@@ -117,6 +131,11 @@ type Manifest struct {
 	// FailClosed makes the host refuse what a declared hook would decide
 	// while the module is down or late, instead of letting it pass.
 	FailClosed bool
+	// Notify are the notification kinds a Notifier wants (RoomChanged,
+	// MessageHeld ...); empty means every kind. The host does not queue
+	// the others for the module, so a module that needs room changes only
+	// costs nothing per delivered message.
+	Notify []NotificationKind
 }
 
 // ModuleCapabilities returns what m serves, as the host will learn it:
@@ -144,8 +163,12 @@ func capabilities(m Module) (Capabilities, Manifest, error) {
 	if _, ok := m.(MessageHook); ok {
 		caps.Hooks = append(caps.Hooks, HookMessage)
 	}
-	if _, ok := m.(Notifier); ok {
+	_, notifier := m.(Notifier)
+	if notifier {
 		caps.Hooks = append(caps.Hooks, HookNotify)
+	}
+	if _, ok := m.(Stopper); ok {
+		caps.Hooks = append(caps.Hooks, HookStop)
 	}
 	var man Manifest
 	if mf, ok := m.(Manifester); ok {
@@ -176,6 +199,16 @@ func capabilities(m Module) (Capabilities, Manifest, error) {
 	}
 	caps.HTTPPrefix = man.HTTPPrefix
 	caps.FailClosed = man.FailClosed
+	if len(man.Notify) > 0 && !notifier {
+		errs = append(errs, fmt.Errorf("notification kinds %v are declared but %T has no OnNotify method", man.Notify, m))
+	}
+	known := NotificationKinds()
+	for _, k := range man.Notify {
+		if !slices.Contains(known, k) {
+			errs = append(errs, fmt.Errorf("notification kind %q is not one of %v", k, known))
+		}
+	}
+	caps.Notify = append(caps.Notify, man.Notify...)
 	if man.Assets != nil {
 		assets, err := readAssets(man.Assets)
 		if err != nil {
@@ -459,6 +492,18 @@ func (s *moduleServer) Notify(stream grpc.ClientStreamingServer[proto.Notificati
 	}
 }
 
+func (s *moduleServer) Stop(ctx context.Context, _ *proto.StopRequest) (_ *proto.StopResponse, err error) {
+	defer s.recovered("stop", &err)
+	st, ok := s.impl.(Stopper)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "the module has no Stop")
+	}
+	if err := st.Stop(ctx); err != nil {
+		return nil, answerError(ctx, err)
+	}
+	return &proto.StopResponse{}, nil
+}
+
 // notify hands one batch to the module; a panic loses that batch only.
 func (s *moduleServer) notify(ctx context.Context, n Notifier, batch []Notification) {
 	defer func() {
@@ -659,6 +704,16 @@ func (c *ModuleClient) Notify(ctx context.Context, batch []Notification) error {
 		c.notifyCancel()
 		c.notifyStream, c.notifyCancel = nil, nil
 		return rpcError("notify", err)
+	}
+	return nil
+}
+
+// Stop tells the module that its process is about to end and waits for
+// it to return or for ctx to end. A module that is not a Stopper answers
+// an error wrapping ErrNotServed.
+func (c *ModuleClient) Stop(ctx context.Context) error {
+	if _, err := c.rpc.Stop(ctx, &proto.StopRequest{}); err != nil {
+		return rpcError("stop", err)
 	}
 	return nil
 }

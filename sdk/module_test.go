@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/fstest"
@@ -140,6 +141,10 @@ func (m manifested) Manifest() sdk.Manifest { return m.m }
 
 type commanding struct{ manifested }
 
+type notifying struct{ manifested }
+
+func (notifying) OnNotify(context.Context, []sdk.Notification) {}
+
 func (commanding) Command(context.Context, sdk.Command) (sdk.Reply, error) { return sdk.Reply{}, nil }
 
 // The sdk declares exactly the hooks a module implements, and refuses a
@@ -170,6 +175,8 @@ func TestModuleCapabilities(t *testing.T) {
 		"bad prefix":               {manifested{sdk.Manifest{HTTP: http.NotFoundHandler(), HTTPPrefix: "/x"}}, "must start and end with '/'"},
 		"assets too large":         {manifested{sdk.Manifest{Assets: huge}}, "over the limit of 4194304 bytes (4 MiB)"},
 		"client not an asset":      {manifested{sdk.Manifest{Assets: assets, Client: "app.js"}}, `client "app.js" is not one of the assets`},
+		"kinds without OnNotify":   {manifested{sdk.Manifest{Notify: []sdk.NotificationKind{sdk.RoomChanged}}}, "has no OnNotify method"},
+		"unknown kind":             {notifying{manifested{sdk.Manifest{Notify: []sdk.NotificationKind{"room_change"}}}}, `notification kind "room_change" is not one of`},
 	}
 	for name, c := range bad {
 		if _, err := sdk.ModuleCapabilities(c.m); err == nil || !strings.Contains(err.Error(), c.want) {
@@ -272,5 +279,94 @@ func TestConfigDecodeStrict(t *testing.T) {
 	}
 	if c.Greeting != "hi" || c.Count != 2 {
 		t.Fatalf("decoded %+v", c)
+	}
+}
+
+// stopper saves a counter through the Host API's KV in Stop, or hangs
+// there until its context ends.
+type stopper struct {
+	notifying
+	host sdk.Host
+	hang bool
+}
+
+func (s *stopper) Configure(_ context.Context, cfg sdk.Config) error {
+	s.host = cfg.Host
+	return nil
+}
+
+func (s *stopper) Stop(ctx context.Context) error {
+	if s.hang {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	v, _, err := s.host.KV().Get(ctx, "stops")
+	if err != nil {
+		return err
+	}
+	return s.host.KV().Set(ctx, "stops", append(v, '+'), 0)
+}
+
+// kvHost is a Host API with a KV only.
+type kvHost struct {
+	sdk.Host
+	mu sync.Mutex
+	kv map[string][]byte
+}
+
+func (h *kvHost) KV() sdk.KV { return h }
+
+func (h *kvHost) Get(_ context.Context, key string) ([]byte, bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	v, ok := h.kv[key]
+	return v, ok, nil
+}
+
+func (h *kvHost) Set(_ context.Context, key string, value []byte, _ time.Duration) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.kv[key] = value
+	return nil
+}
+
+func (h *kvHost) Delete(_ context.Context, key string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.kv, key)
+	return nil
+}
+
+// A Stopper declares the stop hook; its Stop crosses the wire with the
+// host's deadline and may use the Host API; the notification kinds a
+// module wants reach the host side. A module that is not a Stopper
+// answers ErrNotServed.
+func TestModuleStopAndNotifyKinds(t *testing.T) {
+	host := &kvHost{kv: map[string][]byte{}}
+	kinds := []sdk.NotificationKind{sdk.RoomChanged, sdk.MessageHeld}
+	m := &stopper{notifying: notifying{manifested{sdk.Manifest{Notify: kinds}}}}
+	h := sdktest.Module(t, m, nil, host)
+	caps := h.Capabilities()
+	if !slices.Equal(caps.Hooks, []string{sdk.HookNotify, sdk.HookStop}) || !slices.Equal(caps.Notify, kinds) {
+		t.Fatalf("capabilities %+v", caps)
+	}
+	if err := h.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, _ := host.Get(context.Background(), "stops"); string(v) != "+" {
+		t.Fatalf("KV after Stop: %q, want one stop saved", v)
+	}
+
+	hung := sdktest.Module(t, &stopper{hang: true}, nil, host)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := hung.Stop(ctx); err == nil || time.Since(start) > 5*time.Second {
+		t.Fatalf("a hanging Stop: %v after %s", err, time.Since(start))
+	}
+
+	plain := sdktest.Module(t, hooked{}, nil, host)
+	if err := plain.Client().Stop(context.Background()); !errors.Is(err, sdk.ErrNotServed) {
+		t.Fatalf("Stop of a module without one: %v", err)
 	}
 }

@@ -234,6 +234,9 @@ type Modules struct {
 	NotifyBatch int `koanf:"notify_batch"`
 	// NotifyTimeout bounds one batch of notifications.
 	NotifyTimeout time.Duration `koanf:"notify_timeout"`
+	// StopTimeout bounds a module's Stop hook, called when the server
+	// shuts down, before the module's process is stopped.
+	StopTimeout time.Duration `koanf:"stop_timeout"`
 	// MaxDocBytes is the largest document a module may store.
 	MaxDocBytes int `koanf:"max_doc_bytes"`
 	// MessagesInFlight bounds the messages of one connection whose
@@ -467,6 +470,7 @@ func (c *Config) Validate() error {
 		"modules.hook_timeout":    c.Modules.HookTimeout,
 		"modules.command_timeout": c.Modules.CommandTimeout,
 		"modules.notify_timeout":  c.Modules.NotifyTimeout,
+		"modules.stop_timeout":    c.Modules.StopTimeout,
 	}
 	for _, name := range c.Modules.Order {
 		if _, ok := c.Plugins.Load[name]; !ok {
@@ -478,7 +482,7 @@ func (c *Config) Validate() error {
 			bad(key, "must be at least 1")
 		}
 	}
-	for _, key := range []string{"http.login_timeout", "http.write_timeout", "http.ping_interval", "plugins.call_timeout", "plugins.health_interval", "plugins.max_backoff", "auth.session_ttl", "modules.hook_timeout", "modules.command_timeout", "modules.notify_timeout"} {
+	for _, key := range []string{"http.login_timeout", "http.write_timeout", "http.ping_interval", "plugins.call_timeout", "plugins.health_interval", "plugins.max_backoff", "auth.session_ttl", "modules.hook_timeout", "modules.command_timeout", "modules.notify_timeout", "modules.stop_timeout"} {
 		if positive[key] <= 0 {
 			bad(key, "must be a positive duration such as 5s")
 		}

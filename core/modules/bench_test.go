@@ -37,17 +37,20 @@ func BenchmarkMessage(b *testing.B) {
 }
 
 // BenchmarkNotify is the cost of one notification for the caller (the
-// chat's Observe): with no module, and with one module's stream to queue
-// it on.
+// chat's Observe): with no module, with one module's stream to queue it
+// on, and with a module that wants other kinds only.
 func BenchmarkNotify(b *testing.B) {
 	sink := newFake(b, "sink", sdk.HookNotify)
 	sink.notify = func(context.Context, []sdk.Notification) error { return nil }
+	rooms := newFake(b, "rooms")
+	rooms.setCaps(sdk.Capabilities{Module: true, Hooks: []string{sdk.HookNotify}, Notify: []sdk.NotificationKind{sdk.RoomChanged}})
 	cases := []struct {
 		name string
 		p    *Pipeline
 	}{
 		{"no_plugins", newPipeline(b, Options{})},
 		{"one_stream", newPipeline(b, Options{}, sink)},
+		{"other_kinds", newPipeline(b, Options{}, rooms)},
 	}
 	n := sdk.Notification{Kind: sdk.Delivered, Room: 1, User: "ann"}
 	for _, c := range cases {

@@ -5,14 +5,17 @@
 // modules: every hook passes at no cost.
 //
 // The pipeline reads each plugin's Capabilities once (New, and again on
-// Refresh) and keeps, per hook, the plugins that declared it. A hook that
-// no plugin declared costs one atomic load: no lock, no allocation.
+// Refresh) and keeps, per hook, the plugins that declared it, and per
+// notification kind the streams of the modules that want it. A hook that
+// no plugin declared, or a notification of a kind no module wants, costs
+// one atomic load (and a map lookup): no lock, no allocation.
 package modules
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -107,8 +110,12 @@ type Pipeline struct {
 // it is replaced as a whole (Refresh), never changed.
 type table struct {
 	login, join, message []*entry
-	notify               []*stream
-	routes               []route // longest prefix first
+	// notify are the streams of the modules that want every kind; byKind,
+	// for each kind some module asked for by name, the streams that want
+	// it (those of notify included), in config order.
+	notify []*stream
+	byKind map[sdk.NotificationKind][]*stream
+	routes []route // longest prefix first
 }
 
 // entry is one plugin as one hook table holds it.
@@ -196,6 +203,7 @@ func (p *Pipeline) Refresh() {
 	defer p.mu.Unlock()
 	t := &table{}
 	owners := map[string]string{} // prefix -> plugin name
+	var filtered []kindFilter     // streams of modules that named their kinds
 	for i, pl := range p.plugins {
 		caps := pl.Capabilities()
 		name := pl.Name()
@@ -213,9 +221,17 @@ func (p *Pipeline) Refresh() {
 			case sdk.HookMessage:
 				t.message = append(t.message, e)
 			case sdk.HookNotify:
-				if s := p.streamLocked(i, e); s != nil {
+				s := p.streamLocked(i, e)
+				switch {
+				case s == nil:
+				case len(caps.Notify) == 0:
 					t.notify = append(t.notify, s)
+					filtered = append(filtered, kindFilter{s: s})
+				default:
+					filtered = append(filtered, kindFilter{s: s, kinds: caps.Notify})
 				}
+			case sdk.HookStop:
+				continue // the plugin host calls it when it stops the plugin
 			default:
 				p.log.Warn("module declared an unknown hook; ignoring it", "plugin", name, "hook", h)
 				continue
@@ -241,7 +257,39 @@ func (p *Pipeline) Refresh() {
 		}
 	}
 	sort.SliceStable(t.routes, func(i, j int) bool { return len(t.routes[i].prefix) > len(t.routes[j].prefix) })
+	t.byKind = kindTable(filtered)
 	p.tab.Store(t)
+}
+
+// kindFilter is a notification stream and the kinds its module wants;
+// none means every kind.
+type kindFilter struct {
+	s     *stream
+	kinds []sdk.NotificationKind
+}
+
+// kindTable maps each kind named by a filter to the streams that want it,
+// in the order of filters; nil when no module named its kinds.
+func kindTable(filters []kindFilter) map[sdk.NotificationKind][]*stream {
+	var out map[sdk.NotificationKind][]*stream
+	for _, f := range filters {
+		for _, k := range f.kinds {
+			if _, done := out[k]; done {
+				continue
+			}
+			if out == nil {
+				out = map[sdk.NotificationKind][]*stream{}
+			}
+			var list []*stream
+			for _, g := range filters {
+				if len(g.kinds) == 0 || slices.Contains(g.kinds, k) {
+					list = append(list, g.s)
+				}
+			}
+			out[k] = list
+		}
+	}
+	return out
 }
 
 // load returns the current tables; nil (no modules) for a nil pipeline.
@@ -274,9 +322,13 @@ func (t *table) messageHooks() []*entry {
 	return t.message
 }
 
-func (t *table) streams() []*stream {
+// streams are the streams that want a notification of kind k.
+func (t *table) streams(k sdk.NotificationKind) []*stream {
 	if t == nil {
 		return nil
+	}
+	if list, ok := t.byKind[k]; ok {
+		return list
 	}
 	return t.notify
 }
@@ -642,10 +694,11 @@ func refusal(code, reason, def string) error {
 	return &chat.Error{Code: code, Message: reason}
 }
 
-// Notify queues n for every module that declared HookNotify without
-// waiting; a full queue drops it and counts the drop.
+// Notify queues n, without waiting, for every module that declared
+// HookNotify and wants its kind (Capabilities.Notify, empty for every
+// kind); a full queue drops it and counts the drop.
 func (p *Pipeline) Notify(n sdk.Notification) {
-	for _, s := range p.load().streams() {
+	for _, s := range p.load().streams(n.Kind) {
 		s.push(n)
 	}
 }
@@ -659,7 +712,7 @@ func (p *Pipeline) Close() {
 	p.mu.Lock()
 	p.closed = true
 	t := *p.tab.Load()
-	t.notify = nil
+	t.notify, t.byKind = nil, nil
 	p.tab.Store(&t)
 	p.cancel()
 	p.mu.Unlock()

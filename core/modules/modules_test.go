@@ -562,7 +562,7 @@ func TestCloseStopsTheStreams(t *testing.T) {
 	}
 	p.Notify(sdk.Notification{Kind: sdk.Joined}) // neither blocks nor panics
 	p.Refresh()                                  // starts no stream after Close
-	if len(p.load().streams()) != 0 {
+	if len(p.load().streams(sdk.Joined)) != 0 {
 		t.Error("a stream is back after Close")
 	}
 	p.Close()
@@ -620,9 +620,13 @@ func TestDuplicatePrefixGoesToTheFirstModule(t *testing.T) {
 
 func TestNoAllocationWhenNoModuleDeclaredTheHook(t *testing.T) {
 	idle := newFake(t, "idle") // declares nothing: any call fails the test
+	// Wants room changes only: a delivered message must not reach it.
+	rooms := newFake(t, "rooms")
+	rooms.setCaps(sdk.Capabilities{Module: true, Hooks: []string{sdk.HookNotify}, Notify: []sdk.NotificationKind{sdk.RoomChanged}})
 	ctx := context.Background()
 	ev, login, join, n := msg("hello"), sdk.LoginEvent{Name: "ann"}, sdk.JoinEvent{}, sdk.Notification{Kind: sdk.Delivered}
-	for name, p := range map[string]*Pipeline{"nil": nil, "none": newPipeline(t, Options{}), "idle": newPipeline(t, Options{}, idle)} {
+	filtered := newPipeline(t, Options{}, rooms)
+	for name, p := range map[string]*Pipeline{"nil": nil, "none": newPipeline(t, Options{}), "idle": newPipeline(t, Options{}, idle), "other kinds": filtered} {
 		allocs := testing.AllocsPerRun(1000, func() {
 			if v, err := p.Message(ctx, ev, true); err != nil || v.Action != sdk.Pass {
 				t.Fatal(v, err)
@@ -640,6 +644,88 @@ func TestNoAllocationWhenNoModuleDeclaredTheHook(t *testing.T) {
 		if allocs != 0 {
 			t.Errorf("%s: %v allocations per call, want 0", name, allocs)
 		}
+	}
+	if q := len(filtered.streams[0].ch); q != 0 {
+		t.Errorf("%d delivered notifications queued for a module that wants room changes only", q)
+	}
+	if d := filtered.droppedOf(t, "rooms"); d != 0 {
+		t.Errorf("%v notifications dropped for a module that wants none of them", d)
+	}
+}
+
+// A module that names its kinds gets those only, in order; one that names
+// none gets every kind; a restart that names others takes effect on
+// Refresh.
+func TestNotifyOnlyTheKindsAModuleWants(t *testing.T) {
+	type seen struct {
+		kind sdk.NotificationKind
+		room int64
+	}
+	fakes := map[string]*fake{}
+	got := map[string]chan seen{}
+	for name, kinds := range map[string][]sdk.NotificationKind{
+		"rooms": {sdk.RoomChanged},
+		"all":   nil,
+		"queue": {sdk.MessageHeld, sdk.RoomChanged},
+	} {
+		f := newFake(t, name)
+		f.setCaps(sdk.Capabilities{Module: true, Hooks: []string{sdk.HookNotify}, Notify: kinds})
+		ch := make(chan seen, 100)
+		f.notify = func(_ context.Context, batch []sdk.Notification) error {
+			for _, n := range batch {
+				ch <- seen{n.Kind, n.Room}
+			}
+			return nil
+		}
+		fakes[name], got[name] = f, ch
+	}
+	p := newPipeline(t, Options{}, fakes["rooms"], fakes["all"], fakes["queue"])
+	// upTo reads what name got until the marker (room 99).
+	upTo := func(name string) []seen {
+		t.Helper()
+		var out []seen
+		for {
+			select {
+			case s := <-got[name]:
+				out = append(out, s)
+				if s.room == 99 {
+					return out
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: gave up waiting; got %v", name, out)
+			}
+		}
+	}
+	for i, k := range []sdk.NotificationKind{sdk.Joined, sdk.Delivered, sdk.RoomChanged, sdk.MessageHeld, sdk.Left} {
+		p.Notify(sdk.Notification{Kind: k, Room: int64(i + 1)})
+	}
+	p.Notify(sdk.Notification{Kind: sdk.RoomChanged, Room: 99})
+	want := map[string][]seen{
+		"rooms": {{sdk.RoomChanged, 3}, {sdk.RoomChanged, 99}},
+		"all":   {{sdk.Joined, 1}, {sdk.Delivered, 2}, {sdk.RoomChanged, 3}, {sdk.MessageHeld, 4}, {sdk.Left, 5}, {sdk.RoomChanged, 99}},
+		"queue": {{sdk.RoomChanged, 3}, {sdk.MessageHeld, 4}, {sdk.RoomChanged, 99}},
+	}
+	for name, w := range want {
+		if g := upTo(name); !slices.Equal(g, w) {
+			t.Errorf("%s got %v, want %v", name, g, w)
+		}
+	}
+
+	// "rooms" restarts and wants joins instead.
+	fakes["rooms"].setCaps(sdk.Capabilities{Module: true, Hooks: []string{sdk.HookNotify}, Notify: []sdk.NotificationKind{sdk.Joined}})
+	p.Refresh()
+	p.Notify(sdk.Notification{Kind: sdk.RoomChanged, Room: 7})
+	p.Notify(sdk.Notification{Kind: sdk.Joined, Room: 8})
+	p.Notify(sdk.Notification{Kind: sdk.RoomChanged, Room: 99})
+	p.Notify(sdk.Notification{Kind: sdk.Joined, Room: 99})
+	if g, w := upTo("rooms"), []seen{{sdk.Joined, 8}, {sdk.Joined, 99}}; !slices.Equal(g, w) {
+		t.Errorf("after Refresh rooms got %v, want %v", g, w)
+	}
+	if g, w := upTo("queue"), []seen{{sdk.RoomChanged, 7}, {sdk.RoomChanged, 99}}; !slices.Equal(g, w) {
+		t.Errorf("after Refresh queue got %v, want %v", g, w)
+	}
+	if len(p.streams) != 3 {
+		t.Errorf("%d streams after Refresh, want 3", len(p.streams))
 	}
 }
 

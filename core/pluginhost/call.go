@@ -23,6 +23,7 @@ const (
 	MethodOnMessage    = "on_message"
 	MethodCommand      = "command"
 	MethodNotify       = "notify"
+	MethodStop         = "stop"
 )
 
 // callBuckets are the histogram's upper bounds in seconds: a local gRPC

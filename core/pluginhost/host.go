@@ -3,8 +3,9 @@
 // (their capabilities, declared once per process), bounds every call with
 // a timeout through one wrapper (restart and retry once on a lost
 // connection, a duration histogram), health-checks them, restarts a
-// crashed plugin with exponential backoff and kills every plugin process
-// on Stop. A module's handle (*Module) implements core/modules.Plugin;
+// crashed plugin with exponential backoff and, on Stop, calls each
+// module's Stop hook (with the Host API still served) before it ends
+// every plugin process. A module's handle (*Module) implements core/modules.Plugin;
 // Assets serves the modules' web client files.
 //
 // A plugin named N is the binary <Options.Dir>/parlor-plugin-N unless its
@@ -37,6 +38,8 @@ const (
 	// DefaultStartTimeout bounds a plugin's launch when the context given
 	// to Start has no earlier deadline.
 	DefaultStartTimeout = 10 * time.Second
+	// DefaultStopTimeout bounds a module's Stop hook.
+	DefaultStopTimeout = 5 * time.Second
 )
 
 // minBackoff is the first delay between two restarts of a crashing plugin.
@@ -63,6 +66,9 @@ type Options struct {
 	// MaxBackoff caps the delay between restarts of a crashing plugin; a
 	// plugin that stayed healthy that long gets its backoff reset.
 	MaxBackoff time.Duration
+	// StopTimeout bounds the Stop hook of a module (sdk.Stopper), called
+	// on Stop before its process is ended.
+	StopTimeout time.Duration
 	// Logger receives the host's and the plugins' log lines; plugin lines
 	// go through Logger.Named(<plugin name>).
 	Logger hclog.Logger
@@ -124,6 +130,9 @@ func New(opts Options, specs []Spec) *Host {
 	}
 	if opts.MaxBackoff < minBackoff {
 		opts.MaxBackoff = minBackoff
+	}
+	if opts.StopTimeout <= 0 {
+		opts.StopTimeout = DefaultStopTimeout
 	}
 	if opts.Logger == nil {
 		opts.Logger = hclog.New(&hclog.LoggerOptions{Name: "pluginhost"})
@@ -215,8 +224,13 @@ func (h *Host) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends the health loops and kills every plugin process; it returns
-// when they are gone. It is safe to call more than once.
+// Stop ends the health loops and every plugin process; it returns when
+// they are gone. Before a module's process is ended, its notification
+// stream is closed (the module handles what was sent) and its Stop hook,
+// if it declared one, is called under StopTimeout while the Host API is
+// still served; a hook that fails or times out is logged and the process
+// is ended all the same. The plugins stop in parallel. It is safe to call
+// more than once.
 func (h *Host) Stop() {
 	h.mu.Lock()
 	if h.stopped {

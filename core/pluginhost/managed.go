@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -469,15 +470,51 @@ func (m *managed) markStopped() {
 	m.mu.Unlock()
 }
 
-// shutdown kills the current process, if any.
+// shutdown ends the current process, if any: a module is told first
+// (stopModule), then the process is ended.
 func (m *managed) shutdown() {
 	m.mu.Lock()
 	inst := m.inst
 	m.inst = nil
 	m.mu.Unlock()
 	if inst != nil {
+		m.stopModule(inst)
 		m.kill(inst, false)
 		m.log.Info("plugin stopped", "pid", inst.pid)
+	}
+}
+
+// stopModule prepares a running module for the end of its process, while
+// the broker still serves it the Host API (go-plugin closes the broker
+// first when it ends a process): its notification stream is closed, so
+// that the batches already sent are handled (within the call timeout),
+// then its Stop hook, if declared, is called under the stop timeout. A
+// failure is logged; the process is ended all the same.
+func (m *managed) stopModule(inst *instance) {
+	if inst.module == nil || !inst.alive() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
+	if err := inst.module.CloseNotify(ctx); err != nil {
+		m.log.Warn("closing the notification stream failed", "error", err)
+	}
+	cancel()
+	if !slices.Contains(inst.caps.Hooks, sdk.HookStop) {
+		return
+	}
+	limit := m.host.opts.StopTimeout
+	ctx, cancel = context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	start := time.Now()
+	err := inst.module.Stop(ctx)
+	m.host.calls.WithLabelValues(m.name, MethodStop).Observe(time.Since(start).Seconds())
+	switch {
+	case err == nil:
+		m.log.Debug("module stopped", "elapsed", time.Since(start))
+	case ctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded:
+		m.log.Warn("module stop timed out; ending the plugin anyway", "timeout", limit, "config_key", "modules.stop_timeout")
+	default:
+		m.log.Warn("module stop failed; ending the plugin anyway", "error", err)
 	}
 }
 

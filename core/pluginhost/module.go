@@ -84,10 +84,18 @@ func checkCapabilities(c sdk.Capabilities) error {
 	}
 	for _, h := range c.Hooks {
 		switch h {
-		case sdk.HookLogin, sdk.HookJoin, sdk.HookMessage, sdk.HookNotify:
+		case sdk.HookLogin, sdk.HookJoin, sdk.HookMessage, sdk.HookNotify, sdk.HookStop:
 		default:
 			errs = append(errs, fmt.Errorf("unknown hook %q", h))
 		}
+	}
+	for _, k := range c.Notify {
+		if k == "" || strings.ContainsAny(string(k), " \t\r\n") {
+			errs = append(errs, fmt.Errorf("notification kind %q is not a word", k))
+		}
+	}
+	if len(c.Notify) > 0 && !slices.Contains(c.Hooks, sdk.HookNotify) {
+		errs = append(errs, fmt.Errorf("notification kinds %v are declared without the notify hook", c.Notify))
 	}
 	if p := c.HTTPPrefix; p != "" && (len(p) < 3 || p[0] != '/' || !strings.HasSuffix(p, "/")) {
 		errs = append(errs, fmt.Errorf("HTTP prefix %q does not start and end with '/'", p))
@@ -130,7 +138,8 @@ func (m *managed) learn(inst *instance) {
 func sameCapabilities(a, b sdk.Capabilities) bool {
 	if a.Authenticator != b.Authenticator || a.Module != b.Module || a.HTTPPrefix != b.HTTPPrefix ||
 		a.Client != b.Client || a.FailClosed != b.FailClosed || !slices.Equal(a.Hooks, b.Hooks) ||
-		!slices.Equal(a.Commands, b.Commands) || !slices.Equal(a.Quiet, b.Quiet) || len(a.Assets) != len(b.Assets) {
+		!slices.Equal(a.Commands, b.Commands) || !slices.Equal(a.Quiet, b.Quiet) || !slices.Equal(a.Notify, b.Notify) ||
+		len(a.Assets) != len(b.Assets) {
 		return false
 	}
 	for k, v := range a.Assets {

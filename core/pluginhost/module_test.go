@@ -101,7 +101,7 @@ func TestModuleCapabilities(t *testing.T) {
 		}
 	}
 	caps := modHandle(t, h, "mod").Capabilities()
-	if !caps.Module || caps.Authenticator || len(caps.Hooks) != 4 || !slices.Equal(caps.Commands, []string{"mod."}) ||
+	if !caps.Module || caps.Authenticator || len(caps.Hooks) != 5 || !slices.Equal(caps.Commands, []string{"mod."}) ||
 		caps.HTTPPrefix != "/mod/" || caps.Client != "main.js" || len(caps.Assets) != 3 {
 		t.Fatalf("mod capabilities %+v", caps)
 	}
@@ -396,4 +396,97 @@ func BenchmarkOnMessage(b *testing.B) {
 			}
 		}
 	})
+}
+
+// memHost is a Host API with a KV only, served to the test module.
+type memHost struct {
+	sdk.Host
+	mu sync.Mutex
+	kv map[string][]byte
+}
+
+func newMemHost() *memHost { return &memHost{kv: map[string][]byte{}} }
+
+func (h *memHost) KV() sdk.KV { return h }
+
+func (h *memHost) Get(_ context.Context, key string) ([]byte, bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	v, ok := h.kv[key]
+	return v, ok, nil
+}
+
+func (h *memHost) Set(_ context.Context, key string, value []byte, _ time.Duration) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.kv[key] = value
+	return nil
+}
+
+func (h *memHost) Delete(_ context.Context, key string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.kv, key)
+	return nil
+}
+
+func (h *memHost) value(key string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return string(h.kv[key])
+}
+
+// Stop calls a module's Stop hook once, before the process ends and
+// while the Host API still works: what Stop writes through it is there
+// afterwards. A module without the hook is not asked.
+func TestStopHookRunsWithTheHostAPI(t *testing.T) {
+	host := newMemHost()
+	h, logs := start(t, Options{HostAPI: func(string) sdk.Host { return host }}, Spec{Name: "mod"}, Spec{Name: "bare"})
+	pid := pidOf(t, h, "mod")
+	h.Stop()
+	if v := host.value("stops"); v != "+" {
+		t.Fatalf("KV stops = %q after Stop, want %q (one Stop that reached the Host API)\nlogs:\n%s", v, "+", logs)
+	}
+	if !gone(pid, time.Second) {
+		t.Errorf("process %d still exists after Stop", pid)
+	}
+	h.Stop()
+	if v := host.value("stops"); v != "+" {
+		t.Errorf("KV stops = %q after a second Stop, want the hook called once", v)
+	}
+	if n := calls(t, h, "mod", MethodStop); n != 1 {
+		t.Errorf("%d stop calls to mod, want 1", n)
+	}
+	if n := calls(t, h, "bare", MethodStop); n != 0 {
+		t.Errorf("%d stop calls to bare, which has no Stop", n)
+	}
+	if l := logs.String(); strings.Contains(l, "module stop failed") || strings.Contains(l, "module stop timed out") {
+		t.Errorf("a warning about a Stop that worked:\n%s", logs)
+	}
+}
+
+// A Stop hook that never returns holds the shutdown for the stop timeout
+// only; the process is ended all the same, with a warning.
+func TestHangingStopDoesNotHoldTheShutdown(t *testing.T) {
+	host := newMemHost()
+	const limit = 300 * time.Millisecond
+	h, logs := start(t, Options{StopTimeout: limit, HostAPI: func(string) sdk.Host { return host }},
+		Spec{Name: "mod", Config: map[string]any{"stop": "hang"}})
+	pid := pidOf(t, h, "mod")
+	begin := time.Now()
+	h.Stop()
+	took := time.Since(begin)
+	t.Logf("Stop took %s", took)
+	if host.value("stopping") != "yes" {
+		t.Fatalf("the Stop hook was not called\nlogs:\n%s", logs)
+	}
+	if took < limit || took > limit+2*time.Second {
+		t.Errorf("Stop took %s with a hook that hangs and a stop timeout of %s", took, limit)
+	}
+	if !gone(pid, time.Second) {
+		t.Errorf("process %d still exists after Stop", pid)
+	}
+	if !strings.Contains(logs.String(), "module stop timed out") {
+		t.Errorf("no warning about the hanging Stop:\n%s", logs)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -171,5 +172,41 @@ func TestModuleHostAPISanctionsAndEvents(t *testing.T) {
 	joined := alice.WantMatch("joined", func(ev map[string]any) bool { return ev["room"].(map[string]any)["name"] == "Studio" })
 	if m := joined["members"].([]any)[0].(map[string]any); m["name"] != "alice" || m["role"] != "moderator" {
 		t.Fatalf("members = %v", joined["members"])
+	}
+}
+
+// A module that names the notification kinds it wants gets those only:
+// with notify [joined, left], a delivered message never reaches it.
+func TestModuleGetsOnlyTheNotificationKindsItWants(t *testing.T) {
+	bin := testenv.GoBuild(t, "./core/pluginhost/testdata/parlor-plugin-mod", "parlor-plugin-mod")
+	cfg := testConfig(t)
+	cfg.Plugins.Load = map[string]config.PluginSpec{"mod": {Path: bin, Config: map[string]any{"notify": []string{"joined", "left"}}}}
+	srv := servertest.Start(t, cfg)
+	alice, bob := servertest.Dial(t, srv), servertest.Dial(t, srv)
+	alice.Login("alice", "")
+	bob.Login("bob", "")
+	alice.Join(1, "")
+	bob.Join(1, "")
+	alice.Send(map[string]any{"type": "say", "text": "hello"})
+	if m := bob.Want("message"); m["text"] != "HELLO" {
+		t.Fatalf("bob got %v", m)
+	}
+	alice.Join(4, "") // leaves the Lobby after her message was delivered
+	deadline := time.Now().Add(servertest.Timeout)
+	for i := 0; ; i++ {
+		id := fmt.Sprint("k", i)
+		alice.Send(map[string]any{"type": "mod.kinds", "id": id})
+		res := alice.WantMatch("result", func(ev map[string]any) bool { return ev["id"] == id })
+		got, _ := json.Marshal(res["data"])
+		if strings.Contains(string(got), "left") {
+			if string(got) != `["joined","left"]` {
+				t.Fatalf("the module got the kinds %s, want only joined and left", got)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the module got no left notification; kinds %s", got)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

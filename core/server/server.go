@@ -179,8 +179,9 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.Shutdown(sctx)
 }
 
-// Shutdown stops accepting connections, closes the open ones, kills the
-// plugins, waits for the messages being saved and closes the store.
+// Shutdown stops accepting connections, closes the open ones, stops the
+// plugins (a module's Stop hook runs while the Host API and the store
+// still work), waits for the messages being saved and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.stopOnce.Do(func() {
@@ -233,7 +234,7 @@ func (s *Server) startPlugins(ctx context.Context) ([]auth.Authenticator, error)
 	pc := s.cfg.Plugins
 	s.plugins = pluginhost.New(pluginhost.Options{
 		Dir: pc.Dir, CallTimeout: pc.CallTimeout, HealthInterval: pc.HealthInterval,
-		MaxBackoff: pc.MaxBackoff, Logger: s.log.Named("plugin"), HostAPI: s.hostAPIFor,
+		MaxBackoff: pc.MaxBackoff, StopTimeout: s.cfg.Modules.StopTimeout, Logger: s.log.Named("plugin"), HostAPI: s.hostAPIFor,
 		OnReady: s.moduleReady,
 	}, s.pluginSpecs())
 	if err := s.plugins.Start(ctx); err != nil {

@@ -70,6 +70,9 @@ func (m *moderation) Manifest() sdk.Manifest {
 		Quiet:  []string{"mod.queue", "mod.counts", "mod.sanctions", "mod.members"},
 		Assets: web,
 		Client: "main.js",
+		// OnNotify reads room changes (its room cache) and the held
+		// queue; joins, leaves and delivered messages are not sent.
+		Notify: []sdk.NotificationKind{sdk.RoomChanged, sdk.MessageHeld, sdk.MessageReleased, sdk.MessageDeclined},
 	}
 }
 

@@ -200,9 +200,11 @@ func (m *Module) Close() {
 	}
 }
 
-// Manifest declares the schedule. commands and the web client extension.
+// Manifest declares the schedule. commands, the web client extension and
+// the one notification kind OnNotify reads (room changes).
 func (m *Module) Manifest() sdk.Manifest {
-	return sdk.Manifest{Commands: []string{"schedule."}, Quiet: []string{"schedule.get"}, Assets: web, Client: "web/main.js"}
+	return sdk.Manifest{Commands: []string{"schedule."}, Quiet: []string{"schedule.get"}, Assets: web, Client: "web/main.js",
+		Notify: []sdk.NotificationKind{sdk.RoomChanged}}
 }
 
 // policyOf is the policy of room id: its own, else the default.

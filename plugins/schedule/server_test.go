@@ -215,3 +215,29 @@ func TestBadTimesAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestOpensARoomAddedWhileRunning: a room added through the server API
+// while the module runs opens at its time although the module's own
+// recheck is an hour away: the module hears of the room through the
+// room_changed notification, the one kind it asks for.
+func TestOpensARoomAddedWhileRunning(t *testing.T) {
+	srv := servertest.Start(t, serverConfig(t, map[string]any{"recheck": "1h"}))
+	now := time.Now().UTC()
+	opens := now.Add(4 * time.Second)
+	times := fmt.Sprintf(`<roomOpen><Time o="daily" s="%s" e="%s"/></roomOpen>`, opens.Format("15:04:05"), now.Add(time.Hour).Format("15:04:05"))
+	code, msg, _ := send(t, srv, `<Command group="default" api_pwd="`+apiPwd+`" type="add_room" name="soon" member="1">`+times+`</Command>`)
+	if code != serverapi.CodeOK {
+		t.Fatalf("add_room: %d %q", code, msg)
+	}
+	if doc := getRoom2(t, srv, "closed"); !strings.Contains(doc, `schedule="closed"`) {
+		t.Fatalf("room 2 before its time:\n%s", doc)
+	}
+	c := servertest.Dial(t, srv)
+	c.Login("carol", "")
+	c.Send(map[string]any{"type": "join", "room": 2})
+	c.WantError("room_closed")
+	if doc := getRoom2(t, srv, "open"); !strings.Contains(doc, `schedule="open"`) {
+		t.Fatalf("room 2 after its opening time %s (now %s):\n%s", opens.Format(time.TimeOnly), time.Now().UTC().Format(time.TimeOnly), doc)
+	}
+	c.Join(2, "")
+}

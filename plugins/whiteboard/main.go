@@ -5,8 +5,10 @@
 // room's permissions and the limits, numbers every accepted batch and
 // relays it to the room (wb.batch); late joiners and reconnecting
 // clients catch up with wb.sync. Boards are stored through the Host
-// API's documents and survive restarts. docs/whiteboard.md is the
-// protocol; web/ is the web client's board.
+// API's documents within save_interval of a change, and every changed
+// board is stored when the module is stopped (sdk.Stopper), so they
+// survive restarts. docs/whiteboard.md is the protocol; web/ is the web
+// client's board.
 package main
 
 import (
@@ -156,6 +158,33 @@ func (m *module) Command(ctx context.Context, cmd sdk.Command) (sdk.Reply, error
 	}
 	data, err := json.Marshal(v)
 	return sdk.Reply{Data: data}, err
+}
+
+// Stop stores every board that changed since it was last stored: the
+// server calls it before it ends the module's process, while the Host
+// API still works. The boards that could not be stored are named in the
+// error.
+func (m *module) Stop(ctx context.Context) error {
+	m.mu.Lock()
+	boards := make([]*board, 0, len(m.boards))
+	for _, b := range m.boards {
+		boards = append(boards, b)
+	}
+	m.mu.Unlock()
+	var errs []error
+	saved := 0
+	for _, b := range boards {
+		n, err := b.saveNow(ctx)
+		saved += n
+		if err != nil {
+			errs = append(errs, fmt.Errorf("room %d: %w", b.room, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("store the boards on stop: %w", err)
+	}
+	m.log.Info("boards stored on stop", "stored", saved)
+	return nil
 }
 
 // board returns the board of a room, loading it from the store the first

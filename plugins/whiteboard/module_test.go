@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -408,6 +409,43 @@ func TestPersistence(t *testing.T) {
 		d, err := host.docs.Get(testCtx(t), "board/1")
 		return err == nil && json.Unmarshal(d.Value, &sb) == nil && len(sb.Elements) == 1 && sb.Elements[0].ID == "c"
 	})
+}
+
+// Stop stores every changed board at once, however long save_interval
+// is: a module that starts after it finds the last changes.
+func TestStopStoresTheChangedBoards(t *testing.T) {
+	host := newFakeHost()
+	w := start(t, map[string]any{"save_interval": "1m"}, host)
+	w.ops(alice, stroke("a", 1, 1, 2, 3, 4))
+	w.ops(who{"alice", sdk.RoleUser, 4}, rect("r", 1, 1, 10, 10, 100, 50))
+	if _, err := host.docs.Get(testCtx(t), "board/1"); !errors.Is(err, sdk.ErrNotFound) {
+		t.Fatalf("the board was stored before Stop (%v): the test needs a save_interval that has not passed", err)
+	}
+	if caps := w.h.Capabilities(); !slices.Contains(caps.Hooks, sdk.HookStop) {
+		t.Fatalf("the module does not declare Stop: %v", caps.Hooks)
+	}
+	if err := w.h.Stop(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	w2 := start(t, nil, host)
+	if r, els := w2.snapshot(bob); r.Seq != 1 || len(els) != 1 || els[0].ID != "a" {
+		t.Fatalf("room 1 after Stop and a new start: %+v %v", r, els)
+	}
+	if r, els := w2.snapshot(who{"bob", sdk.RoleUser, 4}); r.Seq != 1 || len(els) != 1 || els[0].ID != "r" {
+		t.Fatalf("room 4 after Stop and a new start: %+v %v", r, els)
+	}
+	// Nothing changed since: a Stop of the new module stores nothing.
+	host.docs.mu.Lock()
+	puts := host.docs.puts
+	host.docs.mu.Unlock()
+	if err := w2.h.Stop(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	host.docs.mu.Lock()
+	defer host.docs.mu.Unlock()
+	if host.docs.puts != puts {
+		t.Errorf("Stop of unchanged boards stored %d documents", host.docs.puts-puts)
+	}
 }
 
 // A configuration key that is unknown or out of range stops the start,

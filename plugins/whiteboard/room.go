@@ -393,14 +393,15 @@ func (b *board) markDirty() {
 // live board is this one, so it is written over that version, with a
 // warning.
 func (b *board) save() {
-	if err := b.saveNow(context.Background()); err != nil {
+	if _, err := b.saveNow(context.Background()); err != nil {
 		b.log.Error("save the board failed; trying again", "room", b.room, "error", err)
 	}
 }
 
-// saveNow stores the board if it changed; on an error it stays marked
-// changed, with a save scheduled.
-func (b *board) saveNow(parent context.Context) error {
+// saveNow stores the board if it changed, and says whether it did (1)
+// or had nothing to store (0); on an error it stays marked changed, with
+// a save scheduled.
+func (b *board) saveNow(parent context.Context) (int, error) {
 	b.saveMu.Lock()
 	defer b.saveMu.Unlock()
 	b.mu.Lock()
@@ -410,7 +411,7 @@ func (b *board) saveNow(parent context.Context) error {
 	}
 	if !b.dirty || b.st == nil {
 		b.mu.Unlock()
-		return nil
+		return 0, nil
 	}
 	sb := storedBoard{Epoch: b.st.epoch, Seq: b.st.seq, Elements: b.st.elements()}
 	version := b.docVersion
@@ -436,11 +437,11 @@ func (b *board) saveNow(parent context.Context) error {
 	defer b.mu.Unlock()
 	if err != nil {
 		b.markDirty()
-		return err
+		return 0, err
 	}
 	b.docVersion = v
 	if sb.Epoch == b.st.epoch {
 		b.savedSeq = sb.Seq
 	}
-	return nil
+	return 1, nil
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -127,6 +128,40 @@ func TestServerProtocol(t *testing.T) {
 	carol.Send(map[string]any{"type": "wb.sync", "id": "9"})
 	if msg := carol.WantError("no_whiteboard"); !strings.Contains(msg, "no whiteboard") {
 		t.Errorf("no_whiteboard says %q", msg)
+	}
+}
+
+// TestServerStopKeepsTheLastStroke: a stroke drawn just before a
+// graceful stop of the server, long before save_interval would store it,
+// is on the board after the restart: the module stores its boards in
+// Stop, while the Host API still works.
+func TestServerStopKeepsTheLastStroke(t *testing.T) {
+	cfg := serverConfig(t, buildPlugin(t))
+	spec := cfg.Plugins.Load["whiteboard"]
+	spec.Config = maps.Clone(spec.Config)
+	spec.Config["save_interval"] = "1m"
+	cfg.Plugins.Load["whiteboard"] = spec
+	srv := servertest.Start(t, cfg)
+	alice := servertest.DialURL(t, servertest.URL(srv), nil)
+	alice.Login("alice", "")
+	alice.Join(1, "")
+	alice.Send(map[string]any{"type": "wb.ops", "id": "1", "ops": []Op{stroke("last", 1, 10, 10, 50, 60, 90, 20)}})
+	res := alice.WantMatch("result", func(ev map[string]any) bool { return ev["id"] == "1" })
+	if d, _ := res["data"].(map[string]any); d["seq"] != 1.0 {
+		t.Fatalf("result %v", res)
+	}
+	servertest.Stop(t, srv)
+
+	srv2 := servertest.Start(t, cfg)
+	bob := servertest.DialURL(t, servertest.URL(srv2), nil)
+	bob.Login("bob", "")
+	bob.Join(1, "")
+	bob.Send(map[string]any{"type": "wb.sync", "id": "2"})
+	res = bob.WantMatch("result", func(ev map[string]any) bool { return ev["id"] == "2" })
+	data, _ := json.Marshal(res["data"])
+	var sr syncReply
+	if err := json.Unmarshal(data, &sr); err != nil || !sr.Snapshot || sr.Seq != 1 || sr.Saved != 1 || len(sr.Elements) != 1 || sr.Elements[0].ID != "last" {
+		t.Fatalf("the board after a stop and a restart: %s", data)
 	}
 }
 

@@ -146,7 +146,7 @@ func (x *ModuleConfigureResponse) GetCapabilities() *Capabilities {
 type Capabilities struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// hooks are the hook names the module implements: on_login, on_join,
-	// on_message, notify.
+	// on_message, notify, stop.
 	Hooks []string `protobuf:"bytes,1,rep,name=hooks,proto3" json:"hooks,omitempty"`
 	// commands are the client command prefixes the module owns ("dice.").
 	Commands []string `protobuf:"bytes,2,rep,name=commands,proto3" json:"commands,omitempty"`
@@ -160,7 +160,10 @@ type Capabilities struct {
 	Client string `protobuf:"bytes,6,opt,name=client,proto3" json:"client,omitempty"`
 	// fail_closed refuses what a declared hook decides while the module is
 	// down or late.
-	FailClosed    bool `protobuf:"varint,7,opt,name=fail_closed,json=failClosed,proto3" json:"fail_closed,omitempty"`
+	FailClosed bool `protobuf:"varint,7,opt,name=fail_closed,json=failClosed,proto3" json:"fail_closed,omitempty"`
+	// notify are the notification kinds the module wants ("room_changed");
+	// empty means every kind.
+	Notify        []string `protobuf:"bytes,8,rep,name=notify,proto3" json:"notify,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -242,6 +245,13 @@ func (x *Capabilities) GetFailClosed() bool {
 		return x.FailClosed
 	}
 	return false
+}
+
+func (x *Capabilities) GetNotify() []string {
+	if x != nil {
+		return x.Notify
+	}
+	return nil
 }
 
 // Header is one HTTP header with all its values.
@@ -1343,6 +1353,81 @@ func (*NotifyResult) Descriptor() ([]byte, []int) {
 	return file_module_proto_rawDescGZIP(), []int{18}
 }
 
+// StopRequest asks the module to save what it keeps; the call's deadline
+// is the host's stop timeout.
+type StopRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StopRequest) Reset() {
+	*x = StopRequest{}
+	mi := &file_module_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StopRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StopRequest) ProtoMessage() {}
+
+func (x *StopRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_module_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StopRequest.ProtoReflect.Descriptor instead.
+func (*StopRequest) Descriptor() ([]byte, []int) {
+	return file_module_proto_rawDescGZIP(), []int{19}
+}
+
+// StopResponse answers Stop once the module is done.
+type StopResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StopResponse) Reset() {
+	*x = StopResponse{}
+	mi := &file_module_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StopResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StopResponse) ProtoMessage() {}
+
+func (x *StopResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_module_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StopResponse.ProtoReflect.Descriptor instead.
+func (*StopResponse) Descriptor() ([]byte, []int) {
+	return file_module_proto_rawDescGZIP(), []int{20}
+}
+
 // MessageCall is one OnMessage call on the Messages stream.
 type MessageCall struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1356,7 +1441,7 @@ type MessageCall struct {
 
 func (x *MessageCall) Reset() {
 	*x = MessageCall{}
-	mi := &file_module_proto_msgTypes[19]
+	mi := &file_module_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1368,7 +1453,7 @@ func (x *MessageCall) String() string {
 func (*MessageCall) ProtoMessage() {}
 
 func (x *MessageCall) ProtoReflect() protoreflect.Message {
-	mi := &file_module_proto_msgTypes[19]
+	mi := &file_module_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1381,7 +1466,7 @@ func (x *MessageCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageCall.ProtoReflect.Descriptor instead.
 func (*MessageCall) Descriptor() ([]byte, []int) {
-	return file_module_proto_rawDescGZIP(), []int{19}
+	return file_module_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *MessageCall) GetId() uint64 {
@@ -1419,7 +1504,7 @@ type MessageAnswer struct {
 
 func (x *MessageAnswer) Reset() {
 	*x = MessageAnswer{}
-	mi := &file_module_proto_msgTypes[20]
+	mi := &file_module_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1431,7 +1516,7 @@ func (x *MessageAnswer) String() string {
 func (*MessageAnswer) ProtoMessage() {}
 
 func (x *MessageAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_module_proto_msgTypes[20]
+	mi := &file_module_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1444,7 +1529,7 @@ func (x *MessageAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageAnswer.ProtoReflect.Descriptor instead.
 func (*MessageAnswer) Descriptor() ([]byte, []int) {
-	return file_module_proto_rawDescGZIP(), []int{20}
+	return file_module_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *MessageAnswer) GetId() uint64 {
@@ -1485,7 +1570,7 @@ const file_module_proto_rawDesc = "" +
 	"\x12host_api_broker_id\x18\x02 \x01(\rR\x0fhostApiBrokerId\"\x80\x01\n" +
 	"\x17ModuleConfigureResponse\x12$\n" +
 	"\rauthenticator\x18\x01 \x01(\bR\rauthenticator\x12?\n" +
-	"\fcapabilities\x18\x02 \x01(\v2\x1b.parlor.sdk.v1.CapabilitiesR\fcapabilities\"\xac\x02\n" +
+	"\fcapabilities\x18\x02 \x01(\v2\x1b.parlor.sdk.v1.CapabilitiesR\fcapabilities\"\xc4\x02\n" +
 	"\fCapabilities\x12\x14\n" +
 	"\x05hooks\x18\x01 \x03(\tR\x05hooks\x12\x1a\n" +
 	"\bcommands\x18\x02 \x03(\tR\bcommands\x12\x14\n" +
@@ -1495,7 +1580,8 @@ const file_module_proto_rawDesc = "" +
 	"\x06assets\x18\x05 \x03(\v2'.parlor.sdk.v1.Capabilities.AssetsEntryR\x06assets\x12\x16\n" +
 	"\x06client\x18\x06 \x01(\tR\x06client\x12\x1f\n" +
 	"\vfail_closed\x18\a \x01(\bR\n" +
-	"failClosed\x1a9\n" +
+	"failClosed\x12\x16\n" +
+	"\x06notify\x18\b \x03(\tR\x06notify\x1a9\n" +
 	"\vAssetsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"4\n" +
@@ -1579,7 +1665,9 @@ const file_module_proto_rawDesc = "" +
 	"resolution\"V\n" +
 	"\x11NotificationBatch\x12A\n" +
 	"\rnotifications\x18\x01 \x03(\v2\x1b.parlor.sdk.v1.NotificationR\rnotifications\"\x0e\n" +
-	"\fNotifyResult\"~\n" +
+	"\fNotifyResult\"\r\n" +
+	"\vStopRequest\"\x0e\n" +
+	"\fStopResponse\"~\n" +
 	"\vMessageCall\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x121\n" +
 	"\x05event\x18\x02 \x01(\v2\x1b.parlor.sdk.v1.MessageEventR\x05event\x12,\n" +
@@ -1588,7 +1676,7 @@ const file_module_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x127\n" +
 	"\averdict\x18\x02 \x01(\v2\x1d.parlor.sdk.v1.MessageVerdictR\averdict\x12\x12\n" +
 	"\x04code\x18\x03 \x01(\x05R\x04code\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error2\xd2\x04\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error2\x93\x05\n" +
 	"\x06Module\x12Z\n" +
 	"\tConfigure\x12%.parlor.sdk.v1.ModuleConfigureRequest\x1a&.parlor.sdk.v1.ModuleConfigureResponse\x12D\n" +
 	"\tServeHTTP\x12\x1a.parlor.sdk.v1.HTTPRequest\x1a\x1b.parlor.sdk.v1.HTTPResponse\x12A\n" +
@@ -1597,7 +1685,8 @@ const file_module_proto_rawDesc = "" +
 	"\tOnMessage\x12\x1b.parlor.sdk.v1.MessageEvent\x1a\x1d.parlor.sdk.v1.MessageVerdict\x12H\n" +
 	"\bMessages\x12\x1a.parlor.sdk.v1.MessageCall\x1a\x1c.parlor.sdk.v1.MessageAnswer(\x010\x01\x12E\n" +
 	"\aCommand\x12\x1d.parlor.sdk.v1.CommandRequest\x1a\x1b.parlor.sdk.v1.CommandReply\x12I\n" +
-	"\x06Notify\x12 .parlor.sdk.v1.NotificationBatch\x1a\x1b.parlor.sdk.v1.NotifyResult(\x01B.Z,github.com/parlorchat/parlor/sdk/proto;protob\x06proto3"
+	"\x06Notify\x12 .parlor.sdk.v1.NotificationBatch\x1a\x1b.parlor.sdk.v1.NotifyResult(\x01\x12?\n" +
+	"\x04Stop\x12\x1a.parlor.sdk.v1.StopRequest\x1a\x1b.parlor.sdk.v1.StopResponseB.Z,github.com/parlorchat/parlor/sdk/proto;protob\x06proto3"
 
 var (
 	file_module_proto_rawDescOnce sync.Once
@@ -1611,7 +1700,7 @@ func file_module_proto_rawDescGZIP() []byte {
 	return file_module_proto_rawDescData
 }
 
-var file_module_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_module_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_module_proto_goTypes = []any{
 	(*ModuleConfigureRequest)(nil),  // 0: parlor.sdk.v1.ModuleConfigureRequest
 	(*ModuleConfigureResponse)(nil), // 1: parlor.sdk.v1.ModuleConfigureResponse
@@ -1632,33 +1721,35 @@ var file_module_proto_goTypes = []any{
 	(*Notification)(nil),            // 16: parlor.sdk.v1.Notification
 	(*NotificationBatch)(nil),       // 17: parlor.sdk.v1.NotificationBatch
 	(*NotifyResult)(nil),            // 18: parlor.sdk.v1.NotifyResult
-	(*MessageCall)(nil),             // 19: parlor.sdk.v1.MessageCall
-	(*MessageAnswer)(nil),           // 20: parlor.sdk.v1.MessageAnswer
-	nil,                             // 21: parlor.sdk.v1.Capabilities.AssetsEntry
-	(*Room)(nil),                    // 22: parlor.sdk.v1.Room
-	(*Style)(nil),                   // 23: parlor.sdk.v1.Style
-	(*Message)(nil),                 // 24: parlor.sdk.v1.Message
-	(*HostHeld)(nil),                // 25: parlor.sdk.v1.HostHeld
-	(*HostResolution)(nil),          // 26: parlor.sdk.v1.HostResolution
+	(*StopRequest)(nil),             // 19: parlor.sdk.v1.StopRequest
+	(*StopResponse)(nil),            // 20: parlor.sdk.v1.StopResponse
+	(*MessageCall)(nil),             // 21: parlor.sdk.v1.MessageCall
+	(*MessageAnswer)(nil),           // 22: parlor.sdk.v1.MessageAnswer
+	nil,                             // 23: parlor.sdk.v1.Capabilities.AssetsEntry
+	(*Room)(nil),                    // 24: parlor.sdk.v1.Room
+	(*Style)(nil),                   // 25: parlor.sdk.v1.Style
+	(*Message)(nil),                 // 26: parlor.sdk.v1.Message
+	(*HostHeld)(nil),                // 27: parlor.sdk.v1.HostHeld
+	(*HostResolution)(nil),          // 28: parlor.sdk.v1.HostResolution
 }
 var file_module_proto_depIdxs = []int32{
 	2,  // 0: parlor.sdk.v1.ModuleConfigureResponse.capabilities:type_name -> parlor.sdk.v1.Capabilities
-	21, // 1: parlor.sdk.v1.Capabilities.assets:type_name -> parlor.sdk.v1.Capabilities.AssetsEntry
+	23, // 1: parlor.sdk.v1.Capabilities.assets:type_name -> parlor.sdk.v1.Capabilities.AssetsEntry
 	3,  // 2: parlor.sdk.v1.HTTPRequest.headers:type_name -> parlor.sdk.v1.Header
 	3,  // 3: parlor.sdk.v1.HTTPResponse.headers:type_name -> parlor.sdk.v1.Header
 	6,  // 4: parlor.sdk.v1.LoginVerdict.refusal:type_name -> parlor.sdk.v1.Refusal
 	7,  // 5: parlor.sdk.v1.JoinEvent.user:type_name -> parlor.sdk.v1.ModuleCaller
-	22, // 6: parlor.sdk.v1.JoinEvent.room:type_name -> parlor.sdk.v1.Room
+	24, // 6: parlor.sdk.v1.JoinEvent.room:type_name -> parlor.sdk.v1.Room
 	6,  // 7: parlor.sdk.v1.JoinVerdict.refusal:type_name -> parlor.sdk.v1.Refusal
 	7,  // 8: parlor.sdk.v1.MessageEvent.from:type_name -> parlor.sdk.v1.ModuleCaller
-	23, // 9: parlor.sdk.v1.MessageEvent.style:type_name -> parlor.sdk.v1.Style
-	23, // 10: parlor.sdk.v1.MessageVerdict.style:type_name -> parlor.sdk.v1.Style
+	25, // 9: parlor.sdk.v1.MessageEvent.style:type_name -> parlor.sdk.v1.Style
+	25, // 10: parlor.sdk.v1.MessageVerdict.style:type_name -> parlor.sdk.v1.Style
 	6,  // 11: parlor.sdk.v1.MessageVerdict.refusal:type_name -> parlor.sdk.v1.Refusal
 	7,  // 12: parlor.sdk.v1.CommandRequest.caller:type_name -> parlor.sdk.v1.ModuleCaller
 	6,  // 13: parlor.sdk.v1.CommandReply.refusal:type_name -> parlor.sdk.v1.Refusal
-	24, // 14: parlor.sdk.v1.Notification.message:type_name -> parlor.sdk.v1.Message
-	25, // 15: parlor.sdk.v1.Notification.held:type_name -> parlor.sdk.v1.HostHeld
-	26, // 16: parlor.sdk.v1.Notification.resolution:type_name -> parlor.sdk.v1.HostResolution
+	26, // 14: parlor.sdk.v1.Notification.message:type_name -> parlor.sdk.v1.Message
+	27, // 15: parlor.sdk.v1.Notification.held:type_name -> parlor.sdk.v1.HostHeld
+	28, // 16: parlor.sdk.v1.Notification.resolution:type_name -> parlor.sdk.v1.HostResolution
 	16, // 17: parlor.sdk.v1.NotificationBatch.notifications:type_name -> parlor.sdk.v1.Notification
 	12, // 18: parlor.sdk.v1.MessageCall.event:type_name -> parlor.sdk.v1.MessageEvent
 	13, // 19: parlor.sdk.v1.MessageAnswer.verdict:type_name -> parlor.sdk.v1.MessageVerdict
@@ -1667,19 +1758,21 @@ var file_module_proto_depIdxs = []int32{
 	8,  // 22: parlor.sdk.v1.Module.OnLogin:input_type -> parlor.sdk.v1.LoginEvent
 	10, // 23: parlor.sdk.v1.Module.OnJoin:input_type -> parlor.sdk.v1.JoinEvent
 	12, // 24: parlor.sdk.v1.Module.OnMessage:input_type -> parlor.sdk.v1.MessageEvent
-	19, // 25: parlor.sdk.v1.Module.Messages:input_type -> parlor.sdk.v1.MessageCall
+	21, // 25: parlor.sdk.v1.Module.Messages:input_type -> parlor.sdk.v1.MessageCall
 	14, // 26: parlor.sdk.v1.Module.Command:input_type -> parlor.sdk.v1.CommandRequest
 	17, // 27: parlor.sdk.v1.Module.Notify:input_type -> parlor.sdk.v1.NotificationBatch
-	1,  // 28: parlor.sdk.v1.Module.Configure:output_type -> parlor.sdk.v1.ModuleConfigureResponse
-	5,  // 29: parlor.sdk.v1.Module.ServeHTTP:output_type -> parlor.sdk.v1.HTTPResponse
-	9,  // 30: parlor.sdk.v1.Module.OnLogin:output_type -> parlor.sdk.v1.LoginVerdict
-	11, // 31: parlor.sdk.v1.Module.OnJoin:output_type -> parlor.sdk.v1.JoinVerdict
-	13, // 32: parlor.sdk.v1.Module.OnMessage:output_type -> parlor.sdk.v1.MessageVerdict
-	20, // 33: parlor.sdk.v1.Module.Messages:output_type -> parlor.sdk.v1.MessageAnswer
-	15, // 34: parlor.sdk.v1.Module.Command:output_type -> parlor.sdk.v1.CommandReply
-	18, // 35: parlor.sdk.v1.Module.Notify:output_type -> parlor.sdk.v1.NotifyResult
-	28, // [28:36] is the sub-list for method output_type
-	20, // [20:28] is the sub-list for method input_type
+	19, // 28: parlor.sdk.v1.Module.Stop:input_type -> parlor.sdk.v1.StopRequest
+	1,  // 29: parlor.sdk.v1.Module.Configure:output_type -> parlor.sdk.v1.ModuleConfigureResponse
+	5,  // 30: parlor.sdk.v1.Module.ServeHTTP:output_type -> parlor.sdk.v1.HTTPResponse
+	9,  // 31: parlor.sdk.v1.Module.OnLogin:output_type -> parlor.sdk.v1.LoginVerdict
+	11, // 32: parlor.sdk.v1.Module.OnJoin:output_type -> parlor.sdk.v1.JoinVerdict
+	13, // 33: parlor.sdk.v1.Module.OnMessage:output_type -> parlor.sdk.v1.MessageVerdict
+	22, // 34: parlor.sdk.v1.Module.Messages:output_type -> parlor.sdk.v1.MessageAnswer
+	15, // 35: parlor.sdk.v1.Module.Command:output_type -> parlor.sdk.v1.CommandReply
+	18, // 36: parlor.sdk.v1.Module.Notify:output_type -> parlor.sdk.v1.NotifyResult
+	20, // 37: parlor.sdk.v1.Module.Stop:output_type -> parlor.sdk.v1.StopResponse
+	29, // [29:38] is the sub-list for method output_type
+	20, // [20:29] is the sub-list for method input_type
 	20, // [20:20] is the sub-list for extension type_name
 	20, // [20:20] is the sub-list for extension extendee
 	0,  // [0:20] is the sub-list for field type_name
@@ -1698,7 +1791,7 @@ func file_module_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_module_proto_rawDesc), len(file_module_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -35,6 +35,7 @@ const (
 	Module_Messages_FullMethodName  = "/parlor.sdk.v1.Module/Messages"
 	Module_Command_FullMethodName   = "/parlor.sdk.v1.Module/Command"
 	Module_Notify_FullMethodName    = "/parlor.sdk.v1.Module/Notify"
+	Module_Stop_FullMethodName      = "/parlor.sdk.v1.Module/Stop"
 )
 
 // ModuleClient is the client API for Module service.
@@ -65,6 +66,11 @@ type ModuleClient interface {
 	// Notify is one stream per plugin process carrying batches of
 	// notifications; the host closes it when it stops the plugin.
 	Notify(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[NotificationBatch, NotifyResult], error)
+	// Stop tells a module that declared the "stop" hook that its process is
+	// about to be stopped (the server shuts down): it is
+	// the last call, made while the Host API is still served, with the
+	// host's stop deadline. The host goes on when it fails or times out.
+	Stop(ctx context.Context, in *StopRequest, opts ...grpc.CallOption) (*StopResponse, error)
 }
 
 type moduleClient struct {
@@ -161,6 +167,16 @@ func (c *moduleClient) Notify(ctx context.Context, opts ...grpc.CallOption) (grp
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Module_NotifyClient = grpc.ClientStreamingClient[NotificationBatch, NotifyResult]
 
+func (c *moduleClient) Stop(ctx context.Context, in *StopRequest, opts ...grpc.CallOption) (*StopResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StopResponse)
+	err := c.cc.Invoke(ctx, Module_Stop_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ModuleServer is the server API for Module service.
 // All implementations must embed UnimplementedModuleServer
 // for forward compatibility.
@@ -189,6 +205,11 @@ type ModuleServer interface {
 	// Notify is one stream per plugin process carrying batches of
 	// notifications; the host closes it when it stops the plugin.
 	Notify(grpc.ClientStreamingServer[NotificationBatch, NotifyResult]) error
+	// Stop tells a module that declared the "stop" hook that its process is
+	// about to be stopped (the server shuts down): it is
+	// the last call, made while the Host API is still served, with the
+	// host's stop deadline. The host goes on when it fails or times out.
+	Stop(context.Context, *StopRequest) (*StopResponse, error)
 	mustEmbedUnimplementedModuleServer()
 }
 
@@ -222,6 +243,9 @@ func (UnimplementedModuleServer) Command(context.Context, *CommandRequest) (*Com
 }
 func (UnimplementedModuleServer) Notify(grpc.ClientStreamingServer[NotificationBatch, NotifyResult]) error {
 	return status.Error(codes.Unimplemented, "method Notify not implemented")
+}
+func (UnimplementedModuleServer) Stop(context.Context, *StopRequest) (*StopResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Stop not implemented")
 }
 func (UnimplementedModuleServer) mustEmbedUnimplementedModuleServer() {}
 func (UnimplementedModuleServer) testEmbeddedByValue()                {}
@@ -366,6 +390,24 @@ func _Module_Notify_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Module_NotifyServer = grpc.ClientStreamingServer[NotificationBatch, NotifyResult]
 
+func _Module_Stop_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StopRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModuleServer).Stop(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Module_Stop_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModuleServer).Stop(ctx, req.(*StopRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Module_ServiceDesc is the grpc.ServiceDesc for Module service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -396,6 +438,10 @@ var Module_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Command",
 			Handler:    _Module_Command_Handler,
+		},
+		{
+			MethodName: "Stop",
+			Handler:    _Module_Stop_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -157,10 +158,23 @@ func (h *ModuleHandle) Command(ctx context.Context, cmd sdk.Command) (sdk.Reply,
 }
 
 // Notify sends a batch of notifications and returns once the module has
-// handled it, so a test can look at its effect right away.
+// handled it, so a test can look at its effect right away. As on the
+// server, the module gets only the kinds it declared (Manifest.Notify); a
+// batch left empty is not sent.
 func (h *ModuleHandle) Notify(ctx context.Context, batch []sdk.Notification) error {
 	if !h.declared(sdk.HookNotify) {
 		return sdk.ErrNotServed
+	}
+	if len(h.caps.Notify) > 0 {
+		kept := make([]sdk.Notification, 0, len(batch))
+		for _, n := range batch {
+			if slices.Contains(h.caps.Notify, n.Kind) {
+				kept = append(kept, n)
+			}
+		}
+		if batch = kept; len(batch) == 0 {
+			return nil
+		}
 	}
 	ctx, cancel := bounded(ctx)
 	defer cancel()
@@ -168,6 +182,18 @@ func (h *ModuleHandle) Notify(ctx context.Context, batch []sdk.Notification) err
 		return err
 	}
 	return h.client.CloseNotify(ctx)
+}
+
+// Stop calls the module's Stop as the server does before it ends the
+// plugin process (the Host API still served); a module that is not an
+// sdk.Stopper answers an error wrapping sdk.ErrNotServed.
+func (h *ModuleHandle) Stop(ctx context.Context) error {
+	if !h.declared(sdk.HookStop) {
+		return sdk.ErrNotServed
+	}
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	return h.client.Stop(ctx)
 }
 
 // HTTP is an http.Handler forwarding to the module's HTTP handler as the

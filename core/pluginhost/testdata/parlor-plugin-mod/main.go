@@ -7,8 +7,12 @@
 // holds a text that starts with "hold" (note "test hold"), and upper-cases
 // any other text. "mod.seen" answers how many notifications arrived;
 // "mod.queue" the held-queue notifications, as "kind id text actor
-// reason" strings; a batch naming the user "hang" blocks its stream for
-// good.
+// reason" strings; "mod.kinds" the kinds of the notifications that
+// arrived, in order, each once; a batch naming the user "hang" blocks its
+// stream for good. The config key "notify" lists the kinds it wants
+// (Manifest.Notify). Its Stop appends "+" to the KV key "stops" through
+// the Host API; with the config key "stop" set to "hang" it first sets
+// "stopping" and then never returns, ignoring its deadline.
 package main
 
 import (
@@ -18,6 +22,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,8 +32,10 @@ import (
 )
 
 type config struct {
-	CrashFile string `json:"crash_file"`
-	Prefix    string `json:"prefix"`
+	CrashFile string                 `json:"crash_file"`
+	Prefix    string                 `json:"prefix"`
+	Notify    []sdk.NotificationKind `json:"notify"`
+	Stop      string                 `json:"stop"`
 }
 
 // bare serves HTTP and assets only.
@@ -65,17 +72,42 @@ func (b *bare) Manifest() sdk.Manifest {
 // full implements every hook and the mod. commands.
 type full struct {
 	bare
+	host sdk.Host
 	seen atomic.Int64
 
 	mu    sync.Mutex
-	queue []string // the held-queue notifications, in order
+	queue []string               // the held-queue notifications, in order
+	kinds []sdk.NotificationKind // the kinds seen, each once
+}
+
+func (f *full) Configure(ctx context.Context, cfg sdk.Config) error {
+	f.host = cfg.Host
+	return f.bare.Configure(ctx, cfg)
 }
 
 func (f *full) Manifest() sdk.Manifest {
 	m := f.bare.Manifest()
 	m.Commands = []string{"mod."}
 	m.Quiet = []string{"mod.seen"}
+	m.Notify = f.cfg.Notify
 	return m
+}
+
+func (f *full) Stop(ctx context.Context) error {
+	if f.host == nil {
+		return errors.New("no host API")
+	}
+	if f.cfg.Stop == "hang" {
+		if err := f.host.KV().Set(ctx, "stopping", []byte("yes"), 0); err != nil {
+			return err
+		}
+		select {}
+	}
+	v, _, err := f.host.KV().Get(ctx, "stops")
+	if err != nil {
+		return err
+	}
+	return f.host.KV().Set(ctx, "stops", append(v, '+'), 0)
 }
 
 func (f *full) OnLogin(_ context.Context, ev sdk.LoginEvent) (sdk.LoginVerdict, error) {
@@ -123,6 +155,11 @@ func (f *full) Command(_ context.Context, cmd sdk.Command) (sdk.Reply, error) {
 		b, _ := json.Marshal(f.queue)
 		f.mu.Unlock()
 		return sdk.Reply{Data: b}, nil
+	case "mod.kinds":
+		f.mu.Lock()
+		b, _ := json.Marshal(f.kinds)
+		f.mu.Unlock()
+		return sdk.Reply{Data: b}, nil
 	case "mod.echo":
 		b, _ := json.Marshal(map[string]any{"caller": cmd.Caller.Name, "role": cmd.Caller.Role, "room": cmd.Room, "frame": json.RawMessage(cmd.Data)})
 		return sdk.Reply{Data: b}, nil
@@ -135,6 +172,11 @@ func (f *full) OnNotify(_ context.Context, batch []sdk.Notification) {
 		if n.User == "hang" {
 			select {}
 		}
+		f.mu.Lock()
+		if !slices.Contains(f.kinds, n.Kind) {
+			f.kinds = append(f.kinds, n.Kind)
+		}
+		f.mu.Unlock()
 		switch n.Kind {
 		case sdk.MessageHeld, sdk.MessageReleased, sdk.MessageDeclined:
 			f.mu.Lock()
