@@ -48,7 +48,7 @@ func TestTURNCredential(t *testing.T) {
 		t.Fatalf("got %q %q", u, p)
 	}
 	a := start(t, map[string]any{"stun": []string{"stun:stun.example.org:3478"},
-		"turn": []string{"turn:turn.example.org:3478?transport=udp", "turns:turn.example.org:5349"},
+		"turn":        []string{"turn:turn.example.org:3478?transport=udp", "turns:turn.example.org:5349"},
 		"turn_secret": "north", "ttl": "10m"}, nil)
 	before := time.Now()
 	r := a.join(alice, nil)
