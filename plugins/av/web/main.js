@@ -72,7 +72,12 @@ export default function (api) {
     badges.refresh();
   }
 
+  // news counts the changes of roomCall, so that an av.state answer that
+  // arrives after newer events is not taken.
+  let news = 0;
+
   function setRoomCall(id, participants) {
+    news++;
     roomCall = { call: id || "", participants: Array.isArray(participants) ? participants : [] };
     draw();
   }
@@ -117,7 +122,7 @@ export default function (api) {
     p = {
       name: name, pc: pc, polite: key(me()) < key(name),
       makingOffer: false, ignoreOffer: false, answerPending: false,
-      queue: Promise.resolve(), stream: new MediaStream(),
+      queue: Promise.resolve(), stream: new MediaStream(), early: [],
       tile: tile(name, display)
     };
     p.tile.avPeer = pc; // for tests: getStats() of this participant's connection
@@ -178,11 +183,18 @@ export default function (api) {
         p.answerPending = desc.type === "answer";
         await pc.setRemoteDescription(desc);
         p.answerPending = false;
+        // Candidates that came before the description (signals of one
+        // connection may be relayed out of order).
+        for (const c of p.early.splice(0)) { await pc.addIceCandidate(c).catch(() => {}); }
         if (desc.type === "offer") {
           await pc.setLocalDescription();
           send(p.name, { description: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
         }
       } else if (d.candidate) {
+        if (!pc.remoteDescription) {
+          p.early.push(d.candidate);
+          return;
+        }
         try {
           await pc.addIceCandidate(d.candidate);
         } catch (e) {
@@ -329,8 +341,9 @@ export default function (api) {
       roomID = id;
       setRoomCall("", []);
       if (id) {
+        const asked = news;
         api.send("av.state", { room: id }).then((st) => {
-          if (roomID === id) { setRoomCall(st.call, st.participants); }
+          if (roomID === id && news === asked) { setRoomCall(st.call, st.participants); }
         }).catch(() => {});
       }
     }
