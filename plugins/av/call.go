@@ -90,6 +90,7 @@ type stateReply struct {
 // joinReply answers av.join.
 type joinReply struct {
 	Call         string        `json:"call"`
+	Mode         string        `json:"mode"` // mesh, or sfu: the module makes the offers (from "")
 	Publish      bool          `json:"publish"`
 	Video        bool          `json:"video"`
 	Participants []participant `json:"participants"` // the caller included
@@ -226,10 +227,17 @@ func (m *module) join(ctx context.Context, cfg *config, host sdk.Host, cmd sdk.C
 	}
 	c.members[k] = p
 	c.order = append(c.order, k)
-	r := joinReply{Call: c.id, Publish: p.Publish, Video: p.Video, Participants: c.list(),
+	r := joinReply{Call: c.id, Mode: cfg.Mode, Publish: p.Publish, Video: p.Video, Participants: c.list(),
 		ICEServers: iceServers(cfg, p.Name, time.Now()), Limits: limitsOf(cfg)}
 	out = append(out, outEvent{cmd.Room, evJoined, memberEvent{Call: c.id, User: p.Name, Participants: r.Participants}})
+	s := m.sfu
 	m.emitLocked(out)
+	if s != nil {
+		if err := s.join(cmd.Room, c.id, *p); err != nil {
+			m.leave(cmd.Room, p.Name, "left")
+			return joinReply{}, err
+		}
+	}
 	return r, nil
 }
 
@@ -308,9 +316,19 @@ func (m *module) emit(out []outEvent) {
 
 func (m *module) send(out []outEvent) {
 	m.mu.Lock()
-	host := m.host
+	host, s := m.host, m.sfu
 	m.mu.Unlock()
 	for _, e := range out {
+		if s != nil {
+			switch d := e.data.(type) {
+			case memberEvent:
+				if e.typ == evLeft {
+					s.leave(e.room, d.User)
+				}
+			case endedEvent:
+				s.end(e.room)
+			}
+		}
 		data, err := json.Marshal(e.data)
 		if err == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), hostTimeout)
@@ -343,6 +361,28 @@ func (m *module) signal(ctx context.Context, host sdk.Host, cmd sdk.Command, req
 	if from == nil {
 		m.mu.Unlock()
 		return signalReply{}, refuse("not_in_call", "You are not in this room's call; join it first.")
+	}
+	if s := m.sfu; s != nil {
+		// The module is the other end of every connection.
+		if req.To != "" {
+			m.mu.Unlock()
+			return signalReply{}, refuse("bad_signal", "In this call signals go to the server: leave out to.")
+		}
+		if !from.limiter.Allow() {
+			m.mu.Unlock()
+			return signalReply{}, refuse("rate_limited", "Too many signals: at most %g a second (signals_per_second).", m.cfg.SignalsPerSecond)
+		}
+		publish, video := from.Publish, from.Video
+		m.mu.Unlock()
+		if req.Description != nil {
+			if err := checkSDP(req.Description.SDP, publish, video); err != nil {
+				return signalReply{}, err
+			}
+		}
+		if err := s.signal(cmd.Room, cmd.Caller.Name, req); err != nil {
+			return signalReply{}, err
+		}
+		return signalReply{Relayed: true}, nil
 	}
 	if to == nil || to == from {
 		m.mu.Unlock()

@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -16,7 +18,7 @@ const maxEventBytes = 64 << 10
 // Modes of a call.
 const (
 	modeMesh = "mesh" // every participant connects to every other one
-	modeSFU  = "sfu"  // the module forwards the media (not built yet)
+	modeSFU  = "sfu"  // the module receives each participant's media and forwards it
 )
 
 // rawConfig is the plugin's `config` block as parlor.yaml gives it.
@@ -31,11 +33,13 @@ type rawConfig struct {
 	TURNSecret       string   `json:"turn_secret"`
 	TTL              string   `json:"ttl"`
 	SweepInterval    string   `json:"sweep_interval"`
+	UDP              string   `json:"udp"`
+	PublicIP         string   `json:"public_ip"`
 }
 
 // config is the checked configuration (docs/av.md, "Configuration").
 type config struct {
-	// Mode is how media travels; only mesh is served.
+	// Mode is how media travels: mesh or sfu.
 	Mode string
 	// MaxParticipants bounds the members of one call.
 	MaxParticipants int
@@ -57,6 +61,12 @@ type config struct {
 	// are still in the room, unsanctioned, and that the room still has
 	// audio.
 	SweepInterval time.Duration
+	// UDP is the address the SFU listens on (mode sfu): one port for
+	// every call.
+	UDP string
+	// PublicIP is the address the SFU announces instead of its own (a
+	// server behind 1:1 NAT); empty: its own.
+	PublicIP string
 }
 
 // defaults are the values of keys parlor.yaml leaves out.
@@ -69,8 +79,15 @@ func defaults() config {
 		SignalsBurst:     60,
 		TTL:              time.Hour,
 		SweepInterval:    2 * time.Second,
+		UDP:              ":7882",
 	}
 }
+
+// Participant caps: the default and the most of each mode.
+const (
+	meshDefault, meshMax = 4, 16
+	sfuDefault, sfuMax   = 16, 64
+)
 
 // parseConfig decodes and checks the `config` block; every error names
 // the key.
@@ -105,14 +122,29 @@ func parseConfig(cfg sdk.Config) (config, error) {
 		}
 		*dst = d
 	}
+	maxCap := meshMax
 	switch raw.Mode {
 	case "", modeMesh:
 	case modeSFU:
-		bad("mode", "%q is not available yet; use %q", raw.Mode, modeMesh)
+		c.Mode, c.MaxParticipants, maxCap = modeSFU, sfuDefault, sfuMax
 	default:
-		bad("mode", "%q is not %q", raw.Mode, modeMesh)
+		bad("mode", "%q is not %q or %q", raw.Mode, modeMesh, modeSFU)
 	}
-	setInt(&c.MaxParticipants, raw.MaxParticipants, "max_participants", 2, 16)
+	setInt(&c.MaxParticipants, raw.MaxParticipants, "max_participants", 2, maxCap)
+	if raw.UDP != "" {
+		if _, _, err := net.SplitHostPort(raw.UDP); err != nil {
+			bad("udp", "%q is not an address such as :7882 or 0.0.0.0:7882", raw.UDP)
+		} else {
+			c.UDP = raw.UDP
+		}
+	}
+	if raw.PublicIP != "" {
+		if _, err := netip.ParseAddr(raw.PublicIP); err != nil {
+			bad("public_ip", "%q is not an IP address", raw.PublicIP)
+		} else {
+			c.PublicIP = raw.PublicIP
+		}
+	}
 	setInt(&c.MaxSignalBytes, raw.MaxSignalBytes, "max_signal_bytes", 1024, maxEventBytes-2048)
 	if raw.SignalsPerSecond != 0 {
 		if raw.SignalsPerSecond < 0.1 || raw.SignalsPerSecond > 1000 {

@@ -55,6 +55,7 @@ type module struct {
 	cfg   config
 	host  sdk.Host
 	calls map[int64]*call
+	sfu   *sfu // mode sfu: the forwarding unit
 	stop  context.CancelFunc
 	done  chan struct{}
 
@@ -78,6 +79,13 @@ func (m *module) Configure(_ context.Context, cfg sdk.Config) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if c.Mode == modeSFU && m.sfu == nil {
+		s, err := newSFU(m.log, c.UDP, c.PublicIP, m.sendSignal)
+		if err != nil {
+			return err
+		}
+		m.sfu = s
+	}
 	m.cfg, m.host = c, cfg.Host
 	if cfg.Host != nil && m.stop == nil {
 		ctx, stop := context.WithCancel(context.Background())
@@ -90,11 +98,14 @@ func (m *module) Configure(_ context.Context, cfg sdk.Config) error {
 // Close stops the loop (tests; the plugin process just ends).
 func (m *module) Close() {
 	m.mu.Lock()
-	stop, done := m.stop, m.done
+	stop, done, s := m.stop, m.done, m.sfu
 	m.mu.Unlock()
 	if stop != nil {
 		stop()
 		<-done
+	}
+	if s != nil {
+		s.Close()
 	}
 }
 

@@ -306,7 +306,9 @@ func TestConfigErrors(t *testing.T) {
 		want string
 	}{
 		{`{"colour":1}`, `unknown key "colour"`},
-		{`{"mode":"sfu"}`, "mode"},
+		{`{"mode":"sfu","udp":"nowhere"}`, "udp"},
+		{`{"public_ip":"example.org"}`, "public_ip"},
+		{`{"mode":"mesh","max_participants":20}`, "max_participants"},
 		{`{"mode":"star"}`, "mode"},
 		{`{"max_participants":1}`, "max_participants"},
 		{`{"max_signal_bytes":100000}`, "max_signal_bytes"},
@@ -325,5 +327,11 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if c, err := parseConfig(sdk.Config{}); err != nil || c.MaxParticipants != 4 || c.Mode != modeMesh {
 		t.Errorf("defaults %+v %v", c, err)
+	}
+	if c, err := parseConfig(sdk.Config{Raw: json.RawMessage(`{"mode":"sfu","max_participants":20}`)}); err != nil || c.MaxParticipants != 20 || c.Mode != modeSFU {
+		t.Errorf("sfu %+v %v", c, err)
+	}
+	if c, err := parseConfig(sdk.Config{Raw: json.RawMessage(`{"mode":"sfu"}`)}); err != nil || c.MaxParticipants != 16 {
+		t.Errorf("sfu defaults %+v %v", c, err)
 	}
 }

@@ -48,7 +48,7 @@ func TestExampleConfig(t *testing.T) {
 	want := defaults()
 	if got.Mode != want.Mode || got.MaxParticipants != want.MaxParticipants || got.MaxSignalBytes != want.MaxSignalBytes ||
 		got.SignalsPerSecond != want.SignalsPerSecond || got.SignalsBurst != want.SignalsBurst || got.TTL != want.TTL ||
-		got.SweepInterval != want.SweepInterval || len(got.STUN)+len(got.TURN) != 0 || got.TURNSecret != "" {
+		got.SweepInterval != want.SweepInterval || got.UDP != want.UDP || got.PublicIP != "" || len(got.STUN)+len(got.TURN) != 0 || got.TURNSecret != "" {
 		t.Errorf("config/av.yaml says %+v, the defaults are %+v", got, want)
 	}
 	if len(c.Rooms) < 2 || !c.Rooms[0].Audio || !c.Rooms[0].Video || !c.Rooms[1].Audio || c.Rooms[1].Video {
