@@ -81,6 +81,7 @@ func limitsOf(c *config) limits {
 // stateReply answers av.state: the room's call as it is.
 type stateReply struct {
 	Call         string        `json:"call,omitempty"` // empty: no call now
+	Version      int64         `json:"version"`        // of the participants: a later change has a higher one
 	Participants []participant `json:"participants"`
 	Video        bool          `json:"video"`   // the room has video
 	Publish      bool          `json:"publish"` // the caller would publish
@@ -91,6 +92,7 @@ type stateReply struct {
 type joinReply struct {
 	Call         string        `json:"call"`
 	Mode         string        `json:"mode"` // mesh, or sfu: the module makes the offers (from "")
+	Version      int64         `json:"version"`
 	Publish      bool          `json:"publish"`
 	Video        bool          `json:"video"`
 	Participants []participant `json:"participants"` // the caller included
@@ -112,6 +114,7 @@ type signalReply struct {
 // and everyone in the call after the change.
 type memberEvent struct {
 	Call         string        `json:"call"`
+	Version      int64         `json:"version"`
 	User         string        `json:"user"`
 	Reason       string        `json:"reason,omitempty"` // av.left: left, disconnected, rejoined, muted, banned
 	Participants []participant `json:"participants"`
@@ -119,7 +122,8 @@ type memberEvent struct {
 
 // endedEvent is the data of av.ended: the room's call is over.
 type endedEvent struct {
-	Call   string `json:"call,omitempty"` // empty: whatever call the room had (a restart)
+	Call    string `json:"call,omitempty"` // empty: whatever call the room had (a restart)
+	Version int64  `json:"version,omitempty"`
 	Reason string `json:"reason"`         // restarted, no_audio, room_gone
 }
 
@@ -170,6 +174,7 @@ func (m *module) state(ctx context.Context, host sdk.Host, cmd sdk.Command) (sta
 	if c := m.calls[cmd.Room]; c != nil {
 		r.Call, r.Participants = c.id, c.list()
 	}
+	r.Version = m.version
 	return r, nil
 }
 
@@ -214,7 +219,8 @@ func (m *module) join(ctx context.Context, cfg *config, host sdk.Host, cmd sdk.C
 			// The same user again (another tab, a reload): the others
 			// drop their connection to the old one and make a new one.
 			c.remove(k)
-			out = append(out, outEvent{cmd.Room, evLeft, memberEvent{Call: c.id, User: p.Name, Reason: "rejoined", Participants: c.list()}})
+			m.version++
+			out = append(out, outEvent{cmd.Room, evLeft, memberEvent{Call: c.id, Version: m.version, User: p.Name, Reason: "rejoined", Participants: c.list()}})
 		}
 		if len(c.members) >= cfg.MaxParticipants {
 			m.mu.Unlock()
@@ -227,9 +233,10 @@ func (m *module) join(ctx context.Context, cfg *config, host sdk.Host, cmd sdk.C
 	}
 	c.members[k] = p
 	c.order = append(c.order, k)
-	r := joinReply{Call: c.id, Mode: cfg.Mode, Publish: p.Publish, Video: p.Video, Participants: c.list(),
+	m.version++
+	r := joinReply{Call: c.id, Mode: cfg.Mode, Version: m.version, Publish: p.Publish, Video: p.Video, Participants: c.list(),
 		ICEServers: iceServers(cfg, p.Name, time.Now()), Limits: limitsOf(cfg)}
-	out = append(out, outEvent{cmd.Room, evJoined, memberEvent{Call: c.id, User: p.Name, Participants: r.Participants}})
+	out = append(out, outEvent{cmd.Room, evJoined, memberEvent{Call: c.id, Version: m.version, User: p.Name, Participants: r.Participants}})
 	s := m.sfu
 	m.emitLocked(out)
 	if s != nil {
@@ -287,7 +294,8 @@ func (m *module) removeLocked(c *call, keys []string, reason string) []outEvent 
 			continue
 		}
 		c.remove(k)
-		out = append(out, outEvent{c.room, evLeft, memberEvent{Call: c.id, User: p.Name, Reason: reason, Participants: c.list()}})
+		m.version++
+		out = append(out, outEvent{c.room, evLeft, memberEvent{Call: c.id, Version: m.version, User: p.Name, Reason: reason, Participants: c.list()}})
 	}
 	if len(c.members) == 0 && m.calls[c.room] == c {
 		delete(m.calls, c.room)
@@ -505,7 +513,8 @@ func (m *module) sweepRoom(ctx context.Context, host sdk.Host, id int64) {
 			return
 		}
 		delete(m.calls, id)
-		m.emitLocked([]outEvent{{id, evEnded, endedEvent{Call: c.id, Reason: reason}}})
+		m.version++
+		m.emitLocked([]outEvent{{id, evEnded, endedEvent{Call: c.id, Version: m.version, Reason: reason}}})
 		return
 	}
 	members, err := host.Members().List(ctx, id)

@@ -55,7 +55,10 @@ type module struct {
 	cfg   config
 	host  sdk.Host
 	calls map[int64]*call
-	sfu   *sfu // mode sfu: the forwarding unit
+	// version numbers the changes of the calls' participants, so that a
+	// client takes the latest of answers and events that cross.
+	version int64
+	sfu     *sfu // mode sfu: the forwarding unit
 	stop  context.CancelFunc
 	done  chan struct{}
 

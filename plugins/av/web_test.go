@@ -68,9 +68,9 @@ func (b *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 
 const jsDescribe = `(() => {
   const d = document.querySelector(".av-dock");
-  return {dock: d ? d.dataset.call : "none", tiles: [...document.querySelectorAll(".av-tile")].map(t => t.dataset.user + ":" + (t.dataset.state || "")),
+  return {dock: d ? d.dataset.call : "none", tiles: [...document.querySelectorAll(".av-tile")].map(t => t.dataset.user + ":" + (t.avPeer ? t.avPeer.signalingState + "/" + t.avPeer.iceConnectionState + "/" + t.avPeer.getTransceivers().length : "")),
     status: d ? d.querySelector(".av-status").textContent : "", log: [...document.querySelectorAll("#messages .msg")].map(m => m.textContent).slice(-4),
-    notices: [...document.querySelectorAll(".ext-notice")].map(n => n.textContent)};
+    notices: [...document.querySelectorAll(".ext-notice")].map(n => n.textContent), warnings: d ? d.avWarnings : []};
 })()`
 
 func (b *tab) eval(js string) string {
@@ -242,4 +242,29 @@ func TestWebClientCall(t *testing.T) {
 	if p := bob.watch.Problems(); len(p) > 0 && !strings.Contains(strings.Join(p, ""), "context canceled") {
 		t.Errorf("bob's page: %q", p)
 	}
+}
+
+// TestWebClientSFU: in mode sfu, alice and bob each have one connection
+// with the module, which offers; each sees the other's camera through it.
+// bob leaves: alice's tile of him goes.
+func TestWebClientSFU(t *testing.T) {
+	srv := servertest.Start(t, serverConfig(t, map[string]any{"mode": "sfu", "udp": ":0"}))
+	base := servertest.URL(srv)
+	browser := mediaBrowser(t)
+	alice, bob := openTab(t, browser, "alice"), openTab(t, browser, "bob")
+	alice.enter(base, "1")
+	bob.enter(base, "1")
+	alice.joinCall()
+	bob.joinCall()
+	alice.receives("bob", "video")
+	bob.receives("alice", "video")
+	alice.receives("bob", "audio")
+	if v := alice.eval(`document.querySelector('.av-tile[data-user="bob"]').avPeer === document.querySelector('.av-tile[data-user="bob"]').avPeer && [...document.querySelectorAll(".av-tile")].length`); v != "2" {
+		t.Errorf("alice's tiles: %s", v)
+	}
+	alice.screenshot("sfu")
+	bob.do("leave", chromedp.Click(chromedp.CSS(`[data-av="leave"]`)), poll(`() => document.querySelector(".av-dock").hidden`))
+	alice.do("see bob go", poll(`() => !document.querySelector('.av-tile[data-user="bob"]')`))
+	alice.clean()
+	bob.clean()
 }

@@ -5,7 +5,9 @@
 // polite one, who gives way when both offer at once. The call shows a
 // tile per participant (camera, or the name where there is no video),
 // buttons to mute the microphone, turn the camera off and leave, and an
-// "in call" badge in the user list. docs/av.md describes the protocol.
+// "call" badge in the user list. In a call of mode sfu there is one
+// connection, with the module, which makes every offer; the client only
+// answers. docs/av.md describes the protocol.
 
 function el(tag, cls, text) {
   const e = document.createElement(tag);
@@ -15,6 +17,15 @@ function el(tag, cls, text) {
 }
 
 function key(name) { return String(name || "").toLowerCase(); }
+
+// warnings are the latest problems of the call (also on the dock
+// element, as avWarnings, for tests and for a look in the console).
+const warnings = [];
+function warn(text) {
+  console.warn("av: " + text);
+  warnings.push(text);
+  if (warnings.length > 20) { warnings.shift(); }
+}
 
 function button(label, name) {
   const b = el("button", "btn btn-ghost btn-small av-btn", label);
@@ -34,7 +45,10 @@ export default function (api) {
   let roomID = 0;
   let roomCall = { call: "", participants: [] };
   // This user's part in a call: null when not in one.
-  let call = null; // {id, room, publish, video, ice, local, peers: Map}
+  let call = null; // {id, room, mode, publish, video, ice, local, peers: Map, sfu}
+  // Signals that come while av.join is on its way (an offer may overtake
+  // the answer to the join): handled once the call is known.
+  let joining = null;
 
   // The dock: the tiles and the controls.
   const dock = el("div", "av-dock");
@@ -50,6 +64,7 @@ export default function (api) {
   bar.append(status, bMic, bCam, bLeave);
   dock.append(tiles, bar);
   document.body.appendChild(dock);
+  dock.avWarnings = warnings;
 
   const callButton = api.addToolbarButton({ id: "call", label: "Call", onClick: () => { if (call) { leave("You left the call."); } else { join(); } } });
   callButton.el.hidden = true;
@@ -75,8 +90,18 @@ export default function (api) {
   // news counts the changes of roomCall, so that an av.state answer that
   // arrives after newer events is not taken.
   let news = 0;
+  // version is that of the module's latest news taken: answers and
+  // events may cross, the higher version is the later state. A restarted
+  // module counts from 0 again (av.ended with no version resets it).
+  let version = 0;
 
-  function setRoomCall(id, participants) {
+  function setRoomCall(id, participants, v) {
+    if (typeof v === "number") {
+      if (v < version) { return; }
+      version = v;
+    } else {
+      version = 0;
+    }
     news++;
     roomCall = { call: id || "", participants: Array.isArray(participants) ? participants : [] };
     draw();
@@ -110,8 +135,10 @@ export default function (api) {
   // Peers.
   function send(to, fields) {
     if (!call) { return; }
-    api.send("av.signal", Object.assign({ room: call.room, to: to }, fields)).catch((e) => {
-      console.warn("av: signal to " + to + ": " + e.message);
+    const f = Object.assign({ room: call.room }, fields);
+    if (to) { f.to = to; }
+    api.send("av.signal", f).catch((e) => {
+      warn("signal to " + to + ": " + e.message);
     });
   }
 
@@ -136,7 +163,7 @@ export default function (api) {
         await pc.setLocalDescription();
         send(name, { description: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
       } catch (e) {
-        console.warn("av: offer to " + name + ": " + e.message);
+        warn("offer to " + name + ": " + e.message);
       } finally {
         p.makingOffer = false;
       }
@@ -170,7 +197,9 @@ export default function (api) {
   // onSignal is the perfect-negotiation answer to a description or a
   // candidate, one at a time per peer.
   function onSignal(d) {
+    if (!call && joining) { joining.push(d); return; }
     if (!call || d.call !== call.id || key(d.from) === key(me())) { return; }
+    if (call.mode === "sfu") { onServerSignal(d); return; }
     const p = peer(d.from);
     p.queue = p.queue.then(async () => {
       const pc = p.pc;
@@ -201,7 +230,50 @@ export default function (api) {
           if (!p.ignoreOffer) { throw e; }
         }
       }
-    }).catch((e) => { console.warn("av: signal from " + d.from + ": " + e.message); });
+    }).catch((e) => { warn("signal from " + d.from + ": " + e.message); });
+  }
+
+  // The connection with the module in mode sfu: the module offers (its
+  // tracks: one stream per participant, whose id is the name), this end
+  // answers, adding its own tracks to the transceivers the offer brings.
+  function serverPeer() {
+    const pc = new RTCPeerConnection({ iceServers: call.ice });
+    const p = { pc: pc, queue: Promise.resolve(), early: [] };
+    if (call.local) {
+      for (const tr of call.local.getTracks()) { pc.addTrack(tr, call.local); }
+    }
+    pc.onicecandidate = (ev) => {
+      if (ev.candidate) { send("", { candidate: ev.candidate.toJSON() }); }
+    };
+    pc.ontrack = (ev) => {
+      const stream = ev.streams[0];
+      if (!stream) { return; }
+      const t = tile(stream.id);
+      t.avPeer = pc;
+      const show = () => showStream(t, stream, false);
+      ev.track.onunmute = show;
+      stream.onremovetrack = show;
+      show();
+    };
+    pc.oniceconnectionstatechange = () => { dock.dataset.state = pc.iceConnectionState; };
+    return p;
+  }
+
+  function onServerSignal(d) {
+    const p = call.sfu;
+    p.queue = p.queue.then(async () => {
+      const pc = p.pc;
+      if (d.description) {
+        if (d.description.type !== "offer") { return; }
+        await pc.setRemoteDescription(d.description);
+        for (const c of p.early.splice(0)) { await pc.addIceCandidate(c).catch(() => {}); }
+        await pc.setLocalDescription();
+        send("", { description: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
+      } else if (d.candidate) {
+        if (!pc.remoteDescription) { p.early.push(d.candidate); return; }
+        await pc.addIceCandidate(d.candidate);
+      }
+    }).catch((e) => { warn("signal from the server: " + e.message); });
   }
 
   // Media: camera and microphone where the room has video, else the
@@ -225,6 +297,7 @@ export default function (api) {
         local = await media(st.video);
         if (!local) { api.showSystem("No camera or microphone: you join the call to listen."); }
       }
+      joining = [];
       const j = await api.send("av.join", { room: r.id, publish: !!local });
       if (!j.publish && local) {
         local.getTracks().forEach((t) => t.stop());
@@ -233,7 +306,7 @@ export default function (api) {
       if (local && !j.video) {
         local.getVideoTracks().forEach((t) => { t.stop(); local.removeTrack(t); });
       }
-      call = { id: j.call, room: r.id, publish: j.publish, video: j.video, ice: j.ice_servers || [], local: local, peers: new Map() };
+      call = { id: j.call, room: r.id, mode: j.mode || "mesh", publish: j.publish, video: j.video, ice: j.ice_servers || [], local: local, peers: new Map(), sfu: null };
       const self = tile(me(), "You");
       self.classList.add("av-self");
       if (local) { showStream(self, local, true); } else { self.classList.add("av-novideo"); }
@@ -242,11 +315,22 @@ export default function (api) {
       setMic(true);
       setCam(true);
       say(j.publish ? "" : "You are listening.");
-      for (const p of j.participants) {
-        if (key(p.name) !== key(me())) { peer(p.name, p.display); }
+      if (call.mode === "sfu") {
+        call.sfu = serverPeer();
+        for (const p of j.participants) {
+          if (key(p.name) !== key(me())) { tile(p.name, p.display); }
+        }
+      } else {
+        for (const p of j.participants) {
+          if (key(p.name) !== key(me())) { peer(p.name, p.display); }
+        }
       }
-      setRoomCall(j.call, j.participants);
+      setRoomCall(j.call, j.participants, j.version);
+      const early = joining;
+      joining = null;
+      early.forEach(onSignal);
     } catch (e) {
+      joining = null;
       if (local) { local.getTracks().forEach((t) => t.stop()); }
       api.showSystem("You cannot join the call: " + e.message);
     } finally {
@@ -260,6 +344,7 @@ export default function (api) {
   function end(why) {
     if (!call) { return; }
     for (const p of call.peers.values()) { p.pc.close(); }
+    if (call.sfu) { call.sfu.pc.close(); }
     if (call.local) { call.local.getTracks().forEach((t) => t.stop()); }
     tiles.textContent = "";
     call = null;
@@ -305,16 +390,16 @@ export default function (api) {
   api.on("av.joined", (ev) => {
     if (ev.room !== roomID) { return; }
     const d = ev.data;
-    setRoomCall(d.call, d.participants);
+    setRoomCall(d.call, d.participants, d.version);
     if (call && d.call === call.id && key(d.user) !== key(me())) {
       const p = d.participants.find((x) => key(x.name) === key(d.user));
-      peer(d.user, p && p.display);
+      if (call.mode === "sfu") { tile(d.user, p && p.display); } else { peer(d.user, p && p.display); }
     }
   });
   api.on("av.left", (ev) => {
     if (ev.room !== roomID) { return; }
     const d = ev.data;
-    setRoomCall(d.participants.length ? d.call : "", d.participants);
+    setRoomCall(d.participants.length ? d.call : "", d.participants, d.version);
     if (!call || d.call !== call.id) { return; }
     if (key(d.user) === key(me())) {
       if (d.reason !== "rejoined") {
@@ -323,11 +408,16 @@ export default function (api) {
       }
       return;
     }
+    if (call.mode === "sfu") {
+      const t = tiles.querySelector('.av-tile[data-user="' + CSS.escape(d.user) + '"]');
+      if (t) { t.remove(); }
+      return;
+    }
     dropPeer(d.user);
   });
   api.on("av.ended", (ev) => {
     if (ev.room !== roomID) { return; }
-    setRoomCall("", []);
+    setRoomCall("", [], ev.data.version);
     if (call) { end("The call ended; press Call to join again."); }
   });
   api.on("av.signal", (ev) => { onSignal(ev.data); });
@@ -343,7 +433,7 @@ export default function (api) {
       if (id) {
         const asked = news;
         api.send("av.state", { room: id }).then((st) => {
-          if (roomID === id && news === asked) { setRoomCall(st.call, st.participants); }
+          if (roomID === id && news === asked) { setRoomCall(st.call, st.participants, st.version); }
         }).catch(() => {});
       }
     }
