@@ -124,7 +124,7 @@ type memberEvent struct {
 type endedEvent struct {
 	Call    string `json:"call,omitempty"` // empty: whatever call the room had (a restart)
 	Version int64  `json:"version,omitempty"`
-	Reason string `json:"reason"`         // restarted, no_audio, room_gone
+	Reason  string `json:"reason"` // restarted, no_audio, room_gone
 }
 
 // signalEvent is the data of av.signal as the recipient gets it.

@@ -59,8 +59,8 @@ type module struct {
 	// client takes the latest of answers and events that cross.
 	version int64
 	sfu     *sfu // mode sfu: the forwarding unit
-	stop  context.CancelFunc
-	done  chan struct{}
+	stop    context.CancelFunc
+	done    chan struct{}
 
 	// emitMu keeps the membership events in the order of the changes:
 	// taken while mu is held, released after sending.
