@@ -306,10 +306,11 @@ func (m *module) removeLocked(c *call, keys []string, reason string) []outEvent 
 // emitLocked sends out in order, releasing m.mu (held by the caller)
 // once the events' turn is secured.
 func (m *module) emitLocked(out []outEvent) {
+	host, s := m.host, m.sfu
 	m.emitMu.Lock()
 	m.mu.Unlock()
 	defer m.emitMu.Unlock()
-	m.send(out)
+	m.send(host, s, out)
 }
 
 // emit sends out in order.
@@ -317,15 +318,13 @@ func (m *module) emit(out []outEvent) {
 	if len(out) == 0 {
 		return
 	}
-	m.emitMu.Lock()
-	defer m.emitMu.Unlock()
-	m.send(out)
+	m.mu.Lock()
+	m.emitLocked(out)
 }
 
-func (m *module) send(out []outEvent) {
-	m.mu.Lock()
-	host, s := m.host, m.sfu
-	m.mu.Unlock()
+// send sends out (emitMu held, never mu: emitLocked takes emitMu with mu
+// held).
+func (m *module) send(host sdk.Host, s *sfu, out []outEvent) {
 	for _, e := range out {
 		if s != nil {
 			switch d := e.data.(type) {

@@ -82,8 +82,8 @@ func (m *module) Configure(_ context.Context, cfg sdk.Config) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if c.Mode == modeSFU && m.sfu == nil {
-		s, err := newSFU(m.log, c.UDP, c.PublicIP, m.sendSignal)
+	if c.Mode == modeSFU && m.sfu == nil && cfg.Host != nil {
+		s, err := newSFU(m.log, c.UDP, c.PublicIP, signalSender(cfg.Host, m.log))
 		if err != nil {
 			return err
 		}

@@ -414,12 +414,16 @@ func (s *sfu) endLocked(room int64) {
 	delete(s.calls, room)
 }
 
-// sendSignal is the SFU's way to a participant: an av.signal event from
-// the module (from "").
-func (m *module) sendSignal(room int64, to string, ev signalEvent) {
-	m.mu.Lock()
-	host := m.host
-	m.mu.Unlock()
+// signalSender is the SFU's way to a participant through host: an
+// av.signal event from the module (from ""). It takes no lock of the
+// module's: the SFU sends while the module's events are sent.
+func signalSender(host sdk.Host, log hclog.Logger) func(room int64, to string, ev signalEvent) {
+	return func(room int64, to string, ev signalEvent) {
+		sendSignal(host, log, room, to, ev)
+	}
+}
+
+func sendSignal(host sdk.Host, log hclog.Logger, room int64, to string, ev signalEvent) {
 	data, err := json.Marshal(ev)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), hostTimeout)
@@ -427,6 +431,6 @@ func (m *module) sendSignal(room int64, to string, ev signalEvent) {
 		cancel()
 	}
 	if err != nil {
-		m.log.Debug("sfu: signal", "to", to, "err", err)
+		log.Debug("sfu: signal", "to", to, "err", err)
 	}
 }

@@ -30,11 +30,12 @@ func mediaBrowser(t *testing.T) context.Context {
 
 // tab is one user's page.
 type tab struct {
-	t     *testing.T
-	name  string
-	ctx   context.Context
-	close context.CancelFunc
-	watch *testenv.PageWatch
+	t      *testing.T
+	others []*tab // the test's other tabs, described when a step fails
+	name   string
+	ctx    context.Context
+	close  context.CancelFunc
+	watch  *testenv.PageWatch
 }
 
 func openTab(t *testing.T, browser context.Context, name string) *tab {
@@ -62,16 +63,24 @@ func (b *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		b.screenshot("failed")
-		b.t.Fatalf("%s: %s: %v\ncall: %s", b.name, what, err, b.eval(jsDescribe))
+		b.t.Fatalf("%s: %s: %v\ncall: %s%s", b.name, what, err, b.eval(jsDescribe), b.describeOthers())
 	}
 }
 
 const jsDescribe = `(() => {
   const d = document.querySelector(".av-dock");
-  return {dock: d ? d.dataset.call : "none", tiles: [...document.querySelectorAll(".av-tile")].map(t => t.dataset.user + ":" + (t.avPeer ? t.avPeer.signalingState + "/" + t.avPeer.iceConnectionState + "/" + t.avPeer.getTransceivers().length : "")),
+  return {dock: d ? d.dataset.call : "none", tiles: [...document.querySelectorAll(".av-tile")].map(t => t.dataset.user + ":" + (t.avPeer ? t.avPeer.signalingState + "/" + t.avPeer.iceConnectionState + "/" + t.avPeer.getTransceivers().length + "/local " + (t.avPeer.localDescription ? t.avPeer.localDescription.type : "-") + "/remote " + (t.avPeer.remoteDescription ? t.avPeer.remoteDescription.type : "-") : "")),
     status: d ? d.querySelector(".av-status").textContent : "", log: [...document.querySelectorAll("#messages .msg")].map(m => m.textContent).slice(-4),
-    notices: [...document.querySelectorAll(".ext-notice")].map(n => n.textContent), warnings: d ? d.avWarnings : []};
+    notices: [...document.querySelectorAll(".ext-notice")].map(n => n.textContent), warnings: d ? d.avWarnings : [], counts: d ? d.avCounts : null};
 })()`
+
+func (b *tab) describeOthers() string {
+	var out string
+	for _, o := range b.others {
+		out += "\n" + o.name + "'s call: " + o.eval(jsDescribe)
+	}
+	return out
+}
 
 func (b *tab) eval(js string) string {
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
@@ -95,7 +104,7 @@ func (b *tab) until(what, js string) {
 		}
 		if time.Now().After(deadline) {
 			b.screenshot("failed")
-			b.t.Fatalf("%s: %s: last %s\ncall: %s", b.name, what, v, b.eval(jsDescribe))
+			b.t.Fatalf("%s: %s: last %s\ncall: %s%s", b.name, what, v, b.eval(jsDescribe), b.describeOthers())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -185,6 +194,7 @@ func TestWebClientCall(t *testing.T) {
 	base := servertest.URL(srv)
 	browser := mediaBrowser(t)
 	alice, bob := openTab(t, browser, "alice"), openTab(t, browser, "bob")
+	alice.others, bob.others = []*tab{bob}, []*tab{alice}
 	alice.enter(base, "1")
 	bob.enter(base, "1")
 	done := make(chan struct{})
@@ -252,6 +262,7 @@ func TestWebClientSFU(t *testing.T) {
 	base := servertest.URL(srv)
 	browser := mediaBrowser(t)
 	alice, bob := openTab(t, browser, "alice"), openTab(t, browser, "bob")
+	alice.others, bob.others = []*tab{bob}, []*tab{alice}
 	alice.enter(base, "1")
 	bob.enter(base, "1")
 	alice.joinCall()

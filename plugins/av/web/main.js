@@ -65,6 +65,10 @@ export default function (api) {
   dock.append(tiles, bar);
   document.body.appendChild(dock);
   dock.avWarnings = warnings;
+  // counts of signals, for tests: sent, answered by the module, received,
+  // dropped (not of the current call), waiting for the join's answer.
+  const counts = { sent: 0, relayed: 0, received: 0, dropped: 0, early: 0 };
+  dock.avCounts = counts;
 
   const callButton = api.addToolbarButton({ id: "call", label: "Call", onClick: () => { if (call) { leave("You left the call."); } else { join(); } } });
   callButton.el.hidden = true;
@@ -137,7 +141,8 @@ export default function (api) {
     if (!call) { return; }
     const f = Object.assign({ room: call.room }, fields);
     if (to) { f.to = to; }
-    api.send("av.signal", f).catch((e) => {
+    counts.sent++;
+    api.send("av.signal", f).then(() => { counts.relayed++; }, (e) => {
       warn("signal to " + to + ": " + e.message);
     });
   }
@@ -197,8 +202,9 @@ export default function (api) {
   // onSignal is the perfect-negotiation answer to a description or a
   // candidate, one at a time per peer.
   function onSignal(d) {
-    if (!call && joining) { joining.push(d); return; }
-    if (!call || d.call !== call.id || key(d.from) === key(me())) { return; }
+    counts.received++;
+    if (!call && joining) { counts.early++; joining.push(d); return; }
+    if (!call || d.call !== call.id || key(d.from) === key(me())) { counts.dropped++; return; }
     if (call.mode === "sfu") { onServerSignal(d); return; }
     const p = peer(d.from);
     p.queue = p.queue.then(async () => {
