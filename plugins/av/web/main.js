@@ -153,7 +153,7 @@ export default function (api) {
     const pc = new RTCPeerConnection({ iceServers: call.ice });
     p = {
       name: name, pc: pc, polite: key(me()) < key(name),
-      makingOffer: false, ignoreOffer: false, answerPending: false,
+      makingOffer: false, ignoreOffer: false, answerPending: false, offeredAt: 0,
       queue: Promise.resolve(), stream: new MediaStream(), early: [],
       tile: tile(name, display)
     };
@@ -166,6 +166,7 @@ export default function (api) {
       try {
         p.makingOffer = true;
         await pc.setLocalDescription();
+        p.offeredAt = Date.now();
         send(name, { description: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
       } catch (e) {
         warn("offer to " + name + ": " + e.message);
@@ -187,6 +188,21 @@ export default function (api) {
       if (pc.iceConnectionState === "failed") { pc.restartIce(); }
     };
     showStream(p.tile, p.stream, false);
+    // A connection that has not started to negotiate after a while (an
+    // offer lost on the way, refused for the rate) offers again.
+    // An offer without an answer for long is taken back and made again.
+    p.watchdog = setInterval(() => {
+      if (pc.signalingState === "closed") { clearInterval(p.watchdog); return; }
+      if (p.makingOffer) { return; }
+      const unanswered = pc.signalingState === "have-local-offer" && Date.now() - p.offeredAt > 8000;
+      const unstarted = pc.signalingState === "stable" && !pc.remoteDescription;
+      if (!unanswered && !unstarted) { return; }
+      counts.retries = (counts.retries || 0) + 1;
+      p.queue = p.queue.then(async () => {
+        if (pc.signalingState === "have-local-offer") { await pc.setLocalDescription({ type: "rollback" }); }
+        await pc.onnegotiationneeded();
+      }).catch((e) => { warn("offer again to " + name + ": " + e.message); });
+    }, 4000);
     return p;
   }
 
@@ -195,6 +211,7 @@ export default function (api) {
     const p = call.peers.get(key(name));
     if (!p) { return; }
     call.peers.delete(key(name));
+    clearInterval(p.watchdog);
     p.pc.close();
     p.tile.remove();
   }
@@ -349,7 +366,7 @@ export default function (api) {
   // or knows already).
   function end(why) {
     if (!call) { return; }
-    for (const p of call.peers.values()) { p.pc.close(); }
+    for (const p of call.peers.values()) { clearInterval(p.watchdog); p.pc.close(); }
     if (call.sfu) { call.sfu.pc.close(); }
     if (call.local) { call.local.getTracks().forEach((t) => t.stop()); }
     tiles.textContent = "";
