@@ -89,6 +89,10 @@ func TestCall(t *testing.T) {
 	if err := a.call(carol, cmdState, nil, &st); err != nil || st.Call != r1.Call || names(st.Participants) != "alice,bob" {
 		t.Fatalf("carol's state %+v %v", st, err)
 	}
+	// Every change has a higher version; the state tells the latest.
+	if v0, v1 := members(t, j[0]).Version, members(t, j[1]).Version; r1.Version != v0 || r2.Version != v1 || v1 <= v0 || st.Version != v1 {
+		t.Errorf("versions: joins %d %d, events %d %d, state %d", r1.Version, r2.Version, v0, v1, st.Version)
+	}
 	var sr signalReply
 	if err := a.call(bob, cmdSignal, map[string]any{"to": "alice", "description": map[string]any{"type": "offer", "sdp": offerAV}}, &sr); err != nil || !sr.Relayed {
 		t.Fatalf("bob's offer: %v", err)

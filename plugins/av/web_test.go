@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -279,3 +280,47 @@ func TestWebClientSFU(t *testing.T) {
 	alice.clean()
 	bob.clean()
 }
+
+// TestWebClientListenerAndRestart: in the moderated Stage, the speaker
+// sam publishes and the user lou listens (no camera asked, sam's picture
+// received, lou's tile without video on sam's page). Then the module is
+// killed: both pages say the call ended, and a new Call works.
+func TestWebClientListenerAndRestart(t *testing.T) {
+	srv := servertest.Start(t, serverConfig(t, nil))
+	base := servertest.URL(srv)
+	browser := mediaBrowser(t)
+	sam, lou := openTab(t, browser, "sam"), openTab(t, browser, "lou")
+	sam.others, lou.others = []*tab{lou}, []*tab{sam}
+	sam.enter(base, "3")
+	lou.enter(base, "3")
+	sam.joinCall()
+	lou.joinCall()
+	lou.receives("sam", "video")
+	lou.do("be told to listen", poll(`() => document.querySelector(".av-status").textContent === "You are listening." && document.querySelector('[data-av="mic"]').hidden && document.querySelector('[data-av="camera"]').hidden`))
+	sam.do("see lou without video", poll(`() => { const t = document.querySelector('.av-tile[data-user="lou"]'); return t && t.classList.contains("av-novideo") && t.avPeer.connectionState === "connected"; }`))
+	if v := lou.eval(`document.querySelector(".av-self video").srcObject === null`); v != "true" {
+		t.Errorf("the listener has a local stream: %s", v)
+	}
+	lou.screenshot("listening")
+
+	pid := modulePID(srv)
+	if pid == 0 {
+		t.Fatal("the module is not running")
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []*tab{sam, lou} {
+		b.do("see the call end", poll(jsHasSystemLine, "The call ended; press Call to join again."),
+			poll(`() => document.querySelector(".av-dock").hidden && document.querySelector('[data-button="av.call"]').textContent === "Call"`))
+	}
+	sam.joinCall()
+	lou.joinCall()
+	lou.receives("sam", "video")
+	sam.clean()
+	lou.clean()
+}
+
+// jsHasSystemLine is true when the chat log has an extension's line with
+// the text.
+const jsHasSystemLine = `(text) => [...document.querySelectorAll('#messages .msg[data-kind="system"]')].some((li) => li.textContent === text)`
