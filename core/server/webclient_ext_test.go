@@ -224,10 +224,12 @@ export default function (api) {
       .catch((e) => api.showSystem("echo failed: " + e.code));
   }});
   api.addRoomBadge((room) => room.id === 1 ? "tested" : null);
+  let userBadge = "pokeable";
+  const ub = api.addUserBadge((user) => user.name === "bob" ? userBadge : null);
   api.addUserAction({label: "Poke", onClick(user) {
     api.send("test.poke", {user: user.name})
       .then(() => api.showSystem("poked " + user.name))
-      .catch((e) => api.showSystem("poke refused: " + e.code + ": " + e.message));
+      .catch((e) => { userBadge = "unpoked"; ub.refresh(); api.showSystem("poke refused: " + e.code + ": " + e.message); });
   }});
   api.addCommand("/roll", (args, room) => {
     api.showSystem("rolled " + args + " in " + (room ? room.name : "no room") + " by " + api.user().name);
@@ -283,6 +285,7 @@ func TestWebClientExtensions(t *testing.T) {
 		pollJS(`() => document.querySelector('#ext-panels [data-panel="test.log"] .ext-panel-body')?.textContent === "panel ready"`),
 		chromedp.WaitVisible(chromedp.CSS(`#toolbar [data-button="test.echo"]`)),
 		pollJS(`() => document.querySelector('#rooms [data-room-id="1"] .badge-ext')?.textContent === "tested"`),
+		pollJS(`() => document.querySelector('#users [data-user="bob"] .badge-ext[data-module="test"]')?.textContent === "pokeable" && !document.querySelector('#users [data-user="alice"] .badge-ext')`),
 	)
 	// A room badge that throws is reported, and the other badge stays.
 	alice.do("see the failing badge reported", pollJS(`() => document.getElementById("ext-notices").textContent.includes("badge broke")`))
@@ -297,6 +300,7 @@ func TestWebClientExtensions(t *testing.T) {
 	alice.do("poke bob",
 		chromedp.Click(chromedp.CSS(`#users [data-user="bob"] .user-action`)),
 		pollJS(jsHasSystem, "poke refused: refused: No poking in this room."),
+		pollJS(`() => document.querySelector('#users [data-user="bob"] .badge-ext[data-module="test"]')?.textContent === "unpoked"`),
 	)
 	// A slash command stays in the client; other text goes out as before.
 	alice.say("/roll 2d6")

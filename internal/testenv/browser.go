@@ -21,8 +21,9 @@ import (
 // and returns a context bound to it; the browser ends when the test does.
 // Tabs are opened with chromedp.NewContext on the returned context. The test
 // is skipped, or fails when PARLOR_REQUIRE_SERVICES=1, if Chromium cannot
-// be started.
-func Browser(t testing.TB) context.Context {
+// be started. Options in extra come after the defaults (such as
+// chromedp.Flag("use-fake-device-for-media-stream", true)).
+func Browser(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path := Chromium(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -38,6 +39,7 @@ func Browser(t testing.TB) context.Context {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 800),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancelAlloc)
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)

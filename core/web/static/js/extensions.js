@@ -29,9 +29,11 @@ export function createExtensions(app) {
   const ext = {
     roomBadges: [],  // {module, fn}
     userActions: [], // {module, label, onClick}
+    userBadges: [],  // {module, fn}
     commands: new Map(), // "/roll" -> {module, handler}
     load: load,
     roomBadgeText: roomBadgeText,
+    userBadgeText: userBadgeText,
     runUserAction: runUserAction,
     runCommand: runCommand,
     failed: failed
@@ -80,6 +82,11 @@ export function createExtensions(app) {
 
   function roomBadgeText(b, room) {
     const t = guard(b.module, "failed in a room badge", () => b.fn(clone(room)));
+    return typeof t === "string" || typeof t === "number" ? String(t).slice(0, 40) : "";
+  }
+
+  function userBadgeText(b, member) {
+    const t = guard(b.module, "failed in a user badge", () => b.fn(clone(member)));
     return typeof t === "string" || typeof t === "number" ? String(t).slice(0, 40) : "";
   }
 
@@ -138,6 +145,20 @@ export function createExtensions(app) {
         return () => {
           ext.roomBadges.splice(ext.roomBadges.indexOf(b), 1);
           app.rooms.render();
+        };
+      },
+      addUserBadge(fn) {
+        if (typeof fn !== "function") { throw new TypeError("api.addUserBadge needs a function"); }
+        const b = { module: module, fn: fn };
+        ext.userBadges.push(b);
+        app.users.render();
+        return {
+          refresh() { app.users.render(); },
+          remove() {
+            const i = ext.userBadges.indexOf(b);
+            if (i >= 0) { ext.userBadges.splice(i, 1); }
+            app.users.render();
+          }
         };
       },
       addUserAction(a) {

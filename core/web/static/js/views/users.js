@@ -121,6 +121,14 @@ export function createUsers(app) {
         b.title = role[1];
         btn.appendChild(b);
       }
+      for (const eb of app.ext ? app.ext.userBadges : []) {
+        const text = app.ext.userBadgeText(eb, m);
+        if (text) {
+          const b = badge(text, "badge-ext");
+          b.setAttribute("data-module", eb.module);
+          btn.appendChild(b);
+        }
+      }
 
       // Extension actions, rebuilt with the item (the user button stays).
       let bar = li.querySelector(".user-actions");
