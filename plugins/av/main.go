@@ -120,6 +120,8 @@ func (m *module) Manifest() sdk.Manifest {
 		Quiet:  []string{cmdState, cmdLeave},
 		Assets: sub,
 		Client: "main.js",
+		// Only who goes away matters to a call.
+		Notify: []sdk.NotificationKind{sdk.Left, sdk.LoggedOut},
 	}
 }
 

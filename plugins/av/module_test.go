@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,9 @@ func TestManifest(t *testing.T) {
 	}
 	if caps.Client != "main.js" || !strings.Contains(strings.Join(caps.Hooks, ","), sdk.HookNotify) {
 		t.Errorf("client %q hooks %v", caps.Client, caps.Hooks)
+	}
+	if fmt.Sprint(caps.Notify) != "[left logged_out]" {
+		t.Errorf("notification kinds %v, want only left and logged_out", caps.Notify)
 	}
 }
 
