@@ -10,7 +10,8 @@ import (
 	"github.com/parlorchat/parlor/sdk/sdktest"
 )
 
-// TestSanctionExpiry: a timed mute and a timed ban end by themselves. The
+// TestSanctionExpiry: a timed mute, a timed ban and a kick's cooldown end
+// by themselves. The
 // module runs in-process (sdktest) on the real server's Host API with its
 // clock 58 seconds behind, so that a sanction of one minute ends two
 // seconds from now; the server enforces it on a real client until then.
@@ -44,6 +45,23 @@ func TestSanctionExpiry(t *testing.T) {
 	bob.Want("left")
 	bob.Send(map[string]any{"type": "join", "room": lobby})
 	bob.WantError("banned")
+	time.Sleep(2500 * time.Millisecond)
+	bob.Join(lobby, "")
+
+	// A kick's cooldown ends by itself too. The server dates a cooldown
+	// from its own clock, so this one is the kick sanction a cooldown
+	// makes, added to end two seconds from now.
+	host := srv.HostAPI("moderation")
+	if err := host.Members().Kick(ctx, "bob", lobby, "take a break", "mia", 0); err != nil {
+		t.Fatal(err)
+	}
+	bob.Want("left")
+	if _, err := host.Sanctions().Add(ctx, sdk.Sanction{Kind: sdk.SanctionKick, User: "bob", Room: lobby,
+		Reason: "take a break", Actor: "mia", Source: "manual", Expires: time.Now().Add(2 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	bob.Send(map[string]any{"type": "join", "room": lobby})
+	bob.WantError("kicked")
 	time.Sleep(2500 * time.Millisecond)
 	bob.Join(lobby, "")
 }
