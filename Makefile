@@ -21,14 +21,14 @@ all: build
 
 build: $(BIN)/parlor $(BIN)/parlorctl $(addprefix $(BIN)/plugins/parlor-plugin-,$(PLUGINS))
 
-$(BIN)/parlor $(BIN)/parlorctl: $(GOFILES) go.mod go.sum config/parlor.yaml $(wildcard core/web/static/*)
+# The web client and the modules' extensions are embedded: their files count too.
+WEBFILES := $(shell find core/web/static plugins/*/web -type f 2>/dev/null)
+
+$(BIN)/parlor $(BIN)/parlorctl: $(GOFILES) $(WEBFILES) go.mod go.sum config/parlor.yaml
 	$(GO) build -o $@ ./cmd/$(notdir $@)
 
-$(BIN)/plugins/parlor-plugin-%: $(GOFILES) $(wildcard plugins/*/web/*) go.mod go.sum
+$(BIN)/plugins/parlor-plugin-%: $(GOFILES) $(WEBFILES) go.mod go.sum
 	$(GO) build -o $@ ./plugins/$*
-
-# The schedule plugin embeds its web client extension.
-$(BIN)/plugins/parlor-plugin-schedule: $(wildcard plugins/schedule/web/*)
 
 # examples: the example plugins, next to the shipped ones (docs/example-module.md).
 examples: $(BIN)/plugins/parlor-plugin-dice $(BIN)/plugins/parlor-plugin-users
