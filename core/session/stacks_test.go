@@ -16,8 +16,11 @@ func TestStacksRunEveryRequestAndReuseWorkers(t *testing.T) {
 	if ran.Load() != 100 {
 		t.Fatalf("%d of 100 requests ran", ran.Load())
 	}
-	if n := s.started.Load(); n != 1 {
-		t.Fatalf("100 requests one after the other started %d workers, want 1", n)
+	// A worker that has just finished a request may not be back at the
+	// queue when the next one comes, so the next may start another; but
+	// workers are reused, not one started per request.
+	if n := s.started.Load(); n < 1 || n > 4 {
+		t.Fatalf("100 requests one after the other started %d workers, want 1 to 4", n)
 	}
 
 	// Requests at once each get a worker; only max of them stay.
