@@ -35,6 +35,15 @@ func (g *Group) Snapshot() Snapshot {
 // write what is queued before they close). It returns how many
 // connections it closes.
 func (g *Group) Stop(text string) int {
+	n := g.stop(text)
+	if g.opts.Link != nil {
+		g.opts.Link.Stopped(true, text)
+	}
+	return n
+}
+
+// stop is Stop on this node only.
+func (g *Group) stop(text string) int {
 	g.mu.Lock()
 	g.stopped = true
 	conns := make([]Conn, 0, len(g.conns))
@@ -55,6 +64,15 @@ func (g *Group) Stop(text string) int {
 // Start opens a stopped group to logins again. It reports whether the
 // group was stopped.
 func (g *Group) Start() bool {
+	was := g.start()
+	if g.opts.Link != nil {
+		g.opts.Link.Stopped(false, "")
+	}
+	return was
+}
+
+// start is Start on this node only.
+func (g *Group) start() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	was := g.stopped
@@ -75,7 +93,17 @@ func (g *Group) BroadcastFrom(from, text string) int {
 	return g.broadcastFrame(NewFrame(NoticeEvent{Type: "notice", Text: text, From: from}))
 }
 
+// broadcastFrame sends f to every connection of the cluster and returns
+// how many of this node's it reached.
 func (g *Group) broadcastFrame(f *Frame) int {
+	if g.opts.Link != nil {
+		g.opts.Link.Broadcast(f)
+	}
+	return g.broadcastLocal(f)
+}
+
+// broadcastLocal sends f to every connection of this node.
+func (g *Group) broadcastLocal(f *Frame) int {
 	g.mu.RLock()
 	conns := make([]Conn, 0, len(g.conns))
 	for c := range g.conns {

@@ -86,7 +86,7 @@ func (o outMsg) from() *Member { return o.batch.meta[o.i].from }
 func (c *committer) queue(g *Group, r *Room, m *Member, msg Message, mode waitMode) (b *commitBatch, _ Message, start, wait bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	msg.ID = g.lastID.Add(1)
+	msg.ID = g.nextID()
 	if msg.Time.IsZero() { // SayAt may give the time
 		msg.Time = g.opts.Now().UTC()
 	}
@@ -232,9 +232,13 @@ func (g *Group) drain(r *Room) {
 			r.mu.Lock()
 			msg := o.msg()
 			g.remember(r, *msg)
-			slow = r.send(newMessageFrame(msg), slow)
+			f := newMessageFrame(msg)
+			slow = r.send(f, slow)
 			g.count(r, 1)
 			r.mu.Unlock()
+			if g.opts.Link != nil {
+				g.opts.Link.Delivered(msg, f)
+			}
 		}
 		g.drop(slow)
 		if g.opts.Observe != nil {

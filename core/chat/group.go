@@ -27,6 +27,10 @@ type Member struct {
 	// picture "e1".."e32". Login cleans it (CleanAvatar).
 	Avatar string
 	Conn   Conn
+	// Node is the cluster node the member is logged in on when that is
+	// another node (a remote member, see Link); empty for a member of
+	// this node.
+	Node string
 
 	// seat serializes this member's room changes (join, leave, kick,
 	// move, logout, room removal). Lock order: seat, Group.mu, Room.mu
@@ -312,6 +316,11 @@ type Options struct {
 	// DeltaWrites seconds (at most MaxRoomListDelay). 0 keeps
 	// RoomListDelay whatever the number of users.
 	DeltaWrites int
+	// Link, if set, makes the group one node of a cluster (see Link).
+	Link Link
+	// Slot is this node's slot (0 to MaxSlots-1) when Link is set: it
+	// makes the ids of its messages unique in the cluster.
+	Slot int
 }
 
 // Group is an independent chat community: its rooms, its online users and
@@ -333,6 +342,7 @@ type Group struct {
 	commits  committer      // group commit of public messages (commit.go)
 	messages atomic.Int64   // messages said since start in rooms removed since (see Room.said)
 	list     roomList       // the room list's deltas (roomlist.go)
+	clock    idClock        // message ids of a node of a cluster (remote.go)
 	zone     *time.Location // Options.TimeZone
 }
 
@@ -439,24 +449,49 @@ func (g *Group) Login(m *Member) (err error) {
 	if s := g.Sanctioned(m, SanctionBan, 0); s != nil {
 		return g.sanctionError(s, CodeBanned, "You are banned from this chat")
 	}
-	defer func() {
-		if err == nil {
-			g.changed() // after the unlock below
+	check := func() error {
+		if g.stopped {
+			return Errorf(CodeGroupStopped, "The chat is closed at the moment.")
 		}
-	}()
+		if _, ok := g.users[key]; ok {
+			return Errorf(CodeNameTaken, "The name %q is in use by someone online.", m.Name)
+		}
+		if m.Guest && g.skels[skel] > 0 {
+			return Errorf(CodeNameConfusable, "The name %q looks like the name of someone online; choose another name.", m.Name)
+		}
+		return nil
+	}
+	if l := g.opts.Link; l != nil {
+		// The name is taken for the cluster first (a network round trip,
+		// under no lock), then checked again here.
+		g.mu.RLock()
+		err := check()
+		g.mu.RUnlock()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), g.opts.SaveTimeout)
+		err = l.Claim(ctx, m)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.stopped {
-		return Errorf(CodeGroupStopped, "The chat is closed at the moment.")
-	}
-	if _, ok := g.users[key]; ok {
-		return Errorf(CodeNameTaken, "The name %q is in use by someone online.", m.Name)
-	}
-	if m.Guest && g.skels[skel] > 0 {
-		return Errorf(CodeNameConfusable, "The name %q looks like the name of someone online; choose another name.", m.Name)
+	if err := check(); err != nil {
+		g.mu.Unlock()
+		if g.opts.Link != nil {
+			g.opts.Link.Release(m)
+		}
+		return err
 	}
 	g.users[key] = m
 	g.skels[skel]++
+	g.mu.Unlock()
+	m.seat.Lock()
+	g.tellMember(m, 0, true)
+	m.seat.Unlock()
+	g.changed()
 	return nil
 }
 
@@ -485,8 +520,14 @@ func (g *Group) Logout(m *Member) {
 		}
 		r.mu.Unlock()
 	}
+	if wasOnline {
+		g.tellMember(m, 0, false)
+	}
 	m.seat.Unlock()
 	g.drop(slow)
+	if wasOnline && g.opts.Link != nil && !m.IsRemote() {
+		g.opts.Link.Release(m)
+	}
 	if r != nil {
 		g.observe(sdk.Left, m.Name, r.id, nil)
 		g.roomCountChanged(r.id)
@@ -663,12 +704,15 @@ func (g *Group) RemoveRoom(id int64) error {
 			if !m.Conn.Send(notice) || !m.Conn.Send(left) {
 				slow = append(slow, m)
 			}
+			g.tellMember(m, 0, true)
 		}
 		m.seat.Unlock()
 	}
 	g.drop(slow)
 	for _, m := range gone {
-		g.observe(sdk.Left, m.Name, id, nil)
+		if !m.IsRemote() {
+			g.observe(sdk.Left, m.Name, id, nil)
+		}
 	}
 	g.observe(sdk.RoomChanged, "", id, nil)
 	g.roomChanged(id)
@@ -739,6 +783,11 @@ func (g *Group) join(m *Member, roomID int64, password string, how joinHow) (Joi
 			return JoinedEvent{}, err
 		}
 	}
+	if old != r && g.opts.Link != nil && !m.IsRemote() {
+		ctx, cancel := context.WithTimeout(context.Background(), g.opts.SaveTimeout)
+		g.opts.Link.Entering(ctx, roomID)
+		cancel()
+	}
 	unlock := lockRooms(old, r)
 	if r.removed {
 		unlock()
@@ -801,6 +850,9 @@ func (g *Group) join(m *Member, roomID int64, password string, how joinHow) (Joi
 		slow = append(slow, m)
 	}
 	unlock()
+	if moved {
+		g.tellMember(m, r.id, true)
+	}
 	m.seat.Unlock()
 	g.drop(slow)
 	if moved {
@@ -881,6 +933,7 @@ func (g *Group) takeOut(m *Member, roomID int64, tell func(r *Room) []*Frame) (*
 			}
 		}
 	}
+	g.tellMember(m, 0, true)
 	m.seat.Unlock()
 	g.drop(slow)
 	g.observe(sdk.Left, m.Name, r.id, nil)
@@ -1015,15 +1068,19 @@ func (g *Group) publish(r *Room, m *Member, msg Message, mode waitMode) (Message
 // under r's lock keeps the room's ids increasing in delivery order.
 func (g *Group) fanout(r *Room, msg Message) Message {
 	r.mu.Lock()
-	msg.ID = g.lastID.Add(1)
+	msg.ID = g.nextID()
 	if msg.Time.IsZero() { // SayAt may give the time
 		msg.Time = g.opts.Now().UTC()
 	}
 	g.remember(r, msg)
-	slow := r.send(newMessageFrame(&msg), nil)
+	f := newMessageFrame(&msg)
+	slow := r.send(f, nil)
 	g.count(r, 1)
 	r.mu.Unlock()
 	g.drop(slow)
+	if g.opts.Link != nil {
+		g.opts.Link.Delivered(&msg, f)
+	}
 	if g.opts.Observe != nil {
 		g.observe(sdk.Delivered, msg.From, msg.RoomID, &msg)
 	}
@@ -1075,10 +1132,10 @@ func (g *Group) private(from string, echo *Member, to, text string, style Style,
 	f := NewFrame(PrivateEvent{Type: "private", From: from, To: dest.Name, Text: text, Style: CleanStyle(style),
 		Emotion: CleanEmotion(emotion), Time: g.opts.Now().UTC()})
 	var slow []*Member
-	if !dest.Conn.Send(f) {
+	if !g.send(dest, f) {
 		slow = append(slow, dest)
 	}
-	if echo != nil && echo != dest && !echo.Conn.Send(f) {
+	if echo != nil && echo != dest && !g.send(echo, f) {
 		slow = append(slow, echo)
 	}
 	g.drop(slow)
@@ -1109,7 +1166,7 @@ func (g *Group) onlineUsers(keep func(*Member) bool) []*Member {
 func (g *Group) sendMembers(f *Frame, ms []*Member) int {
 	var slow []*Member
 	for _, m := range ms {
-		if !m.Conn.Send(f) {
+		if !g.send(m, f) {
 			slow = append(slow, m)
 		}
 	}

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"context"
 	"strings"
 	"time"
 )
@@ -60,6 +61,11 @@ func (g *Group) Kick(name string, roomID int64, reason string) error {
 		return Errorf(CodeNotOnline, "%s is not online.", name)
 	}
 	reason = strings.TrimSpace(reason)
+	if m.IsRemote() && g.opts.Link != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), g.opts.SaveTimeout)
+		defer cancel()
+		return g.opts.Link.Kick(ctx, m, roomID, reason)
+	}
 	r, _ := g.takeOut(m, roomID, func(r *Room) []*Frame {
 		g.mu.RLock()
 		room := r.info.Name
@@ -92,6 +98,11 @@ func (g *Group) Move(name string, to int64) error {
 	m, ok := g.Online(name)
 	if !ok {
 		return Errorf(CodeNotOnline, "%s is not online.", name)
+	}
+	if m.IsRemote() && g.opts.Link != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), g.opts.SaveTimeout)
+		defer cancel()
+		return g.opts.Link.Move(ctx, m, to)
 	}
 	if g.RoomOf(m) != to {
 		if err := g.joinSanctions(m, to); err != nil {

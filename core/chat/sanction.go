@@ -167,7 +167,13 @@ type SanctionEvent struct {
 // TellSanction sends the user s names, if online, the SanctionEvent of s
 // imposed (lifted false, by its Actor) or lifted (by by), and reports
 // whether they got it.
+//
+// With a Link, the other nodes are told first that the sanctions in the
+// store changed.
 func (g *Group) TellSanction(s Sanction, lifted bool, by string) bool {
+	if g.opts.Link != nil {
+		g.opts.Link.SanctionsChanged()
+	}
 	if s.User == "" {
 		return false
 	}

@@ -1,0 +1,171 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/parlorchat/parlor/core/chat"
+)
+
+// onPresence applies another node's presence change.
+func (n *Node) onPresence(m *nats.Msg) {
+	var ev presenceMsg
+	if err := json.Unmarshal(m.Data, &ev); err != nil {
+		n.log.Warn("cluster: a presence change that does not decode", "error", err)
+		return
+	}
+	if ev.Node == n.name || ev.Node == "" {
+		return
+	}
+	switch ev.Kind {
+	case kindBye:
+		n.dropPeer(ev.Node)
+		return
+	case kindHello:
+		n.resyncPeer(ev.Node)
+		return
+	}
+	n.applyMu.Lock()
+	p := n.peers[ev.Node]
+	switch {
+	case p == nil || !p.synced:
+		// Not known yet: fetch the whole list (it has this change).
+		n.applyMu.Unlock()
+		n.resyncPeer(ev.Node)
+		return
+	case ev.Seq <= p.seq:
+		n.applyMu.Unlock() // seen (in a member list fetched since)
+		return
+	case ev.Kind == kindBeat || ev.Seq != p.seq+1:
+		// A heartbeat ahead of us, or a gap: changes were lost.
+		n.applyMu.Unlock()
+		n.log.Warn("presence changes of a node were lost; fetching its members", "node", ev.Node, "have", p.seq, "got", ev.Seq)
+		n.resyncPeer(ev.Node)
+		return
+	}
+	p.seq = ev.Seq
+	if ev.Member != nil {
+		n.applyMember(ev.Node, p, memberState{MemberInfo: *ev.Member, Room: ev.Room}, ev.Online)
+	}
+	n.applyMu.Unlock()
+}
+
+// resyncPeer fetches a node's member list, bounded by the request timeout.
+func (n *Node) resyncPeer(name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), n.opts.RequestTimeout)
+	defer cancel()
+	n.sync(ctx, name)
+}
+
+// applyMember makes a remote member's place what its node says; the
+// caller holds applyMu.
+func (n *Node) applyMember(node string, p *peer, st memberState, online bool) {
+	key := chat.NameKey(st.Name)
+	m := p.members[key]
+	if !online {
+		if m != nil {
+			delete(p.members, key)
+			n.g.RemoveRemote(m)
+		}
+		return
+	}
+	if m == nil {
+		m = n.g.RemoteMember(node, st.MemberInfo)
+		if !n.g.AddRemote(m) {
+			n.log.Warn("a member of another node has the name of a member here; the name claims disagree", "user", st.Name, "node", node)
+			return
+		}
+		// A remote member of another node that had the name is gone
+		// from this group now.
+		for other, q := range n.peers {
+			if other != node {
+				delete(q.members, key)
+			}
+		}
+		p.members[key] = m
+	}
+	n.g.RemoteEnter(m, st.Room)
+}
+
+// sync fetches a node's member list and makes its members here match it.
+func (n *Node) sync(ctx context.Context, name string) {
+	reply, err := n.nc.RequestWithContext(ctx, n.subject("node", name, directSnapshot), nil)
+	if err != nil {
+		n.log.Warn("cannot fetch the members of a node", "node", name, "error", err)
+		return
+	}
+	var s snapshot
+	if err := json.Unmarshal(reply.Data, &s); err != nil {
+		n.log.Warn("cluster: a member list that does not decode", "node", name, "error", err)
+		return
+	}
+	n.Counters.Resyncs.Add(1)
+	n.applyMu.Lock()
+	defer n.applyMu.Unlock()
+	p := n.peers[name]
+	if p == nil {
+		p = &peer{members: map[string]*chat.Member{}}
+		n.peers[name] = p
+	}
+	if p.synced && s.Seq < p.seq {
+		return // older than what was applied since
+	}
+	p.seq, p.synced = s.Seq, true
+	keep := map[string]bool{}
+	for _, st := range s.Members {
+		keep[chat.NameKey(st.Name)] = true
+		n.applyMember(name, p, st, true)
+	}
+	for key, m := range p.members {
+		if !keep[key] {
+			delete(p.members, key)
+			n.g.RemoveRemote(m)
+		}
+	}
+}
+
+// syncAll fetches the member list of every node with a lease.
+func (n *Node) syncAll(ctx context.Context) {
+	live, err := n.alive(ctx)
+	if err != nil {
+		n.log.Warn("cannot list the nodes", "error", err)
+		return
+	}
+	for name := range live {
+		if name != n.name {
+			n.sync(ctx, name)
+		}
+	}
+}
+
+// dropPeer removes a node's members (it left, or its lease lapsed).
+func (n *Node) dropPeer(name string) {
+	n.applyMu.Lock()
+	defer n.applyMu.Unlock()
+	p := n.peers[name]
+	delete(n.peers, name)
+	if p == nil {
+		return
+	}
+	for _, m := range p.members {
+		n.g.RemoveRemote(m)
+	}
+}
+
+// Peers lists the other nodes this node knows and how many of their
+// members it has.
+func (n *Node) Peers() map[string]int {
+	n.applyMu.Lock()
+	defer n.applyMu.Unlock()
+	out := map[string]int{}
+	for name, p := range n.peers {
+		out[name] = len(p.members)
+	}
+	return out
+}
+
+// String names the node for logs.
+func (n *Node) String() string { return fmt.Sprintf("node %s (slot %d)", n.name, n.slot) }
