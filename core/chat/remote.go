@@ -389,3 +389,12 @@ func (g *Group) CloseLocal(name, reason string) {
 		m.Conn.Close(reason)
 	}
 }
+
+// RoomStored tells the other nodes that the definition of room id
+// changed in the shared store (removed: it was deleted), after this node
+// put it in the group (PutRoom, RemoveRoom).
+func (g *Group) RoomStored(id int64, removed bool) {
+	if g.opts.Link != nil {
+		g.opts.Link.RoomChanged(id, removed)
+	}
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/parlorchat/parlor/core/auth"
 	"github.com/parlorchat/parlor/core/chat"
+	"github.com/parlorchat/parlor/core/cluster"
 	"github.com/parlorchat/parlor/core/config"
 	"github.com/parlorchat/parlor/core/limit"
 	"github.com/parlorchat/parlor/core/pluginhost"
@@ -53,6 +54,7 @@ type Server struct {
 	acct     accountParts // accounts, sessions, Host API (accounts.go)
 	adm      adminParts   // admin listener of /metrics and /healthz (admin.go)
 	mods     moduleParts  // the module pipeline (modules.go)
+	cluster  *cluster.Node // this node of a cluster, or nil (cluster.go)
 
 	stopOnce sync.Once
 }
@@ -88,7 +90,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.startAccounts(ctx); err != nil {
 		return err
 	}
+	if err := s.startCluster(ctx); err != nil {
+		return err
+	}
+	link, slot := s.link()
 	s.group = chat.NewGroup(chat.Options{
+		Link: link, Slot: slot,
 		Name: cfg.Chat.Group, History: cfg.Chat.History, MaxMessageChars: cfg.Chat.MaxMessageChars,
 		Guests: cfg.Chat.Guests, SaveMessages: s.saveMessages, OnChange: s.notifyStatus,
 		SaveTimeout: cfg.Chat.SaveTimeout, MaxUnsaved: cfg.Chat.MaxUnsaved,
@@ -109,6 +116,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	hooks := s.startModules()
+	if err := s.joinCluster(ctx); err != nil {
+		return err
+	}
 	pipeline := auth.New(cfg.Chat.Group, s.withLocalAccounts(chain), cfg.Chat.Guests, s.log.Named("auth")).WithLimits(s.authLimits())
 	s.node = session.New(s.group, pipeline, session.Options{
 		LoginTimeout: cfg.HTTP.LoginTimeout, CallTimeout: cfg.HTTP.WriteTimeout,
@@ -209,6 +219,7 @@ func (s *Server) closeAll(ctx context.Context) error {
 		}
 	}
 	errs = append(errs, s.waitTCP(ctx))
+	s.leaveCluster()
 	s.closeStatus()
 	if p := s.mods.pipe.Load(); p != nil {
 		p.Close()

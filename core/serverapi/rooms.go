@@ -115,6 +115,7 @@ func (d *Dispatcher) CreateRoom(ctx context.Context, info chat.RoomInfo) (chat.R
 	}
 	info.ID = id
 	g.PutRoom(info, nil)
+	g.RoomStored(id, false)
 	return info, nil
 }
 
@@ -145,6 +146,7 @@ func (d *Dispatcher) EditRoom(ctx context.Context, group string, id int64, edit 
 		return chat.RoomInfo{}, fmt.Errorf("edit room %d: %w", id, err)
 	}
 	g.PutRoom(info, nil)
+	g.RoomStored(id, false)
 	return info, nil
 }
 
@@ -168,5 +170,6 @@ func (d *Dispatcher) DeleteRoom(ctx context.Context, group string, id int64) (ch
 	if err := g.RemoveRoom(id); err != nil {
 		return chat.RoomInfo{}, fmt.Errorf("delete room %d: %w", id, err)
 	}
+	g.RoomStored(id, true)
 	return info, nil
 }
