@@ -20,9 +20,10 @@ type RoomUsers struct {
 // read under the group's lock (each room's member list as it is at that
 // moment).
 func (g *Group) Snapshot() Snapshot {
+	remote := g.remoteConns()
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	s := Snapshot{Conns: len(g.conns), Users: len(g.users), Rooms: make([]RoomUsers, 0, len(g.rooms))}
+	s := Snapshot{Conns: len(g.conns) + remote, Users: len(g.users), Rooms: make([]RoomUsers, 0, len(g.rooms))}
 	for _, r := range g.rooms {
 		s.Rooms = append(s.Rooms, RoomUsers{ID: r.info.ID, Name: r.info.Name, Users: names(r.list())})
 	}

@@ -381,11 +381,14 @@ func (g *Group) Name() string { return g.opts.Name }
 // GuestsAllowed reports whether the group admits guests.
 func (g *Group) GuestsAllowed() bool { return g.opts.Guests }
 
-// Counts returns the number of connections, logged-in users and rooms.
+// Counts returns the number of connections, logged-in users and rooms
+// (of the whole cluster with a Link; the other nodes' connections as they
+// last told).
 func (g *Group) Counts() (conns, users, rooms int) {
+	remote := g.remoteConns()
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	return len(g.conns), len(g.users), len(g.rooms)
+	return len(g.conns) + remote, len(g.users), len(g.rooms)
 }
 
 // MessagesSaid returns the number of public messages said since start.

@@ -21,7 +21,19 @@ func (g *Group) SendUser(name string, f *Frame) bool {
 
 // SendRoom sends f to every member of a room, in order with the room's
 // messages and presence, and returns how many it reached.
+//
+// With a Link the room's members on the other nodes get it too; the
+// count is of this node's.
 func (g *Group) SendRoom(roomID int64, f *Frame) (int, error) {
+	n, err := g.sendRoom(roomID, f)
+	if err == nil && g.opts.Link != nil {
+		g.opts.Link.SendRoom(roomID, f)
+	}
+	return n, err
+}
+
+// sendRoom is SendRoom on this node only.
+func (g *Group) sendRoom(roomID int64, f *Frame) (int, error) {
 	r, _, err := g.room(roomID)
 	if err != nil {
 		return 0, err

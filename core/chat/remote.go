@@ -38,6 +38,10 @@ type Link interface {
 	// Delivered publishes a public message said on this node, delivered
 	// here as f, to the other nodes.
 	Delivered(msg *Message, f *Frame)
+	// SendRoom sends f to the room's members on the other nodes (a
+	// frame that is not a message, such as a module's event), in order
+	// with the room's messages said here.
+	SendRoom(roomID int64, f *Frame)
 	// Send delivers f to remote member m on its node.
 	Send(m *Member, f *Frame) bool
 	// Close ends remote member m's connection on its node.
@@ -54,6 +58,9 @@ type Link interface {
 	// RoomChanged tells the other nodes that a room's definition changed
 	// in the store, or that the room was removed.
 	RoomChanged(id int64, removed bool)
+	// Conns is how many connections the other nodes have (as they last
+	// said), for the counts.
+	Conns() int
 	// SanctionsChanged tells the other nodes that a sanction was imposed
 	// or lifted in the store.
 	SanctionsChanged()
@@ -397,4 +404,26 @@ func (g *Group) RoomStored(id int64, removed bool) {
 	if g.opts.Link != nil {
 		g.opts.Link.RoomChanged(id, removed)
 	}
+}
+
+// SendRoomLocal sends f to the members of this node in room roomID (a
+// frame another node sent to the room) and returns how many it reached.
+func (g *Group) SendRoomLocal(roomID int64, f *Frame) int {
+	n, _ := g.sendRoom(roomID, f)
+	return n
+}
+
+// LocalConns is how many connections this node has, logged in or not.
+func (g *Group) LocalConns() int {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return len(g.conns)
+}
+
+// remoteConns is how many connections the other nodes have.
+func (g *Group) remoteConns() int {
+	if g.opts.Link == nil {
+		return 0
+	}
+	return g.opts.Link.Conns()
 }

@@ -133,6 +133,7 @@ type peer struct {
 	seq     uint64                  // its last presence change applied
 	members map[string]*chat.Member // by name key
 	synced  bool                    // its member list was fetched once
+	conns   int                     // its connections, as its last heartbeat said
 }
 
 // roomSub is this node's subscription to a room's messages.
@@ -274,6 +275,8 @@ func (n *Node) subject(parts ...string) string {
 // Start subscribes to the group's subjects, fetches the other nodes'
 // members and keeps the lease; ctx bounds the first fetch.
 func (n *Node) Start(ctx context.Context, g *chat.Group) error {
+	ctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
+	defer cancel()
 	n.g = g
 	n.prefix = n.opts.Prefix + "." + groupToken(g.Name()) + "."
 	sub := func(subj string, h nats.MsgHandler) error {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -34,6 +35,7 @@ type presenceMsg struct {
 	Member *chat.MemberInfo `json:"member,omitempty"`
 	Room   int64            `json:"room,omitempty"`
 	Online bool             `json:"online,omitempty"`
+	Conns  int              `json:"conns,omitempty"` // a heartbeat's: the node's connections
 }
 
 // snapshot is a node's whole member list at its number Seq.
@@ -91,8 +93,13 @@ type directReply struct {
 	Message string `json:"message,omitempty"`
 }
 
-// headerNode names the node that published a room message.
-const headerNode = "Parlor-Node"
+// Headers of what goes to a room's subject: the node that published it,
+// and kindFrame for a frame that is not a public message.
+const (
+	headerNode = "Parlor-Node"
+	headerKind = "Parlor-Kind"
+	kindFrame  = "frame"
+)
 
 // publish sends v as JSON on subj; a failure is logged (NATS buffers
 // while it reconnects).
@@ -192,7 +199,7 @@ func (n *Node) announce() {
 func (n *Node) heartbeat() {
 	n.pubMu.Lock()
 	defer n.pubMu.Unlock()
-	n.publish(n.subject("presence"), presenceMsg{Node: n.name, Seq: n.seq, Kind: kindBeat})
+	n.publish(n.subject("presence"), presenceMsg{Node: n.name, Seq: n.seq, Kind: kindBeat, Conns: n.g.LocalConns()})
 }
 
 // Entering implements chat.Link: the room's subject is subscribed (and
@@ -205,7 +212,7 @@ func (n *Node) Entering(ctx context.Context, room int64) {
 		s.used = time.Now()
 		return
 	}
-	subj := n.subject("room", strconv.FormatInt(room, 10))
+	subj := n.roomSubject(room)
 	sub, err := n.nc.Subscribe(subj, n.onRoom)
 	if err != nil {
 		n.log.Warn("cannot subscribe to a room", "room", room, "error", err)
@@ -271,15 +278,40 @@ func (n *Node) Delivered(msg *chat.Message, f *chat.Frame) {
 	if n.closed.Load() {
 		return
 	}
-	m := &nats.Msg{Subject: n.subject("room", strconv.FormatInt(msg.RoomID, 10)), Header: nats.Header{headerNode: []string{n.name}}, Data: f.JSON()}
+	m := &nats.Msg{Subject: n.roomSubject(msg.RoomID), Header: nats.Header{headerNode: []string{n.name}}, Data: f.JSON()}
 	if err := n.nc.PublishMsg(m); err != nil {
 		n.log.Warn("cluster: publish a message", "room", msg.RoomID, "error", err)
 	}
 }
 
-// onRoom delivers a message said on another node.
+// SendRoom implements chat.Link: the frame goes to the room's subject,
+// marked as not a message.
+func (n *Node) SendRoom(roomID int64, f *chat.Frame) {
+	if n.closed.Load() {
+		return
+	}
+	m := &nats.Msg{Subject: n.roomSubject(roomID), Header: nats.Header{headerNode: []string{n.name}, headerKind: []string{kindFrame}}, Data: f.JSON()}
+	if err := n.nc.PublishMsg(m); err != nil {
+		n.log.Warn("cluster: publish to a room", "room", roomID, "error", err)
+	}
+}
+
+// roomSubject is the subject of a room's messages and frames.
+func (n *Node) roomSubject(roomID int64) string {
+	return n.subject("room", strconv.FormatInt(roomID, 10))
+}
+
+// onRoom delivers a message said on another node, or a frame sent to
+// the room there.
 func (n *Node) onRoom(m *nats.Msg) {
 	if m.Header.Get(headerNode) == n.name {
+		return
+	}
+	if m.Header.Get(headerKind) == kindFrame {
+		id, err := strconv.ParseInt(m.Subject[strings.LastIndexByte(m.Subject, '.')+1:], 10, 64)
+		if err == nil {
+			n.g.SendRoomLocal(id, chat.RawFrame(m.Data))
+		}
 		return
 	}
 	var ev chat.MessageEvent
@@ -358,6 +390,18 @@ func (n *Node) RoomChanged(id int64, removed bool) {
 		kind = groupRemoved
 	}
 	n.publish(n.subject("all"), groupMsg{Node: n.name, Kind: kind, Room: id})
+}
+
+// Conns implements chat.Link: the other nodes' connections as their
+// last heartbeats said.
+func (n *Node) Conns() int {
+	n.applyMu.Lock()
+	defer n.applyMu.Unlock()
+	c := 0
+	for _, p := range n.peers {
+		c += p.conns
+	}
+	return c
 }
 
 // SanctionsChanged implements chat.Link.

@@ -30,6 +30,9 @@ func (n *Node) onPresence(m *nats.Msg) {
 	}
 	n.applyMu.Lock()
 	p := n.peers[ev.Node]
+	if p != nil && ev.Kind == kindBeat {
+		p.conns = ev.Conns
+	}
 	switch {
 	case p == nil || !p.synced:
 		// Not known yet: fetch the whole list (it has this change).
