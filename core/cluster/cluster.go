@@ -111,7 +111,8 @@ type Node struct {
 	rooms    map[int64]*roomSub
 	claims   map[string]uint64 // name key -> revision of our claim
 	slotRev  uint64
-	resync   atomic.Bool // a slow consumer or reconnect asks for a full resync
+	resync   atomic.Bool  // a slow consumer or reconnect asks for a full resync
+	grace    atomic.Int64 // no node is taken for dead before this (Unix ns), after a reconnect
 	subs     []*nats.Subscription
 	stop     chan struct{}
 	done     chan struct{}
@@ -184,6 +185,9 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 			n.Counters.Reconnects.Add(1)
 			n.log.Warn("NATS connection back; resyncing", "url", opts.URL)
 			n.resync.Store(true)
+			// The other nodes renew their leases now too: a lease that
+			// lapsed while NATS was away is not a dead node yet.
+			n.grace.Store(time.Now().Add(n.opts.Lease / 2).UnixNano())
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if !n.closed.Load() {
@@ -440,6 +444,9 @@ func (n *Node) alive(ctx context.Context) (map[string]bool, error) {
 // reap drops the members of nodes whose lease lapsed and fetches the
 // member lists of nodes not known yet.
 func (n *Node) reap(ctx context.Context) {
+	if time.Now().UnixNano() < n.grace.Load() {
+		return
+	}
 	live, err := n.alive(ctx)
 	if err != nil {
 		n.log.Warn("cannot list the nodes", "error", err)

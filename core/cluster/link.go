@@ -219,11 +219,19 @@ func (n *Node) Entering(ctx context.Context, room int64) {
 		return
 	}
 	_ = sub.SetPendingLimits(-1, n.opts.PendingBytes)
-	n.rooms[room] = &roomSub{sub: sub, used: time.Now()}
-	if err := n.nc.FlushWithContext(ctx); err != nil {
-		n.log.Warn("NATS flush", "room", room, "error", err)
+	rs := &roomSub{sub: sub}
+	n.rooms[room] = rs
+	// While NATS is away the subscription waits for the reconnect, and
+	// the reconnect's resync reads the history again.
+	if n.nc.IsConnected() {
+		ctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
+		if err := n.nc.FlushWithContext(ctx); err != nil {
+			n.log.Warn("NATS flush", "room", room, "error", err)
+		}
+		cancel()
 	}
 	n.mergeHistory(ctx, room)
+	rs.used = time.Now() // the member enters now: the room is not idle
 }
 
 // mergeHistory adds the room's stored messages to its history.
