@@ -126,6 +126,12 @@ type HTTP struct {
 	// PublicNames are the host names the WebSocket may be opened under
 	// (Host header); empty accepts any.
 	PublicNames []string `koanf:"public_names"`
+	// WSURLs are the WebSocket URLs the web client connects to, in order
+	// (webclient.go); empty: the page's own /ws.
+	WSURLs []string `koanf:"ws_urls"`
+	// AllowedOrigins are the origins of pages other than the chat's own
+	// that may open the WebSocket (webclient.go).
+	AllowedOrigins []string `koanf:"allowed_origins"`
 }
 
 // TCP configures the chat protocol over TCP: the JSON frames of the
@@ -409,7 +415,7 @@ func configEnvKey(name, v string) (string, any) {
 func envKey(k, v string) (string, any) {
 	key := strings.ToLower(strings.TrimPrefix(k, EnvPrefix))
 	key = strings.ReplaceAll(key, "__", ".")
-	if key == "auth.chain" || key == "http.public_names" || (strings.HasPrefix(key, "server_api.groups.") && strings.HasSuffix(key, ".allow_from")) {
+	if key == "auth.chain" || key == "http.public_names" || key == "http.ws_urls" || key == "http.allowed_origins" || (strings.HasPrefix(key, "server_api.groups.") && strings.HasSuffix(key, ".allow_from")) {
 		if v == "" {
 			return key, []string{}
 		}
@@ -559,6 +565,7 @@ func (c *Config) Validate() error {
 	c.validateAuthLimits(bad)
 	c.validateLimits(bad)
 	c.validateCluster(bad)
+	c.validateWebClient(bad)
 	return errors.Join(errs...)
 }
 

@@ -131,6 +131,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		MaxFrameBytes: cfg.HTTP.MaxFrameBytes, SendQueue: cfg.HTTP.SendQueue,
 		WriteTimeout: cfg.HTTP.WriteTimeout, PingInterval: cfg.HTTP.PingInterval, Logger: s.log.Named("ws"),
 		SendQueueBytes: cfg.HTTP.SendQueueBytes, PublicNames: cfg.HTTP.PublicNames,
+		AllowedOrigins: cfg.HTTP.PageOrigins(),
 	})
 	if err := s.startTCP(ctx); err != nil {
 		return err
@@ -139,7 +140,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.startServerAPI(ctx); err != nil {
 		return err
 	}
-	routes := web.Routes{WebSocket: s.ws, Extra: s.moduleRoutes(s.apiRoutes())}
+	routes := web.Routes{WebSocket: s.ws, Extra: s.moduleRoutes(s.apiRoutes()), WebSocketURLs: cfg.HTTP.WSURLs}
 	if err := s.startAdmin(s.adminRoutes(&routes)); err != nil {
 		return err
 	}

@@ -4,9 +4,10 @@
 //
 // The client is plain ES modules (static/app.js and static/js/), loaded
 // same-origin under a strict Content-Security-Policy: scripts, styles and
-// connections only from the chat's own origin, images also from http(s)
-// URLs (members' avatars). Module extensions of plugins are served under
-// /plugins/ of the same origin, so the policy admits them too.
+// connections only from the chat's own origin (and the other servers the
+// page is given, servers.go), images also from http(s) URLs (members'
+// avatars). Module extensions of plugins are served under /plugins/ of the
+// same origin, so the policy admits them too.
 package web
 
 import (
@@ -63,6 +64,9 @@ type Routes struct {
 	Metrics   *prometheus.Registry
 	// Extra maps further patterns (such as "/sso/") to handlers.
 	Extra map[string]http.Handler
+	// WebSocketURLs are the chat's WebSocket URLs the client tries in
+	// order (http.ws_urls, servers.go); empty: the page's own /ws.
+	WebSocketURLs []string
 }
 
 // Mux builds the HTTP handler.
@@ -70,12 +74,15 @@ func Mux(r Routes) http.Handler {
 	mux := http.NewServeMux()
 	files := http.FileServerFS(Client())
 	mux.Handle("GET /", noCache(typed(files)))
+	if len(r.WebSocketURLs) > 0 {
+		mux.Handle("GET /{$}", noCache(clientPage(r.WebSocketURLs)))
+	}
 	mux.Handle("GET /ws", r.WebSocket)
 	adminRoutes(mux, r)
 	for pattern, h := range r.Extra {
 		mux.Handle(pattern, h)
 	}
-	return securityHeaders(mux)
+	return withHeaders(mux, contentSecurityPolicy(r.WebSocketURLs))
 }
 
 // Admin builds the handler of the admin listener: /healthz and /metrics
@@ -83,7 +90,7 @@ func Mux(r Routes) http.Handler {
 func Admin(r Routes) http.Handler {
 	mux := http.NewServeMux()
 	adminRoutes(mux, r)
-	return securityHeaders(mux)
+	return withHeaders(mux, ContentSecurityPolicy)
 }
 
 // adminRoutes adds /healthz and /metrics of r to mux.
@@ -123,12 +130,14 @@ func noCache(h http.Handler) http.Handler {
 	})
 }
 
-func securityHeaders(h http.Handler) http.Handler {
+// withHeaders sets the security headers of every response, with the
+// Content-Security-Policy csp.
+func withHeaders(h http.Handler, csp string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "same-origin")
-		hd.Set("Content-Security-Policy", ContentSecurityPolicy)
+		hd.Set("Content-Security-Policy", csp)
 		h.ServeHTTP(w, r)
 	})
 }

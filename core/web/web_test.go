@@ -94,3 +94,48 @@ func TestClientImportsResolve(t *testing.T) {
 		t.Error("index.html does not load app.js as a module")
 	}
 }
+
+// TestClientPageCarriesTheServers: with WebSocket URLs the page names them
+// for the client, and the policy lets it connect to their origins; without
+// them the page and the policy are the plain ones.
+func TestClientPageCarriesTheServers(t *testing.T) {
+	get := func(h http.Handler, url string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", url, nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: status %d", url, rec.Code)
+		}
+		return rec
+	}
+	plain := get(Mux(Routes{WebSocket: http.NotFoundHandler()}), "/")
+	if !strings.Contains(plain.Body.String(), wsURLsTag) {
+		t.Errorf("the plain page lacks %s", wsURLsTag)
+	}
+	if got := plain.Header().Get("Content-Security-Policy"); got != ContentSecurityPolicy {
+		t.Errorf("plain policy %q, want %q", got, ContentSecurityPolicy)
+	}
+
+	urls := []string{"/ws", "wss://chat-b.example.com/ws", `ws://10.0.0.2:8080/ws?a=1&b="2"`}
+	h := Mux(Routes{WebSocket: http.NotFoundHandler(), WebSocketURLs: urls})
+	page := get(h, "/")
+	body := page.Body.String()
+	want := `<meta name="parlor-ws-urls" content="/ws wss://chat-b.example.com/ws ws://10.0.0.2:8080/ws?a=1&amp;b=&#34;2&#34;">`
+	if !strings.Contains(body, want) || strings.Contains(body, wsURLsTag) {
+		t.Errorf("page does not carry the URLs as %s:\n%s", want, body[:min(len(body), 600)])
+	}
+	if !strings.Contains(body, `<script type="module" src="app.js">`) {
+		t.Error("the page with the URLs lost the rest of index.html")
+	}
+	if ct := page.Header().Get("Content-Type"); ct != "text/html; charset=utf-8" {
+		t.Errorf("page Content-Type %q", ct)
+	}
+	if cc := page.Header().Get("Cache-Control"); cc != "no-cache" {
+		t.Errorf("page Cache-Control %q, want no-cache so that a changed list takes effect", cc)
+	}
+	for _, path := range []string{"/", "/app.js"} {
+		csp := get(h, path).Header().Get("Content-Security-Policy")
+		if !strings.Contains(csp, "connect-src 'self' wss://chat-b.example.com ws://10.0.0.2:8080;") || !strings.Contains(csp, "script-src 'self';") {
+			t.Errorf("GET %s: policy %q does not admit the servers' origins (and only them)", path, csp)
+		}
+	}
+}

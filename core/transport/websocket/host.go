@@ -53,3 +53,26 @@ func normalHost(h string) string {
 	}
 	return strings.TrimSuffix(h, ".")
 }
+
+// originPatterns turns allowed page origins into coder/websocket's origin
+// patterns: with "://" they are matched against the Origin's
+// "scheme://host[:port]" by path.Match, so every character that pattern
+// syntax knows is escaped except the "*" of a leading "*." in the host.
+func originPatterns(origins []string) []string {
+	out := make([]string, 0, len(origins))
+	for _, o := range origins {
+		o = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(o), "/"))
+		scheme, host, ok := strings.Cut(o, "://")
+		if !ok || host == "" {
+			continue
+		}
+		wild := strings.HasPrefix(host, "*.")
+		host = strings.TrimPrefix(host, "*.")
+		host = strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`).Replace(host)
+		if wild {
+			host = "*." + host
+		}
+		out = append(out, scheme+"://"+host)
+	}
+	return out
+}

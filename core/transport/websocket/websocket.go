@@ -47,6 +47,11 @@ type Options struct {
 	// PublicNames, when not empty, are the host names (Host header, with
 	// or without a port) a WebSocket may be opened under (host.go).
 	PublicNames []string
+	// AllowedOrigins are the origins ("https://www.example.com", or
+	// "https://*.example.com" for every subdomain) of pages other than the
+	// chat's own that may open a WebSocket (host.go); a page of any other
+	// origin is refused with 403.
+	AllowedOrigins []string
 }
 
 // Handler accepts WebSocket connections at /ws and hands their requests
@@ -56,6 +61,7 @@ type Handler struct {
 	node    *session.Node
 	log     hclog.Logger
 	names   publicNames   // allowed Host headers (host.go)
+	origins []string      // origin patterns of other pages allowed (host.go)
 	bufs    *wire.Pool    // batch buffers, lent while a connection writes
 	writers *wire.Writers // the goroutines that write for the connections
 
@@ -83,7 +89,8 @@ func New(node *session.Node, opts Options) *Handler {
 		opts.Logger = hclog.NewNullLogger()
 	}
 	return &Handler{
-		opts: opts, node: node, log: opts.Logger, names: newPublicNames(opts.PublicNames),
+		opts: opts, node: node, log: opts.Logger,
+		names: newPublicNames(opts.PublicNames), origins: originPatterns(opts.AllowedOrigins),
 		bufs: wire.NewPool(maxPooledBatch), writers: wire.NewWriters(runtime.GOMAXPROCS(0)),
 	}
 }
@@ -116,7 +123,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// waits for this request, so Wait cannot have started yet.
 	h.active.Add(1)
 	hw := &hijackWriter{ResponseWriter: w, timeout: h.opts.WriteTimeout}
-	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled, OriginPatterns: h.origins})
 	if err != nil {
 		h.active.Done()
 		h.log.Debug("websocket upgrade refused", "remote", r.RemoteAddr, "error", err)

@@ -1,5 +1,6 @@
 // Parlor web client. Speaks the JSON-over-WebSocket protocol of
-// docs/protocol.md at /ws. ES modules, no dependencies, no build step;
+// docs/protocol.md at /ws (or at the servers the page names,
+// connection.js serverURLs). ES modules, no dependencies, no build step;
 // this entry point builds the parts and wires them together:
 //   js/connection.js  the WebSocket, pings, reconnect backoff
 //   js/protocol.js    requests as Promises, events to subscribers
@@ -8,7 +9,7 @@
 //   js/extensions.js  the modules' client extensions and their API
 // User-supplied text is only ever placed with textContent.
 
-import { Connection } from "./js/connection.js";
+import { Connection, serverURLs } from "./js/connection.js";
 import { elements } from "./js/dom.js";
 import { createExtensions } from "./js/extensions.js";
 import { Protocol } from "./js/protocol.js";
@@ -19,7 +20,7 @@ import { createPanels } from "./js/views/panels.js";
 import { createRooms } from "./js/views/rooms.js";
 import { createUsers } from "./js/views/users.js";
 
-const conn = new Connection();
+const conn = new Connection({ urls: serverURLs() });
 const proto = new Protocol(conn);
 const app = {
   el: elements(),

@@ -1,7 +1,9 @@
 // The WebSocket to /ws: opening it, keeping it alive with pings, and the
 // timing of reconnect attempts (exponential backoff with full jitter).
-// What to do on a reconnect (sign in again, rejoin) is the session's
-// business (session.js); this module only knows the socket.
+// A chat of several servers gives the page their URLs (serverURLs); the
+// connection then moves to the next one whenever a socket closes or
+// cannot be opened. What to do on a reconnect (sign in again, rejoin) is
+// the session's business (session.js); this module only knows the socket.
 
 /** RETRY_MIN_MS is the shortest wait before a reconnect attempt. */
 export const RETRY_MIN_MS = 1000;
@@ -22,19 +24,44 @@ export function backoffDelay(attempt, min = RETRY_MIN_MS, max = RETRY_MAX_MS, ra
   return Math.round(min + random() * (ceiling - min));
 }
 
-/** wsURL is the chat's WebSocket on this page's origin. */
-export function wsURL(loc = location) {
-  return (loc.protocol === "https:" ? "wss:" : "ws:") + "//" + loc.host + "/ws";
+/** wsURL is the chat's WebSocket (path, default /ws) on this page's origin. */
+export function wsURL(loc = location, path = "/ws") {
+  return (loc.protocol === "https:" ? "wss:" : "ws:") + "//" + loc.host + path;
 }
 
 /**
- * Connection is the one WebSocket of the page. Callbacks: onOpen(),
- * onMessage(text), onClose(event, wasOpen). Calls after a newer socket
- * replaced a socket are ignored.
+ * serverURLs lists the chat's WebSocket URLs in the order they are tried:
+ * those of <meta name="parlor-ws-urls" content="URL URL ..."> (the
+ * server's http.ws_urls, or written by a page that embeds the client),
+ * absolute ws:// or wss:// URLs or paths on this page's origin; without
+ * any, this page's own /ws. Entries that are neither, and repeats, are
+ * left out.
+ */
+export function serverURLs(doc = document, loc = location) {
+  const meta = doc.querySelector('meta[name="parlor-ws-urls"]');
+  const out = [];
+  (meta ? meta.getAttribute("content") || "" : "").split(/\s+/).forEach((u) => {
+    let abs = "";
+    if (u.charAt(0) === "/" && u.charAt(1) !== "/") {
+      abs = wsURL(loc, u);
+    } else if (/^wss?:\/\/[^\/?#]/i.test(u)) {
+      abs = u;
+    }
+    if (abs && out.indexOf(abs) < 0) { out.push(abs); }
+  });
+  return out.length > 0 ? out : [wsURL(loc)];
+}
+
+/**
+ * Connection is the one WebSocket of the page, to one of urls at a time
+ * (url: one URL only). Callbacks: onOpen(), onMessage(text),
+ * onClose(event, wasOpen). Calls after a newer socket replaced a socket
+ * are ignored.
  */
 export class Connection {
-  constructor({ url = wsURL(), onOpen = () => {}, onMessage = () => {}, onClose = () => {}, onConnecting = () => {} } = {}) {
-    this.url = url;
+  constructor({ urls = null, url = wsURL(), onOpen = () => {}, onMessage = () => {}, onClose = () => {}, onConnecting = () => {} } = {}) {
+    this.urls = urls && urls.length > 0 ? urls.slice() : [url];
+    this.index = 0;          // urls[index] is the server of the next (or current) socket
     this.onOpen = onOpen;
     this.onMessage = onMessage;
     this.onClose = onClose;
@@ -48,6 +75,15 @@ export class Connection {
     this.retryAt = 0;
     this.pingTimer = 0;
   }
+
+  /** url is the server of the current socket, or of the next one. */
+  get url() { return this.urls[this.index]; }
+
+  /** several reports more than one server to connect to. */
+  get several() { return this.urls.length > 1; }
+
+  /** nextServer makes the following socket go to the next URL. */
+  nextServer() { this.index = (this.index + 1) % this.urls.length; }
 
   /** busy reports a socket that is open or opening. */
   get busy() {
@@ -64,6 +100,7 @@ export class Connection {
       ws = new WebSocket(this.url);
     } catch (e) {
       this.ws = null;
+      this.nextServer();
       this.onClose({ reason: "could not connect: " + e.message }, false);
       return;
     }
@@ -87,6 +124,9 @@ export class Connection {
       this.ws = null;
       this.open = false;
       clearInterval(this.pingTimer);
+      // A server that dropped the socket or could not be reached may be
+      // down: the next attempt goes to the next one.
+      this.nextServer();
       this.onClose(ev, wasOpen);
     };
     // onerror is always followed by onclose, which does the work.

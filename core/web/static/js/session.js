@@ -6,9 +6,20 @@
 import { httpURL } from "./dom.js";
 import { DISCONNECTED, NOT_CONNECTED } from "./protocol.js";
 
+/**
+ * GUEST_NAME_WAITS bounds how often a guest coming back tries its name
+ * again while the server still holds it (the old connection, or a crashed
+ * server's members that the chat has not let go yet); then the guest
+ * chooses a name in the form. A reconnect token proves the name is the
+ * user's own, so a token login waits as long as it takes.
+ */
+export const GUEST_NAME_WAITS = 6;
+
 /** createSession wires the login view and the reconnect logic into app. */
 export function createSession(app) {
   const { el, state, conn, proto } = app;
+  let loginServer = "";  // the server of the last login (conn.url)
+  let nameWaits = 0;     // tries of a guest's name since it was found taken
 
   function setStatus(text, st) {
     el.status.textContent = text;
@@ -60,7 +71,9 @@ export function createSession(app) {
     }
     const why = ev && ev.reason ? " (" + ev.reason + ")" : "";
     if (online) {
-      connectionLost((wasConnected ? "Connection lost" : "Could not reach the server") + why + ".");
+      // With several servers the next attempt goes to the next one.
+      const next = conn.several ? " Reconnecting to the next server\u2026" : "";
+      connectionLost((wasConnected ? "Connection lost" : "Could not reach the server") + why + "." + next);
     } else {
       setStatus("Not connected", "closed");
       el.loginSubmit.disabled = false;
@@ -147,15 +160,21 @@ export function createSession(app) {
     login({ type: "login", session: true }, { session: true, reconnect: !!isReconnect });
   }
 
-  // retryTokenLogin sends the token login again later, on the same socket,
-  // with the reconnect backoff.
-  function retryTokenLogin() {
+  // retryLogin sends the reconnect's login (the token, or a guest's name)
+  // again later, on the same socket, with the reconnect backoff.
+  function retryLogin() {
     setStatus("Waiting for the old connection to end\u2026", "connecting");
     el.connLostText.textContent = "Signing in again as soon as the server has closed the old connection\u2026";
     el.reconnect.hidden = true;
     el.connLost.hidden = false;
     conn.later(() => {
-      if (conn.open && !state.me && state.login && state.login.token) { sendTokenLogin(state.login.token); }
+      const l = state.login;
+      if (!conn.open || state.me || !l) { return; }
+      if (l.token) {
+        sendTokenLogin(l.token);
+      } else if (l.guest) {
+        sendLogin(l.user, "", true);
+      }
     });
   }
 
@@ -179,16 +198,23 @@ export function createSession(app) {
     el.loginSubmit.disabled = false;
     if (ctx.reconnect) {
       const user = ctx.user || (state.login && state.login.user) || "";
-      if (ctx.token && err.code === "name_taken" && state.login && state.login.token) {
+      const l = state.login;
+      if (err.code === "name_taken" && l && ((ctx.token && l.token) || (!ctx.token && l.guest && nameWaits < GUEST_NAME_WAITS))) {
         // The server has not seen the old connection go yet (it notices
-        // within its ping interval): the token stays good, try again.
-        retryTokenLogin();
+        // within its ping interval; a crashed server's members leave when
+        // the chat notices the crash): the token stays good, and the
+        // guest's name is probably still its own. Try again.
+        if (!ctx.token) { nameWaits++; }
+        retryLogin();
         return;
       }
       if (ctx.token && err.code === "no_session") {
         // The server no longer knows the reconnect token: it restarted,
-        // or the token expired while the connection was down.
-        text = "You were signed out while the connection was down (the server restarted or your login expired). Please sign in again.";
+        // the token expired while the connection was down, or the page
+        // moved to a server that does not share the first one's logins.
+        text = loginServer && loginServer !== conn.url ?
+          "You were signed out: the server the chat reconnected to does not know your login (or it expired while the connection was down). Please sign in again." :
+          "You were signed out while the connection was down (the server restarted or your login expired). Please sign in again.";
       }
       // Otherwise the old session may not be gone yet; let the user decide.
       signInAgain(user, text);
@@ -237,6 +263,9 @@ export function createSession(app) {
       state.login = { user: state.me.name };
     }
     state.wantOnline = true;
+    const moved = !!loginServer && loginServer !== conn.url;
+    loginServer = conn.url;
+    nameWaits = 0;
     conn.stopRetry();
     el.loginSubmit.disabled = false;
     el.loginError.hidden = true;
@@ -263,10 +292,13 @@ export function createSession(app) {
     setStatus("Signed in as " + name, "online");
     const again = state.rejoin;
     state.rejoin = null;
+    const note = moved ? "Reconnected to another server." : "Reconnected.";
     if (again) {
-      app.messages.addLine("info", "Reconnected.");
-      app.rooms.join(again.id, again.password, true);
+      // The room's history replaces the lines shown so far: the note
+      // comes with it.
+      app.rooms.join(again.id, again.password, true, note);
     } else {
+      if (ctx && ctx.reconnect) { app.messages.addLine("info", note); }
       el.text.focus();
     }
     app.users.render();

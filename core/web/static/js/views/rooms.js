@@ -112,11 +112,13 @@ export function createRooms(app) {
     el.leave.hidden = false;
   }
 
-  function join(id, password, silent) {
+  // join enters room id; a silent join (the rejoin after a reconnect)
+  // leaves the focus alone and shows note under the room's greeting.
+  function join(id, password, silent, note) {
     hideError();
     const msg = { type: "join", room: id };
     if (password) { msg.password = password; }
-    proto.request(msg, { ctx: { room: id, password: password || "", silent: !!silent } }).catch((err) => {
+    proto.request(msg, { ctx: { room: id, password: password || "", silent: !!silent, note: note || "" } }).catch((err) => {
       if (err.code === DISCONNECTED) { return; }
       if (err.code === NOT_CONNECTED) {
         showError("Not connected to the server.");
@@ -239,6 +241,7 @@ export function createRooms(app) {
     }
     app.messages.addLine("info", "You are in " + (r.name || "room " + r.id) + ".");
     if (ev.welcome) { app.messages.addLine("welcome", ev.welcome); }
+    if (ctx && ctx.note) { app.messages.addLine("info", ctx.note); }
     renderHead();
     render();
     app.users.render();
