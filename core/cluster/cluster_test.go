@@ -58,13 +58,22 @@ type testNode struct {
 
 func startNode(t *testing.T, url, prefix, name string, lease time.Duration) *testNode {
 	t.Helper()
+	return startNodeWith(t, Options{URL: url, Prefix: prefix, Name: name, Lease: lease}, nil)
+}
+
+// startNodeWith starts a node with opts and a group with what save
+// stores (nil: no store).
+func startNodeWith(t *testing.T, opts Options, save func(context.Context, []chat.Message) error) *testNode {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	n, err := New(ctx, Options{URL: url, Prefix: prefix, Name: name, Lease: lease, RequestTimeout: 2 * time.Second})
+	opts.RequestTimeout = 2 * time.Second
+	name := opts.Name
+	n, err := New(ctx, opts)
 	if err != nil {
 		t.Fatalf("node %s: %v", name, err)
 	}
-	g := chat.NewGroup(chat.Options{History: 10, MaxMessageChars: 500, Guests: true, RoomListDelay: -1, Link: n, Slot: n.Slot()})
+	g := chat.NewGroup(chat.Options{History: 10, MaxMessageChars: 500, Guests: true, RoomListDelay: -1, Link: n, Slot: n.Slot(), SaveMessages: save})
 	g.PutRoom(chat.RoomInfo{ID: 1, Name: "Lobby", Open: true, Member: true}, nil)
 	g.PutRoom(chat.RoomInfo{ID: 2, Name: "Garden", Open: true, Member: true}, nil)
 	if err := n.Start(ctx, g); err != nil {

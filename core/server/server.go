@@ -290,8 +290,8 @@ func (s *Server) metrics() *prometheus.Registry {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "parlor", Name: name, Help: help}, f)
 	}
 	reg.MustRegister(
-		gauge("connections", "Open client connections.", func() float64 { c, _, _ := g.Counts(); return float64(c) }),
-		gauge("users_logged_in", "Logged-in users.", func() float64 { _, u, _ := g.Counts(); return float64(u) }),
+		gauge("connections", "Open client connections of this node.", func() float64 { return float64(g.LocalConns()) }),
+		gauge("users_logged_in", "Logged-in users (of the whole cluster on a node of one).", func() float64 { _, u, _ := g.Counts(); return float64(u) }),
 		gauge("rooms", "Rooms.", func() float64 { _, _, r := g.Counts(); return float64(r) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "parlor", Name: "messages_total", Help: "Public messages said since start."},
 			func() float64 { return float64(g.MessagesSaid()) }),
@@ -302,6 +302,9 @@ func (s *Server) metrics() *prometheus.Registry {
 	)
 	if p := s.mods.pipe.Load(); p != nil {
 		reg.MustRegister(p.Collectors()...)
+	}
+	if s.cluster != nil {
+		reg.MustRegister(s.cluster.Collectors()...)
 	}
 	return reg
 }
