@@ -52,6 +52,8 @@ type Config struct {
 	Limits Limits `koanf:"limits"`
 	// Admin configures the listener of /metrics and /healthz (limits.go).
 	Admin Admin `koanf:"admin"`
+	// Store chooses SQLite or PostgreSQL for the durable state (store.go).
+	Store Store `koanf:"store"`
 }
 
 // ServerAPI configures the server API: XML commands over TCP and their
@@ -556,6 +558,7 @@ func (c *Config) Validate() error {
 	c.validateTCP(bad)
 	c.validateAuthLimits(bad)
 	c.validateLimits(bad)
+	c.validateStore(bad)
 	return errors.Join(errs...)
 }
 
