@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/core/store/postgres"
 	"github.com/parlorchat/parlor/core/store/storetest"
 	"github.com/parlorchat/parlor/internal/testenv"
@@ -200,4 +201,38 @@ func TestOpenBadDSNHidesPassword(t *testing.T) {
 			t.Errorf("the error %q does not say the connection string is at fault", err)
 		}
 	}
+}
+
+// BenchmarkAppendMessages is the group commit of one node: batches of 64
+// messages the chat numbered.
+func BenchmarkAppendMessages(b *testing.B) {
+	_, dsn := testenv.PostgresDB(b, fmt.Sprintf("parlor_store_%d_%d", os.Getpid(), dbSeq.Add(1)))
+	s, err := postgres.Open(context.Background(), postgres.Options{DSN: dsn})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	batch := make([]chat.Message, 64)
+	for i := range batch {
+		batch[i] = chat.Message{
+			Group: chat.DefaultGroup, RoomID: 1, From: "alice",
+			Text:  "a message of ordinary length, said in a chat room",
+			Style: chat.Style{Bold: i%2 == 0, Color: "#336699"}, Time: time.Now(),
+		}
+	}
+	var id int64
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		for i := range batch {
+			id++
+			batch[i].ID = id
+		}
+		if err := s.AppendMessages(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	b.ReportMetric(float64(n*len(batch))/b.Elapsed().Seconds(), "msgs/s")
 }
