@@ -54,6 +54,8 @@ type Config struct {
 	Admin Admin `koanf:"admin"`
 	// Cluster makes the server one node of several (cluster.go).
 	Cluster Cluster `koanf:"cluster"`
+	// Store chooses SQLite or PostgreSQL for the durable state (store.go).
+	Store Store `koanf:"store"`
 }
 
 // ServerAPI configures the server API: XML commands over TCP and their
@@ -566,6 +568,7 @@ func (c *Config) Validate() error {
 	c.validateLimits(bad)
 	c.validateCluster(bad)
 	c.validateWebClient(bad)
+	c.validateStore(bad)
 	return errors.Join(errs...)
 }
 

@@ -198,6 +198,8 @@ func suggest(path, name string, known map[string]reflect.Type) []string {
 	for k := range known {
 		d := levenshtein.ComputeDistance(lower, k)
 		switch {
+		case d > limit+1, d == limit+1 && !sameLetters(lower, k):
+			// Too far to be meant, but for a transposition (dns for dsn).
 		case d < best:
 			best, near = d, []string{k}
 		case d == best:

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -82,9 +81,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	}()
 	cfg := s.cfg
-	st, err := store.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "parlor.db"))
+	st, err := s.openStore(ctx)
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err
 	}
 	s.store = st
 	if err := s.startAccounts(ctx); err != nil {

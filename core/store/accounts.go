@@ -78,7 +78,7 @@ type SessionRecord struct {
 }
 
 // Accounts is the persistence of accounts, sessions and the plugins' KV
-// store. *SQLite implements it.
+// store. *SQLite and *postgres.Store implement it.
 type Accounts interface {
 	// AccountByID, AccountByName and AccountByEmail find an account
 	// (names and e-mails by their canonical key: chat.NameKey,

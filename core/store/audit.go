@@ -54,8 +54,8 @@ type AuditQuery struct {
 	Limit  int
 }
 
-// AuditLog is the persistence of the moderation log. *SQLite implements
-// it.
+// AuditLog is the persistence of the moderation log. *SQLite and
+// *postgres.Store implement it.
 type AuditLog interface {
 	// AppendAudit stores r under a new ID and returns it.
 	AppendAudit(ctx context.Context, r AuditRecord) (AuditRecord, error)

@@ -102,7 +102,7 @@ type DocRecord struct {
 }
 
 // HostData is the persistence of sanctions, held messages and the
-// plugins' documents. *SQLite implements it.
+// plugins' documents. *SQLite and *postgres.Store implement it.
 type HostData interface {
 	// AddSanction stores s (its ID and UserKey are set) and returns it.
 	AddSanction(ctx context.Context, s SanctionRecord) (SanctionRecord, error)

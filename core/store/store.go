@@ -1,5 +1,8 @@
 // Package store keeps the state that must survive a restart: rooms and
-// message history. SQLite (modernc.org/sqlite) is the embedded default.
+// message history, accounts and sessions, the Host API's data and the
+// moderation log. SQLite (modernc.org/sqlite, *SQLite) is the embedded
+// default; core/store/postgres is the store of several nodes sharing one
+// PostgreSQL database. Both pass the suite of core/store/storetest.
 package store
 
 import (
