@@ -7,6 +7,7 @@ import (
 
 	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/core/cluster"
+	"github.com/parlorchat/parlor/core/config"
 	"github.com/parlorchat/parlor/core/store"
 )
 
@@ -16,6 +17,9 @@ func (s *Server) startCluster(ctx context.Context) error {
 	cc := s.cfg.Cluster
 	if !cc.Enabled() {
 		return nil
+	}
+	if s.cfg.Store.Driver != config.StoreDriverPostgres {
+		s.log.Warn("cluster.nats.url is set but store.driver is not postgres: each node keeps its own rooms, accounts, sanctions and history; messages and presence still cross nodes")
 	}
 	n, err := cluster.New(ctx, cluster.Options{
 		URL: cc.NATS.URL, Name: cc.Node, Prefix: cc.Prefix, Lease: cc.Lease,

@@ -16,10 +16,12 @@ import (
 	"github.com/parlorchat/parlor/internal/testenv"
 )
 
-// clusterConfig is the config of one node of a test cluster.
-func clusterConfig(t *testing.T, url, prefix, node string) *config.Config {
+// clusterConfig is the config of one node of a test cluster on NATS at
+// url (with its own prefix) and the PostgreSQL database dsn.
+func clusterConfig(t *testing.T, url, prefix, dsn, node string) *config.Config {
 	t.Helper()
 	cfg := servertest.Config(t)
+	cfg.Store.Driver, cfg.Store.Postgres.DSN = config.StoreDriverPostgres, dsn
 	cfg.Rooms = []config.Room{{ID: 1, Name: "Lobby", Member: true, Open: true}, {ID: 2, Name: "Garden", Member: true, Open: true}}
 	cfg.Cluster.NATS.URL = url
 	cfg.Cluster.Prefix = prefix
@@ -48,10 +50,11 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // on node 1 reaches a user on node 3.
 func TestThreeNodesChatAsOne(t *testing.T) {
 	url, prefix := testenv.NATS(t)
+	_, dsn := testenv.PostgresDB(t, "parlor_cluster_three")
 	var nodes []*server.Server
 	var cfgs []*config.Config
 	for _, name := range []string{"n1", "n2", "n3"} {
-		cfg := clusterConfig(t, url, prefix, name)
+		cfg := clusterConfig(t, url, prefix, dsn, name)
 		cfgs = append(cfgs, cfg)
 		nodes = append(nodes, servertest.Start(t, cfg))
 	}
@@ -161,15 +164,19 @@ func toJSON(v any) string {
 // its users log in again on a live node.
 func TestKilledNodeLosesNoMessageAndItsMembersLeave(t *testing.T) {
 	url, prefix := testenv.NATS(t)
+	_, dsn := testenv.PostgresDB(t, "parlor_cluster_kill")
 	bin := testenv.GoBuild(t, "./cmd/parlor", "parlor")
 	fast := func(cfg *config.Config) *config.Config {
 		cfg.Limits.Say.Every, cfg.Limits.SayUser.Every = 0, 0
 		return cfg
 	}
-	n1 := servertest.Start(t, fast(clusterConfig(t, url, prefix, "n1")))
-	n3 := servertest.Start(t, fast(clusterConfig(t, url, prefix, "n3")))
+	n1 := servertest.Start(t, fast(clusterConfig(t, url, prefix, dsn, "n1")))
+	n3 := servertest.Start(t, fast(clusterConfig(t, url, prefix, dsn, "n3")))
 	conf := filepath.Join(t.TempDir(), "parlor.yaml")
-	yaml := fmt.Sprintf(`cluster:
+	yaml := fmt.Sprintf(`store:
+  driver: postgres
+  postgres: {dsn: %q}
+cluster:
   nats: {url: %q}
   prefix: %s
   node: n2
@@ -180,7 +187,7 @@ limits:
 rooms:
   - {id: 1, name: Lobby, member: true, en: true}
   - {id: 2, name: Garden, member: true, en: true}
-`, url, prefix)
+`, dsn, url, prefix)
 	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
