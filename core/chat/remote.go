@@ -155,9 +155,12 @@ func (g *Group) AddRemote(m *Member) bool {
 func (g *Group) RemoteEnter(m *Member, roomID int64) {
 	m.seat.Lock()
 	var r *Room
+	var info RoomInfo
 	if roomID != 0 {
-		g.mu.RLock()
-		r = g.rooms[roomID]
+		g.mu.RLock() // before any room lock (see Member.seat)
+		if r = g.rooms[roomID]; r != nil {
+			info = r.info
+		}
 		g.mu.RUnlock()
 	}
 	old := m.room.Load()
@@ -177,11 +180,17 @@ func (g *Group) RemoteEnter(m *Member, roomID int64) {
 	if r != nil && !r.removed {
 		m.room.Store(r)
 		r.add(m)
-		g.mu.RLock()
-		v := m.view(r.info)
-		g.mu.RUnlock()
+		v := m.view(info)
 		slow = g.presence(r, NewFrame(PresenceEvent{Type: "presence", Room: r.id, User: m.Name, Event: "join", Count: r.count(),
 			Role: v.Role, Display: v.Display, Avatar: v.Avatar}), slow)
+		if g.opts.ModeratorsSeeIP && m.IP != "" {
+			ipf := NewFrame(MemberIPEvent{Type: "member_ip", Room: r.id, User: m.Name, IP: m.IP})
+			for _, o := range r.list() {
+				if o != m && !o.IsRemote() && g.seesIP(o, info) && !o.Conn.Send(ipf) {
+					slow = append(slow, o)
+				}
+			}
+		}
 	}
 	unlock()
 	m.seat.Unlock()

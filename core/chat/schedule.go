@@ -105,7 +105,9 @@ func (g *Group) SetSchedule(id int64, s ScheduleState, moveOut bool) (RoomInfo, 
 	if s.Closed && moveOut {
 		text := "The room " + info.Name + " has closed" + s.until(loc, "; it opens again at ") + "."
 		for _, m := range r.list() {
-			if m.Admin {
+			// A remote member's own node moves it out (every node
+			// computes the schedules).
+			if m.Admin || m.IsRemote() {
 				continue
 			}
 			g.takeOut(m, id, func(*Room) []*Frame {

@@ -123,6 +123,12 @@ func (n *Node) nameKey(name string) string {
 // created for this node, or taken over when the node holding it has no
 // lease any more (it died).
 func (n *Node) Claim(ctx context.Context, m *chat.Member) error {
+	if !n.nc.IsConnected() {
+		n.log.Warn("a login waits for NATS to check its name", "user", m.Name)
+		return chat.Errorf(chat.CodeLoginError, "The chat cannot check names right now; try again in a moment.")
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
+	defer cancel()
 	key := n.nameKey(m.Name)
 	rev, err := n.names.Create(ctx, key, []byte(n.name))
 	if errors.Is(err, jetstream.ErrKeyExists) {
