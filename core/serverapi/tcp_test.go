@@ -200,13 +200,14 @@ func TestTCPBoundsConnections(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		out, err := tryExchange(addr, []byte(`<Command api_pwd="`+testPwd+`" type="get_online"/>`+"\x00"))
+		var code Code = -1
 		if err == nil && len(out) > 0 {
-			if code, _ := replyOf(t, out); code == CodeOK {
+			if code, _ = replyOf(t, out); code == CodeOK {
 				break
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("slot not freed: %d", code)
+			t.Fatalf("slot not freed: %d (%v)", code, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
