@@ -3,6 +3,7 @@ package hostapi
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/parlorchat/parlor/sdk"
@@ -15,7 +16,8 @@ import (
 // lease names follow sdk.CheckClusterTopic and sdk.CheckLeaseName (ASCII
 // letters, digits, '.', '_', '-'), checked before these are called, and
 // the names of two plugins never meet: the lease (plugin, name) is not
-// another plugin's lease of the same name.
+// another plugin's lease of the same name. The core takes leases of its
+// own under the plugin name CoreLeases ("").
 type Cluster interface {
 	// Node names this node, differently from every other node.
 	Node() string
@@ -32,6 +34,50 @@ type Cluster interface {
 	Lease(ctx context.Context, plugin, name string) (holder string, ttl time.Duration, err error)
 	// Release frees the lease when this node holds it; nothing otherwise.
 	Release(ctx context.Context, plugin, name string) error
+}
+
+// CoreLeases is the plugin name of the core's own leases (Cluster.Lease
+// and Release): "held.<room>", held while a node resolves one of the
+// room's held messages, so that two nodes never publish one twice. No
+// plugin has an empty name.
+const CoreLeases = ""
+
+// heldLease is the core's lease of a room's held messages.
+func heldLease(room int64) string { return "held." + strconv.FormatInt(room, 10) }
+
+// exclusiveWait bounds the wait between two tries of a lease another
+// node holds (exclusive).
+const exclusiveWait = 200 * time.Millisecond
+
+// exclusive runs fn while this node holds the core's lease called name,
+// waiting (up to ctx) while another node holds it, and gives the lease
+// up after. On one node it only runs fn.
+func (a *API) exclusive(ctx context.Context, name string, fn func() error) error {
+	nodes := a.opts.Cluster
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, exclusiveWait) {
+		holder, _, err := nodes.Lease(ctx, CoreLeases, name)
+		if err != nil {
+			return fmt.Errorf("take the lease %s: %w", name, err)
+		}
+		if holder == nodes.Node() {
+			break
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("node %s holds the lease %s: %w", holder, name, ctx.Err())
+		case <-t.C:
+		}
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := nodes.Release(rctx, CoreLeases, name); err != nil {
+			a.log.Warn("give up a lease; it lapses by itself", "lease", name, "error", err)
+		}
+	}()
+	return fn()
 }
 
 // OneNode is the Cluster of a single server, the default: every lease is

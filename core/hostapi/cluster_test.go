@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parlorchat/parlor/core/auth"
+	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/core/hostapi"
 	"github.com/parlorchat/parlor/core/store"
 	"github.com/parlorchat/parlor/sdk"
@@ -127,5 +128,118 @@ func TestClusterCallsActForThePlugin(t *testing.T) {
 		if rc.leases[i] != want[i] {
 			t.Fatalf("leases %v, want %v", rc.leases, want)
 		}
+	}
+}
+
+// leaseTable is the leases of several nodes in memory; node gives one
+// node's Cluster.
+type leaseTable struct {
+	mu     sync.Mutex
+	holder map[string]string // plugin/name -> node
+}
+
+func (lt *leaseTable) node(name string) hostapi.Cluster { return tableNode{lt, name} }
+
+type tableNode struct {
+	lt   *leaseTable
+	name string
+}
+
+func (n tableNode) Node() string                                          { return n.name }
+func (n tableNode) Publish(context.Context, string, string, []byte) error { return nil }
+
+func (n tableNode) Lease(_ context.Context, plugin, name string) (string, time.Duration, error) {
+	n.lt.mu.Lock()
+	defer n.lt.mu.Unlock()
+	key := plugin + "/" + name
+	if h, ok := n.lt.holder[key]; ok {
+		return h, time.Minute, nil
+	}
+	n.lt.holder[key] = n.name
+	return n.name, time.Minute, nil
+}
+
+func (n tableNode) Release(_ context.Context, plugin, name string) error {
+	n.lt.mu.Lock()
+	defer n.lt.mu.Unlock()
+	if key := plugin + "/" + name; n.lt.holder[key] == n.name {
+		delete(n.lt.holder, key)
+	}
+	return nil
+}
+
+// slowChat takes its time to say a message, as a busy node may.
+type slowChat struct{ *fakeChat }
+
+func (c slowChat) SayAt(from string, room int64, text string, style chat.Style, emotion string, at time.Time) (chat.Message, error) {
+	time.Sleep(50 * time.Millisecond)
+	return c.fakeChat.SayAt(from, room, text, style, emotion, at)
+}
+
+// Two nodes over one store asked at once to release (or decline) the
+// same held message resolve it once: the room's core lease held.<room>
+// lets one node at a time, which finds the message gone when the other
+// took it.
+func TestHeldResolvedOnceAcrossNodes(t *testing.T) {
+	p := newPlatform(t, filepath.Join(t.TempDir(), "p.db"), nil, nil)
+	ctx := context.Background()
+	lobby := p.room(t, "lobby", "mia")
+	rooms, err := p.st.Rooms(ctx, chat.DefaultGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := &leaseTable{holder: map[string]string{}}
+	var chats []*fakeChat
+	var nodes []*hostapi.API
+	for _, name := range []string{"n1", "n2"} {
+		c := newFakeChat()
+		for _, r := range rooms {
+			c.PutRoom(r, nil)
+		}
+		chats = append(chats, c)
+		nodes = append(nodes, hostapi.New(p.st, auth.NewSessions(p.st, auth.SessionOptions{TTL: time.Hour}),
+			hostapi.Options{Chat: slowChat{c}, Cluster: table.node(name)}))
+	}
+	for _, resolve := range []string{"release", "decline"} {
+		id, err := p.api.HoldBy(ctx, "automod", chat.Message{RoomID: lobby, From: "bob", Text: resolve + " me"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := make([]error, len(nodes))
+		var wg sync.WaitGroup
+		for i, api := range nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				held := api.For("moderation").Held()
+				if resolve == "release" {
+					_, errs[i] = held.Release(ctx, id, sdk.Resolution{Actor: "mia"})
+				} else {
+					errs[i] = held.Decline(ctx, id, sdk.Resolution{Actor: "mia", Reason: "no"})
+				}
+			}()
+		}
+		wg.Wait()
+		ok, gone := 0, 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, sdk.ErrNotFound):
+				gone++
+			default:
+				t.Fatalf("%s: %v", resolve, err)
+			}
+		}
+		if ok != 1 || gone != 1 {
+			t.Fatalf("%s on both nodes: %v; want one done, one not found", resolve, errs)
+		}
+		if len(table.holder) != 0 {
+			t.Fatalf("%s left leases held: %v", resolve, table.holder)
+		}
+	}
+	said := append(chats[0].saidTexts(), chats[1].saidTexts()...)
+	if len(said) != 1 || said[0] != "bob: release me" {
+		t.Fatalf("published %v; want the released message once", said)
 	}
 }
