@@ -48,6 +48,9 @@ const (
 	HookMessage = "on_message"
 	HookNotify  = "notify"
 	HookStop    = "stop"
+	// HookCluster: events of the plugin's processes on other nodes
+	// (ClusterListener).
+	HookCluster = "cluster_event"
 )
 
 // Caller is the user a hook or command is about.

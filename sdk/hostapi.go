@@ -28,8 +28,8 @@ var (
 
 // Host is the Host API a module receives in Config.Host: the chat's
 // accounts, login sessions, rooms and their members, sanctions,
-// messaging, held messages, the moderation log, and a key-value and a document store private
-// to the plugin. Plugins keep no state of their own; what must survive a
+// messaging, held messages, the moderation log, a key-value and a document store private
+// to the plugin, and the nodes sharing the chat. Plugins keep no state of their own; what must survive a
 // restart goes through Host. It is safe for concurrent use.
 type Host interface {
 	// Users are the chat's own accounts.
@@ -52,6 +52,9 @@ type Host interface {
 	Docs() Docs
 	// Audit is the moderation log.
 	Audit() Audit
+	// Cluster is the nodes sharing the chat: events to the plugin's
+	// processes on the other nodes, and leases.
+	Cluster() Cluster
 }
 
 // User is one of the chat's accounts.
@@ -211,6 +214,7 @@ func userToProto(u User) *proto.User {
 // hostClient is the plugin side of the Host API.
 type hostClient struct {
 	rpc proto.HostAPIClient
+	nodeCache
 }
 
 func newHostClient(conn *grpc.ClientConn) *hostClient {

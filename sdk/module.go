@@ -48,7 +48,8 @@ var ErrNotServed = errors.New("not served by this plugin")
 //   - Notifier: notifications (joined, left, logged out, delivered, room
 //     changed, the held queue), of the kinds Manifest.Notify names;
 //   - Commander: the client commands of the declared prefixes;
-//   - Stopper: told when its process is about to end, to save its state.
+//   - Stopper: told when its process is about to end, to save its state;
+//   - ClusterListener: the events its processes on other nodes publish.
 //
 // The host never calls a hook the module does not implement, so a hook
 // costs nothing until a module wants it. Implementations must be safe for
@@ -169,6 +170,9 @@ func capabilities(m Module) (Capabilities, Manifest, error) {
 	}
 	if _, ok := m.(Stopper); ok {
 		caps.Hooks = append(caps.Hooks, HookStop)
+	}
+	if _, ok := m.(ClusterListener); ok {
+		caps.Hooks = append(caps.Hooks, HookCluster)
 	}
 	var man Manifest
 	if mf, ok := m.(Manifester); ok {

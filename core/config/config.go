@@ -253,6 +253,12 @@ type Modules struct {
 	// OnMessage hooks are being asked at once; they are still delivered in
 	// the order they were said.
 	MessagesInFlight int `koanf:"messages_in_flight"`
+	// ClusterEventBytes is the most data one cluster event of a module
+	// carries to its processes on the other nodes.
+	ClusterEventBytes int `koanf:"cluster_event_bytes"`
+	// ClusterQueue bounds the cluster events from other nodes waiting for
+	// one module; more are dropped and counted.
+	ClusterQueue int `koanf:"cluster_queue"`
 }
 
 // PluginSpec is one plugin to run.
@@ -487,7 +493,8 @@ func (c *Config) Validate() error {
 			bad("modules.order", "%q is not a plugin of plugins.load", name)
 		}
 	}
-	for key, n := range map[string]int{"modules.notify_queue": c.Modules.NotifyQueue, "modules.notify_batch": c.Modules.NotifyBatch, "modules.max_doc_bytes": c.Modules.MaxDocBytes, "modules.messages_in_flight": c.Modules.MessagesInFlight} {
+	for key, n := range map[string]int{"modules.notify_queue": c.Modules.NotifyQueue, "modules.notify_batch": c.Modules.NotifyBatch, "modules.max_doc_bytes": c.Modules.MaxDocBytes, "modules.messages_in_flight": c.Modules.MessagesInFlight,
+		"modules.cluster_event_bytes": c.Modules.ClusterEventBytes, "modules.cluster_queue": c.Modules.ClusterQueue} {
 		if n < 1 {
 			bad(key, "must be at least 1")
 		}

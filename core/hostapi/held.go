@@ -137,18 +137,29 @@ func (d held) Release(ctx context.Context, id int64, res sdk.Resolution) (sdk.Me
 	if err != nil {
 		return sdk.Message{}, err
 	}
-	text := r.Message.Text
-	if res.Text != "" {
-		text = res.Text
-	}
-	// Said first, forgotten after: a failure keeps the message held. It
-	// keeps its author and the time it was written.
-	msg, err := c.SayAt(r.Message.From, r.Message.RoomID, text, r.Message.Style, r.Message.Emotion, r.Message.Time)
+	var msg chat.Message
+	err = d.h.api.exclusive(ctx, heldLease(r.Message.RoomID), func() error {
+		// Read again under the lease: another node may have resolved it
+		// in the meantime.
+		if r, err = d.find(ctx, c, st, id); err != nil {
+			return err
+		}
+		text := r.Message.Text
+		if res.Text != "" {
+			text = res.Text
+		}
+		// Said first, forgotten after: a failure keeps the message held.
+		// It keeps its author and the time it was written.
+		if msg, err = c.SayAt(r.Message.From, r.Message.RoomID, text, r.Message.Style, r.Message.Emotion, r.Message.Time); err != nil {
+			return chatErr(err)
+		}
+		if _, err := st.TakeHeld(ctx, id); err != nil {
+			return fmt.Errorf("released held message %d, but it could not be forgotten: %w", id, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return sdk.Message{}, chatErr(err)
-	}
-	if _, err := st.TakeHeld(ctx, id); err != nil {
-		return sdk.Message{}, fmt.Errorf("released held message %d, but it could not be forgotten: %w", id, err)
+		return sdk.Message{}, err
 	}
 	d.h.api.log.Info("held message released", "plugin", d.h.plugin, "id", id, "user", r.Message.From, "room", r.Message.RoomID, "by", res.Actor)
 	detail := fmt.Sprintf("held message %d, published as message %d", id, msg.ID)
@@ -175,12 +186,19 @@ func (d held) Decline(ctx context.Context, id int64, res sdk.Resolution) error {
 	res.Text = ""
 	d.h.api.heldMu.Lock()
 	defer d.h.api.heldMu.Unlock()
-	if _, err := d.find(ctx, c, st, id); err != nil {
+	r, err := d.find(ctx, c, st, id)
+	if err != nil {
 		return err
 	}
-	r, err := st.TakeHeld(ctx, id)
-	if err != nil {
+	err = d.h.api.exclusive(ctx, heldLease(r.Message.RoomID), func() error {
+		if _, err := d.find(ctx, c, st, id); err != nil {
+			return err
+		}
+		r, err = st.TakeHeld(ctx, id)
 		return storeErr(err)
+	})
+	if err != nil {
+		return err
 	}
 	room := fmt.Sprintf("room %d", r.Message.RoomID)
 	if info, ok := c.RoomInfo(r.Message.RoomID); ok {

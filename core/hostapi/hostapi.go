@@ -2,7 +2,8 @@
 // accounts, login sessions, rooms and their members, sanctions,
 // messaging, held messages, the moderation log, and a key-value and a
 // document store private to each plugin, kept in core/store so that
-// they survive restarts.
+// they survive restarts; and the plugins' cluster events and leases over
+// a Cluster (OneNode on a single server).
 // core/pluginhost serves it to each module plugin over the go-plugin
 // broker (sdk.Host is the interface both sides share). The API also
 // enforces nothing itself: it implements chat.Sanctions (an in-memory
@@ -86,6 +87,12 @@ type Options struct {
 	// MaxDocBytes is the largest document a plugin may store;
 	// DefaultMaxDocBytes when 0.
 	MaxDocBytes int
+	// Cluster is the nodes sharing the chat, for the plugins' cluster
+	// events and leases; OneNode{} (a single server) when nil.
+	Cluster Cluster
+	// MaxClusterEventBytes is the most data a plugin's cluster event
+	// carries; sdk.DefaultMaxClusterEventBytes when 0.
+	MaxClusterEventBytes int
 	// Now returns the current time; time.Now when nil.
 	Now    func() time.Time
 	Logger hclog.Logger
@@ -131,6 +138,12 @@ func New(st store.Accounts, sessions *auth.Sessions, opts Options) *API {
 	}
 	if opts.MaxDocBytes <= 0 {
 		opts.MaxDocBytes = DefaultMaxDocBytes
+	}
+	if opts.Cluster == nil {
+		opts.Cluster = OneNode{}
+	}
+	if opts.MaxClusterEventBytes <= 0 {
+		opts.MaxClusterEventBytes = sdk.DefaultMaxClusterEventBytes
 	}
 	data, _ := st.(store.HostData)
 	a := &API{st: st, data: data, sessions: sessions, opts: opts, log: opts.Logger, purgeAfter: purgeEvery}

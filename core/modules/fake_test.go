@@ -28,6 +28,7 @@ type fake struct {
 	message func(context.Context, sdk.MessageEvent) (sdk.MessageVerdict, error)
 	command func(context.Context, sdk.Command) (sdk.Reply, error)
 	notify  func(context.Context, []sdk.Notification) error
+	cluster func(context.Context, []sdk.ClusterEvent) error
 
 	// calls, when set, records "name" at each hook call (order tests).
 	calls *callLog
@@ -116,6 +117,14 @@ func (f *fake) Notify(ctx context.Context, batch []sdk.Notification) error {
 		return nil
 	}
 	return f.notify(ctx, batch)
+}
+
+func (f *fake) ClusterEvents(ctx context.Context, batch []sdk.ClusterEvent) error {
+	if f.cluster == nil {
+		f.t.Errorf("%s: ClusterEvents called but not declared", f.name)
+		return nil
+	}
+	return f.cluster(ctx, batch)
 }
 
 // waitCtx is a hook that never answers: it returns when its deadline

@@ -1,8 +1,9 @@
 // Package modules is the module pipeline: the decision hooks of the
 // module plugins in config order, with a deadline and a failure policy,
-// a bounded notification stream per plugin, and client commands routed by
-// prefix to the module that owns them. A nil *Pipeline is valid and has no
-// modules: every hook passes at no cost.
+// a bounded notification stream per plugin, a bounded queue per plugin of
+// the events its processes on other nodes sent (ClusterEvent), and client
+// commands routed by prefix to the module that owns them. A nil *Pipeline
+// is valid and has no modules: every hook passes at no cost.
 //
 // The pipeline reads each plugin's Capabilities once (New, and again on
 // Refresh) and keeps, per hook, the plugins that declared it, and per
@@ -69,7 +70,12 @@ type Options struct {
 	// DefaultNotifyBatch when 0.
 	NotifyBatch int
 	// NotifyTimeout bounds one Notify call; DefaultNotifyTimeout when 0.
+	// NotifyBatch and NotifyTimeout also bound the calls that hand a
+	// module its cluster events.
 	NotifyTimeout time.Duration
+	// ClusterQueue bounds the cluster events waiting for one plugin
+	// (ClusterEvent); DefaultClusterQueue when 0.
+	ClusterQueue int
 	// Logger receives warnings about failing modules; none when nil.
 	Logger hclog.Logger
 }
@@ -81,6 +87,7 @@ const (
 	DefaultNotifyQueue    = 1024
 	DefaultNotifyBatch    = 64
 	DefaultNotifyTimeout  = 5 * time.Second
+	DefaultClusterQueue   = 1024
 )
 
 // Hook names used in metrics and logs besides the sdk.Hook* names.
@@ -94,16 +101,18 @@ type Pipeline struct {
 
 	tab atomic.Pointer[table]
 
-	failures *prometheus.CounterVec
-	dropped  *prometheus.CounterVec
+	failures       *prometheus.CounterVec
+	dropped        *prometheus.CounterVec
+	clusterDropped *prometheus.CounterVec
 
-	// mu guards streams and closed (Refresh and Close).
-	mu      sync.Mutex
-	streams map[int]*stream // by index in plugins
-	closed  bool
-	ctx     context.Context // cancelled by Close; parent of Notify calls
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	// mu guards streams, clusterQueues and closed (Refresh and Close).
+	mu            sync.Mutex
+	streams       map[int]*stream       // by index in plugins
+	clusterQueues map[int]*clusterQueue // by index in plugins
+	closed        bool
+	ctx           context.Context // cancelled by Close; parent of Notify calls
+	cancel        context.CancelFunc
+	wg            sync.WaitGroup
 }
 
 // table is what the pipeline precomputed from the plugins' capabilities;
@@ -116,6 +125,9 @@ type table struct {
 	notify []*stream
 	byKind map[sdk.NotificationKind][]*stream
 	routes []route // longest prefix first
+	// cluster are the cluster event queues of the modules that declared
+	// sdk.HookCluster, by plugin name.
+	cluster map[string]*clusterQueue
 }
 
 // entry is one plugin as one hook table holds it.
@@ -156,6 +168,9 @@ func New(plugins []Plugin, opts Options) *Pipeline {
 	if opts.NotifyTimeout <= 0 {
 		opts.NotifyTimeout = DefaultNotifyTimeout
 	}
+	if opts.ClusterQueue <= 0 {
+		opts.ClusterQueue = DefaultClusterQueue
+	}
 	log := opts.Logger
 	if log == nil {
 		log = hclog.NewNullLogger()
@@ -172,7 +187,12 @@ func New(plugins []Plugin, opts Options) *Pipeline {
 			Namespace: "parlor", Name: "module_notifications_dropped_total",
 			Help: "Notifications dropped because a module's queue was full, by plugin.",
 		}, []string{"plugin"}),
-		streams: make(map[int]*stream),
+		clusterDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "parlor", Name: "module_cluster_events_dropped_total",
+			Help: "Cluster events from other nodes dropped because a module's queue was full, by plugin.",
+		}, []string{"plugin"}),
+		streams:       make(map[int]*stream),
+		clusterQueues: make(map[int]*clusterQueue),
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.Refresh()
@@ -180,14 +200,15 @@ func New(plugins []Plugin, opts Options) *Pipeline {
 }
 
 // Collectors are the pipeline's metrics, for the /metrics registry:
-// parlor_module_hook_failures_total{plugin,hook} and
-// parlor_module_notifications_dropped_total{plugin}. None for a nil
+// parlor_module_hook_failures_total{plugin,hook},
+// parlor_module_notifications_dropped_total{plugin} and
+// parlor_module_cluster_events_dropped_total{plugin}. None for a nil
 // pipeline.
 func (p *Pipeline) Collectors() []prometheus.Collector {
 	if p == nil {
 		return nil
 	}
-	return []prometheus.Collector{p.failures, p.dropped}
+	return []prometheus.Collector{p.failures, p.dropped, p.clusterDropped}
 }
 
 // Refresh re-reads the Capabilities of every plugin and replaces the hook
@@ -229,6 +250,13 @@ func (p *Pipeline) Refresh() {
 					filtered = append(filtered, kindFilter{s: s})
 				default:
 					filtered = append(filtered, kindFilter{s: s, kinds: caps.Notify})
+				}
+			case sdk.HookCluster:
+				if q := p.clusterLocked(i, e); q != nil {
+					if t.cluster == nil {
+						t.cluster = map[string]*clusterQueue{}
+					}
+					t.cluster[name] = q
 				}
 			case sdk.HookStop:
 				continue // the plugin host calls it when it stops the plugin
@@ -703,8 +731,34 @@ func (p *Pipeline) Notify(n sdk.Notification) {
 	}
 }
 
-// Close stops the notification streams and waits for them; notifications
-// still queued are dropped. Hooks and commands keep working after Close.
+// ClusterListener is a Plugin that takes the events its processes on
+// other nodes published (sdk.HookCluster); *pluginhost.Module is one.
+// ClusterEvents returns once the module has handled the batch, or when
+// ctx ends.
+type ClusterListener interface {
+	ClusterEvents(ctx context.Context, batch []sdk.ClusterEvent) error
+}
+
+// ClusterEvent queues, without waiting, an event that the plugin called
+// plugin published on another node (ev.Node), for this node's process of
+// the same plugin; the cluster transport calls it for every event it
+// receives. Events reach the module in the order of the calls, in
+// batches. A plugin that did not declare sdk.HookCluster (or is not
+// configured here) gets nothing, at the cost of a map lookup; a full
+// queue (Options.ClusterQueue) drops the event and counts the drop.
+func (p *Pipeline) ClusterEvent(plugin string, ev sdk.ClusterEvent) {
+	t := p.load()
+	if t == nil {
+		return
+	}
+	if q := t.cluster[plugin]; q != nil {
+		q.push(ev)
+	}
+}
+
+// Close stops the notification streams and cluster event queues and
+// waits for them; what is still queued is dropped. Hooks and commands
+// keep working after Close.
 func (p *Pipeline) Close() {
 	if p == nil {
 		return
@@ -712,7 +766,7 @@ func (p *Pipeline) Close() {
 	p.mu.Lock()
 	p.closed = true
 	t := *p.tab.Load()
-	t.notify, t.byKind = nil, nil
+	t.notify, t.byKind, t.cluster = nil, nil, nil
 	p.tab.Store(&t)
 	p.cancel()
 	p.mu.Unlock()

@@ -9,18 +9,41 @@ import (
 	"github.com/parlorchat/parlor/sdk"
 )
 
-// stream is the bounded notification queue of one plugin and the
-// goroutine that drains it into Notify calls.
-type stream struct {
+// queue is a bounded queue of what one plugin is told after the fact
+// (notifications, cluster events) and the goroutine that drains it, in
+// order, into calls of deliver: a push never waits, a full queue drops
+// and counts.
+type queue[T any] struct {
 	p       *Pipeline
-	e       *entry // the entry when the stream started; name and plugin do not change
-	ch      chan sdk.Notification
+	e       *entry // the entry when the queue started; name and plugin do not change
+	hook    string // in logs
+	ch      chan T
+	deliver func(ctx context.Context, batch []T) error
 	dropped prometheus.Counter
 	failed  prometheus.Counter
 }
 
-// streamLocked returns the stream of the plugin at index i, starting it
-// if needed; nil after Close. p.mu is held.
+// stream is the notification queue of one plugin.
+type stream = queue[sdk.Notification]
+
+// clusterQueue is the cluster event queue of one plugin.
+type clusterQueue = queue[sdk.ClusterEvent]
+
+// startQueue makes a queue of size for e and starts draining it. p.mu
+// is held.
+func startQueue[T any](p *Pipeline, e *entry, hook string, size int, dropped *prometheus.CounterVec, deliver func(context.Context, []T) error) *queue[T] {
+	q := &queue[T]{
+		p: p, e: e, hook: hook, ch: make(chan T, size), deliver: deliver,
+		dropped: dropped.WithLabelValues(e.name),
+		failed:  p.failures.WithLabelValues(e.name, hook),
+	}
+	p.wg.Add(1)
+	go q.run(p.ctx)
+	return q
+}
+
+// streamLocked returns the notification stream of the plugin at index i,
+// starting it if needed; nil after Close. p.mu is held.
 func (p *Pipeline) streamLocked(i int, e *entry) *stream {
 	if p.closed {
 		return nil
@@ -28,69 +51,81 @@ func (p *Pipeline) streamLocked(i int, e *entry) *stream {
 	if s := p.streams[i]; s != nil {
 		return s
 	}
-	s := &stream{
-		p:       p,
-		e:       e,
-		ch:      make(chan sdk.Notification, p.opts.NotifyQueue),
-		dropped: p.dropped.WithLabelValues(e.name),
-		failed:  p.failures.WithLabelValues(e.name, sdk.HookNotify),
-	}
+	s := startQueue(p, e, sdk.HookNotify, p.opts.NotifyQueue, p.dropped, e.p.Notify)
 	p.streams[i] = s
-	p.wg.Add(1)
-	go s.run(p.ctx)
 	return s
 }
 
-// push queues n without waiting; a full queue drops it.
-func (s *stream) push(n sdk.Notification) {
+// clusterLocked returns the cluster event queue of the plugin at index i,
+// starting it if needed; nil after Close, or when the plugin cannot take
+// cluster events (it is no ClusterListener). p.mu is held.
+func (p *Pipeline) clusterLocked(i int, e *entry) *clusterQueue {
+	if p.closed {
+		return nil
+	}
+	if q := p.clusterQueues[i]; q != nil {
+		return q
+	}
+	l, ok := e.p.(ClusterListener)
+	if !ok {
+		p.log.Warn("module declared cluster events but cannot take them; ignoring them", "plugin", e.name)
+		return nil
+	}
+	q := startQueue(p, e, sdk.HookCluster, p.opts.ClusterQueue, p.clusterDropped, l.ClusterEvents)
+	p.clusterQueues[i] = q
+	return q
+}
+
+// push queues v without waiting; a full queue drops it.
+func (q *queue[T]) push(v T) {
 	select {
-	case s.ch <- n:
+	case q.ch <- v:
 	default:
-		s.dropped.Inc()
+		q.dropped.Inc()
 	}
 }
 
-// run drains the queue until ctx is done: it waits for one notification,
-// takes what else is queued up to NotifyBatch and hands the batch to
-// Notify under NotifyTimeout.
-func (s *stream) run(ctx context.Context) {
-	defer s.p.wg.Done()
-	batch := make([]sdk.Notification, 0, s.p.opts.NotifyBatch)
+// run drains the queue until ctx is done: it waits for one value, takes
+// what else is queued up to NotifyBatch and hands the batch to deliver
+// under NotifyTimeout.
+func (q *queue[T]) run(ctx context.Context) {
+	defer q.p.wg.Done()
+	batch := make([]T, 0, q.p.opts.NotifyBatch)
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case n := <-s.ch:
-			batch = append(batch[:0], n)
+		case v := <-q.ch:
+			batch = append(batch[:0], v)
 		}
 	fill:
 		for len(batch) < cap(batch) {
 			select {
-			case n := <-s.ch:
-				batch = append(batch, n)
+			case v := <-q.ch:
+				batch = append(batch, v)
 			default:
 				break fill
 			}
 		}
-		if err := s.deliver(ctx, batch); err != nil {
+		if err := q.call(ctx, batch); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			s.failed.Inc()
-			s.p.log.Warn("module failed to take notifications; they are lost", "plugin", s.e.name, "count", len(batch), "error", err)
+			q.failed.Inc()
+			q.p.log.Warn("module failed to take what happened; it is lost", "plugin", q.e.name, "hook", q.hook, "count", len(batch), "error", err)
 		}
-		clear(batch) // let delivered messages be collected
+		clear(batch) // let delivered values be collected
 	}
 }
 
-// deliver makes one Notify call, turning a panic into an error.
-func (s *stream) deliver(ctx context.Context, batch []sdk.Notification) (err error) {
-	ctx, cancel := context.WithTimeout(ctx, s.p.opts.NotifyTimeout)
+// call makes one deliver call, turning a panic into an error.
+func (q *queue[T]) call(ctx context.Context, batch []T) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, q.p.opts.NotifyTimeout)
 	defer cancel()
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("module %q: notify panicked: %v", s.e.name, r)
+			err = fmt.Errorf("module %q: %s panicked: %v", q.e.name, q.hook, r)
 		}
 	}()
-	return s.e.p.Notify(ctx, batch)
+	return q.deliver(ctx, batch)
 }

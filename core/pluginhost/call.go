@@ -24,6 +24,7 @@ const (
 	MethodCommand      = "command"
 	MethodNotify       = "notify"
 	MethodStop         = "stop"
+	MethodCluster      = "cluster_events"
 )
 
 // callBuckets are the histogram's upper bounds in seconds: a local gRPC

@@ -84,7 +84,7 @@ func checkCapabilities(c sdk.Capabilities) error {
 	}
 	for _, h := range c.Hooks {
 		switch h {
-		case sdk.HookLogin, sdk.HookJoin, sdk.HookMessage, sdk.HookNotify, sdk.HookStop:
+		case sdk.HookLogin, sdk.HookJoin, sdk.HookMessage, sdk.HookNotify, sdk.HookStop, sdk.HookCluster:
 		default:
 			errs = append(errs, fmt.Errorf("unknown hook %q", h))
 		}
@@ -358,6 +358,24 @@ func (mod *Module) Notify(ctx context.Context, batch []sdk.Notification) error {
 			return err
 		}
 		return c.Notify(ctx, batch)
+	})
+}
+
+// ClusterEvents hands the module a batch of events its processes on
+// other nodes published, bounded by the call timeout and ctx; it returns
+// once the module has handled them. A module that did not declare
+// sdk.HookCluster is not sent any. It implements
+// core/modules.ClusterListener.
+func (mod *Module) ClusterEvents(ctx context.Context, batch []sdk.ClusterEvent) error {
+	if !mod.declares(sdk.HookCluster) {
+		return mod.notServed(MethodCluster)
+	}
+	return mod.m.call(ctx, MethodCluster, func(ctx context.Context, inst *instance) error {
+		c, err := moduleOf(inst)
+		if err != nil {
+			return err
+		}
+		return c.ClusterEvents(ctx, batch)
 	})
 }
 

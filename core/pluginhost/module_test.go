@@ -101,7 +101,7 @@ func TestModuleCapabilities(t *testing.T) {
 		}
 	}
 	caps := modHandle(t, h, "mod").Capabilities()
-	if !caps.Module || caps.Authenticator || len(caps.Hooks) != 5 || !slices.Equal(caps.Commands, []string{"mod."}) ||
+	if !caps.Module || caps.Authenticator || len(caps.Hooks) != 6 || !slices.Equal(caps.Commands, []string{"mod."}) ||
 		caps.HTTPPrefix != "/mod/" || caps.Client != "main.js" || len(caps.Assets) != 3 {
 		t.Fatalf("mod capabilities %+v", caps)
 	}
@@ -150,10 +150,13 @@ func TestUndeclaredHooksAreNotCalled(t *testing.T) {
 	if err := bare.Notify(ctx, []sdk.Notification{{Kind: sdk.Joined}}); !errors.Is(err, sdk.ErrNotServed) {
 		t.Errorf("Notify: %v", err)
 	}
+	if err := bare.ClusterEvents(ctx, []sdk.ClusterEvent{{Topic: "x"}}); !errors.Is(err, sdk.ErrNotServed) {
+		t.Errorf("ClusterEvents: %v", err)
+	}
 	if _, err := mod.Command(ctx, sdk.Command{Type: "dice.roll"}); !errors.Is(err, sdk.ErrNotServed) {
 		t.Errorf("Command of another prefix: %v", err)
 	}
-	for _, method := range []string{MethodOnLogin, MethodOnJoin, MethodOnMessage, MethodCommand, MethodNotify} {
+	for _, method := range []string{MethodOnLogin, MethodOnJoin, MethodOnMessage, MethodCommand, MethodNotify, MethodCluster} {
 		if n := calls(t, h, "bare", method); n != 0 {
 			t.Errorf("%s reached the plugin %d times", method, n)
 		}
@@ -215,6 +218,12 @@ func TestModuleHooks(t *testing.T) {
 	}
 	if n := calls(t, h, "mod", MethodNotify); n != 3 {
 		t.Errorf("histogram has %d notify samples, want 3", n)
+	}
+	if err := mod.ClusterEvents(ctx, []sdk.ClusterEvent{{Node: "n2", Topic: "t.a", Data: []byte("1")}, {Node: "n3", Topic: "t.b"}}); err != nil {
+		t.Fatal(err)
+	}
+	if reply, err := mod.Command(ctx, sdk.Command{Type: "mod.cluster"}); err != nil || string(reply.Data) != `["n2 t.a 1","n3 t.b "]` {
+		t.Errorf("cluster events the module got: %s, %v", reply.Data, err)
 	}
 }
 

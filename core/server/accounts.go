@@ -36,7 +36,9 @@ func (s *Server) startAccounts(ctx context.Context) error {
 		OnBan:          s.endBanned,
 		Notify:         s.observe,
 		MaxDocBytes:    s.cfg.Modules.MaxDocBytes,
-		Logger:         s.log.Named("hostapi"),
+		// Cluster: nil is one node (hostapi.OneNode).
+		MaxClusterEventBytes: s.cfg.Modules.ClusterEventBytes,
+		Logger:               s.log.Named("hostapi"),
 	})
 	if err := s.acct.host.Purge(ctx); err != nil {
 		return fmt.Errorf("start accounts: %w", err)

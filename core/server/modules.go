@@ -64,7 +64,7 @@ func (s *Server) startModules() *modules.Pipeline {
 	p := modules.New(plugins, modules.Options{
 		HookTimeout: mc.HookTimeout, CommandTimeout: mc.CommandTimeout,
 		NotifyQueue: mc.NotifyQueue, NotifyBatch: mc.NotifyBatch, NotifyTimeout: mc.NotifyTimeout,
-		Logger: s.log.Named("modules"),
+		ClusterQueue: mc.ClusterQueue, Logger: s.log.Named("modules"),
 	})
 	s.mods.pipe.Store(p)
 	p.Refresh()

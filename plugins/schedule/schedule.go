@@ -109,6 +109,9 @@ type Module struct {
 	def     policy
 	rooms   map[int64]policy
 	recheck time.Duration
+	// leases say which node tells a room's members (schedule.<room>):
+	// every node applies the timetables, one sends the notices.
+	leases *sdk.Leases
 
 	wake chan struct{} // asks the loop to compute again; one waits at most
 	stop context.CancelFunc
@@ -159,6 +162,7 @@ func (m *Module) Configure(_ context.Context, cfg sdk.Config) error {
 		return errors.New("schedule config: the server offers no Host API")
 	}
 	m.host = cfg.Host
+	m.leases = sdk.NewLeases(cfg.Host.Cluster(), nil)
 	ctx, stop := context.WithCancel(context.Background())
 	m.stop, m.done = stop, make(chan struct{})
 	go m.loop(ctx)
@@ -198,6 +202,34 @@ func (m *Module) Close() {
 		m.stop()
 		<-m.done
 	}
+}
+
+// Stop gives up the rooms' leases when the server stops the module, so
+// that another node sends their notices from then on without waiting for
+// the leases to lapse.
+func (m *Module) Stop(ctx context.Context) error {
+	if m.leases == nil {
+		return nil
+	}
+	if err := m.leases.Close(ctx); err != nil {
+		return fmt.Errorf("give up the rooms' leases: %w", err)
+	}
+	return nil
+}
+
+// tells reports whether this node sends room's notices: every node
+// applies the timetables (each node's members are its own), but the Host
+// API's messages reach the members on every node, so only the node that
+// holds the lease "schedule.<room>" sends them; the first to need it
+// takes it. When the lease cannot be read the node sends: the other
+// nodes are then most likely out of reach, and so are their members.
+func (m *Module) tells(ctx context.Context, room int64) bool {
+	l, err := m.leases.Hold(ctx, "schedule."+strconv.FormatInt(room, 10))
+	if err != nil {
+		m.log.Warn("the room's lease cannot be read; sending its notice from this node", "room", room, "error", err)
+		return true
+	}
+	return l.Mine
 }
 
 // Manifest declares the schedule. commands, the web client extension and
@@ -307,10 +339,15 @@ func (m *Module) apply(ctx context.Context) time.Time {
 			continue
 		}
 		m.log.Info("room's timetable applied", "room", room.ID, "closed", v.closed, "next", v.next)
-		if room.Scheduled && !room.ScheduleClosed && v.closed && !p.moveOut {
+		closing := room.Scheduled && !room.ScheduleClosed && v.closed && !p.moveOut
+		opening := room.Scheduled && room.ScheduleClosed && !v.closed && p.openMessage != ""
+		if (closing || opening) && !m.tells(ctx, room.ID) {
+			closing, opening = false, false
+		}
+		if closing {
 			m.notice(ctx, room.ID, fmt.Sprintf("The room %s has closed%s: you can read, not write.", room.Name, until(v)))
 		}
-		if room.Scheduled && room.ScheduleClosed && !v.closed && p.openMessage != "" {
+		if opening {
 			text := p.openMessage
 			if !v.next.IsZero() {
 				text += " It closes at " + schedule.When(v.next, v.loc) + "."
@@ -331,6 +368,9 @@ func (m *Module) warn(ctx context.Context, room sdk.Room, v verdict, p policy, n
 	at := v.next.Add(-p.warn)
 	if now.Before(at) {
 		due(at)
+		return
+	}
+	if !m.tells(ctx, room.ID) {
 		return
 	}
 	m.mu.Lock()

@@ -29,6 +29,7 @@ type rawConfig struct {
 	LogBatches       int     `json:"log_batches"`
 	SaveInterval     string  `json:"save_interval"`
 	MaxArchives      int     `json:"max_archives"`
+	ForwardTimeout   string  `json:"forward_timeout"`
 }
 
 // config is the checked configuration (docs/whiteboard.md, "Configuration").
@@ -65,6 +66,9 @@ type config struct {
 	SaveInterval time.Duration
 	// MaxArchives is how many archived boards a room keeps.
 	MaxArchives int
+	// ForwardTimeout is how long a node waits for the board's writer on
+	// another node to answer a forwarded command (several nodes).
+	ForwardTimeout time.Duration
 }
 
 // defaults are the values of keys parlor.yaml leaves out.
@@ -85,6 +89,7 @@ func defaults() config {
 		LogBatches:       1024,
 		SaveInterval:     500 * time.Millisecond,
 		MaxArchives:      20,
+		ForwardTimeout:   2 * time.Second,
 	}
 }
 
@@ -142,6 +147,14 @@ func parseConfig(cfg sdk.Config) (config, error) {
 			bad("save_interval", "%q is not a duration from 10ms to 1m, such as 500ms", raw.SaveInterval)
 		} else {
 			c.SaveInterval = d
+		}
+	}
+	if raw.ForwardTimeout != "" {
+		d, err := time.ParseDuration(raw.ForwardTimeout)
+		if err != nil || d < 10*time.Millisecond || d > 30*time.Second {
+			bad("forward_timeout", "%q is not a duration from 10ms to 30s, such as 2s", raw.ForwardTimeout)
+		} else {
+			c.ForwardTimeout = d
 		}
 	}
 	// A snapshot is sent in pages of frame_bytes, so one element must

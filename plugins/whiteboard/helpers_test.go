@@ -17,13 +17,15 @@ import (
 	"github.com/parlorchat/parlor/sdk/sdktest"
 )
 
-// fakeHost is a Host API with rooms, documents (with versions) and
-// messaging that records custom events; the rest is nil.
+// fakeHost is a Host API with rooms, documents (with versions),
+// messaging that records custom events and a node of a test cluster (a
+// single server's unless the test gives another); the rest is nil.
 type fakeHost struct {
 	sdk.Host
-	rooms *fakeRooms
-	docs  *fakeDocs
-	msgs  *fakeMessages
+	rooms   *fakeRooms
+	docs    *fakeDocs
+	msgs    *fakeMessages
+	cluster *sdktest.ClusterNode
 }
 
 func newFakeHost() *fakeHost {
@@ -34,14 +36,22 @@ func newFakeHost() *fakeHost {
 			3: {ID: 3, Name: "Stage", Whiteboard: true, Moderated: true, Open: true},
 			4: {ID: 4, Name: "Members", Whiteboard: true, Open: true},
 		}},
-		docs: &fakeDocs{docs: map[string]sdk.Document{}},
-		msgs: &fakeMessages{},
+		docs:    &fakeDocs{docs: map[string]sdk.Document{}},
+		msgs:    &fakeMessages{},
+		cluster: sdktest.NewCluster(0).Node("solo"),
 	}
+}
+
+// onNode is another node of the chat whose host has: the same rooms and
+// store as h (they are shared), messaging of its own, and node.
+func (h *fakeHost) onNode(node *sdktest.ClusterNode) *fakeHost {
+	return &fakeHost{rooms: h.rooms, docs: h.docs, msgs: &fakeMessages{}, cluster: node}
 }
 
 func (h *fakeHost) Rooms() sdk.Rooms       { return h.rooms }
 func (h *fakeHost) Docs() sdk.Docs         { return h.docs }
 func (h *fakeHost) Messages() sdk.Messages { return h.msgs }
+func (h *fakeHost) Cluster() sdk.Cluster   { return h.cluster }
 
 type fakeRooms struct {
 	sdk.Rooms

@@ -7,7 +7,9 @@
 // clients catch up with wb.sync. Boards are stored through the Host
 // API's documents within save_interval of a change, and every changed
 // board is stored when the module is stopped (sdk.Stopper), so they
-// survive restarts. docs/whiteboard.md is the protocol; web/ is the web
+// survive restarts. With several nodes, the node holding a board's lease
+// is its writer and the others forward their members' commands to it
+// (cluster.go). docs/whiteboard.md is the protocol; web/ is the web
 // client's board.
 package main
 
@@ -49,16 +51,19 @@ const (
 type module struct {
 	log hclog.Logger
 
+	peers *peers
+
 	mu     sync.Mutex
 	cfg    config
 	host   sdk.Host
 	boards map[int64]*board
 	rooms  *roomCache
+	leases *sdk.Leases // the leases of the boards this node writes
 }
 
 // newModule makes the module; Configure gives it its host.
 func newModule(log hclog.Logger) *module {
-	return &module{log: log, cfg: defaults(), boards: map[int64]*board{}}
+	return &module{log: log, cfg: defaults(), boards: map[int64]*board{}, peers: newPeers()}
 }
 
 func (m *module) Configure(_ context.Context, cfg sdk.Config) error {
@@ -71,10 +76,13 @@ func (m *module) Configure(_ context.Context, cfg sdk.Config) error {
 	m.cfg, m.host = c, cfg.Host
 	if cfg.Host != nil {
 		m.rooms = newRoomCache(cfg.Host.Rooms())
+		m.leases = sdk.NewLeases(cfg.Host.Cluster(), m.lost)
 	}
 	return nil
 }
 
+// Manifest declares the wb. commands (the reads quiet) and the web
+// client; OnClusterEvent (cluster.go) declares the cluster events.
 func (m *module) Manifest() sdk.Manifest {
 	sub, _ := fs.Sub(web, "web")
 	return sdk.Manifest{
@@ -95,7 +103,15 @@ type request struct {
 	Y     float64 `json:"y"`
 }
 
+// Command answers a member's wb.* command: here when this node writes the
+// board, else through the node that does.
 func (m *module) Command(ctx context.Context, cmd sdk.Command) (sdk.Reply, error) {
+	return m.command(ctx, cmd, false)
+}
+
+// command answers cmd; forwarded says another node forwarded it to this
+// one as the board's writer (it is not forwarded again).
+func (m *module) command(ctx context.Context, cmd sdk.Command, forwarded bool) (sdk.Reply, error) {
 	m.mu.Lock()
 	cfg, host, rc := m.cfg, m.host, m.rooms
 	m.mu.Unlock()
@@ -120,24 +136,64 @@ func (m *module) Command(ctx context.Context, cmd sdk.Command) (sdk.Reply, error
 		return sdk.Reply{}, refuse("no_whiteboard", "This room has no whiteboard.")
 	}
 	p := permissions(&cfg, cmd.Caller, room)
-	b, err := m.board(ctx, cmd.Room)
-	if err != nil {
-		return sdk.Reply{}, err
+	// At most two tries: the writer the lease names may have just lost
+	// it (it answers codeMoved) or be gone (it does not answer); the
+	// lease then names another, or this node takes it once it lapsed.
+	var failed string // the writer that did not answer, or was none
+	for tries := 0; ; tries++ {
+		b, holder, err := m.writer(ctx, cmd.Room)
+		if err != nil {
+			if forwarded {
+				// Unsure whether it is still the writer, this node lets
+				// the one asking find out.
+				return sdk.Reply{}, refuse(codeMoved, "This server cannot tell whether it keeps the whiteboard; ask again.")
+			}
+			return sdk.Reply{}, err
+		}
+		if b != nil {
+			reply, err := m.apply(ctx, &cfg, b, cmd, req, p)
+			if errors.Is(err, errRetired) {
+				if tries < 1 {
+					continue
+				}
+				return sdk.Reply{}, refuse(codeMoved, "The whiteboard moved to another server; try again.")
+			}
+			return reply, err
+		}
+		if forwarded {
+			return sdk.Reply{}, refuse(codeMoved, "This server no longer keeps the whiteboard; ask again.")
+		}
+		if holder == failed || tries > 1 {
+			return sdk.Reply{}, refuse(codeUnavailable, "The whiteboard's server does not answer; try again in a few seconds.")
+		}
+		reply, err, retry := m.forward(ctx, host, &cfg, holder, cmd)
+		if !retry {
+			return reply, err
+		}
+		failed = holder
+		m.boardLeases().Forget(leaseName(cmd.Room))
 	}
-	var v any
+}
+
+// apply runs cmd on the board this node writes.
+func (m *module) apply(ctx context.Context, cfg *config, b *board, cmd sdk.Command, req request, p perms) (sdk.Reply, error) {
+	var (
+		v   any
+		err error
+	)
 	switch cmd.Type {
 	case cmdSync:
-		v = b.sync(&cfg, req, p)
+		v, err = b.sync(cfg, req, p)
 	case cmdOps:
 		if !p.Draw {
 			return sdk.Reply{}, refuse("not_allowed", "%s", p.why)
 		}
-		v, err = b.ops(&cfg, cmd.Caller.Name, p.Moderate, req.Ops)
+		v, err = b.ops(cfg, cmd.Caller.Name, p.Moderate, req.Ops)
 	case cmdCursor:
 		if !p.Draw {
 			return sdk.Reply{}, refuse("not_allowed", "%s", p.why)
 		}
-		v = b.cursor(&cfg, cmd.Caller.Name, req.X, req.Y)
+		v, err = b.cursor(cfg, cmd.Caller.Name, req.X, req.Y)
 	case cmdClear, cmdArchive, cmdArchives:
 		if !p.Moderate {
 			return sdk.Reply{}, refuse("not_allowed", "Only the room's moderators may do that.")
@@ -146,7 +202,7 @@ func (m *module) Command(ctx context.Context, cmd sdk.Command) (sdk.Reply, error
 		case cmdClear:
 			v, err = b.reset(cmd.Caller.Name, "cleared")
 		case cmdArchive:
-			v, err = b.archive(ctx, &cfg, cmd.Caller.Name)
+			v, err = b.archive(ctx, cfg, cmd.Caller.Name)
 		default:
 			v, err = b.archives(ctx)
 		}
@@ -184,6 +240,12 @@ func (m *module) Stop(ctx context.Context) error {
 		return fmt.Errorf("store the boards on stop: %w", err)
 	}
 	m.log.Info("boards stored on stop", "stored", saved)
+	// Stored, the boards can move to another node at once.
+	if leases := m.boardLeases(); leases != nil {
+		if err := leases.Close(ctx); err != nil {
+			m.log.Warn("give up the boards' leases", "error", err)
+		}
+	}
 	return nil
 }
 
@@ -194,6 +256,7 @@ func (m *module) board(ctx context.Context, room int64) (*board, error) {
 	b, ok := m.boards[room]
 	if !ok {
 		b = newBoard(room, m.host, m.log, m.cfg)
+		b.writer = func(ctx context.Context) bool { return m.stillWriter(ctx, room) }
 		m.boards[room] = b
 	}
 	m.mu.Unlock()

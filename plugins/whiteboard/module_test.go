@@ -103,13 +103,14 @@ func TestConcurrentEditsConverge(t *testing.T) {
 				t.Fatalf("%s: alice got %+v, want a stale rejection with the moderator's element", order, lost)
 			}
 		}
-		_, els := w.snapshot(bob)
+		first, els := w.snapshot(bob)
 		if len(els) != 1 {
 			t.Fatalf("%s: %v", order, els)
 		}
 		results[order] = els[0]
-		_, batches := w.host.msgs.batches(t)
-		eventually(t, "the batches", func() bool { _, batches = w.host.msgs.batches(t); return len(batches) >= 2 })
+		// Every batch up to the board's seq, as the room gets them.
+		var batches []Batch
+		eventually(t, "the batches", func() bool { _, batches = w.host.msgs.batches(t); return int64(len(batches)) >= first.Seq })
 		rep := replica{}
 		for _, b := range batches {
 			rep.apply(b)
@@ -456,6 +457,7 @@ func TestConfigErrors(t *testing.T) {
 		`{"frame_bytes": 100}`: "frame_bytes: 100 is outside",
 		`{"frame_bytes": 8192, "max_element_bytes": 9000}`: "max_element_bytes: 9000 does not fit",
 		`{"save_interval": "soon"}`:                        `save_interval: "soon" is not a duration`,
+		`{"forward_timeout": "1m"}`:                        `forward_timeout: "1m" is not a duration from 10ms to 30s`,
 		`{"ops_per_second": -1}`:                           "ops_per_second: -1 is outside",
 	} {
 		m := newModule(nil)

@@ -130,6 +130,13 @@ type board struct {
 	out        []outItem
 	cursors    map[string]cursor
 	wake       chan struct{}
+	// retired: this node lost the board's lease; it takes no change any
+	// more (errRetired), relays what it queued and stops.
+	retired bool
+
+	// writer reports whether this node still holds the board's lease; a
+	// store that holds another version is written over only then.
+	writer func(context.Context) bool
 }
 
 func newBoard(room int64, host sdk.Host, log hclog.Logger, cfg config) *board {
@@ -137,6 +144,7 @@ func newBoard(room int64, host sdk.Host, log hclog.Logger, cfg config) *board {
 		room: room, key: "board/" + strconv.FormatInt(room, 10), host: host, log: log, cfg: cfg,
 		opsRate: map[string]*rate.Limiter{}, cursorRate: map[string]*rate.Limiter{},
 		cursors: map[string]cursor{}, wake: make(chan struct{}, 1),
+		writer: func(context.Context) bool { return true },
 	}
 }
 
@@ -189,14 +197,17 @@ func (b *board) limits() limits {
 // sync answers wb.sync: with since and the board's epoch, the batches
 // after since (when the log still has them); else a snapshot page from
 // after.
-func (b *board) sync(c *config, req request, p perms) syncReply {
+func (b *board) sync(c *config, req request, p perms) (syncReply, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.retired {
+		return syncReply{}, errRetired
+	}
 	r := syncReply{Epoch: b.st.epoch, Seq: b.st.seq, Saved: b.savedSeq, Can: p, Limits: b.limits()}
 	if req.Since != nil && req.Epoch == b.st.epoch {
 		if batches, more, ok := b.st.since(*req.Since, c.FrameBytes); ok {
 			r.Batches, r.More = batches, more
-			return r
+			return r, nil
 		}
 	}
 	from := 0
@@ -205,7 +216,7 @@ func (b *board) sync(c *config, req request, p perms) syncReply {
 	}
 	r.Snapshot = true
 	r.Elements, r.Next = b.st.page(from, c.FrameBytes)
-	return r
+	return r, nil
 }
 
 // ops applies a member's batch, queues it for the room and schedules a
@@ -216,6 +227,9 @@ func (b *board) ops(c *config, by string, moderator bool, ops []Op) (opsReply, e
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.retired {
+		return opsReply{}, errRetired
+	}
 	lim := b.opsRate[by]
 	if lim == nil {
 		lim = rate.NewLimiter(rate.Limit(c.OpsPerSecond), c.OpsBurst)
@@ -236,26 +250,32 @@ func (b *board) ops(c *config, by string, moderator bool, ops []Op) (opsReply, e
 }
 
 // cursor relays a member's pointer, at most cursors_per_second.
-func (b *board) cursor(c *config, by string, x, y float64) cursorReply {
+func (b *board) cursor(c *config, by string, x, y float64) (cursorReply, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.retired {
+		return cursorReply{}, errRetired
+	}
 	lim := b.cursorRate[by]
 	if lim == nil {
 		lim = rate.NewLimiter(rate.Limit(c.CursorsPerSecond), max(1, int(c.CursorsPerSecond)))
 		b.cursorRate[by] = lim
 	}
 	if !lim.Allow() {
-		return cursorReply{Dropped: true}
+		return cursorReply{Dropped: true}, nil
 	}
 	b.cursors[by] = cursor{User: by, X: round(x), Y: round(y)}
 	b.signal()
-	return cursorReply{}
+	return cursorReply{}, nil
 }
 
 // reset empties the board under a new epoch.
 func (b *board) reset(by, reason string) (resetEvent, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.retired {
+		return resetEvent{}, errRetired
+	}
 	b.st = newState(newEpoch())
 	b.savedSeq = -1
 	ev := resetEvent{Epoch: b.st.epoch, Seq: 0, By: by, Reason: reason}
@@ -333,11 +353,12 @@ func (b *board) signal() {
 
 // relay sends the queued events to the room, one at a time and in
 // order: consecutive batches of an epoch travel in one wb.batch event,
-// the cursors that moved in the meantime in one wb.cursors.
+// the cursors that moved in the meantime in one wb.cursors. A retired
+// board's relay ends once it sent what was queued.
 func (b *board) relay() {
 	for range b.wake {
 		b.mu.Lock()
-		items, curs := b.out, b.cursors
+		items, curs, retired := b.out, b.cursors, b.retired
 		b.out, b.cursors = nil, map[string]cursor{}
 		b.mu.Unlock()
 		for i := 0; i < len(items); {
@@ -364,6 +385,23 @@ func (b *board) relay() {
 			}
 			b.send(evCursors, cursorsEvent{Cursors: list})
 		}
+		if retired {
+			return
+		}
+	}
+}
+
+// retire ends the board on this node, whose lease of it is lost: it
+// takes no more changes, what it queued is still relayed, and what
+// changed is stored unless another node wrote the board meanwhile (the
+// new writer's board wins).
+func (b *board) retire() {
+	b.mu.Lock()
+	b.retired = true
+	b.signal()
+	b.mu.Unlock()
+	if _, err := b.saveNow(context.Background()); err != nil {
+		b.log.Warn("store the board this node no longer writes", "room", b.room, "error", err)
 	}
 }
 
@@ -379,6 +417,13 @@ func (b *board) send(typ string, v any) {
 	}
 }
 
+// isRetired reports whether the board was retired.
+func (b *board) isRetired() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.retired
+}
+
 // markDirty schedules a save within save_interval; b.mu is held.
 func (b *board) markDirty() {
 	b.dirty = true
@@ -389,9 +434,11 @@ func (b *board) markDirty() {
 
 // save stores the board if it changed, at the version it read or last
 // wrote. A store that holds another version was written by another copy
-// of the module (one that was being stopped while this one started): the
-// live board is this one, so it is written over that version, with a
-// warning.
+// of the module: one that was being stopped while this one started, or
+// the node that wrote the board before this one took its lease over. The
+// live board is this one while this node holds the lease, so it is
+// written over that version, with a warning; a board whose lease is lost
+// leaves the store to the new writer.
 func (b *board) save() {
 	if _, err := b.saveNow(context.Background()); err != nil {
 		b.log.Error("save the board failed; trying again", "room", b.room, "error", err)
@@ -423,6 +470,10 @@ func (b *board) saveNow(parent context.Context) (int, error) {
 		ctx, cancel := context.WithTimeout(parent, storeTimeout)
 		v, err = b.host.Docs().Put(ctx, b.key, data, version)
 		if errors.Is(err, sdk.ErrConflict) || (version == 0 && errors.Is(err, sdk.ErrExists)) {
+			if b.isRetired() || !b.writer(ctx) {
+				cancel()
+				return 0, fmt.Errorf("another node writes the board of room %d now; not stored: %w", b.room, err)
+			}
 			var doc sdk.Document
 			if doc, err = b.host.Docs().Get(ctx, b.key); err == nil {
 				b.log.Warn("the stored board changed under the module; writing the live one over it", "room", b.room, "expected", version, "found", doc.Version)

@@ -2878,6 +2878,213 @@ func (x *HostDocList) GetDocs() []*HostDocInfo {
 	return nil
 }
 
+// HostClusterNode names a node.
+type HostClusterNode struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostClusterNode) Reset() {
+	*x = HostClusterNode{}
+	mi := &file_hostapi_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostClusterNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostClusterNode) ProtoMessage() {}
+
+func (x *HostClusterNode) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostClusterNode.ProtoReflect.Descriptor instead.
+func (*HostClusterNode) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *HostClusterNode) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+// HostClusterEvent is an event a plugin publishes to itself on the other
+// nodes.
+type HostClusterEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Data          []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostClusterEvent) Reset() {
+	*x = HostClusterEvent{}
+	mi := &file_hostapi_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostClusterEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostClusterEvent) ProtoMessage() {}
+
+func (x *HostClusterEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostClusterEvent.ProtoReflect.Descriptor instead.
+func (*HostClusterEvent) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *HostClusterEvent) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *HostClusterEvent) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+// HostLeaseName names one of the plugin's leases.
+type HostLeaseName struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostLeaseName) Reset() {
+	*x = HostLeaseName{}
+	mi := &file_hostapi_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostLeaseName) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostLeaseName) ProtoMessage() {}
+
+func (x *HostLeaseName) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostLeaseName.ProtoReflect.Descriptor instead.
+func (*HostLeaseName) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *HostLeaseName) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// HostLease is who holds a lease: holder is the node, mine is true when
+// it is this node, ttl_ms is how long it stays the holder's without a
+// renewal (0: until released).
+type HostLease struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Holder        string                 `protobuf:"bytes,1,opt,name=holder,proto3" json:"holder,omitempty"`
+	Mine          bool                   `protobuf:"varint,2,opt,name=mine,proto3" json:"mine,omitempty"`
+	TtlMs         int64                  `protobuf:"varint,3,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostLease) Reset() {
+	*x = HostLease{}
+	mi := &file_hostapi_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostLease) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostLease) ProtoMessage() {}
+
+func (x *HostLease) ProtoReflect() protoreflect.Message {
+	mi := &file_hostapi_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostLease.ProtoReflect.Descriptor instead.
+func (*HostLease) Descriptor() ([]byte, []int) {
+	return file_hostapi_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *HostLease) GetHolder() string {
+	if x != nil {
+		return x.Holder
+	}
+	return ""
+}
+
+func (x *HostLease) GetMine() bool {
+	if x != nil {
+		return x.Mine
+	}
+	return false
+}
+
+func (x *HostLease) GetTtlMs() int64 {
+	if x != nil {
+		return x.TtlMs
+	}
+	return 0
+}
+
 var File_hostapi_proto protoreflect.FileDescriptor
 
 const file_hostapi_proto_rawDesc = "" +
@@ -3109,7 +3316,18 @@ const file_hostapi_proto_rawDesc = "" +
 	"\x12HostDocListRequest\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\tR\x06prefix\"=\n" +
 	"\vHostDocList\x12.\n" +
-	"\x04docs\x18\x01 \x03(\v2\x1a.parlor.sdk.v1.HostDocInfoR\x04docs2\x94\x13\n" +
+	"\x04docs\x18\x01 \x03(\v2\x1a.parlor.sdk.v1.HostDocInfoR\x04docs\"%\n" +
+	"\x0fHostClusterNode\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\"<\n" +
+	"\x10HostClusterEvent\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"#\n" +
+	"\rHostLeaseName\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"N\n" +
+	"\tHostLease\x12\x16\n" +
+	"\x06holder\x18\x01 \x01(\tR\x06holder\x12\x12\n" +
+	"\x04mine\x18\x02 \x01(\bR\x04mine\x12\x15\n" +
+	"\x06ttl_ms\x18\x03 \x01(\x03R\x05ttlMs2\xb0\x15\n" +
 	"\aHostAPI\x12?\n" +
 	"\bFindUser\x12\x1e.parlor.sdk.v1.FindUserRequest\x1a\x13.parlor.sdk.v1.User\x12C\n" +
 	"\n" +
@@ -3152,7 +3370,11 @@ const file_hostapi_proto_rawDesc = "" +
 	"\x06DocGet\x12\x19.parlor.sdk.v1.HostDocKey\x1a\x1b.parlor.sdk.v1.HostDocChunk0\x01\x12C\n" +
 	"\x06DocPut\x12\x1b.parlor.sdk.v1.HostDocChunk\x1a\x1a.parlor.sdk.v1.HostDocInfo(\x01\x12F\n" +
 	"\tDocDelete\x12#.parlor.sdk.v1.HostDocDeleteRequest\x1a\x14.parlor.sdk.v1.Empty\x12H\n" +
-	"\aDocList\x12!.parlor.sdk.v1.HostDocListRequest\x1a\x1a.parlor.sdk.v1.HostDocListB.Z,github.com/parlorchat/parlor/sdk/proto;protob\x06proto3"
+	"\aDocList\x12!.parlor.sdk.v1.HostDocListRequest\x1a\x1a.parlor.sdk.v1.HostDocList\x12C\n" +
+	"\vClusterNode\x12\x14.parlor.sdk.v1.Empty\x1a\x1e.parlor.sdk.v1.HostClusterNode\x12G\n" +
+	"\x0eClusterPublish\x12\x1f.parlor.sdk.v1.HostClusterEvent\x1a\x14.parlor.sdk.v1.Empty\x12F\n" +
+	"\fClusterLease\x12\x1c.parlor.sdk.v1.HostLeaseName\x1a\x18.parlor.sdk.v1.HostLease\x12D\n" +
+	"\x0eClusterRelease\x12\x1c.parlor.sdk.v1.HostLeaseName\x1a\x14.parlor.sdk.v1.EmptyB.Z,github.com/parlorchat/parlor/sdk/proto;protob\x06proto3"
 
 var (
 	file_hostapi_proto_rawDescOnce sync.Once
@@ -3166,7 +3388,7 @@ func file_hostapi_proto_rawDescGZIP() []byte {
 	return file_hostapi_proto_rawDescData
 }
 
-var file_hostapi_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_hostapi_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_hostapi_proto_goTypes = []any{
 	(*Empty)(nil),                 // 0: parlor.sdk.v1.Empty
 	(*User)(nil),                  // 1: parlor.sdk.v1.User
@@ -3212,20 +3434,24 @@ var file_hostapi_proto_goTypes = []any{
 	(*HostDocDeleteRequest)(nil),  // 41: parlor.sdk.v1.HostDocDeleteRequest
 	(*HostDocListRequest)(nil),    // 42: parlor.sdk.v1.HostDocListRequest
 	(*HostDocList)(nil),           // 43: parlor.sdk.v1.HostDocList
-	(*Room)(nil),                  // 44: parlor.sdk.v1.Room
-	(*OpenTime)(nil),              // 45: parlor.sdk.v1.OpenTime
-	(*Style)(nil),                 // 46: parlor.sdk.v1.Style
-	(*Message)(nil),               // 47: parlor.sdk.v1.Message
+	(*HostClusterNode)(nil),       // 44: parlor.sdk.v1.HostClusterNode
+	(*HostClusterEvent)(nil),      // 45: parlor.sdk.v1.HostClusterEvent
+	(*HostLeaseName)(nil),         // 46: parlor.sdk.v1.HostLeaseName
+	(*HostLease)(nil),             // 47: parlor.sdk.v1.HostLease
+	(*Room)(nil),                  // 48: parlor.sdk.v1.Room
+	(*OpenTime)(nil),              // 49: parlor.sdk.v1.OpenTime
+	(*Style)(nil),                 // 50: parlor.sdk.v1.Style
+	(*Message)(nil),               // 51: parlor.sdk.v1.Message
 }
 var file_hostapi_proto_depIdxs = []int32{
-	44, // 0: parlor.sdk.v1.HostRoomList.rooms:type_name -> parlor.sdk.v1.Room
+	48, // 0: parlor.sdk.v1.HostRoomList.rooms:type_name -> parlor.sdk.v1.Room
 	17, // 1: parlor.sdk.v1.HostRoomEdit.schedule:type_name -> parlor.sdk.v1.HostOpenTimes
-	45, // 2: parlor.sdk.v1.HostOpenTimes.times:type_name -> parlor.sdk.v1.OpenTime
+	49, // 2: parlor.sdk.v1.HostOpenTimes.times:type_name -> parlor.sdk.v1.OpenTime
 	19, // 3: parlor.sdk.v1.HostMemberList.members:type_name -> parlor.sdk.v1.HostMember
 	23, // 4: parlor.sdk.v1.HostSanctionList.sanctions:type_name -> parlor.sdk.v1.HostSanction
 	27, // 5: parlor.sdk.v1.HostSendRequest.to:type_name -> parlor.sdk.v1.HostAudience
-	46, // 6: parlor.sdk.v1.HostSayRequest.style:type_name -> parlor.sdk.v1.Style
-	47, // 7: parlor.sdk.v1.HostHeld.message:type_name -> parlor.sdk.v1.Message
+	50, // 6: parlor.sdk.v1.HostSayRequest.style:type_name -> parlor.sdk.v1.Style
+	51, // 7: parlor.sdk.v1.HostHeld.message:type_name -> parlor.sdk.v1.Message
 	31, // 8: parlor.sdk.v1.HostHeldList.held:type_name -> parlor.sdk.v1.HostHeld
 	33, // 9: parlor.sdk.v1.HostResolveRequest.resolution:type_name -> parlor.sdk.v1.HostResolution
 	35, // 10: parlor.sdk.v1.HostAuditList.entries:type_name -> parlor.sdk.v1.HostAuditEntry
@@ -3243,7 +3469,7 @@ var file_hostapi_proto_depIdxs = []int32{
 	11, // 22: parlor.sdk.v1.HostAPI.KVDelete:input_type -> parlor.sdk.v1.KVKey
 	0,  // 23: parlor.sdk.v1.HostAPI.ListRooms:input_type -> parlor.sdk.v1.Empty
 	15, // 24: parlor.sdk.v1.HostAPI.GetRoom:input_type -> parlor.sdk.v1.HostRoomID
-	44, // 25: parlor.sdk.v1.HostAPI.CreateRoom:input_type -> parlor.sdk.v1.Room
+	48, // 25: parlor.sdk.v1.HostAPI.CreateRoom:input_type -> parlor.sdk.v1.Room
 	16, // 26: parlor.sdk.v1.HostAPI.EditRoom:input_type -> parlor.sdk.v1.HostRoomEdit
 	15, // 27: parlor.sdk.v1.HostAPI.DeleteRoom:input_type -> parlor.sdk.v1.HostRoomID
 	18, // 28: parlor.sdk.v1.HostAPI.SetRoomSchedule:input_type -> parlor.sdk.v1.HostRoomSchedule
@@ -3265,43 +3491,51 @@ var file_hostapi_proto_depIdxs = []int32{
 	39, // 44: parlor.sdk.v1.HostAPI.DocPut:input_type -> parlor.sdk.v1.HostDocChunk
 	41, // 45: parlor.sdk.v1.HostAPI.DocDelete:input_type -> parlor.sdk.v1.HostDocDeleteRequest
 	42, // 46: parlor.sdk.v1.HostAPI.DocList:input_type -> parlor.sdk.v1.HostDocListRequest
-	1,  // 47: parlor.sdk.v1.HostAPI.FindUser:output_type -> parlor.sdk.v1.User
-	1,  // 48: parlor.sdk.v1.HostAPI.CreateUser:output_type -> parlor.sdk.v1.User
-	1,  // 49: parlor.sdk.v1.HostAPI.EditUser:output_type -> parlor.sdk.v1.User
-	0,  // 50: parlor.sdk.v1.HostAPI.DeleteUser:output_type -> parlor.sdk.v1.Empty
-	0,  // 51: parlor.sdk.v1.HostAPI.SetPassword:output_type -> parlor.sdk.v1.Empty
-	8,  // 52: parlor.sdk.v1.HostAPI.IssueSession:output_type -> parlor.sdk.v1.Session
-	10, // 53: parlor.sdk.v1.HostAPI.RevokeSession:output_type -> parlor.sdk.v1.RevokeSessionResponse
-	10, // 54: parlor.sdk.v1.HostAPI.RevokeUserSessions:output_type -> parlor.sdk.v1.RevokeSessionResponse
-	12, // 55: parlor.sdk.v1.HostAPI.KVGet:output_type -> parlor.sdk.v1.KVValue
-	0,  // 56: parlor.sdk.v1.HostAPI.KVSet:output_type -> parlor.sdk.v1.Empty
-	0,  // 57: parlor.sdk.v1.HostAPI.KVDelete:output_type -> parlor.sdk.v1.Empty
-	14, // 58: parlor.sdk.v1.HostAPI.ListRooms:output_type -> parlor.sdk.v1.HostRoomList
-	44, // 59: parlor.sdk.v1.HostAPI.GetRoom:output_type -> parlor.sdk.v1.Room
-	44, // 60: parlor.sdk.v1.HostAPI.CreateRoom:output_type -> parlor.sdk.v1.Room
-	44, // 61: parlor.sdk.v1.HostAPI.EditRoom:output_type -> parlor.sdk.v1.Room
-	0,  // 62: parlor.sdk.v1.HostAPI.DeleteRoom:output_type -> parlor.sdk.v1.Empty
-	44, // 63: parlor.sdk.v1.HostAPI.SetRoomSchedule:output_type -> parlor.sdk.v1.Room
-	20, // 64: parlor.sdk.v1.HostAPI.ListMembers:output_type -> parlor.sdk.v1.HostMemberList
-	0,  // 65: parlor.sdk.v1.HostAPI.KickMember:output_type -> parlor.sdk.v1.Empty
-	0,  // 66: parlor.sdk.v1.HostAPI.MoveMember:output_type -> parlor.sdk.v1.Empty
-	23, // 67: parlor.sdk.v1.HostAPI.AddSanction:output_type -> parlor.sdk.v1.HostSanction
-	23, // 68: parlor.sdk.v1.HostAPI.LiftSanction:output_type -> parlor.sdk.v1.HostSanction
-	26, // 69: parlor.sdk.v1.HostAPI.ListSanctions:output_type -> parlor.sdk.v1.HostSanctionList
-	29, // 70: parlor.sdk.v1.HostAPI.SendNotice:output_type -> parlor.sdk.v1.HostSendResponse
-	29, // 71: parlor.sdk.v1.HostAPI.SendEvent:output_type -> parlor.sdk.v1.HostSendResponse
-	47, // 72: parlor.sdk.v1.HostAPI.SayAs:output_type -> parlor.sdk.v1.Message
-	32, // 73: parlor.sdk.v1.HostAPI.ListHeld:output_type -> parlor.sdk.v1.HostHeldList
-	47, // 74: parlor.sdk.v1.HostAPI.ReleaseHeld:output_type -> parlor.sdk.v1.Message
-	0,  // 75: parlor.sdk.v1.HostAPI.DeclineHeld:output_type -> parlor.sdk.v1.Empty
-	35, // 76: parlor.sdk.v1.HostAPI.AuditAppend:output_type -> parlor.sdk.v1.HostAuditEntry
-	37, // 77: parlor.sdk.v1.HostAPI.AuditList:output_type -> parlor.sdk.v1.HostAuditList
-	39, // 78: parlor.sdk.v1.HostAPI.DocGet:output_type -> parlor.sdk.v1.HostDocChunk
-	40, // 79: parlor.sdk.v1.HostAPI.DocPut:output_type -> parlor.sdk.v1.HostDocInfo
-	0,  // 80: parlor.sdk.v1.HostAPI.DocDelete:output_type -> parlor.sdk.v1.Empty
-	43, // 81: parlor.sdk.v1.HostAPI.DocList:output_type -> parlor.sdk.v1.HostDocList
-	47, // [47:82] is the sub-list for method output_type
-	12, // [12:47] is the sub-list for method input_type
+	0,  // 47: parlor.sdk.v1.HostAPI.ClusterNode:input_type -> parlor.sdk.v1.Empty
+	45, // 48: parlor.sdk.v1.HostAPI.ClusterPublish:input_type -> parlor.sdk.v1.HostClusterEvent
+	46, // 49: parlor.sdk.v1.HostAPI.ClusterLease:input_type -> parlor.sdk.v1.HostLeaseName
+	46, // 50: parlor.sdk.v1.HostAPI.ClusterRelease:input_type -> parlor.sdk.v1.HostLeaseName
+	1,  // 51: parlor.sdk.v1.HostAPI.FindUser:output_type -> parlor.sdk.v1.User
+	1,  // 52: parlor.sdk.v1.HostAPI.CreateUser:output_type -> parlor.sdk.v1.User
+	1,  // 53: parlor.sdk.v1.HostAPI.EditUser:output_type -> parlor.sdk.v1.User
+	0,  // 54: parlor.sdk.v1.HostAPI.DeleteUser:output_type -> parlor.sdk.v1.Empty
+	0,  // 55: parlor.sdk.v1.HostAPI.SetPassword:output_type -> parlor.sdk.v1.Empty
+	8,  // 56: parlor.sdk.v1.HostAPI.IssueSession:output_type -> parlor.sdk.v1.Session
+	10, // 57: parlor.sdk.v1.HostAPI.RevokeSession:output_type -> parlor.sdk.v1.RevokeSessionResponse
+	10, // 58: parlor.sdk.v1.HostAPI.RevokeUserSessions:output_type -> parlor.sdk.v1.RevokeSessionResponse
+	12, // 59: parlor.sdk.v1.HostAPI.KVGet:output_type -> parlor.sdk.v1.KVValue
+	0,  // 60: parlor.sdk.v1.HostAPI.KVSet:output_type -> parlor.sdk.v1.Empty
+	0,  // 61: parlor.sdk.v1.HostAPI.KVDelete:output_type -> parlor.sdk.v1.Empty
+	14, // 62: parlor.sdk.v1.HostAPI.ListRooms:output_type -> parlor.sdk.v1.HostRoomList
+	48, // 63: parlor.sdk.v1.HostAPI.GetRoom:output_type -> parlor.sdk.v1.Room
+	48, // 64: parlor.sdk.v1.HostAPI.CreateRoom:output_type -> parlor.sdk.v1.Room
+	48, // 65: parlor.sdk.v1.HostAPI.EditRoom:output_type -> parlor.sdk.v1.Room
+	0,  // 66: parlor.sdk.v1.HostAPI.DeleteRoom:output_type -> parlor.sdk.v1.Empty
+	48, // 67: parlor.sdk.v1.HostAPI.SetRoomSchedule:output_type -> parlor.sdk.v1.Room
+	20, // 68: parlor.sdk.v1.HostAPI.ListMembers:output_type -> parlor.sdk.v1.HostMemberList
+	0,  // 69: parlor.sdk.v1.HostAPI.KickMember:output_type -> parlor.sdk.v1.Empty
+	0,  // 70: parlor.sdk.v1.HostAPI.MoveMember:output_type -> parlor.sdk.v1.Empty
+	23, // 71: parlor.sdk.v1.HostAPI.AddSanction:output_type -> parlor.sdk.v1.HostSanction
+	23, // 72: parlor.sdk.v1.HostAPI.LiftSanction:output_type -> parlor.sdk.v1.HostSanction
+	26, // 73: parlor.sdk.v1.HostAPI.ListSanctions:output_type -> parlor.sdk.v1.HostSanctionList
+	29, // 74: parlor.sdk.v1.HostAPI.SendNotice:output_type -> parlor.sdk.v1.HostSendResponse
+	29, // 75: parlor.sdk.v1.HostAPI.SendEvent:output_type -> parlor.sdk.v1.HostSendResponse
+	51, // 76: parlor.sdk.v1.HostAPI.SayAs:output_type -> parlor.sdk.v1.Message
+	32, // 77: parlor.sdk.v1.HostAPI.ListHeld:output_type -> parlor.sdk.v1.HostHeldList
+	51, // 78: parlor.sdk.v1.HostAPI.ReleaseHeld:output_type -> parlor.sdk.v1.Message
+	0,  // 79: parlor.sdk.v1.HostAPI.DeclineHeld:output_type -> parlor.sdk.v1.Empty
+	35, // 80: parlor.sdk.v1.HostAPI.AuditAppend:output_type -> parlor.sdk.v1.HostAuditEntry
+	37, // 81: parlor.sdk.v1.HostAPI.AuditList:output_type -> parlor.sdk.v1.HostAuditList
+	39, // 82: parlor.sdk.v1.HostAPI.DocGet:output_type -> parlor.sdk.v1.HostDocChunk
+	40, // 83: parlor.sdk.v1.HostAPI.DocPut:output_type -> parlor.sdk.v1.HostDocInfo
+	0,  // 84: parlor.sdk.v1.HostAPI.DocDelete:output_type -> parlor.sdk.v1.Empty
+	43, // 85: parlor.sdk.v1.HostAPI.DocList:output_type -> parlor.sdk.v1.HostDocList
+	44, // 86: parlor.sdk.v1.HostAPI.ClusterNode:output_type -> parlor.sdk.v1.HostClusterNode
+	0,  // 87: parlor.sdk.v1.HostAPI.ClusterPublish:output_type -> parlor.sdk.v1.Empty
+	47, // 88: parlor.sdk.v1.HostAPI.ClusterLease:output_type -> parlor.sdk.v1.HostLease
+	0,  // 89: parlor.sdk.v1.HostAPI.ClusterRelease:output_type -> parlor.sdk.v1.Empty
+	51, // [51:90] is the sub-list for method output_type
+	12, // [12:51] is the sub-list for method input_type
 	12, // [12:12] is the sub-list for extension type_name
 	12, // [12:12] is the sub-list for extension extendee
 	0,  // [0:12] is the sub-list for field type_name
@@ -3326,7 +3560,7 @@ func file_hostapi_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hostapi_proto_rawDesc), len(file_hostapi_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   44,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

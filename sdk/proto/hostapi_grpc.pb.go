@@ -59,6 +59,10 @@ const (
 	HostAPI_DocPut_FullMethodName             = "/parlor.sdk.v1.HostAPI/DocPut"
 	HostAPI_DocDelete_FullMethodName          = "/parlor.sdk.v1.HostAPI/DocDelete"
 	HostAPI_DocList_FullMethodName            = "/parlor.sdk.v1.HostAPI/DocList"
+	HostAPI_ClusterNode_FullMethodName        = "/parlor.sdk.v1.HostAPI/ClusterNode"
+	HostAPI_ClusterPublish_FullMethodName     = "/parlor.sdk.v1.HostAPI/ClusterPublish"
+	HostAPI_ClusterLease_FullMethodName       = "/parlor.sdk.v1.HostAPI/ClusterLease"
+	HostAPI_ClusterRelease_FullMethodName     = "/parlor.sdk.v1.HostAPI/ClusterRelease"
 )
 
 // HostAPIClient is the client API for HostAPI service.
@@ -123,6 +127,16 @@ type HostAPIClient interface {
 	DocPut(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[HostDocChunk, HostDocInfo], error)
 	DocDelete(ctx context.Context, in *HostDocDeleteRequest, opts ...grpc.CallOption) (*Empty, error)
 	DocList(ctx context.Context, in *HostDocListRequest, opts ...grpc.CallOption) (*HostDocList, error)
+	// Cluster: the nodes sharing the chat. ClusterNode names this node;
+	// ClusterPublish sends an event to the same plugin on every other node;
+	// ClusterLease takes the plugin's named lease for this node when it is
+	// free, or renews it when this node holds it, and answers its holder;
+	// ClusterRelease gives it up when this node holds it. On one node every
+	// lease is this node's and events go nowhere.
+	ClusterNode(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*HostClusterNode, error)
+	ClusterPublish(ctx context.Context, in *HostClusterEvent, opts ...grpc.CallOption) (*Empty, error)
+	ClusterLease(ctx context.Context, in *HostLeaseName, opts ...grpc.CallOption) (*HostLease, error)
+	ClusterRelease(ctx context.Context, in *HostLeaseName, opts ...grpc.CallOption) (*Empty, error)
 }
 
 type hostAPIClient struct {
@@ -495,6 +509,46 @@ func (c *hostAPIClient) DocList(ctx context.Context, in *HostDocListRequest, opt
 	return out, nil
 }
 
+func (c *hostAPIClient) ClusterNode(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*HostClusterNode, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HostClusterNode)
+	err := c.cc.Invoke(ctx, HostAPI_ClusterNode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) ClusterPublish(ctx context.Context, in *HostClusterEvent, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, HostAPI_ClusterPublish_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) ClusterLease(ctx context.Context, in *HostLeaseName, opts ...grpc.CallOption) (*HostLease, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HostLease)
+	err := c.cc.Invoke(ctx, HostAPI_ClusterLease_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) ClusterRelease(ctx context.Context, in *HostLeaseName, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, HostAPI_ClusterRelease_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HostAPIServer is the server API for HostAPI service.
 // All implementations must embed UnimplementedHostAPIServer
 // for forward compatibility.
@@ -557,6 +611,16 @@ type HostAPIServer interface {
 	DocPut(grpc.ClientStreamingServer[HostDocChunk, HostDocInfo]) error
 	DocDelete(context.Context, *HostDocDeleteRequest) (*Empty, error)
 	DocList(context.Context, *HostDocListRequest) (*HostDocList, error)
+	// Cluster: the nodes sharing the chat. ClusterNode names this node;
+	// ClusterPublish sends an event to the same plugin on every other node;
+	// ClusterLease takes the plugin's named lease for this node when it is
+	// free, or renews it when this node holds it, and answers its holder;
+	// ClusterRelease gives it up when this node holds it. On one node every
+	// lease is this node's and events go nowhere.
+	ClusterNode(context.Context, *Empty) (*HostClusterNode, error)
+	ClusterPublish(context.Context, *HostClusterEvent) (*Empty, error)
+	ClusterLease(context.Context, *HostLeaseName) (*HostLease, error)
+	ClusterRelease(context.Context, *HostLeaseName) (*Empty, error)
 	mustEmbedUnimplementedHostAPIServer()
 }
 
@@ -671,6 +735,18 @@ func (UnimplementedHostAPIServer) DocDelete(context.Context, *HostDocDeleteReque
 }
 func (UnimplementedHostAPIServer) DocList(context.Context, *HostDocListRequest) (*HostDocList, error) {
 	return nil, status.Error(codes.Unimplemented, "method DocList not implemented")
+}
+func (UnimplementedHostAPIServer) ClusterNode(context.Context, *Empty) (*HostClusterNode, error) {
+	return nil, status.Error(codes.Unimplemented, "method ClusterNode not implemented")
+}
+func (UnimplementedHostAPIServer) ClusterPublish(context.Context, *HostClusterEvent) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method ClusterPublish not implemented")
+}
+func (UnimplementedHostAPIServer) ClusterLease(context.Context, *HostLeaseName) (*HostLease, error) {
+	return nil, status.Error(codes.Unimplemented, "method ClusterLease not implemented")
+}
+func (UnimplementedHostAPIServer) ClusterRelease(context.Context, *HostLeaseName) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method ClusterRelease not implemented")
 }
 func (UnimplementedHostAPIServer) mustEmbedUnimplementedHostAPIServer() {}
 func (UnimplementedHostAPIServer) testEmbeddedByValue()                 {}
@@ -1305,6 +1381,78 @@ func _HostAPI_DocList_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _HostAPI_ClusterNode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Empty)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).ClusterNode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_ClusterNode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).ClusterNode(ctx, req.(*Empty))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_ClusterPublish_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostClusterEvent)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).ClusterPublish(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_ClusterPublish_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).ClusterPublish(ctx, req.(*HostClusterEvent))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_ClusterLease_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostLeaseName)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).ClusterLease(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_ClusterLease_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).ClusterLease(ctx, req.(*HostLeaseName))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_ClusterRelease_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostLeaseName)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).ClusterRelease(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_ClusterRelease_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).ClusterRelease(ctx, req.(*HostLeaseName))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // HostAPI_ServiceDesc is the grpc.ServiceDesc for HostAPI service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1443,6 +1591,22 @@ var HostAPI_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DocList",
 			Handler:    _HostAPI_DocList_Handler,
+		},
+		{
+			MethodName: "ClusterNode",
+			Handler:    _HostAPI_ClusterNode_Handler,
+		},
+		{
+			MethodName: "ClusterPublish",
+			Handler:    _HostAPI_ClusterPublish_Handler,
+		},
+		{
+			MethodName: "ClusterLease",
+			Handler:    _HostAPI_ClusterLease_Handler,
+		},
+		{
+			MethodName: "ClusterRelease",
+			Handler:    _HostAPI_ClusterRelease_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1560,6 +1560,151 @@ func (x *MessageAnswer) GetError() string {
 	return ""
 }
 
+// ClusterEvent is an event the same plugin published on another node.
+type ClusterEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// node is the node that published it.
+	Node          string `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Topic         string `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"`
+	Data          []byte `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterEvent) Reset() {
+	*x = ClusterEvent{}
+	mi := &file_module_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterEvent) ProtoMessage() {}
+
+func (x *ClusterEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_module_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterEvent.ProtoReflect.Descriptor instead.
+func (*ClusterEvent) Descriptor() ([]byte, []int) {
+	return file_module_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ClusterEvent) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *ClusterEvent) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ClusterEvent) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+// ClusterEventBatch is what one ClusterEvents call carries.
+type ClusterEventBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []*ClusterEvent        `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterEventBatch) Reset() {
+	*x = ClusterEventBatch{}
+	mi := &file_module_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterEventBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterEventBatch) ProtoMessage() {}
+
+func (x *ClusterEventBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_module_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterEventBatch.ProtoReflect.Descriptor instead.
+func (*ClusterEventBatch) Descriptor() ([]byte, []int) {
+	return file_module_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ClusterEventBatch) GetEvents() []*ClusterEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+// ClusterEventsResult answers ClusterEvents once the module has handled
+// the batch.
+type ClusterEventsResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterEventsResult) Reset() {
+	*x = ClusterEventsResult{}
+	mi := &file_module_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterEventsResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterEventsResult) ProtoMessage() {}
+
+func (x *ClusterEventsResult) ProtoReflect() protoreflect.Message {
+	mi := &file_module_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterEventsResult.ProtoReflect.Descriptor instead.
+func (*ClusterEventsResult) Descriptor() ([]byte, []int) {
+	return file_module_proto_rawDescGZIP(), []int{25}
+}
+
 var File_module_proto protoreflect.FileDescriptor
 
 const file_module_proto_rawDesc = "" +
@@ -1676,7 +1821,14 @@ const file_module_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x127\n" +
 	"\averdict\x18\x02 \x01(\v2\x1d.parlor.sdk.v1.MessageVerdictR\averdict\x12\x12\n" +
 	"\x04code\x18\x03 \x01(\x05R\x04code\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error2\x93\x05\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"L\n" +
+	"\fClusterEvent\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x14\n" +
+	"\x05topic\x18\x02 \x01(\tR\x05topic\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\"H\n" +
+	"\x11ClusterEventBatch\x123\n" +
+	"\x06events\x18\x01 \x03(\v2\x1b.parlor.sdk.v1.ClusterEventR\x06events\"\x15\n" +
+	"\x13ClusterEventsResult2\xea\x05\n" +
 	"\x06Module\x12Z\n" +
 	"\tConfigure\x12%.parlor.sdk.v1.ModuleConfigureRequest\x1a&.parlor.sdk.v1.ModuleConfigureResponse\x12D\n" +
 	"\tServeHTTP\x12\x1a.parlor.sdk.v1.HTTPRequest\x1a\x1b.parlor.sdk.v1.HTTPResponse\x12A\n" +
@@ -1686,7 +1838,8 @@ const file_module_proto_rawDesc = "" +
 	"\bMessages\x12\x1a.parlor.sdk.v1.MessageCall\x1a\x1c.parlor.sdk.v1.MessageAnswer(\x010\x01\x12E\n" +
 	"\aCommand\x12\x1d.parlor.sdk.v1.CommandRequest\x1a\x1b.parlor.sdk.v1.CommandReply\x12I\n" +
 	"\x06Notify\x12 .parlor.sdk.v1.NotificationBatch\x1a\x1b.parlor.sdk.v1.NotifyResult(\x01\x12?\n" +
-	"\x04Stop\x12\x1a.parlor.sdk.v1.StopRequest\x1a\x1b.parlor.sdk.v1.StopResponseB.Z,github.com/parlorchat/parlor/sdk/proto;protob\x06proto3"
+	"\x04Stop\x12\x1a.parlor.sdk.v1.StopRequest\x1a\x1b.parlor.sdk.v1.StopResponse\x12U\n" +
+	"\rClusterEvents\x12 .parlor.sdk.v1.ClusterEventBatch\x1a\".parlor.sdk.v1.ClusterEventsResultB.Z,github.com/parlorchat/parlor/sdk/proto;protob\x06proto3"
 
 var (
 	file_module_proto_rawDescOnce sync.Once
@@ -1700,7 +1853,7 @@ func file_module_proto_rawDescGZIP() []byte {
 	return file_module_proto_rawDescData
 }
 
-var file_module_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_module_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_module_proto_goTypes = []any{
 	(*ModuleConfigureRequest)(nil),  // 0: parlor.sdk.v1.ModuleConfigureRequest
 	(*ModuleConfigureResponse)(nil), // 1: parlor.sdk.v1.ModuleConfigureResponse
@@ -1725,57 +1878,63 @@ var file_module_proto_goTypes = []any{
 	(*StopResponse)(nil),            // 20: parlor.sdk.v1.StopResponse
 	(*MessageCall)(nil),             // 21: parlor.sdk.v1.MessageCall
 	(*MessageAnswer)(nil),           // 22: parlor.sdk.v1.MessageAnswer
-	nil,                             // 23: parlor.sdk.v1.Capabilities.AssetsEntry
-	(*Room)(nil),                    // 24: parlor.sdk.v1.Room
-	(*Style)(nil),                   // 25: parlor.sdk.v1.Style
-	(*Message)(nil),                 // 26: parlor.sdk.v1.Message
-	(*HostHeld)(nil),                // 27: parlor.sdk.v1.HostHeld
-	(*HostResolution)(nil),          // 28: parlor.sdk.v1.HostResolution
+	(*ClusterEvent)(nil),            // 23: parlor.sdk.v1.ClusterEvent
+	(*ClusterEventBatch)(nil),       // 24: parlor.sdk.v1.ClusterEventBatch
+	(*ClusterEventsResult)(nil),     // 25: parlor.sdk.v1.ClusterEventsResult
+	nil,                             // 26: parlor.sdk.v1.Capabilities.AssetsEntry
+	(*Room)(nil),                    // 27: parlor.sdk.v1.Room
+	(*Style)(nil),                   // 28: parlor.sdk.v1.Style
+	(*Message)(nil),                 // 29: parlor.sdk.v1.Message
+	(*HostHeld)(nil),                // 30: parlor.sdk.v1.HostHeld
+	(*HostResolution)(nil),          // 31: parlor.sdk.v1.HostResolution
 }
 var file_module_proto_depIdxs = []int32{
 	2,  // 0: parlor.sdk.v1.ModuleConfigureResponse.capabilities:type_name -> parlor.sdk.v1.Capabilities
-	23, // 1: parlor.sdk.v1.Capabilities.assets:type_name -> parlor.sdk.v1.Capabilities.AssetsEntry
+	26, // 1: parlor.sdk.v1.Capabilities.assets:type_name -> parlor.sdk.v1.Capabilities.AssetsEntry
 	3,  // 2: parlor.sdk.v1.HTTPRequest.headers:type_name -> parlor.sdk.v1.Header
 	3,  // 3: parlor.sdk.v1.HTTPResponse.headers:type_name -> parlor.sdk.v1.Header
 	6,  // 4: parlor.sdk.v1.LoginVerdict.refusal:type_name -> parlor.sdk.v1.Refusal
 	7,  // 5: parlor.sdk.v1.JoinEvent.user:type_name -> parlor.sdk.v1.ModuleCaller
-	24, // 6: parlor.sdk.v1.JoinEvent.room:type_name -> parlor.sdk.v1.Room
+	27, // 6: parlor.sdk.v1.JoinEvent.room:type_name -> parlor.sdk.v1.Room
 	6,  // 7: parlor.sdk.v1.JoinVerdict.refusal:type_name -> parlor.sdk.v1.Refusal
 	7,  // 8: parlor.sdk.v1.MessageEvent.from:type_name -> parlor.sdk.v1.ModuleCaller
-	25, // 9: parlor.sdk.v1.MessageEvent.style:type_name -> parlor.sdk.v1.Style
-	25, // 10: parlor.sdk.v1.MessageVerdict.style:type_name -> parlor.sdk.v1.Style
+	28, // 9: parlor.sdk.v1.MessageEvent.style:type_name -> parlor.sdk.v1.Style
+	28, // 10: parlor.sdk.v1.MessageVerdict.style:type_name -> parlor.sdk.v1.Style
 	6,  // 11: parlor.sdk.v1.MessageVerdict.refusal:type_name -> parlor.sdk.v1.Refusal
 	7,  // 12: parlor.sdk.v1.CommandRequest.caller:type_name -> parlor.sdk.v1.ModuleCaller
 	6,  // 13: parlor.sdk.v1.CommandReply.refusal:type_name -> parlor.sdk.v1.Refusal
-	26, // 14: parlor.sdk.v1.Notification.message:type_name -> parlor.sdk.v1.Message
-	27, // 15: parlor.sdk.v1.Notification.held:type_name -> parlor.sdk.v1.HostHeld
-	28, // 16: parlor.sdk.v1.Notification.resolution:type_name -> parlor.sdk.v1.HostResolution
+	29, // 14: parlor.sdk.v1.Notification.message:type_name -> parlor.sdk.v1.Message
+	30, // 15: parlor.sdk.v1.Notification.held:type_name -> parlor.sdk.v1.HostHeld
+	31, // 16: parlor.sdk.v1.Notification.resolution:type_name -> parlor.sdk.v1.HostResolution
 	16, // 17: parlor.sdk.v1.NotificationBatch.notifications:type_name -> parlor.sdk.v1.Notification
 	12, // 18: parlor.sdk.v1.MessageCall.event:type_name -> parlor.sdk.v1.MessageEvent
 	13, // 19: parlor.sdk.v1.MessageAnswer.verdict:type_name -> parlor.sdk.v1.MessageVerdict
-	0,  // 20: parlor.sdk.v1.Module.Configure:input_type -> parlor.sdk.v1.ModuleConfigureRequest
-	4,  // 21: parlor.sdk.v1.Module.ServeHTTP:input_type -> parlor.sdk.v1.HTTPRequest
-	8,  // 22: parlor.sdk.v1.Module.OnLogin:input_type -> parlor.sdk.v1.LoginEvent
-	10, // 23: parlor.sdk.v1.Module.OnJoin:input_type -> parlor.sdk.v1.JoinEvent
-	12, // 24: parlor.sdk.v1.Module.OnMessage:input_type -> parlor.sdk.v1.MessageEvent
-	21, // 25: parlor.sdk.v1.Module.Messages:input_type -> parlor.sdk.v1.MessageCall
-	14, // 26: parlor.sdk.v1.Module.Command:input_type -> parlor.sdk.v1.CommandRequest
-	17, // 27: parlor.sdk.v1.Module.Notify:input_type -> parlor.sdk.v1.NotificationBatch
-	19, // 28: parlor.sdk.v1.Module.Stop:input_type -> parlor.sdk.v1.StopRequest
-	1,  // 29: parlor.sdk.v1.Module.Configure:output_type -> parlor.sdk.v1.ModuleConfigureResponse
-	5,  // 30: parlor.sdk.v1.Module.ServeHTTP:output_type -> parlor.sdk.v1.HTTPResponse
-	9,  // 31: parlor.sdk.v1.Module.OnLogin:output_type -> parlor.sdk.v1.LoginVerdict
-	11, // 32: parlor.sdk.v1.Module.OnJoin:output_type -> parlor.sdk.v1.JoinVerdict
-	13, // 33: parlor.sdk.v1.Module.OnMessage:output_type -> parlor.sdk.v1.MessageVerdict
-	22, // 34: parlor.sdk.v1.Module.Messages:output_type -> parlor.sdk.v1.MessageAnswer
-	15, // 35: parlor.sdk.v1.Module.Command:output_type -> parlor.sdk.v1.CommandReply
-	18, // 36: parlor.sdk.v1.Module.Notify:output_type -> parlor.sdk.v1.NotifyResult
-	20, // 37: parlor.sdk.v1.Module.Stop:output_type -> parlor.sdk.v1.StopResponse
-	29, // [29:38] is the sub-list for method output_type
-	20, // [20:29] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	23, // 20: parlor.sdk.v1.ClusterEventBatch.events:type_name -> parlor.sdk.v1.ClusterEvent
+	0,  // 21: parlor.sdk.v1.Module.Configure:input_type -> parlor.sdk.v1.ModuleConfigureRequest
+	4,  // 22: parlor.sdk.v1.Module.ServeHTTP:input_type -> parlor.sdk.v1.HTTPRequest
+	8,  // 23: parlor.sdk.v1.Module.OnLogin:input_type -> parlor.sdk.v1.LoginEvent
+	10, // 24: parlor.sdk.v1.Module.OnJoin:input_type -> parlor.sdk.v1.JoinEvent
+	12, // 25: parlor.sdk.v1.Module.OnMessage:input_type -> parlor.sdk.v1.MessageEvent
+	21, // 26: parlor.sdk.v1.Module.Messages:input_type -> parlor.sdk.v1.MessageCall
+	14, // 27: parlor.sdk.v1.Module.Command:input_type -> parlor.sdk.v1.CommandRequest
+	17, // 28: parlor.sdk.v1.Module.Notify:input_type -> parlor.sdk.v1.NotificationBatch
+	19, // 29: parlor.sdk.v1.Module.Stop:input_type -> parlor.sdk.v1.StopRequest
+	24, // 30: parlor.sdk.v1.Module.ClusterEvents:input_type -> parlor.sdk.v1.ClusterEventBatch
+	1,  // 31: parlor.sdk.v1.Module.Configure:output_type -> parlor.sdk.v1.ModuleConfigureResponse
+	5,  // 32: parlor.sdk.v1.Module.ServeHTTP:output_type -> parlor.sdk.v1.HTTPResponse
+	9,  // 33: parlor.sdk.v1.Module.OnLogin:output_type -> parlor.sdk.v1.LoginVerdict
+	11, // 34: parlor.sdk.v1.Module.OnJoin:output_type -> parlor.sdk.v1.JoinVerdict
+	13, // 35: parlor.sdk.v1.Module.OnMessage:output_type -> parlor.sdk.v1.MessageVerdict
+	22, // 36: parlor.sdk.v1.Module.Messages:output_type -> parlor.sdk.v1.MessageAnswer
+	15, // 37: parlor.sdk.v1.Module.Command:output_type -> parlor.sdk.v1.CommandReply
+	18, // 38: parlor.sdk.v1.Module.Notify:output_type -> parlor.sdk.v1.NotifyResult
+	20, // 39: parlor.sdk.v1.Module.Stop:output_type -> parlor.sdk.v1.StopResponse
+	25, // 40: parlor.sdk.v1.Module.ClusterEvents:output_type -> parlor.sdk.v1.ClusterEventsResult
+	31, // [31:41] is the sub-list for method output_type
+	21, // [21:31] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_module_proto_init() }
@@ -1791,7 +1950,7 @@ func file_module_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_module_proto_rawDesc), len(file_module_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,15 +27,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Module_Configure_FullMethodName = "/parlor.sdk.v1.Module/Configure"
-	Module_ServeHTTP_FullMethodName = "/parlor.sdk.v1.Module/ServeHTTP"
-	Module_OnLogin_FullMethodName   = "/parlor.sdk.v1.Module/OnLogin"
-	Module_OnJoin_FullMethodName    = "/parlor.sdk.v1.Module/OnJoin"
-	Module_OnMessage_FullMethodName = "/parlor.sdk.v1.Module/OnMessage"
-	Module_Messages_FullMethodName  = "/parlor.sdk.v1.Module/Messages"
-	Module_Command_FullMethodName   = "/parlor.sdk.v1.Module/Command"
-	Module_Notify_FullMethodName    = "/parlor.sdk.v1.Module/Notify"
-	Module_Stop_FullMethodName      = "/parlor.sdk.v1.Module/Stop"
+	Module_Configure_FullMethodName     = "/parlor.sdk.v1.Module/Configure"
+	Module_ServeHTTP_FullMethodName     = "/parlor.sdk.v1.Module/ServeHTTP"
+	Module_OnLogin_FullMethodName       = "/parlor.sdk.v1.Module/OnLogin"
+	Module_OnJoin_FullMethodName        = "/parlor.sdk.v1.Module/OnJoin"
+	Module_OnMessage_FullMethodName     = "/parlor.sdk.v1.Module/OnMessage"
+	Module_Messages_FullMethodName      = "/parlor.sdk.v1.Module/Messages"
+	Module_Command_FullMethodName       = "/parlor.sdk.v1.Module/Command"
+	Module_Notify_FullMethodName        = "/parlor.sdk.v1.Module/Notify"
+	Module_Stop_FullMethodName          = "/parlor.sdk.v1.Module/Stop"
+	Module_ClusterEvents_FullMethodName = "/parlor.sdk.v1.Module/ClusterEvents"
 )
 
 // ModuleClient is the client API for Module service.
@@ -71,6 +72,10 @@ type ModuleClient interface {
 	// the last call, made while the Host API is still served, with the
 	// host's stop deadline. The host goes on when it fails or times out.
 	Stop(ctx context.Context, in *StopRequest, opts ...grpc.CallOption) (*StopResponse, error)
+	// ClusterEvents hands a module that declared the "cluster_event" hook a
+	// batch of the events the same plugin published on other nodes, in the
+	// order they arrived; it returns once the module has handled them.
+	ClusterEvents(ctx context.Context, in *ClusterEventBatch, opts ...grpc.CallOption) (*ClusterEventsResult, error)
 }
 
 type moduleClient struct {
@@ -177,6 +182,16 @@ func (c *moduleClient) Stop(ctx context.Context, in *StopRequest, opts ...grpc.C
 	return out, nil
 }
 
+func (c *moduleClient) ClusterEvents(ctx context.Context, in *ClusterEventBatch, opts ...grpc.CallOption) (*ClusterEventsResult, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClusterEventsResult)
+	err := c.cc.Invoke(ctx, Module_ClusterEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ModuleServer is the server API for Module service.
 // All implementations must embed UnimplementedModuleServer
 // for forward compatibility.
@@ -210,6 +225,10 @@ type ModuleServer interface {
 	// the last call, made while the Host API is still served, with the
 	// host's stop deadline. The host goes on when it fails or times out.
 	Stop(context.Context, *StopRequest) (*StopResponse, error)
+	// ClusterEvents hands a module that declared the "cluster_event" hook a
+	// batch of the events the same plugin published on other nodes, in the
+	// order they arrived; it returns once the module has handled them.
+	ClusterEvents(context.Context, *ClusterEventBatch) (*ClusterEventsResult, error)
 	mustEmbedUnimplementedModuleServer()
 }
 
@@ -246,6 +265,9 @@ func (UnimplementedModuleServer) Notify(grpc.ClientStreamingServer[NotificationB
 }
 func (UnimplementedModuleServer) Stop(context.Context, *StopRequest) (*StopResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Stop not implemented")
+}
+func (UnimplementedModuleServer) ClusterEvents(context.Context, *ClusterEventBatch) (*ClusterEventsResult, error) {
+	return nil, status.Error(codes.Unimplemented, "method ClusterEvents not implemented")
 }
 func (UnimplementedModuleServer) mustEmbedUnimplementedModuleServer() {}
 func (UnimplementedModuleServer) testEmbeddedByValue()                {}
@@ -408,6 +430,24 @@ func _Module_Stop_Handler(srv interface{}, ctx context.Context, dec func(interfa
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Module_ClusterEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClusterEventBatch)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModuleServer).ClusterEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Module_ClusterEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModuleServer).ClusterEvents(ctx, req.(*ClusterEventBatch))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Module_ServiceDesc is the grpc.ServiceDesc for Module service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -442,6 +482,10 @@ var Module_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Stop",
 			Handler:    _Module_Stop_Handler,
+		},
+		{
+			MethodName: "ClusterEvents",
+			Handler:    _Module_ClusterEvents_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

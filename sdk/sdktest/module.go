@@ -196,6 +196,20 @@ func (h *ModuleHandle) Stop(ctx context.Context) error {
 	return h.client.Stop(ctx)
 }
 
+// ClusterEvents hands the module a batch of events as the server does
+// with what the plugin's processes on other nodes published, and returns
+// once the module has handled them; a module that is not an
+// sdk.ClusterListener answers an error wrapping sdk.ErrNotServed.
+// Cluster delivers to attached handles this way.
+func (h *ModuleHandle) ClusterEvents(ctx context.Context, batch []sdk.ClusterEvent) error {
+	if !h.declared(sdk.HookCluster) {
+		return sdk.ErrNotServed
+	}
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	return h.client.ClusterEvents(ctx, batch)
+}
+
 // HTTP is an http.Handler forwarding to the module's HTTP handler as the
 // server does (use it with httptest); a module without HTTP answers 404,
 // a failing one 502.

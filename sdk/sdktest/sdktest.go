@@ -1,6 +1,8 @@
 // Package sdktest runs a plugin's implementation in-process behind a real
 // gRPC connection, the same code path the host uses, so plugin authors can
 // test their plugin with `go test` and without building a binary.
+// Cluster runs a module on several in-process nodes, with their events
+// and leases.
 package sdktest
 
 import (

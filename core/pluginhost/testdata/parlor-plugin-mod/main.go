@@ -9,7 +9,8 @@
 // "mod.queue" the held-queue notifications, as "kind id text actor
 // reason" strings; "mod.kinds" the kinds of the notifications that
 // arrived, in order, each once; a batch naming the user "hang" blocks its
-// stream for good. The config key "notify" lists the kinds it wants
+// stream for good. "mod.cluster" answers the cluster events that
+// arrived, as "node topic data" strings. The config key "notify" lists the kinds it wants
 // (Manifest.Notify). Its Stop appends "+" to the KV key "stops" through
 // the Host API; with the config key "stop" set to "hang" it first sets
 // "stopping" and then never returns, ignoring its deadline.
@@ -75,9 +76,10 @@ type full struct {
 	host sdk.Host
 	seen atomic.Int64
 
-	mu    sync.Mutex
-	queue []string               // the held-queue notifications, in order
-	kinds []sdk.NotificationKind // the kinds seen, each once
+	mu      sync.Mutex
+	queue   []string               // the held-queue notifications, in order
+	kinds   []sdk.NotificationKind // the kinds seen, each once
+	cluster []string               // the cluster events, in order
 }
 
 func (f *full) Configure(ctx context.Context, cfg sdk.Config) error {
@@ -160,6 +162,11 @@ func (f *full) Command(_ context.Context, cmd sdk.Command) (sdk.Reply, error) {
 		b, _ := json.Marshal(f.kinds)
 		f.mu.Unlock()
 		return sdk.Reply{Data: b}, nil
+	case "mod.cluster":
+		f.mu.Lock()
+		b, _ := json.Marshal(f.cluster)
+		f.mu.Unlock()
+		return sdk.Reply{Data: b}, nil
 	case "mod.echo":
 		b, _ := json.Marshal(map[string]any{"caller": cmd.Caller.Name, "role": cmd.Caller.Role, "room": cmd.Room, "frame": json.RawMessage(cmd.Data)})
 		return sdk.Reply{Data: b}, nil
@@ -185,6 +192,12 @@ func (f *full) OnNotify(_ context.Context, batch []sdk.Notification) {
 		}
 	}
 	f.seen.Add(int64(len(batch)))
+}
+
+func (f *full) OnClusterEvent(_ context.Context, ev sdk.ClusterEvent) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cluster = append(f.cluster, ev.Node+" "+ev.Topic+" "+string(ev.Data))
 }
 
 func main() {
