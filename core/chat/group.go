@@ -484,7 +484,7 @@ func (g *Group) Login(m *Member) (err error) {
 	if err := check(); err != nil {
 		g.mu.Unlock()
 		if g.opts.Link != nil {
-			g.opts.Link.Release(m)
+			g.opts.Link.Unclaim(m)
 		}
 		return err
 	}
@@ -529,7 +529,7 @@ func (g *Group) Logout(m *Member) {
 	m.seat.Unlock()
 	g.drop(slow)
 	if wasOnline && g.opts.Link != nil && !m.IsRemote() {
-		g.opts.Link.Release(m)
+		g.opts.Link.Unclaim(m)
 	}
 	if r != nil {
 		g.observe(sdk.Left, m.Name, r.id, nil)

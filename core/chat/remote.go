@@ -25,8 +25,9 @@ type Link interface {
 	// Claim takes the name of a member logging in here for the whole
 	// cluster; an error (a *Error with code name_taken) refuses the login.
 	Claim(ctx context.Context, m *Member) error
-	// Release gives back the name of a local member that logged out.
-	Release(m *Member)
+	// Unclaim gives back the name of a local member that logged out (or
+	// whose login failed after Claim).
+	Unclaim(m *Member)
 	// Entering returns once the room roomID, which a local member is
 	// about to enter, gets the other nodes' messages and has their
 	// latest in its history (a node learns a room's messages only while

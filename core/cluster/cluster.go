@@ -79,6 +79,9 @@ type Options struct {
 	// SanctionsChanged reloads the sanctions from the shared store after
 	// another node imposed or lifted one.
 	SanctionsChanged func(ctx context.Context)
+	// ModuleEvent, if set, gets the cluster events that the plugins of
+	// the other nodes publish (Publish); it must not block.
+	ModuleEvent func(ModuleEvent)
 	// Log receives what goes wrong.
 	Log hclog.Logger
 }
@@ -87,15 +90,16 @@ type Options struct {
 // with New, give it to the group (chat.Options.Link and Slot), then Start
 // it with the group; Leave it at shutdown.
 type Node struct {
-	opts  Options
-	name  string
-	slot  int
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	nodes jetstream.KeyValue // node leases
-	slots jetstream.KeyValue // message id slots
-	names jetstream.KeyValue // who holds each name
-	log   hclog.Logger
+	opts   Options
+	name   string
+	slot   int
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	nodes  jetstream.KeyValue // node leases
+	slots  jetstream.KeyValue // message id slots
+	names  jetstream.KeyValue // who holds each name
+	leases jetstream.KeyValue // the modules' and the core's leases
+	log    hclog.Logger
 
 	g      *chat.Group
 	prefix string // subjects: prefix.group.
@@ -242,6 +246,9 @@ func (n *Node) setup(ctx context.Context) error {
 	if n.names, err = bucket("names", 0); err != nil {
 		return err
 	}
+	if n.leases, err = bucket("leases", n.opts.Lease); err != nil {
+		return err
+	}
 	if err := n.renew(ctx); err != nil {
 		return err
 	}
@@ -301,6 +308,9 @@ func (n *Node) Start(ctx context.Context, g *chat.Group) error {
 		return err
 	}
 	if err := sub(n.subject("node", n.name, ">"), n.onDirect); err != nil {
+		return err
+	}
+	if err := sub(n.subject("module"), n.onModule); err != nil {
 		return err
 	}
 	if err := n.nc.FlushWithContext(ctx); err != nil {

@@ -162,9 +162,9 @@ func (n *Node) Claim(ctx context.Context, m *chat.Member) error {
 	return nil
 }
 
-// Release implements chat.Link: the claim is deleted unless someone took
+// Unclaim implements chat.Link: the claim is deleted unless someone took
 // it over meanwhile.
-func (n *Node) Release(m *chat.Member) {
+func (n *Node) Unclaim(m *chat.Member) {
 	key := n.nameKey(m.Name)
 	n.mu.Lock()
 	rev, ok := n.claims[key]

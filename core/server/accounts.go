@@ -30,13 +30,13 @@ func (s *Server) startAccounts(ctx context.Context) error {
 		TTL: s.cfg.Auth.SessionTTL, SecureCookie: s.cfg.Auth.SecureCookie, ReconnectTTL: s.cfg.Auth.ReconnectTTL,
 	})
 	s.acct.host = hostapi.New(st, s.acct.sessions, hostapi.Options{
-		OnRevoke:       s.endSessions,
-		OnAccountEnded: s.endAccount,
-		Prefixes:       s.commandPrefixes,
-		OnBan:          s.endBanned,
-		Notify:         s.observe,
-		MaxDocBytes:    s.cfg.Modules.MaxDocBytes,
-		// Cluster: nil is one node (hostapi.OneNode).
+		OnRevoke:             s.endSessions,
+		OnAccountEnded:       s.endAccount,
+		Prefixes:             s.commandPrefixes,
+		OnBan:                s.endBanned,
+		Notify:               s.observe,
+		MaxDocBytes:          s.cfg.Modules.MaxDocBytes,
+		Cluster:              s.hostCluster(),
 		MaxClusterEventBytes: s.cfg.Modules.ClusterEventBytes,
 		Logger:               s.log.Named("hostapi"),
 	})

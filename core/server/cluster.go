@@ -8,7 +8,9 @@ import (
 	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/core/cluster"
 	"github.com/parlorchat/parlor/core/config"
+	"github.com/parlorchat/parlor/core/hostapi"
 	"github.com/parlorchat/parlor/core/store"
+	"github.com/parlorchat/parlor/sdk"
 )
 
 // startCluster connects to NATS when cluster.nats.url is set; the node is
@@ -33,6 +35,11 @@ func (s *Server) startCluster(ctx context.Context) error {
 				s.log.Warn("cannot reload the sanctions another node changed", "error", err)
 			}
 		},
+		ModuleEvent: func(ev cluster.ModuleEvent) {
+			if p := s.mods.pipe.Load(); p != nil {
+				p.ClusterEvent(ev.Plugin, sdk.ClusterEvent{Node: ev.Node, Topic: ev.Topic, Data: ev.Data})
+			}
+		},
 		Log: s.log.Named("cluster"),
 	})
 	if err != nil {
@@ -40,6 +47,15 @@ func (s *Server) startCluster(ctx context.Context) error {
 	}
 	s.cluster = n
 	return nil
+}
+
+// hostCluster is what the Host API knows of the nodes: this node, or
+// none (nil: one node).
+func (s *Server) hostCluster() hostapi.Cluster {
+	if s.cluster == nil {
+		return nil
+	}
+	return s.cluster
 }
 
 // link is the group's chat.Link: the cluster node, or none.

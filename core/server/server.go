@@ -86,10 +86,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	s.store = st
-	if err := s.startAccounts(ctx); err != nil {
+	if err := s.startCluster(ctx); err != nil {
 		return err
 	}
-	if err := s.startCluster(ctx); err != nil {
+	if err := s.startAccounts(ctx); err != nil {
 		return err
 	}
 	link, slot := s.link()
@@ -219,7 +219,6 @@ func (s *Server) closeAll(ctx context.Context) error {
 		}
 	}
 	errs = append(errs, s.waitTCP(ctx))
-	s.leaveCluster()
 	s.closeStatus()
 	if p := s.mods.pipe.Load(); p != nil {
 		p.Close()
@@ -233,6 +232,9 @@ func (s *Server) closeAll(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	// The modules' Stop (boards saved, leases given up) and the last
+	// messages' fan-out still use the cluster.
+	s.leaveCluster()
 	if s.store != nil {
 		if err := s.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close store: %w", err))
