@@ -67,7 +67,7 @@ func TestReconnectTokenExpiresAfterItsLastConnection(t *testing.T) {
 		t.Fatalf("held token refused: %v", err)
 	}
 	// The connection ends: good for the TTL from then on.
-	s.Release(token)
+	s.Release(ctx, token)
 	c.Add(9 * time.Minute)
 	if _, err := s.Login(ctx, token, ""); err != nil {
 		t.Fatalf("token refused within the TTL after its connection: %v", err)

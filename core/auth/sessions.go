@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/core/store"
 )
@@ -39,13 +41,17 @@ type SessionOptions struct {
 	ReconnectTTL time.Duration
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
+	// Logger takes the store failures that do not fail a call (a
+	// reconnect token kept on this node only); none when nil.
+	Logger hclog.Logger
 }
 
 // Sessions issues, checks and revokes login sessions. A session is a
 // random token handed to a browser in the SessionCookie (or sent in a
 // `login` request); it logs the browser in as its account without a
 // password. Reconnect tokens (reconnect.go) are sessions of the same kind
-// that a password login hands to its client, kept in memory.
+// that a password login hands to its client, kept in memory and in the
+// store's key-value entries of the core.
 type Sessions struct {
 	st        store.Accounts
 	opts      SessionOptions
@@ -62,6 +68,9 @@ func NewSessions(st store.Accounts, opts SessionOptions) *Sessions {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
 	}
 	return &Sessions{st: st, opts: opts}
 }
@@ -169,10 +178,14 @@ func (s *Sessions) Login(ctx context.Context, token, _ string) (Identity, error)
 // was none.
 func (s *Sessions) Revoke(ctx context.Context, token string) (bool, []byte, error) {
 	h := HashToken(token)
-	if s.dropReconnect(string(h)) {
+	ok, err := s.revokeReconnect(ctx, string(h))
+	if err != nil {
+		return false, nil, fmt.Errorf("revoke session: %w", err)
+	}
+	if ok {
 		return true, h, nil
 	}
-	ok, err := s.st.DeleteSession(ctx, h)
+	ok, err = s.st.DeleteSession(ctx, h)
 	if err != nil {
 		return false, nil, fmt.Errorf("revoke session: %w", err)
 	}

@@ -436,6 +436,11 @@ func envKey(k, v string) (string, any) {
 	return key, v
 }
 
+// pluginName is what a plugin's name under plugins.load may be: it names
+// the plugin's binary, and it has no '.', the mark of the core's own
+// names in the plugins' key-value store (core/store, CoreKVPrefix).
+var pluginName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
+
 var decodeLine = regexp.MustCompile(`(?m)^'([A-Za-z0-9_.\[\]]+)' (.*)$`)
 
 // explainDecode turns mapstructure's report into one line per bad key:
@@ -487,6 +492,16 @@ func (c *Config) Validate() error {
 		"modules.command_timeout": c.Modules.CommandTimeout,
 		"modules.notify_timeout":  c.Modules.NotifyTimeout,
 		"modules.stop_timeout":    c.Modules.StopTimeout,
+	}
+	names := make([]string, 0, len(c.Plugins.Load))
+	for name := range c.Plugins.Load {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if !pluginName.MatchString(name) {
+			bad("plugins.load", "%q is not a plugin name: letters, digits, '-' and '_', starting with a letter or digit", name)
+		}
 	}
 	for _, name := range c.Modules.Order {
 		if _, ok := c.Plugins.Load[name]; !ok {

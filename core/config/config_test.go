@@ -101,6 +101,9 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		{"rooms:\n  - {id: 1, name: Event, tz: Mars/Olympus}\n", "", `rooms[0].tz: room "Event": "Mars/Olympus" is not an IANA time zone`},
 		{"rooms:\n  - {id: 1, name: Event, open_times: [{o: day2, s: \"09:00\", e: \"10:00\", x: 1}]}\n", "", "rooms[0].open_times[0].x"},
 		{"chat:\n  time_zone: Local\n", "", "chat.time_zone"},
+		// A '.' marks the core's own names in the plugins' key-value store.
+		{"plugins:\n  load:\n    \"core.reconnect\": {path: /bin/true}\n", "", `plugins.load: "core.reconnect" is not a plugin name`},
+		{"plugins:\n  load:\n    \"../up\": {path: /bin/true}\n", "", `plugins.load: "../up" is not a plugin name`},
 	}
 	for _, tc := range cases {
 		p := writeFile(t, tc.body)

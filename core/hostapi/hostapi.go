@@ -162,7 +162,8 @@ func (a *API) SetChat(c Chat, rooms RoomChanger) {
 func (a *API) chat() Chat { return a.parts.Load().chat }
 
 // For returns the Host API as plugin sees it: its own KV namespace and the
-// sessions it issued.
+// sessions it issued. A name in the core's KV namespace
+// (store.IsCoreKVOwner) has no KV: every call is refused.
 func (a *API) For(plugin string) sdk.Host {
 	return &host{api: a, plugin: plugin}
 }
@@ -453,6 +454,16 @@ func (s sessions) RevokeUser(ctx context.Context, userID int64) (int, string, er
 
 type kv struct{ h *host }
 
+// check refuses a key out of bounds, and every key of a plugin whose name
+// is one of the core's KV owners (store.IsCoreKVOwner): those entries are
+// the core's own, such as the reconnect tokens.
+func (k kv) check(key string) error {
+	if store.IsCoreKVOwner(k.h.plugin) {
+		return denied("the key-value names starting with %q are the core's", store.CoreKVPrefix)
+	}
+	return checkKey(key)
+}
+
 func checkKey(key string) error {
 	if key == "" || len(key) > MaxKeyBytes {
 		return invalid("a key must be 1 to %d bytes", MaxKeyBytes)
@@ -461,14 +472,14 @@ func checkKey(key string) error {
 }
 
 func (k kv) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	if err := checkKey(key); err != nil {
+	if err := k.check(key); err != nil {
 		return nil, false, err
 	}
 	return k.h.api.st.KVGet(ctx, k.h.plugin, key, k.h.api.opts.Now())
 }
 
 func (k kv) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	if err := checkKey(key); err != nil {
+	if err := k.check(key); err != nil {
 		return err
 	}
 	if len(value) > MaxValueBytes {
@@ -486,7 +497,7 @@ func (k kv) Set(ctx context.Context, key string, value []byte, ttl time.Duration
 }
 
 func (k kv) Delete(ctx context.Context, key string) error {
-	if err := checkKey(key); err != nil {
+	if err := k.check(key); err != nil {
 		return err
 	}
 	return k.h.api.st.KVDelete(ctx, k.h.plugin, key)

@@ -279,6 +279,24 @@ func TestKV(t *testing.T) {
 		t.Fatalf("big value: %v", err)
 	}
 
+	// The core's own entries are out of every plugin's reach.
+	if err := f.st.KVSet(ctx, "core.reconnect", "k", []byte("the core's"), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	core := viaGRPC(t, f.api, "core.reconnect")
+	if _, ok, err := core.KV().Get(ctx, "k"); ok || !errors.Is(err, sdk.ErrDenied) {
+		t.Fatalf("a plugin named core.reconnect reads the core's entry: %v %v", ok, err)
+	}
+	if err := core.KV().Set(ctx, "k", []byte("forged"), 0); !errors.Is(err, sdk.ErrDenied) {
+		t.Fatalf("a plugin named core.reconnect writes the core's entry: %v", err)
+	}
+	if err := core.KV().Delete(ctx, "k"); !errors.Is(err, sdk.ErrDenied) {
+		t.Fatalf("a plugin named core.reconnect deletes the core's entry: %v", err)
+	}
+	if v, ok, err := f.st.KVGet(ctx, "core.reconnect", "k", f.clock.Now()); err != nil || !ok || string(v) != "the core's" {
+		t.Fatalf("the core's entry after a plugin's tries: %q %v %v", v, ok, err)
+	}
+
 	// Everything survives reopening the store.
 	u, _ := a.Users().Create(ctx, sdk.NewUser{Name: "kept", Email: "kept@example.com"})
 	s, _ := a.Sessions().Issue(ctx, u.ID, 0, true)

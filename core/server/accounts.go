@@ -28,6 +28,7 @@ func (s *Server) startAccounts(ctx context.Context) error {
 	s.acct.store = st
 	s.acct.sessions = auth.NewSessions(st, auth.SessionOptions{
 		TTL: s.cfg.Auth.SessionTTL, SecureCookie: s.cfg.Auth.SecureCookie, ReconnectTTL: s.cfg.Auth.ReconnectTTL,
+		Logger: s.log.Named("sessions"),
 	})
 	s.acct.host = hostapi.New(st, s.acct.sessions, hostapi.Options{
 		OnRevoke:             s.endSessions,

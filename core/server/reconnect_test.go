@@ -1,10 +1,12 @@
 package server_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/parlorchat/parlor/internal/servertest"
+	"github.com/parlorchat/parlor/sdk"
 )
 
 // tokenOf returns the reconnect token of a login_ok event ("" if none).
@@ -56,6 +58,48 @@ func TestReconnectToken(t *testing.T) {
 	// Logout ends the token.
 	b.Send(map[string]any{"type": "logout"})
 	b.Want("logged_out")
+	c := servertest.Dial(t, srv)
+	c.Send(map[string]any{"type": "login", "token": token})
+	c.WantError("no_session")
+}
+
+// tokenLogin logs c in with a reconnect token and returns the answer,
+// login_ok or error.
+func tokenLogin(c *servertest.Client, token string) map[string]any {
+	c.Send(map[string]any{"type": "login", "token": token})
+	return c.Next()
+}
+
+// The reconnect token of a local account's password login outlives the
+// server: after a restart on the same data directory it logs in without
+// the password, and its logout ends it for the next start too.
+func TestReconnectTokenSurvivesARestart(t *testing.T) {
+	cfg := testConfig(t)
+	srv := servertest.Start(t, cfg)
+	if _, err := srv.HostAPI("test").Users().Create(context.Background(), sdk.NewUser{Name: "ivy", Password: "ivy-pw"}); err != nil {
+		t.Fatal(err)
+	}
+	token := tokenOf(servertest.Dial(t, srv).Login("ivy", "ivy-pw"))
+	if token == "" {
+		t.Fatal("login_ok of a password login has no token")
+	}
+	servertest.Stop(t, srv)
+
+	srv = servertest.Start(t, cfg) // same data dir
+	b := servertest.Dial(t, srv)
+	ok := tokenLogin(b, token)
+	if ok["type"] != "login_ok" {
+		t.Fatalf("token login after a restart: %v", ok)
+	}
+	if u, _ := ok["user"].(map[string]any); u["name"] != "ivy" || u["guest"] != false {
+		t.Fatalf("token login after a restart as %v", ok)
+	}
+	b.Join(1, "")
+	b.Send(map[string]any{"type": "logout"})
+	b.Want("logged_out")
+	servertest.Stop(t, srv)
+
+	srv = servertest.Start(t, cfg)
 	c := servertest.Dial(t, srv)
 	c.Send(map[string]any{"type": "login", "token": token})
 	c.WantError("no_session")

@@ -233,7 +233,11 @@ func (s *sessionConns) remove(c *Client) {
 	if c.session == "" {
 		return
 	}
-	c.n.opts.Sessions.Release(c.token)
+	// The connection has ended (and its context with it); the release
+	// still gets its time to write.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), c.n.opts.CallTimeout)
+	c.n.opts.Sessions.Release(ctx, c.token)
+	cancel()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if set := s.conns[c.session]; set != nil {

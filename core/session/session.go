@@ -60,16 +60,17 @@ type SessionLogin interface {
 	// password login, handed to the client in login_ok.
 	IssueReconnect(ctx context.Context, id auth.Identity) (string, error)
 	// Hold and Release count the connections logged in with a token: a
-	// reconnect token expires only once none is.
+	// reconnect token expires only once none is. Release writes the new
+	// expiry to the store.
 	Hold(token string)
-	Release(token string)
+	Release(ctx context.Context, token string)
 }
 
 // Options configures a Node.
 type Options struct {
 	LoginTimeout time.Duration // a connection must log in within this time
 	// CallTimeout bounds one call to the session store (reconnect
-	// tokens, revocation at logout).
+	// tokens and their release, revocation at logout).
 	CallTimeout time.Duration
 	Version     string // server version for the hello frame
 	Logger      hclog.Logger

@@ -129,6 +129,16 @@ type Accounts interface {
 
 var _ Accounts = (*SQLite)(nil)
 
+// CoreKVPrefix starts the KV owner names under which the core keeps
+// entries of its own (such as "core.reconnect"), in the table of the
+// plugins' KV. No plugin name has a '.' (core/config checks the names of
+// plugins.load), and the Host API refuses such owners (IsCoreKVOwner), so
+// no plugin reads or writes them.
+const CoreKVPrefix = "core."
+
+// IsCoreKVOwner tells whether owner is a KV owner name of the core.
+func IsCoreKVOwner(owner string) bool { return strings.HasPrefix(owner, CoreKVPrefix) }
+
 const accountColumns = `id, name, COALESCE(email, ''), COALESCE(password_hash, ''), avatar, created, COALESCE(name_key, '')`
 
 func scanAccount(row interface{ Scan(...any) error }) (Account, error) {

@@ -209,12 +209,12 @@ export function createSession(app) {
         return;
       }
       if (ctx.token && err.code === "no_session") {
-        // The server no longer knows the reconnect token: it restarted,
-        // the token expired while the connection was down, or the page
-        // moved to a server that does not share the first one's logins.
+        // The server no longer knows the reconnect token: it expired
+        // while the connection was down, it was ended, or the page moved
+        // to a server that does not share the first one's store.
         text = loginServer && loginServer !== conn.url ?
           "You were signed out: the server the chat reconnected to does not know your login (or it expired while the connection was down). Please sign in again." :
-          "You were signed out while the connection was down (the server restarted or your login expired). Please sign in again.";
+          "You were signed out while the connection was down (your login expired or was ended). Please sign in again.";
       }
       // Otherwise the old session may not be gone yet; let the user decide.
       signInAgain(user, text);
