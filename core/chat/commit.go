@@ -231,7 +231,7 @@ func (g *Group) drain(r *Room) {
 			// other messages of the room wait for one fan-out, not a batch.
 			r.mu.Lock()
 			msg := o.msg()
-			g.remember(r, *msg)
+			g.keep(r, *msg)
 			f := newMessageFrame(msg)
 			slow = r.send(f, slow)
 			g.count(r, 1)

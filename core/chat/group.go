@@ -1075,7 +1075,7 @@ func (g *Group) fanout(r *Room, msg Message) Message {
 	if msg.Time.IsZero() { // SayAt may give the time
 		msg.Time = g.opts.Now().UTC()
 	}
-	g.remember(r, msg)
+	g.keep(r, msg)
 	f := newMessageFrame(&msg)
 	slow := r.send(f, nil)
 	g.count(r, 1)

@@ -288,6 +288,10 @@ func (g *Group) insertHistory(r *Room, msg Message) bool {
 	if g.opts.History == 0 {
 		return true
 	}
+	if n := len(r.recent); n == 0 || r.recent[(r.oldest+n-1)%n].ID < msg.ID {
+		g.remember(r, msg) // the newest: the usual case, no copy
+		return true
+	}
 	h := r.history()
 	i := sort.Search(len(h), func(i int) bool { return h[i].ID >= msg.ID })
 	if i < len(h) && h[i].ID == msg.ID {
@@ -437,3 +441,18 @@ func (g *Group) remoteConns() int {
 	}
 	return g.opts.Link.Conns()
 }
+
+// keep puts a message delivered here into r's history: in id order on a
+// node of a cluster, where another node's message with a higher id may
+// have come first; the caller holds r.mu.
+func (g *Group) keep(r *Room, msg Message) {
+	if g.opts.Link == nil {
+		g.remember(r, msg)
+		return
+	}
+	g.insertHistory(r, msg)
+}
+
+// SendMember sends f to m alone, wherever m is logged in, and reports
+// whether it was queued.
+func (g *Group) SendMember(m *Member, f *Frame) bool { return g.sendMembers(f, []*Member{m}) == 1 }

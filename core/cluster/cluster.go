@@ -137,6 +137,7 @@ type Counters struct {
 type peer struct {
 	seq     uint64                  // its last presence change applied
 	members map[string]*chat.Member // by name key
+	rooms   map[string]int64        // the room each member is in, as its node said (by name key)
 	synced  bool                    // its member list was fetched once
 	conns   int                     // its connections, as its last heartbeat said
 }

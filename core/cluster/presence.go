@@ -71,6 +71,7 @@ func (n *Node) applyMember(node string, p *peer, st memberState, online bool) {
 	if !online {
 		if m != nil {
 			delete(p.members, key)
+			delete(p.rooms, key)
 			n.g.RemoveRemote(m)
 		}
 		return
@@ -90,7 +91,22 @@ func (n *Node) applyMember(node string, p *peer, st memberState, online bool) {
 		}
 		p.members[key] = m
 	}
+	p.rooms[key] = st.Room
 	n.g.RemoteEnter(m, st.Room)
+}
+
+// RoomLoaded puts the remote members that are in room id into it: a room
+// another node created may reach this node after its first members do.
+func (n *Node) RoomLoaded(id int64) {
+	n.applyMu.Lock()
+	defer n.applyMu.Unlock()
+	for _, p := range n.peers {
+		for key, room := range p.rooms {
+			if m := p.members[key]; room == id && m != nil && n.g.RoomOf(m) != id {
+				n.g.RemoteEnter(m, id)
+			}
+		}
+	}
 }
 
 // sync fetches a node's member list and makes its members here match it.
@@ -110,7 +126,7 @@ func (n *Node) sync(ctx context.Context, name string) {
 	defer n.applyMu.Unlock()
 	p := n.peers[name]
 	if p == nil {
-		p = &peer{members: map[string]*chat.Member{}}
+		p = &peer{members: map[string]*chat.Member{}, rooms: map[string]int64{}}
 		n.peers[name] = p
 	}
 	if p.synced && s.Seq < p.seq {
@@ -125,6 +141,7 @@ func (n *Node) sync(ctx context.Context, name string) {
 	for key, m := range p.members {
 		if !keep[key] {
 			delete(p.members, key)
+			delete(p.rooms, key)
 			n.g.RemoveRemote(m)
 		}
 	}

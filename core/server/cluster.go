@@ -101,6 +101,7 @@ func (s *Server) reloadRoom(ctx context.Context, id int64, removed bool) {
 			r.Sched = cur.Sched
 		}
 		s.group.PutRoom(r, nil)
+		s.cluster.RoomLoaded(id)
 		return
 	}
 	s.log.Warn("a room another node changed is not in the store", "room", id, "error", store.ErrNotFound)

@@ -180,7 +180,7 @@ func (n *Node) EndBanned() {
 		}
 		if s.User == "" || chat.NameKey(s.User) != chat.NameKey(m.Name) {
 			// Banned by address: the Host API told only the user it names.
-			m.Conn.Send(n.group.SanctionFrame(*s))
+			n.group.SendMember(m, n.group.SanctionFrame(*s))
 		}
 		if c, ok := m.Conn.(*Client); ok {
 			n.revoke([]*Client{c}, reason, nil)
