@@ -221,20 +221,21 @@ func (n *Node) setup(ctx context.Context) error {
 		return fmt.Errorf("cluster: JetStream: %w", err)
 	}
 	n.js = js
-	bucket := func(name string, ttl time.Duration) (jetstream.KeyValue, error) {
-		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: n.opts.Prefix + "_" + name, TTL: ttl, History: 1})
+	bucket := func(kind string, ttl time.Duration) (jetstream.KeyValue, error) {
+		name := bucketName(n.opts.Prefix, kind)
+		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, TTL: ttl, History: 1})
 		if err != nil {
-			return nil, fmt.Errorf("cluster: JetStream KV bucket %s_%s (is JetStream enabled on the NATS server?): %w", n.opts.Prefix, name, err)
+			return nil, fmt.Errorf("cluster: JetStream KV bucket %s (is JetStream enabled on the NATS server?): %w", name, err)
 		}
 		return kv, nil
 	}
-	if n.nodes, err = bucket("nodes", n.opts.Lease); err != nil {
+	if n.nodes, err = bucket(bucketNodes, n.opts.Lease); err != nil {
 		return err
 	}
-	if n.slots, err = bucket("slots", n.opts.Lease); err != nil {
+	if n.slots, err = bucket(bucketSlots, n.opts.Lease); err != nil {
 		return err
 	}
-	if n.names, err = bucket("names", 0); err != nil {
+	if n.names, err = bucket(bucketNames, 0); err != nil {
 		return err
 	}
 	if err := n.renew(ctx); err != nil {
