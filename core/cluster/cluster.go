@@ -273,7 +273,8 @@ func (n *Node) subject(parts ...string) string {
 }
 
 // Start subscribes to the group's subjects, fetches the other nodes'
-// members and keeps the lease; ctx bounds the first fetch.
+// members and keeps the lease; ctx bounds the first fetch, whose every
+// request also waits at most Options.RequestTimeout.
 func (n *Node) Start(ctx context.Context, g *chat.Group) error {
 	n.g = g
 	n.prefix = n.opts.Prefix + "." + groupToken(g.Name()) + "."
@@ -297,7 +298,12 @@ func (n *Node) Start(ctx context.Context, g *chat.Group) error {
 	if err := sub(n.subject("node", n.name, ">"), n.onDirect); err != nil {
 		return err
 	}
-	if err := n.nc.FlushWithContext(ctx); err != nil {
+	// NATS needs a deadline to flush; the server's start-up context has
+	// none, so each step waits at most RequestTimeout.
+	fctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
+	err := n.nc.FlushWithContext(fctx)
+	cancel()
+	if err != nil {
 		return fmt.Errorf("cluster: NATS flush: %w", err)
 	}
 	n.announce()
