@@ -50,10 +50,10 @@ type Server struct {
 	// refusals counts what the abuse limits refused (/metrics:
 	// parlor_rate_limited_total); every limit of the server shares it.
 	refusals *limit.Refusals
-	api      apiParts     // server API and status files (serverapi.go)
-	acct     accountParts // accounts, sessions, Host API (accounts.go)
-	adm      adminParts   // admin listener of /metrics and /healthz (admin.go)
-	mods     moduleParts  // the module pipeline (modules.go)
+	api      apiParts      // server API and status files (serverapi.go)
+	acct     accountParts  // accounts, sessions, Host API (accounts.go)
+	adm      adminParts    // admin listener of /metrics and /healthz (admin.go)
+	mods     moduleParts   // the module pipeline (modules.go)
 	cluster  *cluster.Node // this node of a cluster, or nil (cluster.go)
 
 	stopOnce sync.Once
