@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"errors"
-	"net"
 	"slices"
 	"testing"
 	"time"
@@ -25,12 +24,7 @@ func TestProbeAndDeleteState(t *testing.T) {
 	if err := Probe(ctx, url); err != nil {
 		t.Fatalf("Probe(%s): %v", url, err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "nats://" + ln.Addr().String()
-	_ = ln.Close()
+	dead := "nats://" + testenv.FreeAddr(t)
 	if err := Probe(ctx, dead); err == nil {
 		t.Errorf("Probe(%s) with nothing listening: no error", dead)
 	}
