@@ -63,8 +63,9 @@ clean:
 
 # bench: the standard load scenario (about a minute on 2 cores:
 # 5000 idle clients, a room of 1000 with 1 and 4 publishers, 100 msg/s
-# latency, guest and authurl logins) and the Go micro-benchmarks of the
-# message path; the figures are added to BENCHMARKS.md.
+# latency, guest and authurl logins; three nodes against one when NATS runs
+# on 127.0.0.1:4222) and the Go micro-benchmarks of the message path; the
+# figures are added to BENCHMARKS.md.
 .PHONY: bench
 bench: build $(BIN)/parlor-bench
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./core/chat/ ./core/modules/ ./core/transport/websocket/ > $(BIN)/gobench.txt && cat $(BIN)/gobench.txt

@@ -66,6 +66,9 @@ type client struct {
 	// it was not in, so the next message of each publisher starts its
 	// sequence anew.
 	rejoined atomic.Bool
+	// also receives the client's latency samples besides the run's
+	// histogram when set (the cluster scenario's figures per node).
+	also atomic.Pointer[histogram]
 }
 
 type ctrlEvent struct {
@@ -312,7 +315,11 @@ func (c *client) message(data []byte) []byte {
 		c.lastSeq[pub] = seq
 	}
 	if c.st.latency.Load() {
-		c.st.hist.record(time.Duration(time.Now().UnixNano() - ts))
+		d := time.Duration(time.Now().UnixNano() - ts)
+		c.st.hist.record(d)
+		if h := c.also.Load(); h != nil {
+			h.record(d)
+		}
 	}
 	c.received.Add(1)
 	if pub == c.pub {

@@ -153,7 +153,7 @@ func figures(rep *Report) []Figure {
 	if b := rep.Baseline; b != nil {
 		out = append(out, baselineFigures(rep, b)...)
 	}
-	if len(rep.Fanout) > 0 || rep.Latency != nil || rep.Idle != nil || rep.Rooms != nil || rep.Floor != nil {
+	if len(rep.Fanout) > 0 || rep.Latency != nil || rep.Idle != nil || rep.Rooms != nil || rep.Floor != nil || (rep.Cluster != nil && rep.Cluster.Skipped == "") {
 		out = append(out, Figure{
 			Name: "messages lost / connections dropped", Value: fmt.Sprintf("%d / %d", rep.MessagesLost, rep.Disconnects),
 			Target: "0 / 0", Met: met(rep.MessagesLost == 0 && rep.Disconnects == 0),
@@ -177,6 +177,9 @@ func figures(rep *Report) []Figure {
 	}
 	if r := rep.Rooms; r != nil {
 		out = append(out, roomsFigures(r)...)
+	}
+	if c := rep.Cluster; c != nil {
+		out = append(out, clusterFigures(c)...)
 	}
 	return out
 }

@@ -21,6 +21,11 @@
 //     again as a bare Go server writing ready-made frames of the fan-out
 //     run's size to as many sockets (floor.go); the fan-out and latency
 //     figures are also given as ratios to it
+//   - cluster: three nodes sharing a NATS server (--nats), the room's
+//     members spread over them and the publishers on node 1: deliveries/s
+//     and latency of the members on the other nodes, against the same
+//     room on a single node in the same run (cluster.go); skipped when
+//     NATS does not answer
 //
 // Around every measured phase the server's CPU time is read from /proc
 // and given per operation (delivery, login, join). With --baseline OLD the
@@ -95,6 +100,9 @@ type options struct {
 	guard        int64
 	rounds       int
 	modulePlugin string // a real module the modules scenario adds as a variant (--module-plugin)
+	nats         string // the cluster scenario's NATS server (--nats)
+	clusterPubs  int    // the cluster scenario's publishers, on node 1
+	clusterDSN   string // a PostgreSQL store the cluster's nodes share ("" each its own SQLite)
 
 	dialConcurrency int
 	procs           int
@@ -110,7 +118,7 @@ type options struct {
 	command string
 }
 
-var allScenarios = []string{"idle", "fanout", "latency", "floor", "logins", "modules", "rooms"}
+var allScenarios = []string{"idle", "fanout", "latency", "floor", "logins", "modules", "rooms", "cluster"}
 
 func main() {
 	if kind, ok := benchPluginKind(os.Args[0]); ok {
@@ -168,7 +176,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.pluginsDir, "plugins-dir", "", "plugin binaries for --spawn/--in-process (default: <dir of --spawn>/plugins, else bin/plugins)")
 	fs.BoolVar(&o.inProcess, "in-process", false, "run the server inside the tool (for --cpuprofile/--memprofile; no RSS figures)")
 	fs.StringVar(&o.logLevel, "server-log-level", "warn", "log level of a server the tool starts")
-	scen := fs.String("scenarios", "all", "comma list of idle, fanout, latency, floor, logins, modules, rooms; or all")
+	scen := fs.String("scenarios", "all", "comma list of idle, fanout, latency, floor, logins, modules, rooms, cluster; or all")
 	fs.IntVar(&o.clients, "clients", 5000, fmt.Sprintf("idle connections (at most %d)", maxClients))
 	fs.IntVar(&o.idleRoomSize, "idle-room-size", 100, "idle clients are spread over rooms of this many (spawned servers)")
 	fs.IntVar(&o.roomSize, "room-size", 1000, "clients in the fan-out and latency room")
@@ -183,6 +191,9 @@ func parseFlags(args []string) (*options, error) {
 	fs.Int64Var(&o.window, "window", 64, "a publisher's messages in flight before it waits for its own echo")
 	fs.IntVar(&o.rounds, "rounds", 5, "slices the modules scenario cuts each run into, its servers taking turns")
 	fs.StringVar(&o.modulePlugin, "module-plugin", "", "a module plugin binary (such as bin/plugins/parlor-plugin-moderation) the modules scenario also runs, with its default config, as a fourth server")
+	fs.StringVar(&o.nats, "nats", "nats://127.0.0.1:4222", "NATS server (with JetStream, loopback only) of the cluster scenario; the scenario is skipped when it does not answer")
+	fs.IntVar(&o.clusterPubs, "cluster-publishers", 1, "publishers of the cluster scenario, all on node 1")
+	fs.StringVar(&o.clusterDSN, "cluster-store-dsn", "", "a PostgreSQL DSN the cluster scenario's nodes share as their store (store.driver: postgres); default: each node its own SQLite file")
 	fs.Int64Var(&o.guard, "guard", 128, "messages a publisher may be ahead of the slowest receiver (keep below http.send_queue)")
 	fs.IntVar(&o.dialConcurrency, "dial-concurrency", 64, "connections being opened at once")
 	fs.DurationVar(&o.timeout, "timeout", maxDuration, "stop the whole run after this long (at most 10m)")
@@ -253,6 +264,12 @@ func (o *options) validate() error {
 	}
 	if o.window < 1 || o.guard < 1 || o.rounds < 1 {
 		return errors.New("--window, --guard and --rounds must be positive")
+	}
+	if o.clusterPubs < 1 || o.clusterPubs > 64 {
+		return fmt.Errorf("--cluster-publishers %d: use 1 to 64", o.clusterPubs)
+	}
+	if err := checkNATS(o.nats); err != nil {
+		return err
 	}
 	for name, d := range map[string]time.Duration{"--duration": o.duration, "--latency-duration": o.latencyDur, "--timeout": o.timeout} {
 		if d <= 0 || d > maxDuration {
@@ -340,6 +357,9 @@ func run(ctx context.Context, o *options, progOut io.Writer) (*Report, error) {
 	if o.wants("modules") { // its servers keep their rooms connected at once
 		need = max(need, moduleVariants(o)*o.roomSize+256)
 	}
+	if o.wants("cluster") { // the cluster's members and the single node's
+		need = max(need, 2*o.roomSize+256)
+	}
 	if o.inProcess {
 		need *= 2
 	}
@@ -390,6 +410,7 @@ func run(ctx context.Context, o *options, progOut io.Writer) (*Report, error) {
 		{"logins", (*options).runLogins, true},
 		{"modules", (*options).runModules, true},
 		{"rooms", (*options).runRooms, true},
+		{"cluster", (*options).runCluster, false},
 	}
 	turn := 0
 	for _, s := range steps {
@@ -470,6 +491,11 @@ func lostIn(rep *Report) int64 {
 	if r := rep.Rooms; r != nil {
 		for _, f := range append([]FanoutResult{r.Split}, r.OneRoom...) {
 			n += f.Lost
+		}
+	}
+	if c := rep.Cluster; c != nil {
+		for _, v := range []ClusterVariant{c.Cluster, c.Single} {
+			n += v.Fanout.Lost + v.Latency.Lost
 		}
 	}
 	return n

@@ -37,10 +37,12 @@ func TestLoopbackOnly(t *testing.T) {
 
 // TestSmoke runs every scenario at a tiny size against an in-process
 // server and checks that it ran and lost nothing; it asserts no speed.
+// The cluster scenario, which TestClusterScenario runs against spawned
+// nodes, is pointed at a NATS address where nothing listens and skips.
 func TestSmoke(t *testing.T) {
 	pluginDir := filepath.Dir(testenv.GoBuild(t, "./plugins/authurl", "parlor-plugin-authurl"))
 	o, err := parseFlags([]string{
-		"--in-process", "--plugins-dir", pluginDir, "--quiet",
+		"--in-process", "--plugins-dir", pluginDir, "--quiet", "--nats", "nats://" + testenv.FreeAddr(t),
 		"--clients", "30", "--idle-room-size", "10", "--room-size", "20", "--publishers", "1,2",
 		"--duration", "1s", "--latency-duration", "1s", "--rate", "50", "--rounds", "1", "--churn", "20",
 		"--logins", "20", "--login-samples", "10", "--login-concurrency", "4", "--timeout", "2m",
@@ -54,7 +56,7 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	if rep.Idle == nil || len(rep.Fanout) != 2 || rep.Latency == nil || rep.Logins == nil || rep.Logins.AuthURL == nil {
+	if rep.Idle == nil || len(rep.Fanout) != 2 || rep.Latency == nil || rep.Logins == nil || rep.Logins.AuthURL == nil || rep.Cluster == nil || rep.Cluster.Skipped == "" {
 		t.Fatalf("scenarios missing: %+v", rep)
 	}
 	if c := rep.Idle.Churn; c == nil || c.Logins != 20 || c.Failures != 0 || c.Online != 30 {

@@ -28,6 +28,7 @@ type Report struct {
 	Logins     *LoginsResult   `json:"logins,omitempty"`
 	Modules    *ModulesResult  `json:"modules,omitempty"`
 	Rooms      *RoomsResult    `json:"rooms,omitempty"`
+	Cluster    *ClusterResult  `json:"cluster,omitempty"`
 	GoBench    []GoBenchResult `json:"go_bench,omitempty"`
 	// Baseline is the same scenarios against the --baseline binary, run
 	// alternately with these (its Figures are not filled in).

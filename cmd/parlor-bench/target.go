@@ -37,14 +37,36 @@ func checkLoopback(raw string) (*url.URL, error) {
 	if host == "" {
 		return nil, fmt.Errorf("--url %q: no host", raw)
 	}
-	if strings.EqualFold(host, "localhost") {
-		return u, nil
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() {
+	if !isLoopback(host) {
 		return nil, fmt.Errorf("--url %q: refusing a target that is not loopback (127.0.0.0/8, ::1 or localhost)", raw)
 	}
 	return u, nil
+}
+
+// isLoopback reports whether host is "localhost" or a loopback address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkNATS refuses a NATS URL (--nats) that is not nats://HOST:PORT on
+// a loopback host: the cluster scenario's nodes publish every message
+// there.
+func checkNATS(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("--nats %q: %w", raw, err)
+	}
+	if u.Scheme != "nats" || u.Hostname() == "" || u.Port() == "" {
+		return fmt.Errorf("--nats %q: use nats://HOST:PORT", raw)
+	}
+	if !isLoopback(u.Hostname()) {
+		return fmt.Errorf("--nats %q: refusing a NATS server that is not loopback (127.0.0.0/8, ::1 or localhost)", raw)
+	}
+	return nil
 }
 
 // raiseFileLimit lifts RLIMIT_NOFILE to its hard limit (a spawned server
@@ -76,6 +98,17 @@ type serverSpec struct {
 	modules []moduleSpec
 	// inFlight is modules.messages_in_flight (0: the server's default).
 	inFlight int64
+	// cluster makes the server a node of a cluster (nil: alone).
+	cluster *clusterSpec
+}
+
+// clusterSpec is the cluster.* configuration of a node the tool starts.
+type clusterSpec struct {
+	natsURL, node, prefix string
+	// storeDSN, when set, puts the node on a shared PostgreSQL store
+	// (store.driver: postgres) with the chat group group, instead of
+	// the node's own SQLite file.
+	storeDSN, group string
 }
 
 // moduleSpec is one module plugin a spawned server loads.
@@ -153,6 +186,13 @@ func writeConfig(dir string, spec serverSpec) (path, addr string, err error) {
 		b.WriteString("auth: {chain: [authurl]}\n")
 	} else {
 		b.WriteString("auth: {chain: []}\n")
+	}
+	if c := spec.cluster; c != nil {
+		fmt.Fprintf(&b, "cluster: {nats: {url: %q}, node: %q, prefix: %q}\n", c.natsURL, c.node, c.prefix)
+		if c.storeDSN != "" {
+			fmt.Fprintf(&b, "store: {driver: postgres, postgres: {dsn: %q}}\n", c.storeDSN)
+			fmt.Fprintf(&b, "chat: {group: %q}\n", c.group)
+		}
 	}
 	b.WriteString("rooms:\n")
 	for _, r := range spec.rooms {
@@ -236,8 +276,9 @@ func spawn(ctx context.Context, bin string, spec serverSpec) (*target, error) {
 		return os.RemoveAll(dir)
 	}
 	if err := waitHealthy(ctx, t.base, exited, func() error { return waitErr }); err != nil {
+		out := tail(logPath) // before stop removes the directory
 		_ = t.stop()
-		return nil, fmt.Errorf("server %s did not come up: %w%s", bin, err, tail(logPath))
+		return nil, fmt.Errorf("server %s did not come up: %w%s", bin, err, out)
 	}
 	return t, nil
 }

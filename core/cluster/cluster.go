@@ -231,23 +231,24 @@ func (n *Node) setup(ctx context.Context) error {
 		return fmt.Errorf("cluster: JetStream: %w", err)
 	}
 	n.js = js
-	bucket := func(name string, ttl time.Duration) (jetstream.KeyValue, error) {
-		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: n.opts.Prefix + "_" + name, TTL: ttl, History: 1})
+	bucket := func(kind string, ttl time.Duration) (jetstream.KeyValue, error) {
+		name := bucketName(n.opts.Prefix, kind)
+		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, TTL: ttl, History: 1})
 		if err != nil {
-			return nil, fmt.Errorf("cluster: JetStream KV bucket %s_%s (is JetStream enabled on the NATS server?): %w", n.opts.Prefix, name, err)
+			return nil, fmt.Errorf("cluster: JetStream KV bucket %s (is JetStream enabled on the NATS server?): %w", name, err)
 		}
 		return kv, nil
 	}
-	if n.nodes, err = bucket("nodes", n.opts.Lease); err != nil {
+	if n.nodes, err = bucket(bucketNodes, n.opts.Lease); err != nil {
 		return err
 	}
-	if n.slots, err = bucket("slots", n.opts.Lease); err != nil {
+	if n.slots, err = bucket(bucketSlots, n.opts.Lease); err != nil {
 		return err
 	}
-	if n.names, err = bucket("names", 0); err != nil {
+	if n.names, err = bucket(bucketNames, 0); err != nil {
 		return err
 	}
-	if n.leases, err = bucket("leases", n.opts.Lease); err != nil {
+	if n.leases, err = bucket(bucketLeases, n.opts.Lease); err != nil {
 		return err
 	}
 	if err := n.renew(ctx); err != nil {
@@ -285,10 +286,9 @@ func (n *Node) subject(parts ...string) string {
 }
 
 // Start subscribes to the group's subjects, fetches the other nodes'
-// members and keeps the lease; ctx bounds the first fetch.
+// members and keeps the lease; ctx bounds the first fetch, whose every
+// request also waits at most Options.RequestTimeout.
 func (n *Node) Start(ctx context.Context, g *chat.Group) error {
-	ctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
-	defer cancel()
 	n.g = g
 	n.prefix = n.opts.Prefix + "." + groupToken(g.Name()) + "."
 	sub := func(subj string, h nats.MsgHandler) error {
@@ -314,7 +314,12 @@ func (n *Node) Start(ctx context.Context, g *chat.Group) error {
 	if err := sub(n.subject("module"), n.onModule); err != nil {
 		return err
 	}
-	if err := n.nc.FlushWithContext(ctx); err != nil {
+	// NATS needs a deadline to flush; the server's start-up context has
+	// none, so each step waits at most RequestTimeout.
+	fctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
+	err := n.nc.FlushWithContext(fctx)
+	cancel()
+	if err != nil {
 		return fmt.Errorf("cluster: NATS flush: %w", err)
 	}
 	n.announce()

@@ -111,6 +111,8 @@ func (n *Node) RoomLoaded(id int64) {
 
 // sync fetches a node's member list and makes its members here match it.
 func (n *Node) sync(ctx context.Context, name string) {
+	ctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout) // a node that does not answer holds up no one
+	defer cancel()
 	reply, err := n.nc.RequestWithContext(ctx, n.subject("node", name, directSnapshot), nil)
 	if err != nil {
 		n.log.Warn("cannot fetch the members of a node", "node", name, "error", err)
