@@ -101,6 +101,7 @@ type Node struct {
 	leases jetstream.KeyValue // the modules' and the core's leases
 	log    hclog.Logger
 
+	run    string // this run of the node (random), so a restart under the same name is seen
 	g      *chat.Group
 	prefix string // subjects: prefix.group.
 
@@ -140,6 +141,7 @@ type peer struct {
 	rooms   map[string]int64        // the room each member is in, as its node said (by name key)
 	synced  bool                    // its member list was fetched once
 	conns   int                     // its connections, as its last heartbeat said
+	run     string                  // its run whose numbers seq counts
 }
 
 // roomSub is this node's subscription to a room's messages.
@@ -178,7 +180,7 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 	if !validToken(opts.Prefix) {
 		return nil, fmt.Errorf("cluster: prefix %q: use letters, digits, '-' and '_' (cluster.prefix)", opts.Prefix)
 	}
-	n := &Node{opts: opts, name: opts.Name, log: opts.Log, peers: map[string]*peer{}, rooms: map[int64]*roomSub{},
+	n := &Node{opts: opts, name: opts.Name, run: nats.NewInbox()[len(nats.InboxPrefix):], log: opts.Log, peers: map[string]*peer{}, rooms: map[int64]*roomSub{},
 		claims: map[string]uint64{}, stop: make(chan struct{}), done: make(chan struct{})}
 	nc, err := nats.Connect(opts.URL,
 		nats.Name("parlor "+opts.Name),
@@ -357,7 +359,7 @@ func (n *Node) Leave() {
 	defer cancel()
 	n.pubMu.Lock()
 	n.seq++
-	n.publish(n.subject("presence"), presenceMsg{Node: n.name, Seq: n.seq, Kind: kindBye})
+	n.publish(n.subject("presence"), presenceMsg{Node: n.name, Run: n.run, Seq: n.seq, Kind: kindBye})
 	n.pubMu.Unlock()
 	n.mu.Lock()
 	claims := n.claims

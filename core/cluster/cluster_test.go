@@ -225,3 +225,26 @@ func TestThreeNodesShareUsersMessagesAndNames(t *testing.T) {
 	b, _ := json.Marshal(n1.Peers())
 	t.Logf("node one's peers at the end: %s", b)
 }
+
+// A node that crashed and starts again under its name numbers its
+// presence from the start again: the others take its new run's members,
+// and drop those of the run that died.
+func TestNodeRestartedUnderItsName(t *testing.T) {
+	url, prefix := testenv.NATS(t)
+	n1 := startNode(t, url, prefix, "one", 10*time.Second)
+	old := startNode(t, url, prefix, "two", 10*time.Second)
+	old.login(t, "Bob", 1)
+	old.login(t, "Eve", 1)
+	eventually(t, "node one lists Bob", func() bool { _, ok := n1.g.Online("Bob"); return ok })
+	old.Kill()
+	again := startNode(t, url, prefix, "two", 10*time.Second)
+	again.login(t, "Dave", 1)
+	eventually(t, "node one lists Dave of the new run and not Bob of the old", func() bool {
+		_, dave := n1.g.Online("Dave")
+		_, bob := n1.g.Online("Bob")
+		return dave && !bob
+	})
+	if slices.Contains(users(n1.g, 1), "Eve") {
+		t.Error("Eve of the dead run is still in the Lobby on node one")
+	}
+}

@@ -30,6 +30,7 @@ const (
 // subject, numbered per node (Seq).
 type presenceMsg struct {
 	Node   string           `json:"node"`
+	Run    string           `json:"run"` // the node's run: a node restarted under its name numbers from 0 again
 	Seq    uint64           `json:"seq"`
 	Kind   string           `json:"kind"`
 	Member *chat.MemberInfo `json:"member,omitempty"`
@@ -41,6 +42,7 @@ type presenceMsg struct {
 // snapshot is a node's whole member list at its number Seq.
 type snapshot struct {
 	Node    string        `json:"node"`
+	Run     string        `json:"run"`
 	Seq     uint64        `json:"seq"`
 	Members []memberState `json:"members"`
 }
@@ -191,21 +193,21 @@ func (n *Node) Member(m *chat.Member, room int64, online bool) {
 		return
 	}
 	n.seq++
-	n.publish(n.subject("presence"), presenceMsg{Node: n.name, Seq: n.seq, Kind: kindMember, Member: &info, Room: room, Online: online})
+	n.publish(n.subject("presence"), presenceMsg{Node: n.name, Run: n.run, Seq: n.seq, Kind: kindMember, Member: &info, Room: room, Online: online})
 }
 
 // announce tells the other nodes this node started.
 func (n *Node) announce() {
 	n.pubMu.Lock()
 	defer n.pubMu.Unlock()
-	n.publish(n.subject("presence"), presenceMsg{Node: n.name, Seq: n.seq, Kind: kindHello})
+	n.publish(n.subject("presence"), presenceMsg{Node: n.name, Run: n.run, Seq: n.seq, Kind: kindHello})
 }
 
 // heartbeat tells the other nodes this node's last number.
 func (n *Node) heartbeat() {
 	n.pubMu.Lock()
 	defer n.pubMu.Unlock()
-	n.publish(n.subject("presence"), presenceMsg{Node: n.name, Seq: n.seq, Kind: kindBeat, Conns: n.g.LocalConns()})
+	n.publish(n.subject("presence"), presenceMsg{Node: n.name, Run: n.run, Seq: n.seq, Kind: kindBeat, Conns: n.g.LocalConns()})
 }
 
 // Entering implements chat.Link: the room's subject is subscribed (and
@@ -506,7 +508,7 @@ func (n *Node) reply(m *nats.Msg, v any) {
 func (n *Node) snapshot() snapshot {
 	n.pubMu.Lock()
 	defer n.pubMu.Unlock()
-	s := snapshot{Node: n.name, Seq: n.seq}
+	s := snapshot{Node: n.name, Run: n.run, Seq: n.seq}
 	for _, lm := range n.g.LocalMembers() {
 		s.Members = append(s.Members, memberState{MemberInfo: lm.Member.Info(), Room: lm.Room})
 	}

@@ -30,11 +30,11 @@ func (n *Node) onPresence(m *nats.Msg) {
 	}
 	n.applyMu.Lock()
 	p := n.peers[ev.Node]
-	if p != nil && ev.Kind == kindBeat {
+	if p != nil && ev.Kind == kindBeat && p.run == ev.Run {
 		p.conns = ev.Conns
 	}
 	switch {
-	case p == nil || !p.synced:
+	case p == nil || !p.synced || p.run != ev.Run:
 		// Not known yet: fetch the whole list (it has this change).
 		n.applyMu.Unlock()
 		n.resyncPeer(ev.Node)
@@ -131,10 +131,10 @@ func (n *Node) sync(ctx context.Context, name string) {
 		p = &peer{members: map[string]*chat.Member{}, rooms: map[string]int64{}}
 		n.peers[name] = p
 	}
-	if p.synced && s.Seq < p.seq {
+	if p.synced && p.run == s.Run && s.Seq < p.seq {
 		return // older than what was applied since
 	}
-	p.seq, p.synced = s.Seq, true
+	p.seq, p.synced, p.run = s.Seq, true, s.Run
 	keep := map[string]bool{}
 	for _, st := range s.Members {
 		keep[chat.NameKey(st.Name)] = true
