@@ -501,28 +501,7 @@ func (g *Group) Login(m *Member) (err error) {
 // Logout removes a member from its room and from the online users.
 func (g *Group) Logout(m *Member) {
 	m.seat.Lock()
-	g.mu.Lock()
-	wasOnline := false
-	if key := NameKey(m.Name); g.users[key] == m {
-		wasOnline = true
-		delete(g.users, key)
-		skel := NameSkeleton(m.Name)
-		if g.skels[skel]--; g.skels[skel] <= 0 {
-			delete(g.skels, skel)
-		}
-	}
-	g.mu.Unlock()
-	r := m.room.Load()
-	var slow []*Member
-	if r != nil {
-		r.mu.Lock()
-		r.remove(m)
-		m.room.Store(nil)
-		if !r.removed {
-			slow = g.presence(r, NewFrame(PresenceEvent{Type: "presence", Room: r.id, User: m.Name, Event: "leave", Count: r.count(), Offline: true}), nil)
-		}
-		r.mu.Unlock()
-	}
+	wasOnline, r, slow := g.offline(m)
 	if wasOnline {
 		g.tellMember(m, 0, false)
 	}
@@ -539,6 +518,33 @@ func (g *Group) Logout(m *Member) {
 		g.observe(sdk.LoggedOut, m.Name, 0, nil)
 	}
 	g.changed()
+}
+
+// offline takes m out of the online users and out of its room, with a
+// presence leave to the others; the caller holds m.seat and drops slow.
+// It returns whether m was online and the room it was in (nil: none).
+func (g *Group) offline(m *Member) (wasOnline bool, r *Room, slow []*Member) {
+	g.mu.Lock()
+	if key := NameKey(m.Name); g.users[key] == m {
+		wasOnline = true
+		delete(g.users, key)
+		skel := NameSkeleton(m.Name)
+		if g.skels[skel]--; g.skels[skel] <= 0 {
+			delete(g.skels, skel)
+		}
+	}
+	g.mu.Unlock()
+	r = m.room.Load()
+	if r != nil {
+		r.mu.Lock()
+		r.remove(m)
+		m.room.Store(nil)
+		if !r.removed {
+			slow = g.presence(r, NewFrame(PresenceEvent{Type: "presence", Room: r.id, User: m.Name, Event: "leave", Count: r.count(), Offline: true}), nil)
+		}
+		r.mu.Unlock()
+	}
+	return wasOnline, r, slow
 }
 
 // Online returns the member logged in under name, if any.

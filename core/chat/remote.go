@@ -209,26 +209,7 @@ func (g *Group) RemoteEnter(m *Member, roomID int64) {
 // the local members, as a logout) and out of the online users.
 func (g *Group) RemoveRemote(m *Member) {
 	m.seat.Lock()
-	g.mu.Lock()
-	if key := NameKey(m.Name); g.users[key] == m {
-		delete(g.users, key)
-		skel := NameSkeleton(m.Name)
-		if g.skels[skel]--; g.skels[skel] <= 0 {
-			delete(g.skels, skel)
-		}
-	}
-	g.mu.Unlock()
-	r := m.room.Load()
-	var slow []*Member
-	if r != nil {
-		r.mu.Lock()
-		r.remove(m)
-		m.room.Store(nil)
-		if !r.removed {
-			slow = g.presence(r, NewFrame(PresenceEvent{Type: "presence", Room: r.id, User: m.Name, Event: "leave", Count: r.count(), Offline: true}), nil)
-		}
-		r.mu.Unlock()
-	}
+	_, r, slow := g.offline(m)
 	m.seat.Unlock()
 	g.drop(slow)
 	if r != nil {

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -217,32 +216,19 @@ func (s *SQLite) migrate(ctx context.Context) (err error) {
 	return nil
 }
 
-// roomColumns lists the rooms columns in the order scanRoom reads them.
-const roomColumns = `id, grp, name, owner, description, max_members, speaker, member, password,
-	pass_all_message, open, st, welcome, audio, video, whiteboard, origin, open_times, tz`
-
 // Rooms lists the rooms of group ordered by ID. It returns an empty,
 // non-nil slice when the group has none.
 func (s *SQLite) Rooms(ctx context.Context, group string) ([]chat.RoomInfo, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+roomColumns+" FROM rooms WHERE grp = ? ORDER BY id", group)
+	rows, err := s.db.QueryContext(ctx, "SELECT "+RoomColumns+" FROM rooms WHERE grp = ? ORDER BY id", group)
 	if err != nil {
 		return nil, fmt.Errorf("list rooms of group %q: %w", group, err)
 	}
 	defer rows.Close()
 	rooms := []chat.RoomInfo{}
 	for rows.Next() {
-		var r chat.RoomInfo
-		var origin, times string
-		if err := rows.Scan(&r.ID, &r.Group, &r.Name, &r.Owner, &r.Desc, &r.Max, &r.Speaker, &r.Member,
-			&r.Password, &r.PassAllMessage, &r.Open, &r.ST, &r.Welcome, &r.Audio, &r.Video,
-			&r.Whiteboard, &origin, &times, &r.Zone); err != nil {
-			return nil, fmt.Errorf("list rooms of group %q: scan: %w", group, err)
-		}
-		r.Origin = chat.Origin(origin)
-		if times != "" {
-			if err := json.Unmarshal([]byte(times), &r.Schedule); err != nil {
-				return nil, fmt.Errorf("list rooms of group %q: room %d: opening times: %w", group, r.ID, err)
-			}
+		r, err := ScanRoom(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list rooms of group %q: %w", group, err)
 		}
 		rooms = append(rooms, r)
 	}
@@ -260,16 +246,10 @@ func (s *SQLite) SaveRoom(ctx context.Context, r chat.RoomInfo) (int64, error) {
 	if r.ID < 0 {
 		return 0, fmt.Errorf("save room %d: negative id", r.ID)
 	}
-	times := ""
-	if len(r.Schedule) > 0 {
-		b, err := json.Marshal(r.Schedule)
-		if err != nil {
-			return 0, fmt.Errorf("save room %d: opening times: %w", r.ID, err)
-		}
-		times = string(b)
+	args, err := RoomValues(r)
+	if err != nil {
+		return 0, fmt.Errorf("save room: %w", err)
 	}
-	args := []any{r.Group, r.Name, r.Owner, r.Desc, r.Max, r.Speaker, r.Member, r.Password,
-		r.PassAllMessage, r.Open, r.ST, r.Welcome, r.Audio, r.Video, r.Whiteboard, string(r.Origin), times, r.Zone}
 	if r.ID == 0 {
 		res, err := s.db.ExecContext(ctx, `INSERT INTO rooms (grp, name, owner, description, max_members,
 			speaker, member, password, pass_all_message, open, st, welcome, audio, video, whiteboard, origin,
@@ -284,7 +264,7 @@ func (s *SQLite) SaveRoom(ctx context.Context, r chat.RoomInfo) (int64, error) {
 		}
 		return id, nil
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO rooms (id, grp, name, owner, description, max_members,
+	_, err = s.db.ExecContext(ctx, `INSERT INTO rooms (id, grp, name, owner, description, max_members,
 		speaker, member, password, pass_all_message, open, st, welcome, audio, video, whiteboard, origin,
 		open_times, tz)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

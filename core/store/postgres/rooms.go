@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -13,32 +12,19 @@ import (
 	"github.com/parlorchat/parlor/core/store"
 )
 
-// roomColumns lists the rooms columns in the order scanRoom reads them.
-const roomColumns = `id, grp, name, owner, description, max_members, speaker, member, password,
-	pass_all_message, open, st, welcome, audio, video, whiteboard, origin, open_times, tz`
-
 // Rooms lists the rooms of group ordered by ID. It returns an empty,
 // non-nil slice when the group has none.
 func (s *Store) Rooms(ctx context.Context, group string) ([]chat.RoomInfo, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+roomColumns+" FROM rooms WHERE grp = $1 ORDER BY id", group)
+	rows, err := s.pool.Query(ctx, "SELECT "+store.RoomColumns+" FROM rooms WHERE grp = $1 ORDER BY id", group)
 	if err != nil {
 		return nil, fmt.Errorf("list rooms of group %q: %w", group, err)
 	}
 	defer rows.Close()
 	rooms := []chat.RoomInfo{}
 	for rows.Next() {
-		var r chat.RoomInfo
-		var origin, times string
-		if err := rows.Scan(&r.ID, &r.Group, &r.Name, &r.Owner, &r.Desc, &r.Max, &r.Speaker, &r.Member,
-			&r.Password, &r.PassAllMessage, &r.Open, &r.ST, &r.Welcome, &r.Audio, &r.Video,
-			&r.Whiteboard, &origin, &times, &r.Zone); err != nil {
-			return nil, fmt.Errorf("list rooms of group %q: scan: %w", group, err)
-		}
-		r.Origin = chat.Origin(origin)
-		if times != "" {
-			if err := json.Unmarshal([]byte(times), &r.Schedule); err != nil {
-				return nil, fmt.Errorf("list rooms of group %q: room %d: opening times: %w", group, r.ID, err)
-			}
+		r, err := store.ScanRoom(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list rooms of group %q: %w", group, err)
 		}
 		rooms = append(rooms, r)
 	}
@@ -56,13 +42,9 @@ func (s *Store) SaveRoom(ctx context.Context, r chat.RoomInfo) (int64, error) {
 	if r.ID < 0 {
 		return 0, fmt.Errorf("save room %d: negative id", r.ID)
 	}
-	times := ""
-	if len(r.Schedule) > 0 {
-		b, err := json.Marshal(r.Schedule)
-		if err != nil {
-			return 0, fmt.Errorf("save room %d: opening times: %w", r.ID, err)
-		}
-		times = string(b)
+	values, err := store.RoomValues(r)
+	if err != nil {
+		return 0, fmt.Errorf("save room: %w", err)
 	}
 	// $1 is the id: 0 takes the next one. The counter's row lock, held
 	// until the statement commits, orders the rooms saved at once by
@@ -86,9 +68,7 @@ func (s *Store) SaveRoom(ctx context.Context, r chat.RoomInfo) (int64, error) {
 			open_times = excluded.open_times, tz = excluded.tz
 		RETURNING id`
 	var id int64
-	err := s.pool.QueryRow(ctx, q, r.ID, r.Group, r.Name, r.Owner, r.Desc, r.Max, r.Speaker, r.Member, r.Password,
-		r.PassAllMessage, r.Open, r.ST, r.Welcome, r.Audio, r.Video, r.Whiteboard, string(r.Origin), times, r.Zone).Scan(&id)
-	if err != nil {
+	if err := s.pool.QueryRow(ctx, q, append([]any{r.ID}, values...)...).Scan(&id); err != nil {
 		if r.ID == 0 {
 			return 0, fmt.Errorf("save new room %q: %w", r.Name, err)
 		}
