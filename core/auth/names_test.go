@@ -77,6 +77,11 @@ func TestGuestRefusedConfusableNames(t *testing.T) {
 // has no name key (two old accounts shared it).
 type unkeyedSession struct{ store.Accounts }
 
+// KVGet finds no reconnect token: the token is a session's.
+func (unkeyedSession) KVGet(context.Context, string, string, time.Time) ([]byte, bool, error) {
+	return nil, false, nil
+}
+
 func (unkeyedSession) SessionAccount(context.Context, []byte, time.Time) (store.SessionRecord, store.Account, error) {
 	return store.SessionRecord{UserID: 2}, store.Account{ID: 2, Name: "élise"}, nil
 }
