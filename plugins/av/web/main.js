@@ -153,7 +153,7 @@ export default function (api) {
     const pc = new RTCPeerConnection({ iceServers: call.ice });
     p = {
       name: name, pc: pc, polite: key(me()) < key(name),
-      makingOffer: false, ignoreOffer: false, answerPending: false, offeredAt: 0,
+      makingOffer: false, ignoreOffer: false, answerPending: false, offeredAt: 0, negotiatedAt: 0,
       queue: Promise.resolve(), stream: new MediaStream(), early: [],
       tile: tile(name, display)
     };
@@ -196,6 +196,26 @@ export default function (api) {
       if (p.makingOffer) { return; }
       const unanswered = pc.signalingState === "have-local-offer" && Date.now() - p.offeredAt > 8000;
       const unstarted = pc.signalingState === "stable" && !pc.remoteDescription;
+      // Negotiated, but ICE never began (no candidate gathered after a
+      // collision): restart it, which offers again with new credentials.
+      const stuck = pc.signalingState === "stable" && pc.remoteDescription && pc.iceConnectionState === "new" &&
+        p.negotiatedAt && Date.now() - p.negotiatedAt > 6000;
+      if (stuck) {
+        counts.restarts = (counts.restarts || 0) + 1;
+        p.negotiatedAt = Date.now();
+        p.restarts = (p.restarts || 0) + 1;
+        if (p.restarts > 1) {
+          // Still nothing: this end's connection is the broken one (the
+          // other end restarted ICE, or this one did, in vain). A new
+          // connection offers afresh.
+          counts.renewed = (counts.renewed || 0) + 1;
+          dropPeer(name);
+          peer(name, p.tile.querySelector(".av-name").textContent);
+          return;
+        }
+        pc.restartIce();
+        return;
+      }
       if (!unanswered && !unstarted) { return; }
       counts.retries = (counts.retries || 0) + 1;
       p.queue = p.queue.then(async () => {
@@ -235,6 +255,7 @@ export default function (api) {
         p.answerPending = desc.type === "answer";
         await pc.setRemoteDescription(desc);
         p.answerPending = false;
+        p.negotiatedAt = Date.now();
         // Candidates that came before the description (signals of one
         // connection may be relayed out of order).
         for (const c of p.early.splice(0)) { await pc.addIceCandidate(c).catch(() => {}); }
