@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/internal/testenv"
 )
@@ -246,5 +248,62 @@ func TestNodeRestartedUnderItsName(t *testing.T) {
 	})
 	if slices.Contains(users(n1.g, 1), "Eve") {
 		t.Error("Eve of the dead run is still in the Lobby on node one")
+	}
+}
+
+// A presence change seen twice, or a join told for a member who is in
+// the room already, changes nothing: changes are states ("in this room"),
+// numbered per node.
+func TestDuplicateJoinAndLeaveChangeNothing(t *testing.T) {
+	url, prefix := testenv.NATS(t)
+	n1 := startNode(t, url, prefix, "one", 10*time.Second)
+	n2 := startNode(t, url, prefix, "two", 10*time.Second)
+	_, alice := n1.login(t, "Alice", 1)
+	n2.login(t, "Bob", 1)
+	eventually(t, "node one lists Bob", func() bool { return slices.Contains(users(n1.g, 1), "Bob") })
+	deliver := func(ev presenceMsg) {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n1.onPresence(&nats.Msg{Data: b})
+	}
+	n1.applyMu.Lock()
+	seq, run := n1.peers["two"].seq, n1.peers["two"].run
+	n1.applyMu.Unlock()
+	bob := &chat.MemberInfo{Name: "Bob", Guest: true}
+	joins := func() int {
+		alice.mu.Lock()
+		defer alice.mu.Unlock()
+		n := 0
+		for _, f := range alice.frames {
+			if strings.Contains(f, `"presence"`) && strings.Contains(f, `"Bob"`) && strings.Contains(f, `"join"`) {
+				n++
+			}
+		}
+		return n
+	}
+	before := joins()
+	// The last change again (a redelivery), then a new change that says
+	// the same: Bob is in the Lobby.
+	deliver(presenceMsg{Node: "two", Run: run, Seq: seq, Kind: kindMember, Member: bob, Room: 1, Online: true})
+	deliver(presenceMsg{Node: "two", Run: run, Seq: seq + 1, Kind: kindMember, Member: bob, Room: 1, Online: true})
+	if got := users(n1.g, 1); !slices.Equal(got, []string{"Alice", "Bob"}) {
+		t.Errorf("after a duplicate join the Lobby lists %v", got)
+	}
+	if c := n1.g.Rooms()[0].Count; c != 2 {
+		t.Errorf("after a duplicate join the Lobby counts %d", c)
+	}
+	if joins() != before {
+		t.Errorf("Alice was told Bob joined again")
+	}
+	// Bob leaves, told twice.
+	deliver(presenceMsg{Node: "two", Run: run, Seq: seq + 2, Kind: kindMember, Member: bob, Online: false})
+	deliver(presenceMsg{Node: "two", Run: run, Seq: seq + 2, Kind: kindMember, Member: bob, Online: false})
+	if _, ok := n1.g.Online("Bob"); ok {
+		t.Error("Bob is still online on node one after his leave")
+	}
+	if got := users(n1.g, 1); !slices.Equal(got, []string{"Alice"}) {
+		t.Errorf("after a duplicate leave the Lobby lists %v", got)
 	}
 }
