@@ -486,7 +486,7 @@ func (n *Node) reap(ctx context.Context) {
 	for _, name := range gone {
 		n.Counters.NodesLost.Add(1)
 		n.log.Warn("node's lease lapsed; its members leave", "node", name)
-		n.dropPeer(name)
+		n.freeNames(ctx, name, n.dropPeer(name))
 	}
 	for _, name := range fresh {
 		n.sync(ctx, name)

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/parlorchat/parlor/core/chat"
 	"github.com/parlorchat/parlor/internal/testenv"
@@ -220,6 +222,11 @@ func TestThreeNodesShareUsersMessagesAndNames(t *testing.T) {
 	if err := n1.g.Login(&chat.Member{Name: "Bob", Guest: true, Conn: &conn{}}); err != nil {
 		t.Errorf("Bob logs in again on node 1 after node 2 died: %v", err)
 	}
+	// The dead node's claims on names are deleted, not kept for ever.
+	eventually(t, "the claim of Late two, of the dead node, is deleted", func() bool {
+		_, err := n1.names.Get(context.Background(), n1.nameKey("Late two"))
+		return errors.Is(err, jetstream.ErrKeyNotFound)
+	})
 
 	// Node 3 leaves: the others drop its members at once.
 	n3.Leave()

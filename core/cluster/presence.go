@@ -3,9 +3,11 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/parlorchat/parlor/core/chat"
 )
@@ -163,17 +165,38 @@ func (n *Node) syncAll(ctx context.Context) {
 	}
 }
 
-// dropPeer removes a node's members (it left, or its lease lapsed).
-func (n *Node) dropPeer(name string) {
+// dropPeer removes a node's members (it left, or its lease lapsed) and
+// returns their names.
+func (n *Node) dropPeer(name string) []string {
 	n.applyMu.Lock()
 	defer n.applyMu.Unlock()
 	p := n.peers[name]
 	delete(n.peers, name)
 	if p == nil {
-		return
+		return nil
 	}
+	names := make([]string, 0, len(p.members))
 	for _, m := range p.members {
+		names = append(names, m.Name)
 		n.g.RemoveRemote(m)
+	}
+	return names
+}
+
+// freeNames deletes the claims a dead node still holds on names, so the
+// names bucket does not keep them for ever (a login would take them over
+// anyway). Every node may do it at once: a claim is deleted only at the
+// revision that names the dead node.
+func (n *Node) freeNames(ctx context.Context, node string, names []string) {
+	for _, name := range names {
+		key := n.nameKey(name)
+		e, err := n.names.Get(ctx, key)
+		if err != nil || string(e.Value()) != node {
+			continue
+		}
+		if err := n.names.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+			n.log.Debug("cannot free a dead node's name", "user", name, "node", node, "error", err)
+		}
 	}
 }
 
