@@ -104,6 +104,11 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		// A '.' marks the core's own names in the plugins' key-value store.
 		{"plugins:\n  load:\n    \"core.reconnect\": {path: /bin/true}\n", "", `plugins.load: "core.reconnect" is not a plugin name`},
 		{"plugins:\n  load:\n    \"../up\": {path: /bin/true}\n", "", `plugins.load: "../up" is not a plugin name`},
+		{"cluster:\n  nats: {url: \"http://127.0.0.1:4222\"}\n", "", `cluster.nats.url: "http://127.0.0.1:4222" is not nats://host:port`},
+		{"cluster:\n  prefix: \"a.b\"\n", "", "cluster.prefix"},
+		{"cluster:\n  node: \"node one\"\n", "", "cluster.node"},
+		{"cluster:\n  lease: 100ms\n", "", "cluster.lease: 100ms is outside 1s..10m"},
+		{"cluster:\n  pending_bytes: 1000\n", "", "cluster.pending_bytes"},
 	}
 	for _, tc := range cases {
 		p := writeFile(t, tc.body)
