@@ -18,3 +18,16 @@ func (n *Node) Collectors() []prometheus.Collector {
 		counter("reconnects_total", "Reconnects to NATS.", n.Counters.Reconnects.Load),
 	}
 }
+
+// Status is what /healthz says of the node.
+type Status struct {
+	Node      string `json:"node"`
+	Slot      int    `json:"slot"`
+	Connected bool   `json:"nats_connected"`
+	Nodes     int    `json:"other_nodes"` // the other nodes this node knows
+}
+
+// Status reports the node's state.
+func (n *Node) Status() Status {
+	return Status{Node: n.name, Slot: n.slot, Connected: n.nc.IsConnected(), Nodes: len(n.Peers())}
+}

@@ -80,6 +80,7 @@ func TestNATSRestartIsSurvived(t *testing.T) {
 	eventually(t, "node one lists Bob", func() bool { return slices.Contains(users(n1.g, 1), "Bob") })
 
 	nats.stop()
+	eventually(t, "node one says NATS is away", func() bool { return !n1.Status().Connected })
 	// While NATS is away Bob goes to the Garden.
 	if _, err := n2.g.Join(bobM, 2, ""); err != nil {
 		t.Fatal(err)
@@ -91,6 +92,9 @@ func TestNATSRestartIsSurvived(t *testing.T) {
 	eventually(t, "both nodes reconnected", func() bool {
 		return n1.Counters.Reconnects.Load() > 0 && n2.Counters.Reconnects.Load() > 0
 	})
+	if st := n1.Status(); !st.Connected || st.Nodes != 1 {
+		t.Errorf("node one's status after the restart: %+v", st)
+	}
 	aliceM, _ := n1.g.Online("Alice")
 	if _, err := n1.g.Join(aliceM, 2, ""); err != nil {
 		t.Fatal(err)

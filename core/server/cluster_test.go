@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -74,6 +75,25 @@ func TestThreeNodesChatAsOne(t *testing.T) {
 	})
 	_ = joined
 	alice.WantMatch("presence", func(ev map[string]any) bool { return ev["user"] == "Carol" && ev["event"] == "join" })
+
+	// /healthz of a node names it and the other two.
+	resp, err := http.Get(servertest.URL(nodes[1]) + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var health struct {
+		Status  string `json:"status"`
+		Cluster struct {
+			Node      string `json:"node"`
+			Connected bool   `json:"nats_connected"`
+			Nodes     int    `json:"other_nodes"`
+		} `json:"cluster"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&health)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || health.Status != "ok" || health.Cluster.Node != "n2" || !health.Cluster.Connected || health.Cluster.Nodes != 2 {
+		t.Errorf("node 2's /healthz: %d %+v %v", resp.StatusCode, health, err)
+	}
 
 	// A message said on node 1 arrives on nodes 2 and 3.
 	alice.Send(map[string]any{"type": "say", "text": "hello from node 1"})

@@ -264,7 +264,8 @@ func (s *Server) startPlugins(ctx context.Context) ([]auth.Authenticator, error)
 	return chain, nil
 }
 
-// health answers /healthz: ok while every plugin runs.
+// health answers /healthz: ok while every plugin runs and, on a node of a
+// cluster, NATS is connected.
 func (s *Server) health() (bool, any) {
 	conns, users, rooms := s.group.Counts()
 	plugins := s.plugins.Status()
@@ -272,14 +273,23 @@ func (s *Server) health() (bool, any) {
 	for _, p := range plugins {
 		ok = ok && p.Running
 	}
-	status := "ok"
-	if !ok {
-		status = "degraded"
-	}
-	return ok, map[string]any{
-		"status": status, "version": Version, "connections": conns, "users": users, "rooms": rooms,
+	body := map[string]any{
+		"version": Version, "connections": conns, "users": users, "rooms": rooms,
 		"plugins": plugins,
 	}
+	if s.cluster != nil {
+		// A node cut off from NATS serves its members but refuses logins
+		// (names cannot be checked): the balancer should send new
+		// visitors elsewhere.
+		st := s.cluster.Status()
+		ok = ok && st.Connected
+		body["cluster"] = st
+	}
+	body["status"] = "ok"
+	if !ok {
+		body["status"] = "degraded"
+	}
+	return ok, body
 }
 
 // metrics builds the Prometheus registry for /metrics; the gauges read the
