@@ -153,7 +153,7 @@ export default function (api) {
     const pc = new RTCPeerConnection({ iceServers: call.ice });
     p = {
       name: name, pc: pc, polite: key(me()) < key(name),
-      makingOffer: false, ignoreOffer: false, answerPending: false, offeredAt: 0, negotiatedAt: 0,
+      makingOffer: false, ignoreOffer: false, answerPending: false, offeredAt: 0, waitingSince: 0,
       queue: Promise.resolve(), stream: new MediaStream(), early: [],
       tile: tile(name, display)
     };
@@ -197,17 +197,20 @@ export default function (api) {
       const unanswered = pc.signalingState === "have-local-offer" && Date.now() - p.offeredAt > 8000;
       const unstarted = pc.signalingState === "stable" && !pc.remoteDescription;
       // Negotiated, but ICE never began (no candidate gathered after a
-      // collision): restart it, which offers again with new credentials.
-      const stuck = pc.signalingState === "stable" && pc.remoteDescription && pc.iceConnectionState === "new" &&
-        p.negotiatedAt && Date.now() - p.negotiatedAt > 6000;
-      if (stuck) {
+      // collision) for 6 s, however often the other end offered again
+      // meanwhile: the impolite end restarts ICE once; the polite end,
+      // or an end whose restart did not help, makes a new connection,
+      // which offers afresh.
+      const waiting = pc.signalingState === "stable" && pc.remoteDescription && pc.iceConnectionState === "new";
+      if (!waiting) {
+        p.waitingSince = 0;
+      } else if (!p.waitingSince) {
+        p.waitingSince = Date.now();
+      } else if (Date.now() - p.waitingSince > 6000) {
         counts.restarts = (counts.restarts || 0) + 1;
-        p.negotiatedAt = Date.now();
+        p.waitingSince = Date.now();
         p.restarts = (p.restarts || 0) + 1;
-        if (p.restarts > 1) {
-          // Still nothing: this end's connection is the broken one (the
-          // other end restarted ICE, or this one did, in vain). A new
-          // connection offers afresh.
+        if (p.polite || p.restarts > 1) {
           counts.renewed = (counts.renewed || 0) + 1;
           dropPeer(name);
           peer(name, p.tile.querySelector(".av-name").textContent);
@@ -253,9 +256,15 @@ export default function (api) {
         p.ignoreOffer = !p.polite && collision;
         if (p.ignoreOffer) { return; }
         p.answerPending = desc.type === "answer";
+        // The polite end takes its own offer back itself before it takes
+        // the other's (the rollback setRemoteDescription would do
+        // implicitly): after an implicit one Chromium sometimes never
+        // gathered a candidate for the answer.
+        if (desc.type === "offer" && pc.signalingState === "have-local-offer") {
+          await pc.setLocalDescription({ type: "rollback" });
+        }
         await pc.setRemoteDescription(desc);
         p.answerPending = false;
-        p.negotiatedAt = Date.now();
         // Candidates that came before the description (signals of one
         // connection may be relayed out of order).
         for (const c of p.early.splice(0)) { await pc.addIceCandidate(c).catch(() => {}); }
