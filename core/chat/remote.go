@@ -229,7 +229,7 @@ func (g *Group) DeliverRemote(msg Message, f *Frame) bool {
 	if !ok {
 		return false
 	}
-	g.noteID(msg.ID)
+	g.SetLastMessageID(msg.ID)
 	r.mu.Lock()
 	if !g.insertHistory(r, msg) {
 		r.mu.Unlock()
@@ -255,7 +255,7 @@ func (g *Group) MergeHistory(roomID int64, msgs []Message) {
 	}
 	r.mu.Lock()
 	for _, msg := range msgs {
-		g.noteID(msg.ID)
+		g.SetLastMessageID(msg.ID)
 		g.insertHistory(r, msg)
 	}
 	r.mu.Unlock()
@@ -361,9 +361,6 @@ func (g *Group) nextID() int64 {
 	c.last = n
 	return n<<idBits | int64(g.opts.Slot)
 }
-
-// noteID keeps the group's last id at least id.
-func (g *Group) noteID(id int64) { g.SetLastMessageID(id) }
 
 // LocalMember returns the member of this node logged in as name.
 func (g *Group) LocalMember(name string) (*Member, bool) {

@@ -94,7 +94,6 @@ type Node struct {
 	name   string
 	slot   int
 	nc     *nats.Conn
-	js     jetstream.JetStream
 	nodes  jetstream.KeyValue // node leases
 	slots  jetstream.KeyValue // message id slots
 	names  jetstream.KeyValue // who holds each name
@@ -105,9 +104,8 @@ type Node struct {
 	g      *chat.Group
 	prefix string // subjects: prefix.group.
 
-	pubMu  sync.Mutex // orders presence changes with their numbers
-	seq    uint64     // the last presence change told; guarded by pubMu
-	stopMu sync.Mutex
+	pubMu sync.Mutex // orders presence changes with their numbers
+	seq   uint64     // the last presence change told; guarded by pubMu
 
 	applyMu sync.Mutex       // serializes changes of other nodes' members
 	peers   map[string]*peer // other nodes by name; guarded by applyMu
@@ -232,7 +230,6 @@ func (n *Node) setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cluster: JetStream: %w", err)
 	}
-	n.js = js
 	bucket := func(kind string, ttl time.Duration) (jetstream.KeyValue, error) {
 		name := bucketName(n.opts.Prefix, kind)
 		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, TTL: ttl, History: 1})

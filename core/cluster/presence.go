@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -211,6 +210,3 @@ func (n *Node) Peers() map[string]int {
 	}
 	return out
 }
-
-// String names the node for logs.
-func (n *Node) String() string { return fmt.Sprintf("node %s (slot %d)", n.name, n.slot) }
