@@ -291,3 +291,35 @@ rooms:
 	bob2.Send(map[string]any{"type": "say", "text": "back on node 3"})
 	alice.WantMatch("message", func(ev map[string]any) bool { return ev["text"] == "back on node 3" })
 }
+
+// A node that has lost NATS says so on /healthz with 503 (it refuses
+// logins, so a balancer should send new visitors elsewhere) and is healthy
+// again once NATS is back.
+func TestHealthOfANodeWithoutNATS(t *testing.T) {
+	nats := testenv.StartNATS(t)
+	cfg := clusterConfig(t, nats.URL(), "h", "", "solo")
+	cfg.Store.Driver, cfg.Store.Postgres.DSN = config.StoreDriverSQLite, ""
+	srv := servertest.Start(t, cfg)
+	status := func() int {
+		resp, err := http.Get(servertest.URL(srv) + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status(); got != http.StatusOK {
+		t.Fatalf("/healthz with NATS: %d", got)
+	}
+	nats.Stop()
+	waitFor(t, "/healthz says 503 without NATS", func() bool { return status() == http.StatusServiceUnavailable })
+	c := servertest.Dial(t, srv)
+	c.Send(map[string]string{"type": "login", "user": "Ann"})
+	if msg := c.WantError("login_error"); !strings.Contains(msg, "cannot check names") {
+		t.Errorf("a login without NATS is refused with %q", msg)
+	}
+	nats.Start()
+	waitFor(t, "/healthz says 200 again", func() bool { return status() == http.StatusOK })
+	again := servertest.Dial(t, srv)
+	again.Login("Ann", "")
+}
