@@ -79,6 +79,9 @@ func TestCPUMeter(t *testing.T) {
 	if got := cpuText(&CPU{MicrosPerOp: 0.84, PluginMicrosPerOp: 12}, "delivery"); got != "server CPU 0.84 us/delivery (+12.0 in plugins)" {
 		t.Errorf("cpuText = %q", got)
 	}
+	if got := cpuText(&CPU{MicrosPerOp: 440, WritesPerOp: 9.5}, "login"); got != "server CPU 440 us/login, 9.50 writes/login" {
+		t.Errorf("cpuText with writes = %q", got)
+	}
 }
 
 // TestFloorFrame checks that the floor's frames have the asked size and

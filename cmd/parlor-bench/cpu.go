@@ -32,6 +32,10 @@ type CPU struct {
 	// Window is the phase's length in seconds where MicrosPerOp is per
 	// operation and second (the idle connections).
 	Window float64 `json:"window_seconds,omitempty"`
+	// WritesPerOp is the server's write system calls (/proc/<pid>/io
+	// syscw) per operation: on this path most of a write's cost is the
+	// kernel's, so it tells where CPU goes as well as the profile does.
+	WritesPerOp float64 `json:"writes_per_op,omitempty"`
 }
 
 // procTimes is the user plus system time of a process and, separately,
@@ -77,6 +81,27 @@ func processCPU(pid int) (time.Duration, error) {
 	return d, nil
 }
 
+// writeCalls is the number of write system calls process pid made.
+func writeCalls(pid int) (int64, error) {
+	if pid == 0 {
+		return 0, errors.New("no server process")
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read process io: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "syscw:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("parse /proc/%d/io: %w", pid, err)
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("no syscw in /proc/%d/io", pid)
+}
+
 // cpuTicks is the user plus system time of a process in clock ticks.
 func cpuTicks(pid int) (int64, error) {
 	d, err := processCPU(pid)
@@ -120,9 +145,10 @@ func readTimes(pid int) (procTimes, error) {
 // cpuMeter measures one phase of a process: start it before the phase,
 // call done after it.
 type cpuMeter struct {
-	pid   int
-	start procTimes
-	ok    bool
+	pid    int
+	start  procTimes
+	writes int64 // write calls at the start; -1 when not readable
+	ok     bool
 }
 
 // meterCPU starts measuring process pid; with pid 0 (a server inside the
@@ -132,7 +158,11 @@ func meterCPU(pid int) cpuMeter {
 		return cpuMeter{}
 	}
 	t, err := readTimes(pid)
-	return cpuMeter{pid: pid, start: t, ok: err == nil}
+	w, werr := writeCalls(pid)
+	if werr != nil {
+		w = -1
+	}
+	return cpuMeter{pid: pid, start: t, writes: w, ok: err == nil}
 }
 
 // done ends the phase, which did ops operations; nil when nothing could
@@ -154,6 +184,9 @@ func (m cpuMeter) done(ops int64) *CPU {
 	if ops > 0 {
 		c.MicrosPerOp = c.Seconds * 1e6 / float64(ops)
 		c.PluginMicrosPerOp = c.PluginSeconds * 1e6 / float64(ops)
+		if w, err := writeCalls(m.pid); err == nil && m.writes >= 0 {
+			c.WritesPerOp = float64(w-m.writes) / float64(ops)
+		}
 	}
 	return c
 }
@@ -166,6 +199,9 @@ func cpuText(c *CPU, op string) string {
 	s := fmt.Sprintf("server CPU %s us/%s", micros(c.MicrosPerOp), op)
 	if c.PluginMicrosPerOp > 0 {
 		s += fmt.Sprintf(" (+%s in plugins)", micros(c.PluginMicrosPerOp))
+	}
+	if c.WritesPerOp > 0 {
+		s += fmt.Sprintf(", %s writes/%s", micros(c.WritesPerOp), op)
 	}
 	return s
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -159,27 +157,6 @@ func runError(ctx context.Context, r FanoutResult) error {
 		return errors.New(r.Error)
 	}
 	return nil
-}
-
-// writeCalls is the number of write system calls process pid made.
-func writeCalls(pid int) (int64, error) {
-	if pid == 0 {
-		return 0, errors.New("no server process")
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
-	if err != nil {
-		return 0, fmt.Errorf("read process io: %w", err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "syscw:"); ok {
-			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("parse /proc/%d/io: %w", pid, err)
-			}
-			return n, nil
-		}
-	}
-	return 0, fmt.Errorf("no syscw in /proc/%d/io", pid)
 }
 
 // rejoin moves every client into the room room(i) gives it, conc at a time.

@@ -140,6 +140,7 @@ func idleScenario(ctx context.Context, o *options, t *target, st *stats, prog *p
 		c.Window = time.Since(idleStart).Seconds()
 		c.MicrosPerOp /= c.Window
 		c.PluginMicrosPerOp /= c.Window
+		c.WritesPerOp /= c.Window
 		res.IdleCPU = c
 	}
 	var readings []int64
