@@ -70,6 +70,32 @@ type PresenceEvent struct {
 	Avatar  string `json:"avatar,omitempty"`
 }
 
+// change is the event as a PresenceBatchEvent lists it.
+func (e PresenceEvent) change() PresenceChange {
+	return PresenceChange{User: e.User, Event: e.Event, Offline: e.Offline, Role: e.Role, Display: e.Display, Avatar: e.Avatar}
+}
+
+// PresenceBatchEvent is several presence events of one room in one frame,
+// in the order they happened: what a member of a busy room gets instead
+// of a PresenceEvent each. Count is the room's head count after the last.
+type PresenceBatchEvent struct {
+	Type   string           `json:"type"` // "presence_batch"
+	Room   int64            `json:"room"`
+	Count  int              `json:"count"`
+	Events []PresenceChange `json:"events"`
+}
+
+// PresenceChange is one event of a PresenceBatchEvent: a PresenceEvent
+// without the room and the count.
+type PresenceChange struct {
+	User    string `json:"user"`
+	Event   string `json:"event"` // "join" or "leave"
+	Offline bool   `json:"offline,omitempty"`
+	Role    Role   `json:"role,omitempty"`
+	Display string `json:"display,omitempty"`
+	Avatar  string `json:"avatar,omitempty"`
+}
+
 // RoomsEvent is the room list.
 type RoomsEvent struct {
 	Type  string     `json:"type"` // "rooms"

@@ -41,6 +41,14 @@ func RawFrame(b []byte) *Frame {
 	return f
 }
 
+// encodedFrame wraps an event together with its JSON encoding, made by
+// the caller (the same bytes json.Marshal would give).
+func encodedFrame(event any, b []byte) *Frame {
+	f := &Frame{event: event, json: b}
+	f.once.Do(func() {})
+	return f
+}
+
 // Event returns the wrapped event (a MessageEvent for a public message).
 func (f *Frame) Event() any {
 	if f.msg != nil {
@@ -67,9 +75,12 @@ func (f *Frame) JSON() []byte {
 	f.once.Do(func() {
 		var b []byte
 		var err error
-		if f.msg != nil {
+		switch ev := f.event.(type) {
+		case nil:
 			b, err = json.Marshal(f.msg)
-		} else {
+		case jsonAppender:
+			b, err = ev.appendJSON(nil)
+		default:
 			b, err = json.Marshal(f.event)
 		}
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -187,10 +188,15 @@ func (r *Room) send(f *Frame, slow []*Member) []*Member {
 	return slow
 }
 
-// flushPresence sends the presence that waits, each frame to the members
-// that were in the room before it happened, one member's frames one after
-// the other (so its writer sends them in one write). The caller holds
-// r.mu.
+// flushPresence sends the presence that waits to the members that were
+// in the room before it happened. The waiting events are cut into runs of
+// presenceChunk, each sent as one PresenceBatchEvent that every member
+// who heard none of the run shares; a member who joined inside a run gets
+// the rest of that run as a batch of its own. A member of a busy room
+// thus gets a few frames (one write) carrying about half the bytes of
+// separate events, and the frames of a flush take memory in proportion
+// to the events, not to the events times the members. A member with a
+// single event to hear gets a plain PresenceEvent. The caller holds r.mu.
 func (r *Room) flushPresence(slow []*Member) []*Member { return r.flushPresenceThen(slow, nil, 0) }
 
 // flushPresenceThen is flushPresence, and sends each member that has the
@@ -200,14 +206,9 @@ func (r *Room) flushPresenceThen(slow []*Member, delta *Frame, gen uint64) []*Me
 	if len(r.pend) == 0 && delta == nil {
 		return slow
 	}
+	var b presenceBatches
 	for _, m := range r.list() {
-		ok := true
-		for _, p := range r.pend {
-			if p.seq > m.since && !m.Conn.Send(p.f) {
-				ok = false
-				break
-			}
-		}
+		ok := b.send(r, m)
 		if ok && delta != nil && m.hasList.Load() && m.deltaGen.Load() != gen {
 			ok = m.Conn.Send(delta)
 			m.deltaGen.Store(gen)
@@ -219,6 +220,83 @@ func (r *Room) flushPresenceThen(slow []*Member, delta *Frame, gen uint64) []*Me
 	clear(r.pend)
 	r.pend = r.pend[:0]
 	return slow
+}
+
+// presenceChunk is how many presence events one PresenceBatchEvent of a
+// flush carries at most: with the most that may wait (config allows
+// 1000), a member gets at most 33 frames, one write's worth.
+const presenceChunk = 32
+
+// presenceBatches holds, during one flush, the frames of a room's waiting
+// presence, each made when a member first needs it.
+type presenceBatches struct {
+	runs  []*Frame // runs[j]: the events from j*presenceChunk to the next run
+	heads []*Frame // heads[k]: the events from k to the next run, for a member who joined inside a run
+}
+
+// send queues to m the waiting presence of r it has not heard; false when
+// its queue is full. r.mu is held.
+func (b *presenceBatches) send(r *Room, m *Member) bool {
+	n := len(r.pend)
+	k := sort.Search(n, func(i int) bool { return r.pend[i].seq > m.since })
+	if k == n {
+		return true
+	}
+	if k%presenceChunk != 0 {
+		end := min(k-k%presenceChunk+presenceChunk, n)
+		if b.heads == nil {
+			b.heads = make([]*Frame, n)
+		}
+		if b.heads[k] == nil {
+			b.heads[k] = batchFrame(r, k, end)
+		}
+		if !m.Conn.Send(b.heads[k]) {
+			return false
+		}
+		k = end
+	}
+	for ; k < n; k += presenceChunk {
+		j := k / presenceChunk
+		if b.runs == nil {
+			b.runs = make([]*Frame, (n+presenceChunk-1)/presenceChunk)
+		}
+		if b.runs[j] == nil {
+			b.runs[j] = batchFrame(r, k, min(k+presenceChunk, n))
+		}
+		if !m.Conn.Send(b.runs[j]) {
+			return false
+		}
+	}
+	return true
+}
+
+// batchFrame is the frame of r's waiting presence from to to: its single
+// PresenceEvent, or a PresenceBatchEvent of them all with the count after
+// the last.
+func batchFrame(r *Room, from, to int) *Frame {
+	if to-from == 1 {
+		return r.pend[from].f
+	}
+	changes := make([]PresenceChange, 0, to-from)
+	var count int
+	var parts []byte
+	for i := from; i < to; i++ {
+		ev, _ := r.pend[i].f.event.(PresenceEvent)
+		c := ev.change()
+		changes, count = append(changes, c), ev.Count
+		if i > from {
+			parts = append(parts, ',')
+		}
+		parts = c.appendJSON(parts)
+	}
+	out := make([]byte, 0, 64+len(parts))
+	out = append(out, `{"type":"presence_batch","room":`...)
+	out = strconv.AppendInt(out, r.id, 10)
+	out = append(out, `,"count":`...)
+	out = strconv.AppendInt(out, int64(count), 10)
+	out = append(out, `,"events":[`...)
+	out = append(append(out, parts...), "]}"...)
+	return encodedFrame(PresenceBatchEvent{Type: "presence_batch", Room: r.id, Count: count, Events: changes}, out)
 }
 
 // presence sends a presence frame to r's members: at once when the group

@@ -49,11 +49,36 @@ func (c *fakeConn) events(typ string) []map[string]any {
 		if err := json.Unmarshal(f.JSON(), &m); err != nil {
 			panic(err)
 		}
-		if m["type"] == typ {
+		switch {
+		case m["type"] == typ:
 			out = append(out, m)
+		case typ == "presence" && m["type"] == "presence_batch":
+			// The events of a batch, each as its own presence event.
+			for _, e := range m["events"].([]any) {
+				ev := e.(map[string]any)
+				ev["type"], ev["room"] = "presence", m["room"]
+				out = append(out, ev)
+			}
 		}
 	}
 	return out
+}
+
+// presence is the presence events of frame f (a PresenceEvent, or each
+// event of a PresenceBatchEvent as one), nil for another frame.
+func presence(f *Frame) []PresenceEvent {
+	switch ev := f.Event().(type) {
+	case PresenceEvent:
+		return []PresenceEvent{ev}
+	case PresenceBatchEvent:
+		out := make([]PresenceEvent, len(ev.Events))
+		for i, c := range ev.Events {
+			out[i] = PresenceEvent{Type: "presence", Room: ev.Room, User: c.User, Event: c.Event, Count: ev.Count,
+				Offline: c.Offline, Role: c.Role, Display: c.Display, Avatar: c.Avatar}
+		}
+		return out
+	}
+	return nil
 }
 
 func newTestGroup(t *testing.T) *Group {

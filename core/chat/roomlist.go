@@ -16,7 +16,7 @@ const MaxRoomListDelay = 10 * time.Second
 
 // DefaultPresenceBatch is how many presence frames of a room wait at most
 // for the next delta (Options.PresenceBatch).
-const DefaultPresenceBatch = 64
+const DefaultPresenceBatch = 1000
 
 // roomList sends the room list: the whole list to one member (on login and
 // when asked), and what changed since to every member that has a list,

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -268,13 +269,11 @@ func (c *fakeConn) clientUsers(t *testing.T, room int64) (users []string, count 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, f := range c.frames {
-		switch ev := f.Event().(type) {
-		case JoinedEvent:
-			if ev.Room.ID == room {
-				users = slices.Clone(ev.Users)
-				count = ev.Room.Count
-			}
-		case PresenceEvent:
+		if ev, ok := f.Event().(JoinedEvent); ok && ev.Room.ID == room {
+			users = slices.Clone(ev.Users)
+			count = ev.Room.Count
+		}
+		for _, ev := range presence(f) {
 			if ev.Room != room {
 				continue
 			}
@@ -365,10 +364,10 @@ func TestPresenceIsGatheredAndComesBeforeMessages(t *testing.T) {
 	}
 	var seen []string
 	for _, f := range ac.frames {
-		switch ev := f.Event().(type) {
-		case PresenceEvent:
+		for _, ev := range presence(f) {
 			seen = append(seen, "presence "+ev.User)
-		case MessageEvent:
+		}
+		if ev, ok := f.Event().(MessageEvent); ok {
 			seen = append(seen, "message "+ev.Text)
 		}
 	}
@@ -406,11 +405,15 @@ func TestPresenceBatchIsBounded(t *testing.T) {
 	// a's own at once; its own also waits for the others, so the first
 	// batch of 4 brings a m0..m2, the second m3..m6; m7 and m8 wait.
 	if p := ac.events("presence"); len(p) != 8 {
-		t.Fatalf("a got %d presence frames, want 8", len(p))
+		t.Fatalf("a got %d presence events, want 8", len(p))
+	}
+	// Each batch in one frame.
+	if got := len(ac.events("presence_batch")); got != 2 {
+		t.Fatalf("a got %d presence_batch frames, want 2", got)
 	}
 	g.flushRoomList()
 	if p := ac.events("presence"); len(p) != 10 {
-		t.Fatalf("after the delta a got %d presence frames, want 10", len(p))
+		t.Fatalf("after the delta a got %d presence events, want 10", len(p))
 	}
 }
 
@@ -431,6 +434,76 @@ func TestDeltaDelayGrowsWithTheUsersOnline(t *testing.T) {
 	} {
 		if got := deltaDelay(c.delay, c.users, c.writes); got != c.want {
 			t.Errorf("deltaDelay(%s, %d users, %d writes/s) = %s, want %s", c.delay, c.users, c.writes, got, c.want)
+		}
+	}
+}
+
+// A member of a busy room hears every presence event after its own join
+// once, in order, in few frames: runs of presenceChunk events as one
+// presence_batch frame, which every member who missed the whole run
+// shares, and the rest of a run it joined inside as single events.
+func TestPresenceBatchCarriesWhatEachMemberMissed(t *testing.T) {
+	g := NewGroup(Options{Name: DefaultGroup, History: 3, MaxMessageChars: 20, RoomListDelay: time.Hour, PresenceBatch: 1000})
+	g.PutRoom(RoomInfo{ID: 1, Name: "Lobby", Member: true, Open: true}, nil)
+	const n = 2*presenceChunk + 5
+	var names []string
+	var conns []*fakeConn
+	for i := range n {
+		name := fmt.Sprintf("m%02d", i)
+		m, c := listed(t, g, name)
+		if err := g.Enter(m, 1, "", ""); err != nil {
+			t.Fatal(err)
+		}
+		names, conns = append(names, name), append(conns, c)
+	}
+	g.flushRoomList()
+	shared := map[*Frame]int{}
+	for i, c := range conns {
+		var heard []string
+		frames := 0
+		for _, f := range c.frames {
+			if ev, ok := f.Event().(PresenceBatchEvent); ok {
+				want, err := json.Marshal(ev)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(f.JSON(), want) {
+					t.Fatalf("%s: batch frame\n%s\nis not its event\n%s", names[i], f.JSON(), want)
+				}
+				if len(ev.Events) > presenceChunk || ev.Room != 1 {
+					t.Fatalf("%s: a batch of %d events in room %d", names[i], len(ev.Events), ev.Room)
+				}
+				shared[f]++
+			}
+			ps := presence(f)
+			if len(ps) > 0 {
+				frames++
+			}
+			for _, p := range ps {
+				heard = append(heard, p.User)
+			}
+		}
+		// Its own presence first, at once, then everyone after it.
+		if want := names[i:]; !slices.Equal(heard, want) {
+			t.Fatalf("%s heard %v, want %v", names[i], heard, want)
+		}
+		if frames > 1+(n+presenceChunk-1)/presenceChunk {
+			t.Fatalf("%s got %d presence frames", names[i], frames)
+		}
+		if users, count := c.clientUsers(t, 1); count != n || len(users) != n {
+			t.Fatalf("%s holds %d users, count %d; want %d", names[i], len(users), count, n)
+		}
+	}
+	// A run reaches every member who joined before it in one shared
+	// frame: the one from m32 the 32 members before it, the one from m64
+	// the 64 before it.
+	byFirst := map[string]int{} // heads start inside a run, runs at its start
+	for f, k := range shared {
+		byFirst[f.Event().(PresenceBatchEvent).Events[0].User] = k
+	}
+	for _, i := range []int{presenceChunk, 2 * presenceChunk} {
+		if got := byFirst[names[i]]; got != i {
+			t.Fatalf("the run from %s went to %d members, want %d", names[i], got, i)
 		}
 	}
 }

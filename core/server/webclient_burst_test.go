@@ -2,10 +2,13 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/coder/websocket"
 
 	"github.com/parlorchat/parlor/core/config"
 	"github.com/parlorchat/parlor/internal/servertest"
@@ -34,6 +37,9 @@ func TestWebClientRoomListAndUsersAfterABurstOfJoins(t *testing.T) {
 	watcher.login()
 	watcher.joinLobby()
 	viewer.login()
+	// A protocol client in the Lobby, reading the frames as they come:
+	// the burst's presence reaches it in presence_batch frames.
+	raw := rawLobbyMember(t, base)
 
 	// 40 clients log in and join at once: 30 into the Lobby, 10 into the
 	// Garden.
@@ -55,6 +61,9 @@ func TestWebClientRoomListAndUsersAfterABurstOfJoins(t *testing.T) {
 	for _, c := range clients {
 		c.Want("joined")
 	}
+	if heard := raw.batchUsers(t); len(heard) < 2 {
+		t.Fatalf("the Lobby's protocol client got a presence_batch of %v", heard)
+	}
 	// Then 5 of the Lobby's leave the chat, 3 move to the Hall, and a room
 	// is added.
 	for _, c := range clients[:5] {
@@ -67,7 +76,7 @@ func TestWebClientRoomListAndUsersAfterABurstOfJoins(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	want := []string{"watcher"}
+	want := []string{"raw", "watcher"}
 	for i := 8; i < inLobby; i++ {
 		want = append(want, fmt.Sprintf("p%02d", i))
 	}
@@ -102,4 +111,78 @@ func TestWebClientRoomListAndUsersAfterABurstOfJoins(t *testing.T) {
 	}
 	watcher.screenshot("after-burst")
 	viewer.screenshot("after-burst")
+}
+
+// rawMember is a protocol client whose frames a test reads itself.
+type rawMember struct {
+	ws *websocket.Conn
+}
+
+// rawLobbyMember logs a guest in and enters the Lobby over a bare
+// WebSocket.
+func rawLobbyMember(t *testing.T, base string) *rawMember {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), servertest.Timeout)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ws.CloseNow() })
+	m := &rawMember{ws: ws}
+	for _, req := range []string{`{"type":"login","user":"raw"}`, fmt.Sprintf(`{"type":"join","room":%d}`, webLobbyID)} {
+		if err := ws.Write(ctx, websocket.MessageText, []byte(req)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.until(t, `"type":"joined"`)
+	return m
+}
+
+// until reads frames until one holds s, and returns it.
+func (m *rawMember) until(t *testing.T, s string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), servertest.Timeout)
+	defer cancel()
+	for {
+		_, b, err := m.ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("no frame with %s: %v", s, err)
+		}
+		if strings.Contains(string(b), s) {
+			return b
+		}
+	}
+}
+
+// batchUsers reads frames until a presence_batch and returns who its
+// events name.
+func (m *rawMember) batchUsers(t *testing.T) []string {
+	t.Helper()
+	b := m.until(t, `"type":"presence_batch"`)
+	var frames []json.RawMessage
+	if b[0] != '[' {
+		frames = []json.RawMessage{b}
+	} else if err := json.Unmarshal(b, &frames); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range frames {
+		var ev struct {
+			Type   string `json:"type"`
+			Events []struct {
+				User string `json:"user"`
+			} `json:"events"`
+		}
+		if err := json.Unmarshal(f, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == "presence_batch" {
+			var users []string
+			for _, e := range ev.Events {
+				users = append(users, e.User)
+			}
+			return users
+		}
+	}
+	return nil
 }

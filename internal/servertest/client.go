@@ -24,8 +24,11 @@ const Timeout = 5 * time.Second
 // Client is a chat protocol client over /ws (Dial) or over the TCP
 // transport (DialTCP). It reads in the background, splitting batches
 // (JSON arrays, or the lines of TCP) into single events, so a test waits for
-// the events it cares about and skips the others. Its methods fail the
-// test and must be called from the test's goroutine.
+// the events it cares about and skips the others. A presence_batch comes
+// as its presence events, each with the batch's room and count, so tests
+// of who joined and left see the same events whether the room was busy or
+// not. Its methods fail the test and must be called from the test's
+// goroutine.
 type Client struct {
 	t      testing.TB
 	conn   *websocket.Conn
@@ -121,10 +124,12 @@ func (c *Client) readLines() {
 			err = fmt.Errorf("bad line %q: %w", sc.Bytes(), uerr)
 			return
 		}
-		select {
-		case c.events <- ev:
-		case <-c.stop:
-			return
+		for _, ev := range single(ev) {
+			select {
+			case c.events <- ev:
+			case <-c.stop:
+				return
+			}
 		}
 	}
 	err = sc.Err()
@@ -165,14 +170,32 @@ func (c *Client) read() {
 			}
 			batch = append(batch, ev)
 		}
-		for _, ev := range batch {
-			select {
-			case c.events <- ev:
-			case <-c.stop:
-				return
+		for _, b := range batch {
+			for _, ev := range single(b) {
+				select {
+				case c.events <- ev:
+				case <-c.stop:
+					return
+				}
 			}
 		}
 	}
+}
+
+// single is ev, or the presence events of a presence_batch.
+func single(ev map[string]any) []map[string]any {
+	if ev["type"] != "presence_batch" {
+		return []map[string]any{ev}
+	}
+	list, _ := ev["events"].([]any)
+	out := make([]map[string]any, 0, len(list))
+	for _, e := range list {
+		if p, ok := e.(map[string]any); ok {
+			p["type"], p["room"], p["count"] = "presence", ev["room"], ev["count"]
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Events is the stream of received events, closed when the connection

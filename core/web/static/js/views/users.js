@@ -160,32 +160,46 @@ export function createUsers(app) {
     el.usersCount.textContent = state.room ? "(" + state.members.length + ")" : "";
   }
 
-  proto.on("presence", (ev) => {
-    if (typeof ev.count === "number") {
-      const r = app.rooms.find(ev.room);
-      if (r) { r.count = ev.count; }
+  // applyPresence applies one join or leave in room (ev as a presence
+  // event or an entry of a presence_batch); the caller renders.
+  function applyPresence(room, ev) {
+    if (!state.room || room !== state.room.id) { return; }
+    const m = find(ev.user);
+    if (ev.event === "join") {
+      const view = member({ name: ev.user, display: ev.display, role: ev.role, avatar: ev.avatar });
+      if (m) { Object.assign(m, view); } else { state.members.push(view); }
+    } else if (ev.event === "leave" && m) {
+      state.members.splice(state.members.indexOf(m), 1);
     }
-    if (state.room && ev.room === state.room.id) {
-      if (typeof ev.count === "number") { state.room.count = ev.count; }
-      const m = find(ev.user);
-      if (ev.event === "join") {
-        const view = member({ name: ev.user, display: ev.display, role: ev.role, avatar: ev.avatar });
-        if (m) { Object.assign(m, view); } else { state.members.push(view); }
-        sort();
-      } else if (ev.event === "leave" && m) {
-        state.members.splice(state.members.indexOf(m), 1);
-      }
-      const gone = ev.event === "leave" && ev.offline === true;
-      if (gone && state.pm && sameName(ev.user, state.pm)) {
-        // The private message partner left the chat, not just the room.
-        app.compose.endPM(ev.user + " left the chat");
-      } else if (!state.me || ev.user !== state.me.name) {
-        app.messages.addLine("presence", ev.user + (ev.event === "join" ? " joined." : gone ? " left the chat." : " left."));
-      }
+    const gone = ev.event === "leave" && ev.offline === true;
+    if (gone && state.pm && sameName(ev.user, state.pm)) {
+      // The private message partner left the chat, not just the room.
+      app.compose.endPM(ev.user + " left the chat");
+    } else if (!state.me || ev.user !== state.me.name) {
+      app.messages.addLine("presence", ev.user + (ev.event === "join" ? " joined." : gone ? " left the chat." : " left."));
+    }
+  }
+
+  // presence and presence_batch (several of a busy room's events in one
+  // frame, docs/protocol.md): apply each, set the count, render once.
+  function onPresence(room, count, events) {
+    if (typeof count === "number") {
+      const r = app.rooms.find(room);
+      if (r) { r.count = count; }
+    }
+    if (state.room && room === state.room.id) {
+      if (typeof count === "number") { state.room.count = count; }
+      events.forEach((ev) => { applyPresence(room, ev); });
+      sort();
       app.rooms.renderHead();
       render();
     }
     app.rooms.render();
+  }
+
+  proto.on("presence", (ev) => { onPresence(ev.room, ev.count, [ev]); });
+  proto.on("presence_batch", (ev) => {
+    onPresence(ev.room, ev.count, Array.isArray(ev.events) ? ev.events : []);
   });
 
   proto.on("member_ip", (ev) => {

@@ -1,0 +1,154 @@
+package chat
+
+import (
+	"encoding/json"
+	"strconv"
+)
+
+// jsonAppender is an event that appends its own JSON encoding, the same
+// bytes json.Marshal gives, without reflection: the events whose size
+// grows with a room (the member lists of joined and users), which are
+// encoded under the room's lock.
+type jsonAppender interface {
+	appendJSON(b []byte) ([]byte, error)
+}
+
+// appendJSON encodes e as json.Marshal does; its room and history, of
+// bounded size, go through json.Marshal.
+func (e JoinedEvent) appendJSON(b []byte) ([]byte, error) {
+	if b == nil {
+		b = make([]byte, 0, 512+64*len(e.Members))
+	}
+	b = append(b, `{"type":`...)
+	b = appendString(b, e.Type)
+	if e.ID != "" {
+		b = append(b, `,"id":`...)
+		b = appendString(b, e.ID)
+	}
+	room, err := json.Marshal(e.Room)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, `,"room":`...)
+	b = append(b, room...)
+	b = append(b, `,"users":`...)
+	b = appendStrings(b, e.Users)
+	b = append(b, `,"members":`...)
+	b = appendMembers(b, e.Members)
+	history, err := json.Marshal(e.History)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, `,"history":`...)
+	b = append(b, history...)
+	if e.Welcome != "" {
+		b = append(b, `,"welcome":`...)
+		b = appendString(b, e.Welcome)
+	}
+	return append(b, '}'), nil
+}
+
+// appendJSON encodes e as json.Marshal does.
+func (e UsersEvent) appendJSON(b []byte) ([]byte, error) {
+	if b == nil {
+		b = make([]byte, 0, 128+64*len(e.Members))
+	}
+	b = append(b, `{"type":`...)
+	b = appendString(b, e.Type)
+	if e.ID != "" {
+		b = append(b, `,"id":`...)
+		b = appendString(b, e.ID)
+	}
+	b = append(b, `,"room":`...)
+	b = strconv.AppendInt(b, e.Room, 10)
+	b = append(b, `,"users":`...)
+	b = appendStrings(b, e.Users)
+	b = append(b, `,"members":`...)
+	b = appendMembers(b, e.Members)
+	return append(b, '}'), nil
+}
+
+// appendJSON encodes c as json.Marshal does.
+func (c PresenceChange) appendJSON(b []byte) []byte {
+	b = append(b, `{"user":`...)
+	b = appendString(b, c.User)
+	b = append(b, `,"event":`...)
+	b = appendString(b, c.Event)
+	if c.Offline {
+		b = append(b, `,"offline":true`...)
+	}
+	if c.Role != "" {
+		b = append(b, `,"role":`...)
+		b = appendString(b, string(c.Role))
+	}
+	if c.Display != "" {
+		b = append(b, `,"display":`...)
+		b = appendString(b, c.Display)
+	}
+	if c.Avatar != "" {
+		b = append(b, `,"avatar":`...)
+		b = appendString(b, c.Avatar)
+	}
+	return append(b, '}')
+}
+
+// appendMembers encodes a member list as json.Marshal does.
+func appendMembers(b []byte, ms []MemberView) []byte {
+	if ms == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, m := range ms {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"name":`...)
+		b = appendString(b, m.Name)
+		if m.Display != "" {
+			b = append(b, `,"display":`...)
+			b = appendString(b, m.Display)
+		}
+		b = append(b, `,"role":`...)
+		b = appendString(b, string(m.Role))
+		if m.Avatar != "" {
+			b = append(b, `,"avatar":`...)
+			b = appendString(b, m.Avatar)
+		}
+		if m.IP != "" {
+			b = append(b, `,"ip":`...)
+			b = appendString(b, m.IP)
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+// appendStrings encodes a list of strings as json.Marshal does.
+func appendStrings(b []byte, ss []string) []byte {
+	if ss == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, s)
+	}
+	return append(b, ']')
+}
+
+// appendString encodes s as json.Marshal does: printable ASCII other
+// than the characters it escapes is copied, anything else is left to
+// json.Marshal.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}

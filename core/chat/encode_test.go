@@ -1,0 +1,63 @@
+package chat
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tricky are strings json.Marshal escapes in every way it does.
+var tricky = []string{"", "alice", `qu"ote`, `back\slash`, "<b>&amp;</b>", "tab\there", "line\nbreak", "\x00\x1f\x7f",
+	"Zoë", "名前", "\u2028\u2029", "bad \xff utf-8", "emoji 😀", "e7", "https://x.test/a?b=1&c=2", "10.0.0.1"}
+
+func pick(r *rand.Rand) string { return tricky[r.IntN(len(tricky))] }
+
+// The hand-written encodings give exactly json.Marshal's bytes, whatever
+// the strings hold.
+func TestAppendJSONIsJSONMarshal(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 500 {
+		var members []MemberView
+		var users []string
+		n := r.IntN(6)
+		if n > 0 || i%2 == 0 {
+			members, users = []MemberView{}, []string{}
+		}
+		for range n {
+			m := MemberView{Name: pick(r), Display: pick(r), Role: Role(pick(r)), Avatar: pick(r), IP: pick(r)}
+			members, users = append(members, m), append(users, m.Name)
+		}
+		var history []Message
+		if i%3 == 0 {
+			history = []Message{{ID: int64(i), RoomID: 3, From: pick(r), Text: pick(r), Time: time.Unix(int64(i), 0).UTC()}}
+		}
+		events := []any{
+			JoinedEvent{Type: "joined", ID: pick(r), Room: RoomView{ID: 3, Name: pick(r), Desc: pick(r), Count: n},
+				Users: users, Members: members, History: history, Welcome: pick(r)},
+			UsersEvent{Type: "users", ID: pick(r), Room: int64(i), Users: users, Members: members},
+		}
+		c := PresenceChange{User: pick(r), Event: pick(r), Offline: i%2 == 0, Role: Role(pick(r)), Display: pick(r), Avatar: pick(r)}
+		if want, _ := json.Marshal(c); !bytes.Equal(c.appendJSON(nil), want) {
+			t.Fatalf("%+v encodes as\n%s\nwant\n%s", c, c.appendJSON(nil), want)
+		}
+		for _, ev := range events {
+			want, err := json.Marshal(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := NewFrame(ev).JSON()
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%T encodes as\n%s\nwant\n%s", ev, got, want)
+			}
+		}
+	}
+	for _, s := range append(tricky, strings.Repeat("x", 300)) {
+		want, _ := json.Marshal(s)
+		if got := appendString(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
+		}
+	}
+}
