@@ -25,6 +25,12 @@ func pair(tb testing.TB, opts Options) (*conn, *websocket.Conn) {
 			got <- nil
 			return
 		}
+		// Without a session no hello follows: the 101 goes out alone.
+		if err := hw.wire.Flush(); err != nil {
+			tb.Error(err)
+			got <- nil
+			return
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		got <- &conn{
 			h: h, ws: ws, w: hw.wire, ctx: ctx, cancel: cancel, ended: make(chan struct{}),

@@ -147,6 +147,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.client = client
+	// The 101 waits in the wire for the first frame, which Connect has
+	// queued (the hello); with none queued it goes out alone.
+	c.mu.Lock()
+	idle := !c.writing
+	c.mu.Unlock()
+	if idle {
+		if err := hw.wire.Flush(); err != nil {
+			c.broken.Store(true)
+			c.closeWith(websocket.StatusGoingAway, "write failed")
+		}
+	}
 	c.ping.Reset(h.opts.PingInterval)
 	go c.serve()
 }
@@ -198,11 +209,33 @@ func (h *Handler) refuse(ws *websocket.Conn, nc net.Conn, ip string, err error) 
 
 // hijackWriter gives coder/websocket the hijacked connection with smaller
 // buffers than net/http's, writing through a wire.Conn that the
-// connection's own frames share.
+// connection's own frames share. It writes the handshake's 101 response
+// itself, held in the wire so that it goes out with the first frame (the
+// hello) in one write(2), instead of net/http writing it alone.
 type hijackWriter struct {
 	http.ResponseWriter
-	timeout time.Duration // the write timeout of the wire
-	wire    *wire.Conn    // set by Hijack
+	timeout  time.Duration // the write timeout of the wire
+	wire     *wire.Conn    // set by Hijack
+	upgraded bool          // WriteHeader(101) was called and not passed on
+}
+
+// WriteHeader keeps a 101 for Hijack to write; any other status (a
+// refused handshake) goes to net/http.
+func (w *hijackWriter) WriteHeader(code int) {
+	if code == http.StatusSwitchingProtocols {
+		w.upgraded = true
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// switchingProtocols is the 101 response with w's headers.
+func (w *hijackWriter) switchingProtocols() []byte {
+	var b bytes.Buffer
+	b.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
+	_ = w.Header().Write(&b) // a bytes.Buffer takes every write
+	b.WriteString("\r\n")
+	return b.Bytes()
 }
 
 // Hijack implements http.Hijacker.
@@ -224,6 +257,9 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, fmt.Errorf("hijack: clear deadlines: %w", err)
 	}
 	w.wire = wire.New(nc, w.timeout)
+	if w.upgraded {
+		w.wire.Hold(w.switchingProtocols())
+	}
 	bw := bufio.NewWriterSize(w.wire, writeBufferSize)
 	n := brw.Reader.Buffered()
 	if n > readBufferSize {

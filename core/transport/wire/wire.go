@@ -39,7 +39,30 @@ type Conn struct {
 	mu       sync.Mutex
 	deadline time.Time // the write deadline set on nc
 	pending  []byte    // the rest of a frame TryWrite could not finish
+	held     []byte    // bytes that go out in front of the next write (Hold)
 	try      tryState  // TryWrite's arguments and results, under mu
+}
+
+// Hold keeps p to be written in front of the next write, in the same
+// write(2): the server's handshake response and the first frame go out
+// together. Call it before the first write.
+func (w *Conn) Hold(p []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.held = append(w.held, p...)
+}
+
+// takeHeld returns p with the held bytes in front (a new slice when there
+// are any) and how many they are; w.mu is held.
+func (w *Conn) takeHeld(p []byte) ([]byte, int) {
+	if w.held == nil {
+		return p, 0
+	}
+	out := make([]byte, 0, len(w.held)+len(p))
+	out = append(append(out, w.held...), p...)
+	n := len(w.held)
+	w.held = nil
+	return out, n
 }
 
 // New wraps nc; a write must finish within timeout (0: no deadline).
@@ -70,27 +93,35 @@ func (w *Conn) Write(p []byte) (int, error) {
 	if err := w.refreshLocked(); err != nil {
 		return 0, err
 	}
-	n, err := w.nc.Write(p)
+	out, held := w.takeHeld(p)
+	n, err := w.nc.Write(out)
+	n = max(n-held, 0)
 	if err != nil {
 		return n, fmt.Errorf("write: %w", err)
 	}
 	return n, nil
 }
 
-// Flush writes what TryWrite left pending, if anything.
+// Flush writes what TryWrite left pending (or Hold kept), if anything.
 func (w *Conn) Flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.pending == nil {
+		w.pending, _ = w.takeHeld(nil)
+	}
 	return w.flushLocked()
 }
 
-// HasPending reports whether TryWrite left bytes that Flush must write.
+// HasPending reports whether TryWrite left bytes (or Hold kept bytes)
+// that Flush must write.
 func (w *Conn) HasPending() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.pending != nil
+	return w.pending != nil || w.held != nil
 }
 
+// flushLocked writes the rest TryWrite left (the held bytes, if any, were
+// at its front); w.mu is held.
 func (w *Conn) flushLocked() error {
 	if w.pending == nil {
 		return nil
@@ -122,16 +153,23 @@ func (w *Conn) TryWrite(p []byte) (Outcome, error) {
 	if err := w.refreshLocked(); err != nil {
 		return NotWritten, err
 	}
-	n, err := w.try.run(w.raw, p)
+	held := w.held
+	out, _ := w.takeHeld(p)
+	n, err := w.try.run(w.raw, out)
 	switch {
 	case err != nil:
 		return NotWritten, fmt.Errorf("write: %w", err)
-	case n == len(p):
+	case n == len(out):
 		return Wrote, nil
 	case n == 0:
+		w.held = held // still in front of what comes next
 		return NotWritten, nil
 	}
-	w.pending = append([]byte(nil), p[n:]...)
+	if len(out) > len(p) {
+		w.pending = out[n:] // a slice of its own already
+	} else {
+		w.pending = append([]byte(nil), p[n:]...)
+	}
 	return Pending, nil
 }
 
@@ -170,7 +208,13 @@ func (w *Conn) WriteBuffers(bufs net.Buffers) (int64, error) {
 	if err := w.refreshLocked(); err != nil {
 		return 0, err
 	}
+	held := int64(len(w.held))
+	if held > 0 {
+		bufs = append(net.Buffers{w.held}, bufs...)
+		w.held = nil
+	}
 	n, err := bufs.WriteTo(w.nc)
+	n = max(n-held, 0)
 	if err != nil {
 		return n, fmt.Errorf("write: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -106,5 +107,80 @@ func TestAWriteToAClientThatDoesNotReadTimesOut(t *testing.T) {
 	big := make([]byte, 64<<20)
 	if _, err := w.Write(big); err == nil {
 		t.Fatal("64 MiB to a client that reads nothing were written")
+	}
+}
+
+// writeCounter counts the writes on a connection: Write calls and writes
+// on its descriptor.
+type writeCounter struct {
+	*net.TCPConn
+	n int
+}
+
+func (c *writeCounter) Write(p []byte) (int, error) {
+	c.n++
+	return c.TCPConn.Write(p)
+}
+
+func (c *writeCounter) SyscallConn() (syscall.RawConn, error) {
+	raw, err := c.TCPConn.SyscallConn()
+	return countedRaw{raw, c}, err
+}
+
+type countedRaw struct {
+	syscall.RawConn
+	c *writeCounter
+}
+
+func (r countedRaw) Write(f func(uintptr) bool) error {
+	r.c.n++
+	return r.RawConn.Write(f)
+}
+
+// Held bytes go out in front of the next write, in the same write, once;
+// Flush sends them alone.
+func TestHeldBytesGoOutWithTheNextWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		write func(w *Conn) error
+		want  string
+	}{
+		{"TryWrite", func(w *Conn) error {
+			out, err := w.TryWrite([]byte("body"))
+			if err == nil && out != Wrote {
+				t.Errorf("TryWrite = %v", out)
+			}
+			return err
+		}, "HEADbody"},
+		{"Write", func(w *Conn) error { _, err := w.Write([]byte("body")); return err }, "HEADbody"},
+		{"WriteBuffers", func(w *Conn) error {
+			_, err := w.WriteBuffers(net.Buffers{[]byte("bo"), []byte("dy")})
+			return err
+		}, "HEADbody"},
+		{"Flush", func(w *Conn) error { return w.Flush() }, "HEAD"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			server, client := loopback(t)
+			counted := &writeCounter{TCPConn: server}
+			w := New(counted, 5*time.Second)
+			w.Hold([]byte("HEAD"))
+			if !w.HasPending() {
+				t.Fatal("held bytes are not pending")
+			}
+			if err := tc.write(w); err != nil {
+				t.Fatal(err)
+			}
+			if tc.name != "WriteBuffers" && counted.n != 1 {
+				t.Errorf("%d writes, want 1", counted.n)
+			}
+			if _, err := w.Write([]byte("!")); err != nil {
+				t.Fatal(err)
+			}
+			_ = server.CloseWrite()
+			b, _ := io.ReadAll(client)
+			if string(b) != tc.want+"!" {
+				t.Fatalf("the client got %q, want %q", b, tc.want+"!")
+			}
+		})
 	}
 }
