@@ -151,6 +151,10 @@ func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
 	return a, nil
 }
 
+// errNoSuchName is what a lookup the name filter answers returns: no
+// account has the name (or one like it).
+var errNoSuchName = fmt.Errorf("no account has the name: %w", ErrNotFound)
+
 // accountKey names a column an account is looked up by.
 type accountKey string
 
@@ -200,6 +204,9 @@ func (s *SQLite) AccountByName(ctx context.Context, name string) (Account, error
 	if err != nil {
 		return Account{}, fmt.Errorf("account %q: the name has no key: %w", name, ErrNotFound)
 	}
+	if !s.names.mayHave(ctx, 'k', key) {
+		return Account{}, errNoSuchName
+	}
 	return s.accountBy(ctx, fmt.Sprintf("%q", name), byNameKey, key)
 }
 
@@ -219,7 +226,11 @@ func (s *SQLite) AccountByEmail(ctx context.Context, email string) (Account, err
 // AccountLookalike finds the oldest account whose name has the
 // chat.NameSkeleton of name.
 func (s *SQLite) AccountLookalike(ctx context.Context, name string) (Account, error) {
-	return s.accountBy(ctx, fmt.Sprintf("looking like %q", name), bySkeleton, chat.NameSkeleton(name))
+	skel := chat.NameSkeleton(name)
+	if !s.names.mayHave(ctx, 's', skel) {
+		return Account{}, errNoSuchName
+	}
+	return s.accountBy(ctx, fmt.Sprintf("looking like %q", name), bySkeleton, skel)
 }
 
 // nullable stores "" as NULL.
@@ -252,6 +263,9 @@ func (s *SQLite) CreateAccount(ctx context.Context, a Account) (Account, error) 
 	if err != nil {
 		return Account{}, fmt.Errorf("create account %q: %w", a.Name, err)
 	}
+	if err := s.names.add(ctx, s, nameKey, chat.NameSkeleton(a.Name)); err != nil {
+		return Account{}, fmt.Errorf("create account %q: %w", a.Name, err)
+	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO users (name, email, password_hash, avatar, created, name_key, email_key, name_skeleton)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.Name, nullable(a.Email), nullable(a.PasswordHash), a.Avatar, a.Created.UnixMilli(), nameKey, emailKey, chat.NameSkeleton(a.Name))
@@ -270,6 +284,13 @@ func (s *SQLite) CreateAccount(ctx context.Context, a Account) (Account, error) 
 // keeps its key, or its lack of one (Account.NameKey): an account that
 // has none gets one only by a new name (or e-mail).
 func (s *SQLite) UpdateAccount(ctx context.Context, a Account) (err error) {
+	// A new name is known to the filter before it is written (an
+	// unchanged one is there already).
+	if key, kerr := chat.UsableNameKey(a.Name); kerr == nil {
+		if err := s.names.add(ctx, s, key, chat.NameSkeleton(a.Name)); err != nil {
+			return fmt.Errorf("update account %d: %w", a.ID, err)
+		}
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("update account %d: begin: %w", a.ID, err)

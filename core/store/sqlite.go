@@ -33,6 +33,8 @@ type SQLite struct {
 	// compiling the query each time cost more than running it. They read
 	// the table at every execution, so a rename or delete is seen at once.
 	accountStmts map[accountKey]*sql.Stmt
+	// names answers most lookups of a name no account has.
+	names nameFilter
 }
 
 var _ Store = (*SQLite)(nil)
@@ -168,7 +170,10 @@ func (s *SQLite) init(ctx context.Context) error {
 	if err := s.migrate(ctx); err != nil {
 		return err
 	}
-	return s.prepareAccountLookups(ctx)
+	if err := s.prepareAccountLookups(ctx); err != nil {
+		return err
+	}
+	return s.names.build(ctx, s)
 }
 
 // migrate applies, in one transaction, every migration the database has
@@ -408,6 +413,9 @@ func (s *SQLite) RecentMessages(ctx context.Context, group string, roomID int64,
 func (s *SQLite) Close() error {
 	for _, st := range s.accountStmts {
 		_ = st.Close()
+	}
+	if s.names.version != nil {
+		_ = s.names.version.Close()
 	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close sqlite %q: %w", s.path, err)
