@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"sync"
 
@@ -17,17 +16,16 @@ import (
 // renamed accounts only cost that query.
 //
 // The store adds a name to the filter before it writes the row. Another
-// connection to the same file (a second server, or a second store in the
-// process) writes without it: SQLite's data_version, which changes when
-// another connection commits, is read before each answer, and the first
-// change it shows turns the filter off for good, every name being looked
-// up from then on.
+// store on the same file (a second server, or a second store in the
+// process) writes without it, so the filter is used only by a store that
+// was alone on its file when it opened, and only while no other has come
+// since (soleWriter); the first other turns it off for good, every name
+// being looked up from then on.
 type nameFilter struct {
-	version *sql.Stmt // PRAGMA data_version on the store's one connection
+	sole *soleWriter // nil: another store had the file when this one opened
 
 	mu    sync.RWMutex
 	f     *bloom.BloomFilter // nil: off, every name is looked up
-	since int64              // data_version when f was built
 	room  uint               // adds left before f is rebuilt larger
 	least uint               // the smallest capacity; minFilterNames when 0 (tests make it small)
 }
@@ -44,18 +42,14 @@ func nameEntry(kind byte, v string) []byte { return append([]byte{kind, ':'}, v.
 // the skeleton (kind 's') v: false only when no account has it.
 func (n *nameFilter) mayHave(ctx context.Context, kind byte, v string) bool {
 	n.mu.RLock()
-	f, since := n.f, n.since
+	on := n.f != nil
 	n.mu.RUnlock()
-	if f == nil {
+	if !on {
 		return true
 	}
-	var now int64
-	if err := n.version.QueryRowContext(ctx).Scan(&now); err != nil {
-		return true // the lookup will say what is wrong
-	}
-	if now != since {
+	if !n.sole.still() {
 		n.mu.Lock()
-		n.f = nil // another connection wrote (or the connection changed)
+		n.f = nil // another store opened the file
 		n.mu.Unlock()
 		return true
 	}
@@ -85,26 +79,21 @@ func (n *nameFilter) add(ctx context.Context, s *SQLite, key, skeleton string) e
 	return nil
 }
 
-// build prepares the data_version query and makes the filter from the
-// table.
-func (n *nameFilter) build(ctx context.Context, s *SQLite) error {
-	st, err := s.db.PrepareContext(ctx, "PRAGMA data_version")
-	if err != nil {
-		return fmt.Errorf("name filter: %w", err)
-	}
-	n.version = st
+// build makes the filter from the table when the store is alone on its
+// file (sole, nil otherwise).
+func (n *nameFilter) build(ctx context.Context, s *SQLite, sole *soleWriter) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if sole == nil {
+		return nil
+	}
+	n.sole = sole
 	return n.rebuildLocked(ctx, s, 0)
 }
 
 // rebuildLocked refills the filter from the table, sized for twice what
 // it holds plus extra; n.mu is held.
 func (n *nameFilter) rebuildLocked(ctx context.Context, s *SQLite, extra uint) error {
-	var since int64
-	if err := n.version.QueryRowContext(ctx).Scan(&since); err != nil {
-		return fmt.Errorf("name filter: data version: %w", err)
-	}
 	var count uint
 	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&count); err != nil {
 		return fmt.Errorf("name filter: count accounts: %w", err)
@@ -133,6 +122,6 @@ func (n *nameFilter) rebuildLocked(ctx context.Context, s *SQLite, extra uint) e
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("name filter: %w", err)
 	}
-	n.f, n.since, n.room = f, since, capacity-min(used, capacity)
+	n.f, n.room = f, capacity-min(used, capacity)
 	return nil
 }

@@ -58,25 +58,49 @@ func TestNameFilterKnowsEveryAccount(t *testing.T) {
 	}
 }
 
-// A second connection writing the same file turns the first store's
-// filter off at its next lookup, which then finds what the other wrote.
-func TestNameFilterTurnsOffWhenAnotherConnectionWrites(t *testing.T) {
+// A store opened while another has the file runs without a filter, and
+// the first store's filter turns off at its next lookup, which then finds
+// what the other wrote. Once both are closed, the next store is alone
+// again.
+func TestNameFilterTurnsOffWhenAnotherStoreOpens(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "parlor.db")
-	a, b := openTest(t, path), openTest(t, path)
 	ctx := context.Background()
-	if _, err := b.AccountByName(ctx, "nora"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("before: %v", err)
-	}
-	if b.names.f == nil {
-		t.Fatal("the filter is off before anyone else wrote")
-	}
-	if _, err := a.CreateAccount(ctx, Account{Name: "Nora"}); err != nil {
+	a, err := OpenSQLite(ctx, path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := b.AccountByName(ctx, "nora"); err != nil || got.Name != "Nora" {
-		t.Fatalf("after the other store created it: %+v, %v", got, err)
+	if _, err := a.AccountByName(ctx, "nora"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("before: %v", err)
+	}
+	if a.names.f == nil {
+		t.Fatal("the filter of a store alone on its file is off")
+	}
+	b, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if b.names.f != nil {
-		t.Fatal("the filter is still on after another connection wrote")
+		t.Fatal("the second store on the file has a filter")
+	}
+	if _, err := b.CreateAccount(ctx, Account{Name: "Nora"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.AccountByName(ctx, "nora"); err != nil || got.Name != "Nora" {
+		t.Fatalf("after the other store created it: %+v, %v", got, err)
+	}
+	if a.names.f != nil {
+		t.Fatal("the first store's filter is still on after another store opened the file")
+	}
+	for _, s := range []*SQLite{a, b} {
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := openTest(t, path)
+	if c.names.f == nil {
+		t.Fatal("a store alone on the file again has no filter")
+	}
+	if _, err := c.AccountLookalike(ctx, "NORA"); err != nil {
+		t.Fatalf("the reopened store: %v", err)
 	}
 }

@@ -35,6 +35,9 @@ type SQLite struct {
 	accountStmts map[accountKey]*sql.Stmt
 	// names answers most lookups of a name no account has.
 	names nameFilter
+	// stores is the locked <path>-stores file (see soleWriter); nil
+	// where there is no flock.
+	stores *os.File
 }
 
 var _ Store = (*SQLite)(nil)
@@ -125,8 +128,15 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		// on busy_timeout instead of failing on a read-to-write upgrade.
 		"_txlock=immediate",
 	}, "&")
+	// Before anything is written: the other stores on the file learn of
+	// this one, or this one that it is alone.
+	sole, stores, err := openStores(path)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
+	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
+		closeFile(stores)
 		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
 	}
 	// SQLite allows one writer at a time; one connection serialises all
@@ -137,16 +147,25 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 
-	s := &SQLite{db: db, path: path}
-	if err := s.init(ctx); err != nil {
+	s := &SQLite{db: db, path: path, stores: stores}
+	if err := s.init(ctx, sole); err != nil {
 		_ = db.Close()
+		closeFile(stores)
 		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
 	}
 	return s, nil
 }
 
-// init checks the connection settings and applies pending migrations.
-func (s *SQLite) init(ctx context.Context) error {
+// closeFile closes f unless it is nil.
+func closeFile(f *os.File) {
+	if f != nil {
+		_ = f.Close()
+	}
+}
+
+// init checks the connection settings, applies pending migrations and
+// builds the name filter if the store is alone on its file (sole).
+func (s *SQLite) init(ctx context.Context, sole *soleWriter) error {
 	var mode string
 	if err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
 		return fmt.Errorf("read journal mode: %w", err)
@@ -173,7 +192,7 @@ func (s *SQLite) init(ctx context.Context) error {
 	if err := s.prepareAccountLookups(ctx); err != nil {
 		return err
 	}
-	return s.names.build(ctx, s)
+	return s.names.build(ctx, s, sole)
 }
 
 // migrate applies, in one transaction, every migration the database has
@@ -414,10 +433,9 @@ func (s *SQLite) Close() error {
 	for _, st := range s.accountStmts {
 		_ = st.Close()
 	}
-	if s.names.version != nil {
-		_ = s.names.version.Close()
-	}
-	if err := s.db.Close(); err != nil {
+	err := s.db.Close()
+	closeFile(s.stores) // after the last write: the next store may be alone
+	if err != nil {
 		return fmt.Errorf("close sqlite %q: %w", s.path, err)
 	}
 	return nil
