@@ -17,7 +17,11 @@ type jsonAppender interface {
 // bounded size, go through json.Marshal.
 func (e JoinedEvent) appendJSON(b []byte) ([]byte, error) {
 	if b == nil {
-		b = make([]byte, 0, 512+64*len(e.Members))
+		size := listSize(e.Users, e.Members)
+		if e.list != nil {
+			size = e.list.size()
+		}
+		b = make([]byte, 0, 1024+len(e.Welcome)+size)
 	}
 	b = append(b, `{"type":`...)
 	b = appendString(b, e.Type)
@@ -31,10 +35,14 @@ func (e JoinedEvent) appendJSON(b []byte) ([]byte, error) {
 	}
 	b = append(b, `,"room":`...)
 	b = append(b, room...)
-	b = append(b, `,"users":`...)
-	b = appendStrings(b, e.Users)
-	b = append(b, `,"members":`...)
-	b = appendMembers(b, e.Members)
+	if e.list != nil {
+		b = e.list.appendJSON(b)
+	} else {
+		b = append(b, `,"users":`...)
+		b = appendStrings(b, e.Users)
+		b = append(b, `,"members":`...)
+		b = appendMembers(b, e.Members)
+	}
 	history, err := json.Marshal(e.History)
 	if err != nil {
 		return nil, err
@@ -51,7 +59,7 @@ func (e JoinedEvent) appendJSON(b []byte) ([]byte, error) {
 // appendJSON encodes e as json.Marshal does.
 func (e UsersEvent) appendJSON(b []byte) ([]byte, error) {
 	if b == nil {
-		b = make([]byte, 0, 128+64*len(e.Members))
+		b = make([]byte, 0, 128+listSize(e.Users, e.Members))
 	}
 	b = append(b, `{"type":`...)
 	b = appendString(b, e.Type)
@@ -92,6 +100,57 @@ func (c PresenceChange) appendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
+// size is about the bytes of l's users and members lists.
+func (l *memberList) size() int {
+	n := 0
+	for _, m := range l.members {
+		n += 2*len(m.Name) + len(m.Display) + len(m.Avatar) + 64
+		if l.ips {
+			n += len(m.IP) + 8
+		}
+	}
+	return n
+}
+
+// appendJSON appends the users and members fields of a joined event,
+// as appendStrings and appendMembers would for l.values().
+func (l *memberList) appendJSON(b []byte) []byte {
+	b = append(b, `,"users":[`...)
+	for i, m := range l.members {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, m.Name)
+	}
+	b = append(b, `],"members":[`...)
+	for i, m := range l.members {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendMember(b, MemberView{Name: m.Name, Display: m.Display, Role: RoleIn(m, l.info), Avatar: m.Avatar})
+		if l.ips && m.IP != "" {
+			b = append(b[:len(b)-1], `,"ip":`...)
+			b = appendString(b, m.IP)
+			b = append(b, '}')
+		}
+	}
+	return append(b, ']')
+}
+
+// listSize is about the bytes of the users and members lists, when no
+// string needs escaping: the buffer is made once.
+func listSize(users []string, members []MemberView) int {
+	n := 0
+	for _, u := range users {
+		n += len(u) + 3 // quotes, comma
+	}
+	for _, m := range members {
+		// {"name":"","display":"","role":"","avatar":"","ip":""},
+		n += len(m.Name) + len(m.Display) + len(m.Role) + len(m.Avatar) + len(m.IP) + 56
+	}
+	return n
+}
+
 // appendMembers encodes a member list as json.Marshal does.
 func appendMembers(b []byte, ms []MemberView) []byte {
 	if ms == nil {
@@ -102,25 +161,30 @@ func appendMembers(b []byte, ms []MemberView) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"name":`...)
-		b = appendString(b, m.Name)
-		if m.Display != "" {
-			b = append(b, `,"display":`...)
-			b = appendString(b, m.Display)
-		}
-		b = append(b, `,"role":`...)
-		b = appendString(b, string(m.Role))
-		if m.Avatar != "" {
-			b = append(b, `,"avatar":`...)
-			b = appendString(b, m.Avatar)
-		}
-		if m.IP != "" {
-			b = append(b, `,"ip":`...)
-			b = appendString(b, m.IP)
-		}
-		b = append(b, '}')
+		b = appendMember(b, m)
 	}
 	return append(b, ']')
+}
+
+// appendMember encodes one member as json.Marshal does.
+func appendMember(b []byte, m MemberView) []byte {
+	b = append(b, `{"name":`...)
+	b = appendString(b, m.Name)
+	if m.Display != "" {
+		b = append(b, `,"display":`...)
+		b = appendString(b, m.Display)
+	}
+	b = append(b, `,"role":`...)
+	b = appendString(b, string(m.Role))
+	if m.Avatar != "" {
+		b = append(b, `,"avatar":`...)
+		b = appendString(b, m.Avatar)
+	}
+	if m.IP != "" {
+		b = append(b, `,"ip":`...)
+		b = appendString(b, m.IP)
+	}
+	return append(b, '}')
 }
 
 // appendStrings encodes a list of strings as json.Marshal does.
@@ -138,12 +202,21 @@ func appendStrings(b []byte, ss []string) []byte {
 	return append(b, ']')
 }
 
+// plainJSON marks the bytes json.Marshal copies into a string as they
+// are: printable ASCII but the quote, the backslash and <, >, &.
+var plainJSON = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendString encodes s as json.Marshal does: printable ASCII other
 // than the characters it escapes is copied, anything else is left to
 // json.Marshal.
 func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !plainJSON[s[i]] {
 			q, _ := json.Marshal(s) // a string always encodes
 			return append(b, q...)
 		}

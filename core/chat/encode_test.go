@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,37 @@ func TestAppendJSONIsJSONMarshal(t *testing.T) {
 		want, _ := json.Marshal(s)
 		if got := appendString(nil, s); !bytes.Equal(got, want) {
 			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
+		}
+	}
+}
+
+// A joined frame encoded from the room's member list is the event with
+// the list's users and members as values, byte for byte, with and
+// without the addresses.
+func TestJoinedFromTheMemberListIsItsValues(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 200 {
+		var members []*Member
+		for j := range r.IntN(8) {
+			members = append(members, &Member{Name: pick(r) + strconv.Itoa(j), Display: pick(r), Avatar: pick(r), IP: pick(r),
+				Admin: r.IntN(5) == 0, Guest: r.IntN(2) == 0})
+		}
+		info := RoomInfo{ID: 5, Name: pick(r)}
+		if len(members) > 1 {
+			info.Owner, info.Speaker = members[0].Name, members[1].Name
+		}
+		l := &memberList{members: members, info: info, ips: i%2 == 0}
+		ev := JoinedEvent{Type: "joined", ID: pick(r), Room: RoomView{ID: 5, Name: info.Name, Count: len(members)},
+			History: []Message{}, Welcome: pick(r)}
+		want := ev
+		want.Users, want.Members = l.values()
+		wantJSON, err := json.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.list = l
+		if got := NewFrame(ev).JSON(); !bytes.Equal(got, wantJSON) {
+			t.Fatalf("from the list:\n%s\nwant\n%s", got, wantJSON)
 		}
 	}
 }

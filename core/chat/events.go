@@ -140,6 +140,30 @@ type JoinedEvent struct {
 	Members []MemberView `json:"members"`
 	History []Message    `json:"history"`
 	Welcome string       `json:"welcome,omitempty"`
+
+	// list, when set, is where the frame a member gets encodes Users and
+	// Members from (they are nil then): the room's member list as it was
+	// at the join, encoded without making a view of each member.
+	list *memberList
+}
+
+// memberList is a room's members at one moment, as a joined event lists
+// them.
+type memberList struct {
+	members []*Member
+	info    RoomInfo
+	ips     bool // the addresses are shown (the joining member sees them)
+}
+
+// values returns the list as a JoinedEvent's Users and Members.
+func (l *memberList) values() ([]string, []MemberView) {
+	vs := views(l.members, l.info)
+	if l.ips {
+		for i, m := range l.members {
+			vs[i].IP = m.IP
+		}
+	}
+	return names(l.members), vs
 }
 
 // ErrorEvent reports a refused request.

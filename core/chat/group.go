@@ -277,25 +277,29 @@ func batchFrame(r *Room, from, to int) *Frame {
 	if to-from == 1 {
 		return r.pend[from].f
 	}
+	last, _ := r.pend[to-1].f.event.(PresenceEvent)
+	count := last.Count
 	changes := make([]PresenceChange, 0, to-from)
-	var count int
-	var parts []byte
+	size := 64
 	for i := from; i < to; i++ {
 		ev, _ := r.pend[i].f.event.(PresenceEvent)
 		c := ev.change()
-		changes, count = append(changes, c), ev.Count
-		if i > from {
-			parts = append(parts, ',')
-		}
-		parts = c.appendJSON(parts)
+		changes = append(changes, c)
+		size += len(c.User) + len(c.Role) + len(c.Display) + len(c.Avatar) + 64
 	}
-	out := make([]byte, 0, 64+len(parts))
+	out := make([]byte, 0, size)
 	out = append(out, `{"type":"presence_batch","room":`...)
 	out = strconv.AppendInt(out, r.id, 10)
 	out = append(out, `,"count":`...)
 	out = strconv.AppendInt(out, int64(count), 10)
 	out = append(out, `,"events":[`...)
-	out = append(append(out, parts...), "]}"...)
+	for i, c := range changes {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = c.appendJSON(out)
+	}
+	out = append(out, "]}"...)
 	return encodedFrame(PresenceBatchEvent{Type: "presence_batch", Room: r.id, Count: count, Events: changes}, out)
 }
 
@@ -829,7 +833,7 @@ func (g *Group) SetLastMessageID(id int64) {
 // the chat refuses the join (code banned), and so does a kick cooldown
 // (code kicked, with the time left as RetryAfter).
 func (g *Group) Join(m *Member, roomID int64, password string) (JoinedEvent, error) {
-	return g.join(m, roomID, password, joinHow{})
+	return g.join(m, roomID, password, joinHow{values: true})
 }
 
 // Enter is Join for a client's request: the joined event, answering
@@ -852,6 +856,8 @@ type joinHow struct {
 	// answer sends m the joined event answering the request id.
 	answer bool
 	id     string
+	// values fills the returned event's Users and Members.
+	values bool
 }
 
 // join is Join, Enter and a moderator's move (see joinHow).
@@ -910,14 +916,12 @@ func (g *Group) join(m *Member, roomID int64, password string, how joinHow) (Joi
 		}
 	}
 	members := r.list()
+	// The frame encodes the users and members from the list; the value
+	// Join returns has them as Go values.
 	ev := JoinedEvent{
-		Type: "joined", Room: roomView(info, len(members), loc), Users: names(members), Members: views(members, info),
+		Type: "joined", Room: roomView(info, len(members), loc),
 		History: r.history(), Welcome: info.Welcome, ID: how.id,
-	}
-	if g.seesIP(m, info) {
-		for i, o := range members {
-			ev.Members[i].IP = o.IP
-		}
+		list: &memberList{members: members, info: info, ips: g.seesIP(m, info)},
 	}
 	if moved && g.opts.ModeratorsSeeIP && m.IP != "" {
 		ipf := NewFrame(MemberIPEvent{Type: "member_ip", Room: r.id, User: m.Name, IP: m.IP})
@@ -942,6 +946,10 @@ func (g *Group) join(m *Member, roomID int64, password string, how joinHow) (Joi
 	}
 	m.seat.Unlock()
 	g.drop(slow)
+	if how.values {
+		ev.Users, ev.Members = ev.list.values()
+		ev.list = nil
+	}
 	if moved {
 		if old != nil {
 			g.observe(sdk.Left, m.Name, old.id, nil)

@@ -269,9 +269,16 @@ func (c *fakeConn) clientUsers(t *testing.T, room int64) (users []string, count 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, f := range c.frames {
-		if ev, ok := f.Event().(JoinedEvent); ok && ev.Room.ID == room {
-			users = slices.Clone(ev.Users)
-			count = ev.Room.Count
+		if _, ok := f.Event().(JoinedEvent); ok {
+			// What the client reads: the frame's users.
+			var ev JoinedEvent
+			if err := json.Unmarshal(f.JSON(), &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.Room.ID == room {
+				users = ev.Users
+				count = ev.Room.Count
+			}
 		}
 		for _, ev := range presence(f) {
 			if ev.Room != room {
