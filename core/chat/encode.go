@@ -104,7 +104,7 @@ func (c PresenceChange) appendJSON(b []byte) []byte {
 func (l *memberList) size() int {
 	n := 0
 	for _, m := range l.members {
-		n += 2*len(m.Name) + len(m.Display) + len(m.Avatar) + 64
+		n += 2*len(m.Name) + len(m.shownName()) + len(m.Avatar) + 64
 		if l.ips {
 			n += len(m.IP) + 8
 		}
@@ -127,7 +127,7 @@ func (l *memberList) appendJSON(b []byte) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendMember(b, MemberView{Name: m.Name, Display: m.Display, Role: RoleIn(m, l.info), Avatar: m.Avatar})
+		b = appendMember(b, m.view(l.info))
 		if l.ips && m.IP != "" {
 			b = append(b[:len(b)-1], `,"ip":`...)
 			b = appendString(b, m.IP)

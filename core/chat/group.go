@@ -52,7 +52,16 @@ type Member struct {
 
 // view is m as clients see it in a room with the given definition.
 func (m *Member) view(info RoomInfo) MemberView {
-	return MemberView{Name: m.Name, Display: m.Display, Role: RoleIn(m, info), Avatar: m.Avatar}
+	return MemberView{Name: m.Name, Display: m.shownName(), Role: RoleIn(m, info), Avatar: m.Avatar}
+}
+
+// shownName is m's display name as views carry it: empty when it is the
+// login name (a guest's always is), which clients then show.
+func (m *Member) shownName() string {
+	if m.Display == m.Name {
+		return ""
+	}
+	return m.Display
 }
 
 // Room is a room of a group with its members and recent history.
@@ -729,6 +738,7 @@ func (g *Group) Members(roomID int64) ([]MemberView, error) {
 	out := views(list, info)
 	for i, m := range list {
 		out[i].IP = m.IP
+		out[i].Display = m.Display // plugins get it whole, as before
 	}
 	return out, nil
 }
