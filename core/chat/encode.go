@@ -16,22 +16,26 @@ type jsonAppender interface {
 // appendJSON encodes e as json.Marshal does; its room and history, of
 // bounded size, go through json.Marshal.
 func (e JoinedEvent) appendJSON(b []byte) ([]byte, error) {
+	room, err := json.Marshal(e.Room)
+	if err != nil {
+		return nil, err
+	}
+	history, err := json.Marshal(e.History)
+	if err != nil {
+		return nil, err
+	}
 	if b == nil {
 		size := listSize(e.Users, e.Members)
 		if e.list != nil {
 			size = e.list.size()
 		}
-		b = make([]byte, 0, 1024+len(e.Welcome)+size)
+		b = make([]byte, 0, 64+len(e.ID)+len(room)+len(history)+len(e.Welcome)+size)
 	}
 	b = append(b, `{"type":`...)
 	b = appendString(b, e.Type)
 	if e.ID != "" {
 		b = append(b, `,"id":`...)
 		b = appendString(b, e.ID)
-	}
-	room, err := json.Marshal(e.Room)
-	if err != nil {
-		return nil, err
 	}
 	b = append(b, `,"room":`...)
 	b = append(b, room...)
@@ -42,10 +46,6 @@ func (e JoinedEvent) appendJSON(b []byte) ([]byte, error) {
 		b = appendStrings(b, e.Users)
 		b = append(b, `,"members":`...)
 		b = appendMembers(b, e.Members)
-	}
-	history, err := json.Marshal(e.History)
-	if err != nil {
-		return nil, err
 	}
 	b = append(b, `,"history":`...)
 	b = append(b, history...)
@@ -102,12 +102,28 @@ func (c PresenceChange) appendJSON(b []byte) []byte {
 
 // size is about the bytes of l's users and members lists.
 func (l *memberList) size() int {
-	n := 0
+	n := 32
 	for _, m := range l.members {
-		n += 2*len(m.Name) + len(m.shownName()) + len(m.Avatar) + 64
-		if l.ips {
+		n += len(m.Name) + 3 + memberSize(m.Name, m.shownName(), RoleIn(m, l.info), m.Avatar, "")
+		if l.ips && m.IP != "" {
 			n += len(m.IP) + 8
 		}
+	}
+	return n
+}
+
+// memberSize is the length of a member's JSON when no string needs
+// escaping, with the comma after it.
+func memberSize(name, display string, role Role, avatar, ip string) int {
+	n := 22 + len(name) + len(role) // {"name":"","role":""},
+	if display != "" {
+		n += 13 + len(display) // ,"display":""
+	}
+	if avatar != "" {
+		n += 12 + len(avatar)
+	}
+	if ip != "" {
+		n += 8 + len(ip)
 	}
 	return n
 }
@@ -140,13 +156,12 @@ func (l *memberList) appendJSON(b []byte) []byte {
 // listSize is about the bytes of the users and members lists, when no
 // string needs escaping: the buffer is made once.
 func listSize(users []string, members []MemberView) int {
-	n := 0
+	n := 32
 	for _, u := range users {
 		n += len(u) + 3 // quotes, comma
 	}
 	for _, m := range members {
-		// {"name":"","display":"","role":"","avatar":"","ip":""},
-		n += len(m.Name) + len(m.Display) + len(m.Role) + len(m.Avatar) + len(m.IP) + 56
+		n += memberSize(m.Name, m.Display, m.Role, m.Avatar, m.IP)
 	}
 	return n
 }

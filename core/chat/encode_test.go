@@ -93,3 +93,23 @@ func TestJoinedFromTheMemberListIsItsValues(t *testing.T) {
 		}
 	}
 }
+
+// The buffer of a joined frame of plain names is made once: its size
+// is at least what is written, and not much more.
+func TestJoinedBufferIsSizedOnce(t *testing.T) {
+	var members []*Member
+	for i := range 300 {
+		members = append(members, &Member{Name: "guest" + strconv.Itoa(i), Display: "guest" + strconv.Itoa(i), Guest: true,
+			Avatar: []string{"", "e4"}[i%2]})
+	}
+	info := RoomInfo{ID: 1, Name: "Lobby", Owner: "guest1,guest2", Speaker: "guest3"}
+	ev := JoinedEvent{Type: "joined", ID: "j1", Room: RoomView{ID: 1, Name: "Lobby"}, History: []Message{{ID: 1, Text: "hi"}},
+		Welcome: "Hello", list: &memberList{members: members, info: info}}
+	b, err := ev.appendJSON(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cap(b) < len(b) || cap(b) > len(b)+128 {
+		t.Fatalf("%d bytes in a buffer of %d", len(b), cap(b))
+	}
+}

@@ -265,13 +265,14 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if n > readBufferSize {
 		return nc, bufio.NewReadWriter(brw.Reader, bw), nil
 	}
+	if n == 0 {
+		return nc, bufio.NewReadWriter(bufio.NewReaderSize(nc, readBufferSize), bw), nil
+	}
 	// Bytes the client sent after the handshake stay first in line.
 	pending, _ := brw.Reader.Peek(n)
 	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(pending)), nc), readBufferSize)
-	if n > 0 {
-		if _, err := br.Peek(n); err != nil {
-			return nil, nil, fmt.Errorf("hijack: keep buffered bytes: %w", err)
-		}
+	if _, err := br.Peek(n); err != nil {
+		return nil, nil, fmt.Errorf("hijack: keep buffered bytes: %w", err)
 	}
 	return nc, bufio.NewReadWriter(br, bw), nil
 }
