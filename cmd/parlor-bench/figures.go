@@ -223,6 +223,15 @@ func idleFigures(i *IdleResult) []Figure {
 			cf.Met = met(ch.CPU != nil && ch.CPU.MicrosPerOp <= targetLoginCPU)
 		}
 		out = append(out, cf)
+		if fl := ch.Floor; fl != nil {
+			out = append(out, Figure{
+				Name:  fmt.Sprintf("floor: connect+login+join+close, %d concurrent (bare Go server, one write per answer, nobody online)", fl.Concurrency),
+				Value: fmt.Sprintf("%s/s (%d in %.2f s), %s", thousands(fl.PerSecond), fl.Logins, fl.Seconds, cpuText(fl.CPU, "login")),
+			}, Figure{
+				Name:  "idle: server CPU per connect+login+join+close / the floor's (same run)",
+				Value: ratioText(ratio(perOp(ch.CPU), perOp(fl.CPU))),
+			})
+		}
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"encoding/base64"
@@ -346,7 +347,9 @@ func serveFloor(in io.Reader, out io.Writer) error {
 				return
 			}
 			go func() {
-				if err := floorHandshake(c); err != nil {
+				br := bufio.NewReader(c)
+				resp, err := floorHandshake(c, br)
+				if err != nil {
 					_ = c.Close()
 					return
 				}
@@ -355,9 +358,14 @@ func serveFloor(in io.Reader, out io.Writer) error {
 				mu.Lock()
 				conns = append(conns, c)
 				mu.Unlock()
-				if _, err := c.Write(wsFrame([]byte(`{"type":"hello"}`))); err != nil {
+				if _, err := c.Write(append(resp, wsFrame([]byte(`{"type":"hello"}`))...)); err != nil {
 					_ = c.Close()
+					return
 				}
+				floorAnswer(c, br)
+				mu.Lock()
+				conns = slices.DeleteFunc(conns, func(k net.Conn) bool { return k == c })
+				mu.Unlock()
 			}()
 		}
 	}()
@@ -524,25 +532,90 @@ func wsFrame(payload []byte) []byte {
 	return append(h, payload...)
 }
 
-// floorHandshake answers a client's WebSocket handshake on c (RFC 6455,
-// no extensions).
-func floorHandshake(c net.Conn) error {
+// floorHandshake reads a client's WebSocket handshake from br (c's
+// reader, which keeps what the client sent after it) and returns the 101
+// response to write (RFC 6455, no extensions).
+func floorHandshake(c net.Conn, br *bufio.Reader) ([]byte, error) {
 	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 	defer func() { _ = c.SetDeadline(time.Time{}) }()
-	req, err := http.ReadRequest(bufio.NewReader(c))
+	req, err := http.ReadRequest(br)
 	if err != nil {
-		return fmt.Errorf("floor handshake: %w", err)
+		return nil, fmt.Errorf("floor handshake: %w", err)
 	}
 	key := req.Header.Get("Sec-WebSocket-Key")
 	if key == "" || !strings.EqualFold(req.Header.Get("Upgrade"), "websocket") {
 		_, _ = io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-		return errors.New("floor handshake: not a WebSocket request")
+		return nil, errors.New("floor handshake: not a WebSocket request")
 	}
 	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n"
-	if _, err := io.WriteString(c, resp); err != nil {
-		return fmt.Errorf("floor handshake: %w", err)
+	return []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n"), nil
+}
+
+// The floor's answers to a login and a join: what the tool's clients wait
+// for, with nothing in them.
+var (
+	floorLoginOK = wsFrame([]byte(`[{"type":"login_ok","user":{"name":"floor"}},{"type":"rooms","rooms":[]}]`))
+	floorJoined  = wsFrame([]byte(`{"type":"joined","room":{"id":1},"users":[],"members":[],"history":[]}`))
+)
+
+// floorAnswer reads the client's frames until it goes away, answering a
+// login and a join with one write each, as a chat server would at the
+// least; it then closes c.
+func floorAnswer(c net.Conn, br *bufio.Reader) {
+	defer c.Close()
+	var hdr [14]byte
+	payload := make([]byte, 0, 256)
+	for {
+		if _, err := io.ReadFull(br, hdr[:2]); err != nil {
+			return
+		}
+		op, n := hdr[0]&0x0f, uint64(hdr[1]&0x7f)
+		switch n {
+		case 126:
+			if _, err := io.ReadFull(br, hdr[2:4]); err != nil {
+				return
+			}
+			n = uint64(hdr[2])<<8 | uint64(hdr[3])
+		case 127:
+			if _, err := io.ReadFull(br, hdr[2:10]); err != nil {
+				return
+			}
+			n = 0
+			for _, b := range hdr[2:10] {
+				n = n<<8 | uint64(b)
+			}
+		}
+		if n > 1<<20 {
+			return
+		}
+		var mask [4]byte
+		if hdr[1]&0x80 != 0 {
+			if _, err := io.ReadFull(br, mask[:]); err != nil {
+				return
+			}
+		}
+		payload = slices.Grow(payload[:0], int(n))[:n]
+		if _, err := io.ReadFull(br, payload); err != nil {
+			return
+		}
+		for i := range payload {
+			payload[i] ^= mask[i%4]
+		}
+		var answer []byte
+		switch {
+		case op == 8: // close
+			return
+		case op != 1:
+		case bytes.Contains(payload, []byte(`"type":"login"`)):
+			answer = floorLoginOK
+		case bytes.Contains(payload, []byte(`"type":"join"`)):
+			answer = floorJoined
+		}
+		if answer != nil {
+			if _, err := c.Write(answer); err != nil {
+				return
+			}
+		}
 	}
-	return nil
 }

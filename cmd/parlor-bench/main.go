@@ -540,7 +540,29 @@ func (o *options) runIdle(ctx context.Context, rep *Report, st *stats, prog *pro
 	if serr := t.stop(); serr != nil {
 		err = errors.Join(err, fmt.Errorf("stop server: %w", serr))
 	}
+	if err == nil && res.Churn != nil {
+		res.Churn.Floor, err = o.churnFloor(ctx, st, prog, roomOf)
+	}
 	return err
+}
+
+// churnFloor runs the churn against the floor server, which answers the
+// handshake, the login and the join with one write each and holds no
+// chat: the CPU a connect+login+join+close costs the kernel and a bare Go
+// program on this machine, with the chat server stopped.
+func (o *options) churnFloor(ctx context.Context, st *stats, prog *progress, roomOf func(int) int64) (*ChurnResult, error) {
+	fs, err := startFloor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = fs.stop() }()
+	ft := &target{wsURL: "ws://" + fs.addr + "/ws", pid: fs.pid}
+	res, err := churn(ctx, o, ft, st, prog, roomOf)
+	if err != nil {
+		return nil, fmt.Errorf("floor: %w", err)
+	}
+	res.Online = 0
+	return res, nil
 }
 
 func (o *options) runRoom(ctx context.Context, rep *Report, st *stats, prog *progress) error {

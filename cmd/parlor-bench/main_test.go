@@ -61,6 +61,8 @@ func TestSmoke(t *testing.T) {
 	}
 	if c := rep.Idle.Churn; c == nil || c.Logins != 20 || c.Failures != 0 || c.Online != 30 {
 		t.Errorf("churn: %+v", c)
+	} else if f := c.Floor; f == nil || f.Logins != 20 || f.Failures != 0 || f.CPU == nil {
+		t.Errorf("churn against the floor: %+v", f)
 	}
 	for _, f := range rep.Fanout {
 		if f.Sent == 0 || f.Delivered != f.Sent*int64(f.RoomSize) {

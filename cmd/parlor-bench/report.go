@@ -91,6 +91,10 @@ type ChurnResult struct {
 	// the server is idle again (the room lists and presence the logins
 	// caused count for them).
 	CPU *CPU `json:"server_cpu,omitempty"`
+	// Floor is the same churn against the floor server (a bare Go program
+	// answering the same frames, nobody else online), after the chat
+	// server stopped.
+	Floor *ChurnResult `json:"floor,omitempty"`
 }
 
 // JoinResult is the connect+login+join of the fan-out room's clients into
