@@ -33,10 +33,7 @@ func (e JoinedEvent) appendJSON(b []byte) ([]byte, error) {
 	}
 	b = append(b, `{"type":`...)
 	b = appendString(b, e.Type)
-	if e.ID != "" {
-		b = append(b, `,"id":`...)
-		b = appendString(b, e.ID)
-	}
+	b = appendOptional(b, `,"id":`, e.ID)
 	b = append(b, `,"room":`...)
 	b = append(b, room...)
 	if e.list != nil {
@@ -49,10 +46,7 @@ func (e JoinedEvent) appendJSON(b []byte) ([]byte, error) {
 	}
 	b = append(b, `,"history":`...)
 	b = append(b, history...)
-	if e.Welcome != "" {
-		b = append(b, `,"welcome":`...)
-		b = appendString(b, e.Welcome)
-	}
+	b = appendOptional(b, `,"welcome":`, e.Welcome)
 	return append(b, '}'), nil
 }
 
@@ -63,10 +57,7 @@ func (e UsersEvent) appendJSON(b []byte) ([]byte, error) {
 	}
 	b = append(b, `{"type":`...)
 	b = appendString(b, e.Type)
-	if e.ID != "" {
-		b = append(b, `,"id":`...)
-		b = appendString(b, e.ID)
-	}
+	b = appendOptional(b, `,"id":`, e.ID)
 	b = append(b, `,"room":`...)
 	b = strconv.AppendInt(b, e.Room, 10)
 	b = append(b, `,"users":`...)
@@ -85,18 +76,9 @@ func (c PresenceChange) appendJSON(b []byte) []byte {
 	if c.Offline {
 		b = append(b, `,"offline":true`...)
 	}
-	if c.Role != "" {
-		b = append(b, `,"role":`...)
-		b = appendString(b, string(c.Role))
-	}
-	if c.Display != "" {
-		b = append(b, `,"display":`...)
-		b = appendString(b, c.Display)
-	}
-	if c.Avatar != "" {
-		b = append(b, `,"avatar":`...)
-		b = appendString(b, c.Avatar)
-	}
+	b = appendOptional(b, `,"role":`, string(c.Role))
+	b = appendOptional(b, `,"display":`, c.Display)
+	b = appendOptional(b, `,"avatar":`, c.Avatar)
 	return append(b, '}')
 }
 
@@ -185,21 +167,21 @@ func appendMembers(b []byte, ms []MemberView) []byte {
 func appendMember(b []byte, m MemberView) []byte {
 	b = append(b, `{"name":`...)
 	b = appendString(b, m.Name)
-	if m.Display != "" {
-		b = append(b, `,"display":`...)
-		b = appendString(b, m.Display)
-	}
+	b = appendOptional(b, `,"display":`, m.Display)
 	b = append(b, `,"role":`...)
 	b = appendString(b, string(m.Role))
-	if m.Avatar != "" {
-		b = append(b, `,"avatar":`...)
-		b = appendString(b, m.Avatar)
-	}
-	if m.IP != "" {
-		b = append(b, `,"ip":`...)
-		b = appendString(b, m.IP)
-	}
+	b = appendOptional(b, `,"avatar":`, m.Avatar)
+	b = appendOptional(b, `,"ip":`, m.IP)
 	return append(b, '}')
+}
+
+// appendOptional appends key (such as `,"display":`) and v, unless v is
+// empty: a field with omitempty.
+func appendOptional(b []byte, key, v string) []byte {
+	if v == "" {
+		return b
+	}
+	return appendString(append(b, key...), v)
 }
 
 // appendStrings encodes a list of strings as json.Marshal does.
