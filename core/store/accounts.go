@@ -263,9 +263,7 @@ func (s *SQLite) CreateAccount(ctx context.Context, a Account) (Account, error) 
 	if err != nil {
 		return Account{}, fmt.Errorf("create account %q: %w", a.Name, err)
 	}
-	if err := s.names.add(ctx, s, nameKey, chat.NameSkeleton(a.Name)); err != nil {
-		return Account{}, fmt.Errorf("create account %q: %w", a.Name, err)
-	}
+	s.names.add(ctx, s, nameKey, chat.NameSkeleton(a.Name))
 	res, err := s.db.ExecContext(ctx, `INSERT INTO users (name, email, password_hash, avatar, created, name_key, email_key, name_skeleton)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.Name, nullable(a.Email), nullable(a.PasswordHash), a.Avatar, a.Created.UnixMilli(), nameKey, emailKey, chat.NameSkeleton(a.Name))
@@ -287,9 +285,7 @@ func (s *SQLite) UpdateAccount(ctx context.Context, a Account) (err error) {
 	// A new name is known to the filter before it is written (an
 	// unchanged one is there already).
 	if key, kerr := chat.UsableNameKey(a.Name); kerr == nil {
-		if err := s.names.add(ctx, s, key, chat.NameSkeleton(a.Name)); err != nil {
-			return fmt.Errorf("update account %d: %w", a.ID, err)
-		}
+		s.names.add(ctx, s, key, chat.NameSkeleton(a.Name))
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {

@@ -59,36 +59,40 @@ func (n *nameFilter) mayHave(ctx context.Context, kind byte, v string) bool {
 }
 
 // add notes an account's name key and skeleton before it is written;
-// when the filter is full it is rebuilt from the table, larger. It must
-// not be called inside a transaction (the rebuild needs the connection).
-func (n *nameFilter) add(ctx context.Context, s *SQLite, key, skeleton string) error {
+// when the filter is full it is rebuilt from the table, larger. A rebuild
+// that fails turns the filter off (every name is then looked up): the
+// filter never fails a write. It must not be called inside a transaction
+// (the rebuild needs the connection).
+func (n *nameFilter) add(ctx context.Context, s *SQLite, key, skeleton string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.f == nil {
-		return nil
+		return
 	}
 	if n.room < 2 {
 		if err := n.rebuildLocked(ctx, s, 2); err != nil {
 			n.f = nil
-			return err
+			return
 		}
 	}
 	n.room -= 2
 	n.f.Add(nameEntry('k', key))
 	n.f.Add(nameEntry('s', skeleton))
-	return nil
 }
 
 // build makes the filter from the table when the store is alone on its
-// file (sole, nil otherwise).
-func (n *nameFilter) build(ctx context.Context, s *SQLite, sole *soleWriter) error {
+// file (sole, nil otherwise); if the table cannot be read the filter
+// stays off.
+func (n *nameFilter) build(ctx context.Context, s *SQLite, sole *soleWriter) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if sole == nil {
-		return nil
+		return
 	}
 	n.sole = sole
-	return n.rebuildLocked(ctx, s, 0)
+	if err := n.rebuildLocked(ctx, s, 0); err != nil {
+		n.f = nil
+	}
 }
 
 // rebuildLocked refills the filter from the table, sized for twice what

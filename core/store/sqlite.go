@@ -192,7 +192,8 @@ func (s *SQLite) init(ctx context.Context, sole *soleWriter) error {
 	if err := s.prepareAccountLookups(ctx); err != nil {
 		return err
 	}
-	return s.names.build(ctx, s, sole)
+	s.names.build(ctx, s, sole)
+	return nil
 }
 
 // migrate applies, in one transaction, every migration the database has
