@@ -113,26 +113,17 @@ func memberSize(name, display string, role Role, avatar, ip string) int {
 // appendJSON appends the users and members fields of a joined event,
 // as appendStrings and appendMembers would for l.values().
 func (l *memberList) appendJSON(b []byte) []byte {
-	b = append(b, `,"users":[`...)
-	for i, m := range l.members {
-		if i > 0 {
-			b = append(b, ',')
+	b = append(b, `,"users":`...)
+	b = appendList(b, len(l.members), func(b []byte, i int) []byte { return appendString(b, l.members[i].Name) })
+	b = append(b, `,"members":`...)
+	return appendList(b, len(l.members), func(b []byte, i int) []byte {
+		m := l.members[i]
+		v := m.view(l.info)
+		if l.ips {
+			v.IP = m.IP
 		}
-		b = appendString(b, m.Name)
-	}
-	b = append(b, `],"members":[`...)
-	for i, m := range l.members {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendMember(b, m.view(l.info))
-		if l.ips && m.IP != "" {
-			b = append(b[:len(b)-1], `,"ip":`...)
-			b = appendString(b, m.IP)
-			b = append(b, '}')
-		}
-	}
-	return append(b, ']')
+		return appendMember(b, v)
+	})
 }
 
 // listSize is about the bytes of the users and members lists, when no
@@ -153,14 +144,7 @@ func appendMembers(b []byte, ms []MemberView) []byte {
 	if ms == nil {
 		return append(b, "null"...)
 	}
-	b = append(b, '[')
-	for i, m := range ms {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendMember(b, m)
-	}
-	return append(b, ']')
+	return appendList(b, len(ms), func(b []byte, i int) []byte { return appendMember(b, ms[i]) })
 }
 
 // appendMember encodes one member as json.Marshal does.
@@ -189,12 +173,17 @@ func appendStrings(b []byte, ss []string) []byte {
 	if ss == nil {
 		return append(b, "null"...)
 	}
+	return appendList(b, len(ss), func(b []byte, i int) []byte { return appendString(b, ss[i]) })
+}
+
+// appendList encodes a JSON array of n items, each appended by item.
+func appendList(b []byte, n int, item func(b []byte, i int) []byte) []byte {
 	b = append(b, '[')
-	for i, s := range ss {
+	for i := range n {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, s)
+		b = item(b, i)
 	}
 	return append(b, ']')
 }

@@ -301,14 +301,9 @@ func batchFrame(r *Room, from, to int) *Frame {
 	out = strconv.AppendInt(out, r.id, 10)
 	out = append(out, `,"count":`...)
 	out = strconv.AppendInt(out, int64(count), 10)
-	out = append(out, `,"events":[`...)
-	for i, c := range changes {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = c.appendJSON(out)
-	}
-	out = append(out, "]}"...)
+	out = append(out, `,"events":`...)
+	out = appendList(out, len(changes), func(b []byte, i int) []byte { return changes[i].appendJSON(b) })
+	out = append(out, '}')
 	return encodedFrame(PresenceBatchEvent{Type: "presence_batch", Room: r.id, Count: count, Events: changes}, out)
 }
 
