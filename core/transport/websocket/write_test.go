@@ -269,3 +269,13 @@ func TestAFrameLargerThanTheBatchBufferArrivesWhole(t *testing.T) {
 		t.Fatalf("messages %v, want [7 0 7]", got)
 	}
 }
+
+// One processor is left to what arrives while a fan-out writes, and a
+// single processor still gets a writer.
+func TestWriterCountLeavesAProcessor(t *testing.T) {
+	for procs, want := range map[int]int{1: 1, 2: 1, 4: 3, 16: 15} {
+		if got := writerCount(procs); got != want {
+			t.Errorf("writerCount(%d) = %d, want %d", procs, got, want)
+		}
+	}
+}
