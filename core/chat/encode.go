@@ -84,6 +84,9 @@ func (c PresenceChange) appendJSON(b []byte) []byte {
 
 // size is about the bytes of l's users and members lists.
 func (l *memberList) size() int {
+	if l.cache != nil {
+		return l.cache.size(l.members, l.info)
+	}
 	n := 32
 	for _, m := range l.members {
 		n += len(m.Name) + 3 + memberSize(m.Name, m.shownName(), RoleIn(m, l.info), m.Avatar, "")
@@ -113,6 +116,9 @@ func memberSize(name, display string, role Role, avatar, ip string) int {
 // appendJSON appends the users and members fields of a joined event,
 // as appendStrings and appendMembers would for l.values().
 func (l *memberList) appendJSON(b []byte) []byte {
+	if l.cache != nil {
+		return l.cache.appendJSON(b, l.members, l.info)
+	}
 	b = append(b, `,"users":`...)
 	b = appendList(b, len(l.members), func(b []byte, i int) []byte { return appendString(b, l.members[i].Name) })
 	b = append(b, `,"members":`...)

@@ -113,3 +113,46 @@ func TestJoinedBufferIsSizedOnce(t *testing.T) {
 		t.Fatalf("%d bytes in a buffer of %d", len(b), cap(b))
 	}
 }
+
+// A room's cached lists give what encoding the member list afresh gives,
+// while members join, leave and get roles, and for an older list encoded
+// after a newer one.
+func TestCachedListIsTheListEncodedAfresh(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var cache listJSON
+	var members []*Member
+	var older [][]*Member
+	info := RoomInfo{ID: 2, Name: "Lobby"}
+	for i := range 600 {
+		switch k := r.IntN(10); {
+		case k < 6:
+			m := &Member{Name: pick(r) + strconv.Itoa(i), Display: pick(r), Avatar: pick(r), IP: pick(r), Guest: r.IntN(2) == 0}
+			members = append(members[:len(members):len(members)], m)
+		case k < 8 && len(members) > 0:
+			j := r.IntN(len(members))
+			members = append(append([]*Member{}, members[:j]...), members[j+1:]...)
+			cache.forget()
+		case k < 9 && len(members) > 0:
+			info.Owner = members[r.IntN(len(members))].Name
+		default:
+			info.Speaker = pick(r)
+		}
+		list := members
+		if len(older) > 0 && r.IntN(4) == 0 {
+			list = older[r.IntN(len(older))]
+		}
+		older = append(older, members)
+		if len(older) > 5 {
+			older = older[1:]
+		}
+		want := (&memberList{members: list, info: info}).appendJSON(nil)
+		l := &memberList{members: list, info: info, cache: &cache}
+		got := l.appendJSON(nil)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("step %d: cached\n%s\nwant\n%s", i, got, want)
+		}
+		if n := l.size(); n != len(got) {
+			t.Fatalf("step %d: size %d, encoded %d bytes", i, n, len(got))
+		}
+	}
+}

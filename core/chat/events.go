@@ -153,6 +153,9 @@ type memberList struct {
 	members []*Member
 	info    RoomInfo
 	ips     bool // the addresses are shown (the joining member sees them)
+	// cache, when set (ips is false), is the room's encoded list that
+	// the lists are taken from.
+	cache *listJSON
 }
 
 // values returns the list as a JoinedEvent's Users and Members.

@@ -81,6 +81,7 @@ type Room struct {
 
 	mu      sync.Mutex                // serializes sends to the room and member changes
 	members atomic.Pointer[[]*Member] // in join order; replaced, never changed, under mu
+	lists   listJSON                  // the member list as joined events carry it
 	recent  []Message                 // last History messages, a ring from oldest; guarded by mu
 	oldest  int                       // index of the oldest message in recent once it is full
 	removed bool                      // the room was removed; guarded by mu
@@ -172,6 +173,7 @@ func (r *Room) add(m *Member) {
 
 // remove takes m out of the members; the caller holds r.mu.
 func (r *Room) remove(m *Member) {
+	r.lists.forget()
 	old := r.list()
 	for i, x := range old {
 		if x == m {
@@ -927,6 +929,9 @@ func (g *Group) join(m *Member, roomID int64, password string, how joinHow) (Joi
 		Type: "joined", Room: roomView(info, len(members), loc),
 		History: r.history(), Welcome: info.Welcome, ID: how.id,
 		list: &memberList{members: members, info: info, ips: g.seesIP(m, info)},
+	}
+	if !ev.list.ips {
+		ev.list.cache = &r.lists
 	}
 	if moved && g.opts.ModeratorsSeeIP && m.IP != "" {
 		ipf := NewFrame(MemberIPEvent{Type: "member_ip", Room: r.id, User: m.Name, IP: m.IP})
