@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +34,8 @@ type SQLite struct {
 	// compiling the query each time cost more than running it. They read
 	// the table at every execution, so a rename or delete is seen at once.
 	accountStmts map[accountKey]*sql.Stmt
+	// inserts[i] appends 1<<i messages at once, prepared at open.
+	inserts [insertSizes]*sql.Stmt
 	// names answers most lookups of a name no account has.
 	names nameFilter
 	// stores is the locked <path>-stores file (see soleWriter); nil
@@ -190,6 +193,9 @@ func (s *SQLite) init(ctx context.Context, sole *soleWriter) error {
 		return err
 	}
 	if err := s.prepareAccountLookups(ctx); err != nil {
+		return err
+	}
+	if err := s.prepareInserts(ctx); err != nil {
 		return err
 	}
 	s.names.build(ctx, s, sole)
@@ -366,20 +372,67 @@ func (s *SQLite) AppendMessages(ctx context.Context, msgs []chat.Message) (err e
 			_ = tx.Rollback()
 		}
 	}()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO messages (id, grp, room_id, sender, text, b, i, u, color, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("append %d messages: prepare: %w", len(msgs), err)
-	}
-	defer stmt.Close()
-	for i, m := range msgs {
-		if _, err = stmt.ExecContext(ctx, sql.NullInt64{Int64: m.ID, Valid: m.ID != 0}, m.Group, m.RoomID, m.From, m.Text,
-			m.Style.Bold, m.Style.Italic, m.Style.Underline, m.Style.Color, created[i]); err != nil {
-			return fmt.Errorf("append %d messages: message %d (room %d): %w", len(msgs), i, m.RoomID, err)
+	// Rows go in statements of several rows each (a whole batch in a few
+	// executions): per row, one execution of its own cost more than the
+	// insert itself.
+	args := make([]any, 0, messageColumns*min(len(msgs), maxInsertRows))
+	for done := 0; done < len(msgs); {
+		n := insertRows(len(msgs) - done)
+		stmt := s.inserts[bits.TrailingZeros(uint(n))]
+		args = args[:0]
+		for i, m := range msgs[done : done+n] {
+			args = append(args, sql.NullInt64{Int64: m.ID, Valid: m.ID != 0}, m.Group, m.RoomID, m.From, m.Text,
+				m.Style.Bold, m.Style.Italic, m.Style.Underline, m.Style.Color, created[done+i])
 		}
+		if _, err = tx.StmtContext(ctx, stmt).ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("append %d messages: messages %d to %d (room %d): %w", len(msgs), done, done+n-1, msgs[done].RoomID, err)
+		}
+		done += n
 	}
 	if err = tx.Commit(); err != nil {
 		return fmt.Errorf("append %d messages: commit: %w", len(msgs), err)
+	}
+	return nil
+}
+
+// messageColumns is the number of columns an appended message fills.
+const messageColumns = 10
+
+// maxInsertRows is the most rows one INSERT of messages carries, and
+// insertSizes the number of statements: one for each power of two up to it.
+const (
+	maxInsertRows = 1 << (insertSizes - 1)
+	insertSizes   = 7
+)
+
+// insertRows is how many of n rows the next INSERT takes: a power of two,
+// so that a few statements serve every batch size.
+func insertRows(n int) int {
+	k := 1
+	for k*2 <= min(n, maxInsertRows) {
+		k *= 2
+	}
+	return k
+}
+
+// prepareInserts prepares the INSERT of 1, 2, 4 ... maxInsertRows
+// messages, at open: the store's one connection is a transaction's while
+// it appends.
+func (s *SQLite) prepareInserts(ctx context.Context) error {
+	for i := range s.inserts {
+		var b strings.Builder
+		b.WriteString("INSERT INTO messages (id, grp, room_id, sender, text, b, i, u, color, created_at) VALUES ")
+		for r := range 1 << i {
+			if r > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		}
+		st, err := s.db.PrepareContext(ctx, b.String())
+		if err != nil {
+			return fmt.Errorf("prepare the insert of %d messages: %w", 1<<i, err)
+		}
+		s.inserts[i] = st
 	}
 	return nil
 }
@@ -433,6 +486,11 @@ func (s *SQLite) RecentMessages(ctx context.Context, group string, roomID int64,
 func (s *SQLite) Close() error {
 	for _, st := range s.accountStmts {
 		_ = st.Close()
+	}
+	for _, st := range s.inserts {
+		if st != nil {
+			_ = st.Close()
+		}
 	}
 	err := s.db.Close()
 	closeFile(s.stores) // after the last write: the next store may be alone

@@ -291,6 +291,52 @@ func testRecentMessagesLastN(t *testing.T, open Opener) {
 	}
 }
 
+// Batches of every size from 1 to past a hundred store every message,
+// in order, with all its fields, numbered or not.
+func testBatchesOfEverySize(t *testing.T, open Opener) {
+	s := open(t)
+	ctx := context.Background()
+	base := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	var in []chat.Message
+	for size := 1; size <= 131; size += 13 {
+		id, err := s.LastMessageID(ctx) // the chat group numbers above it
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch := make([]chat.Message, size)
+		for i := range batch {
+			k := len(in) + i
+			batch[i] = chat.Message{Group: chat.DefaultGroup, RoomID: 4, From: fmt.Sprintf("u%d", k%7), Text: fmt.Sprintf("m%d", k),
+				Style: chat.Style{Bold: k%2 == 0, Italic: k%3 == 0, Underline: k%5 == 0, Color: fmt.Sprintf("#%06x", k)},
+				Time:  base.Add(time.Duration(k) * time.Millisecond)}
+			if size%2 == 1 {
+				id++
+				batch[i].ID = id
+			}
+		}
+		if err := s.AppendMessages(ctx, batch); err != nil {
+			t.Fatalf("batch of %d: %v", size, err)
+		}
+		in = append(in, batch...)
+	}
+	got, err := s.RecentMessages(ctx, chat.DefaultGroup, 4, len(in)+10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(in) {
+		t.Fatalf("got %d messages, want %d", len(got), len(in))
+	}
+	for i, m := range got {
+		w := in[i]
+		if w.ID != 0 && m.ID != w.ID || m.From != w.From || m.Text != w.Text || m.Style != w.Style || !m.Time.Equal(w.Time) {
+			t.Fatalf("message %d = %+v, want %+v", i, m, w)
+		}
+		if i > 0 && m.ID <= got[i-1].ID {
+			t.Fatalf("message %d id %d not after %d", i, m.ID, got[i-1].ID)
+		}
+	}
+}
+
 func testGroupIsolation(t *testing.T, open Opener) {
 	s := open(t)
 	ctx := context.Background()

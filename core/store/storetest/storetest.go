@@ -45,6 +45,7 @@ var tests = []struct {
 	{"SurvivesReopen", testSurvivesReopen},
 	{"DeleteRoom", testDeleteRoom},
 	{"RecentMessagesLastN", testRecentMessagesLastN},
+	{"BatchesOfEverySizeKeepEveryField", testBatchesOfEverySize},
 	{"GroupIsolation", testGroupIsolation},
 	{"ConcurrentAppend", testConcurrentAppend},
 	{"AppendCanceled", testAppendCanceled},
