@@ -130,8 +130,8 @@ func TestCachedListIsTheListEncodedAfresh(t *testing.T) {
 			members = append(members[:len(members):len(members)], m)
 		case k < 8 && len(members) > 0:
 			j := r.IntN(len(members))
+			cache.remove(members[j])
 			members = append(append([]*Member{}, members[:j]...), members[j+1:]...)
-			cache.forget()
 		case k < 9 && len(members) > 0:
 			info.Owner = members[r.IntN(len(members))].Name
 		default:

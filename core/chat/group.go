@@ -173,7 +173,7 @@ func (r *Room) add(m *Member) {
 
 // remove takes m out of the members; the caller holds r.mu.
 func (r *Room) remove(m *Member) {
-	r.lists.forget()
+	r.lists.remove(m)
 	old := r.list()
 	for i, x := range old {
 		if x == m {

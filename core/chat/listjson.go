@@ -1,14 +1,17 @@
 package chat
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // listJSON holds a room's users and members lists as joined events carry
 // them to members who do not see addresses, so that a burst of joins into
 // a big room encodes each member once rather than once for every later
 // joiner. It grows with the list while members only join, and starts
-// again when a member left (the list is then no longer an extension of
-// what it holds) or the room's owner or speaker list changed (they decide
-// the roles it holds). Members' names, display names and avatars do not
+// again when the list is not an extension of what it holds or the room's
+// owner or speaker list changed (they decide the roles it holds); a
+// member who leaves is cut out of it. Members' names, display names and avatars do not
 // change while they are in a room.
 type listJSON struct {
 	mu             sync.Mutex
@@ -43,19 +46,40 @@ func (c *listJSON) appendJSON(b []byte, members []*Member, info RoomInfo) []byte
 	return append(b, ']')
 }
 
-// forget drops what c holds (a member left: it would be encoded again
-// anyway), so that it keeps no member that left alive.
-func (c *listJSON) forget() {
+// remove cuts m's items out of what c holds, as the room's list drops
+// it, so that c still extends to the list and keeps no member that left.
+func (c *listJSON) remove(m *Member) {
 	c.mu.Lock()
-	c.members, c.users, c.views, c.ends = nil, nil, nil, nil
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	i := slices.Index(c.members, m)
+	if i < 0 {
+		return
+	}
+	// Item i goes with the comma before it, or the first with the comma
+	// after it.
+	var from, to listEnd
+	if i > 0 {
+		from = c.ends[i-1]
+	}
+	to = c.ends[i]
+	if i == 0 && len(c.members) > 1 {
+		to.users++
+		to.views++
+	}
+	c.users = slices.Delete(c.users, from.users, to.users)
+	c.views = slices.Delete(c.views, from.views, to.views)
+	for j := i + 1; j < len(c.ends); j++ {
+		c.ends[j].users -= to.users - from.users
+		c.ends[j].views -= to.views - from.views
+	}
+	c.members = slices.Delete(c.members, i, i+1)
+	c.ends = slices.Delete(c.ends, i, i+1)
 }
 
 // lists returns the items of both lists for members, encoding those c
 // does not hold yet. The caller holds c.mu.
 func (c *listJSON) lists(members []*Member, info RoomInfo) (users, views []byte) {
 	if info.Owner != c.owner || info.Speaker != c.speaker || !samePrefix(c.members, members) {
-		// Fresh slices: what was returned before stays as it was.
 		c.members, c.users, c.views, c.ends = nil, nil, nil, nil
 		c.owner, c.speaker = info.Owner, info.Speaker
 	}
