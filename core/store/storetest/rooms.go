@@ -151,13 +151,7 @@ func testSurvivesReopen(t *testing.T, open Opener) {
 	if !reflect.DeepEqual(rooms, []chat.RoomInfo{room}) {
 		t.Fatalf("rooms after reopen:\n got %+v\nwant %+v", rooms, []chat.RoomInfo{room})
 	}
-	got, err := s.RecentMessages(ctx, room.Group, room.ID, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(in) {
-		t.Fatalf("got %d messages, want %d", len(got), len(in))
-	}
+	got := wholeHistory(t, s, room.Group, room.ID, len(in))
 	for i, m := range got {
 		w := in[i]
 		if i > 0 && m.ID <= got[i-1].ID {
@@ -291,6 +285,20 @@ func testRecentMessagesLastN(t *testing.T, open Opener) {
 	}
 }
 
+// wholeHistory returns the history of a room that should hold n
+// messages, failing the test when it holds another number.
+func wholeHistory(t *testing.T, s Store, group string, room int64, n int) []chat.Message {
+	t.Helper()
+	got, err := s.RecentMessages(context.Background(), group, room, n+10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n {
+		t.Fatalf("got %d messages, want %d", len(got), n)
+	}
+	return got
+}
+
 // Batches of every size from 1 to past a hundred store every message,
 // in order, with all its fields, numbered or not.
 func testBatchesOfEverySize(t *testing.T, open Opener) {
@@ -319,13 +327,7 @@ func testBatchesOfEverySize(t *testing.T, open Opener) {
 		}
 		in = append(in, batch...)
 	}
-	got, err := s.RecentMessages(ctx, chat.DefaultGroup, 4, len(in)+10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(in) {
-		t.Fatalf("got %d messages, want %d", len(got), len(in))
-	}
+	got := wholeHistory(t, s, chat.DefaultGroup, 4, len(in))
 	for i, m := range got {
 		w := in[i]
 		if w.ID != 0 && m.ID != w.ID || m.From != w.From || m.Text != w.Text || m.Style != w.Style || !m.Time.Equal(w.Time) {
