@@ -20,9 +20,11 @@ func (e JoinedEvent) appendJSON(b []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	history, err := json.Marshal(e.History)
-	if err != nil {
-		return nil, err
+	history := e.historyJSON
+	if history == nil {
+		if history, err = json.Marshal(e.History); err != nil {
+			return nil, err
+		}
 	}
 	if b == nil {
 		size := listSize(e.Users, e.Members)

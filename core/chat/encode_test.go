@@ -3,7 +3,9 @@ package chat
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -154,5 +156,69 @@ func TestCachedListIsTheListEncodedAfresh(t *testing.T) {
 		if n := l.size(); n != len(got) {
 			t.Fatalf("step %d: size %d, encoded %d bytes", i, n, len(got))
 		}
+	}
+}
+
+// The history a joined frame carries is the room's at that join: encoded
+// once for the joiners in between, and again once a message came, the
+// oldest went or the history was rewritten.
+func TestJoinedFrameHistoryFollowsTheRoom(t *testing.T) {
+	g := newTestGroup(t) // History: 3
+	g.PutRoom(RoomInfo{ID: 9, Name: "Big", Member: true, Open: true}, nil)
+	alice, _ := login(t, g, "alice", true)
+	if _, err := g.Join(alice, 9, ""); err != nil {
+		t.Fatal(err)
+	}
+	joined := func(name string) []any {
+		t.Helper()
+		m, c := login(t, g, name, true)
+		if err := g.Enter(m, 9, "", "j"); err != nil {
+			t.Fatal(err)
+		}
+		evs := c.events("joined")
+		if len(evs) != 1 {
+			t.Fatalf("%s got %d joined events", name, len(evs))
+		}
+		h, _ := evs[0]["history"].([]any)
+		return h
+	}
+	texts := func(h []any) (out []string) {
+		for _, m := range h {
+			out = append(out, m.(map[string]any)["text"].(string))
+		}
+		return out
+	}
+	if h := joined("b0"); len(h) != 0 {
+		t.Fatalf("history before any message: %v", h)
+	}
+	for i := range 5 {
+		if _, err := g.Say(alice, fmt.Sprintf("m%d", i), Style{}, ""); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{}
+		for j := max(0, i-2); j <= i; j++ {
+			want = append(want, fmt.Sprintf("m%d", j))
+		}
+		for k := range 2 { // the second joiner gets the encoding the first made
+			if got := texts(joined(fmt.Sprintf("b%d%d", i, k))); !slices.Equal(got, want) {
+				t.Fatalf("after m%d, joiner %d got history %v, want %v", i, k, got, want)
+			}
+		}
+	}
+	// Messages from another node: the newest is added at the end, an
+	// older one put in its place.
+	r := g.rooms[9]
+	r.mu.Lock()
+	last := r.history()[2]
+	g.insertHistory(r, Message{ID: last.ID + 10, Group: DefaultGroup, RoomID: 9, From: "carol", Text: "new", Time: last.Time})
+	r.mu.Unlock()
+	if got, want := texts(joined("c0")), []string{"m3", "m4", "new"}; !slices.Equal(got, want) {
+		t.Fatalf("after a message from another node, history %v, want %v", got, want)
+	}
+	r.mu.Lock()
+	g.insertHistory(r, Message{ID: last.ID + 5, Group: DefaultGroup, RoomID: 9, From: "carol", Text: "late", Time: last.Time})
+	r.mu.Unlock()
+	if got, want := texts(joined("c1")), []string{"m4", "late", "new"}; !slices.Equal(got, want) {
+		t.Fatalf("after a late message, history %v, want %v", got, want)
 	}
 }

@@ -145,6 +145,9 @@ type JoinedEvent struct {
 	// Members from (they are nil then): the room's member list as it was
 	// at the join, encoded without making a view of each member.
 	list *memberList
+	// historyJSON, when set, is History encoded: the room's, shared by
+	// its joiners (Room.encodedHistory).
+	historyJSON []byte
 }
 
 // memberList is a room's members at one moment, as a joined event lists

@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"regexp"
 	"sort"
 	"strconv"
@@ -82,10 +83,13 @@ type Room struct {
 	mu      sync.Mutex                // serializes sends to the room and member changes
 	members atomic.Pointer[[]*Member] // in join order; replaced, never changed, under mu
 	lists   listJSON                  // the member list as joined events carry it
-	recent  []Message                 // last History messages, a ring from oldest; guarded by mu
-	oldest  int                       // index of the oldest message in recent once it is full
-	removed bool                      // the room was removed; guarded by mu
-	said    atomic.Int64              // messages delivered; added to under mu, moved to Group.messages on removal
+	// historyJSON is recent encoded (encodedHistory), nil until asked for
+	// and whenever recent changed; guarded by mu.
+	historyJSON []byte
+	recent      []Message    // last History messages, a ring from oldest; guarded by mu
+	oldest      int          // index of the oldest message in recent once it is full
+	removed     bool         // the room was removed; guarded by mu
+	said        atomic.Int64 // messages delivered; added to under mu, moved to Group.messages on removal
 
 	outMu    sync.Mutex // guards outbox, spare and draining
 	outbox   []outMsg   // saved messages waiting for delivery, in id order
@@ -933,6 +937,9 @@ func (g *Group) join(m *Member, roomID int64, password string, how joinHow) (Joi
 	if !ev.list.ips {
 		ev.list.cache = &r.lists
 	}
+	if b, err := r.encodedHistory(); err == nil {
+		ev.historyJSON = b
+	}
 	if moved && g.opts.ModeratorsSeeIP && m.IP != "" {
 		ipf := NewFrame(MemberIPEvent{Type: "member_ip", Room: r.id, User: m.Name, IP: m.IP})
 		for _, o := range members {
@@ -960,6 +967,7 @@ func (g *Group) join(m *Member, roomID int64, password string, how joinHow) (Joi
 		ev.Users, ev.Members = ev.list.values()
 		ev.list = nil
 	}
+	ev.historyJSON = nil // the value returned is encoded from its fields
 	if moved {
 		if old != nil {
 			g.observe(sdk.Left, m.Name, old.id, nil)
@@ -1197,12 +1205,27 @@ func (g *Group) remember(r *Room, msg Message) {
 	if g.opts.History == 0 {
 		return
 	}
+	r.historyJSON = nil
 	if len(r.recent) >= g.opts.History {
 		r.recent[r.oldest] = msg
 		r.oldest = (r.oldest + 1) % len(r.recent)
 		return
 	}
 	r.recent = append(r.recent, msg)
+}
+
+// encodedHistory returns r's recent messages, oldest first, as JSON
+// (what json.Marshal gives for history), encoded once until they change:
+// every joiner of a busy room gets the same; the caller holds r.mu.
+func (r *Room) encodedHistory() ([]byte, error) {
+	if r.historyJSON == nil {
+		b, err := json.Marshal(r.history())
+		if err != nil {
+			return nil, err
+		}
+		r.historyJSON = b
+	}
+	return r.historyJSON, nil
 }
 
 // history returns a copy of r's recent messages, oldest first; the

@@ -286,7 +286,7 @@ func (g *Group) insertHistory(r *Room, msg Message) bool {
 	if len(h) > g.opts.History {
 		h = h[len(h)-g.opts.History:]
 	}
-	r.recent, r.oldest = h, 0
+	r.recent, r.oldest, r.historyJSON = h, 0, nil
 	return true
 }
 
