@@ -8,11 +8,11 @@ import (
 // listJSON holds a room's users and members lists as joined events carry
 // them to members who do not see addresses, so that a burst of joins into
 // a big room encodes each member once rather than once for every later
-// joiner. It grows with the list while members only join, and starts
-// again when the list is not an extension of what it holds or the room's
-// owner or speaker list changed (they decide the roles it holds); a
-// member who leaves is cut out of it. Members' names, display names and avatars do not
-// change while they are in a room.
+// joiner. It grows with the list while members only join, a member who
+// leaves is cut out of it, and it starts again when the list is not an
+// extension of what it holds or the room's owner or speaker list changed
+// (they decide the roles it holds). Members' names, display names and
+// avatars do not change while they are in a room.
 type listJSON struct {
 	mu             sync.Mutex
 	members        []*Member // encoded so far, in join order

@@ -408,11 +408,7 @@ const (
 // insertRows is how many of n rows the next INSERT takes: a power of two,
 // so that a few statements serve every batch size.
 func insertRows(n int) int {
-	k := 1
-	for k*2 <= min(n, maxInsertRows) {
-		k *= 2
-	}
-	return k
+	return 1 << (bits.Len(uint(min(n, maxInsertRows))) - 1)
 }
 
 // prepareInserts prepares the INSERT of 1, 2, 4 ... maxInsertRows
