@@ -254,6 +254,22 @@ func TestWebClientChat(t *testing.T) {
 	if n := evalJS[int](bob, `document.querySelectorAll("#messages .msg-text img, #messages .msg-text b").length`); n != 0 {
 		t.Errorf("message markup became %d elements", n)
 	}
+
+	// Two visitors who enter later both find what was said in the room's
+	// history (the second gets the history the first one's join encoded),
+	// and the second also what was said in between.
+	carol := openBrowserTab(t, browser, base, "carol")
+	carol.login()
+	carol.joinLobby()
+	carol.do("see the history", pollJS(jsHasLine, "message", "alice", "hello from alice"),
+		pollJS(jsHasLine, "message", "alice", "styled text"))
+	bob.say("said before dave came")
+	dave := openBrowserTab(t, browser, base, "dave")
+	dave.login()
+	dave.joinLobby()
+	dave.do("see the history with the newest message", pollJS(jsHasLine, "message", "alice", "hello from alice"),
+		pollJS(jsHasLine, "message", "bob", "said before dave came"))
+	dave.screenshot("history")
 }
 
 func TestWebClientPrivateMessage(t *testing.T) {
