@@ -241,7 +241,11 @@ func TestTargetRatios(t *testing.T) {
 			Fanout:  FloorRun{PerSecond: 1250000, CPU: &CPU{MicrosPerOp: 0.25}},
 			Matched: &FloorRun{PerSecond: 500000, CPU: &CPU{MicrosPerOp: 0.5}},
 			Paced:   &FloorRun{Rate: 100, P99: 10, Max: 20, CPU: &CPU{MicrosPerOp: 10}}},
-		Baseline: &Report{Latency: &LatencyResult{RoomSize: 1000, Rate: 100, P99: 40, Max: 60, CPU: &CPU{MicrosPerOp: 10}}},
+		Idle: &IdleResult{Clients: 5000, ConnectCPU: &CPU{MicrosPerOp: 300},
+			Churn: &ChurnResult{Online: 5000, CPU: &CPU{MicrosPerOp: 300}}},
+		Baseline: &Report{Latency: &LatencyResult{RoomSize: 1000, Rate: 100, P99: 40, Max: 60, CPU: &CPU{MicrosPerOp: 10}},
+			Idle: &IdleResult{Clients: 5000, ConnectCPU: &CPU{MicrosPerOp: 900},
+				Churn: &ChurnResult{Online: 5000, CPU: &CPU{MicrosPerOp: 1000}}}},
 	}
 	rep.Figures = figures(rep)
 	for _, want := range []struct{ name, value, met string }{
@@ -252,11 +256,18 @@ func TestTargetRatios(t *testing.T) {
 		{"new / old binary (same run): server CPU per delivery, paced 100 msg/s", "0.90 (new 9.000, old 10.0 us)", "no"},
 		{"new / old binary (same run): latency p99, paced 100 msg/s", "1.00 (new 40.0, old 40.0 ms)", "yes"},
 		{"new / old binary (same run): latency max, paced 100 msg/s", "1.33 (new 80.0, old 60.0 ms)", "no"},
+		{"new / old binary (same run): server CPU per connect+login+join+close, 5000 online", "0.30 (new 300, old 1000 us)", "no"},
 	} {
 		f := figure(t, rep, want.name)
 		if f.Value != want.value || f.Met != want.met {
 			t.Errorf("%s: %q met %q, want %q met %q", want.name, f.Value, f.Met, want.value, want.met)
 		}
+	}
+	// A quarter of the old binary's login CPU meets the target.
+	rep.Baseline.Idle.Churn.CPU.MicrosPerOp = 1200
+	rep.Figures = figures(rep)
+	if f := figure(t, rep, "new / old binary (same run): server CPU per connect+login+join+close"); f.Met != "yes" || f.Target != "<= 0.25" {
+		t.Errorf("a quarter of the old login CPU: %q met %q (target %q)", f.Value, f.Met, f.Target)
 	}
 	// Without a measured CPU there is no ratio, and no target is met.
 	rep.Fanout[0].CPU = nil

@@ -36,6 +36,10 @@ const (
 	targetBaselineCPU = 0.85
 	targetBaselineP99 = 1.0
 	targetBaselineMax = 1.0
+	// Server CPU per connect+login+join+close with the idle clients
+	// online at most this share of the old binary's (targetLoginCPU was
+	// a quarter of the figure of its day).
+	targetBaselineLoginCPU = 0.25
 	// The modules scenario with --module-plugin: fan-out into the room
 	// (targetFanoutRoom clients, not moderated) with the moderation module
 	// loaded keeps at least this share of the throughput without a module
@@ -285,8 +289,11 @@ func baselineFigures(rep, old *Report) []Figure {
 			row("idle memory per connection", n.KiBPerConn, o.KiBPerConn, "KiB"),
 			row("server CPU per connect+login+join, idle ramp", perOp(n.ConnectCPU), perOp(o.ConnectCPU), "us"))
 		if n.Churn != nil && o.Churn != nil {
-			out = append(out, row(fmt.Sprintf("server CPU per connect+login+join+close, %d online", n.Churn.Online),
-				perOp(n.Churn.CPU), perOp(o.Churn.CPU), "us"))
+			f := row(fmt.Sprintf("server CPU per connect+login+join+close, %d online", n.Churn.Online),
+				perOp(n.Churn.CPU), perOp(o.Churn.CPU), "us")
+			f.Target = fmt.Sprintf("<= %.2f", targetBaselineLoginCPU)
+			f.Met = atMost(ratio(perOp(n.Churn.CPU), perOp(o.Churn.CPU)), targetBaselineLoginCPU)
+			out = append(out, f)
 		}
 	}
 	if n, o := rep.RoomJoin, old.RoomJoin; n != nil && o != nil {
