@@ -258,15 +258,17 @@ func TestWebClientChat(t *testing.T) {
 	// Two visitors who enter later both find what was said in the room's
 	// history (the second gets the history the first one's join encoded),
 	// and the second also what was said in between.
-	carol := openBrowserTab(t, browser, base, "carol")
-	carol.login()
-	carol.joinLobby()
+	enter := func(name string) *browserTab {
+		tab := openBrowserTab(t, browser, base, name)
+		tab.login()
+		tab.joinLobby()
+		return tab
+	}
+	carol := enter("carol")
 	carol.do("see the history", pollJS(jsHasLine, "message", "alice", "hello from alice"),
 		pollJS(jsHasLine, "message", "alice", "styled text"))
 	bob.say("said before dave came")
-	dave := openBrowserTab(t, browser, base, "dave")
-	dave.login()
-	dave.joinLobby()
+	dave := enter("dave")
 	dave.do("see the history with the newest message", pollJS(jsHasLine, "message", "alice", "hello from alice"),
 		pollJS(jsHasLine, "message", "bob", "said before dave came"))
 	dave.screenshot("history")
