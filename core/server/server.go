@@ -153,7 +153,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.served = make(chan struct{})
 	go func() {
 		defer close(s.served)
-		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		wl := s.ws.Listen(ln, websocket.ListenOptions{Path: web.WebSocketPath, HeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+			MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes, ResponseTimeout: cfg.HTTP.ResponseTimeout})
+		if err := s.http.Serve(wl); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server stopped", "error", err)
 		}
 	}()

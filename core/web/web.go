@@ -56,6 +56,9 @@ func Client() fs.FS {
 // Health reports the server's state for /healthz. OK false answers 503.
 type Health func() (ok bool, detail any)
 
+// WebSocketPath is the path of the chat's WebSocket.
+const WebSocketPath = "/ws"
+
 // Routes are the handlers the mux serves. A nil Health or Metrics is not
 // served.
 type Routes struct {
@@ -77,7 +80,7 @@ func Mux(r Routes) http.Handler {
 	if len(r.WebSocketURLs) > 0 {
 		mux.Handle("GET /{$}", noCache(clientPage(r.WebSocketURLs)))
 	}
-	mux.Handle("GET /ws", r.WebSocket)
+	mux.Handle("GET "+WebSocketPath, r.WebSocket)
 	adminRoutes(mux, r)
 	for pattern, h := range r.Extra {
 		mux.Handle(pattern, h)
