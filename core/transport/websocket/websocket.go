@@ -119,6 +119,11 @@ const (
 	writeBufferSize = 512
 	// maxPooledBatch is the largest batch buffer kept for reuse.
 	maxPooledBatch = 64 << 10
+	// directFrameBytes is the size from which a frame that goes out alone
+	// is written behind its header (writev) instead of being copied into
+	// a batch buffer: a joined frame with a room's member list, the room
+	// list at login.
+	directFrameBytes = 2 << 10
 	// idleQueueCap is the largest send queue kept by an idle connection.
 	idleQueueCap = 16
 )
@@ -316,8 +321,9 @@ type conn struct {
 	cancel context.CancelFunc
 	ip     string
 	ping   *time.Timer
-	ended  chan struct{} // closed once the WebSocket is closed
-	broken atomic.Bool   // the peer is gone or a write failed: close without a handshake
+	ended  chan struct{}   // closed once the WebSocket is closed
+	broken atomic.Bool     // the peer is gone or a write failed: close without a handshake
+	hdr    [maxHeader]byte // the header of a frame Run writes as is, by the one writer
 
 	client *session.Client // the protocol state; set before the reader starts
 
@@ -446,21 +452,35 @@ func (c *conn) Run() (again bool) {
 			go c.writeLoop(func() error { return c.write([]*chat.Frame{f}) }, size)
 			return false
 		}
-		bp := c.frame(batch[:n])
-		out, err := c.w.TryWrite(*bp)
+		var (
+			out wire.Outcome
+			err error
+			bp  *[]byte // the batch buffer; nil when a frame goes out as is
+		)
+		if n == 1 && size >= directFrameBytes {
+			p := batch[0].JSON()
+			out, err = c.w.TryWriteBuffers(appendTextHeader(c.hdr[:0], len(p)), p)
+		} else {
+			bp = c.frame(batch[:n])
+			out, err = c.w.TryWrite(*bp)
+		}
 		switch {
 		case err != nil:
 			c.h.bufs.Put(bp)
 			c.broken.Store(true)
 			c.closeWith(websocket.StatusGoingAway, "write failed")
 		case out != wire.Wrote:
+			f := batch[0]
 			go c.writeLoop(func() error {
 				defer c.h.bufs.Put(bp)
-				if out == wire.NotWritten {
-					_, err := c.w.Write(*bp)
-					return err
+				switch {
+				case out == wire.Pending:
+					return c.w.Flush()
+				case bp == nil:
+					return c.write([]*chat.Frame{f})
 				}
-				return c.w.Flush()
+				_, err := c.w.Write(*bp)
+				return err
 			}, size)
 			return false
 		default:
@@ -554,8 +574,8 @@ func (c *conn) keepAlive() {
 // timeout (not bounded by c.ctx: frames queued before a Close still go
 // out).
 func (c *conn) write(batch []*chat.Frame) error {
-	if len(batch) == 1 && len(batch[0].JSON()) > maxPooledBatch {
-		// Too large to copy: header and payload in one writev(2).
+	if len(batch) == 1 && len(batch[0].JSON()) >= directFrameBytes {
+		// Not copied: header and payload in one writev(2).
 		p := batch[0].JSON()
 		var hdr [maxHeader]byte
 		_, err := c.w.WriteBuffers(net.Buffers{appendTextHeader(hdr[:0], len(p)), p})

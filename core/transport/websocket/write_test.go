@@ -246,27 +246,31 @@ func TestAClientThatStopsReadingIsDropped(t *testing.T) {
 }
 
 func TestAFrameLargerThanTheBatchBufferArrivesWhole(t *testing.T) {
-	c, client := pair(t, Options{WriteTimeout: 10 * time.Second, SendQueue: 256})
-	small := benchFrames(1)[0]
-	big := chat.NewFrame(chat.MessageEvent{Type: "message", Message: chat.Message{
-		ID: 7, RoomID: 1, From: "alice", Text: strings.Repeat("y", maxPooledBatch+1000),
-	}})
-	for _, f := range []*chat.Frame{big, small, big} {
-		if !c.Send(f) {
-			t.Fatal("frame refused")
-		}
-	}
-	var got []int64
-	for len(got) < 3 {
-		for _, ev := range readEvents(t, client) {
-			if ev.Message.ID == 7 && len(ev.Message.Text) != maxPooledBatch+1000 {
-				t.Fatalf("the large message has %d chars", len(ev.Message.Text))
+	// Past the batch buffer, and past the size from which a frame alone
+	// goes out behind its header without a copy.
+	for _, size := range []int{maxPooledBatch + 1000, directFrameBytes + 100} {
+		c, client := pair(t, Options{WriteTimeout: 10 * time.Second, SendQueue: 256})
+		small := benchFrames(1)[0]
+		big := chat.NewFrame(chat.MessageEvent{Type: "message", Message: chat.Message{
+			ID: 7, RoomID: 1, From: "alice", Text: strings.Repeat("y", size),
+		}})
+		for _, f := range []*chat.Frame{big, small, big} {
+			if !c.Send(f) {
+				t.Fatal("frame refused")
 			}
-			got = append(got, ev.Message.ID)
 		}
-	}
-	if got[0] != 7 || got[1] != 0 || got[2] != 7 {
-		t.Fatalf("messages %v, want [7 0 7]", got)
+		var got []int64
+		for len(got) < 3 {
+			for _, ev := range readEvents(t, client) {
+				if ev.Message.ID == 7 && len(ev.Message.Text) != size {
+					t.Fatalf("the large message has %d chars, want %d", len(ev.Message.Text), size)
+				}
+				got = append(got, ev.Message.ID)
+			}
+		}
+		if got[0] != 7 || got[1] != 0 || got[2] != 7 {
+			t.Fatalf("messages %v, want [7 0 7]", got)
+		}
 	}
 }
 

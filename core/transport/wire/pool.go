@@ -21,9 +21,10 @@ func (p *Pool) Get() *[]byte {
 	return b
 }
 
-// Put takes a buffer back; one grown past the pool's bound is dropped.
+// Put takes a buffer back; one grown past the pool's bound is dropped,
+// and nil is ignored.
 func (p *Pool) Put(b *[]byte) {
-	if cap(*b) > p.max {
+	if b == nil || cap(*b) > p.max {
 		return
 	}
 	*b = (*b)[:0]

@@ -140,7 +140,12 @@ func (w *Conn) flushLocked() error {
 // TryWrite writes p if that needs no waiting: the connection is free and
 // its socket takes the bytes now. It never blocks on the peer; see
 // Outcome for what it did.
-func (w *Conn) TryWrite(p []byte) (Outcome, error) {
+func (w *Conn) TryWrite(p []byte) (Outcome, error) { return w.TryWriteBuffers(p, nil) }
+
+// TryWriteBuffers is TryWrite of p followed by q, in one writev(2): a
+// large payload goes out after its header without being copied (unless
+// the socket takes only part, when the Conn keeps a copy of the rest).
+func (w *Conn) TryWriteBuffers(p, q []byte) (Outcome, error) {
 	if w.raw == nil || !w.mu.TryLock() {
 		return NotWritten, nil
 	}
@@ -155,19 +160,24 @@ func (w *Conn) TryWrite(p []byte) (Outcome, error) {
 	}
 	held := w.held
 	out, _ := w.takeHeld(p)
-	n, err := w.try.run(w.raw, out)
+	n, err := w.try.run(w.raw, out, q)
 	switch {
 	case err != nil:
 		return NotWritten, fmt.Errorf("write: %w", err)
-	case n == len(out):
+	case n == len(out)+len(q):
 		return Wrote, nil
 	case n == 0:
 		w.held = held // still in front of what comes next
 		return NotWritten, nil
 	}
-	if len(out) > len(p) {
+	switch {
+	case n >= len(out):
+		w.pending = append([]byte(nil), q[n-len(out):]...)
+	case len(q) > 0:
+		w.pending = append(append(make([]byte, 0, len(out)-n+len(q)), out[n:]...), q...)
+	case len(out) > len(p):
 		w.pending = out[n:] // a slice of its own already
-	} else {
+	default:
 		w.pending = append([]byte(nil), p[n:]...)
 	}
 	return Pending, nil

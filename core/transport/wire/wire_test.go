@@ -79,6 +79,54 @@ func TestTryWriteLeavesWhatTheSocketRefusesForFlush(t *testing.T) {
 	}
 }
 
+// A header and its payload written together arrive in order, behind the
+// held bytes, whether the socket takes them whole or only in part; the
+// part it refuses goes out with Flush.
+func TestTryWriteBuffersSendsHeaderAndPayloadInOrder(t *testing.T) {
+	server, client := loopback(t)
+	_ = server.SetWriteBuffer(4096)
+	_ = client.SetReadBuffer(4096)
+	w := New(server, 5*time.Second)
+	w.Hold([]byte("HELD"))
+	var sent bytes.Buffer
+	sent.WriteString("HELD")
+	payload := bytes.Repeat([]byte("0123456789abcdef"), 1024) // 16 KiB
+	var out Outcome
+	for i := range 1000 {
+		hdr := []byte{'h', byte('0' + i%10)}
+		var err error
+		if out, err = w.TryWriteBuffers(hdr, payload); err != nil {
+			t.Fatal(err)
+		}
+		if out != NotWritten {
+			sent.Write(hdr)
+			sent.Write(payload)
+		}
+		if out != Wrote {
+			break
+		}
+	}
+	if out != Pending && out != NotWritten {
+		t.Fatal("a socket nobody reads took 16 MiB without waiting")
+	}
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(client)
+		got <- b
+	}()
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("end")); err != nil {
+		t.Fatal(err)
+	}
+	sent.WriteString("end")
+	_ = server.CloseWrite()
+	if b := <-got; !bytes.Equal(b, sent.Bytes()) {
+		t.Fatalf("the client got %d bytes, want %d in order", len(b), sent.Len())
+	}
+}
+
 func TestWritesWorkAfterAnIdleSpellLongerThanTheTimeout(t *testing.T) {
 	server, client := loopback(t)
 	w := New(server, 50*time.Millisecond)
