@@ -44,7 +44,7 @@ type Server struct {
 	ws      *websocket.Handler
 	tcp     tcpParts // the TCP transport, when tcp.addr is set (tcp.go)
 	http    *http.Server
-	ln      net.Listener
+	ln      *websocket.Listener // http.addr: the chat's handshakes, the rest for http
 	served  chan struct{}
 	// refusals counts what the abuse limits refused (/metrics:
 	// parlor_rate_limited_total); every limit of the server shares it.
@@ -148,14 +148,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen on %s (config key http.addr): %w", cfg.HTTP.Addr, err)
 	}
-	s.ln = ln
+	s.ln = s.ws.Listen(ln, websocket.ListenOptions{Path: web.WebSocketPath, HeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes, ResponseTimeout: cfg.HTTP.ResponseTimeout})
 	s.http = s.newHTTPServer(mux)
 	s.served = make(chan struct{})
 	go func() {
 		defer close(s.served)
-		wl := s.ws.Listen(ln, websocket.ListenOptions{Path: web.WebSocketPath, HeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
-			MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes, ResponseTimeout: cfg.HTTP.ResponseTimeout})
-		if err := s.http.Serve(wl); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server stopped", "error", err)
 		}
 	}()
@@ -208,6 +207,10 @@ func (s *Server) closeAll(ctx context.Context) error {
 	if s.http != nil {
 		if err := s.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+		// Shutdown closes it unless it came before Serve started.
+		if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, fmt.Errorf("close the http listener: %w", err))
 		}
 		<-s.served
 	}

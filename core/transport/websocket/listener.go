@@ -3,7 +3,6 @@ package websocket
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -32,10 +31,10 @@ type ListenOptions struct {
 // upgraded by the Handler at once, and every other connection goes on,
 // untouched, to the http.Server that serves the Listener (Accept). A
 // WebSocket connection so costs no net/http connection (its 8 KiB of
-// buffers, its goroutine, its response) and the server's CPU per
-// connect+login+join+close drops by about a sixth (BENCHMARKS.md); a handshake that
-// comes after other requests on a keep-alive connection is served by
-// net/http as before.
+// buffers, its goroutine, its response), which took about a sixth off
+// the server's CPU per connect+login+join+close (BENCHMARKS.md). A
+// handshake that comes after other requests on a keep-alive connection
+// is served by net/http as before.
 type Listener struct {
 	ln   net.Listener
 	h    *Handler
@@ -83,8 +82,7 @@ func (l *Listener) accept() {
 	for {
 		c, err := l.ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+			if isTemporary(err) {
 				wait = min(max(2*wait, 5*time.Millisecond), time.Second)
 				select {
 				case <-time.After(wait):
