@@ -166,12 +166,13 @@ func views(members []*Member, info RoomInfo) []MemberView {
 	return out
 }
 
-// add appends m to the members; the caller holds r.mu.
+// add appends m to the members; the caller holds r.mu. The list grows in
+// place when its array has room: every list published so far is at most
+// as long as the current one (remove copies into a new array), so no
+// reader of an earlier list sees the slot m takes. A burst of joins into
+// a big room so copies the list a few times rather than at every join.
 func (r *Room) add(m *Member) {
-	old := r.list()
-	next := make([]*Member, len(old), len(old)+1)
-	copy(next, old)
-	next = append(next, m)
+	next := append(r.list(), m)
 	r.members.Store(&next)
 }
 

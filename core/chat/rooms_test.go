@@ -3,6 +3,8 @@ package chat
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -154,5 +156,50 @@ func TestStoreDeliversEachRoomInIDOrder(t *testing.T) {
 	}
 	if n := g.MessagesSaid(); n != 400 {
 		t.Fatalf("MessagesSaid = %d, want 400", n)
+	}
+}
+
+// A room's member list read before joins and leaves still holds the
+// members it had when it was read (the list grows in place), and the
+// room's list is the members in join order.
+func TestAMemberListReadEarlierKeepsItsMembers(t *testing.T) {
+	r := &Room{}
+	r.members.Store(&[]*Member{})
+	pool := make([]*Member, 40)
+	for i := range pool {
+		pool[i] = &Member{Name: fmt.Sprintf("m%02d", i)}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var (
+		in    []*Member
+		lists [][]*Member
+		want  [][]string
+	)
+	for range 600 {
+		l := r.list()
+		lists, want = append(lists, l), append(want, names(l))
+		if len(in) > 0 && (len(in) == len(pool) || rng.IntN(3) == 0) {
+			m := in[rng.IntN(len(in))]
+			r.remove(m)
+			in = slices.DeleteFunc(in, func(x *Member) bool { return x == m })
+			continue
+		}
+		var out []*Member
+		for _, m := range pool {
+			if !slices.Contains(in, m) {
+				out = append(out, m)
+			}
+		}
+		m := out[rng.IntN(len(out))]
+		r.add(m)
+		in = append(in, m)
+	}
+	for i, l := range lists {
+		if got := names(l); !slices.Equal(got, want[i]) {
+			t.Fatalf("list %d read as %v, now %v", i, want[i], got)
+		}
+	}
+	if got, w := names(r.list()), names(in); !slices.Equal(got, w) {
+		t.Fatalf("the room's list %v, want %v", got, w)
 	}
 }
