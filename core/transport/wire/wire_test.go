@@ -64,19 +64,7 @@ func TestTryWriteLeavesWhatTheSocketRefusesForFlush(t *testing.T) {
 	if o, _ := w.TryWrite([]byte("x")); o != NotWritten {
 		t.Fatalf("TryWrite on a full socket = %v, want NotWritten", o)
 	}
-	got := make(chan []byte)
-	go func() {
-		b, _ := io.ReadAll(client)
-		got <- b
-	}()
-	if _, err := w.Write([]byte("end")); err != nil {
-		t.Fatal(err)
-	}
-	sent.WriteString("end")
-	_ = server.CloseWrite()
-	if b := <-got; !bytes.Equal(b, sent.Bytes()) {
-		t.Fatalf("the client got %d bytes, want %d in order", len(b), sent.Len())
-	}
+	wantInOrder(t, w, server, client, &sent, false)
 }
 
 // A header and its payload written together arrive in order, behind the
@@ -109,13 +97,23 @@ func TestTryWriteBuffersSendsHeaderAndPayloadInOrder(t *testing.T) {
 	if out != Pending && out != NotWritten {
 		t.Fatal("a socket nobody reads took 16 MiB without waiting")
 	}
+	wantInOrder(t, w, server, client, &sent, true)
+}
+
+// wantInOrder writes "end" through w (after Flush when flush is set) while
+// the client reads, closes the server's side and checks that the client
+// got sent and then "end".
+func wantInOrder(t *testing.T, w *Conn, server, client *net.TCPConn, sent *bytes.Buffer, flush bool) {
+	t.Helper()
 	got := make(chan []byte)
 	go func() {
 		b, _ := io.ReadAll(client)
 		got <- b
 	}()
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
+	if flush {
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := w.Write([]byte("end")); err != nil {
 		t.Fatal(err)
