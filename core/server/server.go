@@ -209,7 +209,7 @@ func (s *Server) closeAll(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
 		// Shutdown closes it unless it came before Serve started.
-		if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		if err := s.ln.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close the http listener: %w", err))
 		}
 		<-s.served

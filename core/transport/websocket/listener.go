@@ -18,11 +18,13 @@ import (
 type ListenOptions struct {
 	// Path is the WebSocket's path ("/ws").
 	Path string
-	// HeaderTimeout bounds the request line and headers; 0: 10 s.
+	// HeaderTimeout bounds the request line and headers; 0: no bound.
 	HeaderTimeout time.Duration
-	// MaxHeaderBytes bounds the request line and headers; 0: 32 KiB.
+	// MaxHeaderBytes bounds the request line and headers; 0:
+	// http.DefaultMaxHeaderBytes. Zero values mean what they mean to an
+	// http.Server, which gets the same settings.
 	MaxHeaderBytes int
-	// ResponseTimeout bounds an error answer; 0: 10 s.
+	// ResponseTimeout bounds an error answer; 0: no bound.
 	ResponseTimeout time.Duration
 }
 
@@ -54,14 +56,8 @@ type Listener struct {
 // Listen serves the WebSocket handshakes that arrive on ln and returns
 // the listener the http.Server serves for the rest; closing it closes ln.
 func (h *Handler) Listen(ln net.Listener, opts ListenOptions) *Listener {
-	if opts.HeaderTimeout <= 0 {
-		opts.HeaderTimeout = 10 * time.Second
-	}
 	if opts.MaxHeaderBytes <= 0 {
-		opts.MaxHeaderBytes = 32 << 10
-	}
-	if opts.ResponseTimeout <= 0 {
-		opts.ResponseTimeout = 10 * time.Second
+		opts.MaxHeaderBytes = http.DefaultMaxHeaderBytes
 	}
 	l := &Listener{
 		ln: ln, h: h, opts: opts,
@@ -160,7 +156,7 @@ func (l *Listener) Close() error {
 // here, anything else goes to the http.Server with the bytes read so far.
 func (l *Listener) sort(c net.Conn) {
 	defer l.wg.Done()
-	_ = c.SetReadDeadline(time.Now().Add(l.opts.HeaderTimeout))
+	_ = c.SetReadDeadline(after(l.opts.HeaderTimeout))
 	lr := &io.LimitedReader{R: c, N: int64(l.opts.MaxHeaderBytes) + 4096}
 	br := bufio.NewReaderSize(lr, handshakeBufferSize)
 	line, err := peekLine(br)
@@ -206,6 +202,14 @@ func (l *Listener) sorted(c net.Conn) bool {
 	defer l.mu.Unlock()
 	delete(l.sorting, c)
 	return !l.closed
+}
+
+// after is the deadline d from now; none (the zero time) when d is 0.
+func after(d time.Duration) time.Time {
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
 }
 
 // handshakeBufferSize is the read buffer of a handshake: a browser's
@@ -318,7 +322,7 @@ func (w *upgradeWriter) finish() {
 	_ = w.header.Write(&b)
 	b.WriteString("\r\n")
 	b.Write(w.body.Bytes())
-	_ = w.c.SetWriteDeadline(time.Now().Add(w.timeout))
+	_ = w.c.SetWriteDeadline(after(w.timeout))
 	_, _ = w.c.Write(b.Bytes())
 }
 
