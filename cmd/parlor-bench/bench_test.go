@@ -174,6 +174,20 @@ func TestFloor(t *testing.T) {
 	if f := figure(t, rep, "floor: raw TCP fan-out into 20"); !strings.Contains(f.Value, "us/delivery") {
 		t.Errorf("floor figure: %q", f.Value)
 	}
+	// A figure's name is its row in BENCHMARKS.md: what a run measured
+	// (frame sizes, the matched rate) goes in the value, or each run
+	// would add rows instead of replacing them.
+	other := *fl
+	m, p := *fl.Matched, *fl.Paced
+	other.Fanout.BytesPerFrame, other.Fanout.PerFrame = 1+fl.Fanout.BytesPerFrame, 1+fl.Fanout.PerFrame
+	m.Rate, p.BytesPerFrame = 1+m.Rate, 1+p.BytesPerFrame
+	other.Matched, other.Paced = &m, &p
+	a, b := floorFigures(fl), floorFigures(&other)
+	for i := range a {
+		if a[i].Name != b[i].Name || a[i].Value == b[i].Value {
+			t.Errorf("floor figure %d: %q = %q, then %q = %q", i, a[i].Name, a[i].Value, b[i].Name, b[i].Value)
+		}
+	}
 }
 
 // figure returns the first figure of rep whose name starts with prefix.

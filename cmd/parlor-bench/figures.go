@@ -243,20 +243,22 @@ func idleFigures(i *IdleResult) []Figure {
 func floorFigures(fl *FloorResult) []Figure {
 	f := fl.Fanout
 	out := []Figure{{
-		Name:  fmt.Sprintf("floor: raw TCP fan-out into %d (bare Go writer, %d-byte frames of %d messages)", fl.Connections, f.BytesPerFrame, f.PerFrame),
-		Value: fmt.Sprintf("%s/s (lost %d), %s", thousands(f.PerSecond), f.Lost, cpuText(f.CPU, "delivery")),
+		Name: fmt.Sprintf("floor: raw TCP fan-out into %d (bare Go writer, the fan-out's frames)", fl.Connections),
+		Value: fmt.Sprintf("%s/s (lost %d), %s; %d-byte frames of %d messages",
+			thousands(f.PerSecond), f.Lost, cpuText(f.CPU, "delivery"), f.BytesPerFrame, f.PerFrame),
 	}}
 	if m := fl.Matched; m != nil {
 		out = append(out, Figure{
-			Name:  fmt.Sprintf("floor: the same frames at the fan-out's %.0f msg/s into %d", m.Rate, fl.Connections),
-			Value: fmt.Sprintf("%s/s (lost %d), %s", thousands(m.PerSecond), m.Lost, cpuText(m.CPU, "delivery")),
+			Name: fmt.Sprintf("floor: the same frames at the fan-out's rate into %d", fl.Connections),
+			Value: fmt.Sprintf("%s/s at %.0f msg/s (lost %d), %s",
+				thousands(m.PerSecond), m.Rate, m.Lost, cpuText(m.CPU, "delivery")),
 		})
 	}
 	if p := fl.Paced; p != nil {
 		out = append(out, Figure{
-			Name: fmt.Sprintf("floor: paced %.0f msg/s into %d (one %d-byte frame per message)", p.Rate, fl.Connections, p.BytesPerFrame),
-			Value: fmt.Sprintf("p50 %.2f ms, p99 %.2f ms, max %.2f ms (lost %d), %s",
-				p.P50, p.P99, p.Max, p.Lost, cpuText(p.CPU, "delivery")),
+			Name: fmt.Sprintf("floor: paced %.0f msg/s into %d (one frame per message)", p.Rate, fl.Connections),
+			Value: fmt.Sprintf("p50 %.2f ms, p99 %.2f ms, max %.2f ms (lost %d), %s; %d-byte frames",
+				p.P50, p.P99, p.Max, p.Lost, cpuText(p.CPU, "delivery"), p.BytesPerFrame),
 		})
 	}
 	return out
