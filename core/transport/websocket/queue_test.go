@@ -75,3 +75,44 @@ func TestBurstOfSmallFramesKeepsAReader(t *testing.T) {
 		t.Fatalf("a burst of small frames (%d bytes in %d frames) dropped the reader", reader.queued, len(reader.queue))
 	}
 }
+
+// drainQueue empties c's queue as its writer does, batch by batch, and
+// ends the writing; c stays stalled (writing) so that the next Send
+// queues again without starting a writer.
+func drainQueue(c *conn) {
+	var batch [maxBatch]*chat.Frame
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.queue) > 0 {
+		c.take(&batch, 0)
+	}
+	c.queued = 0
+	c.stop()
+	c.writing = true
+}
+
+// A connection that is sent to all the time writes a batch, empties its
+// queue and fills it again: keeping a batch's room between writes spares
+// it growing the queue from nothing each time. A queue that grew past a
+// batch (a reader falling behind) is given back.
+func TestAnEmptiedQueueKeepsABatchOfRoom(t *testing.T) {
+	_, h := queueRoom(t)
+	frames := benchFrames(maxBatch + 1)
+	c := &conn{h: h, writing: true}
+	burst := func(n int) {
+		for _, f := range frames[:n] {
+			if !c.Send(f) {
+				t.Fatal("frame refused")
+			}
+		}
+		drainQueue(c)
+	}
+	burst(40)
+	if allocs := testing.AllocsPerRun(100, func() { burst(40) }); allocs != 0 {
+		t.Errorf("a burst of 40 frames allocated %.1f times once the queue had grown", allocs)
+	}
+	burst(maxBatch + 1)
+	if got := cap(c.queue); got != 0 {
+		t.Errorf("a queue grown past a batch kept room for %d frames", got)
+	}
+}

@@ -124,8 +124,12 @@ const (
 	// a batch buffer: a joined frame with a room's member list, the room
 	// list at login.
 	directFrameBytes = 2 << 10
-	// idleQueueCap is the largest send queue kept by an idle connection.
-	idleQueueCap = 16
+	// idleQueueCap is the largest send queue a connection keeps once it
+	// has written everything: a batch (512 bytes), so that a connection
+	// that is sent to all the time does not grow its queue again from
+	// nothing after every write, and one whose queue grew further (a
+	// slow reader) gives the rest back.
+	idleQueueCap = maxBatch
 )
 
 // ServeHTTP upgrades the request and serves the connection in its own
