@@ -47,3 +47,27 @@ func TestMessagesKeepTheirOrderWhileTheirHooksRun(t *testing.T) {
 		t.Fatalf("bob got %q, want [one! two!]", got)
 	}
 }
+
+// The transport reads each frame into the same buffer (Handle keeps
+// nothing of it): a message still in its hook when the next frame
+// overwrites the buffer arrives as it was said.
+func TestAFrameReadIntoTheSameBufferLeavesTheMessageBeforeIntact(t *testing.T) {
+	mods := &slowFirst{askedTwo: make(chan struct{})}
+	n := hookNode(t, mods, nil)
+	ann, _ := member(t, n, "ann", 1)
+	_, bobT := member(t, n, "bob", 1)
+	bobT.take("")
+	buf := make([]byte, 0, 64)
+	for _, text := range []string{"one", "two"} {
+		buf = append(buf[:0], `{"type":"say","text":"`+text+`"}`...)
+		ann.Handle(buf) // "one" waits in its hook for "two"
+	}
+	send(ann, map[string]any{"type": "leave"})
+	var got []string
+	for _, ev := range bobT.take("message") {
+		got = append(got, ev["text"].(string))
+	}
+	if len(got) != 2 || got[0] != "one!" || got[1] != "two!" {
+		t.Fatalf("bob got %q, want [one! two!]", got)
+	}
+}

@@ -208,7 +208,9 @@ func (c *Client) Closed() {
 	c.n.releaseLimits(&c.lim)
 }
 
-// Handle decodes and answers one request frame (a JSON object).
+// Handle decodes and answers one request frame (a JSON object). It keeps
+// nothing of data once it returns: the transport may read the next frame
+// into the same buffer.
 func (c *Client) Handle(data []byte) {
 	c.n.stacks.run(func() { c.process(data) })
 }

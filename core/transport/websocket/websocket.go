@@ -62,7 +62,7 @@ type Handler struct {
 	log     hclog.Logger
 	names   publicNames   // allowed Host headers (host.go)
 	origins []string      // origin patterns of other pages allowed (host.go)
-	bufs    *wire.Pool    // batch buffers, lent while a connection writes
+	bufs    *wire.Pool    // batch and read buffers, lent while a connection writes or handles a frame
 	writers *wire.Writers // the goroutines that write for the connections
 
 	active sync.WaitGroup // connections being served
@@ -636,21 +636,48 @@ func appendTextHeader(b []byte, n int) []byte {
 	}
 }
 
+// readLoop reads the client's frames and hands each to the session. A
+// frame is read into a buffer lent by the handler's pool for as long as
+// the session handles it (Handle keeps nothing of it), so that a
+// connection holds no read buffer while it waits.
 func (c *conn) readLoop() {
 	for {
 		// Not c.ctx: cancelling a read would drop the connection without a
 		// close frame; the writer closes it properly and that ends the read.
-		typ, data, err := c.ws.Read(context.Background())
+		typ, r, err := c.ws.Reader(context.Background())
+		if err == nil {
+			bp := c.h.bufs.Get()
+			if *bp, err = appendAll(*bp, r); err == nil {
+				if typ == websocket.MessageText {
+					c.client.Handle(*bp)
+				} else {
+					c.client.Refuse(chat.Errorf(chat.CodeBadRequest, "Frames must be JSON text."))
+				}
+			}
+			c.h.bufs.Put(bp)
+		}
 		if err != nil {
 			if s := websocket.CloseStatus(err); s == -1 && c.ctx.Err() == nil && !errors.Is(err, context.Canceled) {
 				c.h.log.Debug("read failed", "remote", c.ip, "error", err)
 			}
 			return
 		}
-		if typ != websocket.MessageText {
-			c.client.Refuse(chat.Errorf(chat.CodeBadRequest, "Frames must be JSON text."))
-			continue
+	}
+}
+
+// appendAll appends what r gives until io.EOF to b.
+func appendAll(b []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
 		}
-		c.client.Handle(data)
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if errors.Is(err, io.EOF) {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
 	}
 }

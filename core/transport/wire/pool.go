@@ -2,8 +2,8 @@ package wire
 
 import "sync"
 
-// Pool lends byte buffers for building a write, so that a connection
-// holds one only while it writes.
+// Pool lends byte buffers for building a write or reading a frame, so
+// that a connection holds one only while it writes or reads.
 type Pool struct {
 	max  int // the largest capacity kept for reuse
 	pool sync.Pool
