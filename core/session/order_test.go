@@ -26,6 +26,20 @@ func (s *slowFirst) MessageAsync(_ context.Context, ev sdk.MessageEvent, _ bool,
 	}()
 }
 
+// wantOneTwo has ann leave, which waits for the messages said before it,
+// and checks that bob got "one!" then "two!".
+func wantOneTwo(t *testing.T, ann *Client, bobT *fakeTransport) {
+	t.Helper()
+	send(ann, map[string]any{"type": "leave"})
+	var got []string
+	for _, ev := range bobT.take("message") {
+		got = append(got, ev["text"].(string))
+	}
+	if len(got) != 2 || got[0] != "one!" || got[1] != "two!" {
+		t.Fatalf("bob got %q, want [one! two!]", got)
+	}
+}
+
 func TestMessagesKeepTheirOrderWhileTheirHooksRun(t *testing.T) {
 	mods := &slowFirst{askedTwo: make(chan struct{})}
 	n := hookNode(t, mods, nil)
@@ -37,15 +51,7 @@ func TestMessagesKeepTheirOrderWhileTheirHooksRun(t *testing.T) {
 		// Not send: it waits for the message, and "one" waits for "two".
 		ann.Handle(b)
 	}
-	// A leave waits for the messages said before it.
-	send(ann, map[string]any{"type": "leave"})
-	var got []string
-	for _, ev := range bobT.take("message") {
-		got = append(got, ev["text"].(string))
-	}
-	if len(got) != 2 || got[0] != "one!" || got[1] != "two!" {
-		t.Fatalf("bob got %q, want [one! two!]", got)
-	}
+	wantOneTwo(t, ann, bobT)
 }
 
 // The transport reads each frame into the same buffer (Handle keeps
@@ -62,12 +68,5 @@ func TestAFrameReadIntoTheSameBufferLeavesTheMessageBeforeIntact(t *testing.T) {
 		buf = append(buf[:0], `{"type":"say","text":"`+text+`"}`...)
 		ann.Handle(buf) // "one" waits in its hook for "two"
 	}
-	send(ann, map[string]any{"type": "leave"})
-	var got []string
-	for _, ev := range bobT.take("message") {
-		got = append(got, ev["text"].(string))
-	}
-	if len(got) != 2 || got[0] != "one!" || got[1] != "two!" {
-		t.Fatalf("bob got %q, want [one! two!]", got)
-	}
+	wantOneTwo(t, ann, bobT)
 }
