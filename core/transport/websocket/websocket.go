@@ -647,7 +647,9 @@ func (c *conn) readLoop() {
 		typ, r, err := c.ws.Reader(context.Background())
 		if err == nil {
 			bp := c.h.bufs.Get()
-			if *bp, err = appendAll(*bp, r); err == nil {
+			buf := bytes.NewBuffer(*bp)
+			_, err = buf.ReadFrom(r)
+			if *bp = buf.Bytes(); err == nil {
 				if typ == websocket.MessageText {
 					c.client.Handle(*bp)
 				} else {
@@ -661,23 +663,6 @@ func (c *conn) readLoop() {
 				c.h.log.Debug("read failed", "remote", c.ip, "error", err)
 			}
 			return
-		}
-	}
-}
-
-// appendAll appends what r gives until io.EOF to b.
-func appendAll(b []byte, r io.Reader) ([]byte, error) {
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if errors.Is(err, io.EOF) {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
 		}
 	}
 }
