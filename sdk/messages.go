@@ -27,18 +27,7 @@ func (s *moduleServer) Messages(stream grpc.BidiStreamingServer[proto.MessageCal
 			return err
 		}
 		go func() {
-			ctx := stream.Context()
-			if d := call.GetDeadlineUnixNano(); d != 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithDeadline(ctx, time.Unix(0, d))
-				defer cancel()
-			}
-			v, err := s.OnMessage(ctx, call.GetEvent())
-			a := &proto.MessageAnswer{Id: call.GetId(), Verdict: v}
-			if err != nil {
-				st := status.Convert(err)
-				a.Verdict, a.Code, a.Error = nil, int32(st.Code()), st.Message()
-			}
+			a := s.answer(stream.Context(), call)
 			sendMu.Lock()
 			defer sendMu.Unlock()
 			_ = stream.Send(a) // a broken stream ends the Recv loop
@@ -46,12 +35,38 @@ func (s *moduleServer) Messages(stream grpc.BidiStreamingServer[proto.MessageCal
 	}
 }
 
+// answer answers one call of the Messages stream or the message channel:
+// the verdict of OnMessage, or its error as a gRPC code and message.
+func (s *moduleServer) answer(ctx context.Context, call *proto.MessageCall) *proto.MessageAnswer {
+	if d := call.GetDeadlineUnixNano(); d != 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, time.Unix(0, d))
+		defer cancel()
+	}
+	v, err := s.OnMessage(ctx, call.GetEvent())
+	a := &proto.MessageAnswer{Id: call.GetId(), Verdict: v}
+	if err != nil {
+		st := status.Convert(err)
+		a.Verdict, a.Code, a.Error = nil, int32(st.Code()), st.Message()
+	}
+	return a
+}
+
+// callStream is what the host side needs of a Messages stream: the gRPC
+// stream, or the message channel (channelStream).
+type callStream interface {
+	Send(*proto.MessageCall) error
+	Recv() (*proto.MessageAnswer, error)
+}
+
 // messageStream is the host side of the Messages stream of one plugin
-// process, opened at the first message and again after it broke.
+// process: the message channel when the plugin took it, otherwise a gRPC
+// stream opened at the first message; a gRPC stream again after either
+// broke.
 type messageStream struct {
 	mu      sync.Mutex // guards the fields and serialises Send
-	stream  grpc.BidiStreamingClient[proto.MessageCall, proto.MessageAnswer]
-	cancel  context.CancelFunc
+	stream  callStream
+	cancel  func()
 	pending map[uint64]*pendingCall
 	next    uint64
 	unary   bool // the plugin serves no Messages stream: use OnMessage
@@ -142,9 +157,27 @@ func (m *messageStream) result(r answer) (_ *proto.MessageVerdict, unary bool, _
 	return r.a.GetVerdict(), false, nil
 }
 
+// useChannel makes the message channel f the stream, and starts reading
+// it.
+func (m *messageStream) useChannel(f *frames) {
+	st := channelStream{f}
+	m.mu.Lock()
+	m.stream, m.cancel, m.pending = st, func() { _ = f.conn.Close() }, map[uint64]*pendingCall{}
+	m.mu.Unlock()
+	go m.read(st)
+}
+
+// onChannel reports whether calls go on the message channel.
+func (m *messageStream) onChannel() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.stream.(channelStream)
+	return ok
+}
+
 // read hands the answers of st to their calls until st breaks, then fails
 // the calls still waiting and forgets st.
-func (m *messageStream) read(st grpc.BidiStreamingClient[proto.MessageCall, proto.MessageAnswer]) {
+func (m *messageStream) read(st callStream) {
 	for {
 		a, err := st.Recv()
 		if err != nil {

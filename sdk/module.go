@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"reflect"
 	"runtime/debug"
@@ -296,7 +297,11 @@ func (p *ModulePlugin) GRPCServer(broker *plugin.GRPCBroker, s *grpc.Server) err
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	proto.RegisterModuleServer(s, &moduleServer{impl: p.Impl, auth: p.Auth, broker: broker, log: log})
+	ms := &moduleServer{impl: p.Impl, auth: p.Auth, broker: broker, log: log, channel: openChannel()}
+	if ms.channel != nil {
+		go ms.serveChannel(ms.channel)
+	}
+	proto.RegisterModuleServer(s, ms)
 	return nil
 }
 
@@ -313,6 +318,8 @@ type moduleServer struct {
 	auth   Authenticator
 	broker *plugin.GRPCBroker
 	log    hclog.Logger
+	// channel is the message channel the host offered, nil without one.
+	channel *frames
 
 	mu         sync.RWMutex
 	configured bool
@@ -371,7 +378,7 @@ func (s *moduleServer) Configure(ctx context.Context, req *proto.ModuleConfigure
 	s.mu.Lock()
 	s.configured, s.http = true, man.HTTP
 	s.mu.Unlock()
-	return &proto.ModuleConfigureResponse{Authenticator: s.auth != nil, Capabilities: capabilitiesToProto(caps)}, nil
+	return &proto.ModuleConfigureResponse{Authenticator: s.auth != nil, Capabilities: capabilitiesToProto(caps), MessageChannel: s.channel != nil}, nil
 }
 
 // sameValue reports whether a and b are the same comparable value.
@@ -525,12 +532,21 @@ type ModuleClient struct {
 	broker *plugin.GRPCBroker
 	host   Host
 
-	messages messageStream // OnMessage calls (messages.go)
+	messages messageStream   // OnMessage calls (messages.go)
+	channel  *MessageChannel // offered to the plugin, until Setup takes it up or closes it
 
 	notifyMu     sync.Mutex // serialises Notify and guards the fields below
 	notifyStream grpc.ClientStreamingClient[proto.NotificationBatch, proto.NotifyResult]
 	notifyCancel context.CancelFunc
 }
+
+// UseChannel hands the client the host's end of the message channel
+// offered to its plugin (NewMessageChannel). Setup takes it up when the
+// plugin took its end, and closes it otherwise; call it before Setup.
+func (c *ModuleClient) UseChannel(ch *MessageChannel) { c.channel = ch }
+
+// OnChannel reports whether OnMessage calls go on the message channel.
+func (c *ModuleClient) OnChannel() bool { return c.messages.onChannel() }
 
 // Setup configures the module, first serving the Host API to it through
 // the broker, and returns its capabilities (Module true; Authenticator
@@ -548,6 +564,12 @@ func (c *ModuleClient) Setup(ctx context.Context, cfg Config) (Capabilities, err
 		req.HostApiBrokerId = id
 	}
 	resp, err := c.rpc.Configure(ctx, req)
+	if ch := c.channel; ch != nil {
+		c.channel = nil
+		if err := c.takeChannel(ch, err == nil && resp.GetMessageChannel()); err != nil {
+			return Capabilities{}, fmt.Errorf("configure module: %w", err)
+		}
+	}
 	if err != nil {
 		if status.Code(err) == codes.Unimplemented {
 			return Capabilities{}, fmt.Errorf("configure module: %w", ErrNotServed)
@@ -557,6 +579,22 @@ func (c *ModuleClient) Setup(ctx context.Context, cfg Config) (Capabilities, err
 	caps := capabilitiesFromProto(resp.GetCapabilities())
 	caps.Module, caps.Authenticator = true, resp.GetAuthenticator()
 	return caps, nil
+}
+
+// takeChannel makes ch the message stream when the plugin took its end
+// (took), and closes it otherwise.
+func (c *ModuleClient) takeChannel(ch *MessageChannel, took bool) error {
+	if !took {
+		return ch.Close()
+	}
+	ch.Started()
+	conn, err := net.FileConn(ch.host)
+	_ = ch.host.Close() // FileConn holds a copy
+	if err != nil {
+		return fmt.Errorf("message channel: %w", err)
+	}
+	c.messages.useChannel(newFrames(conn))
+	return nil
 }
 
 // rpcError wraps the error of a call named what; Unimplemented becomes

@@ -45,9 +45,11 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "build test plugins: %v\n%s", err, out)
 		return 1
 	}
-	if err := os.Symlink(filepath.Join(dir, "parlor-plugin-mod"), filepath.Join(dir, "parlor-plugin-bare")); err != nil {
-		fmt.Fprintln(os.Stderr, "link the bare module:", err)
-		return 1
+	for _, link := range []string{"parlor-plugin-bare", "parlor-plugin-nochannel"} {
+		if err := os.Symlink(filepath.Join(dir, "parlor-plugin-mod"), filepath.Join(dir, link)); err != nil {
+			fmt.Fprintln(os.Stderr, "link the test module:", err)
+			return 1
+		}
 	}
 	binDir = dir
 	return m.Run()

@@ -35,8 +35,9 @@ type instance struct {
 	client  *plugin.Client
 	rpc     plugin.ClientProtocol
 	auth    sdk.Authenticator
-	module  *sdk.ModuleClient // nil when the plugin serves no module
-	caps    sdk.Capabilities  // what this process declared
+	module  *sdk.ModuleClient   // nil when the plugin serves no module
+	channel *sdk.MessageChannel // offered to the plugin; nil where there are none
+	caps    sdk.Capabilities    // what this process declared
 	pid     int
 	started time.Time
 }
@@ -195,6 +196,10 @@ func (m *managed) launch(ctx context.Context) (*instance, error) {
 	}
 	out := m.log.StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true})
 	cmd := exec.Command(m.path)
+	channel, err := sdk.NewMessageChannel(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("launch %s: %w", m.path, err)
+	}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake(),
 		Plugins:          m.pluginSet(),
@@ -208,7 +213,9 @@ func (m *managed) launch(ctx context.Context) (*instance, error) {
 		SyncStderr:       out,
 	})
 	rpc, err := client.Client()
+	channel.Started()
 	if err != nil {
+		_ = channel.Close()
 		client.Kill()
 		err = fmt.Errorf("launch %s: %w", m.path, err)
 		// go-plugin's words for a handshake of another protocol version.
@@ -219,15 +226,17 @@ func (m *managed) launch(ctx context.Context) (*instance, error) {
 	}
 	raw, err := rpc.Dispense(sdk.AuthenticatorPluginName)
 	if err != nil {
+		_ = channel.Close()
 		client.Kill()
 		return nil, fmt.Errorf("%s: dispense %s: %w", m.path, sdk.AuthenticatorPluginName, err)
 	}
 	auth, ok := raw.(sdk.Authenticator)
 	if !ok {
+		_ = channel.Close()
 		client.Kill()
 		return nil, fmt.Errorf("%s: dispensed %T, not an authenticator", m.path, raw)
 	}
-	inst := &instance{cmd: cmd, client: client, rpc: rpc, auth: auth, started: time.Now()}
+	inst := &instance{cmd: cmd, client: client, rpc: rpc, auth: auth, channel: channel, started: time.Now()}
 	if rc := client.ReattachConfig(); rc != nil {
 		inst.pid = rc.Pid
 	}
@@ -237,7 +246,9 @@ func (m *managed) launch(ctx context.Context) (*instance, error) {
 	m.mu.Unlock()
 	cctx, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
-	if err := m.configure(cctx, inst, cfg); err != nil {
+	err = m.configure(cctx, inst, cfg)
+	_ = channel.Close() // a no-op when the module took it up
+	if err != nil {
 		refused := configRefused(inst, err)
 		m.kill(inst, true)
 		if cctx.Err() != nil {

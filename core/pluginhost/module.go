@@ -48,6 +48,7 @@ func (m *managed) configure(ctx context.Context, inst *instance, cfg sdk.Config)
 	if !ok {
 		return fmt.Errorf("dispensed %T, not a module", raw)
 	}
+	mod.UseChannel(inst.channel)
 	caps, err := mod.Setup(ctx, cfg)
 	switch {
 	case errors.Is(err, sdk.ErrNotServed):

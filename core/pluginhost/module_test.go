@@ -1,9 +1,11 @@
 package pluginhost
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -227,6 +230,33 @@ func TestModuleHooks(t *testing.T) {
 	}
 }
 
+// A module's messages go on the message channel when its plugin takes
+// it, and on the gRPC stream when it does not (a plugin of an earlier
+// sdk): the answers are the same. Many calls at once are answered each
+// with its own verdict.
+func TestMessagesOnTheChannelAndWithout(t *testing.T) {
+	h, _ := start(t, Options{}, Spec{Name: "mod"}, Spec{Name: "nochannel"})
+	for _, c := range []struct {
+		name    string
+		channel bool
+	}{{"mod", true}, {"nochannel", false}} {
+		mod := modHandle(t, h, c.name)
+		var wg sync.WaitGroup
+		for i := range 50 {
+			wg.Go(func() {
+				text := fmt.Sprintf("hi %d", i)
+				if v, err := mod.OnMessage(bg(t), sdk.MessageEvent{Text: text}); err != nil || v.Text != strings.ToUpper(text) {
+					t.Errorf("%s: message %q: %+v, %v", c.name, text, v, err)
+				}
+			})
+		}
+		wg.Wait()
+		if got := mod.m.running().module.OnChannel(); got != c.channel {
+			t.Errorf("%s: on the message channel: %v, want %v", c.name, got, c.channel)
+		}
+	}
+}
+
 // A hook call that hangs is cut at the call timeout; the module answers
 // the next call.
 func TestHangingHookTimesOut(t *testing.T) {
@@ -405,6 +435,59 @@ func BenchmarkOnMessage(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkOnMessageIdle measures a call on an idle host, one every 3 ms
+// as users talk: each call finds both processes asleep, so it pays their
+// wake-ups, which cost more than the call. The sub-benchmarks compare the
+// message channel with the gRPC stream (a plugin that leaves the channel
+// alone); each reports the median and 99th percentile of the round trip
+// and the plugin's CPU per call.
+func BenchmarkOnMessageIdle(b *testing.B) {
+	h := New(Options{Dir: binDir, Logger: hclog.NewNullLogger()}, []Spec{{Name: "mod"}, {Name: "nochannel"}})
+	if err := h.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer h.Stop()
+	ev := sdk.MessageEvent{From: sdk.Caller{Name: "ann", Role: sdk.RoleUser, Room: 1}, Room: 1, Text: "hello there"}
+	for _, c := range []struct{ name, plugin string }{{"channel", "mod"}, {"grpc", "nochannel"}} {
+		b.Run(c.name, func(b *testing.B) {
+			mod, _ := h.Module(c.plugin)
+			if _, err := mod.OnMessage(context.Background(), ev); err != nil {
+				b.Fatal(err)
+			}
+			pid := mod.m.running().pid
+			var took []time.Duration
+			cpu0 := cpuTime(b, pid)
+			for b.Loop() {
+				time.Sleep(3 * time.Millisecond)
+				t0 := time.Now()
+				if _, err := mod.OnMessage(context.Background(), ev); err != nil {
+					b.Fatal(err)
+				}
+				took = append(took, time.Since(t0))
+			}
+			cpu := cpuTime(b, pid) - cpu0
+			slices.Sort(took)
+			b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
+			b.ReportMetric(float64(cpu.Microseconds())/float64(len(took)), "plugin-cpu-µs/op")
+		})
+	}
+}
+
+// cpuTime is the CPU time process pid has used so far (Linux; clock
+// ticks of 10 ms).
+func cpuTime(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Skipf("no CPU time of the plugin: %v", err)
+	}
+	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+2:]))
+	utime, _ := strconv.Atoi(f[11])
+	stime, _ := strconv.Atoi(f[12])
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // memHost is a Host API with a KV only, served to the test module.

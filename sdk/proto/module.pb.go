@@ -93,9 +93,17 @@ type ModuleConfigureResponse struct {
 	Authenticator bool `protobuf:"varint,1,opt,name=authenticator,proto3" json:"authenticator,omitempty"`
 	// capabilities are the module's declarations; absent from a plugin
 	// built before they existed (it serves HTTP only).
-	Capabilities  *Capabilities `protobuf:"bytes,2,opt,name=capabilities,proto3" json:"capabilities,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Capabilities *Capabilities `protobuf:"bytes,2,opt,name=capabilities,proto3" json:"capabilities,omitempty"`
+	// message_channel is true when the plugin took the message channel the
+	// host offered at its start (a socket on the descriptor named by the
+	// PARLOR_MESSAGE_FD environment variable): the host then sends the
+	// Messages stream's calls on it instead, each MessageCall and
+	// MessageAnswer a frame of its own (its length as a uvarint, then its
+	// protobuf encoding). A plugin that leaves it false gets them on the
+	// gRPC stream.
+	MessageChannel bool `protobuf:"varint,3,opt,name=message_channel,json=messageChannel,proto3" json:"message_channel,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ModuleConfigureResponse) Reset() {
@@ -140,6 +148,13 @@ func (x *ModuleConfigureResponse) GetCapabilities() *Capabilities {
 		return x.Capabilities
 	}
 	return nil
+}
+
+func (x *ModuleConfigureResponse) GetMessageChannel() bool {
+	if x != nil {
+		return x.MessageChannel
+	}
+	return false
 }
 
 // Capabilities is what a module serves, declared once per process.
@@ -1712,10 +1727,11 @@ const file_module_proto_rawDesc = "" +
 	"\fmodule.proto\x12\rparlor.sdk.v1\x1a\vtypes.proto\x1a\rhostapi.proto\"Y\n" +
 	"\x16ModuleConfigureRequest\x12\x12\n" +
 	"\x04json\x18\x01 \x01(\fR\x04json\x12+\n" +
-	"\x12host_api_broker_id\x18\x02 \x01(\rR\x0fhostApiBrokerId\"\x80\x01\n" +
+	"\x12host_api_broker_id\x18\x02 \x01(\rR\x0fhostApiBrokerId\"\xa9\x01\n" +
 	"\x17ModuleConfigureResponse\x12$\n" +
 	"\rauthenticator\x18\x01 \x01(\bR\rauthenticator\x12?\n" +
-	"\fcapabilities\x18\x02 \x01(\v2\x1b.parlor.sdk.v1.CapabilitiesR\fcapabilities\"\xc4\x02\n" +
+	"\fcapabilities\x18\x02 \x01(\v2\x1b.parlor.sdk.v1.CapabilitiesR\fcapabilities\x12'\n" +
+	"\x0fmessage_channel\x18\x03 \x01(\bR\x0emessageChannel\"\xc4\x02\n" +
 	"\fCapabilities\x12\x14\n" +
 	"\x05hooks\x18\x01 \x03(\tR\x05hooks\x12\x1a\n" +
 	"\bcommands\x18\x02 \x03(\tR\bcommands\x12\x14\n" +

@@ -1,7 +1,8 @@
 // Command parlor-plugin-mod is a test module. Started as parlor-plugin-mod
 // it implements every hook and owns the "mod." commands; started through a
 // link whose name ends in -bare it implements no hook and serves only HTTP
-// and assets. Its OnMessage hangs for "hang" (ignoring cancellation),
+// and assets; through one that ends in -nochannel it leaves the message
+// channel the host offers alone, as a plugin of an earlier sdk does. Its OnMessage hangs for "hang" (ignoring cancellation),
 // exits for "crash", exits once for "crash-once" (while the file named by
 // the config key "crash_file" does not exist: it creates it first), and
 // holds a text that starts with "hold" (note "test hold"), and upper-cases
@@ -205,6 +206,10 @@ func main() {
 	var m sdk.Module = &full{}
 	if strings.HasSuffix(os.Args[0], "-bare") {
 		m = &bare{}
+	}
+	if strings.HasSuffix(os.Args[0], "-nochannel") {
+		// As a plugin built with an sdk from before the message channel.
+		_ = os.Unsetenv(sdk.MessageChannelEnv)
 	}
 	sdk.Serve(sdk.ServeOpts{Module: m, Logger: log})
 }
