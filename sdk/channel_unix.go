@@ -16,7 +16,15 @@ import (
 // staying here. Call Started once cmd has started, then hand the channel
 // to the plugin's ModuleClient with UseChannel, or Close it.
 func NewMessageChannel(cmd *exec.Cmd) (*MessageChannel, error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	// Close-on-exec before any other process can be started, so that only
+	// cmd gets the plugin's end (as the descriptor ExtraFiles makes).
+	syscall.ForkLock.RLock()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
 	if err != nil {
 		return nil, fmt.Errorf("message channel: %w", err)
 	}
