@@ -2,8 +2,8 @@
 // it implements every hook and owns the "mod." commands; started through a
 // link whose name ends in -bare it implements no hook and serves only HTTP
 // and assets; through one that ends in -nochannel it leaves the message
-// channel the host offers alone, as a plugin of an earlier sdk does. Its OnMessage hangs for "hang" (ignoring cancellation),
-// exits for "crash", exits once for "crash-once" (while the file named by
+// channel the host offers alone, as a plugin of an earlier sdk does. Its
+// OnMessage hangs for "hang" (ignoring cancellation), exits for "crash", exits once for "crash-once" (while the file named by
 // the config key "crash_file" does not exist: it creates it first), and
 // holds a text that starts with "hold" (note "test hold"), and upper-cases
 // any other text. "mod.seen" answers how many notifications arrived;
