@@ -35,7 +35,7 @@ func channelPair(t *testing.T) (*ModuleClient, *frames) {
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	c := &ModuleClient{}
-	if err := c.takeChannel(ch, true); err != nil {
+	if err := c.takeChannel(ch); err != nil {
 		t.Fatal(err)
 	}
 	if !c.OnChannel() {

@@ -566,7 +566,9 @@ func (c *ModuleClient) Setup(ctx context.Context, cfg Config) (Capabilities, err
 	resp, err := c.rpc.Configure(ctx, req)
 	if ch := c.channel; ch != nil {
 		c.channel = nil
-		if err := c.takeChannel(ch, err == nil && resp.GetMessageChannel()); err != nil {
+		if err != nil || !resp.GetMessageChannel() {
+			_ = ch.Close() // the plugin left its end alone
+		} else if err := c.takeChannel(ch); err != nil {
 			return Capabilities{}, fmt.Errorf("configure module: %w", err)
 		}
 	}
@@ -581,12 +583,9 @@ func (c *ModuleClient) Setup(ctx context.Context, cfg Config) (Capabilities, err
 	return caps, nil
 }
 
-// takeChannel makes ch the message stream when the plugin took its end
-// (took), and closes it otherwise.
-func (c *ModuleClient) takeChannel(ch *MessageChannel, took bool) error {
-	if !took {
-		return ch.Close()
-	}
+// takeChannel makes ch, whose other end the plugin took, the message
+// stream.
+func (c *ModuleClient) takeChannel(ch *MessageChannel) error {
 	ch.Started()
 	conn, err := net.FileConn(ch.host)
 	_ = ch.host.Close() // FileConn holds a copy
